@@ -1,0 +1,7 @@
+"""``python -m inspection_flow``."""
+
+import sys
+
+from ._cli import main
+
+sys.exit(main())

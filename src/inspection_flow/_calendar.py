@@ -1,0 +1,515 @@
+"""China's official working-day calendar (State Council 放假调休 notices)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+from collections.abc import Iterable, Iterator, Mapping
+from importlib import metadata
+from typing import Literal
+
+import attrs
+
+from .exceptions import AnchorError, CalendarCoverageError, CalendarDataError
+
+__all__ = ["ChinaCalendar", "DayInfo", "YearSchedule"]
+
+_date = dt.date
+_datetime = dt.datetime
+
+# How far a calendar opened with unpublished="weekends" reaches past the published years.
+# Generous on purpose: rectification tasks run for years, long-term ones for a decade.
+_PROVISIONAL_SPAN = 30
+
+#: Chinese names of the holidays chinesecalendar names in English.
+_HOLIDAY_ZH = {
+    "New Year's Day": "元旦",
+    "Spring Festival": "春节",
+    "Tomb-sweeping Day": "清明节",
+    "Labour Day": "劳动节",
+    "Dragon Boat Festival": "端午节",
+    "National Day": "国庆节",
+    "Mid-autumn Festival": "中秋节",
+    "Anti-Fascist 70th Day": "抗战胜利70周年纪念日",
+}
+
+DayKind = Literal[
+    "weekday", "weekend", "holiday", "makeup", "local_rest", "local_work", "provisional"
+]
+
+
+def _as_day(value: object) -> dt.date:
+    """Return ``value`` as a plain date, refusing datetimes and other types."""
+    if isinstance(value, _datetime):
+        raise AnchorError(
+            value,
+            "a datetime is not a day; convert it to Asia/Shanghai and pass .date(), "
+            "or give the instant to DeadlineRule.compute",
+        )
+    if isinstance(value, _date):
+        return _date(value.year, value.month, value.day)
+    raise AnchorError(value, f"expected a datetime.date, got {type(value).__name__}")
+
+
+def _named_days(
+    value: Mapping[dt.date, str] | Iterable[dt.date], default_name: str
+) -> dict[dt.date, str]:
+    if isinstance(value, Mapping):
+        return {_as_day(d): str(n) for d, n in value.items()}
+    return {_as_day(d): default_name for d in value}
+
+
+@attrs.frozen(init=False)
+class YearSchedule:
+    """One year's official schedule: statutory rest days and make-up workdays (调休).
+
+    Args:
+        year: the calendar year.
+        rest_days: the rest days of the notice (weekend days inside a holiday may be
+            listed or not), as dates or as a mapping of date to holiday name.
+        makeup_workdays: weekend days that are working days (调休上班), as dates or a
+            mapping of date to the holiday they make up for.
+        source: where the schedule comes from, e.g. the notice's number and date.
+
+    Raises:
+        CalendarDataError: a day is outside the year, a make-up workday is not a
+            weekend, or a day is both a rest day and a workday.
+    """
+
+    year: int
+    rest_days: Mapping[dt.date, str]
+    makeup_workdays: Mapping[dt.date, str]
+    source: str
+
+    def __init__(
+        self,
+        year: int,
+        rest_days: Mapping[dt.date, str] | Iterable[dt.date] = (),
+        makeup_workdays: Mapping[dt.date, str] | Iterable[dt.date] = (),
+        source: str = "",
+    ) -> None:
+        if not isinstance(year, int) or not 1900 <= year <= 2200:
+            raise CalendarDataError(int(year) if isinstance(year, int) else 0, "bad year")
+        rest = _named_days(rest_days, "rest day")
+        work = _named_days(makeup_workdays, "make-up workday")
+        for d in (*rest, *work):
+            if d.year != year:
+                raise CalendarDataError(year, "day lies outside the year", d)
+        for d in work:
+            if d.weekday() < 5:
+                raise CalendarDataError(
+                    year, "a make-up workday must fall on a Saturday or Sunday", d
+                )
+        both = sorted(set(rest) & set(work))
+        if both:
+            raise CalendarDataError(year, "listed both as rest day and as workday", both[0])
+        if not source:
+            raise CalendarDataError(year, "name the source of the schedule (the notice)")
+        self.__attrs_init__(year, dict(sorted(rest.items())), dict(sorted(work.items())), source)
+
+    def fingerprint(self) -> str:
+        """Return a canonical text of the schedule, used to version calendars."""
+        rest = ",".join(d.isoformat() for d in self.rest_days)
+        work = ",".join(d.isoformat() for d in self.makeup_workdays)
+        return f"{self.year}|R:{rest}|W:{work}"
+
+
+@attrs.frozen
+class DayInfo:
+    """What a calendar knows of one day, for explanations."""
+
+    day: dt.date
+    is_workday: bool
+    kind: DayKind
+    name_zh: str
+    name_en: str
+
+
+def _provider_schedules() -> tuple[dict[int, YearSchedule], str]:
+    import chinese_calendar as cc
+
+    # importlib.metadata scans sys.path (~0.1 s); the module's own attribute is instant.
+    version = str(getattr(cc, "__version__", "") or metadata.version("chinesecalendar"))
+    rest: dict[int, dict[dt.date, str]] = {}
+    work: dict[int, dict[dt.date, str]] = {}
+    for d, name in cc.holidays.items():
+        rest.setdefault(d.year, {})[d] = str(name)
+    for d, name in cc.workdays.items():
+        if d.weekday() >= 5:
+            work.setdefault(d.year, {})[d] = str(name)
+    years = range(min(rest), max(rest) + 1)
+    source = f"chinesecalendar {version} (State Council 放假调休 notices)"
+    return (
+        {y: YearSchedule(y, rest.get(y, {}), work.get(y, {}), source) for y in years},
+        version,
+    )
+
+
+_PROVIDER: tuple[dict[int, YearSchedule], str] | None = None
+
+
+def _provider() -> tuple[dict[int, YearSchedule], str]:
+    global _PROVIDER
+    if _PROVIDER is None:
+        _PROVIDER = _provider_schedules()
+    return _PROVIDER
+
+
+class ChinaCalendar:
+    """China's official working-day calendar.
+
+    Holds every published State Council schedule of rest days and make-up workdays,
+    indexed once so that each question is answered by a couple of list look-ups.
+
+    Args:
+        extra: schedules of years the data source does not have yet (or corrections of
+            years it has), e.g. a notice published after the last release.
+        unpublished: ``"error"`` (the default) refuses dates in years without a
+            published schedule; ``"weekends"`` treats such years as weekends-only and
+            marks everything computed over them provisional.
+
+    Raises:
+        CalendarDataError: the extra schedules leave a gap between covered years.
+    """
+
+    __slots__ = (
+        "_base",
+        "_cum",
+        "_first_year",
+        "_info",
+        "_isw",
+        "_last_year",
+        "_local_name",
+        "_pub_hi",
+        "_pub_lo",
+        "_schedules",
+        "_unpublished",
+        "_version",
+        "_work",
+    )
+
+    def __init__(
+        self,
+        extra: Iterable[YearSchedule] = (),
+        *,
+        unpublished: Literal["error", "weekends"] = "error",
+    ) -> None:
+        if unpublished not in ("error", "weekends"):
+            raise CalendarDataError(
+                0, f"unpublished must be 'error' or 'weekends', not {unpublished!r}"
+            )
+        provided, provider_version = _provider()
+        schedules = dict(provided)
+        for sched in extra:
+            if not isinstance(sched, YearSchedule):
+                raise CalendarDataError(0, f"extra must hold YearSchedule objects, not {sched!r}")
+            schedules[sched.year] = sched
+        years = sorted(schedules)
+        for a, b in itertools.pairwise(years):
+            if b != a + 1:
+                raise CalendarDataError(
+                    a + 1, f"no schedule between {a} and {b}; published years must be contiguous"
+                )
+        self._setup(
+            schedules,
+            unpublished,
+            f"chinesecalendar=={provider_version}",
+            local_name=None,
+            local_rest={},
+            local_work={},
+        )
+
+    # -- construction ---------------------------------------------------------------------
+
+    def _setup(
+        self,
+        schedules: dict[int, YearSchedule],
+        unpublished: str,
+        provider: str,
+        *,
+        local_name: str | None,
+        local_rest: Mapping[dt.date, str],
+        local_work: Mapping[dt.date, str],
+    ) -> None:
+        self._schedules = schedules
+        self._unpublished = unpublished
+        self._local_name = local_name
+        self._pub_lo = min(schedules)
+        self._pub_hi = max(schedules)
+        span = _PROVISIONAL_SPAN if unpublished == "weekends" else 0
+        self._first_year = self._pub_lo - span
+        self._last_year = self._pub_hi + span
+        base = _date(self._first_year, 1, 1).toordinal()
+        end = _date(self._last_year, 12, 31).toordinal()
+        info: dict[int, tuple[bool, DayKind, str, str]] = {}
+        for sched in schedules.values():
+            for d, name in sched.rest_days.items():
+                info[d.toordinal()] = (False, "holiday", _HOLIDAY_ZH.get(name, name), name)
+            for d, name in sched.makeup_workdays.items():
+                info[d.toordinal()] = (True, "makeup", _HOLIDAY_ZH.get(name, name), name)
+        for d, name in local_rest.items():
+            info[d.toordinal()] = (False, "local_rest", name, name)
+        for d, name in local_work.items():
+            info[d.toordinal()] = (True, "local_work", name, name)
+        isw = bytearray(end - base + 1)
+        cum = [0] * (end - base + 1)
+        work: list[dt.date] = []
+        count = 0
+        # 0001-01-01 (ordinal 1) was a Monday, so weekday = (ordinal - 1) % 7.
+        for k in range(end - base + 1):
+            o = base + k
+            special = info.get(o)
+            is_work = special[0] if special is not None else (o - 1) % 7 < 5
+            if is_work:
+                isw[k] = 1
+                count += 1
+                work.append(_date.fromordinal(o))
+            cum[k] = count
+        self._base = base
+        self._isw = bytes(isw)
+        self._cum = cum
+        self._work = work
+        self._info = info
+        digest = hashlib.sha256()
+        for y in sorted(schedules):
+            digest.update(schedules[y].fingerprint().encode())
+        for label, days in (("LR", local_rest), ("LW", local_work)):
+            digest.update(f"|{label}:".encode())
+            digest.update(",".join(sorted(d.isoformat() for d in days)).encode())
+        mode = "+weekends" if unpublished == "weekends" else ""
+        local = f"@{local_name}" if local_name else ""
+        self._version = (
+            f"{provider}/{self._pub_lo}-{self._pub_hi}{mode}{local}/"
+            f"sha256:{digest.hexdigest()[:16]}"
+        )
+
+    def with_local_days(
+        self,
+        name: str,
+        *,
+        rest_days: Mapping[dt.date, str] | Iterable[dt.date] = (),
+        workdays: Mapping[dt.date, str] | Iterable[dt.date] = (),
+    ) -> ChinaCalendar:
+        """Return a local calendar: this one with extra local rest days or workdays.
+
+        A provincial or municipal decree may add a rest day (e.g. a local festival) or
+        make a day a working day.  The result has its own :attr:`version`.
+
+        Args:
+            name: the local calendar's name, e.g. ``"湖南省 2023 第12号令"``.
+            rest_days: extra rest days, as dates or a mapping of date to reason.
+            workdays: extra working days, as dates or a mapping of date to reason.
+
+        Raises:
+            CalendarDataError: a day lies outside the published years or is both.
+        """
+        if not name:
+            raise CalendarDataError(0, "a local calendar needs a name")
+        rest = _named_days(rest_days, name)
+        work = _named_days(workdays, name)
+        both = sorted(set(rest) & set(work))
+        if both:
+            raise CalendarDataError(both[0].year, "listed both as rest day and as workday", both[0])
+        for d in (*rest, *work):
+            if not self._pub_lo <= d.year <= self._pub_hi:
+                raise CalendarDataError(d.year, "local days must lie in a published year", d)
+        prev_rest = {
+            _date.fromordinal(o): v[2] for o, v in self._info.items() if v[1] == "local_rest"
+        }
+        prev_work = {
+            _date.fromordinal(o): v[2] for o, v in self._info.items() if v[1] == "local_work"
+        }
+        for d in work:
+            prev_rest.pop(d, None)
+        for d in rest:
+            prev_work.pop(d, None)
+        full_name = f"{self._local_name}+{name}" if self._local_name else name
+        new = ChinaCalendar.__new__(ChinaCalendar)
+        new._setup(
+            self._schedules,
+            self._unpublished,
+            self._version.split("/", 1)[0],
+            local_name=full_name,
+            local_rest={**prev_rest, **rest},
+            local_work={**prev_work, **work},
+        )
+        return new
+
+    # -- properties -----------------------------------------------------------------------
+
+    @property
+    def years(self) -> range:
+        """The years with a published schedule."""
+        return range(self._pub_lo, self._pub_hi + 1)
+
+    @property
+    def version(self) -> str:
+        """A stable fingerprint: provider, its version, covered years, hash of the tables."""
+        return self._version
+
+    @property
+    def unpublished(self) -> str:
+        """How years without a published schedule are treated: ``error`` or ``weekends``."""
+        return self._unpublished
+
+    @property
+    def name(self) -> str:
+        """The local calendar's name, or ``"China"`` for the national schedule."""
+        return self._local_name or "China"
+
+    def schedule(self, year: int) -> YearSchedule:
+        """Return the published schedule of ``year``.
+
+        Raises:
+            CalendarCoverageError: the year has no published schedule.
+        """
+        try:
+            return self._schedules[year]
+        except KeyError:
+            raise CalendarCoverageError(year, (self._pub_lo, self._pub_hi)) from None
+
+    def is_published(self, year: int) -> bool:
+        """Whether ``year`` has a published (or supplied) schedule."""
+        return self._pub_lo <= year <= self._pub_hi
+
+    def is_provisional(self, a: dt.date, b: dt.date) -> bool:
+        """Whether any day between ``a`` and ``b`` (inclusive) lies in an unpublished year."""
+        lo, hi = (a, b) if a <= b else (b, a)
+        return lo.year < self._pub_lo or hi.year > self._pub_hi
+
+    def __repr__(self) -> str:
+        return f"ChinaCalendar(version={self._version!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ChinaCalendar) and other._version == self._version
+
+    def __hash__(self) -> int:
+        return hash(self._version)
+
+    # -- questions ------------------------------------------------------------------------
+
+    def _uncovered(self, year: int) -> CalendarCoverageError:
+        return CalendarCoverageError(year, (self._pub_lo, self._pub_hi))
+
+    def _offset(self, d: dt.date) -> int:
+        k = d.toordinal() - self._base
+        if k < 0 or k >= len(self._isw):
+            raise self._uncovered(d.year)
+        return k
+
+    def is_workday(self, d: dt.date) -> bool:
+        """Whether ``d`` is a working day (make-up workdays on weekends included).
+
+        Raises:
+            CalendarCoverageError: ``d`` lies in a year without a schedule.
+        """
+        if d.__class__ is not _date:
+            d = _as_day(d)
+        return self._isw[self._offset(d)] == 1
+
+    def add_workdays(self, d: dt.date, n: int) -> dt.date:
+        """Return the n-th working day strictly after ``d`` (n ≥ 1) or before it (n ≤ -1).
+
+        Raises:
+            InvalidRuleError: ``n`` is zero or not an integer.
+            CalendarCoverageError: ``d`` or the result lies in a year without a schedule.
+        """
+        if d.__class__ is not _date:
+            d = _as_day(d)
+        k = d.toordinal() - self._base
+        cum = self._cum
+        if k < 0 or k >= len(cum):
+            raise self._uncovered(d.year)
+        if n.__class__ is not int or n == 0:
+            _bad_count(n)
+        if n > 0:
+            i = cum[k] + n - 1
+            work = self._work
+            if i >= len(work):
+                raise self._uncovered(self._last_year + 1)
+            return work[i]
+        i = cum[k] - self._isw[k] + n
+        if i < 0:
+            raise self._uncovered(self._first_year - 1)
+        return self._work[i]
+
+    def workdays_between(self, a: dt.date, b: dt.date) -> int:
+        """Return the number of working days d with a < d ≤ b (negated when b < a).
+
+        Raises:
+            CalendarCoverageError: ``a`` or ``b`` lies in a year without a schedule.
+        """
+        if a.__class__ is not _date:
+            a = _as_day(a)
+        if b.__class__ is not _date:
+            b = _as_day(b)
+        cum = self._cum
+        return cum[self._offset(b)] - cum[self._offset(a)]
+
+    def next_workday(self, d: dt.date) -> dt.date:
+        """Return the first working day on or after ``d``.
+
+        Raises:
+            CalendarCoverageError: ``d`` or the result lies in a year without a schedule.
+        """
+        if d.__class__ is not _date:
+            d = _as_day(d)
+        k = self._offset(d)
+        i = self._cum[k] - self._isw[k]
+        if i >= len(self._work):
+            raise self._uncovered(self._last_year + 1)
+        return self._work[i]
+
+    def previous_workday(self, d: dt.date) -> dt.date:
+        """Return the last working day on or before ``d``.
+
+        Raises:
+            CalendarCoverageError: ``d`` or the result lies in a year without a schedule.
+        """
+        if d.__class__ is not _date:
+            d = _as_day(d)
+        k = self._offset(d)
+        i = self._cum[k] - 1
+        if i < 0:
+            raise self._uncovered(self._first_year - 1)
+        return self._work[i]
+
+    def workdays(self, a: dt.date, b: dt.date) -> Iterator[dt.date]:
+        """Yield the working days d with a ≤ d ≤ b, in order."""
+        a = _as_day(a)
+        b = _as_day(b)
+        if b < a:
+            return
+        ka, kb = self._offset(a), self._offset(b)
+        start = self._cum[ka] - self._isw[ka]
+        yield from self._work[start : self._cum[kb]]
+
+    def describe(self, d: dt.date) -> DayInfo:
+        """Say what kind of day ``d`` is and why, for explanations."""
+        d = _as_day(d)
+        k = self._offset(d)
+        special = self._info.get(d.toordinal())
+        if special is not None:
+            return DayInfo(d, special[0], special[1], special[2], special[3])
+        if not self._pub_lo <= d.year <= self._pub_hi:
+            return DayInfo(
+                d,
+                self._isw[k] == 1,
+                "provisional",
+                "未公布（按周末推算）",
+                "unpublished (weekends assumed)",
+            )
+        if d.weekday() >= 5:
+            return DayInfo(d, False, "weekend", "周末", "weekend")
+        return DayInfo(d, True, "weekday", "工作日", "weekday")
+
+
+def _bad_count(n: object) -> None:
+    from .exceptions import InvalidRuleError
+
+    if n == 0 and isinstance(n, int):
+        raise InvalidRuleError(
+            "n", n, "zero working days has no meaning; use next_workday() for 'on or after'"
+        )
+    raise InvalidRuleError("n", n, "the number of working days must be a whole number")

@@ -1,0 +1,975 @@
+"""Deadline rules: how a due date follows from an anchor, written the way rules are written."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+import zoneinfo
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+import attrs
+
+from ._calendar import ChinaCalendar
+from .exceptions import AnchorError, InvalidRuleError, UnitMismatchError
+
+__all__ = [
+    "SHANGHAI",
+    "Alert",
+    "Channel",
+    "DailyWindow",
+    "DeadlineRule",
+    "Due",
+    "EarlyWarning",
+    "EscalationStep",
+    "Extension",
+    "IntakeRule",
+    "Pause",
+    "Unit",
+    "as_instant",
+]
+
+#: The time zone every deadline of the library is stated in.
+SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
+
+_date = dt.date
+_datetime = dt.datetime
+_ONE_DAY = dt.timedelta(days=1)
+_MIDNIGHT = dt.time(0, 0)
+
+Lang = Literal["zh", "en"]
+
+
+class Unit(str, enum.Enum):
+    """What a rule counts."""
+
+    WORKING_DAYS = "working_days"
+    CALENDAR_DAYS = "calendar_days"
+    MONTHS = "months"
+    HOURS = "hours"
+
+    def label(self, n: int, lang: Lang = "zh") -> str:
+        """Return ``n`` of this unit in words, e.g. ``30个工作日`` or ``30 working days``."""
+        if lang == "zh":
+            return {
+                Unit.WORKING_DAYS: f"{n}个工作日",
+                Unit.CALENDAR_DAYS: f"{n}日",
+                Unit.MONTHS: f"{n}个月",
+                Unit.HOURS: f"{n}小时",
+            }[self]
+        word = {
+            Unit.WORKING_DAYS: "working day",
+            Unit.CALENDAR_DAYS: "calendar day",
+            Unit.MONTHS: "month",
+            Unit.HOURS: "hour",
+        }[self]
+        return f"{n} {word}{'' if abs(n) == 1 else 's'}"
+
+
+_DAY_UNITS = frozenset({Unit.WORKING_DAYS, Unit.CALENDAR_DAYS, Unit.MONTHS})
+
+
+def _unit(value: Any, field: str = "unit") -> Unit:
+    if isinstance(value, Unit):
+        return value
+    try:
+        return Unit(value)
+    except ValueError:
+        raise InvalidRuleError(
+            field, value, f"unknown unit; use one of {', '.join(u.value for u in Unit)}"
+        ) from None
+
+
+def _whole(value: Any, field: str, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRuleError(field, value, "must be a whole number")
+    if value < minimum:
+        raise InvalidRuleError(field, value, f"must be at least {minimum}")
+    return value
+
+
+def _aware(value: Any, field: str) -> dt.datetime:
+    if not isinstance(value, _datetime):
+        raise AnchorError(value, f"{field} must be a timezone-aware datetime")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise AnchorError(
+            value,
+            f"{field} is a naive datetime; attach a time zone, e.g. "
+            "tzinfo=ZoneInfo('Asia/Shanghai'), so the day it falls on is unambiguous",
+        )
+    return value
+
+
+def _pause_start(value: Any) -> dt.datetime:
+    return as_instant(value, "pause start")
+
+
+def _pause_end(value: Any) -> dt.datetime | None:
+    return None if value is None else as_instant(value, "pause end")
+
+
+def _granted_at(value: Any) -> dt.datetime | None:
+    return None if value is None else as_instant(value, "granted_at")
+
+
+def _channels(value: Iterable[Channel | str]) -> frozenset[Channel]:
+    return frozenset(Channel(c) for c in value)
+
+
+def as_instant(value: Any, field: str = "instant") -> dt.datetime:
+    """Return ``value`` as an aware datetime in Asia/Shanghai.
+
+    Raises:
+        AnchorError: ``value`` is naive or not a datetime.
+    """
+    return _aware(value, field).astimezone(SHANGHAI)
+
+
+def _end_of(day: dt.date, closes: dt.time | None) -> dt.datetime:
+    if closes is None:
+        nxt = day + _ONE_DAY
+        return _datetime(nxt.year, nxt.month, nxt.day, tzinfo=SHANGHAI)
+    return _datetime.combine(day, closes, SHANGHAI)
+
+
+def _start_of(day: dt.date) -> dt.datetime:
+    return _datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
+
+
+def _add_months(day: dt.date, n: int) -> dt.date:
+    # Civil Code art. 202: the corresponding day of the last month; the month's last day
+    # where there is none (01-31 + 1 month -> 02-28/29).
+    month0 = day.month - 1 + n
+    year = day.year + month0 // 12
+    month = month0 % 12 + 1
+    for last in (31, 30, 29, 28):
+        try:
+            return _date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# --- alert ladders -------------------------------------------------------------------------
+
+
+@attrs.frozen
+class EarlyWarning:
+    """A warning before the due time: ``before`` units ahead, or a fraction of the period.
+
+    Exactly one of ``before`` and ``fraction`` is given.  A warning never changes the
+    deadline and never cancels the work.
+    """
+
+    name: str
+    before: int | None = None
+    unit: Unit | None = attrs.field(default=None, converter=attrs.converters.optional(_unit))
+    fraction: float | None = None
+    label_zh: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if not self.name:
+            raise InvalidRuleError("warnings.name", self.name, "a warning needs a name")
+        if (self.before is None) == (self.fraction is None):
+            raise InvalidRuleError(
+                f"warnings.{self.name}", self.before, "give either 'before' or 'fraction'"
+            )
+        if self.before is not None:
+            _whole(self.before, f"warnings.{self.name}.before", minimum=1)
+            if self.unit is None:
+                raise InvalidRuleError(f"warnings.{self.name}.unit", None, "'before' needs a unit")
+        if self.fraction is not None and not (
+            isinstance(self.fraction, (int, float)) and 0 < self.fraction < 1
+        ):
+            raise InvalidRuleError(
+                f"warnings.{self.name}.fraction", self.fraction, "must lie strictly between 0 and 1"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the warning as plain data."""
+        out: dict[str, Any] = {"name": self.name}
+        if self.before is not None:
+            out["before"] = self.before
+            out["unit"] = self.unit.value if self.unit else None
+        else:
+            out["fraction"] = self.fraction
+        if self.label_zh:
+            out["label_zh"] = self.label_zh
+        return out
+
+
+@attrs.frozen
+class EscalationStep:
+    """A named step of an escalation ladder, ``after`` units past the due time.
+
+    E.g. a yellow card at the due time, a supervision letter (督办) 10 working days
+    later, a summons talk (约谈) after 30.  Escalations never cancel the work.
+    """
+
+    name: str
+    after: int
+    unit: Unit = attrs.field(converter=_unit)
+    label_zh: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if not self.name:
+            raise InvalidRuleError("escalations.name", self.name, "a step needs a name")
+        _whole(self.after, f"escalations.{self.name}.after", minimum=0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the step as plain data."""
+        out: dict[str, Any] = {"name": self.name, "after": self.after, "unit": self.unit.value}
+        if self.label_zh:
+            out["label_zh"] = self.label_zh
+        return out
+
+
+@attrs.frozen
+class Alert:
+    """A warning or escalation that falls due at an instant."""
+
+    kind: Literal["warning", "escalation"]
+    name: str
+    at: dt.datetime
+    label_zh: str = ""
+
+
+# --- pauses and extensions -----------------------------------------------------------------
+
+
+@attrs.frozen
+class Pause:
+    """The clock stops at ``start`` and runs again at ``end`` (``None``: still paused).
+
+    For day-based rules the days from the start day up to (not including) the resume day
+    are paused: the resume day counts again, so a pause that starts and ends on the same
+    day moves nothing.  For hour rules the paused time moves the due time exactly.
+    """
+
+    start: dt.datetime = attrs.field(converter=_pause_start)
+    end: dt.datetime | None = attrs.field(default=None, converter=_pause_end)
+    reason: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if self.end is not None and self.end < self.start:
+            raise AnchorError(self.end, "a pause cannot end before it starts")
+
+
+@attrs.frozen
+class Extension:
+    """An extension (延期) granted with a reason: by an amount, or until a day."""
+
+    reason: str
+    amount: int | None = None
+    unit: Unit | None = attrs.field(default=None, converter=attrs.converters.optional(_unit))
+    until: dt.date | None = None
+    granted_at: dt.datetime | None = attrs.field(default=None, converter=_granted_at)
+    granted_by: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if not self.reason:
+            raise InvalidRuleError("extension.reason", self.reason, "an extension needs a reason")
+        if (self.amount is None) == (self.until is None):
+            raise InvalidRuleError(
+                "extension", self.amount, "give either an amount with its unit or 'until'"
+            )
+        if self.amount is not None:
+            _whole(self.amount, "extension.amount", minimum=1)
+            if self.unit is None:
+                raise InvalidRuleError("extension.unit", None, "an amount needs a unit")
+        if self.until is not None and (
+            isinstance(self.until, _datetime) or not isinstance(self.until, _date)
+        ):
+            raise InvalidRuleError("extension.until", self.until, "must be a date")
+
+
+# --- the rule ------------------------------------------------------------------------------
+
+
+_PARSE = re.compile(
+    r"""^\s*(?P<n>\d+)\s*
+    (?P<unit>working\s+days?|work\s*days?|business\s+days?|个?工作日
+      |calendar\s+days?|days?|个?自然日|天|日
+      |months?|个月|月
+      |hours?|个?小时)
+    \s*(?P<start>[(（]?\s*(?:含当日|含起算日|including\s+(?:the\s+)?start\s+day|start\s+day\s+counted)\s*[)）]?)?
+    \s*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def _unit_of_word(word: str) -> Unit:
+    w = word.lower()
+    if "工作日" in w or "work" in w or "business" in w:
+        return Unit.WORKING_DAYS
+    if "月" in w or "month" in w:
+        return Unit.MONTHS
+    if "小时" in w or "hour" in w:
+        return Unit.HOURS
+    return Unit.CALENDAR_DAYS
+
+
+def _default_roll(unit: Unit) -> bool:
+    return unit in (Unit.CALENDAR_DAYS, Unit.MONTHS)
+
+
+@attrs.frozen
+class DeadlineRule:
+    """A deadline rule: an amount of a unit, counted from an anchor the way a rule says.
+
+    The default counting is the Civil Code's (arts. 201–203): the start day is not
+    counted; a calendar-day or month period whose last day is a rest day ends on the next
+    working day; the last day ends at 24:00 Asia/Shanghai.  Build rules with the
+    constructors :meth:`working_days`, :meth:`calendar_days`, :meth:`months`,
+    :meth:`hours`, or :meth:`parse`.
+    """
+
+    amount: int
+    unit: Unit = attrs.field(converter=_unit)
+    count_start_day: bool = False
+    roll: bool = False
+    closes_at: dt.time | None = None
+    name: str = ""
+    source: str = ""
+    confidence: str = ""
+    warnings: tuple[EarlyWarning, ...] = attrs.field(default=(), converter=tuple)
+    escalations: tuple[EscalationStep, ...] = attrs.field(default=(), converter=tuple)
+
+    def __attrs_post_init__(self) -> None:
+        if isinstance(self.amount, bool) or not isinstance(self.amount, int):
+            raise InvalidRuleError("amount", self.amount, "must be a whole number")
+        if self.amount == 0:
+            raise InvalidRuleError(
+                "amount", 0, f"a period of zero {self.unit.value} has no last day"
+            )
+        if self.amount < 0:
+            raise InvalidRuleError(
+                "amount", self.amount, "a period cannot be negative; count from the anchor forward"
+            )
+        for flag in ("count_start_day", "roll"):
+            if not isinstance(getattr(self, flag), bool):
+                raise InvalidRuleError(flag, getattr(self, flag), "must be true or false")
+        if self.unit is Unit.HOURS:
+            if self.count_start_day:
+                raise InvalidRuleError(
+                    "count_start_day", True, "hours count from the anchor instant, not a day"
+                )
+            if self.roll:
+                raise InvalidRuleError("roll", True, "an hour period does not roll to a workday")
+            if self.closes_at is not None:
+                raise InvalidRuleError("closes_at", self.closes_at, "an hour period ends exactly")
+        if self.closes_at is not None and not isinstance(self.closes_at, dt.time):
+            raise InvalidRuleError("closes_at", self.closes_at, "must be a time of day")
+        if self.confidence not in ("", "H", "M", "L", "L-M", "M-H"):
+            raise InvalidRuleError("confidence", self.confidence, "use H, M or L")
+        seen: set[str] = set()
+        for w in self.warnings:
+            if not isinstance(w, EarlyWarning):
+                raise InvalidRuleError("warnings", w, "must be EarlyWarning values")
+            if w.unit is not None:
+                self._check_unit(w.unit, f"warning {w.name!r}")
+            if w.name in seen:
+                raise InvalidRuleError("warnings", w.name, "names must be unique")
+            seen.add(w.name)
+        for s in self.escalations:
+            if not isinstance(s, EscalationStep):
+                raise InvalidRuleError("escalations", s, "must be EscalationStep values")
+            self._check_unit(s.unit, f"escalation step {s.name!r}")
+            if s.name in seen:
+                raise InvalidRuleError("escalations", s.name, "names must be unique")
+            seen.add(s.name)
+
+    def _check_unit(self, unit: Unit, what: str) -> None:
+        hours_rule = self.unit is Unit.HOURS
+        if hours_rule != (unit is Unit.HOURS):
+            raise UnitMismatchError(self.unit.value, unit.value, what)
+
+    # -- constructors ---------------------------------------------------------------------
+
+    @classmethod
+    def working_days(cls, n: int, **opts: Any) -> DeadlineRule:
+        """Return a rule of ``n`` working days (the result is always a working day)."""
+        return cls(n, Unit.WORKING_DAYS, **opts)
+
+    @classmethod
+    def calendar_days(cls, n: int, **opts: Any) -> DeadlineRule:
+        """Return a rule of ``n`` calendar days; by default a rest last day rolls forward."""
+        opts.setdefault("roll", True)
+        return cls(n, Unit.CALENDAR_DAYS, **opts)
+
+    @classmethod
+    def months(cls, n: int, **opts: Any) -> DeadlineRule:
+        """Return a rule of ``n`` months (Civil Code art. 202); a rest last day rolls."""
+        opts.setdefault("roll", True)
+        return cls(n, Unit.MONTHS, **opts)
+
+    @classmethod
+    def hours(cls, n: int, **opts: Any) -> DeadlineRule:
+        """Return a rule of ``n`` hours from the anchor instant."""
+        return cls(n, Unit.HOURS, **opts)
+
+    @classmethod
+    def parse(cls, text: str, **opts: Any) -> DeadlineRule:
+        """Parse a rule as written: ``"30 working days"``, ``"10个工作日（含当日）"``, ``"6个月"``.
+
+        Raises:
+            InvalidRuleError: the text is not an amount followed by a known unit.
+        """
+        m = _PARSE.match(text) if isinstance(text, str) else None
+        if m is None:
+            raise InvalidRuleError(
+                "text",
+                text,
+                "write an amount and a unit, e.g. '30 working days', '21 days', '6 months', "
+                "'48 hours', '10个工作日（含当日）'",
+            )
+        unit = _unit_of_word(m["unit"])
+        if m["start"]:
+            opts.setdefault("count_start_day", True)
+        opts.setdefault("roll", _default_roll(unit))
+        return cls(int(m["n"]), unit, **opts)
+
+    # -- plain data -----------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the rule as plain data (only what differs from the defaults of its unit)."""
+        out: dict[str, Any] = {"amount": self.amount, "unit": self.unit.value}
+        if self.count_start_day:
+            out["count_start_day"] = True
+        if self.roll != _default_roll(self.unit):
+            out["roll"] = self.roll
+        if self.closes_at is not None:
+            out["closes_at"] = self.closes_at.isoformat(timespec="minutes")
+        for key in ("name", "source", "confidence"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        if self.warnings:
+            out["warnings"] = [w.to_dict() for w in self.warnings]
+        if self.escalations:
+            out["escalations"] = [s.to_dict() for s in self.escalations]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DeadlineRule:
+        """Build a rule from plain data, as written by :meth:`to_dict` or a rulebook.
+
+        Raises:
+            InvalidRuleError: a key is unknown, missing or of the wrong type.
+        """
+        if not isinstance(data, Mapping):
+            raise InvalidRuleError("rule", data, "must be a table of keys")
+        known = {
+            "amount",
+            "unit",
+            "count_start_day",
+            "roll",
+            "closes_at",
+            "name",
+            "source",
+            "confidence",
+            "warnings",
+            "escalations",
+        }
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InvalidRuleError(
+                unknown[0], data[unknown[0]], f"unknown key; known: {sorted(known)}"
+            )
+        for key in ("amount", "unit"):
+            if key not in data:
+                raise InvalidRuleError(key, None, "is required")
+        unit = _unit(data["unit"])
+        kwargs: dict[str, Any] = {k: data[k] for k in ("name", "source", "confidence") if k in data}
+        for key in ("name", "source", "confidence"):
+            if key in kwargs and not isinstance(kwargs[key], str):
+                raise InvalidRuleError(key, kwargs[key], "must be text")
+        kwargs["count_start_day"] = data.get("count_start_day", False)
+        kwargs["roll"] = data.get("roll", _default_roll(unit))
+        if "closes_at" in data:
+            try:
+                kwargs["closes_at"] = dt.time.fromisoformat(str(data["closes_at"]))
+            except ValueError:
+                raise InvalidRuleError("closes_at", data["closes_at"], "write HH:MM") from None
+        kwargs["warnings"] = tuple(
+            _build(EarlyWarning, w, "warnings") for w in _list(data.get("warnings", []), "warnings")
+        )
+        kwargs["escalations"] = tuple(
+            _build(EscalationStep, s, "escalations")
+            for s in _list(data.get("escalations", []), "escalations")
+        )
+        return cls(data["amount"], unit, **kwargs)
+
+    # -- words ----------------------------------------------------------------------------
+
+    def describe(self, lang: Lang = "zh") -> str:
+        """Return the rule in words, e.g. ``30个工作日（不含起算日）``."""
+        text = self.unit.label(self.amount, lang)
+        extras: list[str] = []
+        if lang == "zh":
+            if self.unit is not Unit.HOURS:
+                extras.append("含起算日" if self.count_start_day else "不含起算日")
+            if self.unit in (Unit.CALENDAR_DAYS, Unit.MONTHS):
+                extras.append("末日遇休息日顺延" if self.roll else "末日遇休息日不顺延")
+            return f"{text}（{'，'.join(extras)}）" if extras else text
+        if self.unit is not Unit.HOURS:
+            extras.append("start day counted" if self.count_start_day else "start day not counted")
+        if self.unit in (Unit.CALENDAR_DAYS, Unit.MONTHS):
+            extras.append(
+                "a rest last day rolls to the next working day" if self.roll else "no roll"
+            )
+        return f"{text} ({'; '.join(extras)})" if extras else text
+
+    # -- computation ----------------------------------------------------------------------
+
+    def compute(
+        self,
+        anchor: dt.date | dt.datetime,
+        calendar: ChinaCalendar,
+        *,
+        pauses: Sequence[Pause] = (),
+        extensions: Sequence[Extension] = (),
+    ) -> Due:
+        """Compute the due date of this rule from ``anchor`` on ``calendar``.
+
+        Args:
+            anchor: the day (a date) or the instant (an aware datetime) the period runs
+                from; an instant counts from its day in Asia/Shanghai.
+            calendar: the working-day calendar.
+            pauses: periods in which the clock stops (inputs, never edits of a date).
+            extensions: extensions granted, applied in order after the pauses.
+
+        Returns:
+            The :class:`Due`, with its explanation.
+
+        Raises:
+            AnchorError: the anchor is naive or of the wrong type.
+            CalendarCoverageError: the period reaches into a year without a schedule.
+            UnitMismatchError: an extension's unit differs from the rule's.
+        """
+        if anchor.__class__ is _date:
+            day = anchor
+            instant = None
+        elif isinstance(anchor, _datetime):
+            instant = as_instant(anchor, "anchor")
+            day = instant.date()
+        elif isinstance(anchor, _date):
+            day = _date(anchor.year, anchor.month, anchor.day)
+            instant = None
+        else:
+            raise AnchorError(anchor, "expected a date or a timezone-aware datetime")
+        unit = self.unit
+        n = self.amount
+        if unit is Unit.WORKING_DAYS:
+            first = calendar.next_workday(day if self.count_start_day else day + _ONE_DAY)
+            last = calendar.add_workdays(day - _ONE_DAY if self.count_start_day else day, n)
+            due_at = _end_of(last, self.closes_at)
+        elif unit is Unit.HOURS:
+            if instant is None:
+                raise AnchorError(anchor, "an hour period needs an instant, not a day")
+            first = day
+            due_at = instant + dt.timedelta(hours=n)
+            last = (due_at - dt.timedelta(microseconds=1)).date()
+            calendar.is_workday(last)  # refuses uncovered years like the day rules do
+        else:
+            first = day if self.count_start_day else day + _ONE_DAY
+            if unit is Unit.CALENDAR_DAYS:
+                last = first + dt.timedelta(days=n - 1)
+            else:
+                last = _add_months(day, n)
+                if self.count_start_day:
+                    last -= _ONE_DAY
+            if self.roll:
+                last = calendar.next_workday(last)
+            else:
+                calendar.is_workday(last)
+            due_at = _end_of(last, self.closes_at)
+        steps: tuple[Adjustment, ...] = ()
+        suspended = False
+        if pauses or extensions:
+            last, due_at, steps, suspended = self._adjust(
+                first, last, due_at, calendar, pauses, extensions
+            )
+        lo = first if first < day else day
+        provisional = calendar.is_provisional(lo, last)
+        return Due(
+            self,
+            anchor,
+            day,
+            first,
+            last,
+            due_at,
+            calendar.version,
+            provisional,
+            suspended,
+            steps,
+            calendar,
+        )
+
+    def _adjust(
+        self,
+        first: dt.date,
+        last: dt.date,
+        due_at: dt.datetime,
+        calendar: ChinaCalendar,
+        pauses: Sequence[Pause],
+        extensions: Sequence[Extension],
+    ) -> tuple[dt.date, dt.datetime, tuple[Adjustment, ...], bool]:
+        steps: list[Adjustment] = []
+        suspended = False
+        for pause in _merge(pauses):
+            if self.unit is Unit.HOURS:
+                if pause.start >= due_at:
+                    steps.append(Adjustment("pause", pause.reason, 0, last, pause=pause))
+                    continue
+                if pause.end is None:
+                    suspended = True
+                    steps.append(Adjustment("pause", pause.reason, 0, last, pause=pause))
+                    continue
+                begin = max(pause.start, _start_of(first))
+                moved = pause.end - begin if pause.end > begin else dt.timedelta(0)
+                due_at = due_at + moved
+                last = (due_at - dt.timedelta(microseconds=1)).date()
+                steps.append(
+                    Adjustment(
+                        "pause", pause.reason, int(moved.total_seconds() // 3600), last, pause=pause
+                    )
+                )
+                continue
+            s_day = pause.start.date()
+            if s_day > last:
+                steps.append(Adjustment("pause", pause.reason, 0, last, pause=pause))
+                continue
+            if pause.end is None:
+                suspended = True
+                steps.append(Adjustment("pause", pause.reason, 0, last, pause=pause))
+                continue
+            lo = max(s_day, first)
+            hi = min(pause.end.date() - _ONE_DAY, last)
+            if hi < lo:
+                steps.append(Adjustment("pause", pause.reason, 0, last, pause=pause))
+                continue
+            if self.unit is Unit.WORKING_DAYS:
+                paused = calendar.workdays_between(lo - _ONE_DAY, hi)
+                if paused:
+                    last = calendar.add_workdays(last, paused)
+            else:
+                paused = (hi - lo).days + 1
+                last = last + dt.timedelta(days=paused)
+                if self.roll:
+                    last = calendar.next_workday(last)
+            steps.append(Adjustment("pause", pause.reason, paused, last, pause=pause))
+            due_at = _end_of(last, self.closes_at)
+        for ext in extensions:
+            if not isinstance(ext, Extension):
+                raise InvalidRuleError("extensions", ext, "must be Extension values")
+            if ext.until is not None:
+                if ext.until < last:
+                    raise InvalidRuleError(
+                        "extension.until",
+                        ext.until,
+                        f"is before the current last day {last.isoformat()}; an extension "
+                        "cannot shorten a period",
+                    )
+                calendar.is_workday(ext.until)
+                last = ext.until
+                due_at = _end_of(last, self.closes_at)
+                steps.append(Adjustment("extension", ext.reason, 0, last, extension=ext))
+                continue
+            assert ext.amount is not None
+            assert ext.unit is not None
+            if ext.unit is not self.unit:
+                raise UnitMismatchError(self.unit.value, ext.unit.value, "extension")
+            if self.unit is Unit.HOURS:
+                due_at = due_at + dt.timedelta(hours=ext.amount)
+                last = (due_at - dt.timedelta(microseconds=1)).date()
+                calendar.is_workday(last)
+            else:
+                if self.unit is Unit.WORKING_DAYS:
+                    last = calendar.add_workdays(last, ext.amount)
+                else:
+                    if self.unit is Unit.CALENDAR_DAYS:
+                        last = last + dt.timedelta(days=ext.amount)
+                    else:
+                        last = _add_months(last, ext.amount)
+                    last = calendar.next_workday(last) if self.roll else last
+                    calendar.is_workday(last)
+                due_at = _end_of(last, self.closes_at)
+            steps.append(Adjustment("extension", ext.reason, ext.amount, last, extension=ext))
+        return last, due_at, tuple(steps), suspended
+
+
+def _merge(pauses: Sequence[Pause]) -> list[Pause]:
+    ordered = sorted(pauses, key=lambda p: p.start)
+    merged: list[Pause] = []
+    for p in ordered:
+        if not isinstance(p, Pause):
+            raise InvalidRuleError("pauses", p, "must be Pause values")
+        if merged:
+            prev = merged[-1]
+            if prev.end is None:
+                continue
+            if p.start <= prev.end:
+                end = None if p.end is None else max(prev.end, p.end)
+                reason = "; ".join(r for r in (prev.reason, p.reason) if r)
+                merged[-1] = Pause(prev.start, end, reason)
+                continue
+        merged.append(p)
+    return merged
+
+
+def _list(value: Any, key: str) -> list[Any]:
+    if not isinstance(value, (list, tuple)):
+        raise InvalidRuleError(key, value, "must be a list of tables")
+    return list(value)
+
+
+def _build(kind: type[Any], data: Any, key: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise InvalidRuleError(key, data, "each entry must be a table")
+    fields = {a.name for a in attrs.fields(kind)}
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        raise InvalidRuleError(
+            f"{key}.{unknown[0]}", data[unknown[0]], f"unknown key; known: {sorted(fields)}"
+        )
+    try:
+        return kind(**data)
+    except TypeError as exc:
+        raise InvalidRuleError(key, data, str(exc)) from exc
+
+
+@attrs.frozen
+class Adjustment:
+    """A pause or extension applied to a due date, for explanations."""
+
+    kind: Literal["pause", "extension"]
+    reason: str
+    amount: int
+    last_day: dt.date
+    pause: Pause | None = None
+    extension: Extension | None = None
+
+
+@attrs.frozen(eq=False)
+class Due:
+    """A computed due date, with everything needed to reproduce and explain it.
+
+    Attributes:
+        rule: the rule.
+        anchor: the anchor as given.
+        start: the anchor's day in Asia/Shanghai.
+        first_day: the first counted day of the period.
+        last_day: the last day of the period.
+        due_at: the end of the last day (24:00 Asia/Shanghai, or the rule's closing time).
+        calendar_version: the calendar's fingerprint.
+        provisional: whether the period reaches into a year without a published schedule.
+        suspended: whether an open pause holds the clock (the dates are a lower bound).
+        adjustments: the pauses and extensions applied, in order.
+    """
+
+    rule: DeadlineRule
+    anchor: dt.date | dt.datetime
+    start: dt.date
+    first_day: dt.date
+    last_day: dt.date
+    due_at: dt.datetime
+    calendar_version: str
+    provisional: bool
+    suspended: bool = False
+    adjustments: tuple[Adjustment, ...] = ()
+    _calendar: ChinaCalendar | None = attrs.field(default=None, repr=False, alias="calendar")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Due):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def _key(self) -> tuple[Any, ...]:
+        return (
+            self.rule,
+            self.anchor,
+            self.last_day,
+            self.due_at,
+            self.calendar_version,
+            self.provisional,
+            self.suspended,
+            self.adjustments,
+        )
+
+    def is_overdue(self, now: dt.datetime) -> bool:
+        """Whether the due time has passed at ``now`` (an aware datetime)."""
+        return as_instant(now, "now") >= self.due_at
+
+    def alerts(self) -> tuple[Alert, ...]:
+        """Return the rule's warnings and escalations as instants, in time order."""
+        rule = self.rule
+        if not rule.warnings and not rule.escalations:
+            return ()
+        cal = self._require_calendar()
+        out: list[Alert] = []
+        period_start = (
+            as_instant(self.anchor, "anchor")
+            if rule.unit is Unit.HOURS
+            else _start_of(self.first_day)
+        )
+        for w in rule.warnings:
+            if w.fraction is not None:
+                at = period_start + (self.due_at - period_start) * w.fraction
+            else:
+                assert w.before is not None
+                assert w.unit is not None
+                at = _shift(self.last_day, self.due_at, -w.before, w.unit, cal, start_of_day=True)
+            out.append(Alert("warning", w.name, at, w.label_zh))
+        for s in rule.escalations:
+            at = (
+                self.due_at
+                if s.after == 0
+                else _shift(self.last_day, self.due_at, s.after, s.unit, cal, start_of_day=False)
+            )
+            out.append(Alert("escalation", s.name, at, s.label_zh))
+        out.sort(key=lambda a: a.at)
+        return tuple(out)
+
+    def _require_calendar(self) -> ChinaCalendar:
+        if self._calendar is None:
+            raise AnchorError(self, "this Due was rebuilt without its calendar")
+        return self._calendar
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the due date as plain data (the rule, anchor and results)."""
+        anchor = self.anchor
+        return {
+            "rule": self.rule.to_dict(),
+            "anchor": anchor.isoformat(),
+            "last_day": self.last_day.isoformat(),
+            "due_at": self.due_at.isoformat(),
+            "calendar_version": self.calendar_version,
+            "provisional": self.provisional,
+            "suspended": self.suspended,
+        }
+
+    def explain(self, lang: Lang = "zh") -> str:
+        """List the steps from the anchor to the due time, in Chinese or English.
+
+        Names the holidays skipped, the make-up workdays counted (调休), the weekends
+        skipped, the roll to the next working day, pauses, extensions and whether the
+        result is provisional.
+        """
+        from ._explain import explain
+
+        return explain(self, self._require_calendar(), lang)
+
+
+def _shift(
+    last: dt.date,
+    due_at: dt.datetime,
+    n: int,
+    unit: Unit,
+    cal: ChinaCalendar,
+    *,
+    start_of_day: bool,
+) -> dt.datetime:
+    if unit is Unit.HOURS:
+        return due_at + dt.timedelta(hours=n)
+    if unit is Unit.WORKING_DAYS:
+        day = cal.add_workdays(last, n)
+    elif unit is Unit.CALENDAR_DAYS:
+        day = last + dt.timedelta(days=n)
+    else:
+        day = _add_months(last, n)
+    return _start_of(day) if start_of_day else _end_of(day, None)
+
+
+# --- daily windows -------------------------------------------------------------------------
+
+
+class Channel(str, enum.Enum):
+    """How a complaint arrived."""
+
+    PHONE = "phone"
+    LETTER = "letter"
+    MAILBOX = "mailbox"
+    EMAIL = "email"
+    VISIT = "visit"
+
+    @property
+    def label_zh(self) -> str:
+        """The channel's Chinese name."""
+        return {
+            "phone": "电话",
+            "letter": "来信",
+            "mailbox": "邮政信箱",
+            "email": "电子邮件",
+            "visit": "来访",
+        }[self.value]
+
+
+@attrs.frozen
+class DailyWindow:
+    """A daily time-of-day window [opens, closes) in Asia/Shanghai, e.g. 8:00–20:00."""
+
+    opens: dt.time
+    closes: dt.time
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("opens", "closes"):
+            value = getattr(self, name)
+            if not isinstance(value, dt.time) or value.tzinfo is not None:
+                raise InvalidRuleError(name, value, "must be a plain time of day, e.g. 08:00")
+        if not self.opens < self.closes:
+            raise InvalidRuleError("closes", self.closes, "must be after 'opens' on the same day")
+
+    def contains(self, instant: dt.datetime) -> bool:
+        """Whether ``instant`` (aware) falls inside the window."""
+        t = as_instant(instant).time()
+        return self.opens <= t < self.closes
+
+    def describe(self) -> str:
+        """Return the window as ``08:00–20:00``."""
+        return f"{self.opens:%H:%M}–{self.closes:%H:%M}"
+
+
+@attrs.frozen
+class IntakeRule:
+    """Assigns each arriving complaint to the day whose intake it belongs to.
+
+    A call inside the hotline window belongs to that day; a call after it closes
+    belongs to the next day's window; a call before it opens, to that day's window.
+    Letters, mailbox and other written channels are taken any time and belong to the
+    day they arrive.  A day's intake is handed over in the next morning's batch.
+    """
+
+    window: DailyWindow = DailyWindow(dt.time(8), dt.time(20))
+    windowed_channels: frozenset[Channel] = attrs.field(
+        default=frozenset({Channel.PHONE}),
+        converter=_channels,
+    )
+
+    def intake_day(self, instant: dt.datetime, channel: Channel | str = Channel.PHONE) -> dt.date:
+        """Return the day whose intake ``instant`` belongs to.
+
+        Raises:
+            AnchorError: the instant is naive.
+        """
+        local = as_instant(instant, "received_at")
+        if Channel(channel) in self.windowed_channels and local.time() >= self.window.closes:
+            return local.date() + _ONE_DAY
+        return local.date()
+
+    def batch_day(self, instant: dt.datetime, channel: Channel | str = Channel.PHONE) -> dt.date:
+        """Return the day of the hand-over batch that carries ``instant``'s complaint."""
+        return self.intake_day(instant, channel) + _ONE_DAY
+
+
+def rules_by_name(rules: Iterable[DeadlineRule]) -> dict[str, DeadlineRule]:
+    """Index rules by name, refusing duplicates."""
+    out: dict[str, DeadlineRule] = {}
+    for r in rules:
+        if r.name in out:
+            raise InvalidRuleError("name", r.name, "two rules share this name")
+        out[r.name] = r
+    return out

@@ -1,0 +1,359 @@
+"""Errors raised by inspection_flow.
+
+Every error the library raises on purpose derives from :class:`InspectionFlowError`,
+carries the values that caused it as attributes, and says in its message what the
+caller can do about it.  Where an error refines a builtin, it subclasses that builtin
+too, so ``except LookupError`` keeps working.
+
+The tree::
+
+    InspectionFlowError
+    ├── CalendarError
+    │   ├── CalendarCoverageError        (LookupError)  a date outside the published schedules
+    │   └── CalendarDataError            (ValueError)   a supplied year schedule is inconsistent
+    ├── RuleError                        (ValueError)   a deadline rule or its input is wrong
+    │   ├── InvalidRuleError                            amount, unit or option not allowed
+    │   ├── UnitMismatchError                           working days mixed with hours, etc.
+    │   └── AnchorError                                 naive datetime, wrong type of anchor
+    ├── RulebookError                    (ValueError)   a rulebook file fails validation (file, key)
+    ├── LifecycleError
+    │   ├── DefinitionError              (ValueError)   a lifecycle definition is inconsistent
+    │   ├── InvalidTransitionError                      event not allowed in the current state
+    │   ├── GuardError                                  a precondition of the event failed
+    │   ├── PermissionDeniedError        (PermissionError) role or jurisdiction forbids the event
+    │   ├── PayloadError                 (ValueError)   the event's data is missing or malformed
+    │   └── ChronologyError              (ValueError)   an event dated before the entity's last one
+    ├── EntityNotFoundError              (LookupError)  no entity with that identifier
+    └── StoreError                                      the storage failed or holds bad data
+        ├── ConcurrencyError                            a stale writer lost an optimistic race
+        ├── TamperError                                 the hash chain of stored events is broken
+        └── MissingDependencyError       (ImportError)  an optional extra is not installed
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+__all__ = [
+    "AnchorError",
+    "CalendarCoverageError",
+    "CalendarDataError",
+    "CalendarError",
+    "ChronologyError",
+    "ConcurrencyError",
+    "DefinitionError",
+    "EntityNotFoundError",
+    "GuardError",
+    "InspectionFlowError",
+    "InvalidRuleError",
+    "InvalidTransitionError",
+    "LifecycleError",
+    "MissingDependencyError",
+    "PayloadError",
+    "PermissionDeniedError",
+    "RuleError",
+    "RulebookError",
+    "StoreError",
+    "TamperError",
+    "UnitMismatchError",
+]
+
+
+class InspectionFlowError(Exception):
+    """Root of every error inspection_flow raises on purpose."""
+
+
+# --- calendars ---------------------------------------------------------------------------
+
+
+class CalendarError(InspectionFlowError):
+    """A working-day calendar cannot answer."""
+
+
+class CalendarCoverageError(CalendarError, LookupError):
+    """A date falls in a year whose official schedule the calendar does not hold.
+
+    Attributes:
+        year: the uncovered year.
+        covered: the years the calendar does hold, as ``(first, last)``.
+    """
+
+    def __init__(self, year: int, covered: tuple[int, int]) -> None:
+        self.year = year
+        self.covered = covered
+        super().__init__(
+            f"No official working-day schedule is known for {year} "
+            f"(this calendar covers {covered[0]}–{covered[1]}). "
+            f"Either supply the State Council's notice for {year} with "
+            f"ChinaCalendar(extra=[YearSchedule({year}, rest_days=..., makeup_workdays=..., "
+            f"source=...)]), or opt in to provisional results with "
+            f"ChinaCalendar(unpublished='weekends')."
+        )
+
+
+class CalendarDataError(CalendarError, ValueError):
+    """A supplied year schedule contradicts itself or the calendar it extends.
+
+    Attributes:
+        year: the year of the schedule.
+        day: the offending date, if one date is at fault.
+        problem: what is wrong, in words.
+    """
+
+    def __init__(self, year: int, problem: str, day: _dt.date | None = None) -> None:
+        self.year = year
+        self.day = day
+        self.problem = problem
+        where = f" ({day.isoformat()})" if day is not None else ""
+        super().__init__(f"Schedule for {year}{where}: {problem}")
+
+
+# --- rules -------------------------------------------------------------------------------
+
+
+class RuleError(InspectionFlowError, ValueError):
+    """A deadline rule, or the input given to it, is not acceptable."""
+
+
+class InvalidRuleError(RuleError):
+    """A rule's amount, unit or option is not allowed.
+
+    Attributes:
+        field: the name of the offending field.
+        value: the offending value.
+    """
+
+    def __init__(self, field: str, value: Any, problem: str) -> None:
+        self.field = field
+        self.value = value
+        self.problem = problem
+        super().__init__(f"Deadline rule field {field!r} = {value!r}: {problem}")
+
+
+class UnitMismatchError(RuleError):
+    """Two quantities in different units were combined.
+
+    Attributes:
+        expected: the unit the rule counts in.
+        got: the unit that was offered.
+        what: what carried the wrong unit (a warning, an extension, …).
+    """
+
+    def __init__(self, expected: str, got: str, what: str) -> None:
+        self.expected = expected
+        self.got = got
+        self.what = what
+        super().__init__(
+            f"The {what} is in {got} but the rule counts {expected}; "
+            f"state the {what} in {expected} so the two are never mixed."
+        )
+
+
+class AnchorError(RuleError):
+    """The anchor (start) of a computation is not a usable date or instant.
+
+    Attributes:
+        value: the offending anchor.
+    """
+
+    def __init__(self, value: Any, problem: str) -> None:
+        self.value = value
+        self.problem = problem
+        super().__init__(f"Anchor {value!r}: {problem}")
+
+
+class RulebookError(InspectionFlowError, ValueError):
+    """A rulebook fails validation.
+
+    Attributes:
+        source: the file (or name) of the rulebook.
+        key: the dotted key at fault, e.g. ``deadlines.plan_due.unit``.
+        problem: what is wrong, in words.
+    """
+
+    def __init__(self, source: str, key: str, problem: str) -> None:
+        self.source = source
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{source}: [{key}] {problem}")
+
+
+# --- lifecycles --------------------------------------------------------------------------
+
+
+class LifecycleError(InspectionFlowError):
+    """A command on an entity's lifecycle is refused."""
+
+
+class DefinitionError(LifecycleError, ValueError):
+    """A lifecycle definition is inconsistent.
+
+    Attributes:
+        lifecycle: the name of the definition.
+        key: the part at fault (a state, event or rule name).
+    """
+
+    def __init__(self, lifecycle: str, key: str, problem: str) -> None:
+        self.lifecycle = lifecycle
+        self.key = key
+        self.problem = problem
+        super().__init__(f"Lifecycle {lifecycle!r}, {key}: {problem}")
+
+
+class InvalidTransitionError(LifecycleError):
+    """The event is not allowed in the entity's current state.
+
+    Attributes:
+        entity_id, state, event: the refused command.
+        allowed: the events allowed in this state.
+    """
+
+    def __init__(self, entity_id: str, state: str, event: str, allowed: Sequence[str]) -> None:
+        self.entity_id = entity_id
+        self.state = state
+        self.event = event
+        self.allowed = tuple(allowed)
+        hint = ", ".join(self.allowed) if self.allowed else "none: the state is final"
+        super().__init__(
+            f"{entity_id} is '{state}'; '{event}' is not possible now. Allowed now: {hint}."
+        )
+
+
+class GuardError(LifecycleError):
+    """A precondition of the event failed.
+
+    Attributes:
+        entity_id, event: the refused command.
+        guard: the name of the failed precondition.
+        reason: why it failed, in words.
+    """
+
+    def __init__(self, entity_id: str, event: str, guard: str, reason: str) -> None:
+        self.entity_id = entity_id
+        self.event = event
+        self.guard = guard
+        self.reason = reason
+        super().__init__(f"{entity_id}: '{event}' refused ({guard}): {reason}")
+
+
+class PermissionDeniedError(LifecycleError, PermissionError):
+    """The actor's role or jurisdiction does not allow the event.
+
+    Attributes:
+        entity_id, event: the refused command.
+        role, area: the actor.
+        reason: why, in words.
+    """
+
+    def __init__(self, entity_id: str, event: str, role: str, area: str, reason: str) -> None:
+        self.entity_id = entity_id
+        self.event = event
+        self.role = role
+        self.area = area
+        self.reason = reason
+        super().__init__(f"{entity_id}: '{event}' by {role} of {area} refused: {reason}")
+
+
+class PayloadError(LifecycleError, ValueError):
+    """The data given with an event is missing or malformed.
+
+    Attributes:
+        entity_id, event: the refused command.
+        field: the offending field.
+    """
+
+    def __init__(self, entity_id: str, event: str, field: str, problem: str) -> None:
+        self.entity_id = entity_id
+        self.event = event
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{entity_id}: '{event}' field {field!r}: {problem}")
+
+
+class ChronologyError(LifecycleError, ValueError):
+    """An event is dated before the entity's latest event.
+
+    Attributes:
+        entity_id: the entity.
+        at: the refused instant.
+        latest: the instant of the entity's latest event.
+    """
+
+    def __init__(self, entity_id: str, at: _dt.datetime, latest: _dt.datetime) -> None:
+        self.entity_id = entity_id
+        self.at = at
+        self.latest = latest
+        super().__init__(
+            f"{entity_id}: an event at {at.isoformat()} would precede its latest event at "
+            f"{latest.isoformat()}; an entity's history never goes back in time."
+        )
+
+
+class EntityNotFoundError(InspectionFlowError, LookupError):
+    """No entity has the identifier.
+
+    Attributes:
+        entity_id: the identifier that was looked up.
+    """
+
+    def __init__(self, entity_id: str, known: Iterable[str] = ()) -> None:
+        self.entity_id = entity_id
+        super().__init__(f"No entity {entity_id!r} in this ledger.")
+
+
+# --- stores ------------------------------------------------------------------------------
+
+
+class StoreError(InspectionFlowError):
+    """The storage failed or holds data that cannot be read."""
+
+
+class ConcurrencyError(StoreError):
+    """Another writer appended to the entity first; nothing was written.
+
+    Attributes:
+        entity_id: the entity.
+        expected: the version the writer expected.
+        actual: the version found in the store.
+    """
+
+    def __init__(self, entity_id: str, expected: int, actual: int) -> None:
+        self.entity_id = entity_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"{entity_id}: expected version {expected} but the store holds {actual}; "
+            f"reload the entity and retry the command."
+        )
+
+
+class TamperError(StoreError):
+    """The hash chain of an entity's stored events is broken.
+
+    Attributes:
+        entity_id: the entity.
+        version: the first event whose hash does not match.
+    """
+
+    def __init__(self, entity_id: str, version: int, problem: str) -> None:
+        self.entity_id = entity_id
+        self.version = version
+        self.problem = problem
+        super().__init__(f"{entity_id} event {version}: {problem}")
+
+
+class MissingDependencyError(StoreError, ImportError):
+    """An optional extra is needed but not installed.
+
+    Attributes:
+        extra: the extra that provides the dependency.
+    """
+
+    def __init__(self, package: str, extra: str) -> None:
+        self.package = package
+        self.extra = extra
+        super().__init__(
+            f"{package} is not installed; install it with: pip install 'inspection-flow[{extra}]'"
+        )
