@@ -42,8 +42,7 @@ from .exceptions import (
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "SHANGHAI",
+__all__ = [  # noqa: RUF022 - plain sorted order
     "Alert",
     "AnchorError",
     "CalendarCoverageError",
@@ -74,6 +73,7 @@ __all__ = [
     "PermissionDeniedError",
     "RuleError",
     "RulebookError",
+    "SHANGHAI",
     "StoreError",
     "TamperError",
     "Unit",
