@@ -1,0 +1,122 @@
+"""Actors, roles and jurisdictions: who may act on what."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+import attrs
+
+from .exceptions import PayloadError
+
+__all__ = ["ROLES", "Actor", "AreaRegistry"]
+
+#: Roles of an inspection (domain.md §6), with their Chinese names.
+ROLES: Mapping[str, str] = {
+    "leading_office": "督察工作领导小组办公室（督察办）",
+    "inspection_team": "督察组",
+    "inspected_party": "被督察对象",
+    "liaison": "联络组",
+    "rectification_office": "整改办",
+    "owner_unit": "责任单位",
+    "accepting_unit": "验收单位",
+    "discipline": "纪委监委",
+    "public": "公众",
+    "system": "系统",
+}
+
+_GBT2260 = re.compile(r"^\d{6}$")
+
+
+@attrs.frozen
+class Actor:
+    """Someone acting on the ledger: a role within an area, optionally named.
+
+    Args:
+        role: one of :data:`ROLES` (or a role a rulebook defines).
+        area: the actor's jurisdiction, a GB/T 2260 division code (``430900``) or a
+            code registered in the ledger's :class:`AreaRegistry` (``yiyang-datonghu``).
+        name: the person or unit, recorded in the audit trail.
+    """
+
+    role: str
+    area: str
+    name: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if not self.role or not isinstance(self.role, str):
+            raise PayloadError("-", "actor", "role", "an actor needs a role")
+        if not self.area or not isinstance(self.area, str):
+            raise PayloadError("-", "actor", "area", "an actor needs an area code")
+
+    def to_dict(self) -> dict[str, str]:
+        """Return the actor as plain data."""
+        return {"role": self.role, "area": self.area, "name": self.name}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, str]) -> Actor:
+        """Rebuild an actor from :meth:`to_dict`."""
+        return cls(data["role"], data["area"], data.get("name", ""))
+
+
+class AreaRegistry:
+    """Administrative areas and their parents, to decide jurisdiction.
+
+    GB/T 2260 codes need no registration: ``430000`` (a province) contains ``4309xx``
+    (its cities) which contain their counties.  Areas without a code — a management
+    zone such as 大通湖区, a high-tech zone — are registered with their parent.
+    """
+
+    __slots__ = ("_names", "_parents")
+
+    def __init__(self, areas: Mapping[str, tuple[str, str | None]] | None = None) -> None:
+        self._parents: dict[str, str | None] = {}
+        self._names: dict[str, str] = {}
+        for code, (name, parent) in (areas or {}).items():
+            self.register(code, name, parent)
+
+    def register(self, code: str, name: str, parent: str | None = None) -> None:
+        """Register ``code`` named ``name`` under ``parent`` (``None``: a top level)."""
+        if not code:
+            raise PayloadError("-", "register_area", "code", "an area needs a code")
+        self._parents[code] = parent if parent is not None else _gbt_parent(code)
+        self._names[code] = name
+
+    def name(self, code: str) -> str:
+        """Return the area's name, or its code where none is registered."""
+        return self._names.get(code, code)
+
+    def names(self) -> Mapping[str, str]:
+        """Return the registered names by code."""
+        return dict(self._names)
+
+    def parent(self, code: str) -> str | None:
+        """Return the area that contains ``code``, or ``None`` at the top."""
+        if code in self._parents:
+            return self._parents[code]
+        return _gbt_parent(code)
+
+    def ancestors(self, code: str) -> Iterable[str]:
+        """Yield ``code`` and every area containing it, innermost first."""
+        seen: set[str] = set()
+        current: str | None = code
+        while current is not None and current not in seen:
+            seen.add(current)
+            yield current
+            current = self.parent(current)
+
+    def covers(self, outer: str, inner: str) -> bool:
+        """Whether ``outer``'s jurisdiction includes ``inner``."""
+        if outer == inner:
+            return True
+        return any(a == outer for a in self.ancestors(inner))
+
+
+def _gbt_parent(code: str) -> str | None:
+    if not _GBT2260.match(code):
+        return None
+    if code[2:] == "0000":
+        return None
+    if code[4:] == "00":
+        return code[:2] + "0000"
+    return code[:4] + "00"

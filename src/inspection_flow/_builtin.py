@@ -1,0 +1,690 @@
+"""The built-in lifecycles: inspection round, complaint case, rectification task, document
+request (domain.md §5)."""
+
+from __future__ import annotations
+
+from ._areas import ROLES
+from ._definitions import DeadlineBinding, Field, Lifecycle, State, Transition
+
+__all__ = ["COMPLAINT", "DOCUMENT_REQUEST", "LIFECYCLES", "ROUND", "TASK"]
+
+_ROLES = frozenset(ROLES)
+
+TEAM = frozenset({"inspection_team"})
+OFFICE = frozenset({"leading_office"})
+LIAISON = frozenset({"liaison", "inspected_party"})
+RECT_OFFICE = frozenset({"rectification_office"})
+OWNER = frozenset({"owner_unit"})
+ACCEPTOR = frozenset({"accepting_unit"})
+SYSTEM = frozenset({"system"})
+CLOCK_KEEPERS = frozenset({"rectification_office", "leading_office", "inspection_team"})
+
+
+def _t(
+    event: str,
+    sources: str | tuple[str, ...],
+    target: str | None,
+    roles: frozenset[str],
+    zh: str,
+    en: str,
+    *,
+    guards: tuple[str, ...] = (),
+    fields: tuple[Field, ...] = (),
+) -> Transition:
+    src = (sources,) if isinstance(sources, str) else sources
+    return Transition(event, src, target, roles, guards, fields, zh, en)
+
+
+def _clock_events(states: tuple[str, ...], roles: frozenset[str]) -> tuple[Transition, ...]:
+    """Pausing, resuming and extending a deadline: recorded, never an edit of a date."""
+    which = Field("deadline", "str", label_zh="期限")
+    reason = Field("reason", "str", label_zh="原因")
+    return (
+        _t("pause_clock", states, None, roles, "中止计时", "pause clock", fields=(which, reason)),
+        _t("resume_clock", states, None, roles, "恢复计时", "resume clock", fields=(which,)),
+        _t(
+            "grant_extension",
+            states,
+            None,
+            roles,
+            "批准延期",
+            "grant extension",
+            fields=(
+                which,
+                reason,
+                Field("amount", "int", required=False),
+                Field(
+                    "unit",
+                    "choice",
+                    required=False,
+                    choices=("working_days", "calendar_days", "months", "hours"),
+                ),
+                Field("until", "date", required=False),
+            ),
+        ),
+    )
+
+
+# --- inspection round ---------------------------------------------------------------------
+
+_ROUND_STATES = (
+    State("planned", "计划", "planned"),
+    State("announced", "公告进驻", "announced"),
+    State("stationed", "进驻中", "stationed"),
+    State("station_in_ended", "进驻结束", "station-in ended"),
+    State("report_approved", "督察报告已审定", "report approved"),
+    State("feedback_given", "已反馈", "feedback given"),
+    State("plan_submitted", "整改方案已报送", "plan submitted"),
+    State("plan_approved", "整改方案已审定", "plan approved"),
+    State("plan_published", "整改方案已公开", "plan published"),
+    State("rectifying", "整改中", "rectifying"),
+    State("all_closed", "全部销号", "all closed"),
+    State("archived", "立卷归档", "archived", terminal=True),
+)
+_ROUND_LIVE = tuple(s.name for s in _ROUND_STATES if not s.terminal)
+_AFTER_STATION = tuple(_ROUND_LIVE[_ROUND_LIVE.index("stationed") :])
+
+ROUND = Lifecycle(
+    name="round",
+    kind="round",
+    label_zh="督察轮次",
+    label_en="inspection round",
+    initial="planned",
+    states=_ROUND_STATES,
+    roles=_ROLES,
+    transitions=(
+        _t("announce", "planned", "announced", OFFICE, "公告", "announce"),
+        _t(
+            "station_in",
+            "announced",
+            "stationed",
+            TEAM,
+            "动员会·进驻",
+            "station in",
+            fields=(Field("meeting", "str", required=False),),
+        ),
+        _t("end_station_in", "stationed", "station_in_ended", TEAM, "进驻结束", "end station-in"),
+        _t(
+            "approve_report",
+            "station_in_ended",
+            "report_approved",
+            OFFICE,
+            "审定督察报告",
+            "approve report",
+        ),
+        _t(
+            "give_feedback",
+            "report_approved",
+            "feedback_given",
+            TEAM,
+            "反馈意见",
+            "give feedback",
+            fields=(Field("problems", "int", required=False),),
+        ),
+        _t(
+            "submit_plan",
+            "feedback_given",
+            "plan_submitted",
+            LIAISON,
+            "报送整改方案",
+            "submit plan",
+        ),
+        _t(
+            "approve_plan",
+            "plan_submitted",
+            "plan_approved",
+            OFFICE,
+            "审定整改方案",
+            "approve plan",
+        ),
+        _t(
+            "return_plan",
+            "plan_submitted",
+            "feedback_given",
+            OFFICE,
+            "退回整改方案",
+            "return plan",
+            fields=(Field("reason", "str"),),
+        ),
+        _t(
+            "publish_plan",
+            "plan_approved",
+            "plan_published",
+            LIAISON,
+            "公开整改方案",
+            "publish plan",
+        ),
+        _t(
+            "start_rectification",
+            "plan_published",
+            "rectifying",
+            RECT_OFFICE,
+            "组织整改",
+            "start rectification",
+        ),
+        _t(
+            "close_all",
+            "rectifying",
+            "all_closed",
+            RECT_OFFICE,
+            "全部销号",
+            "close all",
+            guards=("all_tasks_closed",),
+        ),
+        _t("archive", "all_closed", "archived", OFFICE, "立卷归档", "archive"),
+        _t(
+            "hold_meeting",
+            _ROUND_LIVE,
+            None,
+            TEAM | LIAISON | OFFICE | RECT_OFFICE,
+            "召开会议",
+            "hold meeting",
+            fields=(
+                Field(
+                    "kind",
+                    "choice",
+                    choices=(
+                        "deployment",
+                        "mobilization",
+                        "report",
+                        "briefing",
+                        "feedback",
+                        "other",
+                    ),
+                ),
+                Field("title", "str", required=False),
+            ),
+        ),
+        _t(
+            "visit",
+            _AFTER_STATION,
+            None,
+            TEAM,
+            "走访",
+            "visit",
+            fields=(Field("department", "str"), Field("note", "str", required=False)),
+        ),
+        _t(
+            "talk",
+            _AFTER_STATION,
+            None,
+            TEAM,
+            "个别谈话·座谈",
+            "talk",
+            fields=(Field("with", "str"), Field("note", "str", required=False)),
+        ),
+        _t(
+            "record_batch",
+            _AFTER_STATION,
+            None,
+            TEAM,
+            "交办批次",
+            "record batch",
+            fields=(Field("number", "int"), Field("day", "date"), Field("cases", "list")),
+        ),
+        _t(
+            "report_progress",
+            ("plan_approved", "plan_published", "rectifying"),
+            None,
+            LIAISON | RECT_OFFICE,
+            "报送整改进展",
+            "report progress",
+            fields=(Field("note", "str", required=False),),
+        ),
+        *_clock_events(_ROUND_LIVE, OFFICE),
+    ),
+    deadlines=(
+        DeadlineBinding(
+            "station_in_ends",
+            "station_in",
+            "station_in",
+            frozenset({"end_station_in"}),
+            label_zh="进驻结束",
+            label_en="end of station-in",
+        ),
+        DeadlineBinding(
+            "plan_due",
+            "plan",
+            "give_feedback",
+            frozenset({"submit_plan"}),
+            label_zh="报送整改方案",
+            label_en="rectification plan due",
+        ),
+        DeadlineBinding(
+            "progress_report_due",
+            "progress_report",
+            "approve_plan",
+            frozenset({"report_progress"}),
+            label_zh="报送整改进展",
+            label_en="progress report due",
+        ),
+    ),
+)
+
+# --- complaint case -----------------------------------------------------------------------
+
+FINDINGS = ("substantiated", "largely_substantiated", "partly_substantiated", "unsubstantiated")
+FINDINGS_ZH = {
+    "substantiated": "属实",
+    "largely_substantiated": "基本属实",
+    "partly_substantiated": "部分属实",
+    "unsubstantiated": "不属实",
+}
+DISPOSITIONS = (
+    "order_to_rectify",
+    "fine",
+    "case_filed",
+    "detention",
+    "summons_talk",
+    "accountability",
+)
+
+COMPLAINT = Lifecycle(
+    name="complaint",
+    kind="complaint",
+    label_zh="信访件",
+    label_en="complaint case",
+    initial="received",
+    roles=_ROLES,
+    states=(
+        State("received", "受理", "received"),
+        State("passed_on", "转交地方", "passed on", terminal=True),
+        State("duplicate", "重复件", "duplicate", terminal=True),
+        State("batched", "编入批次", "batched"),
+        State("handed_over", "已交办", "handed over"),
+        State("split", "已分解", "split", terminal=True),
+        State("assigned", "已分办", "assigned"),
+        State("investigating", "调查核实", "investigating"),
+        State("verified", "已核实", "finding recorded"),
+        State("rectifying", "正在整改", "rectifying"),
+        State("reported", "办理情况已反馈", "result reported"),
+        State("published", "已公开", "published"),
+        State("interim_closed", "阶段性办结", "interim closed"),
+        State("closed", "已办结", "closed"),
+        State("under_acceptance", "验收中", "under acceptance"),
+        State("accepted", "已验收销号", "accepted and closed", terminal=True),
+    ),
+    transitions=(
+        _t(
+            "pass_on",
+            "received",
+            "passed_on",
+            TEAM,
+            "转交地方处理",
+            "pass on",
+            fields=(Field("reason", "str", required=False),),
+        ),
+        _t(
+            "mark_duplicate",
+            "received",
+            "duplicate",
+            TEAM,
+            "重复件",
+            "mark duplicate",
+            fields=(Field("duplicate_of", "str"),),
+        ),
+        _t(
+            "batch",
+            "received",
+            "batched",
+            TEAM,
+            "编入批次",
+            "batch",
+            fields=(Field("number", "int"),),
+        ),
+        _t("hand_over", "batched", "handed_over", TEAM, "交办", "hand over"),
+        _t(
+            "split",
+            "handed_over",
+            "split",
+            LIAISON,
+            "分解",
+            "split",
+            fields=(Field("areas", "list"),),
+        ),
+        _t(
+            "assign",
+            "handed_over",
+            "assigned",
+            LIAISON,
+            "分办",
+            "assign",
+            fields=(
+                Field("owners", "list"),
+                Field("mode", "choice", required=False, choices=("single", "shared")),
+            ),
+        ),
+        _t(
+            "start_investigation",
+            "assigned",
+            "investigating",
+            OWNER,
+            "调查核实",
+            "start investigation",
+        ),
+        _t(
+            "record_finding",
+            "investigating",
+            "verified",
+            OWNER,
+            "核实结论",
+            "record finding",
+            fields=(
+                Field("finding", "choice", choices=FINDINGS),
+                Field("note", "str", required=False),
+            ),
+        ),
+        _t(
+            "start_rectification",
+            "verified",
+            "rectifying",
+            OWNER,
+            "开始整改",
+            "start rectification",
+            guards=("finding_substantiated",),
+        ),
+        _t(
+            "report_result",
+            ("verified", "rectifying"),
+            "reported",
+            OWNER,
+            "反馈办理情况",
+            "report result",
+            fields=(Field("summary", "str"), Field("dispositions", "list", required=False)),
+        ),
+        _t(
+            "publish",
+            "reported",
+            "published",
+            LIAISON,
+            "公开办理结果",
+            "publish",
+            fields=(Field("where", "str", required=False),),
+        ),
+        _t(
+            "return_for_rehandling",
+            ("reported", "published"),
+            "investigating",
+            TEAM,
+            "退回重办",
+            "return for re-handling",
+            fields=(Field("reason", "str"),),
+        ),
+        _t(
+            "close_interim", "published", "interim_closed", LIAISON, "阶段性办结", "close (interim)"
+        ),
+        _t("close", ("published", "interim_closed"), "closed", LIAISON, "办结", "close"),
+        _t(
+            "apply_acceptance",
+            ("closed", "interim_closed"),
+            "under_acceptance",
+            OWNER,
+            "申请验收",
+            "apply for acceptance",
+        ),
+        _t(
+            "accept",
+            "under_acceptance",
+            "accepted",
+            ACCEPTOR,
+            "验收销号",
+            "accept and close",
+            guards=("not_the_applicant",),
+        ),
+        _t(
+            "reject_acceptance",
+            "under_acceptance",
+            "rectifying",
+            ACCEPTOR,
+            "验收不通过",
+            "reject acceptance",
+            fields=(Field("reason", "str"),),
+        ),
+        _t(
+            "mark_key",
+            (
+                "received",
+                "batched",
+                "handed_over",
+                "assigned",
+                "investigating",
+                "verified",
+                "rectifying",
+            ),
+            None,
+            TEAM,
+            "列为重点件",
+            "mark key case",
+        ),
+        *_clock_events(
+            ("handed_over", "assigned", "investigating", "verified", "rectifying", "reported"),
+            CLOCK_KEEPERS,
+        ),
+    ),
+    deadlines=(
+        DeadlineBinding(
+            "result_due",
+            "case_result",
+            "hand_over",
+            frozenset({"report_result"}),
+            frozenset({"split"}),
+            label_zh="办理结果反馈",
+            label_en="case result due",
+        ),
+        DeadlineBinding(
+            "publish_due",
+            "case_publish",
+            "hand_over",
+            frozenset({"publish"}),
+            frozenset({"split"}),
+            label_zh="办理结果公开",
+            label_en="result publication due",
+        ),
+    ),
+)
+
+# --- rectification task -------------------------------------------------------------------
+
+TERMS = ("short", "medium", "long")
+
+TASK = Lifecycle(
+    name="task",
+    kind="task",
+    label_zh="整改任务",
+    label_en="rectification task",
+    initial="identified",
+    roles=_ROLES,
+    states=(
+        State("identified", "反馈问题", "identified"),
+        State("planned", "纳入方案", "planned"),
+        State("in_progress", "整改中", "in progress"),
+        State("extension_requested", "申请延期", "extension requested"),
+        State("long_term", "长期坚持", "long-term"),
+        State("completion_claimed", "申请验收", "completion claimed"),
+        State("verifying", "现场核查", "verifying"),
+        State("signed_off", "审核签字", "signed off"),
+        State("public_notice", "销号公示", "public notice"),
+        State("closed", "销号", "closed"),
+        State("filed", "备案", "filed", terminal=True),
+    ),
+    transitions=(
+        _t(
+            "plan",
+            "identified",
+            "planned",
+            RECT_OFFICE,
+            "纳入整改方案",
+            "plan",
+            fields=(
+                Field("owner", "area"),
+                Field("measures", "str"),
+                Field("term", "choice", choices=TERMS),
+                Field("deadline", "date"),
+            ),
+        ),
+        _t("start", "planned", "in_progress", OWNER, "开始整改", "start"),
+        _t(
+            "request_extension",
+            "in_progress",
+            "extension_requested",
+            OWNER,
+            "申请延期",
+            "request extension",
+            fields=(Field("reason", "str"), Field("until", "date", required=False)),
+        ),
+        _t(
+            "approve_extension",
+            "extension_requested",
+            "in_progress",
+            RECT_OFFICE,
+            "批准延期",
+            "approve extension",
+            fields=(Field("reason", "str"), Field("until", "date")),
+        ),
+        _t(
+            "deny_extension",
+            "extension_requested",
+            "in_progress",
+            RECT_OFFICE,
+            "不予延期",
+            "deny extension",
+            fields=(Field("reason", "str"),),
+        ),
+        _t(
+            "mark_long_term",
+            "in_progress",
+            "long_term",
+            RECT_OFFICE,
+            "列为长期坚持",
+            "mark long-term",
+            fields=(Field("reason", "str"),),
+        ),
+        _t(
+            "claim_completion",
+            ("in_progress", "long_term"),
+            "completion_claimed",
+            OWNER,
+            "申请验收",
+            "claim completion",
+            fields=(Field("evidence", "str", required=False),),
+        ),
+        _t(
+            "start_verification",
+            "completion_claimed",
+            "verifying",
+            ACCEPTOR,
+            "现场核查",
+            "start verification",
+        ),
+        _t(
+            "fail_verification",
+            ("verifying", "signed_off"),
+            "in_progress",
+            ACCEPTOR,
+            "核查不通过",
+            "fail verification",
+            fields=(Field("reason", "str"),),
+        ),
+        _t(
+            "sign_off",
+            "verifying",
+            "signed_off",
+            ACCEPTOR,
+            "审核签字",
+            "sign off",
+            guards=("not_the_claimant",),
+        ),
+        _t(
+            "start_notice",
+            "signed_off",
+            "public_notice",
+            RECT_OFFICE,
+            "销号公示",
+            "start public notice",
+            fields=(Field("where", "str", required=False),),
+        ),
+        _t(
+            "object",
+            "public_notice",
+            "in_progress",
+            frozenset({"public", "rectification_office", "inspection_team"}),
+            "公示异议",
+            "object",
+            fields=(Field("reason", "str"),),
+        ),
+        _t(
+            "close",
+            "public_notice",
+            "closed",
+            RECT_OFFICE,
+            "销号",
+            "close",
+            guards=("notice_elapsed",),
+        ),
+        _t("file", "closed", "filed", RECT_OFFICE, "备案", "file"),
+        *_clock_events(
+            ("planned", "in_progress", "extension_requested", "public_notice"), RECT_OFFICE
+        ),
+    ),
+    deadlines=(
+        DeadlineBinding(
+            "rectify_due",
+            "task_deadline",
+            "plan",
+            frozenset({"claim_completion", "mark_long_term"}),
+            date_field="deadline",
+            label_zh="整改时限",
+            label_en="rectification deadline",
+        ),
+        DeadlineBinding(
+            "notice_ends",
+            "public_notice",
+            "start_notice",
+            frozenset({"close"}),
+            frozenset({"object"}),
+            label_zh="公示期满",
+            label_en="end of public notice",
+        ),
+    ),
+)
+
+# --- document request (调阅资料) ------------------------------------------------------------
+
+DOCUMENT_REQUEST = Lifecycle(
+    name="document_request",
+    kind="document_request",
+    label_zh="调阅资料",
+    label_en="document request",
+    initial="requested",
+    roles=_ROLES,
+    states=(
+        State("requested", "已调阅", "requested"),
+        State("provided", "已提供", "provided", terminal=True),
+        State("withdrawn", "已撤回", "withdrawn", terminal=True),
+    ),
+    transitions=(
+        _t(
+            "provide",
+            "requested",
+            "provided",
+            LIAISON | OWNER,
+            "提供资料",
+            "provide",
+            fields=(Field("note", "str", required=False),),
+        ),
+        _t("withdraw", "requested", "withdrawn", TEAM, "撤回", "withdraw"),
+    ),
+    deadlines=(
+        DeadlineBinding(
+            "provide_due",
+            "document_request",
+            "create",
+            frozenset({"provide"}),
+            frozenset({"withdraw"}),
+            label_zh="提供资料",
+            label_en="documents due",
+        ),
+    ),
+)
+
+LIFECYCLES = {lc.name: lc for lc in (ROUND, COMPLAINT, TASK, DOCUMENT_REQUEST)}

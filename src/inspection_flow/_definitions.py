@@ -1,0 +1,429 @@
+"""Lifecycle definitions: states, transitions, roles, guards and deadline bindings as data.
+
+A :class:`Lifecycle` is immutable and shared by every entity that follows it; an
+entity's current state lives in its own record.  Each definition builds one shared
+``transitions`` machine, driven through a single cursor model, so no per-entity machine
+or model registration is ever made.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+import attrs
+
+from .exceptions import DefinitionError, InvalidTransitionError
+
+__all__ = ["CREATE", "DeadlineBinding", "Field", "Lifecycle", "State", "Transition"]
+
+FieldType = Literal["str", "int", "bool", "date", "datetime", "list", "dict", "choice", "area"]
+
+
+@attrs.frozen
+class State:
+    """A state of a lifecycle, with its Chinese and English labels."""
+
+    name: str
+    label_zh: str
+    label_en: str
+    terminal: bool = False
+
+
+@attrs.frozen
+class Field:
+    """A field of an event's payload: its name, type, whether required, its choices."""
+
+    name: str
+    type: FieldType = "str"
+    required: bool = True
+    choices: tuple[str, ...] = ()
+    label_zh: str = ""
+
+
+@attrs.frozen
+class Transition:
+    """An event that moves an entity from one of ``sources`` to ``target``.
+
+    ``target`` ``None`` records the event without changing the state (an activity such
+    as a meeting, or a pause of a clock).  ``roles`` may fire it; ``guards`` name
+    preconditions checked by the ledger; ``fields`` describe its payload.
+    """
+
+    event: str
+    sources: tuple[str, ...]
+    target: str | None
+    roles: frozenset[str]
+    guards: tuple[str, ...] = ()
+    fields: tuple[Field, ...] = ()
+    label_zh: str = ""
+    label_en: str = ""
+
+
+@attrs.frozen
+class DeadlineBinding:
+    """A deadline started by an event and met by others.
+
+    Args:
+        name: the deadline's name on the entity, e.g. ``result_due``.
+        rule: the rulebook key of its :class:`DeadlineRule` (its amount, or for a
+            ``date_field`` deadline its warning and escalation ladder).
+        starts_on: the event that starts the clock, at the event's instant
+            (``"create"``: the entity's creation); empty when ``on_enter`` is given.
+        met_by: events that meet the deadline.
+        cancelled_by: events that drop it (e.g. a case passed on).
+        date_field: a payload field that holds the last day itself (a task's own
+            rectification deadline); the rule then supplies only the ladders.
+    """
+
+    name: str
+    rule: str
+    starts_on: str
+    met_by: frozenset[str]
+    cancelled_by: frozenset[str] = frozenset()
+    date_field: str | None = None
+    label_zh: str = ""
+    label_en: str = ""
+    on_enter: str | None = None
+
+
+#: The pseudo-event of an entity's creation, which a deadline may start on.
+CREATE = "create"
+
+
+class _Cursor:
+    """The single model a shared machine drives; it holds a state for one call at a time."""
+
+    state: str
+
+
+@attrs.frozen
+class Lifecycle:
+    """An immutable lifecycle definition, validated when built.
+
+    Raises:
+        DefinitionError: unknown states or roles, unreachable states, transitions out of
+            a terminal state, deadlines on events that do not exist, and the like.
+    """
+
+    name: str
+    kind: str
+    label_zh: str
+    label_en: str
+    initial: str
+    states: tuple[State, ...]
+    transitions: tuple[Transition, ...]
+    deadlines: tuple[DeadlineBinding, ...] = ()
+    roles: frozenset[str] = frozenset()
+    _table: dict[tuple[str, str], Transition] = attrs.field(
+        init=False, repr=False, eq=False, factory=dict
+    )
+    _by_state: dict[str, tuple[str, ...]] = attrs.field(
+        init=False, repr=False, eq=False, factory=dict
+    )
+    _state_index: dict[str, State] = attrs.field(init=False, repr=False, eq=False, factory=dict)
+    _engine: list[Any] = attrs.field(init=False, repr=False, eq=False, factory=list)
+    _starts: dict[str, tuple[DeadlineBinding, ...]] = attrs.field(
+        init=False, repr=False, eq=False, factory=dict
+    )
+    _ends: dict[str, tuple[tuple[DeadlineBinding, bool], ...]] = attrs.field(
+        init=False, repr=False, eq=False, factory=dict
+    )
+
+    def __attrs_post_init__(self) -> None:
+        names = [s.name for s in self.states]
+        if len(set(names)) != len(names):
+            dup = next(n for n in names if names.count(n) > 1)
+            raise DefinitionError(self.name, f"state {dup!r}", "is defined twice")
+        self._state_index.update({s.name: s for s in self.states})
+        if self.initial not in self._state_index:
+            raise DefinitionError(self.name, "initial", f"unknown state {self.initial!r}")
+        for t in self.transitions:
+            for s in (*t.sources, *((t.target,) if t.target else ())):
+                if s not in self._state_index:
+                    raise DefinitionError(self.name, f"event {t.event!r}", f"unknown state {s!r}")
+            for s in t.sources:
+                if self._state_index[s].terminal:
+                    raise DefinitionError(
+                        self.name, f"event {t.event!r}", f"leaves the terminal state {s!r}"
+                    )
+                if (s, t.event) in self._table:
+                    raise DefinitionError(
+                        self.name, f"event {t.event!r}", f"is defined twice from {s!r}"
+                    )
+                self._table[(s, t.event)] = t
+            if self.roles:
+                unknown = sorted(t.roles - self.roles)
+                if unknown:
+                    raise DefinitionError(
+                        self.name, f"event {t.event!r}", f"unknown role {unknown[0]!r}"
+                    )
+            if not t.roles:
+                raise DefinitionError(self.name, f"event {t.event!r}", "no role may fire it")
+        reachable = {self.initial}
+        frontier = [self.initial]
+        while frontier:
+            s = frontier.pop()
+            for (src, _), t in self._table.items():
+                if src == s and t.target and t.target not in reachable:
+                    reachable.add(t.target)
+                    frontier.append(t.target)
+        unreachable = [n for n in names if n not in reachable]
+        if unreachable:
+            raise DefinitionError(
+                self.name, f"state {unreachable[0]!r}", "cannot be reached from the initial state"
+            )
+        events = {t.event for t in self.transitions} | {CREATE}
+        entered = {self.initial} | {t.target for t in self.transitions if t.target}
+        seen: set[str] = set()
+        starts: dict[str, list[DeadlineBinding]] = {}
+        ends: dict[str, list[tuple[DeadlineBinding, bool]]] = {}
+        for d in self.deadlines:
+            if d.name in seen:
+                raise DefinitionError(self.name, f"deadline {d.name!r}", "is defined twice")
+            seen.add(d.name)
+            if d.on_enter is not None:
+                if d.on_enter not in self._state_index:
+                    raise DefinitionError(
+                        self.name, f"deadline {d.name!r}", f"unknown state {d.on_enter!r}"
+                    )
+                if d.on_enter not in entered:
+                    raise DefinitionError(
+                        self.name, f"deadline {d.name!r}", f"state {d.on_enter!r} cannot be entered"
+                    )
+                starters = [t.event for t in self.transitions if t.target == d.on_enter]
+                if d.on_enter == self.initial:
+                    starters.append(CREATE)
+            elif d.starts_on:
+                starters = [d.starts_on]
+            else:
+                raise DefinitionError(
+                    self.name, f"deadline {d.name!r}", "needs 'starts_on' or 'on_enter'"
+                )
+            for e in starters:
+                starts.setdefault(e, []).append(d)
+            for e in d.met_by:
+                ends.setdefault(e, []).append((d, True))
+            for e in d.cancelled_by:
+                ends.setdefault(e, []).append((d, False))
+            for e in (*starters, *d.met_by, *d.cancelled_by):
+                if e not in events:
+                    raise DefinitionError(
+                        self.name, f"deadline {d.name!r}", f"refers to unknown event {e!r}"
+                    )
+            if d.date_field is not None:
+                for e in starters:
+                    fields = {f.name for t in self.transitions if t.event == e for f in t.fields}
+                    if d.date_field not in fields:
+                        raise DefinitionError(
+                            self.name,
+                            f"deadline {d.name!r}",
+                            f"event {e!r} has no field {d.date_field!r}",
+                        )
+        self._starts.update({k: tuple(v) for k, v in starts.items()})
+        self._ends.update({k: tuple(v) for k, v in ends.items()})
+        by_state: dict[str, list[str]] = {n: [] for n in names}
+        for src, event in self._table:
+            by_state[src].append(event)
+        self._by_state.update({k: tuple(v) for k, v in by_state.items()})
+
+    # -- questions ------------------------------------------------------------------------
+
+    def state(self, name: str) -> State:
+        """Return the state called ``name``.
+
+        Raises:
+            DefinitionError: no such state.
+        """
+        try:
+            return self._state_index[name]
+        except KeyError:
+            raise DefinitionError(self.name, f"state {name!r}", "is not defined") from None
+
+    @property
+    def events(self) -> tuple[str, ...]:
+        """Every event of the lifecycle, in definition order, without repeats."""
+        return tuple(dict.fromkeys(t.event for t in self.transitions))
+
+    def allowed(self, state: str) -> tuple[str, ...]:
+        """Return the events possible in ``state``."""
+        return self._by_state.get(state, ())
+
+    def transition(self, state: str, event: str) -> Transition | None:
+        """Return the transition of ``event`` from ``state``, or ``None``."""
+        return self._table.get((state, event))
+
+    def transitions_of(self, event: str) -> tuple[Transition, ...]:
+        """Return every transition named ``event``."""
+        return tuple(t for t in self.transitions if t.event == event)
+
+    def deadline(self, name: str) -> DeadlineBinding:
+        """Return the deadline binding called ``name``.
+
+        Raises:
+            DefinitionError: no such deadline.
+        """
+        for d in self.deadlines:
+            if d.name == name:
+                return d
+        raise DefinitionError(self.name, f"deadline {name!r}", "is not defined")
+
+    def deadlines_started_by(self, event: str) -> tuple[DeadlineBinding, ...]:
+        """Return the deadlines that ``event`` starts (``"create"`` for creation)."""
+        return self._starts.get(event, ())
+
+    def deadlines_ended_by(self, event: str) -> tuple[tuple[DeadlineBinding, bool], ...]:
+        """Return ``(deadline, met)`` pairs ``event`` ends: met, or cancelled."""
+        return self._ends.get(event, ())
+
+    def rule_keys(self) -> frozenset[str]:
+        """The rulebook keys this lifecycle's deadlines need."""
+        return frozenset(d.rule for d in self.deadlines)
+
+    # -- running --------------------------------------------------------------------------
+
+    def _machine(self) -> tuple[Any, _Cursor, threading.Lock]:
+        if not self._engine:
+            from transitions import Machine
+
+            # transitions logs every trigger at INFO; that costs more than the trigger.
+            logging.getLogger("transitions").setLevel(logging.WARNING)
+            cursor = _Cursor()
+            machine = Machine(
+                model=cursor,
+                states=[s.name for s in self.states],
+                initial=self.initial,
+                auto_transitions=False,
+                ignore_invalid_triggers=False,
+            )
+            for t in self.transitions:
+                machine.add_transition(t.event, list(t.sources), t.target or "=")
+            self._engine.extend((machine, cursor, threading.Lock()))
+        machine, cursor, lock = self._engine
+        return machine, cursor, lock
+
+    def step(self, entity_id: str, state: str, event: str) -> str:
+        """Run ``event`` from ``state`` on the shared machine and return the new state.
+
+        Raises:
+            InvalidTransitionError: the event is not possible in ``state``.
+        """
+        from transitions import MachineError
+
+        machine, cursor, lock = self._machine()
+        with lock:
+            try:
+                machine.set_state(state, model=cursor)
+                cursor.trigger(event)  # type: ignore[attr-defined]
+            except (MachineError, AttributeError, ValueError) as exc:
+                raise InvalidTransitionError(entity_id, state, event, self.allowed(state)) from exc
+            return cursor.state
+
+    # -- pictures -------------------------------------------------------------------------
+
+    def mermaid(self, lang: Literal["zh", "en"] = "zh") -> str:
+        """Return the lifecycle as a Mermaid ``stateDiagram-v2``."""
+        lines = ["stateDiagram-v2"]
+        for s in self.states:
+            label = s.label_zh if lang == "zh" else s.label_en
+            lines.append(f'    state "{label}" as {s.name}')
+        lines.append(f"    [*] --> {self.initial}")
+        for t in self.transitions:
+            label = (t.label_zh if lang == "zh" else t.label_en) or t.event
+            for src in t.sources:
+                lines.append(f"    {src} --> {t.target or src}: {label}")
+        for s in self.states:
+            if s.terminal:
+                lines.append(f"    {s.name} --> [*]")
+        return "\n".join(lines)
+
+    def _repr_markdown_(self) -> str:
+        return f"```mermaid\n{self.mermaid()}\n```"
+
+    def _repr_mimebundle_(
+        self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None
+    ) -> dict[str, str]:
+        return {
+            "text/markdown": self._repr_markdown_(),
+            "text/plain": f"Lifecycle({self.name!r}: {len(self.states)} states, "
+            f"{len(self.transitions)} transitions)",
+        }
+
+
+def check_payload(
+    entity_id: str, transition: Transition, payload: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Validate ``payload`` against the transition's fields; return it as plain data.
+
+    Dates and datetimes are normalised to ISO text so events are plain JSON.
+
+    Raises:
+        PayloadError: a required field is missing, a field is unknown or has a bad value.
+    """
+    from .exceptions import PayloadError
+
+    specs = {f.name: f for f in transition.fields}
+    out: dict[str, Any] = {}
+    for key, value in payload.items():
+        spec = specs.get(key)
+        if spec is None:
+            known = ", ".join(specs) or "none"
+            raise PayloadError(entity_id, transition.event, key, f"unknown field; known: {known}")
+        out[key] = _check_value(entity_id, transition.event, spec, value)
+    for spec in transition.fields:
+        if spec.required and spec.name not in out:
+            raise PayloadError(entity_id, transition.event, spec.name, "is required")
+    return out
+
+
+def _check_value(entity_id: str, event: str, spec: Field, value: Any) -> Any:
+    from .exceptions import PayloadError
+
+    def bad(problem: str) -> PayloadError:
+        return PayloadError(entity_id, event, spec.name, problem)
+
+    t = spec.type
+    if t in ("str", "area"):
+        if not isinstance(value, str) or not value.strip():
+            raise bad("must be non-empty text")
+        return value
+    if t == "choice":
+        if value not in spec.choices:
+            raise bad(f"must be one of {', '.join(spec.choices)}; got {value!r}")
+        return value
+    if t == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("must be a whole number")
+        return value
+    if t == "bool":
+        if not isinstance(value, bool):
+            raise bad("must be true or false")
+        return value
+    if t == "date":
+        if isinstance(value, str):
+            try:
+                value = dt.date.fromisoformat(value)
+            except ValueError:
+                raise bad("must be a date YYYY-MM-DD") from None
+        if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
+            raise bad("must be a date")
+        return dt.date(value.year, value.month, value.day).isoformat()
+    if t == "datetime":
+        if isinstance(value, str):
+            try:
+                value = dt.datetime.fromisoformat(value)
+            except ValueError:
+                raise bad("must be an ISO instant with a time zone") from None
+        if not isinstance(value, dt.datetime) or value.utcoffset() is None:
+            raise bad("must be a timezone-aware datetime")
+        return value.isoformat()
+    if t == "list":
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise bad("must be a list of text")
+        return list(value)
+    if not isinstance(value, Mapping):
+        raise bad("must be a table")
+    return dict(value)

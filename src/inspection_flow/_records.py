@@ -1,0 +1,419 @@
+"""Events, snapshots and deadline records: the plain data a ledger stores.
+
+Everything here round-trips through JSON-able dicts, and an event's hash covers its
+content and the previous event's hash, so a store can prove nothing was touched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import attrs
+
+from ._areas import Actor
+from .exceptions import StoreError
+
+__all__ = [
+    "GENESIS",
+    "Commit",
+    "DeadlineRecord",
+    "Event",
+    "Snapshot",
+    "canonical_json",
+    "chain_hash",
+    "fold",
+    "replay",
+]
+
+#: The "previous hash" of an entity's first event.
+GENESIS = "0" * 64
+
+DeadlineStatus = Literal["open", "met", "cancelled"]
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _parse_dt(value: Any, what: str) -> dt.datetime:
+    try:
+        out = dt.datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise StoreError(f"stored {what} {value!r} is not an ISO instant") from None
+    if out.utcoffset() is None:
+        raise StoreError(f"stored {what} {value!r} has no time zone")
+    return out
+
+
+def _parse_opt_dt(value: Any, what: str) -> dt.datetime | None:
+    return None if value is None else _parse_dt(value, what)
+
+
+def canonical_json(data: Any) -> str:
+    """Return ``data`` as canonical JSON: sorted keys, no spaces, UTF-8 kept."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@attrs.frozen
+class DeadlineRecord:
+    """A deadline as stored on an entity: what was computed, when, and what became of it.
+
+    Stored values are authoritative: a later change of rulebook or calendar does not move
+    them; :meth:`Ledger.recompute` reports and records any difference explicitly.
+    """
+
+    name: str
+    rule: Mapping[str, Any]
+    anchor: str
+    last_day: dt.date
+    due_at: dt.datetime
+    calendar_version: str
+    provisional: bool = False
+    suspended: bool = False
+    status: DeadlineStatus = "open"
+    ended_at: dt.datetime | None = None
+    pauses: tuple[tuple[str, str | None, str], ...] = ()
+    extensions: tuple[Mapping[str, Any], ...] = ()
+    alerts: tuple[tuple[str, str, dt.datetime, str], ...] = ()
+    fired: tuple[str, ...] = ()
+
+    def pending_alerts(self, now: dt.datetime) -> list[tuple[str, str, dt.datetime, str]]:
+        """Return alerts due at ``now`` that have not fired, for an open deadline."""
+        if self.status != "open":
+            return []
+        return [a for a in self.alerts if a[2] <= now and a[1] not in self.fired]
+
+    def next_alert_at(self) -> dt.datetime | None:
+        """Return the instant of the next alert that has not fired, if open."""
+        if self.status != "open":
+            return None
+        pending = [a[2] for a in self.alerts if a[1] not in self.fired]
+        return min(pending) if pending else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the record as JSON-able data."""
+        return {
+            "name": self.name,
+            "rule": dict(self.rule),
+            "anchor": self.anchor,
+            "last_day": self.last_day.isoformat(),
+            "due_at": self.due_at.isoformat(),
+            "calendar_version": self.calendar_version,
+            "provisional": self.provisional,
+            "suspended": self.suspended,
+            "status": self.status,
+            "ended_at": _iso(self.ended_at),
+            "pauses": [list(p) for p in self.pauses],
+            "extensions": [dict(e) for e in self.extensions],
+            "alerts": [[k, n, at.isoformat(), label] for k, n, at, label in self.alerts],
+            "fired": list(self.fired),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DeadlineRecord:
+        """Rebuild a record from :meth:`to_dict`.
+
+        Raises:
+            StoreError: the data is malformed.
+        """
+        try:
+            return cls(
+                name=data["name"],
+                rule=data["rule"],
+                anchor=data["anchor"],
+                last_day=dt.date.fromisoformat(data["last_day"]),
+                due_at=_parse_dt(data["due_at"], "due_at"),
+                calendar_version=data["calendar_version"],
+                provisional=bool(data.get("provisional", False)),
+                suspended=bool(data.get("suspended", False)),
+                status=data.get("status", "open"),
+                ended_at=_parse_opt_dt(data.get("ended_at"), "ended_at"),
+                pauses=tuple((p[0], p[1], p[2]) for p in data.get("pauses", ())),
+                extensions=tuple(data.get("extensions", ())),
+                alerts=tuple(
+                    (a[0], a[1], _parse_dt(a[2], "alert"), a[3]) for a in data.get("alerts", ())
+                ),
+                fired=tuple(data.get("fired", ())),
+            )
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise StoreError(f"malformed deadline record {data!r}: {exc}") from exc
+
+
+@attrs.frozen
+class Event:
+    """One accepted command: who did what, when, to which entity, and what it changed.
+
+    ``payload`` is what the actor gave; ``effects`` is what the ledger computed from it
+    (deadlines started or ended, data set).  Replaying effects rebuilds the entity
+    without the rulebook or calendar, so a stored deadline never moves silently.
+    """
+
+    entity_id: str
+    version: int
+    name: str
+    at: dt.datetime
+    actor: Actor
+    payload: Mapping[str, Any]
+    state_before: str
+    state_after: str
+    effects: Mapping[str, Any] = attrs.field(factory=dict)
+    command_id: str | None = None
+    prev_hash: str = GENESIS
+    hash: str = ""
+
+    def content(self) -> dict[str, Any]:
+        """Return the hashed content of the event (everything but its own hash)."""
+        return {
+            "entity_id": self.entity_id,
+            "version": self.version,
+            "name": self.name,
+            "at": self.at.isoformat(),
+            "actor": self.actor.to_dict(),
+            "payload": dict(self.payload),
+            "state_before": self.state_before,
+            "state_after": self.state_after,
+            "effects": dict(self.effects),
+            "command_id": self.command_id,
+            "prev_hash": self.prev_hash,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the event as JSON-able data, hash included."""
+        out = self.content()
+        out["hash"] = self.hash
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Event:
+        """Rebuild an event from :meth:`to_dict`.
+
+        Raises:
+            StoreError: the data is malformed.
+        """
+        try:
+            return cls(
+                entity_id=data["entity_id"],
+                version=int(data["version"]),
+                name=data["name"],
+                at=_parse_dt(data["at"], "event time"),
+                actor=Actor.from_dict(data["actor"]),
+                payload=data["payload"],
+                state_before=data["state_before"],
+                state_after=data["state_after"],
+                effects=data.get("effects", {}),
+                command_id=data.get("command_id"),
+                prev_hash=data.get("prev_hash", GENESIS),
+                hash=data.get("hash", ""),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(f"malformed event {data!r}: {exc}") from exc
+
+    def sealed(self) -> Event:
+        """Return the event with its hash computed over its content."""
+        return attrs.evolve(self, hash=chain_hash(self))
+
+
+def chain_hash(event: Event) -> str:
+    """Return the SHA-256 of ``event``'s content, which includes the previous hash."""
+    return hashlib.sha256(canonical_json(event.content()).encode("utf-8")).hexdigest()
+
+
+@attrs.frozen
+class Snapshot:
+    """An entity's current state: the fold of its events, kept as the store's projection.
+
+    Attributes:
+        entity_id, kind, lifecycle: what the entity is.
+        state, version: where it stands; the version counts its events.
+        area: its primary area (the owner's area once assigned); ``areas`` all of them.
+        round_id, parent_id: the round it belongs to, and its parent entity if any.
+        batch, category: hand-over batch number and pollution category, if any.
+        created_at, updated_at: its first and latest events.
+        terminal: whether its state is final.
+        data: its fields (summary, channel, owner, measures, finding, …).
+        deadlines: its deadline records by name.
+        last_hash: the hash of its latest event.
+    """
+
+    entity_id: str
+    kind: str
+    lifecycle: str
+    state: str
+    version: int
+    area: str
+    areas: tuple[str, ...]
+    round_id: str | None
+    parent_id: str | None
+    batch: int | None
+    category: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    terminal: bool
+    data: Mapping[str, Any]
+    deadlines: Mapping[str, DeadlineRecord]
+    last_hash: str
+
+    @property
+    def next_due_at(self) -> dt.datetime | None:
+        """The earliest due time among open deadlines, or ``None``."""
+        dues = [d.due_at for d in self.deadlines.values() if d.status == "open"]
+        return min(dues) if dues else None
+
+    @property
+    def next_alert_at(self) -> dt.datetime | None:
+        """The earliest alert not yet fired among open deadlines, or ``None``."""
+        ats = [a for d in self.deadlines.values() if (a := d.next_alert_at()) is not None]
+        return min(ats) if ats else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the snapshot as JSON-able data."""
+        return {
+            "entity_id": self.entity_id,
+            "kind": self.kind,
+            "lifecycle": self.lifecycle,
+            "state": self.state,
+            "version": self.version,
+            "area": self.area,
+            "areas": list(self.areas),
+            "round_id": self.round_id,
+            "parent_id": self.parent_id,
+            "batch": self.batch,
+            "category": self.category,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+            "terminal": self.terminal,
+            "data": dict(self.data),
+            "deadlines": {k: v.to_dict() for k, v in self.deadlines.items()},
+            "last_hash": self.last_hash,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Snapshot:
+        """Rebuild a snapshot from :meth:`to_dict`.
+
+        Raises:
+            StoreError: the data is malformed.
+        """
+        try:
+            return cls(
+                entity_id=data["entity_id"],
+                kind=data["kind"],
+                lifecycle=data["lifecycle"],
+                state=data["state"],
+                version=int(data["version"]),
+                area=data["area"],
+                areas=tuple(data["areas"]),
+                round_id=data.get("round_id"),
+                parent_id=data.get("parent_id"),
+                batch=data.get("batch"),
+                category=data.get("category"),
+                created_at=_parse_dt(data["created_at"], "created_at"),
+                updated_at=_parse_dt(data["updated_at"], "updated_at"),
+                terminal=bool(data["terminal"]),
+                data=data.get("data", {}),
+                deadlines={
+                    k: DeadlineRecord.from_dict(v) for k, v in data.get("deadlines", {}).items()
+                },
+                last_hash=data.get("last_hash", GENESIS),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(f"malformed snapshot {data!r}: {exc}") from exc
+
+
+@attrs.frozen
+class Commit:
+    """What one command writes: its events and the entity's snapshot after them.
+
+    ``expected_version`` is the version the writer read (0 for a new entity); a store
+    refuses the commit with :class:`ConcurrencyError` if the entity has moved on.
+    ``command_id`` makes the command idempotent: a store that has seen it returns the
+    first result and writes nothing.
+    """
+
+    snapshot: Snapshot
+    events: tuple[Event, ...]
+    expected_version: int
+    command_id: str | None = None
+
+    @property
+    def entity_id(self) -> str:
+        """The entity the commit writes."""
+        return self.snapshot.entity_id
+
+
+_SETTABLE = frozenset({"area", "areas", "batch", "category", "terminal", "parent_id"})
+
+
+def fold(snapshot: Snapshot | None, event: Event) -> Snapshot:
+    """Apply ``event`` to ``snapshot`` (``None`` before the first event) and return the result.
+
+    Only the event's recorded effects are read, never a rulebook or calendar, so
+    rebuilding an entity from its events always gives the state it had.
+
+    Raises:
+        StoreError: the event does not follow the snapshot (wrong version or chain).
+    """
+    effects = event.effects
+    if snapshot is None:
+        create = effects.get("create")
+        if event.version != 1 or not isinstance(create, Mapping):
+            raise StoreError(f"{event.entity_id}: the first event must create the entity")
+        snapshot = Snapshot(
+            entity_id=event.entity_id,
+            kind=create["kind"],
+            lifecycle=create["lifecycle"],
+            state=event.state_before,
+            version=0,
+            area=create["area"],
+            areas=tuple(create.get("areas") or (create["area"],)),
+            round_id=create.get("round_id"),
+            parent_id=create.get("parent_id"),
+            batch=create.get("batch"),
+            category=create.get("category"),
+            created_at=event.at,
+            updated_at=event.at,
+            terminal=False,
+            data=dict(create.get("data", {})),
+            deadlines={},
+            last_hash=GENESIS,
+        )
+    elif event.version != snapshot.version + 1 or event.prev_hash != snapshot.last_hash:
+        raise StoreError(
+            f"{event.entity_id}: event {event.version} does not follow version {snapshot.version}"
+        )
+    changes: dict[str, Any] = {}
+    for key, value in effects.get("set", {}).items():
+        if key not in _SETTABLE:
+            raise StoreError(f"{event.entity_id}: event {event.version} sets unknown {key!r}")
+        changes[key] = tuple(value) if key == "areas" else value
+    data_changes = effects.get("data")
+    data = {**snapshot.data, **data_changes} if data_changes else snapshot.data
+    deadline_changes = effects.get("deadlines")
+    if deadline_changes:
+        deadlines = dict(snapshot.deadlines)
+        for name, record in deadline_changes.items():
+            deadlines[name] = DeadlineRecord.from_dict(record)
+    else:
+        deadlines = dict(snapshot.deadlines)
+    return attrs.evolve(
+        snapshot,
+        state=event.state_after,
+        version=event.version,
+        updated_at=event.at,
+        data=data,
+        deadlines=deadlines,
+        last_hash=event.hash,
+        **changes,
+    )
+
+
+def replay(events: list[Event]) -> Snapshot | None:
+    """Fold a whole history; ``None`` for an empty one."""
+    snapshot: Snapshot | None = None
+    for event in events:
+        snapshot = fold(snapshot, event)
+    return snapshot

@@ -1,0 +1,390 @@
+"""Rulebooks: each round's values (hotline window, station-in length, deadlines, ladders,
+permissions) as TOML data with sources, validated when loaded."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ._areas import ROLES
+from ._builtin import LIFECYCLES
+from ._definitions import DeadlineBinding, Lifecycle, Transition
+from ._rules import DailyWindow, DeadlineRule, EarlyWarning, EscalationStep, IntakeRule
+from .exceptions import DefinitionError, InspectionFlowError, RulebookError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+__all__ = ["BUILTIN_RULEBOOKS", "Ladder", "Rulebook", "load_rulebook"]
+
+#: The rulebooks shipped with the library.
+BUILTIN_RULEBOOKS = ("central", "hunan-provincial-2023")
+
+_TOP_KEYS = {
+    "rulebook",
+    "intake",
+    "deadlines",
+    "ladders",
+    "dispatch",
+    "areas",
+    "bindings",
+    "permissions",
+    "transitions",
+    "roles",
+}
+
+
+@attrs.frozen
+class Ladder:
+    """Warnings and escalation steps for a deadline whose date comes from the data."""
+
+    warnings: tuple[EarlyWarning, ...] = ()
+    escalations: tuple[EscalationStep, ...] = ()
+    source: str = ""
+    confidence: str = ""
+
+
+@attrs.frozen
+class Rulebook:
+    """The values of one inspection round, with where each comes from.
+
+    Attributes:
+        name: the rulebook's name, e.g. ``hunan-provincial-2023``.
+        title: a human title.
+        level: ``central``, ``provincial`` or ``municipal``.
+        source: the file or package resource it was loaded from.
+        intake: the hotline window and the channels it governs.
+        rules: deadline rules by key (``station_in``, ``case_result``, ``plan``, …).
+        ladders: warning/escalation ladders for deadlines whose dates come from the data.
+        dispatch: progress dispatch cadence (``monthly`` or ``quarterly``).
+        areas: area codes with their names and parents.
+        lifecycles: the lifecycle definitions, with this rulebook's changes applied.
+        notes: the source and confidence of each value, by dotted key.
+    """
+
+    name: str
+    title: str
+    level: str
+    source: str
+    intake: IntakeRule
+    rules: Mapping[str, DeadlineRule]
+    ladders: Mapping[str, Ladder]
+    dispatch: str
+    areas: Mapping[str, tuple[str, str | None]]
+    lifecycles: Mapping[str, Lifecycle]
+    notes: Mapping[str, tuple[str, str]]
+
+    def rule(self, key: str) -> DeadlineRule:
+        """Return the deadline rule ``key``.
+
+        Raises:
+            RulebookError: the rulebook has no such rule.
+        """
+        try:
+            return self.rules[key]
+        except KeyError:
+            raise RulebookError(self.source, f"deadlines.{key}", "is not defined") from None
+
+    def lifecycle(self, name: str) -> Lifecycle:
+        """Return the lifecycle ``name`` as this rulebook configures it.
+
+        Raises:
+            RulebookError: no such lifecycle.
+        """
+        try:
+            return self.lifecycles[name]
+        except KeyError:
+            raise RulebookError(self.source, f"lifecycle {name}", "is not defined") from None
+
+    def rule_for(
+        self,
+        binding: DeadlineBinding,
+        last_day: dt.date | None = None,
+        anchor_day: dt.date | None = None,
+    ) -> DeadlineRule:
+        """Return the rule a deadline binding uses, built from its ladder for a fixed day."""
+        if binding.date_field is None:
+            return self.rule(binding.rule)
+        assert last_day is not None
+        assert anchor_day is not None
+        ladder = self.ladders.get(binding.rule, Ladder())
+        return DeadlineRule.calendar_days(
+            (last_day - anchor_day).days,
+            roll=False,
+            name=binding.name,
+            source=ladder.source or "the deadline given in the data",
+            confidence=ladder.confidence,
+            warnings=ladder.warnings,
+            escalations=ladder.escalations,
+        )
+
+
+def load_rulebook(name_or_path: str | Path) -> Rulebook:
+    """Load and validate a rulebook: a built-in name or the path of a TOML file.
+
+    Raises:
+        RulebookError: the file is missing, is not TOML, or a value fails validation;
+            the message names the file and the key.
+    """
+    text: str
+    if isinstance(name_or_path, str) and name_or_path in BUILTIN_RULEBOOKS:
+        source = f"<builtin {name_or_path}>"
+        text = (
+            resources.files("inspection_flow")
+            .joinpath("rulebooks")
+            .joinpath(f"{name_or_path}.toml")
+            .read_text(encoding="utf-8")
+        )
+    else:
+        path = Path(name_or_path)
+        source = str(path)
+        if not path.is_file():
+            known = ", ".join(BUILTIN_RULEBOOKS)
+            raise RulebookError(source, "-", f"no such file and no built-in rulebook ({known})")
+        text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RulebookError(source, "-", f"not valid TOML: {exc}") from exc
+    return parse_rulebook(data, source)
+
+
+def parse_rulebook(data: Mapping[str, Any], source: str = "<data>") -> Rulebook:
+    """Validate rulebook data (as loaded from TOML) and build the :class:`Rulebook`.
+
+    Raises:
+        RulebookError: a value fails validation; the message names the source and key.
+    """
+    p = _Parser(source)
+    return p.parse(data)
+
+
+class _Parser:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.notes: dict[str, tuple[str, str]] = {}
+
+    def fail(self, key: str, problem: str) -> RulebookError:
+        return RulebookError(self.source, key, problem)
+
+    def table(self, data: Mapping[str, Any], key: str, *, required: bool = False) -> dict[str, Any]:
+        value = data.get(key.rsplit(".", 1)[-1])
+        if value is None:
+            if required:
+                raise self.fail(key, "is required")
+            return {}
+        if not isinstance(value, Mapping):
+            raise self.fail(key, "must be a table")
+        return dict(value)
+
+    def text(self, data: Mapping[str, Any], key: str, default: str | None = None) -> str:
+        leaf = key.rsplit(".", 1)[-1]
+        value = data.get(leaf, default)
+        if value is None:
+            raise self.fail(key, "is required")
+        if not isinstance(value, str):
+            raise self.fail(key, f"must be text, not {type(value).__name__}")
+        return value
+
+    def note(self, key: str, data: Mapping[str, Any]) -> None:
+        src = data.get("source", "")
+        conf = data.get("confidence", "")
+        if not isinstance(src, str) or not isinstance(conf, str):
+            raise self.fail(key, "'source' and 'confidence' must be text")
+        self.notes[key] = (src, conf)
+
+    def parse(self, data: Mapping[str, Any]) -> Rulebook:
+        unknown = sorted(set(data) - _TOP_KEYS)
+        if unknown:
+            raise self.fail(unknown[0], f"unknown table; known: {', '.join(sorted(_TOP_KEYS))}")
+        head = self.table(data, "rulebook", required=True)
+        name = self.text(head, "rulebook.name")
+        title = self.text(head, "rulebook.title", "")
+        level = self.text(head, "rulebook.level", "provincial")
+        if level not in ("central", "provincial", "municipal", "county"):
+            raise self.fail("rulebook.level", "must be central, provincial, municipal or county")
+        roles = set(ROLES)
+        extra_roles = data.get("roles", {})
+        if not isinstance(extra_roles, Mapping):
+            raise self.fail("roles", "must be a table of role = label")
+        roles.update(extra_roles)
+        intake = self.intake(self.table(data, "intake", required=True))
+        rules: dict[str, DeadlineRule] = {}
+        for key, value in self.table(data, "deadlines", required=True).items():
+            if not isinstance(value, Mapping):
+                raise self.fail(f"deadlines.{key}", "must be a table")
+            try:
+                rules[key] = DeadlineRule.from_dict({"name": key, **value})
+            except InspectionFlowError as exc:
+                field = getattr(exc, "field", "")
+                raise self.fail(f"deadlines.{key}{'.' + field if field else ''}", str(exc)) from exc
+            self.note(f"deadlines.{key}", value)
+        ladders: dict[str, Ladder] = {}
+        for key, value in self.table(data, "ladders").items():
+            if not isinstance(value, Mapping):
+                raise self.fail(f"ladders.{key}", "must be a table")
+            try:
+                probe = DeadlineRule.from_dict(
+                    {
+                        "amount": 1,
+                        "unit": "calendar_days",
+                        **{k: v for k, v in value.items() if k in ("warnings", "escalations")},
+                    }
+                )
+            except InspectionFlowError as exc:
+                raise self.fail(f"ladders.{key}", str(exc)) from exc
+            extra = sorted(set(value) - {"warnings", "escalations", "source", "confidence"})
+            if extra:
+                raise self.fail(f"ladders.{key}.{extra[0]}", "unknown key")
+            ladders[key] = Ladder(
+                probe.warnings,
+                probe.escalations,
+                str(value.get("source", "")),
+                str(value.get("confidence", "")),
+            )
+            self.note(f"ladders.{key}", value)
+        dispatch_t = self.table(data, "dispatch")
+        dispatch = self.text(dispatch_t, "dispatch.cadence", "monthly")
+        if dispatch not in ("monthly", "quarterly"):
+            raise self.fail("dispatch.cadence", "must be monthly or quarterly")
+        areas: dict[str, tuple[str, str | None]] = {}
+        for code, value in self.table(data, "areas").items():
+            if not isinstance(value, Mapping):
+                raise self.fail(f"areas.{code}", "must be a table with name and parent")
+            areas[code] = (
+                self.text(value, f"areas.{code}.name"),
+                value.get("parent") if isinstance(value.get("parent"), str) else None,
+            )
+        lifecycles = self.lifecycles(data, roles)
+        for lc in lifecycles.values():
+            for b in lc.deadlines:
+                if b.date_field is None and b.rule not in rules:
+                    raise self.fail(
+                        f"deadlines.{b.rule}",
+                        f"is required by the {lc.name} deadline {b.name!r}",
+                    )
+        return Rulebook(
+            name,
+            title,
+            level,
+            self.source,
+            intake,
+            rules,
+            ladders,
+            dispatch,
+            areas,
+            lifecycles,
+            self.notes,
+        )
+
+    def intake(self, t: Mapping[str, Any]) -> IntakeRule:
+        try:
+            opens = dt.time.fromisoformat(self.text(t, "intake.hotline_opens"))
+            closes = dt.time.fromisoformat(self.text(t, "intake.hotline_closes"))
+        except ValueError as exc:
+            raise self.fail("intake.hotline_opens", f"write HH:MM ({exc})") from None
+        channels = t.get("windowed_channels", ["phone"])
+        if not isinstance(channels, list):
+            raise self.fail("intake.windowed_channels", "must be a list")
+        try:
+            rule = IntakeRule(DailyWindow(opens, closes), channels)
+        except (InspectionFlowError, ValueError) as exc:
+            raise self.fail("intake", str(exc)) from exc
+        self.note("intake", t)
+        return rule
+
+    def lifecycles(self, data: Mapping[str, Any], roles: set[str]) -> dict[str, Lifecycle]:
+        out = dict(LIFECYCLES)
+        for i, item in enumerate(self.items(data, "permissions")):
+            key = f"permissions[{i}]"
+            lc = self.known_lifecycle(out, item, key)
+            event = self.text(item, f"{key}.event")
+            if event not in lc.events:
+                raise self.fail(f"{key}.event", f"unknown event {event!r} of {lc.name}")
+            new_roles = self.roles(item, f"{key}.roles", roles)
+            ts = tuple(
+                attrs.evolve(t, roles=new_roles) if t.event == event else t for t in lc.transitions
+            )
+            out[lc.name] = self.rebuild(lc, key, transitions=ts, roles=frozenset(roles))
+        for i, item in enumerate(self.items(data, "transitions")):
+            key = f"transitions[{i}]"
+            lc = self.known_lifecycle(out, item, key)
+            sources = item.get("sources")
+            if not isinstance(sources, list) or not sources:
+                raise self.fail(f"{key}.sources", "must be a non-empty list of states")
+            target = item.get("target")
+            t = Transition(
+                self.text(item, f"{key}.event"),
+                tuple(sources),
+                target if isinstance(target, str) else None,
+                self.roles(item, f"{key}.roles", roles),
+                label_zh=str(item.get("label_zh", "")),
+                label_en=str(item.get("label_en", "")),
+            )
+            out[lc.name] = self.rebuild(
+                lc, key, transitions=(*lc.transitions, t), roles=frozenset(roles)
+            )
+        for i, item in enumerate(self.items(data, "bindings")):
+            key = f"bindings[{i}]"
+            lc = self.known_lifecycle(out, item, key)
+            met = item.get("met_by", [])
+            cancelled = item.get("cancelled_by", [])
+            if not isinstance(met, list) or not isinstance(cancelled, list):
+                raise self.fail(f"{key}.met_by", "must be a list of events")
+            b = DeadlineBinding(
+                self.text(item, f"{key}.name"),
+                self.text(item, f"{key}.rule"),
+                str(item.get("starts_on", "")),
+                frozenset(met),
+                frozenset(cancelled),
+                on_enter=item.get("on_enter") if isinstance(item.get("on_enter"), str) else None,
+            )
+            out[lc.name] = self.rebuild(lc, key, deadlines=(*lc.deadlines, b))
+        return out
+
+    def items(self, data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+            raise self.fail(key, "must be an array of tables ([[...]])")
+        return value
+
+    def known_lifecycle(
+        self, out: Mapping[str, Lifecycle], item: Mapping[str, Any], key: str
+    ) -> Lifecycle:
+        name = self.text(item, f"{key}.lifecycle")
+        if name not in out:
+            raise self.fail(f"{key}.lifecycle", f"unknown lifecycle; known: {', '.join(out)}")
+        return out[name]
+
+    def roles(self, item: Mapping[str, Any], key: str, roles: set[str]) -> frozenset[str]:
+        value = item.get("roles")
+        if not isinstance(value, list) or not value:
+            raise self.fail(key, "must be a non-empty list of roles")
+        for r in value:
+            if r not in roles:
+                raise self.fail(key, f"unknown role {r!r}; known: {', '.join(sorted(roles))}")
+        return frozenset(value)
+
+    def rebuild(self, lc: Lifecycle, key: str, **changes: Any) -> Lifecycle:
+        try:
+            return Lifecycle(
+                name=lc.name,
+                kind=lc.kind,
+                label_zh=lc.label_zh,
+                label_en=lc.label_en,
+                initial=lc.initial,
+                states=lc.states,
+                transitions=changes.get("transitions", lc.transitions),
+                deadlines=changes.get("deadlines", lc.deadlines),
+                roles=changes.get("roles", lc.roles),
+            )
+        except DefinitionError as exc:
+            raise self.fail(key, str(exc)) from exc

@@ -1,0 +1,6 @@
+"""Stores: where a ledger keeps its events and the projection of its entities."""
+
+from ._base import EventStore, VerifyReport
+from ._memory import MemoryStore
+
+__all__ = ["EventStore", "MemoryStore", "VerifyReport"]

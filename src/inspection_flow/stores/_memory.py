@@ -1,0 +1,183 @@
+"""An in-memory store, for tests, notebooks and quick scripts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Collection, Iterator, Sequence
+
+from .._records import Commit, Event, Snapshot
+from ..exceptions import ConcurrencyError
+from ._base import CountKey, EventStore
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore(EventStore):
+    """Keeps everything in dictionaries; nothing survives the process."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, list[Event]] = {}
+        self._snapshots: dict[str, Snapshot] = {}
+        self._commands: dict[str, tuple[Event, ...]] = {}
+        self._lock = threading.Lock()
+
+    def append(self, commit: Commit) -> tuple[Event, ...]:
+        with self._lock:
+            return self._append(commit)
+
+    def append_batch(self, commits: Sequence[Commit]) -> list[tuple[Event, ...]]:
+        with self._lock:
+            versions: dict[str, int] = {}
+            for c in commits:
+                if c.command_id is not None and c.command_id in self._commands:
+                    continue
+                current = versions.get(c.entity_id)
+                if current is None:
+                    snap = self._snapshots.get(c.entity_id)
+                    current = snap.version if snap else 0
+                if current != c.expected_version:
+                    raise ConcurrencyError(c.entity_id, c.expected_version, current)
+                versions[c.entity_id] = c.snapshot.version
+            return [self._append(c) for c in commits]
+
+    def _append(self, commit: Commit) -> tuple[Event, ...]:
+        if commit.command_id is not None:
+            done = self._commands.get(commit.command_id)
+            if done is not None:
+                return done
+        entity_id = commit.entity_id
+        snap = self._snapshots.get(entity_id)
+        current = snap.version if snap is not None else 0
+        if current != commit.expected_version:
+            raise ConcurrencyError(entity_id, commit.expected_version, current)
+        self._events.setdefault(entity_id, []).extend(commit.events)
+        self._snapshots[entity_id] = commit.snapshot
+        if commit.command_id is not None:
+            self._commands[commit.command_id] = commit.events
+        return commit.events
+
+    def get(self, entity_id: str) -> Snapshot | None:
+        return self._snapshots.get(entity_id)
+
+    def events(self, entity_id: str) -> list[Event]:
+        return list(self._events.get(entity_id, ()))
+
+    def command(self, command_id: str) -> tuple[Event, ...] | None:
+        return self._commands.get(command_id)
+
+    def _matching(
+        self,
+        *,
+        kind: str | None = None,
+        round_id: str | None = None,
+        state: str | Collection[str] | None = None,
+        areas: Collection[str] | None = None,
+        batch: int | None = None,
+        category: str | None = None,
+        parent_id: str | None = None,
+        open_only: bool = False,
+    ) -> Iterator[Snapshot]:
+        states = {state} if isinstance(state, str) else (set(state) if state else None)
+        area_set = set(areas) if areas is not None else None
+        for s in self._snapshots.values():
+            if kind is not None and s.kind != kind:
+                continue
+            if round_id is not None and s.round_id != round_id:
+                continue
+            if states is not None and s.state not in states:
+                continue
+            if area_set is not None and not area_set.intersection(s.areas):
+                continue
+            if batch is not None and s.batch != batch:
+                continue
+            if category is not None and s.category != category:
+                continue
+            if parent_id is not None and s.parent_id != parent_id:
+                continue
+            if open_only and s.terminal:
+                continue
+            yield s
+
+    def find(
+        self,
+        *,
+        kind: str | None = None,
+        round_id: str | None = None,
+        state: str | Collection[str] | None = None,
+        areas: Collection[str] | None = None,
+        batch: int | None = None,
+        category: str | None = None,
+        parent_id: str | None = None,
+        open_only: bool = False,
+    ) -> list[Snapshot]:
+        found = self._matching(
+            kind=kind,
+            round_id=round_id,
+            state=state,
+            areas=areas,
+            batch=batch,
+            category=category,
+            parent_id=parent_id,
+            open_only=open_only,
+        )
+        return sorted(found, key=lambda s: s.entity_id)
+
+    def overdue(
+        self,
+        now: dt.datetime,
+        *,
+        kind: str | None = None,
+        areas: Collection[str] | None = None,
+        limit: int | None = None,
+    ) -> list[Snapshot]:
+        found = [
+            (due, s.entity_id, s)
+            for s in self._matching(kind=kind, areas=areas, open_only=True)
+            if (due := s.next_due_at) is not None and due <= now
+        ]
+        found.sort(key=lambda t: (t[0], t[1]))
+        out = [t[2] for t in found]
+        return out[:limit] if limit is not None else out
+
+    def due_between(
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        *,
+        kind: str | None = None,
+        areas: Collection[str] | None = None,
+    ) -> list[Snapshot]:
+        found = [
+            (due, s.entity_id, s)
+            for s in self._matching(kind=kind, areas=areas, open_only=True)
+            if (due := s.next_due_at) is not None and start < due <= end
+        ]
+        found.sort(key=lambda t: (t[0], t[1]))
+        return [t[2] for t in found]
+
+    def due_alerts(self, now: dt.datetime, *, limit: int = 1000) -> list[Snapshot]:
+        found = [
+            (at, s.entity_id, s)
+            for s in self._snapshots.values()
+            if (at := s.next_alert_at) is not None and at <= now
+        ]
+        found.sort(key=lambda t: (t[0], t[1]))
+        return [t[2] for t in found[:limit]]
+
+    def counts(
+        self,
+        by: CountKey,
+        *,
+        kind: str | None = None,
+        round_id: str | None = None,
+        areas: Collection[str] | None = None,
+    ) -> dict[str | int | None, int]:
+        out: dict[str | int | None, int] = {}
+        for s in self._matching(kind=kind, round_id=round_id, areas=areas):
+            key: str | int | None = getattr(s, by)
+            out[key] = out.get(key, 0) + 1
+        return out
+
+    def entity_ids(self) -> Iterator[str]:
+        yield from sorted(self._snapshots)
