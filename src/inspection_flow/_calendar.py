@@ -126,6 +126,14 @@ class DayInfo:
     name_en: str
 
 
+#: Make-up workdays the data source misses, each checked against its notice:
+#: day -> (the holiday it makes up for, the notice).
+_MISSED_MAKEUP_WORKDAYS = {
+    # "12月31日（星期六）上班"; chinesecalendar (1.11 at least) keeps it a weekend.
+    _date(2005, 12, 31): ("New Year's Day", "国办发明电〔2005〕35号"),
+}
+
+
 def _provider_schedules() -> tuple[dict[int, YearSchedule], str]:
     import chinese_calendar as cc
 
@@ -140,8 +148,13 @@ def _provider_schedules() -> tuple[dict[int, YearSchedule], str]:
             work.setdefault(d.year, {})[d] = str(name)
     years = range(min(rest), max(rest) + 1)
     source = f"chinesecalendar {version} (State Council 放假调休 notices)"
+    sources = dict.fromkeys(years, source)
+    for d, (name, notice) in _MISSED_MAKEUP_WORKDAYS.items():
+        rest.get(d.year, {}).pop(d, None)
+        work.setdefault(d.year, {})[d] = name
+        sources[d.year] += f"; {d.isoformat()} worked per {notice}"
     return (
-        {y: YearSchedule(y, rest.get(y, {}), work.get(y, {}), source) for y in years},
+        {y: YearSchedule(y, rest.get(y, {}), work.get(y, {}), sources[y]) for y in years},
         version,
     )
 
