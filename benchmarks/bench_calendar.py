@@ -266,11 +266,16 @@ def main() -> None:
             out = [compute(d, cal).last_day for d in dates]
         return out
 
-    t_rule, rule_out = best_of(1, run_compute)
+    runs: list[float] = []
+    for _ in range(3):
+        t_run, rule_out = best_of(1, run_compute)
+        runs.append(t_run)
     assert isinstance(rule_out, list)
+    t_rule = min(runs)
     print(
         f"(e) DeadlineRule.working_days(30).compute: {t_rule:6.2f} s for {N_COMPUTE:,} calls "
-        f"({ns(t_rule, N_COMPUTE) / 1e3:.2f} µs/call)"
+        f"({ns(t_rule, N_COMPUTE) / 1e3:.2f} µs/call; best of 3 runs, which took "
+        f"{', '.join(f'{t:.2f}' for t in runs)} s)"
     )
     check_same("(e) compute", rule_out, ours)
 

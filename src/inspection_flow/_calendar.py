@@ -447,6 +447,27 @@ class ChinaCalendar:
             raise self._uncovered(self._first_year - 1)
         return self._work[i]
 
+    def _workday_period(
+        self, d: dt.date, n: int, count_start_day: bool
+    ) -> tuple[dt.date, dt.date, bool] | None:
+        """Return (first day, n-th working day, provisional) of a period from ``d``.
+
+        The same answer as ``next_workday`` and ``add_workdays`` together, from one index
+        look-up: ``DeadlineRule.compute`` runs this a million times in a sweep.  ``d`` is
+        a plain date and ``n`` ≥ 1; ``None`` means "off the table", and the caller takes
+        the general path, which raises the right error.
+        """
+        k = d.toordinal() - self._base - count_start_day
+        cum = self._cum
+        if k < 0 or k + 1 >= len(cum):
+            return None
+        i = cum[k]
+        work = self._work
+        if i + n > len(work):
+            return None
+        last = work[i + n - 1]
+        return work[i], last, d.year < self._pub_lo or last.year > self._pub_hi
+
     def workdays_between(self, a: dt.date, b: dt.date) -> int:
         """Return the number of working days d with a < d ≤ b (negated when b < a).
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import re
 import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
@@ -126,10 +127,17 @@ def as_instant(value: Any, field: str = "instant") -> dt.datetime:
     return _aware(value, field).astimezone(SHANGHAI)
 
 
+# Building an aware datetime costs over 1 µs, about a quarter of a whole compute(); a
+# process meets few distinct last days (a calendar spans decades), so each is built once.
+@functools.lru_cache(maxsize=1 << 15)
+def _midnight_after(day: dt.date) -> dt.datetime:
+    nxt = day + _ONE_DAY
+    return _datetime(nxt.year, nxt.month, nxt.day, tzinfo=SHANGHAI)
+
+
 def _end_of(day: dt.date, closes: dt.time | None) -> dt.datetime:
     if closes is None:
-        nxt = day + _ONE_DAY
-        return _datetime(nxt.year, nxt.month, nxt.day, tzinfo=SHANGHAI)
+        return _midnight_after(day)
     return _datetime.combine(day, closes, SHANGHAI)
 
 
@@ -547,6 +555,31 @@ class DeadlineRule:
             CalendarCoverageError: the period reaches into a year without a schedule.
             UnitMismatchError: an extension's unit differs from the rule's.
         """
+        if (
+            anchor.__class__ is _date
+            and self.unit is Unit.WORKING_DAYS
+            and not pauses
+            and not extensions
+            and calendar.__class__ is ChinaCalendar
+        ):
+            # The case a sweep over a ledger repeats a million times; the general path
+            # below gives the same Due, and the errors when the period leaves the table.
+            period = calendar._workday_period(anchor, self.amount, self.count_start_day)
+            if period is not None:
+                first, last, provisional = period
+                return Due(
+                    self,
+                    anchor,
+                    anchor,
+                    first,
+                    last,
+                    _end_of(last, self.closes_at),
+                    calendar.version,
+                    provisional,
+                    False,
+                    (),
+                    calendar,
+                )
         if anchor.__class__ is _date:
             day = anchor
             instant = None
