@@ -1,7 +1,22 @@
 """inspection_flow: lifecycles and deadline rules of ecological-environment protection
 inspections (生态环境保护督察)."""
 
+from ._areas import ROLES, Actor, AreaRegistry
+from ._builtin import COMPLAINT, DOCUMENT_REQUEST, LIFECYCLES, ROUND, TASK
 from ._calendar import ChinaCalendar, DayInfo, YearSchedule
+from ._definitions import DeadlineBinding, Field, Lifecycle, State, Transition
+from ._ledger import (
+    AlertNotice,
+    Batch,
+    Clock,
+    DeadlineView,
+    Decision,
+    Ledger,
+    Moved,
+    SystemClock,
+)
+from ._records import Commit, DeadlineRecord, Event, Snapshot
+from ._rulebook import BUILTIN_RULEBOOKS, Ladder, Rulebook, load_rulebook, parse_rulebook
 from ._rules import (
     SHANGHAI,
     Alert,
@@ -39,44 +54,78 @@ from .exceptions import (
     TamperError,
     UnitMismatchError,
 )
+from .stores import EventStore, MemoryStore, VerifyReport
 
 __version__ = "0.1.0"
 
 __all__ = [  # noqa: RUF022 - plain sorted order
+    "Actor",
     "Alert",
+    "AlertNotice",
     "AnchorError",
+    "AreaRegistry",
+    "BUILTIN_RULEBOOKS",
+    "Batch",
+    "COMPLAINT",
     "CalendarCoverageError",
     "CalendarDataError",
     "CalendarError",
     "Channel",
     "ChinaCalendar",
     "ChronologyError",
+    "Clock",
+    "Commit",
     "ConcurrencyError",
+    "DOCUMENT_REQUEST",
     "DailyWindow",
     "DayInfo",
+    "DeadlineBinding",
+    "DeadlineRecord",
     "DeadlineRule",
+    "DeadlineView",
+    "Decision",
     "DefinitionError",
     "Due",
     "EarlyWarning",
     "EntityNotFoundError",
     "EscalationStep",
+    "Event",
+    "EventStore",
     "Extension",
+    "Field",
     "GuardError",
     "InspectionFlowError",
     "IntakeRule",
     "InvalidRuleError",
     "InvalidTransitionError",
+    "LIFECYCLES",
+    "Ladder",
+    "Ledger",
+    "Lifecycle",
     "LifecycleError",
+    "MemoryStore",
     "MissingDependencyError",
+    "Moved",
     "Pause",
     "PayloadError",
     "PermissionDeniedError",
+    "ROLES",
+    "ROUND",
     "RuleError",
+    "Rulebook",
     "RulebookError",
     "SHANGHAI",
+    "Snapshot",
+    "State",
     "StoreError",
+    "SystemClock",
+    "TASK",
     "TamperError",
+    "Transition",
     "Unit",
     "UnitMismatchError",
+    "VerifyReport",
     "YearSchedule",
+    "load_rulebook",
+    "parse_rulebook",
 ]

@@ -38,15 +38,14 @@ def _runs(days: list[DayInfo]) -> list[tuple[dt.date, dt.date, str, str, int]]:
 
 def explain(due: Due, cal: ChinaCalendar, lang: Lang) -> str:
     """Return the steps from ``due``'s anchor to its due time as lines of text."""
-    from ._rules import Unit
-
     rule = due.rule
+    unit = rule.unit.value
     zh = lang == "zh"
     lines: list[str] = []
     lines.append(("规则：" if zh else "Rule: ") + rule.describe(lang))
     if rule.name:
         lines.append(("名称：" if zh else "Name: ") + rule.name)
-    if rule.unit is Unit.HOURS:
+    if unit == "hours":
         lines.append(f"起算时刻：{due.anchor}" if zh else f"Counted from the instant {due.anchor}")
     elif rule.count_start_day:
         lines.append(
@@ -61,7 +60,7 @@ def explain(due: Due, cal: ChinaCalendar, lang: Lang) -> str:
             else f"Start day: {_day(due.start, lang)}, not counted (Civil Code art. 201); "
             "counting begins the next day"
         )
-    if rule.unit is not Unit.HOURS:
+    if unit != "hours":
         lo = min(due.start + dt.timedelta(days=1), due.first_day)
         hi = due.last_day
         holidays: list[DayInfo] = []
@@ -86,7 +85,7 @@ def explain(due: Due, cal: ChinaCalendar, lang: Lang) -> str:
             elif info.kind == "weekend":
                 weekends += 1
             d += dt.timedelta(days=1)
-        counted_rest = rule.unit is not Unit.WORKING_DAYS
+        counted_rest = unit != "working_days"
         for a, b, name_zh, name_en, n in _runs(holidays):
             if zh:
                 verb = "计入（自然日）" if counted_rest else "跳过"
@@ -112,7 +111,7 @@ def explain(due: Due, cal: ChinaCalendar, lang: Lang) -> str:
                 if zh
                 else f"Counted: {_day(info.day, lang)} as a local workday ({info.name_zh})"
             )
-        if weekends and rule.unit is Unit.WORKING_DAYS:
+        if weekends and unit == "working_days":
             lines.append(f"跳过周末：{weekends}天" if zh else f"Skipped weekend days: {weekends}")
         if provisional:
             lines.append(
@@ -130,13 +129,13 @@ def explain(due: Due, cal: ChinaCalendar, lang: Lang) -> str:
             if zh:
                 lines.append(
                     f"暂停：{p.start.isoformat()} 至 {end}（{p.reason or '未注明原因'}），"
-                    f"顺延{adj.amount}{'小时' if rule.unit is Unit.HOURS else '天'}，"
+                    f"顺延{adj.amount}{'小时' if unit == 'hours' else '天'}，"
                     f"末日变为 {adj.last_day.isoformat()}"
                 )
             else:
                 lines.append(
                     f"Paused: {p.start.isoformat()} to {end} ({p.reason or 'no reason given'}); "
-                    f"moved by {adj.amount} {'hours' if rule.unit is Unit.HOURS else 'days'}, "
+                    f"moved by {adj.amount} {'hours' if unit == 'hours' else 'days'}, "
                     f"last day now {adj.last_day.isoformat()}"
                 )
         else:
@@ -154,20 +153,20 @@ def explain(due: Due, cal: ChinaCalendar, lang: Lang) -> str:
                 if zh
                 else f"Extended: {what} ({e.reason}); last day now {adj.last_day.isoformat()}"
             )
-    if rule.unit is Unit.WORKING_DAYS:
+    if unit == "working_days":
         lines.append(
             f"第{rule.amount}个工作日：{_day(due.last_day, lang)}"
             if zh
             else f"Working day {rule.amount}: {_day(due.last_day, lang)}"
         )
-    elif rule.unit is not Unit.HOURS:
+    elif unit != "hours":
         lines.append(
             f"期间末日：{_day(due.last_day, lang)}"
             if zh
             else f"Last day: {_day(due.last_day, lang)}"
         )
     closing = due.due_at.isoformat()
-    if rule.unit is not Unit.HOURS and rule.closes_at is None:
+    if unit != "hours" and rule.closes_at is None:
         closing = f"{due.last_day.isoformat()} 24:00 (Asia/Shanghai)"
     lines.append(("截止：" if zh else "Due: ") + closing)
     if due.suspended:

@@ -1,0 +1,1450 @@
+"""The ledger (台账): rounds, complaint cases and rectification tasks, their events and
+deadlines, behind a store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any, Literal, Protocol
+
+import attrs
+
+from ._areas import Actor, AreaRegistry
+from ._builtin import FINDINGS_ZH
+from ._calendar import ChinaCalendar
+from ._definitions import CREATE, DeadlineBinding, Lifecycle, Transition, check_payload
+from ._records import Commit, DeadlineRecord, Event, Snapshot, fold, replay
+from ._rulebook import Rulebook, load_rulebook
+from ._rules import SHANGHAI, Channel, DeadlineRule, Due, Extension, Pause, as_instant
+from .exceptions import (
+    ChronologyError,
+    ConcurrencyError,
+    EntityNotFoundError,
+    GuardError,
+    InspectionFlowError,
+    InvalidTransitionError,
+    PayloadError,
+    PermissionDeniedError,
+)
+from .stores import EventStore, MemoryStore
+
+__all__ = [
+    "AlertNotice",
+    "Batch",
+    "Clock",
+    "DeadlineView",
+    "Decision",
+    "Ledger",
+    "Moved",
+    "SystemClock",
+]
+
+#: Events the ledger itself records, outside any lifecycle definition.
+ALERT = "alert"
+RECOMPUTE = "recompute"
+
+CATEGORIES = ("air", "water", "noise", "ecology", "soil", "radiation", "solid_waste", "other")
+CATEGORIES_ZH = {
+    "air": "大气",
+    "water": "水",
+    "noise": "噪声",
+    "ecology": "生态",
+    "soil": "土壤",
+    "radiation": "辐射",
+    "solid_waste": "固体废物",
+    "other": "其他",
+}
+
+#: Who may create each kind of entity.
+_CREATORS: Mapping[str, frozenset[str]] = {
+    "round": frozenset({"leading_office"}),
+    "complaint": frozenset({"inspection_team"}),
+    "task": frozenset({"inspection_team", "rectification_office"}),
+    "document_request": frozenset({"inspection_team"}),
+}
+
+#: Round states in which complaints are taken (station-in, and late letters after it).
+_INTAKE_STATES = frozenset(
+    {
+        "stationed",
+        "station_in_ended",
+        "report_approved",
+        "feedback_given",
+        "plan_submitted",
+        "plan_approved",
+        "plan_published",
+        "rectifying",
+    }
+)
+_TASK_STATES = frozenset(
+    {
+        "feedback_given",
+        "plan_submitted",
+        "plan_approved",
+        "plan_published",
+        "rectifying",
+    }
+)
+_CLOCK_EVENTS = frozenset({"pause_clock", "resume_clock", "grant_extension"})
+_SYSTEM = Actor("system", "*", "inspection_flow")
+
+
+class Clock(Protocol):
+    """Where the present comes from, for the few operations that need it (sweeps)."""
+
+    def now(self) -> dt.datetime:
+        """Return the current instant, timezone-aware."""
+        ...
+
+
+class SystemClock:
+    """The machine's clock, in Asia/Shanghai."""
+
+    def now(self) -> dt.datetime:
+        """Return the current instant in Asia/Shanghai."""
+        return dt.datetime.now(SHANGHAI)
+
+
+@attrs.frozen
+class Decision:
+    """Whether an actor may fire an event now, and if not, why.  Truthy when allowed."""
+
+    allowed: bool
+    reasons: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+@attrs.frozen
+class Batch:
+    """A daily hand-over batch (交办批次) of complaint cases."""
+
+    round_id: str
+    number: int
+    day: dt.date
+    case_ids: tuple[str, ...]
+
+
+@attrs.frozen
+class AlertNotice:
+    """A warning or escalation that came due, recorded once on its entity."""
+
+    entity_id: str
+    kind: str
+    area: str
+    deadline: str
+    alert_kind: str
+    name: str
+    at: dt.datetime
+    due_at: dt.datetime
+    label_zh: str
+
+
+@attrs.frozen
+class Moved:
+    """A deadline that a recompute found different from the stored one."""
+
+    entity_id: str
+    deadline: str
+    old_last_day: dt.date
+    new_last_day: dt.date
+    old_calendar_version: str
+    new_calendar_version: str
+
+
+@attrs.frozen
+class DeadlineView:
+    """A stored deadline with its live explanation."""
+
+    name: str
+    label_zh: str
+    label_en: str
+    record: DeadlineRecord
+    due: Due | None
+
+    @property
+    def status(self) -> str:
+        """``open``, ``met`` or ``cancelled``."""
+        return self.record.status
+
+    @property
+    def last_day(self) -> dt.date:
+        """The stored last day."""
+        return self.record.last_day
+
+    @property
+    def due_at(self) -> dt.datetime:
+        """The stored due time."""
+        return self.record.due_at
+
+    @property
+    def moved(self) -> bool:
+        """Whether today's rulebook and calendar would give another last day."""
+        return self.due is not None and self.due.last_day != self.record.last_day
+
+    def is_overdue(self, now: dt.datetime) -> bool:
+        """Whether the deadline is open and its due time has passed at ``now``."""
+        return self.record.status == "open" and as_instant(now, "now") >= self.record.due_at
+
+    def explain(self, lang: Literal["zh", "en"] = "zh") -> str:
+        """Explain how the stored due date was reached, and what became of it."""
+        zh = lang == "zh"
+        head = f"{self.label_zh}（{self.name}）" if zh else f"{self.label_en} ({self.name})"
+        body = self.due.explain(lang) if self.due is not None else ""
+        status = {
+            "open": ("未完成", "open"),
+            "met": ("已完成", "met"),
+            "cancelled": ("已取消", "cancelled"),
+        }[self.record.status][0 if zh else 1]
+        ended = f" {self.record.ended_at.isoformat()}" if self.record.ended_at else ""
+        lines = [head, body, ("状态：" if zh else "Status: ") + status + ended]
+        if self.moved:
+            assert self.due is not None
+            lines.append(
+                f"注意：按现行规则和日历应为 {self.due.last_day}，已存期限 {self.last_day} 未改动；"
+                "如需更新请执行 recompute"
+                if zh
+                else f"Note: today's rules and calendar give {self.due.last_day}; the stored "
+                f"{self.last_day} is unchanged until recompute is run"
+            )
+        return "\n".join(line for line in lines if line)
+
+
+def _actor_key(actor: Actor | Mapping[str, str] | None) -> tuple[str, str] | None:
+    if actor is None:
+        return None
+    if isinstance(actor, Actor):
+        return (actor.area, actor.name)
+    return (actor.get("area", ""), actor.get("name", ""))
+
+
+# --- guards -------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _GuardContext:
+    ledger: Ledger
+    snapshot: Snapshot
+    actor: Actor
+    at: dt.datetime
+    payload: Mapping[str, Any]
+
+
+def _same_unit(ctx: _GuardContext, field: str, what: str) -> str | None:
+    earlier = ctx.snapshot.data.get(field)
+    if earlier is None:
+        return None
+    key = _actor_key(earlier)
+    if (
+        key is not None
+        and key == _actor_key(ctx.actor)
+        and (key[1] or earlier == ctx.actor.to_dict())
+    ):
+        return (
+            f"{ctx.actor.name or ctx.actor.area} {what}; who accepts is answerable "
+            "(谁验收、谁负责), so another unit must verify"
+        )
+    return None
+
+
+def _guard_finding_substantiated(ctx: _GuardContext) -> str | None:
+    if ctx.snapshot.data.get("finding") == "unsubstantiated":
+        return (
+            f"the finding is {FINDINGS_ZH['unsubstantiated']} (unsubstantiated); "
+            "report the result instead"
+        )
+    return None
+
+
+def _guard_not_the_applicant(ctx: _GuardContext) -> str | None:
+    return _same_unit(ctx, "applied_by", "applied for acceptance itself")
+
+
+def _guard_not_the_claimant(ctx: _GuardContext) -> str | None:
+    return _same_unit(ctx, "claimed_by", "claimed completion itself")
+
+
+def _guard_notice_elapsed(ctx: _GuardContext) -> str | None:
+    record = ctx.snapshot.deadlines.get("notice_ends")
+    if record is None or record.status != "open":
+        return "no public notice is running"
+    if ctx.at < record.due_at:
+        return (
+            f"the public notice (公示) runs until {record.last_day.isoformat()} 24:00; "
+            "close after it ends"
+        )
+    return None
+
+
+def _guard_all_tasks_closed(ctx: _GuardContext) -> str | None:
+    open_tasks = [
+        s.entity_id
+        for s in ctx.ledger.store.find(kind="task", round_id=ctx.snapshot.entity_id)
+        if s.state not in ("closed", "filed")
+    ]
+    if open_tasks:
+        shown = ", ".join(open_tasks[:5]) + (" …" if len(open_tasks) > 5 else "")
+        return f"{len(open_tasks)} task(s) not yet closed: {shown}"
+    return None
+
+
+GUARDS: Mapping[str, Callable[[_GuardContext], str | None]] = {
+    "finding_substantiated": _guard_finding_substantiated,
+    "not_the_applicant": _guard_not_the_applicant,
+    "not_the_claimant": _guard_not_the_claimant,
+    "notice_elapsed": _guard_notice_elapsed,
+    "all_tasks_closed": _guard_all_tasks_closed,
+}
+
+
+# --- the ledger ---------------------------------------------------------------------------
+
+
+class Ledger:
+    """The ledger of one or more inspection rounds.
+
+    Args:
+        store: where events and snapshots are kept (default: in memory).
+        rulebook: the default rulebook, a :class:`Rulebook` or a built-in name; each round
+            may name its own.
+        calendar: the working-day calendar (default: :class:`ChinaCalendar()`).
+        rulebooks: further rulebooks rounds may name.
+        areas: extra areas (codes without GB/T 2260 structure, e.g. management zones).
+        clock: the present, for :meth:`sweep` without ``now`` (default: the system clock).
+    """
+
+    def __init__(
+        self,
+        store: EventStore | None = None,
+        *,
+        rulebook: Rulebook | str = "central",
+        calendar: ChinaCalendar | None = None,
+        rulebooks: Iterable[Rulebook] = (),
+        areas: AreaRegistry | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.store: EventStore = store if store is not None else MemoryStore()
+        self.calendar = calendar if calendar is not None else ChinaCalendar()
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        default = rulebook if isinstance(rulebook, Rulebook) else load_rulebook(rulebook)
+        self.rulebook = default
+        self._rulebooks: dict[str, Rulebook] = {default.name: default}
+        for rb in rulebooks:
+            self._rulebooks[rb.name] = rb
+        self.areas = areas if areas is not None else AreaRegistry()
+        for rb in self._rulebooks.values():
+            self._register_areas(rb)
+        self._round_rulebook: dict[str, Rulebook] = {}
+
+    @classmethod
+    def open(cls, target: Any, **options: Any) -> Ledger:
+        """Open a durable ledger: a SQLite file path, a database URL, an Engine or Connection.
+
+        Raises:
+            StoreError: the database cannot be opened or has a newer schema.
+            MissingDependencyError: the database's driver extra is not installed.
+        """
+        from .stores import SQLStore  # type: ignore[attr-defined]
+
+        return cls(SQLStore.open(target), **options)
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- rulebooks ------------------------------------------------------------------------
+
+    def _register_areas(self, rb: Rulebook) -> None:
+        for code, (name, parent) in rb.areas.items():
+            self.areas.register(code, name, parent)
+
+    def add_rulebook(self, rulebook: Rulebook) -> None:
+        """Make ``rulebook`` available to rounds that name it."""
+        self._rulebooks[rulebook.name] = rulebook
+        self._register_areas(rulebook)
+
+    def _rulebook_named(self, name: str) -> Rulebook:
+        rb = self._rulebooks.get(name)
+        if rb is None:
+            rb = load_rulebook(name)
+            self.add_rulebook(rb)
+        return rb
+
+    def rulebook_of(self, entity: Snapshot | str) -> Rulebook:
+        """Return the rulebook governing an entity (its round's)."""
+        snap = self.get(entity) if isinstance(entity, str) else entity
+        round_id = snap.entity_id if snap.kind == "round" else snap.round_id
+        if round_id is None:
+            return self.rulebook
+        rb = self._round_rulebook.get(round_id)
+        if rb is None:
+            rnd = snap if snap.kind == "round" else self.get(round_id)
+            rb = self._rulebook_named(str(rnd.data.get("rulebook", self.rulebook.name)))
+            self._round_rulebook[round_id] = rb
+        return rb
+
+    def lifecycle_of(self, snapshot: Snapshot) -> Lifecycle:
+        """Return the lifecycle definition an entity follows."""
+        return self.rulebook_of(snapshot).lifecycle(snapshot.lifecycle)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def get(self, entity_id: str) -> Snapshot:
+        """Return the entity's current snapshot.
+
+        Raises:
+            EntityNotFoundError: no such entity.
+        """
+        snap = self.store.get(entity_id)
+        if snap is None:
+            raise EntityNotFoundError(entity_id)
+        return snap
+
+    def history(self, entity_id: str) -> list[Event]:
+        """Return the entity's events, oldest first (its audit trail)."""
+        events = self.store.events(entity_id)
+        if not events:
+            raise EntityNotFoundError(entity_id)
+        return events
+
+    def rebuild(self, entity_id: str) -> Snapshot:
+        """Rebuild the entity by folding its events (it equals the stored snapshot)."""
+        snap = replay(self.history(entity_id))
+        assert snap is not None
+        return snap
+
+    def find(self, **filters: Any) -> list[Snapshot]:
+        """Return entities matching the filters of :meth:`EventStore.find`.
+
+        ``area=`` (one code) is expanded to every area it covers, so a city's office sees
+        its counties; ``areas=`` is passed as given.
+        """
+        if "area" in filters:
+            filters["areas"] = self.areas_within(filters.pop("area"))
+        return self.store.find(**filters)
+
+    def areas_within(self, area: str) -> list[str]:
+        """Return ``area`` and every known area it covers."""
+        known = set(self.areas.names()) | {
+            a for a in self.store.counts("area") if isinstance(a, str)
+        }
+        known.add(area)
+        return sorted(a for a in known if self.areas.covers(area, a))
+
+    def deadlines(self, entity_id: str) -> list[DeadlineView]:
+        """Return each deadline of the entity, stored values with a live explanation."""
+        snap = self.get(entity_id)
+        lc = self.lifecycle_of(snap)
+        labels = {b.name: (b.label_zh or b.name, b.label_en or b.name) for b in lc.deadlines}
+        out = []
+        for name, record in snap.deadlines.items():
+            try:
+                due: Due | None = self._compute_record(record)
+            except InspectionFlowError:
+                due = None
+            zh, en = labels.get(name, (name, name))
+            out.append(DeadlineView(name, zh, en, record, due))
+        return out
+
+    # -- permission ------------------------------------------------------------------------
+
+    def _covers(self, actor: Actor, areas: Iterable[str]) -> bool:
+        return any(self.areas.covers(actor.area, a) for a in areas)
+
+    def _check(
+        self,
+        snap: Snapshot,
+        lc: Lifecycle,
+        event: str,
+        actor: Actor,
+        at: dt.datetime,
+        payload: Mapping[str, Any],
+    ) -> tuple[Transition, dict[str, Any]]:
+        t = lc.transition(snap.state, event)
+        if t is None:
+            raise InvalidTransitionError(snap.entity_id, snap.state, event, lc.allowed(snap.state))
+        if actor.role not in t.roles:
+            raise PermissionDeniedError(
+                snap.entity_id,
+                event,
+                actor.role,
+                actor.area,
+                f"only {', '.join(sorted(t.roles))} may do this",
+            )
+        if actor.role not in ("system", "public") and not self._covers(actor, snap.areas):
+            where = ", ".join(self.areas.name(a) for a in snap.areas)
+            raise PermissionDeniedError(
+                snap.entity_id,
+                event,
+                actor.role,
+                actor.area,
+                f"{self.areas.name(actor.area)} has no jurisdiction over {where}",
+            )
+        clean = check_payload(snap.entity_id, t, payload)
+        ctx = _GuardContext(self, snap, actor, at, clean)
+        for name in t.guards:
+            reason = GUARDS[name](ctx)
+            if reason is not None:
+                raise GuardError(snap.entity_id, event, name, reason)
+        if event in _CLOCK_EVENTS:
+            self._check_clock(snap, event, clean)
+        return t, clean
+
+    def _check_clock(self, snap: Snapshot, event: str, payload: Mapping[str, Any]) -> None:
+        name = payload["deadline"]
+        record = snap.deadlines.get(name)
+        if record is None or record.status != "open":
+            open_names = [n for n, r in snap.deadlines.items() if r.status == "open"]
+            raise PayloadError(
+                snap.entity_id,
+                event,
+                "deadline",
+                f"no open deadline {name!r}; open now: {', '.join(open_names) or 'none'}",
+            )
+        paused = bool(record.pauses) and record.pauses[-1][1] is None
+        if event == "pause_clock" and paused:
+            raise GuardError(snap.entity_id, event, "clock_running", f"{name} is already paused")
+        if event == "resume_clock" and not paused:
+            raise GuardError(snap.entity_id, event, "clock_paused", f"{name} is not paused")
+        if event == "grant_extension":
+            has_amount = "amount" in payload or "unit" in payload
+            if has_amount == ("until" in payload):
+                raise PayloadError(
+                    snap.entity_id,
+                    event,
+                    "amount",
+                    "give either 'amount' with 'unit', or 'until'",
+                )
+
+    def can(
+        self,
+        entity_id: str,
+        event: str,
+        actor: Actor,
+        *,
+        at: dt.datetime | None = None,
+        **payload: Any,
+    ) -> Decision:
+        """Say whether ``actor`` may fire ``event`` on the entity now, with the reasons if not.
+
+        Payload fields are checked only when given.
+        """
+        snap = self.get(entity_id)
+        lc = self.lifecycle_of(snap)
+        when = as_instant(at, "at") if at is not None else snap.updated_at
+        t = lc.transition(snap.state, event)
+        reasons: list[str] = []
+        if t is None:
+            allowed = ", ".join(lc.allowed(snap.state)) or "none"
+            return Decision(
+                False,
+                (f"'{event}' is not possible in state '{snap.state}'; allowed now: {allowed}",),
+            )
+        try:
+            filled = dict(payload)
+            for f in t.fields:
+                if f.required and f.name not in filled:
+                    filled[f.name] = _placeholder(f.type, f.choices)
+            self._check(snap, lc, event, actor, when, filled)
+        except (PermissionDeniedError, GuardError, PayloadError) as exc:
+            reasons.append(str(exc))
+        return Decision(not reasons, tuple(reasons))
+
+    def available(self, entity_id: str, actor: Actor) -> list[str]:
+        """Return the events ``actor`` may fire on the entity now."""
+        snap = self.get(entity_id)
+        lc = self.lifecycle_of(snap)
+        return [e for e in lc.allowed(snap.state) if self.can(entity_id, e, actor)]
+
+    # -- writing --------------------------------------------------------------------------
+
+    def _instant(self, at: Any, snap: Snapshot | None, entity_id: str) -> dt.datetime:
+        when = as_instant(at, "at")
+        if snap is not None and when < snap.updated_at:
+            raise ChronologyError(entity_id, when, snap.updated_at)
+        return when
+
+    def fire(
+        self,
+        entity_id: str,
+        event: str,
+        *,
+        actor: Actor,
+        at: dt.datetime,
+        command_id: str | None = None,
+        **payload: Any,
+    ) -> Event:
+        """Apply ``event`` to the entity on behalf of ``actor`` at ``at``.
+
+        Appends one immutable event and updates the entity's deadlines.  A refused command
+        changes nothing.
+
+        Args:
+            entity_id: the entity.
+            event: the lifecycle event, e.g. ``hand_over``, ``record_finding``.
+            actor: who acts (role and area).
+            at: when, a timezone-aware datetime not before the entity's latest event.
+            command_id: makes the command idempotent: repeating it returns the first
+                result and appends nothing.
+            payload: the event's fields.
+
+        Returns:
+            The appended event.
+
+        Raises:
+            EntityNotFoundError, InvalidTransitionError, PermissionDeniedError, GuardError,
+            PayloadError, ChronologyError, AnchorError; ConcurrencyError if another writer
+            changed the entity meanwhile (nothing is written; retry).
+        """
+        if command_id is not None:
+            done = self.store.command(command_id)
+            if done is not None:
+                return done[-1]
+        snap = self.get(entity_id)
+        event_obj, new = self._transition(snap, event, actor, at, payload, command_id)
+        stored = self.store.append(Commit(new, (event_obj,), snap.version, command_id))
+        return stored[-1]
+
+    def _transition(
+        self,
+        snap: Snapshot,
+        event: str,
+        actor: Actor,
+        at: Any,
+        payload: Mapping[str, Any],
+        command_id: str | None,
+    ) -> tuple[Event, Snapshot]:
+        if not isinstance(actor, Actor):
+            raise PayloadError(snap.entity_id, event, "actor", "must be an Actor(role, area)")
+        when = self._instant(at, snap, snap.entity_id)
+        lc = self.lifecycle_of(snap)
+        t, clean = self._check(snap, lc, event, actor, when, payload)
+        new_state = lc.step(snap.entity_id, snap.state, event)
+        effects = self._effects(snap, lc, t, new_state, actor, when, clean)
+        ev = Event(
+            snap.entity_id,
+            snap.version + 1,
+            event,
+            when,
+            actor,
+            clean,
+            snap.state,
+            new_state,
+            effects,
+            command_id,
+            snap.last_hash,
+        ).sealed()
+        return ev, fold(snap, ev)
+
+    def _effects(
+        self,
+        snap: Snapshot,
+        lc: Lifecycle,
+        t: Transition,
+        new_state: str,
+        actor: Actor,
+        at: dt.datetime,
+        payload: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        event = t.event
+        data: dict[str, Any] = {}
+        setters: dict[str, Any] = {}
+        deadlines: dict[str, Any] = {}
+        if event in _CLOCK_EVENTS:
+            deadlines[payload["deadline"]] = self._clock(snap, event, at, payload).to_dict()
+        else:
+            data.update(payload)
+        if event == "assign":
+            owners = list(dict.fromkeys(payload["owners"]))
+            if not owners:
+                raise PayloadError(snap.entity_id, event, "owners", "name at least one owner")
+            if len(owners) > 1 and payload.get("mode", "shared") != "shared":
+                raise PayloadError(
+                    snap.entity_id,
+                    event,
+                    "mode",
+                    "several owners share a case (mode 'shared'); use split to divide it",
+                )
+            setters["areas"] = owners
+            setters["area"] = owners[0]
+            data["mode"] = "shared" if len(owners) > 1 else "single"
+        elif event == "plan":
+            owner = payload["owner"]
+            setters["areas"] = [owner]
+            setters["area"] = owner
+        elif event == "batch":
+            setters["batch"] = payload["number"]
+        elif event == "claim_completion":
+            data["claimed_by"] = actor.to_dict()
+        elif event == "apply_acceptance":
+            data["applied_by"] = actor.to_dict()
+        elif event == "mark_key":
+            data["key_case"] = True
+        elif event == "approve_extension":
+            deadlines["rectify_due"] = self._extend_until(
+                snap, "rectify_due", at, payload
+            ).to_dict()
+        elif event == "record_batch":
+            data = {"batches": payload["number"]}
+        rb = self.rulebook_of(snap)
+        for b, met in lc.deadlines_ended_by(event):
+            record = snap.deadlines.get(b.name)
+            if record is not None and record.status == "open":
+                deadlines[b.name] = attrs.evolve(
+                    record, status="met" if met else "cancelled", ended_at=at
+                ).to_dict()
+        for b in lc.deadlines_started_by(event):
+            deadlines[b.name] = self._start(snap.entity_id, b, rb, at, payload).to_dict()
+        if lc.state(new_state).terminal:
+            setters["terminal"] = True
+            for name, record in snap.deadlines.items():
+                if record.status == "open" and name not in deadlines:
+                    deadlines[name] = attrs.evolve(
+                        record, status="cancelled", ended_at=at
+                    ).to_dict()
+        effects: dict[str, Any] = {}
+        if data:
+            effects["data"] = data
+        if setters:
+            effects["set"] = setters
+        if deadlines:
+            effects["deadlines"] = deadlines
+        return effects
+
+    # -- deadlines ------------------------------------------------------------------------
+
+    def _record(
+        self,
+        name: str,
+        rule: DeadlineRule,
+        anchor: dt.datetime,
+        due: Due,
+        *,
+        pauses: tuple[tuple[str, str | None, str], ...] = (),
+        extensions: tuple[Mapping[str, Any], ...] = (),
+        fired: tuple[str, ...] = (),
+    ) -> DeadlineRecord:
+        alerts = [(a.kind, a.name, a.at, a.label_zh) for a in due.alerts()]
+        if not any(k == "escalation" and at == due.due_at for k, _, at, _ in alerts):
+            alerts.append(("escalation", "overdue", due.due_at, "超期"))
+        alerts.sort(key=lambda a: (a[2], a[1]))
+        return DeadlineRecord(
+            name=name,
+            rule=rule.to_dict(),
+            anchor=anchor.isoformat(),
+            last_day=due.last_day,
+            due_at=due.due_at,
+            calendar_version=due.calendar_version,
+            provisional=due.provisional,
+            suspended=due.suspended,
+            pauses=pauses,
+            extensions=extensions,
+            alerts=tuple(alerts),
+            fired=fired,
+        )
+
+    def _start(
+        self,
+        entity_id: str,
+        binding: DeadlineBinding,
+        rb: Rulebook,
+        at: dt.datetime,
+        payload: Mapping[str, Any],
+    ) -> DeadlineRecord:
+        if binding.date_field is not None:
+            last = dt.date.fromisoformat(payload[binding.date_field])
+            if last <= at.date():
+                raise PayloadError(
+                    entity_id,
+                    binding.starts_on,
+                    binding.date_field,
+                    f"the deadline {last.isoformat()} must be after {at.date().isoformat()}",
+                )
+            rule = rb.rule_for(binding, last, at.date())
+        else:
+            rule = rb.rule(binding.rule)
+        due = rule.compute(at, self.calendar)
+        return self._record(binding.name, rule, at, due)
+
+    def _compute_record(self, record: DeadlineRecord) -> Due:
+        rule = DeadlineRule.from_dict(record.rule)
+        anchor = dt.datetime.fromisoformat(record.anchor)
+        pauses = tuple(
+            Pause(dt.datetime.fromisoformat(s), dt.datetime.fromisoformat(e) if e else None, r)
+            for s, e, r in record.pauses
+        )
+        extensions = tuple(_extension(e) for e in record.extensions)
+        return rule.compute(anchor, self.calendar, pauses=pauses, extensions=extensions)
+
+    def _recomputed(self, record: DeadlineRecord, **changes: Any) -> DeadlineRecord:
+        updated = attrs.evolve(record, **changes)
+        due = self._compute_record(updated)
+        rule = DeadlineRule.from_dict(updated.rule)
+        fresh = self._record(
+            record.name,
+            rule,
+            dt.datetime.fromisoformat(record.anchor),
+            due,
+            pauses=updated.pauses,
+            extensions=updated.extensions,
+        )
+        # An alert already recorded stays recorded: a moved deadline never fires it twice.
+        return attrs.evolve(fresh, fired=record.fired)
+
+    def _clock(
+        self, snap: Snapshot, event: str, at: dt.datetime, payload: Mapping[str, Any]
+    ) -> DeadlineRecord:
+        record = snap.deadlines[payload["deadline"]]
+        if event == "pause_clock":
+            pauses = (*record.pauses, (at.isoformat(), None, payload["reason"]))
+            return self._recomputed(record, pauses=pauses)
+        if event == "resume_clock":
+            start, _, reason = record.pauses[-1]
+            pauses = (*record.pauses[:-1], (start, at.isoformat(), reason))
+            return self._recomputed(record, pauses=pauses)
+        ext: dict[str, Any] = {"reason": payload["reason"], "granted_at": at.isoformat()}
+        for key in ("amount", "unit", "until"):
+            if key in payload:
+                ext[key] = payload[key]
+        try:
+            _extension(ext)
+            return self._recomputed(record, extensions=(*record.extensions, ext))
+        except InspectionFlowError as exc:
+            raise PayloadError(snap.entity_id, event, "amount", str(exc)) from exc
+
+    def _extend_until(
+        self, snap: Snapshot, name: str, at: dt.datetime, payload: Mapping[str, Any]
+    ) -> DeadlineRecord:
+        record = snap.deadlines.get(name)
+        if record is None or record.status != "open":
+            raise PayloadError(
+                snap.entity_id, "approve_extension", "until", f"no open deadline {name!r} to extend"
+            )
+        ext = {"reason": payload["reason"], "until": payload["until"], "granted_at": at.isoformat()}
+        try:
+            return self._recomputed(record, extensions=(*record.extensions, ext))
+        except InspectionFlowError as exc:
+            raise PayloadError(snap.entity_id, "approve_extension", "until", str(exc)) from exc
+
+    def recompute(
+        self, entity_id: str, *, actor: Actor, at: dt.datetime, apply: bool = True
+    ) -> list[Moved]:
+        """Recompute the entity's open deadlines with today's rulebook and calendar.
+
+        Stored deadlines never move by themselves; this reports every difference and, if
+        ``apply``, records them in one ``recompute`` event.
+        """
+        snap = self.get(entity_id)
+        when = self._instant(at, snap, entity_id)
+        lc = self.lifecycle_of(snap)
+        rb = self.rulebook_of(snap)
+        moved: list[Moved] = []
+        changes: dict[str, Any] = {}
+        for name, record in snap.deadlines.items():
+            if record.status != "open":
+                continue
+            binding = next((b for b in lc.deadlines if b.name == name), None)
+            rule_dict = record.rule
+            if binding is not None and binding.date_field is None:
+                rule_dict = rb.rule(binding.rule).to_dict()
+            fresh = self._recomputed(record, rule=rule_dict)
+            if fresh.last_day != record.last_day or fresh.due_at != record.due_at:
+                moved.append(
+                    Moved(
+                        entity_id,
+                        name,
+                        record.last_day,
+                        fresh.last_day,
+                        record.calendar_version,
+                        fresh.calendar_version,
+                    )
+                )
+                changes[name] = fresh.to_dict()
+        if moved and apply:
+            ev = Event(
+                entity_id,
+                snap.version + 1,
+                RECOMPUTE,
+                when,
+                actor,
+                {"moved": [m.deadline for m in moved]},
+                snap.state,
+                snap.state,
+                {"deadlines": changes},
+                None,
+                snap.last_hash,
+            ).sealed()
+            self.store.append(Commit(fold(snap, ev), (ev,), snap.version))
+        return moved
+
+    # -- creating -------------------------------------------------------------------------
+
+    def _create(
+        self,
+        *,
+        entity_id: str,
+        lifecycle: Lifecycle,
+        rb: Rulebook,
+        area: str,
+        actor: Actor,
+        at: Any,
+        round_id: str | None = None,
+        parent_id: str | None = None,
+        category: str | None = None,
+        data: Mapping[str, Any],
+        areas: Sequence[str] | None = None,
+        command_id: str | None = None,
+        batch: int | None = None,
+        extra_deadlines: Mapping[str, DeadlineRecord] | None = None,
+    ) -> tuple[Event, Snapshot]:
+        if not isinstance(actor, Actor):
+            raise PayloadError(entity_id, CREATE, "actor", "must be an Actor(role, area)")
+        when = self._instant(at, None, entity_id)
+        kind = lifecycle.kind
+        creators = _CREATORS.get(kind, frozenset())
+        if actor.role not in creators:
+            raise PermissionDeniedError(
+                entity_id,
+                CREATE,
+                actor.role,
+                actor.area,
+                f"only {', '.join(sorted(creators))} may create a {lifecycle.label_en}",
+            )
+        owner_areas = list(areas) if areas else [area]
+        if not self._covers(actor, owner_areas):
+            raise PermissionDeniedError(
+                entity_id,
+                CREATE,
+                actor.role,
+                actor.area,
+                f"{self.areas.name(actor.area)} has no jurisdiction over {self.areas.name(area)}",
+            )
+        if not isinstance(entity_id, str) or not entity_id:
+            raise PayloadError("-", CREATE, "entity_id", "must be non-empty text")
+        deadlines = {
+            b.name: self._start(entity_id, b, rb, when, data).to_dict()
+            for b in lifecycle.deadlines_started_by(CREATE)
+        }
+        for name, record in (extra_deadlines or {}).items():
+            deadlines[name] = record.to_dict()
+        effects: dict[str, Any] = {
+            "create": {
+                "kind": kind,
+                "lifecycle": lifecycle.name,
+                "area": area,
+                "areas": owner_areas,
+                "round_id": round_id,
+                "parent_id": parent_id,
+                "batch": batch,
+                "category": category,
+                "data": dict(data),
+            }
+        }
+        if deadlines:
+            effects["deadlines"] = deadlines
+        ev = Event(
+            entity_id,
+            1,
+            CREATE,
+            when,
+            actor,
+            dict(data),
+            "",
+            lifecycle.initial,
+            effects,
+            command_id,
+        ).sealed()
+        return ev, fold(None, ev)
+
+    def _commit_new(self, ev: Event, snap: Snapshot, command_id: str | None) -> Snapshot:
+        if command_id is not None:
+            done = self.store.command(command_id)
+            if done is not None:
+                return self.get(done[0].entity_id)
+        if self.store.get(snap.entity_id) is not None:
+            raise PayloadError(
+                snap.entity_id,
+                CREATE,
+                "entity_id",
+                "is already used by another entity; choose another id",
+            )
+        self.store.append(Commit(snap, (ev,), 0, command_id))
+        return snap
+
+    def create_round(
+        self,
+        round_id: str,
+        *,
+        name: str,
+        area: str,
+        actor: Actor,
+        at: dt.datetime,
+        rulebook: Rulebook | str | None = None,
+        parent_round: str | None = None,
+        round_type: Literal["routine", "look_back", "special"] = "routine",
+        command_id: str | None = None,
+    ) -> Snapshot:
+        """Create an inspection round (督察轮次) over ``area``, governed by ``rulebook``.
+
+        A look-back (回头看) or special inspection names its ``parent_round``.
+        """
+        if isinstance(rulebook, Rulebook):
+            self.add_rulebook(rulebook)
+            rb = rulebook
+        else:
+            rb = self._rulebook_named(rulebook) if rulebook else self.rulebook
+        if parent_round is not None:
+            self.get(parent_round)
+        elif round_type != "routine":
+            raise PayloadError(
+                round_id,
+                CREATE,
+                "parent_round",
+                f"a {round_type} round must name the round it follows up",
+            )
+        data = {"name": name, "rulebook": rb.name, "round_type": round_type, "batches": 0}
+        ev, snap = self._create(
+            entity_id=round_id,
+            lifecycle=rb.lifecycle("round"),
+            rb=rb,
+            area=area,
+            actor=actor,
+            at=at,
+            parent_id=parent_round,
+            data=data,
+            command_id=command_id,
+        )
+        self._round_rulebook[round_id] = rb
+        return self._commit_new(ev, snap, command_id)
+
+    def _round(self, round_id: str, states: Collection[str] | None, what: str) -> Snapshot:
+        rnd = self.get(round_id)
+        if rnd.kind != "round":
+            raise PayloadError(
+                round_id, CREATE, "round_id", f"{round_id} is a {rnd.kind}, not a round"
+            )
+        if states is not None and rnd.state not in states:
+            raise GuardError(
+                round_id,
+                CREATE,
+                "round_state",
+                f"{what} is not possible while the round is '{rnd.state}'",
+            )
+        return rnd
+
+    def receive_complaint(
+        self,
+        round_id: str,
+        *,
+        channel: Channel | str,
+        received_at: dt.datetime,
+        area: str,
+        summary: str,
+        category: str,
+        actor: Actor,
+        complaint_id: str | None = None,
+        command_id: str | None = None,
+        **data: Any,
+    ) -> Snapshot:
+        """Record a complaint (信访件) received by the round's team.
+
+        Its intake day follows the rulebook's hotline window (a call after 20:00 belongs to
+        the next day); it will be handed over in the batch of the day after.
+        """
+        rnd = self._round(round_id, _INTAKE_STATES, "receiving complaints")
+        rb = self.rulebook_of(rnd)
+        try:
+            ch = Channel(channel)
+        except ValueError:
+            raise PayloadError(
+                complaint_id or "-",
+                CREATE,
+                "channel",
+                f"unknown channel {channel!r}; use one of {', '.join(c.value for c in Channel)}",
+            ) from None
+        if category not in CATEGORIES:
+            raise PayloadError(
+                complaint_id or "-", CREATE, "category", f"use one of {', '.join(CATEGORIES)}"
+            )
+        if not isinstance(summary, str) or not summary.strip():
+            raise PayloadError(complaint_id or "-", CREATE, "summary", "must be non-empty text")
+        when = as_instant(received_at, "received_at")
+        intake = rb.intake.intake_day(when, ch)
+        entity_id = complaint_id or f"{round_id}/C-{uuid.uuid4().hex[:12]}"
+        payload = {
+            **_plain(data),
+            "channel": ch.value,
+            "received_at": when.isoformat(),
+            "summary": summary,
+            "intake_day": intake.isoformat(),
+            "batch_day": (intake + dt.timedelta(days=1)).isoformat(),
+        }
+        ev, snap = self._create(
+            entity_id=entity_id,
+            lifecycle=rb.lifecycle("complaint"),
+            rb=rb,
+            area=area,
+            actor=actor,
+            at=when,
+            round_id=round_id,
+            category=category,
+            data=payload,
+            command_id=command_id,
+        )
+        return self._commit_new(ev, snap, command_id)
+
+    def add_task(
+        self,
+        round_id: str,
+        *,
+        title: str,
+        area: str,
+        actor: Actor,
+        at: dt.datetime,
+        task_id: str | None = None,
+        category: str | None = None,
+        command_id: str | None = None,
+        **data: Any,
+    ) -> Snapshot:
+        """Record a rectification task (整改任务) from the round's feedback (反馈问题)."""
+        rnd = self._round(round_id, _TASK_STATES, "adding tasks from feedback")
+        rb = self.rulebook_of(rnd)
+        if not isinstance(title, str) or not title.strip():
+            raise PayloadError(task_id or "-", CREATE, "title", "must be non-empty text")
+        if category is not None and category not in CATEGORIES:
+            raise PayloadError(
+                task_id or "-", CREATE, "category", f"use one of {', '.join(CATEGORIES)}"
+            )
+        entity_id = task_id or f"{round_id}/T-{uuid.uuid4().hex[:12]}"
+        ev, snap = self._create(
+            entity_id=entity_id,
+            lifecycle=rb.lifecycle("task"),
+            rb=rb,
+            area=area,
+            actor=actor,
+            at=at,
+            round_id=round_id,
+            category=category,
+            data={**_plain(data), "title": title},
+            command_id=command_id,
+        )
+        return self._commit_new(ev, snap, command_id)
+
+    def request_documents(
+        self,
+        round_id: str,
+        *,
+        documents: str,
+        area: str,
+        actor: Actor,
+        at: dt.datetime,
+        request_id: str | None = None,
+        command_id: str | None = None,
+    ) -> Snapshot:
+        """Record a document request (调阅资料) of the team to an area; its clock starts now."""
+        rnd = self._round(round_id, None, "requesting documents")
+        rb = self.rulebook_of(rnd)
+        if not isinstance(documents, str) or not documents.strip():
+            raise PayloadError(request_id or "-", CREATE, "documents", "must be non-empty text")
+        entity_id = request_id or f"{round_id}/D-{uuid.uuid4().hex[:12]}"
+        ev, snap = self._create(
+            entity_id=entity_id,
+            lifecycle=rb.lifecycle("document_request"),
+            rb=rb,
+            area=area,
+            actor=actor,
+            at=at,
+            round_id=round_id,
+            data={"documents": documents},
+            command_id=command_id,
+        )
+        return self._commit_new(ev, snap, command_id)
+
+    # -- batches --------------------------------------------------------------------------
+
+    def pending_for_batch(self, round_id: str, day: dt.date) -> list[Snapshot]:
+        """Return received cases of the round due in the batch of ``day`` (or earlier)."""
+        iso = day.isoformat()
+        return [
+            s
+            for s in self.store.find(kind="complaint", round_id=round_id, state="received")
+            if str(s.data.get("batch_day", "")) <= iso
+        ]
+
+    def hand_over_batch(
+        self, round_id: str, day: dt.date, *, actor: Actor, at: dt.datetime
+    ) -> Batch | None:
+        """Batch and hand over every received case due on ``day`` (交办), in one write.
+
+        The batch holds the intake of the day before (the previous day's hotline window and
+        letters); cases still waiting from earlier days join it.  Each case's result clock
+        starts at ``at``.  Returns ``None`` when no case is waiting.
+
+        Raises:
+            PermissionDeniedError, GuardError, ChronologyError: as for :meth:`fire`;
+            nothing is written then.
+        """
+        rnd = self._round(round_id, _INTAKE_STATES, "handing over a batch")
+        cases = self.pending_for_batch(round_id, day)
+        if not cases:
+            return None
+        number = int(rnd.data.get("batches", 0)) + 1
+        commits: list[Commit] = []
+        for snap in cases:
+            ev1, mid = self._transition(snap, "batch", actor, at, {"number": number}, None)
+            ev2, new = self._transition(mid, "hand_over", actor, at, {}, None)
+            commits.append(Commit(new, (ev1, ev2), snap.version))
+        ids = [s.entity_id for s in cases]
+        ev, new_round = self._transition(
+            rnd,
+            "record_batch",
+            actor,
+            at,
+            {"number": number, "day": day.isoformat(), "cases": ids},
+            None,
+        )
+        commits.append(Commit(new_round, (ev,), rnd.version))
+        self.store.append_batch(commits)
+        return Batch(round_id, number, day, tuple(ids))
+
+    def split_case(
+        self, case_id: str, areas: Sequence[str], *, actor: Actor, at: dt.datetime
+    ) -> list[Snapshot]:
+        """Split a handed-over case between areas (分解): one child case per area.
+
+        Each child keeps the parent's result clock; the parent ends in ``split``.
+        """
+        parent = self.get(case_id)
+        if len(set(areas)) < 2:
+            raise PayloadError(case_id, "split", "areas", "name at least two different areas")
+        ev, new_parent = self._transition(parent, "split", actor, at, {"areas": list(areas)}, None)
+        rb = self.rulebook_of(parent)
+        lc = rb.lifecycle("complaint")
+        commits = [Commit(new_parent, (ev,), parent.version)]
+        children: list[Snapshot] = []
+        inherited = {
+            n: attrs.evolve(r, fired=()) for n, r in parent.deadlines.items() if r.status == "open"
+        }
+        for i, area in enumerate(dict.fromkeys(areas), start=1):
+            child_id = f"{case_id}-{i}"
+            data = {**parent.data, "split_from": case_id}
+            cev, child = self._create(
+                entity_id=child_id,
+                lifecycle=lc,
+                rb=rb,
+                area=area,
+                actor=Actor("inspection_team", actor.area, actor.name)
+                if actor.role != "inspection_team"
+                else actor,
+                at=at,
+                round_id=parent.round_id,
+                parent_id=case_id,
+                category=parent.category,
+                data=data,
+                batch=parent.batch,
+                extra_deadlines=inherited,
+            )
+            # A split case starts where its parent stood: handed over, clock running.
+            jump = Event(
+                child_id,
+                2,
+                "inherit",
+                ev.at,
+                actor,
+                {"from": case_id},
+                child.state,
+                "handed_over",
+                {},
+                None,
+                child.last_hash,
+            ).sealed()
+            child = fold(child, jump)
+            commits.append(Commit(child, (cev, jump), 0))
+            children.append(child)
+        self.store.append_batch(commits)
+        return children
+
+    # -- sweeping -------------------------------------------------------------------------
+
+    def sweep(self, now: dt.datetime | None = None, *, limit: int = 500) -> list[AlertNotice]:
+        """Record every warning and escalation that came due by ``now``, each exactly once.
+
+        Safe to run as often as wanted, and from several workers at once: an alert is
+        recorded as an event on its entity, and a second worker racing for the same entity
+        loses the optimistic-concurrency check and skips it.
+        """
+        when = as_instant(now, "now") if now is not None else as_instant(self.clock.now())
+        notices: list[AlertNotice] = []
+        seen: set[str] = set()
+        while True:
+            batch = [s for s in self.store.due_alerts(when, limit=limit) if s.entity_id not in seen]
+            if not batch:
+                break
+            for snap in batch:
+                seen.add(snap.entity_id)
+                try:
+                    notices.extend(self._fire_alerts(snap, when))
+                except ConcurrencyError:
+                    fresh = self.store.get(snap.entity_id)
+                    if fresh is not None:
+                        try:
+                            notices.extend(self._fire_alerts(fresh, when))
+                        except ConcurrencyError:
+                            continue
+        return notices
+
+    def _fire_alerts(self, snap: Snapshot, now: dt.datetime) -> list[AlertNotice]:
+        pending: list[tuple[str, tuple[str, str, dt.datetime, str], DeadlineRecord]] = []
+        for name, record in snap.deadlines.items():
+            for alert in record.pending_alerts(now):
+                pending.append((name, alert, record))
+        if not pending:
+            return []
+        pending.sort(key=lambda p: (p[1][2], p[0], p[1][1]))
+        changes: dict[str, Any] = {}
+        for name, alert, record in pending:
+            current = DeadlineRecord.from_dict(changes[name]) if name in changes else record
+            changes[name] = attrs.evolve(current, fired=(*current.fired, alert[1])).to_dict()
+        at = max(now, snap.updated_at)
+        payload = {"alerts": [[n, a[0], a[1], a[2].isoformat()] for n, a, _ in pending]}
+        ev = Event(
+            snap.entity_id,
+            snap.version + 1,
+            ALERT,
+            at,
+            _SYSTEM,
+            payload,
+            snap.state,
+            snap.state,
+            {"deadlines": changes},
+            None,
+            snap.last_hash,
+        ).sealed()
+        self.store.append(Commit(fold(snap, ev), (ev,), snap.version))
+        return [
+            AlertNotice(
+                snap.entity_id, snap.kind, snap.area, name, a[0], a[1], a[2], record.due_at, a[3]
+            )
+            for name, a, record in pending
+        ]
+
+    # -- queries --------------------------------------------------------------------------
+
+    def overdue(
+        self, now: dt.datetime, *, kind: str | None = None, area: str | None = None
+    ) -> list[Snapshot]:
+        """Return open entities with a deadline past due at ``now``, most overdue first."""
+        areas = self.areas_within(area) if area else None
+        return self.store.overdue(as_instant(now, "now"), kind=kind, areas=areas)
+
+    def due_within(
+        self,
+        working_days: int,
+        now: dt.datetime,
+        *,
+        kind: str | None = None,
+        area: str | None = None,
+    ) -> list[Snapshot]:
+        """Return open entities whose next deadline falls within ``working_days`` working
+        days after ``now``'s day (and is not yet past)."""
+        when = as_instant(now, "now")
+        last = self.calendar.add_workdays(when.date(), working_days)
+        end = dt.datetime(last.year, last.month, last.day, tzinfo=SHANGHAI) + dt.timedelta(days=1)
+        areas = self.areas_within(area) if area else None
+        return self.store.due_between(when, end, kind=kind, areas=areas)
+
+    def counts(
+        self,
+        by: Literal["state", "area", "batch", "category", "kind"],
+        *,
+        kind: str | None = None,
+        round_id: str | None = None,
+        area: str | None = None,
+    ) -> dict[str | int | None, int]:
+        """Count entities by state, area, batch, category or kind."""
+        areas = self.areas_within(area) if area else None
+        return self.store.counts(by, kind=kind, round_id=round_id, areas=areas)
+
+    def rates(
+        self, now: dt.datetime, *, round_id: str | None = None, area: str | None = None
+    ) -> dict[str, float | None]:
+        """Return the closing rate of cases (办结率), the closing rate of tasks (销号率) and
+        the on-schedule rate of open tasks (序时进度), each ``None`` when there is nothing
+        to rate."""
+        cases = self.counts("state", kind="complaint", round_id=round_id, area=area)
+        tasks = self.counts("state", kind="task", round_id=round_id, area=area)
+        out_of_scope = sum(cases.get(s, 0) for s in ("passed_on", "duplicate", "split"))
+        in_scope = sum(cases.values()) - out_of_scope
+        done_cases = sum(
+            cases.get(s, 0) for s in ("interim_closed", "closed", "under_acceptance", "accepted")
+        )
+        total_tasks = sum(tasks.values())
+        closed_tasks = sum(tasks.get(s, 0) for s in ("closed", "filed"))
+        open_tasks = [
+            s
+            for s in self.find(
+                kind="task", round_id=round_id, open_only=True, **({"area": area} if area else {})
+            )
+            if s.state not in ("closed",)
+        ]
+        when = as_instant(now, "now")
+        on_schedule = [s for s in open_tasks if (d := s.next_due_at) is None or d > when]
+        return {
+            "case_closing_rate": done_cases / in_scope if in_scope else None,
+            "task_closing_rate": closed_tasks / total_tasks if total_tasks else None,
+            "on_schedule_rate": len(on_schedule) / len(open_tasks) if open_tasks else None,
+        }
+
+    def verify(self) -> Any:
+        """Check every entity's hash chain (see :meth:`EventStore.verify`)."""
+        return self.store.verify()
+
+
+def _extension(data: Mapping[str, Any]) -> Extension:
+    until = data.get("until")
+    return Extension(
+        reason=data["reason"],
+        amount=data.get("amount"),
+        unit=data.get("unit"),
+        until=dt.date.fromisoformat(until) if until else None,
+        granted_at=dt.datetime.fromisoformat(data["granted_at"])
+        if data.get("granted_at")
+        else None,
+    )
+
+
+def _plain(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return extra fields as JSON-able data (dates and instants as ISO text)."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dt.datetime):
+            out[key] = as_instant(value, key).isoformat()
+        elif isinstance(value, dt.date):
+            out[key] = value.isoformat()
+        elif value is None or isinstance(value, (str, int, float, bool, list, dict)):
+            out[key] = value
+        else:
+            raise PayloadError("-", CREATE, key, f"cannot store a {type(value).__name__}")
+    return out
+
+
+def _placeholder(kind: str, choices: tuple[str, ...]) -> Any:
+    """A valid stand-in for a required field, so ``can`` checks roles and guards alone."""
+    if kind == "choice":
+        return choices[0]
+    return {
+        "int": 1,
+        "bool": True,
+        "date": "2100-01-01",
+        "datetime": "2100-01-01T00:00:00+08:00",
+        "list": ["-"],
+        "dict": {},
+    }.get(kind, "-")
