@@ -448,7 +448,10 @@ class DeadlineRule:
         if self.roll != _default_roll(self.unit):
             out["roll"] = self.roll
         if self.closes_at is not None:
-            out["closes_at"] = self.closes_at.isoformat(timespec="minutes")
+            whole_minute = not (self.closes_at.second or self.closes_at.microsecond)
+            out["closes_at"] = self.closes_at.isoformat(
+                timespec="minutes" if whole_minute else "auto"
+            )
         for key in ("name", "source", "confidence"):
             if getattr(self, key):
                 out[key] = getattr(self, key)
@@ -639,6 +642,14 @@ class DeadlineRule:
             calendar,
         )
 
+    def _period_end(self, first: dt.date) -> dt.date:
+        """Return the last day of a calendar-day or month period from ``first``, unrolled."""
+        if self.unit is Unit.CALENDAR_DAYS:
+            return first + dt.timedelta(days=self.amount - 1)
+        day = first if self.count_start_day else first - _ONE_DAY
+        end = _add_months(day, self.amount)
+        return end - _ONE_DAY if self.count_start_day else end
+
     def _adjust(
         self,
         first: dt.date,
@@ -650,6 +661,10 @@ class DeadlineRule:
     ) -> tuple[dt.date, dt.datetime, tuple[Adjustment, ...], bool]:
         steps: list[Adjustment] = []
         suspended = False
+        # A pause lengthens the period itself and a rest last day rolls only once the
+        # period is known (Civil Code art. 203): pauses move the unrolled last day.
+        end = self._period_end(first) if self.roll else last
+        since = due_at - dt.timedelta(hours=self.amount)  # an hour rule's anchor instant
         for pause in _merge(pauses):
             if self.unit is Unit.HOURS:
                 if pause.start >= due_at:
@@ -659,10 +674,11 @@ class DeadlineRule:
                     suspended = True
                     steps.append(Adjustment("pause", pause.reason, 0, last, pause=pause))
                     continue
-                begin = max(pause.start, _start_of(first))
+                begin = max(pause.start, since)
                 moved = pause.end - begin if pause.end > begin else dt.timedelta(0)
                 due_at = due_at + moved
                 last = (due_at - dt.timedelta(microseconds=1)).date()
+                calendar.is_workday(last)
                 steps.append(
                     Adjustment(
                         "pause", pause.reason, int(moved.total_seconds() // 3600), last, pause=pause
@@ -678,7 +694,10 @@ class DeadlineRule:
                 steps.append(Adjustment("pause", pause.reason, 0, last, pause=pause))
                 continue
             lo = max(s_day, first)
-            hi = min(pause.end.date() - _ONE_DAY, last)
+            # Not cut at the last day: a pause that outlasts the period holds the days
+            # still to run until the clock runs again on the resume day.
+            resume = pause.end.date()
+            hi = resume - _ONE_DAY
             if hi < lo:
                 steps.append(Adjustment("pause", pause.reason, 0, last, pause=pause))
                 continue
@@ -688,9 +707,11 @@ class DeadlineRule:
                     last = calendar.add_workdays(last, paused)
             else:
                 paused = (hi - lo).days + 1
-                last = last + dt.timedelta(days=paused)
-                if self.roll:
-                    last = calendar.next_workday(last)
+                # A pause begun after the period ran out, over the days its end rolled
+                # across, leaves the resume day at the earliest.
+                end = max(end + dt.timedelta(days=paused), resume)
+                last = calendar.next_workday(end) if self.roll else end
+                calendar.is_workday(last)
             steps.append(Adjustment("pause", pause.reason, paused, last, pause=pause))
             due_at = _end_of(last, self.closes_at)
         for ext in extensions:
@@ -733,11 +754,12 @@ class DeadlineRule:
 
 
 def _merge(pauses: Sequence[Pause]) -> list[Pause]:
+    for p in pauses:
+        if not isinstance(p, Pause):
+            raise InvalidRuleError("pauses", p, "must be Pause values")
     ordered = sorted(pauses, key=lambda p: p.start)
     merged: list[Pause] = []
     for p in ordered:
-        if not isinstance(p, Pause):
-            raise InvalidRuleError("pauses", p, "must be Pause values")
         if merged:
             prev = merged[-1]
             if prev.end is None:
