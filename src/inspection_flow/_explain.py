@@ -25,11 +25,17 @@ def _span(a: dt.date, b: dt.date) -> str:
 
 
 def _runs(days: list[DayInfo]) -> list[tuple[dt.date, dt.date, str, str, int]]:
-    """Group consecutive days of the same holiday into runs."""
+    """Group consecutive days into runs, one per break.
+
+    A break may join two holidays, as the notices do (2023: 中秋节、国庆节 09-29..10-06);
+    its run then carries both names.
+    """
     runs: list[tuple[dt.date, dt.date, str, str, int]] = []
     for info in days:
-        if runs and runs[-1][1] + dt.timedelta(days=1) == info.day and runs[-1][3] == info.name_en:
+        if runs and runs[-1][1] + dt.timedelta(days=1) == info.day:
             a, _, zh, en, n = runs[-1]
+            if info.name_en not in en.split(" and "):
+                zh, en = f"{zh}、{info.name_zh}", f"{en} and {info.name_en}"
             runs[-1] = (a, info.day, zh, en, n + 1)
         else:
             runs.append((info.day, info.day, info.name_zh, info.name_en, 1))
@@ -113,6 +119,17 @@ def explain(due: Due, cal: ChinaCalendar, lang: Lang) -> str:
             )
         if weekends and unit == "working_days":
             lines.append(f"跳过周末：{weekends}天" if zh else f"Skipped weekend days: {weekends}")
+        if rule.roll:
+            unrolled = rule._period_end(due.first_day)
+            rolled = cal.next_workday(unrolled)
+            if rolled != unrolled:
+                lines.append(
+                    f"末日顺延：{_day(unrolled, lang)}为休息日，顺延至 {_day(rolled, lang)}"
+                    "（民法典第203条）"
+                    if zh
+                    else f"Rolled: {_day(unrolled, lang)} is a rest day; the period ends on "
+                    f"{_day(rolled, lang)} (Civil Code art. 203)"
+                )
         if provisional:
             lines.append(
                 f"暂定：{_span(provisional[0].day, provisional[-1].day)} 所在年度放假安排未公布，"
@@ -121,6 +138,10 @@ def explain(due: Due, cal: ChinaCalendar, lang: Lang) -> str:
                 else f"Provisional: {_span(provisional[0].day, provisional[-1].day)} lies in a "
                 "year whose schedule is not published; weekends assumed"
             )
+    moved_zh, moved_en = {
+        "hours": ("小时", "hours"),
+        "working_days": ("个工作日", "working days"),
+    }.get(unit, ("天", "days"))
     for adj in due.adjustments:
         if adj.kind == "pause":
             p = adj.pause
@@ -129,13 +150,13 @@ def explain(due: Due, cal: ChinaCalendar, lang: Lang) -> str:
             if zh:
                 lines.append(
                     f"暂停：{p.start.isoformat()} 至 {end}（{p.reason or '未注明原因'}），"
-                    f"顺延{adj.amount}{'小时' if unit == 'hours' else '天'}，"
+                    f"顺延{adj.amount}{moved_zh}，"
                     f"末日变为 {adj.last_day.isoformat()}"
                 )
             else:
                 lines.append(
                     f"Paused: {p.start.isoformat()} to {end} ({p.reason or 'no reason given'}); "
-                    f"moved by {adj.amount} {'hours' if unit == 'hours' else 'days'}, "
+                    f"moved by {adj.amount} {moved_en}, "
                     f"last day now {adj.last_day.isoformat()}"
                 )
         else:
