@@ -114,8 +114,17 @@ def _granted_at(value: Any) -> dt.datetime | None:
     return None if value is None else as_instant(value, "granted_at")
 
 
+def _channel(value: Channel | str) -> Channel:
+    try:
+        return Channel(value)
+    except ValueError:
+        raise InvalidRuleError(
+            "channel", value, f"unknown channel; use one of {', '.join(c.value for c in Channel)}"
+        ) from None
+
+
 def _channels(value: Iterable[Channel | str]) -> frozenset[Channel]:
-    return frozenset(Channel(c) for c in value)
+    return frozenset(_channel(c) for c in value)
 
 
 def as_instant(value: Any, field: str = "instant") -> dt.datetime:
@@ -1009,9 +1018,10 @@ class IntakeRule:
 
         Raises:
             AnchorError: the instant is naive.
+            InvalidRuleError: the channel is unknown.
         """
         local = as_instant(instant, "received_at")
-        if Channel(channel) in self.windowed_channels and local.time() >= self.window.closes:
+        if _channel(channel) in self.windowed_channels and local.time() >= self.window.closes:
             return local.date() + _ONE_DAY
         return local.date()
 
