@@ -2,5 +2,6 @@
 
 from ._base import EventStore, VerifyReport
 from ._memory import MemoryStore
+from ._sql import SQLStore
 
-__all__ = ["EventStore", "MemoryStore", "VerifyReport"]
+__all__ = ["EventStore", "MemoryStore", "SQLStore", "VerifyReport"]

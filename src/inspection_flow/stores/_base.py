@@ -141,6 +141,25 @@ class EventStore(abc.ABC):
     def due_alerts(self, now: dt.datetime, *, limit: int = 1000) -> list[Snapshot]:
         """Return entities with an unfired alert at or before ``now``, earliest first."""
 
+    def claim_due_alerts(
+        self,
+        now: dt.datetime,
+        *,
+        worker: str = "",
+        limit: int = 100,
+        lease: dt.timedelta = dt.timedelta(minutes=5),
+    ) -> list[Snapshot]:
+        """Return entities with due alerts for ``worker`` to fire, earliest first.
+
+        A store shared by several sweeping workers leases what it returns to ``worker``
+        until ``now + lease`` and leaves leased entities out of other workers' claims,
+        so the workers split the work; appending to an entity ends its lease.  This
+        default leases nothing and returns :meth:`due_alerts`.  Firing an alert exactly
+        once never depends on the lease: the worker that loses a race to append gets
+        :class:`ConcurrencyError`.
+        """
+        return self.due_alerts(now, limit=limit)
+
     @abc.abstractmethod
     def counts(
         self,

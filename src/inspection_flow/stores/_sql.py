@@ -1,0 +1,931 @@
+"""A durable store on SQLAlchemy Core: SQLite by default, PostgreSQL through psycopg 3.
+
+Tables (all prefixed ``if_`` so they can live beside an application's own)::
+
+    inspection_flow_meta   key/value; ``schema_version`` of the tables below
+    if_events              append-only events, primary key (entity_id, version)
+    if_entities            the projection: one row per entity, its snapshot and the
+                           columns the queries filter and sort on
+    if_entity_areas        every area of every entity, so area filters use an index
+    if_commands            command ids already applied, for idempotency
+
+Upgrading the schema: :data:`metadata` describes the current tables, so a project that
+manages its database with Alembic points ``target_metadata`` at
+``inspection_flow.stores.SQLStore.metadata`` and lets ``alembic revision --autogenerate``
+write the migration; the migration also updates ``schema_version`` in
+``inspection_flow_meta``.  A release that changes the tables raises
+:data:`SCHEMA_VERSION` and ships that migration.  A store refuses a database whose
+schema version is newer than the code's, so an old program never writes into tables it
+does not understand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import importlib.util
+import json
+import os
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+from .._records import GENESIS, Commit, Event, Snapshot, canonical_json, chain_hash, replay
+from ..exceptions import (
+    ConcurrencyError,
+    InspectionFlowError,
+    MissingDependencyError,
+    StoreError,
+    TamperError,
+)
+from ._base import CountKey, EventStore, VerifyReport, check_chain
+
+__all__ = ["SCHEMA_VERSION", "SQLStore", "metadata"]
+
+#: The version of the tables this code reads and writes.
+SCHEMA_VERSION = 1
+
+_UTC = dt.timezone.utc
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=_UTC)
+# An execution option marking a connection that is about to write; on SQLite its
+# transaction starts with BEGIN IMMEDIATE (see _configure_sqlite).
+_WRITE_OPTION = "inspection_flow_write"
+# Rows fetched per query when walking a whole table (entity ids, verify).
+_PAGE = 2000
+
+
+class _Instant(sa.types.TypeDecorator[dt.datetime]):
+    """An aware instant stored so that it sorts: ``timestamptz`` on PostgreSQL,
+    integer microseconds since the Unix epoch (UTC) elsewhere."""
+
+    impl = sa.BigInteger
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(sa.DateTime(timezone=True))
+        return dialect.type_descriptor(sa.BigInteger())
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if dialect.name == "postgresql":
+            return value.astimezone(_UTC)
+        delta = value - _EPOCH
+        return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, dt.datetime):
+            return value.astimezone(_UTC)
+        return _EPOCH + dt.timedelta(microseconds=int(value))
+
+
+#: The tables of a SQL store, for ``create_all`` and Alembic's autogenerate.
+metadata = sa.MetaData()
+
+_meta = sa.Table(
+    "inspection_flow_meta",
+    metadata,
+    sa.Column("key", sa.String, primary_key=True),
+    sa.Column("value", sa.String, nullable=False),
+)
+
+_entities = sa.Table(
+    "if_entities",
+    metadata,
+    sa.Column("entity_id", sa.String, primary_key=True),
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("lifecycle", sa.String, nullable=False),
+    sa.Column("state", sa.String, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("area", sa.String, nullable=False),
+    sa.Column("round_id", sa.String),
+    sa.Column("parent_id", sa.String),
+    sa.Column("batch", sa.Integer),
+    sa.Column("category", sa.String),
+    sa.Column("terminal", sa.Boolean, nullable=False),
+    sa.Column("next_due_at", _Instant),
+    sa.Column("next_alert_at", _Instant),
+    sa.Column("created_at", _Instant, nullable=False),
+    sa.Column("updated_at", _Instant, nullable=False),
+    # A sweeping worker's lease on the entity's due alerts (claim_due_alerts).
+    sa.Column("claimed_by", sa.String),
+    sa.Column("claimed_until", _Instant),
+    sa.Column("snapshot", sa.Text, nullable=False),
+)
+
+_open = _entities.c.terminal == sa.false()
+sa.Index(
+    "ix_if_entities_open_due",
+    _entities.c.next_due_at,
+    _entities.c.entity_id,
+    sqlite_where=_open,
+    postgresql_where=_open,
+)
+sa.Index("ix_if_entities_alert", _entities.c.next_alert_at, _entities.c.entity_id)
+sa.Index("ix_if_entities_kind_state", _entities.c.kind, _entities.c.state)
+sa.Index("ix_if_entities_area", _entities.c.area)
+sa.Index("ix_if_entities_round_batch", _entities.c.round_id, _entities.c.batch)
+sa.Index("ix_if_entities_category", _entities.c.category)
+sa.Index("ix_if_entities_parent", _entities.c.parent_id)
+
+_entity_areas = sa.Table(
+    "if_entity_areas",
+    metadata,
+    sa.Column("entity_id", sa.String, sa.ForeignKey("if_entities.entity_id"), primary_key=True),
+    sa.Column("area", sa.String, primary_key=True),
+    sa.Index("ix_if_entity_areas_area", "area", "entity_id"),
+)
+
+_events = sa.Table(
+    "if_events",
+    metadata,
+    sa.Column("entity_id", sa.String, sa.ForeignKey("if_entities.entity_id"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("at", sa.String, nullable=False),
+    sa.Column("at_utc", _Instant, nullable=False),
+    sa.Column("actor_role", sa.String, nullable=False),
+    sa.Column("actor_area", sa.String, nullable=False),
+    sa.Column("actor_name", sa.String, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("effects", sa.Text, nullable=False),
+    sa.Column("state_before", sa.String, nullable=False),
+    sa.Column("state_after", sa.String, nullable=False),
+    sa.Column("command_id", sa.String),
+    sa.Column("prev_hash", sa.String, nullable=False),
+    sa.Column("hash", sa.String, nullable=False),
+)
+
+_commands = sa.Table(
+    "if_commands",
+    metadata,
+    sa.Column("command_id", sa.String, primary_key=True),
+    sa.Column("entity_id", sa.String, sa.ForeignKey("if_entities.entity_id"), nullable=False),
+    sa.Column("first_version", sa.Integer, nullable=False),
+    sa.Column("last_version", sa.Integer, nullable=False),
+)
+
+
+class _Conflict(Exception):
+    """A commit lost a race; raised inside a transaction to roll it back."""
+
+    def __init__(
+        self, commit: Commit, actual: int | None = None, cause: Exception | None = None
+    ) -> None:
+        self.commit = commit
+        self.actual = actual
+        self.cause = cause
+
+
+def _require(module: str, extra: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        raise MissingDependencyError(module, extra)
+
+
+def _url(target: str | os.PathLike[str]) -> sa.URL:
+    if isinstance(target, str) and "://" in target:
+        try:
+            url = sa.make_url(target)
+        except sa.exc.ArgumentError as exc:
+            raise StoreError(f"{target!r} is not a database URL: {exc}") from exc
+    else:
+        url = sa.URL.create("sqlite", database=os.fspath(target))
+    if url.get_backend_name() == "postgresql":
+        # A bare postgresql:// would mean psycopg2; this package speaks psycopg 3.
+        if url.drivername == "postgresql":
+            url = url.set(drivername="postgresql+psycopg")
+        if url.get_driver_name() == "psycopg":
+            _require("psycopg", "postgres")
+    return url
+
+
+def _configure_sqlite(engine: sa.Engine, *, busy_timeout: float, synchronous: str) -> None:
+    """Set the pragmas of every new connection and take over transaction starts.
+
+    pysqlite starts transactions lazily and not at all for SAVEPOINT, which breaks
+    nested transactions; the driver's own handling is switched off and each transaction
+    begins explicitly.  A writing transaction begins IMMEDIATE so that it takes the write
+    lock before it reads: a deferred one that read first would fail at once with
+    "database is locked" when another process had written in between, without waiting
+    for the busy timeout.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute(f"PRAGMA synchronous = {synchronous}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        immediate = conn.get_execution_options().get(_WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _aware(value: dt.datetime, what: str) -> dt.datetime:
+    if not isinstance(value, dt.datetime) or value.utcoffset() is None:
+        raise StoreError(f"{what} must be a timezone-aware datetime, not {value!r}")
+    return value
+
+
+def _json(value: Any, entity_id: str, version: int, what: str) -> str:
+    try:
+        return canonical_json(value)
+    except (StoreError, TypeError, ValueError) as exc:
+        raise StoreError(
+            f"{entity_id} (version {version}): the {what} cannot be stored as JSON: {exc}"
+        ) from exc
+
+
+def _loads(text: Any) -> Any:
+    if not isinstance(text, str):
+        raise TypeError(f"expected JSON text, found {type(text).__name__}")
+    return json.loads(text)
+
+
+def _decode_event(row: sa.Row[Any]) -> Event:
+    """Rebuild an event from its row.
+
+    Raises:
+        TamperError: the row cannot be read (unreadable JSON, missing fields).
+    """
+    try:
+        payload = _loads(row.payload)
+        effects = _loads(row.effects)
+        if not isinstance(payload, dict) or not isinstance(effects, dict):
+            raise TypeError("payload and effects must be JSON objects")
+        return Event.from_dict(
+            {
+                "entity_id": row.entity_id,
+                "version": row.version,
+                "name": row.name,
+                "at": row.at,
+                "actor": {"role": row.actor_role, "area": row.actor_area, "name": row.actor_name},
+                "payload": payload,
+                "state_before": row.state_before,
+                "state_after": row.state_after,
+                "effects": effects,
+                "command_id": row.command_id,
+                "prev_hash": row.prev_hash,
+                "hash": row.hash,
+            }
+        )
+    except (InspectionFlowError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise TamperError(
+            row.entity_id, row.version, f"the stored event cannot be read: {exc}"
+        ) from exc
+
+
+def _decode_snapshot(entity_id: str, version: Any, text: Any) -> Snapshot:
+    """Rebuild a snapshot from its row.
+
+    Raises:
+        StoreError: the row cannot be read.
+    """
+    try:
+        data = _loads(text)
+        if not isinstance(data, dict):
+            raise TypeError("a snapshot must be a JSON object")
+        return Snapshot.from_dict(data)
+    except (InspectionFlowError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise StoreError(
+            f"{entity_id} (version {version}): the stored snapshot cannot be read ({exc}); "
+            f"rebuild it from the entity's events with SQLStore.rebuild({entity_id!r})"
+        ) from exc
+
+
+def _event_row(event: Event) -> dict[str, Any]:
+    return {
+        "entity_id": event.entity_id,
+        "version": event.version,
+        "name": event.name,
+        "at": event.at.isoformat(),
+        "at_utc": _aware(event.at, f"{event.entity_id} event {event.version} time"),
+        "actor_role": event.actor.role,
+        "actor_area": event.actor.area,
+        "actor_name": event.actor.name,
+        "payload": _json(dict(event.payload), event.entity_id, event.version, "payload"),
+        "effects": _json(dict(event.effects), event.entity_id, event.version, "effects"),
+        "state_before": event.state_before,
+        "state_after": event.state_after,
+        "command_id": event.command_id,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
+def _projection(snapshot: Snapshot) -> dict[str, Any]:
+    return {
+        "kind": snapshot.kind,
+        "lifecycle": snapshot.lifecycle,
+        "state": snapshot.state,
+        "version": snapshot.version,
+        "area": snapshot.area,
+        "round_id": snapshot.round_id,
+        "parent_id": snapshot.parent_id,
+        "batch": snapshot.batch,
+        "category": snapshot.category,
+        "terminal": snapshot.terminal,
+        "next_due_at": snapshot.next_due_at,
+        "next_alert_at": snapshot.next_alert_at,
+        "created_at": snapshot.created_at,
+        "updated_at": snapshot.updated_at,
+        # Writing an entity ends any lease on its alerts: what was due has changed.
+        "claimed_by": None,
+        "claimed_until": None,
+        "snapshot": _json(snapshot.to_dict(), snapshot.entity_id, snapshot.version, "snapshot"),
+    }
+
+
+def _check_commit(commit: Commit) -> None:
+    entity_id = commit.entity_id
+    version = commit.expected_version
+    for event in commit.events:
+        version += 1
+        if event.entity_id != entity_id or event.version != version:
+            raise StoreError(
+                f"commit for {entity_id}: event {event.entity_id} {event.version} should be "
+                f"{entity_id} {version}; a commit's events continue the expected version"
+            )
+    if commit.snapshot.version != version:
+        raise StoreError(
+            f"commit for {entity_id}: snapshot version {commit.snapshot.version} should be "
+            f"{version}, the version after its events"
+        )
+
+
+class SQLStore(EventStore):
+    """Events and the projection of entities in a SQL database.
+
+    Args:
+        target: a database URL (``sqlite:///ledger.db``,
+            ``postgresql+psycopg://user@host/db``), a filesystem path (a SQLite file), a
+            :class:`sqlalchemy.Engine`, or a :class:`sqlalchemy.Connection`.  Given a
+            connection, the store writes inside the caller's transaction, one SAVEPOINT
+            per command, and never commits or rolls it back: the caller does.
+        busy_timeout: on SQLite, seconds a writer waits for another process's lock.
+        synchronous: on SQLite, ``"FULL"`` (the default) syncs the write-ahead log at
+            every commit, so a command reported as accepted survives a power cut;
+            ``"NORMAL"`` is faster and survives a crash of the program but may lose the
+            latest commits on a power cut or operating-system crash.
+
+    Engines the store creates from a URL or path are configured for it (on SQLite:
+    write-ahead log, foreign keys, busy timeout, writers that take the lock before
+    reading); an engine or connection passed in is used as it is, so build it with
+    :meth:`make_engine` when several processes write to one SQLite file.
+
+    Raises:
+        MissingDependencyError: a PostgreSQL URL is given but psycopg is not installed.
+        StoreError: the database cannot be opened, or its schema is newer than this code.
+    """
+
+    #: The tables, for Alembic's autogenerate (see the module docstring).
+    metadata = metadata
+
+    def __init__(
+        self,
+        target: str | os.PathLike[str] | sa.Engine | sa.Connection,
+        *,
+        busy_timeout: float = 30.0,
+        synchronous: Literal["NORMAL", "FULL"] = "FULL",
+    ) -> None:
+        self._connection: sa.Connection | None = None
+        self._owns_engine = False
+        if isinstance(target, sa.Connection):
+            self._connection = target
+            self._engine = target.engine
+        elif isinstance(target, sa.Engine):
+            self._engine = target
+        else:
+            self._engine = self.make_engine(
+                target, busy_timeout=busy_timeout, synchronous=synchronous
+            )
+            self._owns_engine = True
+        try:
+            self._prepare()
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def open(
+        cls,
+        target: str | os.PathLike[str] | sa.Engine | sa.Connection,
+        *,
+        busy_timeout: float = 30.0,
+        synchronous: Literal["NORMAL", "FULL"] = "FULL",
+    ) -> SQLStore:
+        """Open (and create if needed) the store at ``target``; see :class:`SQLStore`."""
+        return cls(target, busy_timeout=busy_timeout, synchronous=synchronous)
+
+    @staticmethod
+    def make_engine(
+        target: str | os.PathLike[str],
+        *,
+        busy_timeout: float = 30.0,
+        synchronous: Literal["NORMAL", "FULL"] = "FULL",
+    ) -> sa.Engine:
+        """Return an engine for a URL or SQLite path, configured as the store needs.
+
+        Use it to share one engine (or one of its connections) between the store and the
+        application's own tables.
+
+        Raises:
+            MissingDependencyError: a PostgreSQL URL is given but psycopg is missing.
+            StoreError: ``target`` is not a usable URL.
+        """
+        if synchronous not in ("NORMAL", "FULL"):
+            raise StoreError(f"synchronous must be 'NORMAL' or 'FULL', not {synchronous!r}")
+        url = _url(target)
+        try:
+            engine = sa.create_engine(url)
+        except (ImportError, sa.exc.ArgumentError) as exc:
+            raise StoreError(f"cannot open {url.render_as_string()}: {exc}") from exc
+        if engine.dialect.name == "sqlite":
+            _configure_sqlite(engine, busy_timeout=busy_timeout, synchronous=synchronous)
+        return engine
+
+    def __repr__(self) -> str:
+        return f"SQLStore({self._engine.url.render_as_string()!r})"
+
+    def close(self) -> None:
+        """Release the engine the store created; a caller's engine or connection stays open."""
+        if self._owns_engine:
+            self._engine.dispose()
+            self._owns_engine = False
+
+    # -- transactions -----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[sa.Connection]:
+        try:
+            if self._connection is not None:
+                with self._connection.begin_nested():
+                    yield self._connection
+            else:
+                with self._engine.connect() as conn:
+                    conn.execution_options(**{_WRITE_OPTION: True})
+                    with conn.begin():
+                        yield conn
+        except sa.exc.DBAPIError as exc:
+            raise StoreError(f"the database refused the write: {exc.orig}") from exc
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sa.Connection]:
+        try:
+            if self._connection is not None:
+                yield self._connection
+            else:
+                with self._engine.connect() as conn:
+                    yield conn
+        except sa.exc.DBAPIError as exc:
+            raise StoreError(f"the database could not be read: {exc.orig}") from exc
+
+    def _prepare(self) -> None:
+        for attempt in range(2):
+            try:
+                with self._writing() as conn:
+                    metadata.create_all(conn)
+                    self._check_schema(conn)
+                return
+            except StoreError as exc:
+                # Two processes creating the tables at once: one loses; the tables exist.
+                if attempt or not isinstance(exc.__cause__, sa.exc.DBAPIError):
+                    raise
+
+    def _check_schema(self, conn: sa.Connection) -> None:
+        found = conn.execute(
+            sa.select(_meta.c.value).where(_meta.c.key == "schema_version")
+        ).scalar_one_or_none()
+        if found is None:
+            conn.execute(sa.insert(_meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
+            return
+        try:
+            version = int(found)
+        except ValueError:
+            raise StoreError(
+                f"inspection_flow_meta holds schema_version {found!r}, which is not a number; "
+                f"this is not a database written by inspection_flow"
+            ) from None
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"this database has inspection_flow schema version {version}, newer than "
+                f"version {SCHEMA_VERSION} that this release understands; upgrade "
+                f"inspection-flow before opening it"
+            )
+        if version < SCHEMA_VERSION:
+            raise StoreError(
+                f"this database has inspection_flow schema version {version}, older than "
+                f"version {SCHEMA_VERSION}; run the schema migration before opening it"
+            )
+
+    # -- writing --------------------------------------------------------------------------
+
+    def append(self, commit: Commit) -> tuple[Event, ...]:
+        return self._write([commit])[0]
+
+    def append_batch(self, commits: Sequence[Commit]) -> list[tuple[Event, ...]]:
+        return self._write(commits)
+
+    def _write(self, commits: Sequence[Commit]) -> list[tuple[Event, ...]]:
+        for commit in commits:
+            _check_commit(commit)
+        # A lost race is retried only when the winner was this very command (its result
+        # is then returned) or when the store turns out to hold the expected version.
+        cause: Exception | None = None
+        for _ in range(3):
+            try:
+                with self._writing() as conn:
+                    return [self._write_one(conn, commit) for commit in commits]
+            except _Conflict as conflict:
+                commit, cause = conflict.commit, conflict.cause
+                with self._reading() as conn:
+                    if commit.command_id is not None and self._command(conn, commit.command_id):
+                        continue
+                    actual = conflict.actual
+                    if actual is None:
+                        actual = self._version(conn, commit.entity_id)
+                if actual != commit.expected_version:
+                    raise ConcurrencyError(
+                        commit.entity_id, commit.expected_version, actual
+                    ) from None
+        raise StoreError(
+            f"{commits[0].entity_id}: the database kept refusing the write ({cause}); "
+            f"retry it, and if it persists run verify()"
+        ) from cause
+
+    def _write_one(self, conn: sa.Connection, commit: Commit) -> tuple[Event, ...]:
+        if commit.command_id is not None:
+            done = self._command(conn, commit.command_id)
+            if done is not None:
+                return done
+        entity_id = commit.entity_id
+        snapshot = commit.snapshot
+        row = _projection(snapshot)
+        if commit.expected_version == 0:
+            try:
+                conn.execute(sa.insert(_entities).values(entity_id=entity_id, **row))
+            except sa.exc.IntegrityError as exc:
+                raise _Conflict(commit, cause=exc) from None
+        else:
+            # The version check and the write are one statement, so two writers holding
+            # the same version cannot both succeed, whatever the isolation level.
+            result = conn.execute(
+                sa.update(_entities)
+                .where(
+                    _entities.c.entity_id == entity_id,
+                    _entities.c.version == commit.expected_version,
+                )
+                .values(**row)
+            )
+            if result.rowcount != 1:
+                raise _Conflict(commit, self._version(conn, entity_id))
+            conn.execute(sa.delete(_entity_areas).where(_entity_areas.c.entity_id == entity_id))
+        areas = sorted(set(snapshot.areas))
+        if areas:
+            conn.execute(
+                sa.insert(_entity_areas), [{"entity_id": entity_id, "area": a} for a in areas]
+            )
+        try:
+            if commit.events:
+                conn.execute(sa.insert(_events), [_event_row(e) for e in commit.events])
+            if commit.command_id is not None:
+                conn.execute(
+                    sa.insert(_commands).values(
+                        command_id=commit.command_id,
+                        entity_id=entity_id,
+                        first_version=commit.expected_version + 1,
+                        last_version=snapshot.version,
+                    )
+                )
+        except sa.exc.IntegrityError as exc:
+            raise _Conflict(commit, cause=exc) from None
+        return commit.events
+
+    # -- reading --------------------------------------------------------------------------
+
+    @staticmethod
+    def _version(conn: sa.Connection, entity_id: str) -> int:
+        found = conn.execute(
+            sa.select(_entities.c.version).where(_entities.c.entity_id == entity_id)
+        ).scalar_one_or_none()
+        return int(found) if found is not None else 0
+
+    @staticmethod
+    def _events(
+        conn: sa.Connection, entity_id: str, first: int = 1, last: int | None = None
+    ) -> list[Event]:
+        query = sa.select(_events).where(
+            _events.c.entity_id == entity_id, _events.c.version >= first
+        )
+        if last is not None:
+            query = query.where(_events.c.version <= last)
+        return [_decode_event(row) for row in conn.execute(query.order_by(_events.c.version))]
+
+    def _command(self, conn: sa.Connection, command_id: str) -> tuple[Event, ...] | None:
+        row = conn.execute(
+            sa.select(_commands).where(_commands.c.command_id == command_id)
+        ).one_or_none()
+        if row is None:
+            return None
+        return tuple(self._events(conn, row.entity_id, row.first_version, row.last_version))
+
+    def _snapshots(self, query: sa.Select[Any]) -> list[Snapshot]:
+        with self._reading() as conn:
+            rows = conn.execute(query).all()
+        return [_decode_snapshot(r.entity_id, r.version, r.snapshot) for r in rows]
+
+    def get(self, entity_id: str) -> Snapshot | None:
+        found = self._snapshots(_select_snapshots().where(_entities.c.entity_id == entity_id))
+        return found[0] if found else None
+
+    def events(self, entity_id: str) -> list[Event]:
+        with self._reading() as conn:
+            return self._events(conn, entity_id)
+
+    def command(self, command_id: str) -> tuple[Event, ...] | None:
+        with self._reading() as conn:
+            return self._command(conn, command_id)
+
+    def find(
+        self,
+        *,
+        kind: str | None = None,
+        round_id: str | None = None,
+        state: str | Collection[str] | None = None,
+        areas: Collection[str] | None = None,
+        batch: int | None = None,
+        category: str | None = None,
+        parent_id: str | None = None,
+        open_only: bool = False,
+    ) -> list[Snapshot]:
+        query = _filtered(
+            _select_snapshots(),
+            kind=kind,
+            round_id=round_id,
+            state=state,
+            areas=areas,
+            batch=batch,
+            category=category,
+            parent_id=parent_id,
+            open_only=open_only,
+        )
+        return self._snapshots(query.order_by(_entities.c.entity_id))
+
+    def overdue(
+        self,
+        now: dt.datetime,
+        *,
+        kind: str | None = None,
+        areas: Collection[str] | None = None,
+        limit: int | None = None,
+    ) -> list[Snapshot]:
+        query = _overdue_query(_aware(now, "now"), kind=kind, areas=areas)
+        if limit is not None:
+            query = query.limit(limit)
+        return self._snapshots(query)
+
+    def due_between(
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        *,
+        kind: str | None = None,
+        areas: Collection[str] | None = None,
+    ) -> list[Snapshot]:
+        due = _entities.c.next_due_at
+        query = _filtered(
+            _select_snapshots().where(
+                due > _aware(start, "start"), due <= _aware(end, "end"), _open
+            ),
+            kind=kind,
+            areas=areas,
+        )
+        return self._snapshots(query.order_by(due, _entities.c.entity_id))
+
+    def due_alerts(self, now: dt.datetime, *, limit: int = 1000) -> list[Snapshot]:
+        alert = _entities.c.next_alert_at
+        query = (
+            _select_snapshots()
+            .where(alert <= _aware(now, "now"))
+            .order_by(alert, _entities.c.entity_id)
+            .limit(limit)
+        )
+        return self._snapshots(query)
+
+    def claim_due_alerts(
+        self,
+        now: dt.datetime,
+        *,
+        worker: str = "",
+        limit: int = 100,
+        lease: dt.timedelta = dt.timedelta(minutes=5),
+    ) -> list[Snapshot]:
+        """Lease up to ``limit`` entities with due alerts to ``worker`` until ``now + lease``.
+
+        Another worker's claim skips leased entities, so several sweepers split the
+        work; on PostgreSQL the claim locks rows with ``FOR UPDATE SKIP LOCKED`` so that
+        concurrent claims never wait for one another.  Appending to an entity ends its
+        lease.  Firing an alert exactly once does not depend on the lease: a worker
+        that lost the race gets :class:`ConcurrencyError` from :meth:`append`.
+        """
+        now = _aware(now, "now")
+        alert = _entities.c.next_alert_at
+        until = _entities.c.claimed_until
+        with self._writing() as conn:
+            query = (
+                sa.select(_entities.c.entity_id)
+                .where(alert <= now, sa.or_(until.is_(None), until <= now))
+                .order_by(alert, _entities.c.entity_id)
+                .limit(limit)
+            )
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            ids = list(conn.execute(query).scalars())
+            if not ids:
+                return []
+            conn.execute(
+                sa.update(_entities)
+                .where(_entities.c.entity_id.in_(ids))
+                .values(claimed_by=worker, claimed_until=now + lease)
+            )
+            rows = conn.execute(
+                _select_snapshots()
+                .where(_entities.c.entity_id.in_(ids))
+                .order_by(alert, _entities.c.entity_id)
+            ).all()
+        return [_decode_snapshot(r.entity_id, r.version, r.snapshot) for r in rows]
+
+    def counts(
+        self,
+        by: CountKey,
+        *,
+        kind: str | None = None,
+        round_id: str | None = None,
+        areas: Collection[str] | None = None,
+    ) -> dict[str | int | None, int]:
+        if by not in ("state", "area", "batch", "category", "kind"):
+            raise StoreError(f"cannot count by {by!r}; use state, area, batch, category or kind")
+        column = _entities.c[by]
+        query = _filtered(
+            sa.select(column, sa.func.count()).group_by(column),
+            kind=kind,
+            round_id=round_id,
+            areas=areas,
+        )
+        with self._reading() as conn:
+            return {key: int(n) for key, n in conn.execute(query)}
+
+    def entity_ids(self) -> Iterator[str]:
+        # One page per query, no cursor held open between pages: a caller may stop early.
+        last: str | None = None
+        while True:
+            query = sa.select(_entities.c.entity_id).order_by(_entities.c.entity_id).limit(_PAGE)
+            if last is not None:
+                query = query.where(_entities.c.entity_id > last)
+            with self._reading() as conn:
+                page = list(conn.execute(query).scalars())
+            yield from page
+            if len(page) < _PAGE:
+                return
+            last = page[-1]
+
+    # -- integrity ------------------------------------------------------------------------
+
+    def verify(self) -> VerifyReport:
+        """Check every entity's hash chain; report the first broken link.
+
+        Events are read in pages in key order, so the check costs one query per
+        couple of thousand events.  An event row that cannot be read at all is reported
+        as the broken link.
+        """
+        entities = events = 0
+        entity_id: str | None = None
+        expected, prev = 1, GENESIS
+        key: tuple[str, int] | None = None
+        while True:
+            query = sa.select(_events).order_by(_events.c.entity_id, _events.c.version)
+            if key is not None:
+                query = query.where(
+                    sa.or_(
+                        _events.c.entity_id > key[0],
+                        sa.and_(_events.c.entity_id == key[0], _events.c.version > key[1]),
+                    )
+                )
+            with self._reading() as conn:
+                rows = conn.execute(query.limit(_PAGE)).all()
+            for row in rows:
+                if row.entity_id != entity_id:
+                    entity_id, expected, prev = row.entity_id, 1, GENESIS
+                    entities += 1
+                events += 1
+                try:
+                    event = _decode_event(row)
+                except TamperError as exc:
+                    return VerifyReport(
+                        False, entities, events, exc.entity_id, exc.version, exc.problem
+                    )
+                version, problem = _check_link(event, expected, prev)
+                if version is not None:
+                    return VerifyReport(False, entities, events, entity_id, version, problem)
+                expected, prev = expected + 1, event.hash
+            if len(rows) < _PAGE:
+                return VerifyReport(True, entities, events)
+            key = (rows[-1].entity_id, rows[-1].version)
+
+    def rebuild(self, entity_id: str) -> Snapshot | None:
+        """Rewrite an entity's projection row from its events; return the new snapshot.
+
+        For a projection row that was damaged or written by a faulty program: the events
+        are the record, the snapshot only a cache of their fold.
+
+        Raises:
+            TamperError: the entity's events are unreadable or their chain is broken.
+        """
+        with self._writing() as conn:
+            history = self._events(conn, entity_id)
+            version, problem = check_chain(entity_id, history)
+            if version is not None:
+                raise TamperError(entity_id, version, problem)
+            snapshot = replay(history)
+            if snapshot is None:
+                return None
+            conn.execute(
+                sa.update(_entities)
+                .where(_entities.c.entity_id == entity_id)
+                .values(**_projection(snapshot))
+            )
+            conn.execute(sa.delete(_entity_areas).where(_entity_areas.c.entity_id == entity_id))
+            conn.execute(
+                sa.insert(_entity_areas),
+                [{"entity_id": entity_id, "area": a} for a in sorted(set(snapshot.areas))],
+            )
+        return snapshot
+
+
+def _check_link(event: Event, expected: int, prev: str) -> tuple[int | None, str]:
+    if event.version != expected:
+        return expected, f"version {event.version} found where {expected} was expected"
+    if event.prev_hash != prev:
+        return event.version, "its previous-hash does not match the event before it"
+    if chain_hash(event) != event.hash:
+        return event.version, "its content does not match its hash (changed after writing)"
+    return None, ""
+
+
+def _select_snapshots() -> sa.Select[Any]:
+    return sa.select(_entities.c.entity_id, _entities.c.version, _entities.c.snapshot)
+
+
+def _overdue_query(
+    now: dt.datetime, *, kind: str | None, areas: Collection[str] | None
+) -> sa.Select[Any]:
+    """The overdue query: served by the partial index on open entities' due times."""
+    due = _entities.c.next_due_at
+    query = _filtered(_select_snapshots().where(_open, due <= now), kind=kind, areas=areas)
+    return query.order_by(due, _entities.c.entity_id)
+
+
+def _filtered(
+    query: sa.Select[Any],
+    *,
+    kind: str | None = None,
+    round_id: str | None = None,
+    state: str | Collection[str] | None = None,
+    areas: Collection[str] | None = None,
+    batch: int | None = None,
+    category: str | None = None,
+    parent_id: str | None = None,
+    open_only: bool = False,
+) -> sa.Select[Any]:
+    columns: Mapping[str, Any] = {
+        "kind": kind,
+        "round_id": round_id,
+        "batch": batch,
+        "category": category,
+        "parent_id": parent_id,
+    }
+    for name, value in columns.items():
+        if value is not None:
+            query = query.where(_entities.c[name] == value)
+    if isinstance(state, str):
+        query = query.where(_entities.c.state == state)
+    elif state:
+        query = query.where(_entities.c.state.in_(list(state)))
+    if areas is not None:
+        in_areas = sa.select(_entity_areas.c.entity_id).where(_entity_areas.c.area.in_(list(areas)))
+        query = query.where(_entities.c.entity_id.in_(in_areas))
+    if open_only:
+        query = query.where(_open)
+    return query

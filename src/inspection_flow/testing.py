@@ -1,0 +1,506 @@
+"""The store contract: the tests every :class:`~inspection_flow.stores.EventStore` passes.
+
+A third-party store runs the suite by subclassing :class:`StoreContract` in a pytest
+module and saying how to make a fresh, empty store::
+
+    from inspection_flow.testing import StoreContract
+
+    class TestMyStore(StoreContract):
+        def make_store(self):
+            return MyStore(...)
+
+The store fixture closes the store after each test.  A store that does not lease due
+alerts to sweeping workers (see :meth:`EventStore.claim_due_alerts`) sets
+``leases_alerts = False``.
+
+The commits are built by hand with :func:`create_commit` and :func:`next_commit`, which
+write events in the effects format :func:`~inspection_flow._records.fold` reads, so the
+suite needs no lifecycle, rulebook or calendar.  This module imports pytest; import it
+from tests only.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Literal
+
+import attrs
+import pytest
+
+from ._areas import Actor
+from ._records import Commit, DeadlineRecord, Event, Snapshot, fold
+from .exceptions import ConcurrencyError
+from .stores import EventStore
+
+__all__ = [
+    "CST",
+    "OFFICE",
+    "T0",
+    "StoreContract",
+    "create_commit",
+    "deadline",
+    "next_commit",
+]
+
+#: China Standard Time, the offset of the instants the suite writes.
+CST = dt.timezone(dt.timedelta(hours=8), "CST")
+#: The instant the suite's histories start at.
+T0 = dt.datetime(2023, 9, 20, 9, 30, tzinfo=CST)
+#: The actor of the suite's events.
+OFFICE = Actor("rectification_office", "430900", "益阳市整改办")
+
+
+def deadline(
+    name: str,
+    due_at: dt.datetime,
+    *,
+    alerts: Sequence[dt.datetime] = (),
+    fired: Sequence[int] = (),
+    status: Literal["open", "met", "cancelled"] = "open",
+) -> dict[str, Any]:
+    """Return a deadline record as event effects store it.
+
+    Args:
+        name: the deadline's name.
+        due_at: when it falls due.
+        alerts: instants of its alerts, named ``alert-0``, ``alert-1``, …
+        fired: indexes of the alerts that have fired.
+        status: ``open``, ``met`` or ``cancelled``.
+    """
+    record = DeadlineRecord(
+        name=name,
+        rule={"amount": 15, "unit": "working_days"},
+        anchor="handed_over",
+        last_day=due_at.date(),
+        due_at=due_at,
+        calendar_version="test",
+        status=status,
+        alerts=tuple(("warning", f"alert-{i}", at, "预警") for i, at in enumerate(alerts)),
+        fired=tuple(f"alert-{i}" for i in fired),
+    )
+    return record.to_dict()
+
+
+def create_commit(
+    entity_id: str,
+    *,
+    at: dt.datetime = T0,
+    kind: str = "complaint",
+    state: str = "received",
+    area: str = "430900",
+    areas: Sequence[str] | None = None,
+    round_id: str | None = "hunan-2023",
+    parent_id: str | None = None,
+    batch: int | None = None,
+    category: str | None = None,
+    data: Mapping[str, Any] | None = None,
+    deadlines: Mapping[str, Mapping[str, Any]] | None = None,
+    command_id: str | None = None,
+    actor: Actor = OFFICE,
+) -> Commit:
+    """Return the commit creating ``entity_id``: one sealed version-1 event and its fold."""
+    create: dict[str, Any] = {
+        "kind": kind,
+        "lifecycle": kind,
+        "area": area,
+        "areas": list(areas) if areas is not None else [area],
+        "round_id": round_id,
+        "parent_id": parent_id,
+        "batch": batch,
+        "category": category,
+        "data": dict(data or {"summary": f"{entity_id} 信访件"}),
+    }
+    effects: dict[str, Any] = {"create": create}
+    if deadlines:
+        effects["deadlines"] = {k: dict(v) for k, v in deadlines.items()}
+    event = Event(
+        entity_id=entity_id,
+        version=1,
+        name="create",
+        at=at,
+        actor=actor,
+        # fold takes a created entity's data from the creating payload (older folds read
+        # create["data"]); both carry it.
+        payload=dict(create["data"]),
+        state_before=state,
+        state_after=state,
+        effects=effects,
+        command_id=command_id,
+    ).sealed()
+    return Commit(fold(None, event), (event,), 0, command_id)
+
+
+def next_commit(
+    snapshot: Snapshot,
+    *,
+    at: dt.datetime | None = None,
+    name: str = "update",
+    state: str | None = None,
+    set: Mapping[str, Any] | None = None,
+    data: Mapping[str, Any] | None = None,
+    deadlines: Mapping[str, Mapping[str, Any]] | None = None,
+    payload: Mapping[str, Any] | None = None,
+    command_id: str | None = None,
+    events: int = 1,
+    actor: Actor = OFFICE,
+) -> Commit:
+    """Return a commit of ``events`` sealed events following ``snapshot``.
+
+    The first event carries the given effects; further ones only move time on a minute.
+    """
+    current = snapshot
+    written: list[Event] = []
+    when = at if at is not None else snapshot.updated_at + dt.timedelta(hours=1)
+    for i in range(events):
+        effects: dict[str, Any] = {}
+        if i == 0:
+            if set:
+                effects["set"] = dict(set)
+            if data:
+                effects["data"] = dict(data)
+            if deadlines:
+                effects["deadlines"] = {k: dict(v) for k, v in deadlines.items()}
+        event = Event(
+            entity_id=current.entity_id,
+            version=current.version + 1,
+            name=name,
+            at=when + dt.timedelta(minutes=i),
+            actor=actor,
+            payload=dict(payload or {"note": f"step {current.version + 1}"}),
+            state_before=current.state,
+            state_after=state if state is not None else current.state,
+            effects=effects,
+            command_id=command_id,
+            prev_hash=current.last_hash,
+        ).sealed()
+        current = fold(current, event)
+        written.append(event)
+    return Commit(current, tuple(written), snapshot.version, command_id)
+
+
+def _ids(snapshots: Sequence[Snapshot]) -> list[str]:
+    return [s.entity_id for s in snapshots]
+
+
+class StoreContract(abc.ABC):
+    """The behaviour every event store must show; subclass it and define :meth:`make_store`."""
+
+    #: Whether :meth:`EventStore.claim_due_alerts` leases what it returns.
+    leases_alerts: ClassVar[bool] = True
+
+    @abc.abstractmethod
+    def make_store(self) -> EventStore:
+        """Return a new, empty store."""
+
+    @pytest.fixture
+    def store(self) -> Iterator[EventStore]:
+        """A new, empty store, closed after the test."""
+        store = self.make_store()
+        try:
+            yield store
+        finally:
+            store.close()
+
+    # -- writing and reading back ---------------------------------------------------------
+
+    def test_round_trip(self, store: EventStore) -> None:
+        """An appended commit reads back equal: snapshot, events, aware instants."""
+        due = T0 + dt.timedelta(days=15)
+        commit = create_commit(
+            "case-1",
+            data={"summary": "河道排污", "tags": ["水", "排污"], "n": 3, "x": 1.5},
+            deadlines={"handling_due": deadline("handling_due", due, alerts=[due - _DAY])},
+            command_id="cmd-1",
+        )
+        assert store.append(commit) == commit.events
+        assert store.get("case-1") == commit.snapshot
+        assert store.events("case-1") == list(commit.events)
+        stored = store.events("case-1")[0]
+        assert stored.at == T0
+        assert stored.at.utcoffset() == dt.timedelta(hours=8)
+        snapshot = store.get("case-1")
+        assert snapshot is not None
+        assert snapshot.created_at.utcoffset() is not None
+        assert snapshot.next_due_at == due
+        assert snapshot.deadlines["handling_due"].alerts[0][2] == due - _DAY
+
+    def test_unknown_entity(self, store: EventStore) -> None:
+        """An unknown entity has no snapshot and no events; an unknown command no result."""
+        assert store.get("nothing") is None
+        assert store.events("nothing") == []
+        assert store.command("nothing") is None
+        assert list(store.entity_ids()) == []
+
+    def test_versions_count_events(self, store: EventStore) -> None:
+        """Versions run 1, 2, 3… across commits, and a commit may hold several events."""
+        commit = create_commit("case-1")
+        store.append(commit)
+        second = next_commit(commit.snapshot, events=3, state="handling")
+        store.append(second)
+        third = next_commit(second.snapshot, data={"owner": "赫山区"})
+        store.append(third)
+        history = store.events("case-1")
+        assert [e.version for e in history] == [1, 2, 3, 4, 5]
+        snapshot = store.get("case-1")
+        assert snapshot is not None
+        assert snapshot.version == 5
+        assert snapshot.state == "handling"
+        assert snapshot.last_hash == history[-1].hash
+        assert snapshot.data["owner"] == "赫山区"
+
+    def test_stale_expected_version_is_refused(self, store: EventStore) -> None:
+        """A commit written against an old version raises ConcurrencyError, writes nothing."""
+        first = create_commit("case-1")
+        store.append(first)
+        winner = next_commit(first.snapshot, state="handling")
+        loser = next_commit(first.snapshot, state="closed", events=2)
+        store.append(winner)
+        with pytest.raises(ConcurrencyError) as info:
+            store.append(loser)
+        assert (info.value.entity_id, info.value.expected, info.value.actual) == ("case-1", 1, 2)
+        assert store.events("case-1") == [*first.events, *winner.events]
+        assert store.get("case-1") == winner.snapshot
+
+    def test_creating_twice_is_a_conflict(self, store: EventStore) -> None:
+        """Creating an entity that exists raises ConcurrencyError (expected 0, actual 1)."""
+        store.append(create_commit("case-1"))
+        with pytest.raises(ConcurrencyError) as info:
+            store.append(create_commit("case-1", kind="task"))
+        assert (info.value.expected, info.value.actual) == (0, 1)
+        snapshot = store.get("case-1")
+        assert snapshot is not None
+        assert snapshot.kind == "complaint"
+
+    def test_expected_version_of_unknown_entity(self, store: EventStore) -> None:
+        """A commit expecting a version of an entity that does not exist is refused."""
+        base = create_commit("case-1")
+        with pytest.raises(ConcurrencyError) as info:
+            store.append(next_commit(base.snapshot))
+        assert (info.value.expected, info.value.actual) == (1, 0)
+        assert store.get("case-1") is None
+        assert store.events("case-1") == []
+
+    def test_repeated_command_returns_first_result(self, store: EventStore) -> None:
+        """A command id seen before returns the first command's events and writes nothing."""
+        first = create_commit("case-1", command_id="create-1")
+        events = store.append(first)
+        assert store.append(first) == events
+        step = next_commit(first.snapshot, command_id="step-1")
+        assert store.append(step) == step.events
+        # The same command id again, even written against the newer version.
+        again = next_commit(step.snapshot, command_id="step-1", state="closed")
+        assert store.append(again) == step.events
+        assert [e.version for e in store.events("case-1")] == [1, 2]
+        assert store.get("case-1") == step.snapshot
+        assert store.command("step-1") == step.events
+        assert store.command("create-1") == first.events
+
+    # -- batches --------------------------------------------------------------------------
+
+    def test_batch_writes_everything(self, store: EventStore) -> None:
+        """A batch may create entities and chain commits on one entity."""
+        a = create_commit("case-a")
+        b = create_commit("case-b")
+        a2 = next_commit(a.snapshot, state="handling")
+        results = store.append_batch([a, b, a2])
+        assert results == [a.events, b.events, a2.events]
+        assert store.get("case-a") == a2.snapshot
+        assert store.get("case-b") == b.snapshot
+
+    def test_batch_is_all_or_nothing(self, store: EventStore) -> None:
+        """A batch with one stale commit raises ConcurrencyError and writes none of it."""
+        base = create_commit("case-a")
+        store.append(base)
+        moved = next_commit(base.snapshot)
+        store.append(moved)
+        fresh = create_commit("case-b")
+        stale = next_commit(base.snapshot, state="closed")
+        with pytest.raises(ConcurrencyError):
+            store.append_batch([fresh, stale])
+        assert store.get("case-b") is None
+        assert store.events("case-b") == []
+        assert store.get("case-a") == moved.snapshot
+
+    def test_batch_skips_applied_commands(self, store: EventStore) -> None:
+        """A batch returns the first result of commands already applied."""
+        first = create_commit("case-a", command_id="c-a")
+        store.append(first)
+        b = create_commit("case-b", command_id="c-b")
+        results = store.append_batch([create_commit("case-a", command_id="c-a"), b])
+        assert results == [first.events, b.events]
+        assert [e.version for e in store.events("case-a")] == [1]
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def _population(self, store: EventStore) -> None:
+        commits = [
+            create_commit("c-1", area="430902", batch=1, category="water"),
+            create_commit("c-2", area="430903", batch=1, category="air"),
+            create_commit(
+                "c-3", area="430902", areas=["430902", "430921"], batch=2, category="water"
+            ),
+            create_commit("t-1", kind="task", area="430903", round_id="central-2021"),
+            create_commit("t-2", kind="task", area="430921", parent_id="c-1", batch=2),
+        ]
+        store.append_batch(commits)
+        c2 = commits[1].snapshot
+        store.append(next_commit(c2, state="closed", set={"terminal": True}))
+        t1 = commits[3].snapshot
+        store.append(next_commit(t1, state="rectifying"))
+
+    def test_find_filters(self, store: EventStore) -> None:
+        """find applies every filter given, and orders by entity id."""
+        self._population(store)
+        assert _ids(store.find()) == ["c-1", "c-2", "c-3", "t-1", "t-2"]
+        assert _ids(store.find(kind="task")) == ["t-1", "t-2"]
+        assert _ids(store.find(round_id="central-2021")) == ["t-1"]
+        assert _ids(store.find(state="received")) == ["c-1", "c-3", "t-2"]
+        assert _ids(store.find(state=["closed", "rectifying"])) == ["c-2", "t-1"]
+        assert _ids(store.find(areas=["430921"])) == ["c-3", "t-2"]
+        assert _ids(store.find(areas=["430902", "430903"])) == ["c-1", "c-2", "c-3", "t-1"]
+        assert _ids(store.find(areas=[])) == []
+        assert _ids(store.find(batch=2)) == ["c-3", "t-2"]
+        assert _ids(store.find(category="water")) == ["c-1", "c-3"]
+        assert _ids(store.find(parent_id="c-1")) == ["t-2"]
+        assert _ids(store.find(open_only=True)) == ["c-1", "c-3", "t-1", "t-2"]
+        assert _ids(store.find(kind="complaint", areas=["430902"], batch=1)) == ["c-1"]
+        assert store.find(kind="nothing") == []
+
+    def test_entity_ids_are_ordered(self, store: EventStore) -> None:
+        """entity_ids yields every entity once, in order."""
+        for entity_id in ["b", "a", "c"]:
+            store.append(create_commit(entity_id))
+        assert list(store.entity_ids()) == ["a", "b", "c"]
+
+    def _deadlines(self, store: EventStore) -> dict[str, Snapshot]:
+        """Entities due at T0 + n days, with alerts a day earlier."""
+        out: dict[str, Snapshot] = {}
+        for entity_id, days, area in [
+            ("d-3", 3, "430902"),
+            ("d-1", 1, "430903"),
+            ("d-2b", 2, "430902"),
+            ("d-2a", 2, "430903"),
+            ("d-9", 9, "430902"),
+        ]:
+            due = T0 + days * _DAY
+            commit = create_commit(
+                entity_id,
+                area=area,
+                deadlines={"due": deadline("due", due, alerts=[due - _DAY])},
+            )
+            store.append(commit)
+            out[entity_id] = commit.snapshot
+        store.append(create_commit("no-deadline"))
+        return out
+
+    def test_overdue_ordering(self, store: EventStore) -> None:
+        """overdue lists open entities due at or before now, earliest first, ties by id."""
+        self._deadlines(store)
+        now = T0 + 3 * _DAY
+        assert _ids(store.overdue(now)) == ["d-1", "d-2a", "d-2b", "d-3"]
+        assert _ids(store.overdue(now, limit=2)) == ["d-1", "d-2a"]
+        assert _ids(store.overdue(now, areas=["430902"])) == ["d-2b", "d-3"]
+        assert _ids(store.overdue(now, kind="task")) == []
+        assert store.overdue(T0) == []
+        # The same instant in another offset gives the same answer.
+        assert _ids(store.overdue(now.astimezone(dt.timezone.utc))) == _ids(store.overdue(now))
+
+    def test_overdue_excludes_terminal_and_met(self, store: EventStore) -> None:
+        """A terminal entity is never overdue, and a met deadline no longer counts."""
+        snapshots = self._deadlines(store)
+        store.append(next_commit(snapshots["d-1"], state="closed", set={"terminal": True}))
+        met = deadline("due", T0 + 2 * _DAY, status="met")
+        later = deadline("later", T0 + 30 * _DAY)
+        store.append(next_commit(snapshots["d-2a"], deadlines={"due": met, "later": later}))
+        assert _ids(store.overdue(T0 + 3 * _DAY)) == ["d-2b", "d-3"]
+        assert _ids(store.overdue(T0 + 30 * _DAY)) == ["d-2b", "d-3", "d-9", "d-2a"]
+
+    def test_due_between(self, store: EventStore) -> None:
+        """due_between lists open entities due in (start, end], earliest first."""
+        self._deadlines(store)
+        got = store.due_between(T0 + _DAY, T0 + 3 * _DAY)
+        assert _ids(got) == ["d-2a", "d-2b", "d-3"]
+        assert _ids(store.due_between(T0, T0 + 9 * _DAY, areas=["430903"])) == ["d-1", "d-2a"]
+        assert store.due_between(T0 + 9 * _DAY, T0 + 99 * _DAY) == []
+
+    def test_due_alerts(self, store: EventStore) -> None:
+        """due_alerts lists unfired alerts at or before now, earliest first, up to limit."""
+        snapshots = self._deadlines(store)
+        now = T0 + 2 * _DAY
+        assert _ids(store.due_alerts(now)) == ["d-1", "d-2a", "d-2b", "d-3"]
+        assert _ids(store.due_alerts(now, limit=1)) == ["d-1"]
+        fired = deadline("due", T0 + _DAY, alerts=[T0], fired=[0])
+        store.append(next_commit(snapshots["d-1"], deadlines={"due": fired}))
+        assert _ids(store.due_alerts(now)) == ["d-2a", "d-2b", "d-3"]
+        assert store.due_alerts(T0) == []
+
+    def test_claim_due_alerts(self, store: EventStore) -> None:
+        """Claims return due alerts; leasing stores split them between workers."""
+        snapshots = self._deadlines(store)
+        now = T0 + 2 * _DAY
+        first = store.claim_due_alerts(now, worker="w1", limit=2)
+        assert _ids(first) == ["d-1", "d-2a"]
+        if not self.leases_alerts:
+            return
+        second = store.claim_due_alerts(now, worker="w2", limit=10)
+        assert _ids(second) == ["d-2b", "d-3"]
+        assert store.claim_due_alerts(now, worker="w3") == []
+        # Writing an entity ends its lease; an expired lease frees the rest.
+        store.append(next_commit(snapshots["d-2a"]))
+        hours = dt.timedelta(hours=2)
+        assert _ids(store.claim_due_alerts(now, worker="w3", lease=hours)) == ["d-2a"]
+        later = now + dt.timedelta(hours=1)
+        assert _ids(store.claim_due_alerts(later, worker="w4")) == ["d-1", "d-2b", "d-3"]
+
+    def test_counts(self, store: EventStore) -> None:
+        """counts groups entities by one column, with optional filters."""
+        self._population(store)
+        assert store.counts("state") == {"received": 3, "closed": 1, "rectifying": 1}
+        assert store.counts("kind") == {"complaint": 3, "task": 2}
+        assert store.counts("area") == {"430902": 2, "430903": 2, "430921": 1}
+        assert store.counts("batch") == {1: 2, 2: 2, None: 1}
+        assert store.counts("category") == {"water": 2, "air": 1, None: 2}
+        assert store.counts("state", kind="task") == {"rectifying": 1, "received": 1}
+        assert store.counts("kind", round_id="central-2021") == {"task": 1}
+        assert store.counts("kind", areas=["430921"]) == {"complaint": 1, "task": 1}
+
+    # -- integrity ----------------------------------------------------------------------------
+
+    def test_verify_intact(self, store: EventStore) -> None:
+        """verify passes over untouched chains and counts what it checked."""
+        commit = create_commit("case-1")
+        store.append(commit)
+        store.append(next_commit(commit.snapshot, events=2))
+        store.append(create_commit("case-2"))
+        report = store.verify()
+        assert report.ok, str(report)
+        assert (report.entities, report.events) == (2, 4)
+        assert str(report).startswith("intact")
+
+    def test_verify_finds_changed_content(self, store: EventStore) -> None:
+        """An event whose content does not match its hash is named by entity and version."""
+        commit = create_commit("case-1")
+        store.append(commit)
+        step = next_commit(commit.snapshot, events=2)
+        changed = attrs.evolve(step.events[0], payload={"note": "changed after sealing"})
+        store.append(attrs.evolve(step, events=(changed, step.events[1])))
+        report = store.verify()
+        assert not report.ok
+        assert (report.entity_id, report.version) == ("case-1", 2)
+        assert "hash" in report.problem
+
+    def test_verify_finds_broken_link(self, store: EventStore) -> None:
+        """An event that does not point at the hash before it is named."""
+        store.append(create_commit("case-0"))
+        commit = create_commit("case-1")
+        store.append(commit)
+        step = next_commit(commit.snapshot)
+        unlinked = attrs.evolve(step.events[0], prev_hash="f" * 64).sealed()
+        store.append(attrs.evolve(step, events=(unlinked,)))
+        report = store.verify()
+        assert (report.ok, report.entity_id, report.version) == (False, "case-1", 2)
+
+
+_DAY = dt.timedelta(days=1)
