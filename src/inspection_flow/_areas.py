@@ -67,11 +67,13 @@ class AreaRegistry:
     zone such as 大通湖区, a high-tech zone — are registered with their parent.
     """
 
-    __slots__ = ("_names", "_parents")
+    __slots__ = ("_names", "_parents", "generation")
 
     def __init__(self, areas: Mapping[str, tuple[str, str | None]] | None = None) -> None:
         self._parents: dict[str, str | None] = {}
         self._names: dict[str, str] = {}
+        #: Bumped on every registration, so cached jurisdiction answers can be dropped.
+        self.generation = 0
         for code, (name, parent) in (areas or {}).items():
             self.register(code, name, parent)
 
@@ -81,6 +83,7 @@ class AreaRegistry:
             raise PayloadError("-", "register_area", "code", "an area needs a code")
         self._parents[code] = parent if parent is not None else _gbt_parent(code)
         self._names[code] = name
+        self.generation += 1
 
     def name(self, code: str) -> str:
         """Return the area's name, or its code where none is registered."""

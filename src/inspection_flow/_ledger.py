@@ -337,6 +337,10 @@ class Ledger:
         for rb in self._rulebooks.values():
             self._register_areas(rb)
         self._round_rulebook: dict[str, Rulebook] = {}
+        # Jurisdiction answers, by (actor area, entity area); cleared when areas change.
+        self._covers_cache: dict[tuple[str, str], bool] = {}
+        self._covers_generation = self.areas.generation
+        self._shapes: dict[tuple[Any, ...], Mapping[str, Any]] = {}
 
     @classmethod
     def open(cls, target: Any, **options: Any) -> Ledger:
@@ -346,7 +350,7 @@ class Ledger:
             StoreError: the database cannot be opened or has a newer schema.
             MissingDependencyError: the database's driver extra is not installed.
         """
-        from .stores import SQLStore  # type: ignore[attr-defined]
+        from .stores import SQLStore
 
         return cls(SQLStore.open(target), **options)
 
@@ -457,7 +461,19 @@ class Ledger:
     # -- permission ------------------------------------------------------------------------
 
     def _covers(self, actor: Actor, areas: Iterable[str]) -> bool:
-        return any(self.areas.covers(actor.area, a) for a in areas)
+        cache = self._covers_cache
+        if self._covers_generation != self.areas.generation:
+            cache.clear()
+            self._covers_generation = self.areas.generation
+        outer = actor.area
+        for a in areas:
+            key = (outer, a)
+            hit = cache.get(key)
+            if hit is None:
+                hit = cache[key] = self.areas.covers(outer, a)
+            if hit:
+                return True
+        return False
 
     def _check(
         self,
@@ -628,8 +644,8 @@ class Ledger:
         lc = self.lifecycle_of(snap)
         t, clean = self._check(snap, lc, event, actor, when, payload)
         new_state = lc.step(snap.entity_id, snap.state, event)
-        effects = self._effects(snap, lc, t, new_state, actor, when, clean)
-        ev = Event(
+        effects, records = self._effects(snap, lc, t, new_state, actor, when, clean)
+        ev = Event.new(
             snap.entity_id,
             snap.version + 1,
             event,
@@ -641,8 +657,8 @@ class Ledger:
             effects,
             command_id,
             snap.last_hash,
-        ).sealed()
-        return ev, fold(snap, ev)
+        )
+        return ev, fold(snap, ev, records)
 
     def _effects(
         self,
@@ -653,13 +669,13 @@ class Ledger:
         actor: Actor,
         at: dt.datetime,
         payload: Mapping[str, Any],
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], dict[str, DeadlineRecord]]:
         event = t.event
         data: dict[str, Any] = {}
         setters: dict[str, Any] = {}
-        deadlines: dict[str, Any] = {}
+        deadlines: dict[str, DeadlineRecord] = {}
         if event in _CLOCK_EVENTS:
-            deadlines[payload["deadline"]] = self._clock(snap, event, at, payload).to_dict()
+            deadlines[payload["deadline"]] = self._clock(snap, event, at, payload)
         else:
             data.update(payload)
         if event == "assign":
@@ -689,9 +705,7 @@ class Ledger:
         elif event == "mark_key":
             data["key_case"] = True
         elif event == "approve_extension":
-            deadlines["rectify_due"] = self._extend_until(
-                snap, "rectify_due", at, payload
-            ).to_dict()
+            deadlines["rectify_due"] = self._extend_until(snap, "rectify_due", at, payload)
         elif event == "record_batch":
             data = {"batches": payload["number"]}
         rb = self.rulebook_of(snap)
@@ -700,24 +714,22 @@ class Ledger:
             if record is not None and record.status == "open":
                 deadlines[b.name] = attrs.evolve(
                     record, status="met" if met else "cancelled", ended_at=at
-                ).to_dict()
+                )
         for b in lc.deadlines_started_by(event):
-            deadlines[b.name] = self._start(snap.entity_id, b, rb, at, payload).to_dict()
+            deadlines[b.name] = self._start(snap.entity_id, b, rb, at, payload)
         if lc.state(new_state).terminal:
             setters["terminal"] = True
             for name, record in snap.deadlines.items():
                 if record.status == "open" and name not in deadlines:
-                    deadlines[name] = attrs.evolve(
-                        record, status="cancelled", ended_at=at
-                    ).to_dict()
+                    deadlines[name] = attrs.evolve(record, status="cancelled", ended_at=at)
         effects: dict[str, Any] = {}
         if data:
             effects["data"] = data
         if setters:
             effects["set"] = setters
         if deadlines:
-            effects["deadlines"] = deadlines
-        return effects
+            effects["deadlines"] = {n: r.to_dict() for n, r in deadlines.items()}
+        return effects, deadlines
 
     # -- deadlines ------------------------------------------------------------------------
 
@@ -869,7 +881,7 @@ class Ledger:
                 )
                 changes[name] = fresh.to_dict()
         if moved and apply:
-            ev = Event(
+            ev = Event.new(
                 entity_id,
                 snap.version + 1,
                 RECOMPUTE,
@@ -881,7 +893,7 @@ class Ledger:
                 {"deadlines": changes},
                 None,
                 snap.last_hash,
-            ).sealed()
+            )
             self.store.append(Commit(fold(snap, ev), (ev,), snap.version))
         return moved
 
@@ -935,33 +947,36 @@ class Ledger:
         }
         for name, record in (extra_deadlines or {}).items():
             deadlines[name] = record.to_dict()
-        effects: dict[str, Any] = {
-            "create": {
-                "kind": kind,
-                "lifecycle": lifecycle.name,
-                "area": area,
-                "areas": owner_areas,
-                "round_id": round_id,
-                "parent_id": parent_id,
-                "batch": batch,
-                "category": category,
-                "data": dict(data),
-            }
-        }
+        shape = (
+            kind,
+            lifecycle.name,
+            area,
+            tuple(owner_areas),
+            round_id,
+            parent_id,
+            batch,
+            category,
+        )
         if deadlines:
-            effects["deadlines"] = deadlines
-        ev = Event(
+            effects: Mapping[str, Any] = {"create": _create_effects(shape), "deadlines": deadlines}
+        else:
+            # Effects are immutable once recorded; cases of one round, area and category
+            # share one mapping, which keeps a million open cases small.
+            effects = self._shapes.get(shape) or self._shapes.setdefault(
+                shape, {"create": _create_effects(shape)}
+            )
+        ev = Event.new(
             entity_id,
             1,
             CREATE,
             when,
             actor,
-            dict(data),
+            data,
             "",
             lifecycle.initial,
             effects,
             command_id,
-        ).sealed()
+        )
         return ev, fold(None, ev)
 
     def _commit_new(self, ev: Event, snap: Snapshot, command_id: str | None) -> Snapshot:
@@ -1253,7 +1268,7 @@ class Ledger:
                 extra_deadlines=inherited,
             )
             # A split case starts where its parent stood: handed over, clock running.
-            jump = Event(
+            jump = Event.new(
                 child_id,
                 2,
                 "inherit",
@@ -1265,7 +1280,7 @@ class Ledger:
                 {},
                 None,
                 child.last_hash,
-            ).sealed()
+            )
             child = fold(child, jump)
             commits.append(Commit(child, (cev, jump), 0))
             children.append(child)
@@ -1315,7 +1330,7 @@ class Ledger:
             changes[name] = attrs.evolve(current, fired=(*current.fired, alert[1])).to_dict()
         at = max(now, snap.updated_at)
         payload = {"alerts": [[n, a[0], a[1], a[2].isoformat()] for n, a, _ in pending]}
-        ev = Event(
+        ev = Event.new(
             snap.entity_id,
             snap.version + 1,
             ALERT,
@@ -1327,7 +1342,7 @@ class Ledger:
             {"deadlines": changes},
             None,
             snap.last_hash,
-        ).sealed()
+        )
         self.store.append(Commit(fold(snap, ev), (ev,), snap.version))
         return [
             AlertNotice(
@@ -1406,6 +1421,22 @@ class Ledger:
     def verify(self) -> Any:
         """Check every entity's hash chain (see :meth:`EventStore.verify`)."""
         return self.store.verify()
+
+
+def _create_effects(shape: tuple[Any, ...]) -> dict[str, Any]:
+    kind, lifecycle, area, areas, round_id, parent_id, batch, category = shape
+    out: dict[str, Any] = {"kind": kind, "lifecycle": lifecycle, "area": area}
+    if areas != (area,):
+        out["areas"] = list(areas)
+    for key, value in (
+        ("round_id", round_id),
+        ("parent_id", parent_id),
+        ("batch", batch),
+        ("category", category),
+    ):
+        if value is not None:
+            out[key] = value
+    return out
 
 
 def _extension(data: Mapping[str, Any]) -> Extension:

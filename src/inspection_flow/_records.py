@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Literal
 
 import attrs
+import orjson
 
 from ._areas import Actor
 from .exceptions import StoreError
@@ -23,6 +24,7 @@ __all__ = [
     "DeadlineRecord",
     "Event",
     "Snapshot",
+    "canonical_bytes",
     "canonical_json",
     "chain_hash",
     "fold",
@@ -53,9 +55,21 @@ def _parse_opt_dt(value: Any, what: str) -> dt.datetime | None:
     return None if value is None else _parse_dt(value, what)
 
 
+def canonical_bytes(data: Any) -> bytes:
+    """Return ``data`` as canonical JSON in UTF-8: sorted keys, no spaces, no escapes.
+
+    Raises:
+        StoreError: ``data`` holds something JSON cannot represent.
+    """
+    try:
+        return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    except TypeError as exc:
+        raise StoreError(f"cannot store {data!r} as JSON: {exc}") from exc
+
+
 def canonical_json(data: Any) -> str:
-    """Return ``data`` as canonical JSON: sorted keys, no spaces, UTF-8 kept."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Return ``data`` as canonical JSON text: sorted keys, no spaces, UTF-8 kept."""
+    return canonical_bytes(data).decode("utf-8")
 
 
 @attrs.frozen
@@ -216,10 +230,55 @@ class Event:
         """Return the event with its hash computed over its content."""
         return attrs.evolve(self, hash=chain_hash(self))
 
+    @classmethod
+    def new(
+        cls,
+        entity_id: str,
+        version: int,
+        name: str,
+        at: dt.datetime,
+        actor: Actor,
+        payload: Mapping[str, Any],
+        state_before: str,
+        state_after: str,
+        effects: Mapping[str, Any],
+        command_id: str | None = None,
+        prev_hash: str = GENESIS,
+    ) -> Event:
+        """Return a new event, its hash computed over its content (built once)."""
+        content = {
+            "entity_id": entity_id,
+            "version": version,
+            "name": name,
+            "at": at.isoformat(),
+            "actor": actor.to_dict(),
+            "payload": payload,
+            "state_before": state_before,
+            "state_after": state_after,
+            "effects": effects,
+            "command_id": command_id,
+            "prev_hash": prev_hash,
+        }
+        digest = hashlib.sha256(canonical_bytes(content)).hexdigest()
+        return cls(
+            entity_id,
+            version,
+            name,
+            at,
+            actor,
+            payload,
+            state_before,
+            state_after,
+            effects,
+            command_id,
+            prev_hash,
+            digest,
+        )
+
 
 def chain_hash(event: Event) -> str:
     """Return the SHA-256 of ``event``'s content, which includes the previous hash."""
-    return hashlib.sha256(canonical_json(event.content()).encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_bytes(event.content())).hexdigest()
 
 
 @attrs.frozen
@@ -346,68 +405,105 @@ class Commit:
 
 
 _SETTABLE = frozenset({"area", "areas", "batch", "category", "terminal", "parent_id"})
+_NO_DEADLINES: Mapping[str, DeadlineRecord] = MappingProxyType({})
+_AREA_TUPLES: dict[str, tuple[str]] = {}
 
 
-def fold(snapshot: Snapshot | None, event: Event) -> Snapshot:
+def _one_area(area: str) -> tuple[str]:
+    # One shared tuple per area instead of one per entity.
+    found = _AREA_TUPLES.get(area)
+    if found is None:
+        found = _AREA_TUPLES.setdefault(area, (area,))
+    return found
+
+
+def fold(
+    snapshot: Snapshot | None,
+    event: Event,
+    records: Mapping[str, DeadlineRecord] | None = None,
+) -> Snapshot:
     """Apply ``event`` to ``snapshot`` (``None`` before the first event) and return the result.
 
     Only the event's recorded effects are read, never a rulebook or calendar, so
-    rebuilding an entity from its events always gives the state it had.
+    rebuilding an entity from its events always gives the state it had.  A creating
+    event's payload is the entity's initial data.  ``records`` may hand over the deadline
+    records the event's effects were written from, which spares parsing them again.
 
     Raises:
         StoreError: the event does not follow the snapshot (wrong version or chain).
     """
     effects = event.effects
+    deadline_changes = effects.get("deadlines")
     if snapshot is None:
         create = effects.get("create")
         if event.version != 1 or not isinstance(create, Mapping):
             raise StoreError(f"{event.entity_id}: the first event must create the entity")
-        snapshot = Snapshot(
-            entity_id=event.entity_id,
-            kind=create["kind"],
-            lifecycle=create["lifecycle"],
-            state=event.state_before,
-            version=0,
-            area=create["area"],
-            areas=tuple(create.get("areas") or (create["area"],)),
-            round_id=create.get("round_id"),
-            parent_id=create.get("parent_id"),
-            batch=create.get("batch"),
-            category=create.get("category"),
-            created_at=event.at,
-            updated_at=event.at,
-            terminal=False,
-            data=dict(create.get("data", {})),
-            deadlines={},
-            last_hash=GENESIS,
+        deadlines: Mapping[str, DeadlineRecord] = (
+            {n: DeadlineRecord.from_dict(r) for n, r in deadline_changes.items()}
+            if deadline_changes
+            else _NO_DEADLINES
         )
-    elif event.version != snapshot.version + 1 or event.prev_hash != snapshot.last_hash:
+        area = create["area"]
+        areas = create.get("areas")
+        return Snapshot(
+            event.entity_id,
+            create["kind"],
+            create["lifecycle"],
+            event.state_after,
+            1,
+            area,
+            tuple(areas) if areas else _one_area(area),
+            create.get("round_id"),
+            create.get("parent_id"),
+            create.get("batch"),
+            create.get("category"),
+            event.at,
+            event.at,
+            False,
+            event.payload,
+            deadlines,
+            event.hash,
+        )
+    if event.version != snapshot.version + 1 or event.prev_hash != snapshot.last_hash:
         raise StoreError(
             f"{event.entity_id}: event {event.version} does not follow version {snapshot.version}"
         )
+    setters = effects.get("set")
     changes: dict[str, Any] = {}
-    for key, value in effects.get("set", {}).items():
-        if key not in _SETTABLE:
-            raise StoreError(f"{event.entity_id}: event {event.version} sets unknown {key!r}")
-        changes[key] = tuple(value) if key == "areas" else value
+    if setters:
+        for key, value in setters.items():
+            if key not in _SETTABLE:
+                raise StoreError(f"{event.entity_id}: event {event.version} sets unknown {key!r}")
+            changes[key] = tuple(value) if key == "areas" else value
     data_changes = effects.get("data")
     data = {**snapshot.data, **data_changes} if data_changes else snapshot.data
-    deadline_changes = effects.get("deadlines")
     if deadline_changes:
         deadlines = dict(snapshot.deadlines)
-        for name, record in deadline_changes.items():
-            deadlines[name] = DeadlineRecord.from_dict(record)
+        if records is not None and records.keys() == deadline_changes.keys():
+            deadlines.update(records)
+        else:
+            for name, record in deadline_changes.items():
+                deadlines[name] = DeadlineRecord.from_dict(record)
     else:
-        deadlines = dict(snapshot.deadlines)
-    return attrs.evolve(
-        snapshot,
-        state=event.state_after,
-        version=event.version,
-        updated_at=event.at,
-        data=data,
-        deadlines=deadlines,
-        last_hash=event.hash,
-        **changes,
+        deadlines = snapshot.deadlines
+    return Snapshot(
+        snapshot.entity_id,
+        snapshot.kind,
+        snapshot.lifecycle,
+        event.state_after,
+        event.version,
+        changes.get("area", snapshot.area),
+        changes.get("areas", snapshot.areas),
+        snapshot.round_id,
+        changes.get("parent_id", snapshot.parent_id),
+        changes.get("batch", snapshot.batch),
+        changes.get("category", snapshot.category),
+        snapshot.created_at,
+        event.at,
+        changes.get("terminal", snapshot.terminal),
+        data,
+        deadlines,
+        event.hash,
     )
 
 
