@@ -674,3 +674,26 @@ def test_local_calendar_matches_the_naive_loop(
         expected += step
         left -= is_workday(expected)
     assert local.add_workdays(day, n) == expected
+
+
+def test_the_table_ends_with_the_last_schedule() -> None:
+    """next_workday past the last published day names the year it would need."""
+    calendar = ChinaCalendar(
+        extra=[YearSchedule(2027, rest_days=days(D(2027, 12, 27), D(2027, 12, 31)), source="test")]
+    )
+    with pytest.raises(CalendarCoverageError) as info:
+        calendar.next_workday(D(2027, 12, 27))
+    assert info.value.year == 2028
+
+
+def test_the_table_starts_with_the_first_schedule(calendar: ChinaCalendar) -> None:
+    """previous_workday before the first published working day names 2003."""
+    with pytest.raises(CalendarCoverageError) as info:
+        calendar.previous_workday(D(2004, 1, 1))  # New Year's Day, the table's first day
+    assert info.value.year == 2003
+
+
+def test_text_is_not_a_day(calendar: ChinaCalendar) -> None:
+    """The calendar refuses text where it expects a day."""
+    with pytest.raises(AnchorError, match="str"):
+        calendar.is_workday("2023-06-25")  # type: ignore[arg-type]

@@ -967,3 +967,119 @@ def test_extensions_must_be_extensions(calendar: ChinaCalendar) -> None:
     """compute refuses extensions that are not Extension values."""
     with pytest.raises(InvalidRuleError):
         PLAN.compute(FEEDBACK, calendar, extensions=[10])  # type: ignore[list-item]
+
+
+# --- more edges ---------------------------------------------------------------------------------
+
+
+def test_explain_counted_start_day_on_a_rest_day(calendar: ChinaCalendar) -> None:
+    """With "（含当日）" from a Saturday, the explanation says counting begins on Monday."""
+    due = DeadlineRule.parse("10个工作日（含当日）").compute(D(2023, 7, 1), calendar)
+    assert due.last_day == D(2023, 7, 14)
+    text = due.explain()
+    assert "起算日：2023-07-01（周六），含当日，但当日为休息日，自2023-07-03（周一）起算" in text
+    assert "当日计入" not in text
+    assert "跳过周末：4天" in text  # 07-01, 07-02, 07-08, 07-09
+    assert "counting begins on 2023-07-03 (Mon)" in due.explain("en")
+
+
+def test_explain_names_the_rule(calendar: ChinaCalendar) -> None:
+    """A named rule's explanation gives its name."""
+    rule = DeadlineRule.working_days(30, name="整改方案报送")
+    assert "名称：整改方案报送" in rule.compute(FEEDBACK, calendar).explain()
+    assert "Name: 整改方案报送" in rule.compute(FEEDBACK, calendar).explain("en")
+
+
+def test_date_subclass_anchor(calendar: ChinaCalendar) -> None:
+    """A date subclass (pendulum's Date) anchors like a plain date."""
+    import pendulum
+
+    due = PLAN.compute(pendulum.date(2023, 9, 20), calendar)
+    assert due.last_day == D(2023, 11, 7)
+    assert type(due.start) is dt.date
+
+
+@given(rule=working_day_rules(), day=st.dates(D(2004, 3, 1), D(2026, 12, 31)))
+def test_date_and_instant_anchors_agree(
+    weekends_calendar: ChinaCalendar, rule: DeadlineRule, day: dt.date
+) -> None:
+    """Anchoring on a day or on noon of that day in Shanghai gives the same due date."""
+    by_day = rule.compute(day, weekends_calendar)
+    by_instant = rule.compute(at(day, 12), weekends_calendar)
+    assert (by_day.first_day, by_day.last_day, by_day.due_at, by_day.provisional) == (
+        by_instant.first_day,
+        by_instant.last_day,
+        by_instant.due_at,
+        by_instant.provisional,
+    )
+    assert by_day.provisional is (by_day.last_day.year > 2026)
+
+
+def test_pause_over_a_weekend(calendar: ChinaCalendar) -> None:
+    """A weekend-only pause moves a working-day rule by nothing and a calendar-day rule by 2."""
+    pause = Pause(at(D(2023, 10, 14)), at(D(2023, 10, 16)))  # Saturday and Sunday
+    assert PLAN.compute(FEEDBACK, calendar, pauses=[pause]).last_day == D(2023, 11, 7)
+    rule = DeadlineRule.calendar_days(30, roll=False)  # 09-21 .. 10-20
+    assert rule.compute(FEEDBACK, calendar, pauses=[pause]).last_day == D(2023, 10, 22)
+
+
+def test_pauses_after_an_open_pause_are_absorbed(calendar: ChinaCalendar) -> None:
+    """Once a pause is open, later pauses change nothing: the clock is already stopped."""
+    open_pause = Pause(at(D(2023, 10, 10)), None, "open")
+    later = Pause(at(D(2023, 10, 20)), at(D(2023, 10, 25)), "later")
+    due = PLAN.compute(FEEDBACK, calendar, pauses=[later, open_pause])
+    assert due.suspended
+    assert due.last_day == D(2023, 11, 7)
+    assert len(due.adjustments) == 1
+
+
+def test_month_pause_rolls_once(calendar: ChinaCalendar) -> None:
+    """A month period paused a day still ends in the Labour Day holiday, so rolls as before."""
+    rule = DeadlineRule.months(1)  # 2023-03-31 + 1 month = Sunday 04-30, rolls to 05-04
+    assert rule.compute(D(2023, 3, 31), calendar).last_day == D(2023, 5, 4)
+    pause = Pause(at(D(2023, 4, 10)), at(D(2023, 4, 11)))
+    assert rule.compute(D(2023, 3, 31), calendar, pauses=[pause]).last_day == D(2023, 5, 4)
+    counted = DeadlineRule.months(1, count_start_day=True)  # 01-15 .. 02-14
+    assert counted.compute(D(2023, 1, 15), calendar, pauses=[pause]).last_day == D(2023, 2, 14)
+    early = Pause(at(D(2023, 1, 16)), at(D(2023, 1, 17)))
+    assert counted.compute(D(2023, 1, 15), calendar, pauses=[early]).last_day == D(2023, 2, 15)
+
+
+def test_calendar_day_warnings(calendar: ChinaCalendar) -> None:
+    """A warning 7 calendar days before falls at the start of that day."""
+    rule = DeadlineRule.working_days(
+        30,
+        warnings=[EarlyWarning("a week left", before=7, unit=Unit.CALENDAR_DAYS)],
+        escalations=[EscalationStep("a week late", 7, Unit.CALENDAR_DAYS)],
+    )
+    alerts = {a.name: a.at for a in rule.compute(FEEDBACK, calendar).alerts()}
+    assert alerts == {"a week left": at(D(2023, 10, 31)), "a week late": at(D(2023, 11, 15))}
+
+
+def test_due_is_not_equal_to_other_things(calendar: ChinaCalendar) -> None:
+    """A Due compares unequal to values that are not Due."""
+    due = PLAN.compute(FEEDBACK, calendar)
+    assert due != "2023-11-07"
+    assert due != due.last_day
+
+
+def test_alert_values_are_checked() -> None:
+    """Warnings and escalations must be of their types, with whole offsets."""
+    with pytest.raises(InvalidRuleError):
+        DeadlineRule.working_days(5, warnings=["soon"])
+    with pytest.raises(InvalidRuleError):
+        DeadlineRule.working_days(5, escalations=["late"])
+    with pytest.raises(InvalidRuleError, match="unique"):
+        DeadlineRule.working_days(
+            5, warnings=[EarlyWarning("w", fraction=0.5), EarlyWarning("w", fraction=0.8)]
+        )
+    with pytest.raises(InvalidRuleError, match="whole"):
+        EarlyWarning("w", before="3", unit="working_days")  # type: ignore[arg-type]
+
+
+def test_pause_instants_must_be_datetimes() -> None:
+    """A pause given as text or a bare day is refused."""
+    with pytest.raises(AnchorError):
+        Pause("2023-10-10T09:00+08:00")  # type: ignore[arg-type]
+    with pytest.raises(AnchorError):
+        Pause(D(2023, 10, 10))  # type: ignore[arg-type]

@@ -53,6 +53,15 @@ def explain(due: Due, cal: ChinaCalendar, lang: Lang) -> str:
         lines.append(("名称：" if zh else "Name: ") + rule.name)
     if unit == "hours":
         lines.append(f"起算时刻：{due.anchor}" if zh else f"Counted from the instant {due.anchor}")
+    elif rule.count_start_day and due.first_day != due.start:
+        # A working-day rule counts the start day only if it is a working day.
+        lines.append(
+            f"起算日：{_day(due.start, lang)}，含当日，但当日为休息日，"
+            f"自{_day(due.first_day, lang)}起算"
+            if zh
+            else f"Start day: {_day(due.start, lang)}, to be counted but a rest day; "
+            f"counting begins on {_day(due.first_day, lang)}"
+        )
     elif rule.count_start_day:
         lines.append(
             f"起算日：{_day(due.start, lang)}，当日计入"
@@ -67,7 +76,7 @@ def explain(due: Due, cal: ChinaCalendar, lang: Lang) -> str:
             "counting begins the next day"
         )
     if unit != "hours":
-        lo = min(due.start + dt.timedelta(days=1), due.first_day)
+        lo = due.start if rule.count_start_day else due.start + dt.timedelta(days=1)
         hi = due.last_day
         holidays: list[DayInfo] = []
         makeups: list[DayInfo] = []
