@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from typing import Any
 
 from hypothesis import strategies as st
 
-from inspection_flow import SHANGHAI, DeadlineRule, EarlyWarning, EscalationStep, Unit
+from inspection_flow import (
+    SHANGHAI,
+    Actor,
+    DeadlineRule,
+    EarlyWarning,
+    EscalationStep,
+    Snapshot,
+    Unit,
+)
 
 #: The first and last day of the published schedules (chinesecalendar 2004–2026).
 FIRST_PUBLISHED = dt.date(2004, 1, 1)
@@ -113,3 +122,113 @@ def deadline_rules(draw: st.DrawFn) -> DeadlineRule:
 def working_day_rules(draw: st.DrawFn) -> DeadlineRule:
     """A working-day rule with up to 40 working days, counting the start day or not."""
     return DeadlineRule.working_days(draw(st.integers(1, 40)), count_start_day=draw(st.booleans()))
+
+
+# --- ledgers: the source case's actors, and payloads for every built-in event ------------
+
+#: The actors of the source case (domain.md §1, §6): the province (430000) inspects the
+#: city of Yiyang (430900); 赫山区 (430903) is one of its districts.
+OFFICE = Actor("leading_office", "430000", "湖南省督察办")
+TEAM = Actor("inspection_team", "430000", "省第二生态环境保护督察组")
+LIAISON = Actor("liaison", "430900", "益阳市联络组")
+PARTY = Actor("inspected_party", "430900", "益阳市人民政府")
+RECT_OFFICE = Actor("rectification_office", "430900", "益阳市整改办")
+OWNER = Actor("owner_unit", "430903", "赫山区")
+ACCEPTOR = Actor("accepting_unit", "430900", "益阳市生态环境局")
+PUBLIC = Actor("public", "430903", "群众")
+
+#: The actor who plays each role.
+BY_ROLE: dict[str, Actor] = {
+    a.role: a for a in (OFFICE, TEAM, LIAISON, PARTY, RECT_OFFICE, OWNER, ACCEPTOR, PUBLIC)
+}
+
+#: Actors with a role of the inspection but no jurisdiction over Yiyang's entities.
+OUT_OF_AREA = (
+    Actor("leading_office", "440000", "广东省督察办"),
+    Actor("inspection_team", "440000", "广东省督察组"),
+    Actor("liaison", "430700", "常德市联络组"),
+    Actor("inspected_party", "430902", "资阳区人民政府"),
+    Actor("rectification_office", "430700", "常德市整改办"),
+    Actor("owner_unit", "430902", "资阳区"),
+    Actor("accepting_unit", "430700", "常德市生态环境局"),
+)
+
+#: An accepting unit that is the owner itself: it may not verify its own work.
+SAME_UNIT_ACCEPTOR = Actor("accepting_unit", OWNER.area, OWNER.name)
+
+#: The instant the source case starts: the city's deployment meeting, 2023-06-20 09:00.
+T0 = dt.datetime(2023, 6, 20, 9, tzinfo=SHANGHAI)
+
+
+def actor_for(roles: frozenset[str]) -> Actor:
+    """The test actor of the first of ``roles`` (in sorted order) that has one."""
+    return next(BY_ROLE[r] for r in sorted(roles) if r in BY_ROLE)
+
+
+def _open_deadline(snap: Snapshot, *, paused: bool | None = None) -> str:
+    for name, record in sorted(snap.deadlines.items()):
+        if record.status != "open":
+            continue
+        is_paused = bool(record.pauses) and record.pauses[-1][1] is None
+        if paused is None or paused == is_paused:
+            return name
+    return "no-such-deadline"
+
+
+def payload_for(lifecycle: str, event: str, snap: Snapshot, at: dt.datetime) -> dict[str, Any]:
+    """A valid payload for ``event`` of ``lifecycle`` on ``snap`` fired at ``at``.
+
+    Clock events name an open deadline of the entity (a paused one to resume, a running
+    one to pause); without one they name a deadline that does not exist.
+    """
+    if event == "pause_clock":
+        return {"deadline": _open_deadline(snap, paused=False), "reason": "等待检测报告"}
+    if event == "resume_clock":
+        return {"deadline": _open_deadline(snap, paused=True)}
+    if event == "grant_extension":
+        name = _open_deadline(snap)
+        record = snap.deadlines.get(name)
+        unit = record.rule["unit"] if record is not None else "working_days"
+        return {"deadline": name, "reason": "汛期无法施工", "amount": 1, "unit": unit}
+    if (lifecycle, event) == ("task", "plan"):
+        return {
+            "owner": OWNER.area,
+            "measures": "关停取缔非法砂石码头",
+            "term": "short",
+            "deadline": (at + dt.timedelta(days=90)).date().isoformat(),
+        }
+    if (lifecycle, event) == ("task", "approve_extension"):
+        record = snap.deadlines.get("rectify_due")
+        base = record.last_day if record is not None else at.date()
+        return {"reason": "汛期无法施工", "until": (base + dt.timedelta(days=30)).isoformat()}
+    return dict(_PAYLOADS.get((lifecycle, event), {}))
+
+
+_PAYLOADS: dict[tuple[str, str], dict[str, Any]] = {
+    ("round", "station_in"): {"meeting": "动员会"},
+    ("round", "give_feedback"): {"problems": 36},
+    ("round", "return_plan"): {"reason": "整改措施不具体"},
+    ("round", "hold_meeting"): {"kind": "briefing", "title": "工作简报会"},
+    ("round", "visit"): {"department": "市生态环境局"},
+    ("round", "talk"): {"with": "市长"},
+    ("round", "record_batch"): {"number": 1, "day": "2023-06-28", "cases": []},
+    ("round", "report_progress"): {"note": "按序时推进"},
+    ("complaint", "pass_on"): {"reason": "不属于生态环境问题"},
+    ("complaint", "mark_duplicate"): {"duplicate_of": "C-0"},
+    ("complaint", "batch"): {"number": 1},
+    ("complaint", "split"): {"areas": ["430903", "430902"]},
+    ("complaint", "assign"): {"owners": ["430903"]},
+    ("complaint", "record_finding"): {"finding": "substantiated"},
+    ("complaint", "report_result"): {"summary": "已责令停产整改", "dispositions": ["fine"]},
+    ("complaint", "publish"): {"where": "益阳日报"},
+    ("complaint", "return_for_rehandling"): {"reason": "群众不满意"},
+    ("complaint", "reject_acceptance"): {"reason": "现场仍有异味"},
+    ("task", "request_extension"): {"reason": "汛期无法施工"},
+    ("task", "deny_extension"): {"reason": "理由不充分"},
+    ("task", "mark_long_term"): {"reason": "需长期坚持"},
+    ("task", "claim_completion"): {"evidence": "验收材料"},
+    ("task", "fail_verification"): {"reason": "现场核查未完成整改"},
+    ("task", "start_notice"): {"where": "益阳市人民政府网站"},
+    ("task", "object"): {"reason": "群众反映仍有偷排"},
+    ("document_request", "provide"): {"note": "已提供台账"},
+}

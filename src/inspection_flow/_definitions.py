@@ -93,6 +93,9 @@ class DeadlineBinding:
 #: The pseudo-event of an entity's creation, which a deadline may start on.
 CREATE = "create"
 
+# Serialises the first use of each definition, so concurrent first steps build one machine.
+_BUILD_LOCK = threading.Lock()
+
 
 class _Cursor:
     """The single model a shared machine drives; it holds a state for one call at a time."""
@@ -142,6 +145,8 @@ class Lifecycle:
         if self.initial not in self._state_index:
             raise DefinitionError(self.name, "initial", f"unknown state {self.initial!r}")
         for t in self.transitions:
+            if not t.sources:
+                raise DefinitionError(self.name, f"event {t.event!r}", "has no source state")
             for s in (*t.sources, *((t.target,) if t.target else ())):
                 if s not in self._state_index:
                     raise DefinitionError(self.name, f"event {t.event!r}", f"unknown state {s!r}")
@@ -194,11 +199,27 @@ class Lifecycle:
                     raise DefinitionError(
                         self.name, f"deadline {d.name!r}", f"state {d.on_enter!r} cannot be entered"
                     )
+                if self._state_index[d.on_enter].terminal:
+                    raise DefinitionError(
+                        self.name,
+                        f"deadline {d.name!r}",
+                        f"state {d.on_enter!r} is terminal: a deadline started there could "
+                        "never be met",
+                    )
                 starters = [t.event for t in self.transitions if t.target == d.on_enter]
                 if d.on_enter == self.initial:
                     starters.append(CREATE)
             elif d.starts_on:
                 starters = [d.starts_on]
+                into = {t.target for t in self.transitions if t.event == d.starts_on}
+                if into and all(x is not None and self._state_index[x].terminal for x in into):
+                    end = sorted(x for x in into if x is not None)[0]
+                    raise DefinitionError(
+                        self.name,
+                        f"deadline {d.name!r}",
+                        f"starts on {d.starts_on!r}, which ends in the terminal state {end!r}: "
+                        "the deadline could never be met",
+                    )
             else:
                 raise DefinitionError(
                     self.name, f"deadline {d.name!r}", "needs 'starts_on' or 'on_enter'"
@@ -287,23 +308,28 @@ class Lifecycle:
 
     def _machine(self) -> tuple[Any, _Cursor, threading.Lock]:
         if not self._engine:
-            from transitions import Machine
-
-            # transitions logs every trigger at INFO; that costs more than the trigger.
-            logging.getLogger("transitions").setLevel(logging.WARNING)
-            cursor = _Cursor()
-            machine = Machine(
-                model=cursor,
-                states=[s.name for s in self.states],
-                initial=self.initial,
-                auto_transitions=False,
-                ignore_invalid_triggers=False,
-            )
-            for t in self.transitions:
-                machine.add_transition(t.event, list(t.sources), t.target or "=")
-            self._engine.extend((machine, cursor, threading.Lock()))
+            with _BUILD_LOCK:
+                if not self._engine:
+                    self._build_machine()
         machine, cursor, lock = self._engine
         return machine, cursor, lock
+
+    def _build_machine(self) -> None:
+        from transitions import Machine
+
+        # transitions logs every trigger at INFO; that costs more than the trigger.
+        logging.getLogger("transitions").setLevel(logging.WARNING)
+        cursor = _Cursor()
+        machine = Machine(
+            model=cursor,
+            states=[s.name for s in self.states],
+            initial=self.initial,
+            auto_transitions=False,
+            ignore_invalid_triggers=False,
+        )
+        for t in self.transitions:
+            machine.add_transition(t.event, list(t.sources), t.target or "=")
+        self._engine.extend((machine, cursor, threading.Lock()))
 
     def step(self, entity_id: str, state: str, event: str) -> str:
         """Run ``event`` from ``state`` on the shared machine and return the new state.
