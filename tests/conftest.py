@@ -13,13 +13,13 @@ from inspection_flow import ChinaCalendar
 # with HYPOTHESIS_PROFILE=thorough.  No per-example deadline: a loaded machine must not
 # turn a slow example into a failure.
 settings.register_profile(
-    "default",
+    "quick",
     max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("thorough", max_examples=500, deadline=None)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
 
 
 @pytest.fixture(scope="session")
