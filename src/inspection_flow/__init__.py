@@ -16,6 +16,7 @@ from ._ledger import (
     SystemClock,
 )
 from ._records import Commit, DeadlineRecord, Event, Snapshot
+from ._report import status_report
 from ._rulebook import BUILTIN_RULEBOOKS, Ladder, Rulebook, load_rulebook, parse_rulebook
 from ._rules import (
     SHANGHAI,
@@ -54,7 +55,7 @@ from .exceptions import (
     TamperError,
     UnitMismatchError,
 )
-from .stores import EventStore, MemoryStore, VerifyReport
+from .stores import EventStore, MemoryStore, SQLStore, VerifyReport
 
 __version__ = "0.1.0"
 
@@ -115,6 +116,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "Rulebook",
     "RulebookError",
     "SHANGHAI",
+    "SQLStore",
     "Snapshot",
     "State",
     "StoreError",
@@ -128,4 +130,5 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "YearSchedule",
     "load_rulebook",
     "parse_rulebook",
+    "status_report",
 ]

@@ -28,6 +28,38 @@ def _anchor(text: str) -> dt.date | dt.datetime:
         ) from None
 
 
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import os
+    import tempfile
+
+    from ._demo import run_demo
+
+    if args.db is None:
+        folder = tempfile.mkdtemp(prefix="inspection-flow-demo-")
+        db = os.path.join(folder, "yiyang-2023.db")
+    else:
+        db = args.db
+        if os.path.exists(db):
+            if not args.force:
+                print(
+                    f"inspection-flow: {db} exists; choose another --db, or pass --force to "
+                    "replace it",
+                    file=sys.stderr,
+                )
+                return 2
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(db + suffix):
+                    os.remove(db + suffix)
+    return run_demo(db, as_of=args.as_of, lang=args.lang)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="inspection-flow",
@@ -54,6 +86,34 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="compute past the published years with weekends only",
     )
+    demo = sub.add_parser(
+        "demo",
+        help="build the Yiyang 2023 source case into a SQLite ledger and print its status",
+        description="Build the Yiyang 2023 inspection round (real dates, rulebook and areas; "
+        "synthetic complaints and tasks from a fixed seed) into a SQLite ledger, then print "
+        "its status as of a date.",
+    )
+    demo.add_argument("--db", help="SQLite file to create (default: a new temporary file)")
+    demo.add_argument("--force", action="store_true", help="replace --db if it exists")
+    demo.add_argument(
+        "--as-of",
+        type=_day,
+        default=dt.date(2024, 3, 31),
+        help="status date YYYY-MM-DD (default 2024-03-31)",
+    )
+    demo.add_argument("--lang", choices=("zh", "en"), default="zh")
+    status = sub.add_parser("status", help="print the status of an existing ledger")
+    status.add_argument("db", help="SQLite file or database URL")
+    status.add_argument("--as-of", type=_day, required=True, help="status date YYYY-MM-DD")
+    status.add_argument("--round", dest="round_id", help="only this round")
+    status.add_argument(
+        "--rulebook",
+        default="central",
+        help="default rulebook of the ledger (rounds name their own)",
+    )
+    status.add_argument("--lang", choices=("zh", "en"), default="zh")
+    verify = sub.add_parser("verify", help="check the hash chain of every stored event")
+    verify.add_argument("db", help="SQLite file or database URL")
     return parser
 
 
@@ -72,6 +132,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             due = rule.compute(args.anchor, calendar)
             print(due.explain(args.lang))
             return 0
+        if args.command == "demo":
+            return _demo(args)
+        if args.command == "status":
+            from ._ledger import Ledger
+            from ._report import status_report
+
+            with Ledger.open(args.db, rulebook=args.rulebook) as ledger:
+                print(status_report(ledger, args.as_of, round_id=args.round_id, lang=args.lang))
+            return 0
+        if args.command == "verify":
+            from ._ledger import Ledger
+
+            with Ledger.open(args.db) as ledger:
+                report = ledger.verify()
+            print(report)
+            return 0 if report.ok else 1
     except InspectionFlowError as exc:
         print(f"inspection-flow: {exc}", file=sys.stderr)
         return 2

@@ -163,6 +163,7 @@ class DeadlineView:
     label_en: str
     record: DeadlineRecord
     due: Due | None
+    fixed: bool = False
 
     @property
     def status(self) -> str:
@@ -192,7 +193,23 @@ class DeadlineView:
         """Explain how the stored due date was reached, and what became of it."""
         zh = lang == "zh"
         head = f"{self.label_zh}（{self.name}）" if zh else f"{self.label_en} ({self.name})"
-        body = self.due.explain(lang) if self.due is not None else ""
+        if self.fixed:
+            anchor = self.record.anchor[:10]
+            day = self.record.last_day.isoformat()
+            body = (
+                f"期限由方案确定（{anchor}）：{day} 24:00 (Asia/Shanghai)"
+                if zh
+                else f"Deadline set in the plan ({anchor}): {day} 24:00 (Asia/Shanghai)"
+            )
+            if self.record.extensions:
+                ext = self.record.extensions[-1]
+                body += (
+                    f"\n延期：{ext.get('reason', '')}"
+                    if zh
+                    else f"\nExtended: {ext.get('reason', '')}"
+                )
+        else:
+            body = self.due.explain(lang) if self.due is not None else ""
         status = {
             "open": ("未完成", "open"),
             "met": ("已完成", "met"),
@@ -343,8 +360,17 @@ class Ledger:
         self._shapes: dict[tuple[Any, ...], Mapping[str, Any]] = {}
 
     @classmethod
-    def open(cls, target: Any, **options: Any) -> Ledger:
+    def open(
+        cls, target: Any, *, store_options: Mapping[str, Any] | None = None, **options: Any
+    ) -> Ledger:
         """Open a durable ledger: a SQLite file path, a database URL, an Engine or Connection.
+
+        Args:
+            target: ``"ledger.db"``, ``"sqlite:///ledger.db"``,
+                ``"postgresql+psycopg://user@host/db"``, a SQLAlchemy Engine, or a
+                Connection (the ledger then writes inside the caller's transaction).
+            store_options: options of :class:`SQLStore` (``busy_timeout``, ``synchronous``).
+            options: options of :class:`Ledger` (``rulebook``, ``calendar``, …).
 
         Raises:
             StoreError: the database cannot be opened or has a newer schema.
@@ -352,7 +378,7 @@ class Ledger:
         """
         from .stores import SQLStore
 
-        return cls(SQLStore.open(target), **options)
+        return cls(SQLStore.open(target, **(store_options or {})), **options)
 
     def close(self) -> None:
         """Close the store."""
@@ -448,6 +474,7 @@ class Ledger:
         snap = self.get(entity_id)
         lc = self.lifecycle_of(snap)
         labels = {b.name: (b.label_zh or b.name, b.label_en or b.name) for b in lc.deadlines}
+        fixed = {b.name for b in lc.deadlines if b.date_field is not None}
         out = []
         for name, record in snap.deadlines.items():
             try:
@@ -455,7 +482,7 @@ class Ledger:
             except InspectionFlowError:
                 due = None
             zh, en = labels.get(name, (name, name))
-            out.append(DeadlineView(name, zh, en, record, due))
+            out.append(DeadlineView(name, zh, en, record, due, name in fixed))
         return out
 
     # -- permission ------------------------------------------------------------------------
