@@ -358,6 +358,8 @@ class Ledger:
         self._covers_cache: dict[tuple[str, str], bool] = {}
         self._covers_generation = self.areas.generation
         self._shapes: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+        # Names this ledger's claims when several workers sweep one store.
+        self._worker = f"ledger-{uuid.uuid4().hex[:12]}"
 
     @classmethod
     def open(
@@ -1327,7 +1329,8 @@ class Ledger:
         notices: list[AlertNotice] = []
         seen: set[str] = set()
         while True:
-            batch = [s for s in self.store.due_alerts(when, limit=limit) if s.entity_id not in seen]
+            claimed = self.store.claim_due_alerts(when, worker=self._worker, limit=limit)
+            batch = [s for s in claimed if s.entity_id not in seen]
             if not batch:
                 break
             for snap in batch:
@@ -1335,6 +1338,8 @@ class Ledger:
                 try:
                     notices.extend(self._fire_alerts(snap, when))
                 except ConcurrencyError:
+                    # Another worker recorded these alerts, or the entity moved on: read it
+                    # again and record whatever is still pending.
                     fresh = self.store.get(snap.entity_id)
                     if fresh is not None:
                         try:
