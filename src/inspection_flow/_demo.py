@@ -225,10 +225,11 @@ def build_demo(
             )
         if day == dt.date(2023, 6, 28):
             ledger.fire("YY-DOC-01", "provide", actor=LIAISON, at=_t(day, 17))
-        if day <= station_last:
-            receive(day)
-        elif day <= station_last + dt.timedelta(days=2):
-            receive(day, letters_only=True)  # late letters still arrive and are batched
+        with ledger.batch():  # one transaction for the day's intake
+            if day <= station_last:
+                receive(day)
+            elif day <= station_last + dt.timedelta(days=2):
+                receive(day, letters_only=True)  # late letters still arrive and are batched
         if day == station_last:
             ledger.fire(ROUND_ID, "end_station_in", actor=TEAM, at=_t(day, 20, 30))
         bar.step("进驻期间受理与交办（天）", i, len(days))
@@ -236,51 +237,56 @@ def build_demo(
     # -- case handling: assignment, investigation, findings, results, publication --------
     end_of_cases = dt.date(2023, 9, 15)
     handled = 0
-    for n, (cid, area) in enumerate(cases, start=1):
-        snap = ledger.get(cid)
-        owner = Actor("owner_unit", area, f"{names[area]}人民政府")
-        if snap.state == "received":
-            continue
-        start = snap.updated_at
-        ledger.fire(cid, "assign", actor=LIAISON, at=start + dt.timedelta(hours=2), owners=[area])
-        if rng.random() < 0.1:
-            ledger.fire(cid, "mark_key", actor=TEAM, at=start + dt.timedelta(hours=3))
-        t = start + dt.timedelta(days=1)
-        ledger.fire(cid, "start_investigation", actor=owner, at=t)
-        t += dt.timedelta(days=rng.randint(1, 6), hours=rng.randint(0, 8))
-        finding = _pick(rng, FINDINGS)
-        ledger.fire(cid, "record_finding", actor=owner, at=t, finding=finding)
-        if finding != "unsubstantiated":
-            t += dt.timedelta(hours=rng.randint(2, 30))
-            ledger.fire(cid, "start_rectification", actor=owner, at=t)
-        # About one case in seven reports late, after its result deadline.
-        late = rng.random() < 0.15
-        t += dt.timedelta(
-            days=rng.randint(6, 12) if late else rng.randint(0, 4), hours=rng.randint(1, 6)
-        )
-        if t.date() > end_of_cases:
-            continue
-        dispositions = ["order_to_rectify"] if finding != "unsubstantiated" else []
-        if finding == "substantiated" and rng.random() < 0.3:
-            dispositions.append("fine")
-        ledger.fire(
-            cid,
-            "report_result",
-            actor=owner,
-            at=t,
-            summary="已调查处理，详见办理情况",
-            dispositions=dispositions,
-        )
-        t += dt.timedelta(days=rng.randint(1, 3))
-        ledger.fire(cid, "publish", actor=LIAISON, at=t, where="益阳日报、益阳市人民政府网")
-        if rng.random() < 0.55:
-            t += dt.timedelta(days=rng.randint(5, 30))
-            event = (
-                "close" if finding == "unsubstantiated" or rng.random() < 0.6 else "close_interim"
+    with ledger.batch():  # one transaction for the handling of all cases
+        for n, (cid, area) in enumerate(cases, start=1):
+            snap = ledger.get(cid)
+            owner = Actor("owner_unit", area, f"{names[area]}人民政府")
+            if snap.state == "received":
+                continue
+            start = snap.updated_at
+            ledger.fire(
+                cid, "assign", actor=LIAISON, at=start + dt.timedelta(hours=2), owners=[area]
             )
-            ledger.fire(cid, event, actor=LIAISON, at=t)
-        handled += 1
-        bar.step("信访件办理（件）", n, len(cases))
+            if rng.random() < 0.1:
+                ledger.fire(cid, "mark_key", actor=TEAM, at=start + dt.timedelta(hours=3))
+            t = start + dt.timedelta(days=1)
+            ledger.fire(cid, "start_investigation", actor=owner, at=t)
+            t += dt.timedelta(days=rng.randint(1, 6), hours=rng.randint(0, 8))
+            finding = _pick(rng, FINDINGS)
+            ledger.fire(cid, "record_finding", actor=owner, at=t, finding=finding)
+            if finding != "unsubstantiated":
+                t += dt.timedelta(hours=rng.randint(2, 30))
+                ledger.fire(cid, "start_rectification", actor=owner, at=t)
+            # About one case in seven reports late, after its result deadline.
+            late = rng.random() < 0.15
+            t += dt.timedelta(
+                days=rng.randint(6, 12) if late else rng.randint(0, 4), hours=rng.randint(1, 6)
+            )
+            if t.date() > end_of_cases:
+                continue
+            dispositions = ["order_to_rectify"] if finding != "unsubstantiated" else []
+            if finding == "substantiated" and rng.random() < 0.3:
+                dispositions.append("fine")
+            ledger.fire(
+                cid,
+                "report_result",
+                actor=owner,
+                at=t,
+                summary="已调查处理，详见办理情况",
+                dispositions=dispositions,
+            )
+            t += dt.timedelta(days=rng.randint(1, 3))
+            ledger.fire(cid, "publish", actor=LIAISON, at=t, where="益阳日报、益阳市人民政府网")
+            if rng.random() < 0.55:
+                t += dt.timedelta(days=rng.randint(5, 30))
+                event = (
+                    "close"
+                    if finding == "unsubstantiated" or rng.random() < 0.6
+                    else "close_interim"
+                )
+                ledger.fire(cid, event, actor=LIAISON, at=t)
+            handled += 1
+            bar.step("信访件办理（件）", n, len(cases))
 
     # -- report, feedback, plan and tasks -------------------------------------------------
     ledger.fire(ROUND_ID, "approve_report", actor=OFFICE, at=_t(dt.date(2023, 9, 5), 10))
@@ -318,69 +324,70 @@ def build_demo(
     )
     planned_at = _t(dt.date(2023, 11, 24), 15)
     acceptor = Actor("accepting_unit", "430900", "益阳市生态环境局")
-    for k, (tid, area, term) in enumerate(task_ids, start=1):
-        deadline = dict(terms)[term]
-        owner = Actor("owner_unit", area, f"{names[area]}人民政府")
-        ledger.fire(
-            tid,
-            "plan",
-            actor=RECT_OFFICE,
-            at=planned_at,
-            owner=area,
-            measures="制定专项整治方案，明确责任人和时限",
-            term=term,
-            deadline=deadline.isoformat(),
-        )
-        ledger.fire(tid, "start", actor=owner, at=planned_at + dt.timedelta(days=3))
-        # Eight short-term tasks were done by the report date (domain.md §1: 8 done).
-        if term == "short" and k <= 24:
-            t = _t(dt.date(2023, 12, 10), 10) + dt.timedelta(days=k % 7)
-            ledger.fire(tid, "claim_completion", actor=owner, at=t, evidence="整改完成报告")
-            ledger.fire(tid, "start_verification", actor=acceptor, at=t + dt.timedelta(days=3))
-            ledger.fire(tid, "sign_off", actor=acceptor, at=t + dt.timedelta(days=5))
-            notice_at = t + dt.timedelta(days=6)
+    with ledger.batch():  # one transaction for the tasks' progress
+        for k, (tid, area, term) in enumerate(task_ids, start=1):
+            deadline = dict(terms)[term]
+            owner = Actor("owner_unit", area, f"{names[area]}人民政府")
             ledger.fire(
-                tid, "start_notice", actor=RECT_OFFICE, at=notice_at, where="益阳市人民政府网"
+                tid,
+                "plan",
+                actor=RECT_OFFICE,
+                at=planned_at,
+                owner=area,
+                measures="制定专项整治方案，明确责任人和时限",
+                term=term,
+                deadline=deadline.isoformat(),
             )
-            if k == 4:
-                # An objection during the public notice sends the task back.
+            ledger.fire(tid, "start", actor=owner, at=planned_at + dt.timedelta(days=3))
+            # Eight short-term tasks were done by the report date (domain.md §1: 8 done).
+            if term == "short" and k <= 24:
+                t = _t(dt.date(2023, 12, 10), 10) + dt.timedelta(days=k % 7)
+                ledger.fire(tid, "claim_completion", actor=owner, at=t, evidence="整改完成报告")
+                ledger.fire(tid, "start_verification", actor=acceptor, at=t + dt.timedelta(days=3))
+                ledger.fire(tid, "sign_off", actor=acceptor, at=t + dt.timedelta(days=5))
+                notice_at = t + dt.timedelta(days=6)
+                ledger.fire(
+                    tid, "start_notice", actor=RECT_OFFICE, at=notice_at, where="益阳市人民政府网"
+                )
+                if k == 4:
+                    # An objection during the public notice sends the task back.
+                    ledger.fire(
+                        tid,
+                        "object",
+                        actor=Actor("public", "430900", "群众"),
+                        at=notice_at + dt.timedelta(days=2),
+                        reason="现场仍有异味",
+                    )
+                    continue
+                end = ledger.get(tid).deadlines["notice_ends"].due_at
+                ledger.fire(tid, "close", actor=RECT_OFFICE, at=end + dt.timedelta(hours=9))
+                ledger.fire(tid, "file", actor=RECT_OFFICE, at=end + dt.timedelta(days=2))
+            elif term == "medium" and k % 5 == 0:
                 ledger.fire(
                     tid,
-                    "object",
-                    actor=Actor("public", "430900", "群众"),
-                    at=notice_at + dt.timedelta(days=2),
-                    reason="现场仍有异味",
+                    "request_extension",
+                    actor=owner,
+                    at=_t(dt.date(2024, 5, 20), 10),
+                    reason="项目资金未到位",
+                    until="2024-09-30",
                 )
-                continue
-            end = ledger.get(tid).deadlines["notice_ends"].due_at
-            ledger.fire(tid, "close", actor=RECT_OFFICE, at=end + dt.timedelta(hours=9))
-            ledger.fire(tid, "file", actor=RECT_OFFICE, at=end + dt.timedelta(days=2))
-        elif term == "medium" and k % 5 == 0:
-            ledger.fire(
-                tid,
-                "request_extension",
-                actor=owner,
-                at=_t(dt.date(2024, 5, 20), 10),
-                reason="项目资金未到位",
-                until="2024-09-30",
-            )
-            ledger.fire(
-                tid,
-                "approve_extension",
-                actor=RECT_OFFICE,
-                at=_t(dt.date(2024, 5, 27), 10),
-                reason="同意延期至2024年9月底",
-                until="2024-09-30",
-            )
-        elif term == "long" and k % 3 == 0:
-            ledger.fire(
-                tid,
-                "mark_long_term",
-                actor=RECT_OFFICE,
-                at=planned_at + dt.timedelta(days=5),
-                reason="需长期坚持",
-            )
-        bar.step("整改任务（项）", k, len(task_ids))
+                ledger.fire(
+                    tid,
+                    "approve_extension",
+                    actor=RECT_OFFICE,
+                    at=_t(dt.date(2024, 5, 27), 10),
+                    reason="同意延期至2024年9月底",
+                    until="2024-09-30",
+                )
+            elif term == "long" and k % 3 == 0:
+                ledger.fire(
+                    tid,
+                    "mark_long_term",
+                    actor=RECT_OFFICE,
+                    at=planned_at + dt.timedelta(days=5),
+                    reason="需长期坚持",
+                )
+            bar.step("整改任务（项）", k, len(task_ids))
     counts["handled"] = handled
     return counts
 

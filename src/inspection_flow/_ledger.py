@@ -3,9 +3,10 @@ deadlines, behind a store."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, Protocol
 
 import attrs
@@ -358,6 +359,9 @@ class Ledger:
         self._covers_cache: dict[tuple[str, str], bool] = {}
         self._covers_generation = self.areas.generation
         self._shapes: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+        self._pending: dict[str, Snapshot] | None = None
+        self._pending_commits: list[Commit] = []
+        self._pending_commands: dict[str, tuple[Event, ...]] = {}
         # Names this ledger's claims when several workers sweep one store.
         self._worker = f"ledger-{uuid.uuid4().hex[:12]}"
 
@@ -435,10 +439,67 @@ class Ledger:
         Raises:
             EntityNotFoundError: no such entity.
         """
-        snap = self.store.get(entity_id)
+        snap = self._load(entity_id)
         if snap is None:
             raise EntityNotFoundError(entity_id)
         return snap
+
+    # -- writing through a batch ----------------------------------------------------------
+
+    def _load(self, entity_id: str) -> Snapshot | None:
+        pending = self._pending
+        if pending is not None:
+            snap = pending.get(entity_id)
+            if snap is not None:
+                return snap
+        return self.store.get(entity_id)
+
+    def _command(self, command_id: str) -> tuple[Event, ...] | None:
+        if self._pending is not None:
+            done = self._pending_commands.get(command_id)
+            if done is not None:
+                return done
+        return self.store.command(command_id)
+
+    def _write(self, commits: Sequence[Commit]) -> tuple[Event, ...]:
+        """Write commits now, or queue them when inside :meth:`batch`; return the events."""
+        if self._pending is None:
+            if len(commits) == 1:
+                return self.store.append(commits[0])
+            return tuple(e for stored in self.store.append_batch(commits) for e in stored)
+        for c in commits:
+            self._pending_commits.append(c)
+            self._pending[c.entity_id] = c.snapshot
+            if c.command_id is not None:
+                self._pending_commands[c.command_id] = c.events
+        return tuple(e for c in commits for e in c.events)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[Ledger]:
+        """Collect the commands of a block and write them in one transaction at its end.
+
+        Inside the block, :meth:`get`, :meth:`fire` and the creating methods see the
+        block's own changes; queries (:meth:`find`, :meth:`overdue`, counts) see only what
+        is stored.  If the block raises, nothing of it is written; if the store refuses
+        the batch (another writer changed one of its entities), nothing is written and
+        :class:`ConcurrencyError` is raised.  Nested blocks join the outer one.
+        """
+        if self._pending is not None:
+            yield self
+            return
+        self._pending = {}
+        self._pending_commits = []
+        self._pending_commands = {}
+        try:
+            yield self
+            commits = self._pending_commits
+            self._pending = None
+            if commits:
+                self.store.append_batch(commits)
+        finally:
+            self._pending = None
+            self._pending_commits = []
+            self._pending_commands = {}
 
     def history(self, entity_id: str) -> list[Event]:
         """Return the entity's events, oldest first (its audit trail)."""
@@ -650,12 +711,12 @@ class Ledger:
             changed the entity meanwhile (nothing is written; retry).
         """
         if command_id is not None:
-            done = self.store.command(command_id)
+            done = self._command(command_id)
             if done is not None:
                 return done[-1]
         snap = self.get(entity_id)
         event_obj, new = self._transition(snap, event, actor, at, payload, command_id)
-        stored = self.store.append(Commit(new, (event_obj,), snap.version, command_id))
+        stored = self._write((Commit(new, (event_obj,), snap.version, command_id),))
         return stored[-1]
 
     def _transition(
@@ -923,7 +984,7 @@ class Ledger:
                 None,
                 snap.last_hash,
             )
-            self.store.append(Commit(fold(snap, ev), (ev,), snap.version))
+            self._write((Commit(fold(snap, ev), (ev,), snap.version),))
         return moved
 
     # -- creating -------------------------------------------------------------------------
@@ -1010,17 +1071,17 @@ class Ledger:
 
     def _commit_new(self, ev: Event, snap: Snapshot, command_id: str | None) -> Snapshot:
         if command_id is not None:
-            done = self.store.command(command_id)
+            done = self._command(command_id)
             if done is not None:
                 return self.get(done[0].entity_id)
-        if self.store.get(snap.entity_id) is not None:
+        if self._load(snap.entity_id) is not None:
             raise PayloadError(
                 snap.entity_id,
                 CREATE,
                 "entity_id",
                 "is already used by another entity; choose another id",
             )
-        self.store.append(Commit(snap, (ev,), 0, command_id))
+        self._write((Commit(snap, (ev,), 0, command_id),))
         return snap
 
     def create_round(
@@ -1256,7 +1317,7 @@ class Ledger:
             None,
         )
         commits.append(Commit(new_round, (ev,), rnd.version))
-        self.store.append_batch(commits)
+        self._write(commits)
         return Batch(round_id, number, day, tuple(ids))
 
     def split_case(
@@ -1313,7 +1374,7 @@ class Ledger:
             child = fold(child, jump)
             commits.append(Commit(child, (cev, jump), 0))
             children.append(child)
-        self.store.append_batch(commits)
+        self._write(commits)
         return children
 
     # -- sweeping -------------------------------------------------------------------------
@@ -1375,7 +1436,7 @@ class Ledger:
             None,
             snap.last_hash,
         )
-        self.store.append(Commit(fold(snap, ev), (ev,), snap.version))
+        self._write((Commit(fold(snap, ev), (ev,), snap.version),))
         return [
             AlertNotice(
                 snap.entity_id, snap.kind, snap.area, name, a[0], a[1], a[2], record.due_at, a[3]

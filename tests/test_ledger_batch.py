@@ -1,0 +1,102 @@
+"""Ledger.batch: many commands, one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from inspection_flow import SHANGHAI, Actor, ConcurrencyError, Ledger, MemoryStore, SQLStore
+
+OFFICE = Actor("leading_office", "430000")
+TEAM = Actor("inspection_team", "430000")
+LIAISON = Actor("liaison", "430900")
+
+
+def at(day: int, hour: int = 9) -> dt.datetime:
+    return dt.datetime(2023, 6, day, hour, tzinfo=SHANGHAI)
+
+
+def stationed(store: MemoryStore | SQLStore) -> Ledger:
+    ledger = Ledger(store, rulebook="hunan-provincial-2023")
+    ledger.create_round("R", name="益阳", area="430900", actor=OFFICE, at=at(20))
+    ledger.fire("R", "announce", actor=OFFICE, at=at(20, 10))
+    ledger.fire("R", "station_in", actor=TEAM, at=at(26))
+    return ledger
+
+
+def receive(ledger: Ledger, cid: str) -> None:
+    ledger.receive_complaint(
+        "R",
+        channel="phone",
+        received_at=at(27, 10),
+        area="430903",
+        summary="噪声扰民",
+        category="noise",
+        actor=TEAM,
+        complaint_id=cid,
+    )
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Ledger:
+    store = MemoryStore() if request.param == "memory" else SQLStore.open(tmp_path / "l.db")
+    led = stationed(store)
+    request.addfinalizer(led.close)
+    return led
+
+
+def test_batch_writes_everything_at_the_end(ledger: Ledger) -> None:
+    """Inside a batch the ledger sees its own changes; the store sees them only at the end."""
+    with ledger.batch():
+        receive(ledger, "C1")
+        assert ledger.get("C1").state == "received"
+        assert ledger.store.get("C1") is None
+    assert ledger.store.get("C1") is not None
+    assert ledger.verify().ok
+
+
+def test_a_failing_block_writes_nothing(ledger: Ledger) -> None:
+    """If the block raises, none of its commands is written."""
+    with pytest.raises(RuntimeError), ledger.batch():
+        receive(ledger, "C1")
+        receive(ledger, "C2")
+        raise RuntimeError("stop")
+    assert ledger.store.get("C1") is None
+    assert ledger.store.get("C2") is None
+    assert ledger.counts("state", kind="complaint") == {}
+
+
+def test_several_events_on_one_entity_in_a_batch(ledger: Ledger) -> None:
+    """Commands on one entity chain inside a batch and land in order."""
+    receive(ledger, "C1")
+    ledger.hand_over_batch("R", dt.date(2023, 6, 28), actor=TEAM, at=at(28))
+    with ledger.batch():
+        ledger.fire("C1", "assign", actor=LIAISON, at=at(28, 10), owners=["430903"])
+        ledger.fire("C1", "mark_key", actor=TEAM, at=at(28, 11))
+    history = ledger.history("C1")
+    assert [e.name for e in history][-2:] == ["assign", "mark_key"]
+    assert ledger.rebuild("C1") == ledger.get("C1")
+
+
+def test_a_stale_batch_is_refused_whole(ledger: Ledger) -> None:
+    """A batch whose entity another writer changed meanwhile is refused, and writes nothing."""
+    receive(ledger, "C1")
+    other = Ledger(ledger.store, rulebook="hunan-provincial-2023")
+    with pytest.raises(ConcurrencyError), ledger.batch():
+        receive(ledger, "C2")
+        ledger.fire("C1", "pass_on", actor=TEAM, at=at(27, 12))
+        other.fire("C1", "mark_key", actor=TEAM, at=at(27, 11))
+    assert ledger.store.get("C2") is None
+    assert ledger.get("C1").state == "received"
+    assert [e.name for e in ledger.history("C1")] == ["create", "mark_key"]
+
+
+def test_nested_batches_join_the_outer_one(ledger: Ledger) -> None:
+    """A nested batch writes with the outer one, not at its own end."""
+    with ledger.batch():
+        with ledger.batch():
+            receive(ledger, "C1")
+        assert ledger.store.get("C1") is None
+    assert ledger.store.get("C1") is not None
