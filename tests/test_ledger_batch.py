@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,11 +41,11 @@ def receive(ledger: Ledger, cid: str) -> None:
 
 
 @pytest.fixture(params=["memory", "sqlite"])
-def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Ledger:
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
     store = MemoryStore() if request.param == "memory" else SQLStore.open(tmp_path / "l.db")
     led = stationed(store)
-    request.addfinalizer(led.close)
-    return led
+    yield led
+    led.close()
 
 
 def test_batch_writes_everything_at_the_end(ledger: Ledger) -> None:
@@ -59,10 +60,15 @@ def test_batch_writes_everything_at_the_end(ledger: Ledger) -> None:
 
 def test_a_failing_block_writes_nothing(ledger: Ledger) -> None:
     """If the block raises, none of its commands is written."""
-    with pytest.raises(RuntimeError), ledger.batch():
-        receive(ledger, "C1")
-        receive(ledger, "C2")
-        raise RuntimeError("stop")
+
+    def block() -> None:
+        with ledger.batch():
+            receive(ledger, "C1")
+            receive(ledger, "C2")
+            raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError):
+        block()
     assert ledger.store.get("C1") is None
     assert ledger.store.get("C2") is None
     assert ledger.counts("state", kind="complaint") == {}
@@ -84,10 +90,15 @@ def test_a_stale_batch_is_refused_whole(ledger: Ledger) -> None:
     """A batch whose entity another writer changed meanwhile is refused, and writes nothing."""
     receive(ledger, "C1")
     other = Ledger(ledger.store, rulebook="hunan-provincial-2023")
-    with pytest.raises(ConcurrencyError), ledger.batch():
-        receive(ledger, "C2")
-        ledger.fire("C1", "pass_on", actor=TEAM, at=at(27, 12))
-        other.fire("C1", "mark_key", actor=TEAM, at=at(27, 11))
+
+    def block() -> None:
+        with ledger.batch():
+            receive(ledger, "C2")
+            ledger.fire("C1", "pass_on", actor=TEAM, at=at(27, 12))
+            other.fire("C1", "mark_key", actor=TEAM, at=at(27, 11))
+
+    with pytest.raises(ConcurrencyError):
+        block()
     assert ledger.store.get("C2") is None
     assert ledger.get("C1").state == "received"
     assert [e.name for e in ledger.history("C1")] == ["create", "mark_key"]
