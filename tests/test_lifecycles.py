@@ -568,15 +568,23 @@ class PathRunner:
                 "announce", "station_in", "end_station_in", "approve_report", "give_feedback"
             )
             self.ledger.add_task(
-                "R", title="砂石码头整治", area="430903", actor=RECT_OFFICE, at=self.tick(),
+                "R",
+                title="砂石码头整治",
+                area="430903",
+                actor=RECT_OFFICE,
+                at=self.tick(),
                 task_id="T-1",
-            )  # fmt: skip
+            )
             self.entity = "T-1"
         else:
             self.ledger.request_documents(
-                "R", documents="环评审批台账", area="430900", actor=TEAM, at=self.tick(),
+                "R",
+                documents="环评审批台账",
+                area="430900",
+                actor=TEAM,
+                at=self.tick(),
                 request_id="D-1",
-            )  # fmt: skip
+            )
             self.entity = "D-1"
 
     def tick(self, not_before: dt.datetime | None = None) -> dt.datetime:
@@ -609,9 +617,13 @@ class PathRunner:
     def close_a_task(self) -> None:
         """Give the round a task and close it, so the round's tasks are all closed."""
         self.ledger.add_task(
-            "R", title="黑臭水体治理", area="430903", actor=RECT_OFFICE, at=self.tick(),
+            "R",
+            title="黑臭水体治理",
+            area="430903",
+            actor=RECT_OFFICE,
+            at=self.tick(),
             task_id="T-9",
-        )  # fmt: skip
+        )
         for event in (
             "plan",
             "start",

@@ -15,7 +15,7 @@ import attrs
 from ._areas import ROLES
 from ._builtin import LIFECYCLES
 from ._definitions import DeadlineBinding, Lifecycle, Transition
-from ._rules import DailyWindow, DeadlineRule, EarlyWarning, EscalationStep, IntakeRule
+from ._rules import Channel, DailyWindow, DeadlineRule, EarlyWarning, EscalationStep, IntakeRule
 from .exceptions import DefinitionError, InspectionFlowError, RulebookError
 
 if sys.version_info >= (3, 11):
@@ -40,6 +40,11 @@ _TOP_KEYS = {
     "transitions",
     "roles",
 }
+_RULEBOOK_KEYS = {"name", "title", "level"}
+_INTAKE_KEYS = {"hotline_opens", "hotline_closes", "windowed_channels", "source", "confidence"}
+_DISPATCH_KEYS = {"cadence", "source", "confidence"}
+_AREA_KEYS = {"name", "parent"}
+_CONFIDENCES = ("", "H", "M", "L", "L-M", "M-H")
 
 
 @attrs.frozen
@@ -199,13 +204,21 @@ class _Parser:
         conf = data.get("confidence", "")
         if not isinstance(src, str) or not isinstance(conf, str):
             raise self.fail(key, "'source' and 'confidence' must be text")
+        if conf not in _CONFIDENCES:
+            raise self.fail(f"{key}.confidence", f"use H, M or L (or L-M, M-H), not {conf!r}")
         self.notes[key] = (src, conf)
+
+    def known_keys(self, data: Mapping[str, Any], key: str, known: set[str]) -> None:
+        extra = sorted(set(data) - known)
+        if extra:
+            raise self.fail(f"{key}.{extra[0]}", f"unknown key; known: {', '.join(sorted(known))}")
 
     def parse(self, data: Mapping[str, Any]) -> Rulebook:
         unknown = sorted(set(data) - _TOP_KEYS)
         if unknown:
             raise self.fail(unknown[0], f"unknown table; known: {', '.join(sorted(_TOP_KEYS))}")
         head = self.table(data, "rulebook", required=True)
+        self.known_keys(head, "rulebook", _RULEBOOK_KEYS)
         name = self.text(head, "rulebook.name")
         title = self.text(head, "rulebook.title", "")
         level = self.text(head, "rulebook.level", "provincial")
@@ -252,13 +265,17 @@ class _Parser:
             )
             self.note(f"ladders.{key}", value)
         dispatch_t = self.table(data, "dispatch")
+        self.known_keys(dispatch_t, "dispatch", _DISPATCH_KEYS)
         dispatch = self.text(dispatch_t, "dispatch.cadence", "monthly")
         if dispatch not in ("monthly", "quarterly"):
             raise self.fail("dispatch.cadence", "must be monthly or quarterly")
+        if dispatch_t:
+            self.note("dispatch", dispatch_t)
         areas: dict[str, tuple[str, str | None]] = {}
         for code, value in self.table(data, "areas").items():
             if not isinstance(value, Mapping):
                 raise self.fail(f"areas.{code}", "must be a table with name and parent")
+            self.known_keys(value, f"areas.{code}", _AREA_KEYS)
             areas[code] = (
                 self.text(value, f"areas.{code}.name"),
                 value.get("parent") if isinstance(value.get("parent"), str) else None,
@@ -286,20 +303,32 @@ class _Parser:
         )
 
     def intake(self, t: Mapping[str, Any]) -> IntakeRule:
-        try:
-            opens = dt.time.fromisoformat(self.text(t, "intake.hotline_opens"))
-            closes = dt.time.fromisoformat(self.text(t, "intake.hotline_closes"))
-        except ValueError as exc:
-            raise self.fail("intake.hotline_opens", f"write HH:MM ({exc})") from None
+        self.known_keys(t, "intake", _INTAKE_KEYS)
+        opens = self.time_of_day(t, "intake.hotline_opens")
+        closes = self.time_of_day(t, "intake.hotline_closes")
         channels = t.get("windowed_channels", ["phone"])
         if not isinstance(channels, list):
             raise self.fail("intake.windowed_channels", "must be a list")
+        known = [c.value for c in Channel]
+        for c in channels:
+            if c not in known:
+                raise self.fail(
+                    "intake.windowed_channels", f"unknown channel {c!r}; known: {', '.join(known)}"
+                )
         try:
             rule = IntakeRule(DailyWindow(opens, closes), channels)
         except (InspectionFlowError, ValueError) as exc:
-            raise self.fail("intake", str(exc)) from exc
+            field = getattr(exc, "field", "")
+            raise self.fail(f"intake.{field}" if field else "intake", str(exc)) from exc
         self.note("intake", t)
         return rule
+
+    def time_of_day(self, t: Mapping[str, Any], key: str) -> dt.time:
+        text = self.text(t, key)
+        try:
+            return dt.time.fromisoformat(text)
+        except ValueError:
+            raise self.fail(key, f"write HH:MM, not {text!r}") from None
 
     def lifecycles(self, data: Mapping[str, Any], roles: set[str]) -> dict[str, Lifecycle]:
         out = dict(LIFECYCLES)
