@@ -1496,19 +1496,17 @@ class Ledger:
         )
         total_tasks = sum(tasks.values())
         closed_tasks = sum(tasks.get(s, 0) for s in ("closed", "filed"))
-        open_tasks = [
-            s
-            for s in self.find(
-                kind="task", round_id=round_id, open_only=True, **({"area": area} if area else {})
-            )
-            if s.state not in ("closed",)
-        ]
-        when = as_instant(now, "now")
-        on_schedule = [s for s in open_tasks if (d := s.next_due_at) is None or d > when]
+        open_tasks = total_tasks - closed_tasks
+        # Counted from the index of due times: only the overdue tasks are read.
+        behind = sum(
+            1
+            for s in self.overdue(now, kind="task", area=area)
+            if (round_id is None or s.round_id == round_id) and s.state != "closed"
+        )
         return {
             "case_closing_rate": done_cases / in_scope if in_scope else None,
             "task_closing_rate": closed_tasks / total_tasks if total_tasks else None,
-            "on_schedule_rate": len(on_schedule) / len(open_tasks) if open_tasks else None,
+            "on_schedule_rate": (open_tasks - behind) / open_tasks if open_tasks else None,
         }
 
     def verify(self) -> Any:
