@@ -292,6 +292,32 @@ DONE_AGAIN = State("done", "已办结", "done")
             "deadline 'due'",
             "event 'note' has no field 'on'",
         ),
+        (
+            {
+                "deadlines": (
+                    DeadlineBinding(
+                        "due", "rule", "create", frozenset({"finish"}), reopened_by=frozenset({"x"})
+                    ),
+                )
+            },
+            "deadline 'due'",
+            "unknown event 'x'",
+        ),
+        (
+            {
+                "deadlines": (
+                    DeadlineBinding(
+                        "due",
+                        "rule",
+                        "create",
+                        frozenset({"finish"}),
+                        reopened_by=frozenset({"finish"}),
+                    ),
+                )
+            },
+            "deadline 'due'",
+            "event 'finish' both ends and reopens it",
+        ),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
@@ -339,6 +365,15 @@ def test_an_on_enter_deadline_starts_on_every_way_in() -> None:
     assert lc.deadlines_started_by("create") == (due,)
     assert lc.deadlines_started_by("release") == (due,)
     assert lc.deadlines_started_by("hold") == ()
+
+
+def test_a_task_sent_back_reopens_its_rectification_deadline() -> None:
+    """The task's rectification deadline is met by a completion claim and opened again when
+    verification fails or the public notice meets an objection."""
+    due = TASK.deadline("rectify_due")
+    assert TASK.deadlines_reopened_by("fail_verification") == (due,)
+    assert TASK.deadlines_reopened_by("object") == (due,)
+    assert TASK.deadlines_reopened_by("close") == ()
 
 
 def test_unknown_names_are_refused_by_the_questions() -> None:

@@ -340,7 +340,7 @@ COMPLAINT = Lifecycle(
             LIAISON,
             "分解",
             "split",
-            fields=(Field("areas", "list"),),
+            fields=(Field("areas", "areas"),),
         ),
         _t(
             "assign",
@@ -350,7 +350,7 @@ COMPLAINT = Lifecycle(
             "分办",
             "assign",
             fields=(
-                Field("owners", "list"),
+                Field("owners", "areas"),
                 Field("mode", "choice", required=False, choices=("single", "shared")),
             ),
         ),
@@ -633,6 +633,7 @@ TASK = Lifecycle(
             "plan",
             frozenset({"claim_completion", "mark_long_term"}),
             date_field="deadline",
+            reopened_by=frozenset({"fail_verification", "object"}),
             label_zh="整改时限",
             label_en="rectification deadline",
         ),

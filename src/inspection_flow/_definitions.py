@@ -20,7 +20,9 @@ from .exceptions import DefinitionError, InvalidTransitionError
 
 __all__ = ["CREATE", "DeadlineBinding", "Field", "Lifecycle", "State", "Transition"]
 
-FieldType = Literal["str", "int", "bool", "date", "datetime", "list", "dict", "choice", "area"]
+FieldType = Literal[
+    "str", "int", "bool", "date", "datetime", "list", "dict", "choice", "area", "areas"
+]
 
 
 @attrs.frozen
@@ -77,6 +79,8 @@ class DeadlineBinding:
         cancelled_by: events that drop it (e.g. a case passed on).
         date_field: a payload field that holds the last day itself (a task's own
             rectification deadline); the rule then supplies only the ladders.
+        reopened_by: events that open a met deadline again, its stored day unchanged
+            (a task sent back to rectification after its completion was claimed).
     """
 
     name: str
@@ -88,6 +92,7 @@ class DeadlineBinding:
     label_zh: str = ""
     label_en: str = ""
     on_enter: str | None = None
+    reopened_by: frozenset[str] = frozenset()
 
 
 #: The pseudo-event of an entity's creation, which a deadline may start on.
@@ -133,6 +138,9 @@ class Lifecycle:
         init=False, repr=False, eq=False, factory=dict
     )
     _ends: dict[str, tuple[tuple[DeadlineBinding, bool], ...]] = attrs.field(
+        init=False, repr=False, eq=False, factory=dict
+    )
+    _reopens: dict[str, tuple[DeadlineBinding, ...]] = attrs.field(
         init=False, repr=False, eq=False, factory=dict
     )
 
@@ -186,6 +194,7 @@ class Lifecycle:
         seen: set[str] = set()
         starts: dict[str, list[DeadlineBinding]] = {}
         ends: dict[str, list[tuple[DeadlineBinding, bool]]] = {}
+        reopens: dict[str, list[DeadlineBinding]] = {}
         for d in self.deadlines:
             if d.name in seen:
                 raise DefinitionError(self.name, f"deadline {d.name!r}", "is defined twice")
@@ -230,7 +239,13 @@ class Lifecycle:
                 ends.setdefault(e, []).append((d, True))
             for e in d.cancelled_by:
                 ends.setdefault(e, []).append((d, False))
-            for e in (*starters, *d.met_by, *d.cancelled_by):
+            for e in d.reopened_by:
+                if e in d.met_by or e in d.cancelled_by:
+                    raise DefinitionError(
+                        self.name, f"deadline {d.name!r}", f"event {e!r} both ends and reopens it"
+                    )
+                reopens.setdefault(e, []).append(d)
+            for e in (*starters, *d.met_by, *d.cancelled_by, *d.reopened_by):
                 if e not in events:
                     raise DefinitionError(
                         self.name, f"deadline {d.name!r}", f"refers to unknown event {e!r}"
@@ -246,6 +261,7 @@ class Lifecycle:
                         )
         self._starts.update({k: tuple(v) for k, v in starts.items()})
         self._ends.update({k: tuple(v) for k, v in ends.items()})
+        self._reopens.update({k: tuple(v) for k, v in reopens.items()})
         by_state: dict[str, list[str]] = {n: [] for n in names}
         for src, event in self._table:
             by_state[src].append(event)
@@ -299,6 +315,10 @@ class Lifecycle:
     def deadlines_ended_by(self, event: str) -> tuple[tuple[DeadlineBinding, bool], ...]:
         """Return ``(deadline, met)`` pairs ``event`` ends: met, or cancelled."""
         return self._ends.get(event, ())
+
+    def deadlines_reopened_by(self, event: str) -> tuple[DeadlineBinding, ...]:
+        """Return the deadlines that ``event`` opens again once met."""
+        return self._reopens.get(event, ())
 
     def rule_keys(self) -> frozenset[str]:
         """The rulebook keys this lifecycle's deadlines need."""
@@ -449,6 +469,14 @@ def _check_value(entity_id: str, event: str, spec: Field, value: Any) -> Any:
     if t == "list":
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             raise bad("must be a list of text")
+        return list(value)
+    if t == "areas":
+        if (
+            not isinstance(value, (list, tuple))
+            or not value
+            or not all(isinstance(v, str) and v.strip() for v in value)
+        ):
+            raise bad("must be a non-empty list of area codes")
         return list(value)
     if not isinstance(value, Mapping):
         raise bad("must be a table")

@@ -187,8 +187,12 @@ class DeadlineView:
         return self.due is not None and self.due.last_day != self.record.last_day
 
     def is_overdue(self, now: dt.datetime) -> bool:
-        """Whether the deadline is open and its due time has passed at ``now``."""
-        return self.record.status == "open" and as_instant(now, "now") >= self.record.due_at
+        """Whether the deadline is open, its clock running, and its due time passed at ``now``."""
+        return (
+            self.record.status == "open"
+            and not self.record.suspended
+            and as_instant(now, "now") >= self.record.due_at
+        )
 
     def explain(self, lang: Literal["zh", "en"] = "zh") -> str:
         """Explain how the stored due date was reached, and what became of it."""
@@ -254,12 +258,10 @@ def _same_unit(ctx: _GuardContext, field: str, what: str) -> str | None:
     earlier = ctx.snapshot.data.get(field)
     if earlier is None:
         return None
+    # A unit is its area and name: two unnamed actors of one area cannot be told apart,
+    # so they count as the same unit and must give their names to verify each other.
     key = _actor_key(earlier)
-    if (
-        key is not None
-        and key == _actor_key(ctx.actor)
-        and (key[1] or earlier == ctx.actor.to_dict())
-    ):
+    if key is not None and key == _actor_key(ctx.actor):
         return (
             f"{ctx.actor.name or ctx.actor.area} {what}; who accepts is answerable "
             "(谁验收、谁负责), so another unit must verify"
@@ -403,9 +405,12 @@ class Ledger:
             self.areas.register(code, name, parent)
 
     def add_rulebook(self, rulebook: Rulebook) -> None:
-        """Make ``rulebook`` available to rounds that name it."""
+        """Make ``rulebook`` available to rounds that name it (replacing one of that name)."""
         self._rulebooks[rulebook.name] = rulebook
         self._register_areas(rulebook)
+        self._round_rulebook = {
+            k: v for k, v in self._round_rulebook.items() if v.name != rulebook.name
+        }
 
     def _rulebook_named(self, name: str) -> Rulebook:
         rb = self._rulebooks.get(name)
@@ -536,12 +541,19 @@ class Ledger:
         """Return each deadline of the entity, stored values with a live explanation."""
         snap = self.get(entity_id)
         lc = self.lifecycle_of(snap)
+        rb = self.rulebook_of(snap)
         labels = {b.name: (b.label_zh or b.name, b.label_en or b.name) for b in lc.deadlines}
         fixed = {b.name for b in lc.deadlines if b.date_field is not None}
+        rules = {b.name: b.rule for b in lc.deadlines if b.date_field is None}
         out = []
         for name, record in snap.deadlines.items():
+            live = record
+            if record.status == "open" and rules.get(name) in rb.rules:
+                # An open deadline is explained as today's rulebook would compute it, so a
+                # changed rule shows as moved until recompute records it.
+                live = attrs.evolve(record, rule=rb.rules[rules[name]].to_dict())
             try:
-                due: Due | None = self._compute_record(record)
+                due: Due | None = self._compute_record(live)
             except InspectionFlowError:
                 due = None
             zh, en = labels.get(name, (name, name))
@@ -573,6 +585,7 @@ class Ledger:
         actor: Actor,
         at: dt.datetime,
         payload: Mapping[str, Any],
+        placeholders: Collection[str] = (),
     ) -> tuple[Transition, dict[str, Any]]:
         t = lc.transition(snap.state, event)
         if t is None:
@@ -595,6 +608,20 @@ class Ledger:
                 f"{self.areas.name(actor.area)} has no jurisdiction over {where}",
             )
         clean = check_payload(snap.entity_id, t, payload)
+        for f in t.fields:
+            if f.type not in ("area", "areas") or f.name not in clean or f.name in placeholders:
+                continue
+            codes = [clean[f.name]] if f.type == "area" else clean[f.name]
+            outside = [c for c in codes if not self._covers(actor, (c,))]
+            if outside:
+                raise PermissionDeniedError(
+                    snap.entity_id,
+                    event,
+                    actor.role,
+                    actor.area,
+                    f"{self.areas.name(actor.area)} has no jurisdiction over "
+                    f"{', '.join(self.areas.name(c) for c in outside)} ({f.name})",
+                )
         ctx = _GuardContext(self, snap, actor, at, clean)
         for name in t.guards:
             reason = GUARDS[name](ctx)
@@ -654,12 +681,15 @@ class Ledger:
                 False,
                 (f"'{event}' is not possible in state '{snap.state}'; allowed now: {allowed}",),
             )
+        if when < snap.updated_at:
+            reasons.append(str(ChronologyError(entity_id, when, snap.updated_at)))
         try:
             filled = dict(payload)
             for f in t.fields:
                 if f.required and f.name not in filled:
                     filled[f.name] = _placeholder(f.type, f.choices)
-            self._check(snap, lc, event, actor, when, filled)
+            placeholders = filled.keys() - payload.keys()
+            self._check(snap, lc, event, actor, when, filled, placeholders)
         except (PermissionDeniedError, GuardError, PayloadError) as exc:
             reasons.append(str(exc))
         return Decision(not reasons, tuple(reasons))
@@ -713,7 +743,16 @@ class Ledger:
         if command_id is not None:
             done = self._command(command_id)
             if done is not None:
-                return done[-1]
+                first = done[-1]
+                if (first.entity_id, first.name) != (entity_id, event):
+                    raise PayloadError(
+                        entity_id,
+                        event,
+                        "command_id",
+                        f"{command_id!r} was already used for '{first.name}' on "
+                        f"{first.entity_id}; give each command its own id",
+                    )
+                return first
         snap = self.get(entity_id)
         event_obj, new = self._transition(snap, event, actor, at, payload, command_id)
         stored = self._write((Commit(new, (event_obj,), snap.version, command_id),))
@@ -807,6 +846,10 @@ class Ledger:
                 )
         for b in lc.deadlines_started_by(event):
             deadlines[b.name] = self._start(snap.entity_id, b, rb, at, payload)
+        for b in lc.deadlines_reopened_by(event):
+            record = snap.deadlines.get(b.name)
+            if record is not None and record.status == "met" and b.name not in deadlines:
+                deadlines[b.name] = attrs.evolve(record, status="open", ended_at=None)
         if lc.state(new_state).terminal:
             setters["terminal"] = True
             for name, record in snap.deadlines.items():
@@ -1145,6 +1188,23 @@ class Ledger:
             )
         return rnd
 
+    def _in_round(self, rnd: Snapshot, actor: Actor, entity_id: str) -> None:
+        """Refuse an actor whose jurisdiction neither includes nor lies within the round's."""
+        if not isinstance(actor, Actor):
+            return
+        if self._covers(actor, rnd.areas) or any(
+            self.areas.covers(a, actor.area) for a in rnd.areas
+        ):
+            return
+        raise PermissionDeniedError(
+            entity_id,
+            CREATE,
+            actor.role,
+            actor.area,
+            f"{self.areas.name(actor.area)} has no part in the round {rnd.entity_id} over "
+            f"{', '.join(self.areas.name(a) for a in rnd.areas)}",
+        )
+
     def receive_complaint(
         self,
         round_id: str,
@@ -1184,6 +1244,31 @@ class Ledger:
         when = as_instant(received_at, "received_at")
         intake = rb.intake.intake_day(when, ch)
         entity_id = complaint_id or f"{round_id}/C-{uuid.uuid4().hex[:12]}"
+        self._in_round(rnd, actor, entity_id)
+        station = rnd.deadlines.get("station_in_ends")
+        if station is not None:
+            first_day = dt.datetime.fromisoformat(station.anchor).astimezone(SHANGHAI).date()
+            if when.date() < first_day:
+                raise GuardError(
+                    entity_id,
+                    CREATE,
+                    "station_in",
+                    f"received {when.date()}, before the team stationed in on {first_day}",
+                )
+            ended = station.ended_at
+            if (
+                ended is not None
+                and ch in rb.intake.windowed_channels
+                and intake > ended.astimezone(SHANGHAI).date()
+            ):
+                raise GuardError(
+                    entity_id,
+                    CREATE,
+                    "hotline_open",
+                    f"the hotline ({rb.intake.window.describe()}) closed with the station-in "
+                    f"on {ended.astimezone(SHANGHAI).date()}; record a later complaint as a "
+                    "letter",
+                )
         payload = {
             **_plain(data),
             "channel": ch.value,
@@ -1221,6 +1306,7 @@ class Ledger:
     ) -> Snapshot:
         """Record a rectification task (整改任务) from the round's feedback (反馈问题)."""
         rnd = self._round(round_id, _TASK_STATES, "adding tasks from feedback")
+        self._in_round(rnd, actor, task_id or "-")
         rb = self.rulebook_of(rnd)
         if not isinstance(title, str) or not title.strip():
             raise PayloadError(task_id or "-", CREATE, "title", "must be non-empty text")
@@ -1256,6 +1342,7 @@ class Ledger:
     ) -> Snapshot:
         """Record a document request (调阅资料) of the team to an area; its clock starts now."""
         rnd = self._round(round_id, None, "requesting documents")
+        self._in_round(rnd, actor, request_id or "-")
         rb = self.rulebook_of(rnd)
         if not isinstance(documents, str) or not documents.strip():
             raise PayloadError(request_id or "-", CREATE, "documents", "must be non-empty text")
@@ -1568,5 +1655,6 @@ def _placeholder(kind: str, choices: tuple[str, ...]) -> Any:
         "date": "2100-01-01",
         "datetime": "2100-01-01T00:00:00+08:00",
         "list": ["-"],
+        "areas": ["-"],
         "dict": {},
     }.get(kind, "-")

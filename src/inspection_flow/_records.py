@@ -96,14 +96,17 @@ class DeadlineRecord:
     fired: tuple[str, ...] = ()
 
     def pending_alerts(self, now: dt.datetime) -> list[tuple[str, str, dt.datetime, str]]:
-        """Return alerts due at ``now`` that have not fired, for an open deadline."""
-        if self.status != "open":
+        """Return alerts due at ``now`` that have not fired, for an open running deadline.
+
+        While a pause holds the clock (``suspended``) nothing falls due.
+        """
+        if self.status != "open" or self.suspended:
             return []
         return [a for a in self.alerts if a[2] <= now and a[1] not in self.fired]
 
     def next_alert_at(self) -> dt.datetime | None:
-        """Return the instant of the next alert that has not fired, if open."""
-        if self.status != "open":
+        """Return the instant of the next alert that has not fired, if open and running."""
+        if self.status != "open" or self.suspended:
             return None
         pending = [a[2] for a in self.alerts if a[1] not in self.fired]
         return min(pending) if pending else None
@@ -318,8 +321,8 @@ class Snapshot:
 
     @property
     def next_due_at(self) -> dt.datetime | None:
-        """The earliest due time among open deadlines, or ``None``."""
-        dues = [d.due_at for d in self.deadlines.values() if d.status == "open"]
+        """The earliest due time among open deadlines whose clock runs, or ``None``."""
+        dues = [d.due_at for d in self.deadlines.values() if d.status == "open" and not d.suspended]
         return min(dues) if dues else None
 
     @property
