@@ -368,6 +368,17 @@ class StoreContract(abc.ABC):
         assert _ids(store.find(kind="complaint", areas=["430902"], batch=1)) == ["c-1"]
         assert store.find(kind="nothing") == []
 
+    def test_areas_follow_events(self, store: EventStore) -> None:
+        """An event that moves an entity to other areas moves it in area filters too."""
+        commit = create_commit("case-1", area="430902")
+        store.append(commit)
+        moved = next_commit(commit.snapshot, set={"area": "430903", "areas": ["430903", "430921"]})
+        store.append(moved)
+        store.append(next_commit(moved.snapshot, state="handling"))
+        assert store.find(areas=["430902"]) == []
+        assert _ids(store.find(areas=["430921"])) == ["case-1"]
+        assert store.counts("area", areas=["430903"]) == {"430903": 1}
+
     def test_entity_ids_are_ordered(self, store: EventStore) -> None:
         """entity_ids yields every entity once, in order."""
         for entity_id in ["b", "a", "c"]:

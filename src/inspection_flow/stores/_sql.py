@@ -26,6 +26,9 @@ import datetime as dt
 import importlib.util
 import json
 import os
+import random
+import sqlite3
+import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
@@ -49,9 +52,9 @@ SCHEMA_VERSION = 1
 
 _UTC = dt.timezone.utc
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=_UTC)
-# An execution option marking a connection that is about to write; on SQLite its
-# transaction starts with BEGIN IMMEDIATE (see _configure_sqlite).
-_WRITE_OPTION = "inspection_flow_write"
+# An execution option marking the store's own connections as "read" or "write"; on
+# SQLite a write begins IMMEDIATE and a read begins no transaction (_configure_sqlite).
+_MODE_OPTION = "inspection_flow_mode"
 # Rows fetched per query when walking a whole table (entity ids, verify).
 _PAGE = 2000
 
@@ -171,6 +174,36 @@ _commands = sa.Table(
 )
 
 
+# The statements of the write path and of point reads, built once: building a statement
+# with literal values costs more than executing it.
+_INSERT_ENTITY = sa.insert(_entities)
+_UPDATE_ENTITY = sa.update(_entities).where(
+    _entities.c.entity_id == sa.bindparam("b_entity_id"),
+    _entities.c.version == sa.bindparam("b_expected"),
+)
+_DELETE_AREAS = sa.delete(_entity_areas).where(
+    _entity_areas.c.entity_id == sa.bindparam("b_entity_id")
+)
+_INSERT_AREAS = sa.insert(_entity_areas)
+_INSERT_EVENTS = sa.insert(_events)
+_INSERT_COMMAND = sa.insert(_commands)
+_SELECT_VERSION = sa.select(_entities.c.version).where(
+    _entities.c.entity_id == sa.bindparam("b_entity_id")
+)
+_SELECT_SNAPSHOT = sa.select(
+    _entities.c.entity_id, _entities.c.version, _entities.c.snapshot
+).where(_entities.c.entity_id == sa.bindparam("b_entity_id"))
+_SELECT_EVENTS = (
+    sa.select(_events)
+    .where(
+        _events.c.entity_id == sa.bindparam("b_entity_id"),
+        _events.c.version.between(sa.bindparam("b_first"), sa.bindparam("b_last")),
+    )
+    .order_by(_events.c.version)
+)
+_SELECT_COMMAND = sa.select(_commands).where(_commands.c.command_id == sa.bindparam("b_command_id"))
+
+
 class _Conflict(Exception):
     """A commit lost a race; raised inside a transaction to roll it back."""
 
@@ -227,10 +260,52 @@ def _configure_sqlite(engine: sa.Engine, *, busy_timeout: float, synchronous: st
         finally:
             cursor.close()
 
+    timeout_ms = int(busy_timeout * 1000)
+
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        immediate = conn.get_execution_options().get(_WRITE_OPTION, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        mode = conn.get_execution_options().get(_MODE_OPTION)
+        if mode == "read":
+            # The store's own reads run each statement on its own: no BEGIN, no
+            # ROLLBACK, and events are append-only so no common snapshot is needed.
+            return
+        if mode != "write":
+            conn.exec_driver_sql("BEGIN")
+            return
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            _begin_immediate(cursor, timeout_ms)
+        finally:
+            cursor.close()
+
+
+def _begin_immediate(cursor: Any, timeout_ms: int) -> None:
+    """Take SQLite's write lock, waiting up to ``timeout_ms`` for other writers.
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10… ms between tries, so under steady
+    contention the lock sits idle most of the time; writers here retry after a fraction
+    of a millisecond instead, with jitter so they do not retry in step.
+    """
+    cursor.execute("PRAGMA busy_timeout = 0")
+    try:
+        deadline = time.monotonic() + timeout_ms / 1000
+        pause = 0.0002
+        while True:
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise StoreError(f"cannot start a write: {exc}") from exc
+                if time.monotonic() > deadline:
+                    raise StoreError(
+                        f"another process held the database's write lock for more than "
+                        f"{timeout_ms / 1000:g} s; retry, or raise busy_timeout"
+                    ) from exc
+            time.sleep(random.uniform(0, pause))
+            pause = min(pause * 2, 0.004)
+    finally:
+        cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
 
 
 def _aware(value: dt.datetime, what: str) -> dt.datetime:
@@ -325,6 +400,10 @@ def _event_row(event: Event) -> dict[str, Any]:
     }
 
 
+def _event_rows(commit: Commit) -> list[dict[str, Any]]:
+    return [_event_row(e) for e in commit.events]
+
+
 def _projection(snapshot: Snapshot) -> dict[str, Any]:
     return {
         "kind": snapshot.kind,
@@ -346,6 +425,13 @@ def _projection(snapshot: Snapshot) -> dict[str, Any]:
         "claimed_until": None,
         "snapshot": _json(snapshot.to_dict(), snapshot.entity_id, snapshot.version, "snapshot"),
     }
+
+
+def _sets_areas(event: Event) -> bool:
+    setters = event.effects.get("set")
+    if not setters:
+        return False
+    return "areas" in setters or "area" in setters
 
 
 def _check_commit(commit: Commit) -> None:
@@ -475,7 +561,7 @@ class SQLStore(EventStore):
                     yield self._connection
             else:
                 with self._engine.connect() as conn:
-                    conn.execution_options(**{_WRITE_OPTION: True})
+                    conn.execution_options(**{_MODE_OPTION: "write"})
                     with conn.begin():
                         yield conn
         except sa.exc.DBAPIError as exc:
@@ -488,6 +574,11 @@ class SQLStore(EventStore):
                 yield self._connection
             else:
                 with self._engine.connect() as conn:
+                    # No BEGIN and ROLLBACK around each read; events are append-only,
+                    # so a read needs no snapshot common to its statements.
+                    if conn.dialect.name == "postgresql":
+                        conn.execution_options(isolation_level="AUTOCOMMIT")
+                    conn.execution_options(**{_MODE_OPTION: "read"})
                     yield conn
         except sa.exc.DBAPIError as exc:
             raise StoreError(f"the database could not be read: {exc.orig}") from exc
@@ -539,20 +630,28 @@ class SQLStore(EventStore):
         return self._write(commits)
 
     def _write(self, commits: Sequence[Commit]) -> list[tuple[Event, ...]]:
+        # Rows are built before the transaction: on SQLite the write lock is held from
+        # its first statement, and every other writer waits while it is.
+        prepared: list[tuple[Commit, dict[str, Any], list[dict[str, Any]]]] = []
         for commit in commits:
             _check_commit(commit)
+            prepared.append((commit, _projection(commit.snapshot), _event_rows(commit)))
         # A lost race is retried only when the winner was this very command (its result
         # is then returned) or when the store turns out to hold the expected version.
+        done: dict[str, tuple[Event, ...]] = {}
         cause: Exception | None = None
         for _ in range(3):
             try:
                 with self._writing() as conn:
-                    return [self._write_one(conn, commit) for commit in commits]
+                    return self._write_all(conn, prepared, done)
             except _Conflict as conflict:
                 commit, cause = conflict.commit, conflict.cause
                 with self._reading() as conn:
-                    if commit.command_id is not None and self._command(conn, commit.command_id):
-                        continue
+                    if commit.command_id is not None:
+                        first = self._command(conn, commit.command_id)
+                        if first is not None:
+                            done[commit.command_id] = first
+                            continue
                     actual = conflict.actual
                     if actual is None:
                         actual = self._version(conn, commit.entity_id)
@@ -565,78 +664,105 @@ class SQLStore(EventStore):
             f"retry it, and if it persists run verify()"
         ) from cause
 
-    def _write_one(self, conn: sa.Connection, commit: Commit) -> tuple[Event, ...]:
-        if commit.command_id is not None:
-            done = self._command(conn, commit.command_id)
-            if done is not None:
-                return done
+    def _write_all(
+        self,
+        conn: sa.Connection,
+        prepared: list[tuple[Commit, dict[str, Any], list[dict[str, Any]]]],
+        done: dict[str, tuple[Event, ...]],
+    ) -> list[tuple[Event, ...]]:
+        # A command applied before is not looked up first: its row in if_commands
+        # refuses the second insert, and the conflict handling in _write returns the
+        # first result.  That saves a query on every write for a case that is rare.
+        results: list[tuple[Event, ...]] = []
+        written: dict[str, tuple[Event, ...]] = {}
+        for commit, row, event_rows in prepared:
+            command_id = commit.command_id
+            if command_id is not None and command_id in done:
+                results.append(done[command_id])
+            elif command_id is not None and command_id in written:
+                results.append(written[command_id])
+            else:
+                results.append(self._write_one(conn, commit, row, event_rows))
+                if command_id is not None:
+                    written[command_id] = commit.events
+        return results
+
+    def _write_one(
+        self,
+        conn: sa.Connection,
+        commit: Commit,
+        row: dict[str, Any],
+        event_rows: list[dict[str, Any]],
+    ) -> tuple[Event, ...]:
         entity_id = commit.entity_id
         snapshot = commit.snapshot
-        row = _projection(snapshot)
         if commit.expected_version == 0:
             try:
-                conn.execute(sa.insert(_entities).values(entity_id=entity_id, **row))
+                conn.execute(_INSERT_ENTITY, [{"entity_id": entity_id, **row}])
             except sa.exc.IntegrityError as exc:
                 raise _Conflict(commit, cause=exc) from None
         else:
             # The version check and the write are one statement, so two writers holding
             # the same version cannot both succeed, whatever the isolation level.
-            result = conn.execute(
-                sa.update(_entities)
-                .where(
-                    _entities.c.entity_id == entity_id,
-                    _entities.c.version == commit.expected_version,
-                )
-                .values(**row)
-            )
-            if result.rowcount != 1:
+            keyed = {**row, "b_entity_id": entity_id, "b_expected": commit.expected_version}
+            if conn.execute(_UPDATE_ENTITY, keyed).rowcount != 1:
                 raise _Conflict(commit, self._version(conn, entity_id))
-            conn.execute(sa.delete(_entity_areas).where(_entity_areas.c.entity_id == entity_id))
-        areas = sorted(set(snapshot.areas))
-        if areas:
-            conn.execute(
-                sa.insert(_entity_areas), [{"entity_id": entity_id, "area": a} for a in areas]
-            )
+        # An entity's areas change only through an event that sets them (see fold), so
+        # the area rows are rewritten only then.
+        if commit.expected_version == 0 or any(_sets_areas(e) for e in commit.events):
+            self._write_areas(conn, snapshot, replace=commit.expected_version != 0)
         try:
-            if commit.events:
-                conn.execute(sa.insert(_events), [_event_row(e) for e in commit.events])
+            if event_rows:
+                conn.execute(_INSERT_EVENTS, event_rows)
             if commit.command_id is not None:
                 conn.execute(
-                    sa.insert(_commands).values(
-                        command_id=commit.command_id,
-                        entity_id=entity_id,
-                        first_version=commit.expected_version + 1,
-                        last_version=snapshot.version,
-                    )
+                    _INSERT_COMMAND,
+                    [
+                        {
+                            "command_id": commit.command_id,
+                            "entity_id": entity_id,
+                            "first_version": commit.expected_version + 1,
+                            "last_version": snapshot.version,
+                        }
+                    ],
                 )
         except sa.exc.IntegrityError as exc:
             raise _Conflict(commit, cause=exc) from None
         return commit.events
 
+    @staticmethod
+    def _write_areas(conn: sa.Connection, snapshot: Snapshot, *, replace: bool) -> None:
+        if replace:
+            conn.execute(_DELETE_AREAS, {"b_entity_id": snapshot.entity_id})
+        areas = sorted(set(snapshot.areas))
+        if areas:
+            conn.execute(
+                _INSERT_AREAS, [{"entity_id": snapshot.entity_id, "area": a} for a in areas]
+            )
+
     # -- reading --------------------------------------------------------------------------
 
     @staticmethod
     def _version(conn: sa.Connection, entity_id: str) -> int:
-        found = conn.execute(
-            sa.select(_entities.c.version).where(_entities.c.entity_id == entity_id)
-        ).scalar_one_or_none()
+        found = conn.execute(_SELECT_VERSION, {"b_entity_id": entity_id}).scalar_one_or_none()
         return int(found) if found is not None else 0
 
     @staticmethod
     def _events(
         conn: sa.Connection, entity_id: str, first: int = 1, last: int | None = None
     ) -> list[Event]:
-        query = sa.select(_events).where(
-            _events.c.entity_id == entity_id, _events.c.version >= first
+        rows = conn.execute(
+            _SELECT_EVENTS,
+            {
+                "b_entity_id": entity_id,
+                "b_first": first,
+                "b_last": last if last is not None else 2**31 - 1,
+            },
         )
-        if last is not None:
-            query = query.where(_events.c.version <= last)
-        return [_decode_event(row) for row in conn.execute(query.order_by(_events.c.version))]
+        return [_decode_event(row) for row in rows]
 
     def _command(self, conn: sa.Connection, command_id: str) -> tuple[Event, ...] | None:
-        row = conn.execute(
-            sa.select(_commands).where(_commands.c.command_id == command_id)
-        ).one_or_none()
+        row = conn.execute(_SELECT_COMMAND, {"b_command_id": command_id}).one_or_none()
         if row is None:
             return None
         return tuple(self._events(conn, row.entity_id, row.first_version, row.last_version))
@@ -647,8 +773,9 @@ class SQLStore(EventStore):
         return [_decode_snapshot(r.entity_id, r.version, r.snapshot) for r in rows]
 
     def get(self, entity_id: str) -> Snapshot | None:
-        found = self._snapshots(_select_snapshots().where(_entities.c.entity_id == entity_id))
-        return found[0] if found else None
+        with self._reading() as conn:
+            row = conn.execute(_SELECT_SNAPSHOT, {"b_entity_id": entity_id}).one_or_none()
+        return None if row is None else _decode_snapshot(row.entity_id, row.version, row.snapshot)
 
     def events(self, entity_id: str) -> list[Event]:
         with self._reading() as conn:
@@ -866,11 +993,7 @@ class SQLStore(EventStore):
                 .where(_entities.c.entity_id == entity_id)
                 .values(**_projection(snapshot))
             )
-            conn.execute(sa.delete(_entity_areas).where(_entity_areas.c.entity_id == entity_id))
-            conn.execute(
-                sa.insert(_entity_areas),
-                [{"entity_id": entity_id, "area": a} for a in sorted(set(snapshot.areas))],
-            )
+            self._write_areas(conn, snapshot, replace=True)
         return snapshot
 
 
