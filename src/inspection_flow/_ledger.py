@@ -685,6 +685,11 @@ class Ledger:
             reasons.append(str(ChronologyError(entity_id, when, snap.updated_at)))
         try:
             filled = dict(payload)
+            if event in _CLOCK_EVENTS and "deadline" not in filled:
+                # Asked without a deadline: may the actor manage some deadline this way?
+                filled["deadline"] = _clock_candidate(snap, event)
+                if event == "grant_extension" and not filled.keys() & {"amount", "unit", "until"}:
+                    filled["until"] = _placeholder("date", ())
             for f in t.fields:
                 if f.required and f.name not in filled:
                     filled[f.name] = _placeholder(f.type, f.choices)
@@ -1643,6 +1648,18 @@ def _plain(data: Mapping[str, Any]) -> dict[str, Any]:
         else:
             raise PayloadError("-", CREATE, key, f"cannot store a {type(value).__name__}")
     return out
+
+
+def _clock_candidate(snap: Snapshot, event: str) -> str:
+    """An open deadline ``event`` could act on: a running one to pause, a paused one to
+    resume, any to extend; ``"-"`` when there is none."""
+    for name, record in sorted(snap.deadlines.items()):
+        if record.status != "open":
+            continue
+        paused = bool(record.pauses) and record.pauses[-1][1] is None
+        if event == "grant_extension" or paused == (event == "resume_clock"):
+            return name
+    return "-"
 
 
 def _placeholder(kind: str, choices: tuple[str, ...]) -> Any:
