@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sqlite3
@@ -341,3 +342,28 @@ def test_postgres_connection_joins_the_callers_transaction(pg_schema_url: str) -
             assert [e.version for e in store.events("case-1")] == [1, 2]
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+@needs_postgres
+def test_postgres_claims_skip_locked_rows(pg_schema_url: str) -> None:
+    """A claim passes over entities another transaction has locked instead of waiting."""
+    url = sa.make_url(pg_schema_url)
+    # Should the claim wait for the lock after all, it fails after 5 s instead of hanging.
+    options = f"{url.query['options']} -clock_timeout=5000"
+    store_url = url.update_query_dict({"options": options}).render_as_string(hide_password=False)
+    due = T0 + dt.timedelta(days=1)
+    with SQLStore.open(store_url) as store:
+        for entity_id in ("a", "b", "c"):
+            store.append(
+                create_commit(entity_id, deadlines={"due": deadline("due", due, alerts=[T0])})
+            )
+        other = sa.create_engine(pg_schema_url)
+        try:
+            with other.connect() as conn, conn.begin():
+                conn.exec_driver_sql("SELECT 1 FROM if_entities WHERE entity_id = 'a' FOR UPDATE")
+                claimed = store.claim_due_alerts(T0, worker="w1")
+                assert [s.entity_id for s in claimed] == ["b", "c"]
+        finally:
+            other.dispose()
+        assert [s.entity_id for s in store.claim_due_alerts(T0, worker="w2")] == ["a"]
