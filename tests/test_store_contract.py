@@ -367,3 +367,18 @@ def test_postgres_claims_skip_locked_rows(pg_schema_url: str) -> None:
         finally:
             other.dispose()
         assert [s.entity_id for s in store.claim_due_alerts(T0, worker="w2")] == ["a"]
+
+
+def test_write_lock_held_too_long_is_a_store_error(db_path: Path) -> None:
+    """A writer that cannot get SQLite's write lock within busy_timeout raises StoreError."""
+    with SQLStore.open(db_path, busy_timeout=0.2) as store:
+        blocker = sqlite3.connect(db_path, isolation_level=None)
+        try:
+            blocker.execute("BEGIN IMMEDIATE")
+            with pytest.raises(StoreError, match="write lock"):
+                store.append(create_commit("case-1"))
+            blocker.execute("ROLLBACK")
+        finally:
+            blocker.close()
+        store.append(create_commit("case-1"))
+        assert [e.version for e in store.events("case-1")] == [1]
