@@ -1250,6 +1250,27 @@ class Ledger:
         intake = rb.intake.intake_day(when, ch)
         entity_id = complaint_id or f"{round_id}/C-{uuid.uuid4().hex[:12]}"
         self._in_round(rnd, actor, entity_id)
+        payload = {
+            **_plain(data),
+            "channel": ch.value,
+            "received_at": when.isoformat(),
+            "summary": summary,
+            "intake_day": intake.isoformat(),
+            "batch_day": (intake + dt.timedelta(days=1)).isoformat(),
+        }
+        ev, snap = self._create(
+            entity_id=entity_id,
+            lifecycle=rb.lifecycle("complaint"),
+            rb=rb,
+            area=area,
+            actor=actor,
+            at=when,
+            round_id=round_id,
+            category=category,
+            data=payload,
+            command_id=command_id,
+        )
+        # Checked once the actor may create complaints at all: who asks comes first.
         station = rnd.deadlines.get("station_in_ends")
         if station is not None:
             first_day = dt.datetime.fromisoformat(station.anchor).astimezone(SHANGHAI).date()
@@ -1274,26 +1295,6 @@ class Ledger:
                     f"on {ended.astimezone(SHANGHAI).date()}; record a later complaint as a "
                     "letter",
                 )
-        payload = {
-            **_plain(data),
-            "channel": ch.value,
-            "received_at": when.isoformat(),
-            "summary": summary,
-            "intake_day": intake.isoformat(),
-            "batch_day": (intake + dt.timedelta(days=1)).isoformat(),
-        }
-        ev, snap = self._create(
-            entity_id=entity_id,
-            lifecycle=rb.lifecycle("complaint"),
-            rb=rb,
-            area=area,
-            actor=actor,
-            at=when,
-            round_id=round_id,
-            category=category,
-            data=payload,
-            command_id=command_id,
-        )
         return self._commit_new(ev, snap, command_id)
 
     def add_task(
