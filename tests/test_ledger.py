@@ -918,7 +918,8 @@ def test_activities_are_recorded_without_moving_the_round(ledger: Ledger) -> Non
     assert [e.name for e in events] == ["visit", "talk", "hold_meeting"]
     assert all(e.state_before == e.state_after == "stationed" for e in events)
     assert ledger.get("R").state == "stationed"
-    assert ledger.get("R").data["with"] == "市长"
+    assert "with" not in ledger.get("R").data  # activities stay in the history only
+    assert events[1].payload["with"] == "市长"
 
 
 # --- can and available ---------------------------------------------------------------------
@@ -1228,8 +1229,8 @@ def test_deadlines_are_explained_with_their_status(ledger: Ledger) -> None:
     assert "含起算日" in zh
     assert "2023-07-16" in zh
     assert "状态：未完成" in zh
-    assert view.is_overdue(at("2023-07-17", 0))
-    assert not view.is_overdue(at("2023-07-16", 23, 59))
+    # The end of the station-in is the end of a period, never overdue.
+    assert not view.is_overdue(at("2023-07-17", 0))
     ledger.fire("R", "end_station_in", actor=TEAM, at=at("2023-07-16", 18))
     (view,) = ledger.deadlines("R")
     assert view.status == "met"
@@ -1316,10 +1317,24 @@ def test_a_sweep_uses_the_injected_clock() -> None:
 
     ledger = Ledger(rulebook=HUNAN, clock=Fixed())
     stationed(ledger)
+    ledger.request_documents(
+        "R", documents="台账", area="430900", actor=TEAM, at=at("2023-06-27"), request_id="D-1"
+    )
     notices = ledger.sweep()
     assert [(n.entity_id, n.deadline, n.name) for n in notices] == [
-        ("R", "station_in_ends", "overdue")
+        ("D-1", "provide_due", "overdue")
     ]
+
+
+def test_the_end_of_a_period_is_never_overdue() -> None:
+    """A station-in or public notice that has ended raises no alert and is not overdue."""
+    ledger = Ledger(rulebook=HUNAN)
+    stationed(ledger)
+    assert ledger.sweep(at("2023-07-20")) == []
+    assert ledger.overdue(at("2023-07-20")) == []
+    (view,) = ledger.deadlines("R")
+    assert view.name == "station_in_ends"
+    assert not view.is_overdue(at("2023-07-20"))
 
 
 def test_a_met_deadline_raises_no_alert(ledger: Ledger) -> None:

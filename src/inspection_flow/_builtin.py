@@ -241,6 +241,7 @@ ROUND = Lifecycle(
             frozenset({"end_station_in"}),
             label_zh="进驻结束",
             label_en="end of station-in",
+            kind="period",
         ),
         DeadlineBinding(
             "plan_due",
@@ -645,6 +646,7 @@ TASK = Lifecycle(
             frozenset({"object"}),
             label_zh="公示期满",
             label_en="end of public notice",
+            kind="period",
         ),
     ),
 )

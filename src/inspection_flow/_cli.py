@@ -35,6 +35,15 @@ def _day(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
 
 
+def _existing(target: str) -> str | None:
+    """Return an error message if ``target`` is a file path that does not exist."""
+    import os
+
+    if "://" not in target and not os.path.exists(target):
+        return f"inspection-flow: {target}: no such ledger file (nothing was created)"
+    return None
+
+
 def _demo(args: argparse.Namespace) -> int:
     import os
     import tempfile
@@ -134,6 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "demo":
             return _demo(args)
+        if args.command in ("status", "verify") and (problem := _existing(args.db)):
+            print(problem, file=sys.stderr)
+            return 2
         if args.command == "status":
             from ._ledger import Ledger
             from ._report import status_report

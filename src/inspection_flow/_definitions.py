@@ -79,6 +79,9 @@ class DeadlineBinding:
         cancelled_by: events that drop it (e.g. a case passed on).
         date_field: a payload field that holds the last day itself (a task's own
             rectification deadline); the rule then supplies only the ladders.
+        kind: ``"due"`` for something someone must do by then (overdue afterwards);
+            ``"period"`` for the end of a span (station-in, public notice), which is never
+            overdue and never counted among due items.
         reopened_by: events that open a met deadline again, its stored day unchanged
             (a task sent back to rectification after its completion was claimed).
     """
@@ -92,6 +95,7 @@ class DeadlineBinding:
     label_zh: str = ""
     label_en: str = ""
     on_enter: str | None = None
+    kind: Literal["due", "period"] = "due"
     reopened_by: frozenset[str] = frozenset()
 
 

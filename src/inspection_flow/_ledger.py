@@ -27,6 +27,7 @@ from .exceptions import (
     InvalidTransitionError,
     PayloadError,
     PermissionDeniedError,
+    RulebookError,
 )
 from .stores import EventStore, MemoryStore
 
@@ -187,9 +188,13 @@ class DeadlineView:
         return self.due is not None and self.due.last_day != self.record.last_day
 
     def is_overdue(self, now: dt.datetime) -> bool:
-        """Whether the deadline is open, its clock running, and its due time passed at ``now``."""
+        """Whether the deadline is open, its clock running, and its due time passed at ``now``.
+
+        The end of a period (station-in, public notice) is never overdue.
+        """
         return (
             self.record.status == "open"
+            and self.record.kind == "due"
             and not self.record.suspended
             and as_instant(now, "now") >= self.record.due_at
         )
@@ -428,7 +433,16 @@ class Ledger:
         rb = self._round_rulebook.get(round_id)
         if rb is None:
             rnd = snap if snap.kind == "round" else self.get(round_id)
-            rb = self._rulebook_named(str(rnd.data.get("rulebook", self.rulebook.name)))
+            name = str(rnd.data.get("rulebook", self.rulebook.name))
+            try:
+                rb = self._rulebook_named(name)
+            except RulebookError as exc:
+                raise RulebookError(
+                    name,
+                    f"round {round_id}",
+                    f"the round is governed by rulebook {name!r}, which this ledger does not "
+                    f"know; open the ledger with rulebooks=[load_rulebook(path)]",
+                ) from exc
             self._round_rulebook[round_id] = rb
         return rb
 
@@ -810,7 +824,10 @@ class Ledger:
         deadlines: dict[str, DeadlineRecord] = {}
         if event in _CLOCK_EVENTS:
             deadlines[payload["deadline"]] = self._clock(snap, event, at, payload)
-        else:
+        elif t.target is not None and event != "batch":
+            # What a step records becomes the entity's data (owners, finding, measures…);
+            # activities that leave the state (meetings, visits, batches) stay in the
+            # history only.
             data.update(payload)
         if event == "assign":
             owners = list(dict.fromkeys(payload["owners"]))
@@ -881,9 +898,14 @@ class Ledger:
         pauses: tuple[tuple[str, str | None, str], ...] = (),
         extensions: tuple[Mapping[str, Any], ...] = (),
         fired: tuple[str, ...] = (),
+        kind: Literal["due", "period"] = "due",
     ) -> DeadlineRecord:
         alerts = [(a.kind, a.name, a.at, a.label_zh) for a in due.alerts()]
-        if not any(k == "escalation" and at == due.due_at for k, _, at, _ in alerts):
+        # The end of a period (a station-in, a public notice) is not something to be late
+        # for; a due date is, and says so when it passes.
+        if kind == "due" and not any(
+            k == "escalation" and at == due.due_at for k, _, at, _ in alerts
+        ):
             alerts.append(("escalation", "overdue", due.due_at, "超期"))
         alerts.sort(key=lambda a: (a[2], a[1]))
         return DeadlineRecord(
@@ -899,6 +921,7 @@ class Ledger:
             extensions=extensions,
             alerts=tuple(alerts),
             fired=fired,
+            kind=kind,
         )
 
     def _start(
@@ -922,7 +945,7 @@ class Ledger:
         else:
             rule = rb.rule(binding.rule)
         due = rule.compute(at, self.calendar)
-        return self._record(binding.name, rule, at, due)
+        return self._record(binding.name, rule, at, due, kind=binding.kind)
 
     def _compute_record(self, record: DeadlineRecord) -> Due:
         rule = DeadlineRule.from_dict(record.rule)
@@ -945,6 +968,7 @@ class Ledger:
             due,
             pauses=updated.pauses,
             extensions=updated.extensions,
+            kind=record.kind,
         )
         # An alert already recorded stays recorded: a moved deadline never fires it twice.
         return attrs.evolve(fresh, fired=record.fired)
@@ -1054,12 +1078,14 @@ class Ledger:
         command_id: str | None = None,
         batch: int | None = None,
         extra_deadlines: Mapping[str, DeadlineRecord] | None = None,
+        creators: frozenset[str] | None = None,
     ) -> tuple[Event, Snapshot]:
         if not isinstance(actor, Actor):
             raise PayloadError(entity_id, CREATE, "actor", "must be an Actor(role, area)")
         when = self._instant(at, None, entity_id)
         kind = lifecycle.kind
-        creators = _CREATORS.get(kind, frozenset())
+        if creators is None:
+            creators = _CREATORS.get(kind, frozenset())
         if actor.role not in creators:
             raise PermissionDeniedError(
                 entity_id,
@@ -1439,9 +1465,9 @@ class Ledger:
                 lifecycle=lc,
                 rb=rb,
                 area=area,
-                actor=Actor("inspection_team", actor.area, actor.name)
-                if actor.role != "inspection_team"
-                else actor,
+                actor=actor,
+                # Whoever may split the parent creates its parts.
+                creators=frozenset({actor.role}),
                 at=at,
                 round_id=parent.round_id,
                 parent_id=case_id,
@@ -1514,7 +1540,9 @@ class Ledger:
         for name, alert, record in pending:
             current = DeadlineRecord.from_dict(changes[name]) if name in changes else record
             changes[name] = attrs.evolve(current, fired=(*current.fired, alert[1])).to_dict()
-        at = max(now, snap.updated_at)
+        # Recorded as of the latest alert's own instant, not the sweep's: a clerk may still
+        # enter what happened between the alert and the sweep.
+        at = max(pending[-1][1][2], snap.updated_at)
         payload = {"alerts": [[n, a[0], a[1], a[2].isoformat()] for n, a, _ in pending]}
         ev = Event.new(
             snap.entity_id,

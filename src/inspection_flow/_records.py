@@ -94,6 +94,7 @@ class DeadlineRecord:
     extensions: tuple[Mapping[str, Any], ...] = ()
     alerts: tuple[tuple[str, str, dt.datetime, str], ...] = ()
     fired: tuple[str, ...] = ()
+    kind: Literal["due", "period"] = "due"
 
     def pending_alerts(self, now: dt.datetime) -> list[tuple[str, str, dt.datetime, str]]:
         """Return alerts due at ``now`` that have not fired, for an open running deadline.
@@ -128,6 +129,7 @@ class DeadlineRecord:
             "extensions": [dict(e) for e in self.extensions],
             "alerts": [[k, n, at.isoformat(), label] for k, n, at, label in self.alerts],
             "fired": list(self.fired),
+            **({"kind": self.kind} if self.kind != "due" else {}),
         }
 
     @classmethod
@@ -155,6 +157,7 @@ class DeadlineRecord:
                     (a[0], a[1], _parse_dt(a[2], "alert"), a[3]) for a in data.get("alerts", ())
                 ),
                 fired=tuple(data.get("fired", ())),
+                kind=data.get("kind", "due"),
             )
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise StoreError(f"malformed deadline record {data!r}: {exc}") from exc
@@ -321,8 +324,15 @@ class Snapshot:
 
     @property
     def next_due_at(self) -> dt.datetime | None:
-        """The earliest due time among open deadlines whose clock runs, or ``None``."""
-        dues = [d.due_at for d in self.deadlines.values() if d.status == "open" and not d.suspended]
+        """The earliest due time among open deadlines whose clock runs, or ``None``.
+
+        Ends of periods (a station-in, a public notice) are not due times.
+        """
+        dues = [
+            d.due_at
+            for d in self.deadlines.values()
+            if d.status == "open" and not d.suspended and d.kind == "due"
+        ]
         return min(dues) if dues else None
 
     @property

@@ -79,6 +79,8 @@ def status_report(
         nxt = as_of + dt.timedelta(days=1)
         now = dt.datetime(nxt.year, nxt.month, nxt.day, tzinfo=SHANGHAI)
     zh = lang == "zh"
+    for rnd in ledger.find(kind="round"):
+        ledger.rulebook_of(rnd)  # registers the round's areas, for their names
     out: list[str] = []
     day = (now - dt.timedelta(microseconds=1)).date()
     out.append(
@@ -107,7 +109,7 @@ def status_report(
             out.append(f"  {ledger.areas.name(str(area))} {n}")
     by_cat = ledger.counts("category", kind="complaint", round_id=round_id)
     if by_cat:
-        cats = "，".join(
+        cats = ("，" if zh else ", ").join(
             f"{CATEGORIES_ZH.get(str(c), str(c)) if zh else c} {n}"
             for c, n in sorted(by_cat.items(), key=lambda kv: (-kv[1], str(kv[0])))
         )
