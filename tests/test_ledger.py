@@ -138,8 +138,7 @@ def ledger() -> Ledger:
 
 
 def test_a_team_of_another_province_cannot_add_complaints_to_a_round(ledger: Ledger) -> None:
-    """A complaint is refused when its creator has no part in the round's area, even if the
-    complaint's own area is the creator's."""
+    """A team with no part in the round's area cannot add complaints to it."""
     stationed(ledger)
     guangdong = Actor("inspection_team", "440000", "广东省督察组")
     with pytest.raises(PermissionDeniedError) as info:
@@ -152,8 +151,7 @@ def test_a_team_of_another_province_cannot_add_complaints_to_a_round(ledger: Led
 def test_a_county_office_may_add_tasks_of_its_own_county_to_the_city_round(
     ledger: Ledger,
 ) -> None:
-    """An actor whose area lies within the round's may create entities in it; one outside
-    (another city) may not."""
+    """An actor within the round's area may create entities in it; one of another city may not."""
     fed_back(ledger)
     heshan_office = Actor("rectification_office", "430903", "赫山区整改办")
     task = ledger.add_task(
@@ -174,8 +172,7 @@ def test_a_county_office_may_add_tasks_of_its_own_county_to_the_city_round(
 
 
 def test_assigning_a_case_outside_the_liaisons_jurisdiction_is_refused(ledger: Ledger) -> None:
-    """A city's liaison cannot make a unit of another city the owner of a case; nothing
-    changes."""
+    """A city's liaison cannot make a unit of another city a case's owner; nothing changes."""
     stationed(ledger)
     before = handed_over(ledger)
     with pytest.raises(PermissionDeniedError) as info:
@@ -223,9 +220,7 @@ def test_can_reports_an_owner_outside_the_jurisdiction_only_when_given(ledger: L
 
 
 def test_phone_complaints_after_the_station_in_are_refused(ledger: Ledger) -> None:
-    """The hotline closes with the station-in: a call after its last day (or after 20:00 on
-    it) is refused, while a late letter and a call entered late but made during the
-    station-in are taken."""
+    """Calls after the station-in are refused; late letters and calls made during it are taken."""
     stationed(ledger)
     ledger.fire("R", "end_station_in", actor=TEAM, at=at("2023-07-16", 18))
     with pytest.raises(GuardError) as info:
@@ -270,8 +265,7 @@ def claimed(ledger: Ledger, claimant: Actor) -> None:
 def test_the_claimant_cannot_sign_off_its_own_task(
     ledger: Ledger, claimant: Actor, signer: Actor
 ) -> None:
-    """The unit that claimed completion (same area and name, named or not) may not verify
-    and sign it off; the refusal changes nothing."""
+    """The unit that claimed completion (same area and name) may not sign off its own task."""
     claimed(ledger, claimant)
     ledger.fire("T", "start_verification", actor=signer, at=at("2023-11-02"))
     before = ledger.get("T")
@@ -289,9 +283,7 @@ def test_the_claimant_cannot_sign_off_its_own_task(
 
 @pytest.mark.parametrize("send_back", ["fail_verification", "object"])
 def test_a_task_sent_back_has_its_deadline_open_again(ledger: Ledger, send_back: str) -> None:
-    """A task whose verification fails, or whose public notice meets an objection, is back in
-    progress with its rectification deadline open again (same day), overdue once past it and
-    escalated by the sweep."""
+    """A task sent back is in progress with its deadline open again, overdue and escalated."""
     claimed(ledger, OWNER)
     assert ledger.get("T").deadlines["rectify_due"].status == "met"
     ledger.fire("T", "start_verification", actor=ACCEPTOR, at=at("2023-11-02"))
@@ -315,8 +307,7 @@ def test_a_task_sent_back_has_its_deadline_open_again(ledger: Ledger, send_back:
 
 
 def test_a_paused_deadline_is_neither_overdue_nor_escalated(ledger: Ledger) -> None:
-    """While a pause holds a task's clock, its due time passing makes it neither overdue nor
-    alerted; after the resume the moved deadline is, once it passes."""
+    """A paused deadline is neither overdue nor alerted; once resumed and past, it is."""
     fed_back(ledger)
     planned_task(ledger)
     ledger.fire("T", "start", actor=OWNER, at=at("2023-10-10"))
@@ -346,8 +337,7 @@ def test_a_paused_deadline_is_neither_overdue_nor_escalated(ledger: Ledger) -> N
 
 
 def test_a_replaced_rulebook_shows_as_moved_until_recompute(ledger: Ledger) -> None:
-    """After a rulebook of the same name changes case_result to 5 days, deadlines() still shows
-    the stored day marked as moved; recompute reports and records the move."""
+    """A changed rule shows the stored deadline as moved until recompute records the move."""
     stationed(ledger)
     handed_over(ledger)
     rules = {**HUNAN.rules, "case_result": DeadlineRule.calendar_days(5, name="case_result")}
@@ -381,8 +371,7 @@ def test_can_refuses_an_instant_before_the_latest_event(ledger: Ledger) -> None:
 
 
 def test_a_command_id_reused_for_another_command_is_refused(ledger: Ledger) -> None:
-    """Repeating a command id returns its event, but the same id on another entity or event
-    is refused rather than answered with the first command's event."""
+    """A command id reused for another entity or event is refused, not answered with the first."""
     stationed(ledger)
     first = ledger.fire(
         "R", "visit", actor=TEAM, at=at("2023-06-27"), department="市住建局", command_id="visit-1"
@@ -534,8 +523,7 @@ def test_a_look_back_round_names_its_parent(ledger: Ledger) -> None:
 
 
 def test_a_complaint_is_received_with_its_intake_and_batch_days(ledger: Ledger) -> None:
-    """A complaint records channel, instant, summary, category, intake and batch days and any
-    extra fields, and has no deadline until it is handed over."""
+    """A complaint records channel, instant, category, intake and batch days and extra fields."""
     stationed(ledger)
     snap = complaint(ledger, "C", complainant="匿名", seen_on=D(2023, 6, 25))
     assert (snap.kind, snap.state, snap.area, snap.category, snap.round_id, snap.batch) == (
@@ -565,8 +553,7 @@ def test_a_complaint_is_received_with_its_intake_and_batch_days(ledger: Ledger) 
 def test_a_complaint_with_bad_data_is_refused(
     ledger: Ledger, changes: dict[str, Any], error: type[Exception], field: str | None
 ) -> None:
-    """An unknown category or channel, a creator who is not of the team or not of the area:
-    refused, and no complaint is recorded."""
+    """A bad category or channel, or a creator not of the team or area, records no complaint."""
     stationed(ledger)
     with pytest.raises(error) as info:
         complaint(ledger, "C", **changes)
@@ -622,8 +609,7 @@ def test_creating_with_a_command_id_is_idempotent(ledger: Ledger) -> None:
 
 
 def test_tasks_come_from_feedback(ledger: Ledger) -> None:
-    """Tasks are added once feedback is given, by the rectification office or the team, with
-    a valid category; before feedback, or by an owner unit, they are refused."""
+    """Tasks are added after feedback by the office or team, with a valid category and title."""
     stationed(ledger)
     with pytest.raises(GuardError, match="while the round is 'stationed'"):
         ledger.add_task("R", title="x", area="430903", actor=RECT_OFFICE, at=at("2023-07-01"))
@@ -679,8 +665,7 @@ def test_a_document_request_starts_its_clock_at_creation(ledger: Ledger) -> None
 
 
 def test_an_event_not_possible_now_is_an_invalid_transition(ledger: Ledger) -> None:
-    """Firing an event the state does not allow raises InvalidTransitionError with the state,
-    the event and the events allowed now; nothing changes."""
+    """An event the state does not allow raises InvalidTransitionError; nothing changes."""
     rnd = stationed(ledger)
     with pytest.raises(InvalidTransitionError) as info:
         ledger.fire("R", "give_feedback", actor=TEAM, at=at("2023-06-27"))
@@ -705,8 +690,7 @@ def test_a_final_state_allows_nothing(ledger: Ledger) -> None:
 
 
 def test_a_wrong_role_is_refused(ledger: Ledger) -> None:
-    """An event fired by a role that may not fire it raises PermissionDeniedError with the
-    role and area; nothing changes."""
+    """An event fired by a role not allowed raises PermissionDeniedError; nothing changes."""
     rnd = stationed(ledger)
     with pytest.raises(PermissionDeniedError) as info:
         ledger.fire("R", "end_station_in", actor=LIAISON, at=at("2023-07-16"))
@@ -764,8 +748,7 @@ def test_a_substantiated_finding_starts_rectification(ledger: Ledger, finding: s
 
 
 def test_closing_waits_for_the_public_notice(ledger: Ledger) -> None:
-    """A task closes only once its 10-working-day public notice (start day counted) has run:
-    refused a second before 24:00 of the last day, accepted at it."""
+    """A task closes only at 24:00 of the public notice's last day, not a minute before."""
     fed_back(ledger)
     planned_task(ledger)
     for event, actor, day in [
@@ -851,8 +834,7 @@ def test_bad_payloads_are_refused(
 def test_a_plan_needs_owner_measures_term_and_a_later_deadline(
     ledger: Ledger, changes: dict[str, Any], field: str
 ) -> None:
-    """A task's plan names its owner, measures, a short/medium/long term and a deadline after
-    the day it is planned."""
+    """A task's plan needs owner, measures, a term and a deadline after the planning day."""
     fed_back(ledger)
     task = ledger.add_task(
         "R", title="x", area="430903", actor=RECT_OFFICE, at=at("2023-10-09"), task_id="T"
@@ -867,8 +849,7 @@ def test_a_plan_needs_owner_measures_term_and_a_later_deadline(
 
 
 def test_an_event_before_the_latest_is_a_chronology_error(ledger: Ledger) -> None:
-    """An event dated before the entity's latest event is refused with both instants; one at
-    the same instant is accepted."""
+    """An event before the latest one raises ChronologyError; one at the same instant is fine."""
     rnd = stationed(ledger)
     with pytest.raises(ChronologyError) as info:
         ledger.fire("R", "visit", actor=TEAM, at=at("2023-06-26", 8, 59), department="市林业局")
@@ -878,8 +859,7 @@ def test_an_event_before_the_latest_is_a_chronology_error(ledger: Ledger) -> Non
 
 
 def test_unknown_entities_and_non_actors_are_refused(ledger: Ledger) -> None:
-    """Firing on an unknown id raises EntityNotFoundError; an actor that is not an Actor
-    raises PayloadError."""
+    """An unknown id raises EntityNotFoundError; an actor that is not an Actor, PayloadError."""
     rnd = stationed(ledger)
     with pytest.raises(EntityNotFoundError) as info:
         ledger.fire("R-404", "announce", actor=OFFICE, at=at("2023-06-27"))
@@ -926,9 +906,7 @@ def test_activities_are_recorded_without_moving_the_round(ledger: Ledger) -> Non
 
 
 def test_can_and_available_answer_for_each_actor(ledger: Ledger) -> None:
-    """can() says yes or gives reasons, and available() lists what each actor may do now: the
-    city's liaison splits or assigns, the team marks a key case or manages the clock, the
-    county may do nothing yet."""
+    """can() and available() answer, with reasons, what each actor may do now."""
     stationed(ledger)
     handed_over(ledger)
     assert ledger.can("C", "assign", LIAISON)
@@ -955,8 +933,7 @@ def test_can_and_available_answer_for_each_actor(ledger: Ledger) -> None:
 
 
 def test_a_city_office_acts_on_its_counties(ledger: Ledger) -> None:
-    """The city's rectification office (430900) may act on a task of 赫山区 (430903); a
-    county's office may not act on another county's task, and sees only its own."""
+    """A city's office acts on and sees its counties' tasks; a county's office only its own."""
     fed_back(ledger)
     planned_task(ledger, "T-HS", owner="430903")
     planned_task(ledger, "T-ZY", owner="430902")
@@ -997,8 +974,7 @@ def test_a_shared_case_may_be_handled_by_either_owner(ledger: Ledger) -> None:
 
 
 def test_a_split_case_gives_each_area_its_own_case_on_the_parents_clock(ledger: Ledger) -> None:
-    """Splitting (分解) ends the parent and creates one handed-over child per area, each with
-    the parent's result clock, each open only to its own area."""
+    """Splitting ends the parent; each area's part keeps the parent's result clock."""
     stationed(ledger)
     parent = handed_over(ledger)
     with pytest.raises(PayloadError, match="two different areas"):
@@ -1028,8 +1004,7 @@ def test_a_split_case_gives_each_area_its_own_case_on_the_parents_clock(ledger: 
 
 
 def test_repeating_a_command_appends_nothing(ledger: Ledger) -> None:
-    """A fire repeated with its command id returns the first event, even if the entity has
-    moved on since, and appends nothing."""
+    """A fire repeated with its command id returns the first event and appends nothing."""
     stationed(ledger)
     first = ledger.fire(
         "R", "end_station_in", actor=TEAM, at=at("2023-07-16", 18), command_id="end-R"
@@ -1048,8 +1023,7 @@ def test_repeating_a_command_appends_nothing(ledger: Ledger) -> None:
 
 
 def test_pauses_and_extensions_are_events_that_move_the_deadline(ledger: Ledger) -> None:
-    """Pausing, resuming and extending a case's result clock are events; the stored deadline
-    moves and its explanation lists each step with its reason."""
+    """Pauses, resumes and extensions are events that move the deadline and are explained."""
     stationed(ledger)
     handed_over(ledger)
     assert ledger.get("C").deadlines["result_due"].last_day == D(2023, 7, 10)
@@ -1140,8 +1114,7 @@ def test_pauses_and_extensions_are_events_that_move_the_deadline(ledger: Ledger)
 def test_clock_commands_are_checked(
     ledger: Ledger, event: str, payload: dict[str, Any], error: type[Exception], name: str
 ) -> None:
-    """Resuming a running clock, naming a deadline the case lacks, an extension without (or
-    with both) an amount and a day, in another unit, or shortening the period: refused."""
+    """Malformed or impossible pauses, resumes and extensions are refused; nothing changes."""
     stationed(ledger)
     before = handed_over(ledger)
     with pytest.raises(error) as info:
@@ -1178,8 +1151,7 @@ def test_a_clock_cannot_be_paused_twice_or_by_an_owner(ledger: Ledger) -> None:
 
 
 def test_an_approved_task_extension_moves_its_deadline(ledger: Ledger) -> None:
-    """A task's extension, requested by the owner and approved by the office, moves its
-    deadline to the day approved; a denied one leaves it."""
+    """An approved task extension moves its deadline to the day approved; a denied one does not."""
     fed_back(ledger)
     planned_task(ledger)
     ledger.fire("T", "start", actor=OWNER, at=at("2023-10-10"))
@@ -1214,8 +1186,7 @@ def test_an_approved_task_extension_moves_its_deadline(ledger: Ledger) -> None:
 
 
 def test_deadlines_are_explained_with_their_status(ledger: Ledger) -> None:
-    """deadlines() gives each stored deadline with its labels and an explanation naming the
-    rule, the days and the status; a met deadline says when."""
+    """deadlines() gives labels, stored days, an explanation and the status of each deadline."""
     stationed(ledger)
     (view,) = ledger.deadlines("R")
     assert (view.name, view.label_zh, view.label_en, view.status) == (
@@ -1252,9 +1223,7 @@ def test_a_task_deadline_is_explained_as_given_in_the_plan(ledger: Ledger) -> No
 
 
 def test_a_tasks_ladder_fires_in_order_each_alert_once(ledger: Ledger) -> None:
-    """A task due 2023-12-29 is warned 10 working days before (12-15), gets a yellow card at
-    the due time, a supervision letter 10 working days after and a summons talk 30 after;
-    each sweep returns each alert once, however often it runs, and records it as an event."""
+    """A task's warning and escalation ladder fires in order, each alert once, as an event."""
     fed_back(ledger)
     planned_task(ledger)
     ledger.fire("T", "start", actor=OWNER, at=at("2023-10-10"))
@@ -1292,8 +1261,7 @@ def test_a_tasks_ladder_fires_in_order_each_alert_once(ledger: Ledger) -> None:
 
 
 def test_a_late_sweep_records_every_alert_due_at_once(ledger: Ledger) -> None:
-    """A first sweep long after a deadline records all its alerts, in time order, in one
-    event; a second sweep finds nothing."""
+    """A late first sweep records every alert due, in order, in one event; the next finds none."""
     fed_back(ledger)
     planned_task(ledger)
     notices = [n for n in ledger.sweep(at("2024-03-01")) if n.entity_id == "T"]
@@ -1361,8 +1329,7 @@ def test_a_met_deadline_raises_no_alert(ledger: Ledger) -> None:
 
 
 def test_recompute_with_a_calendar_holding_a_local_rest_day(ledger: Ledger) -> None:
-    """With a local rest day on the last day, deadlines() shows the stored day as moved;
-    recompute(apply=False) reports without writing; recompute records the move once."""
+    """A local rest day shows a deadline as moved; recompute reports and records it once."""
     stationed(ledger)
     handed_over(ledger)
     local = ChinaCalendar().with_local_days("益阳市 2023 防汛调休", rest_days=[D(2023, 7, 10)])
@@ -1406,9 +1373,7 @@ def test_recompute_leaves_closed_deadlines_alone(ledger: Ledger) -> None:
 
 
 def test_overdue_due_within_counts_and_rates(ledger: Ledger) -> None:
-    """overdue() lists the most overdue first, due_within() the deadlines coming up in N
-    working days, counts() tallies by state, area, batch and category, and rates() gives the
-    closing and on-schedule rates."""
+    """overdue, due_within, counts and rates answer for the round and for an area."""
     stationed(ledger)
     complaint(ledger, "C-1", area="430903")
     complaint(ledger, "C-2", area="430902", category="water")
@@ -1442,8 +1407,7 @@ def test_overdue_due_within_counts_and_rates(ledger: Ledger) -> None:
 
 
 def test_rates_count_closed_cases_and_tasks_on_schedule(ledger: Ledger) -> None:
-    """The case closing rate counts interim-closed and closed cases among those in scope; the
-    task closing rate closed and filed tasks; on-schedule the open tasks not yet due."""
+    """Rates count closed cases in scope, closed tasks, and open tasks not yet due."""
     stationed(ledger)
     for cid in ("C-1", "C-2", "C-3"):
         complaint(ledger, cid)

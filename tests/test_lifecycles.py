@@ -346,8 +346,7 @@ def test_a_date_field_deadline_on_its_event_is_accepted() -> None:
 
 
 def test_an_on_enter_deadline_starts_on_every_way_in() -> None:
-    """A deadline on entering a state starts on each event that enters it, and on creation
-    when it is the initial state."""
+    """An on_enter deadline starts on every event entering its state, and on creation if initial."""
     lc = tiny(
         states=(
             State("open", "办理中", "open"),
@@ -368,8 +367,7 @@ def test_an_on_enter_deadline_starts_on_every_way_in() -> None:
 
 
 def test_a_task_sent_back_reopens_its_rectification_deadline() -> None:
-    """The task's rectification deadline is met by a completion claim and opened again when
-    verification fails or the public notice meets an objection."""
+    """rectify_due is reopened when verification fails or the public notice meets an objection."""
     due = TASK.deadline("rectify_due")
     assert TASK.deadlines_reopened_by("fail_verification") == (due,)
     assert TASK.deadlines_reopened_by("object") == (due,)
@@ -398,8 +396,7 @@ def test_rule_keys_name_every_deadline_rule() -> None:
 @pytest.mark.parametrize("lc", LIFECYCLES.values(), ids=list(LIFECYCLES))
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_mermaid_draws_every_state_and_transition(lc: Lifecycle, lang: str) -> None:
-    """The Mermaid diagram declares every state with its label and draws every transition
-    from each of its sources, and ends each terminal state."""
+    """The Mermaid diagram declares every state and draws every transition from each source."""
     text = lc.mermaid(lang)  # type: ignore[arg-type]
     lines = text.splitlines()
     assert lines[0] == "stateDiagram-v2"
@@ -428,8 +425,7 @@ def test_mimebundle_gives_markdown_with_the_diagram() -> None:
 
 @pytest.mark.parametrize("lc", LIFECYCLES.values(), ids=list(LIFECYCLES))
 def test_step_agrees_with_the_definition(lc: Lifecycle) -> None:
-    """For every state and event, step() goes where the definition says or refuses with the
-    state's allowed events."""
+    """step() goes where the definition says, or refuses listing the state's allowed events."""
     for state in lc.states:
         for event in lc.events:
             t = lc.transition(state.name, event)
@@ -681,8 +677,7 @@ class PathRunner:
     ids=[f"{name}:{'>'.join(path) or 'created'}" for name, path in PATHS],
 )
 def test_every_legal_path_runs_through_a_ledger(lifecycle: str, path: tuple[str, ...]) -> None:
-    """Each legal path of a built-in lifecycle, fired through a ledger by actors of the right
-    role and area, ends where the definition says, with one event per step."""
+    """Each legal path, fired by the right actors, ends as the definition says, one event a step."""
     runner = PathRunner(lifecycle)
     before = len(runner.ledger.history(runner.entity))
     runner.run(path)

@@ -57,8 +57,7 @@ def test_builtin_rulebooks_load(name: str) -> None:
 
 @pytest.mark.parametrize("name", BUILTIN_RULEBOOKS)
 def test_builtin_values_carry_source_and_confidence(name: str) -> None:
-    """Every value of a built-in rulebook names its source and a confidence of H, M or L,
-    in the notes and on each deadline rule."""
+    """Every built-in rulebook value names its source and an H, M or L confidence."""
     rb = load_rulebook(name)
     expected = (
         {f"deadlines.{k}" for k in rb.rules}
@@ -76,8 +75,7 @@ def test_builtin_values_carry_source_and_confidence(name: str) -> None:
 
 @pytest.mark.parametrize("name", BUILTIN_RULEBOOKS)
 def test_builtin_rulebooks_have_every_rule_the_lifecycles_need(name: str) -> None:
-    """Each deadline of each lifecycle finds its rule (or, for a date in the data, its
-    ladder) in the built-in rulebooks."""
+    """Every lifecycle deadline finds its rule (or ladder) in each built-in rulebook."""
     rb = load_rulebook(name)
     assert set(rb.lifecycles) == set(LIFECYCLES)
     for lc in rb.lifecycles.values():
@@ -89,8 +87,7 @@ def test_builtin_rulebooks_have_every_rule_the_lifecycles_need(name: str) -> Non
 
 
 def test_hunan_station_in_is_21_days_counting_the_start_day() -> None:
-    """Hunan's station-in lasts 21 calendar days counting the start day, without rolling:
-    2023-06-26 to Sunday 2023-07-16 inclusive (the source case)."""
+    """Hunan's station-in is 21 calendar days counting the start day, unrolled: 06-26 to 07-16."""
     rule = load_rulebook("hunan-provincial-2023").rule("station_in")
     assert (rule.amount, rule.unit, rule.count_start_day, rule.roll) == (
         21,
@@ -118,8 +115,7 @@ def test_hunan_hotline_answers_from_eight_to_eight() -> None:
 )
 @pytest.mark.parametrize("name", BUILTIN_RULEBOOKS)
 def test_plan_is_due_30_working_days_after_feedback(name: str, feedback: D, due: D) -> None:
-    """The rectification plan is due 30 working days after feedback, skipping the National
-    Day holiday and counting its make-up workdays."""
+    """The plan is due 30 working days after feedback, make-up workdays counted."""
     rule = load_rulebook(name).rule("plan")
     assert (rule.amount, rule.unit, rule.count_start_day) == (30, Unit.WORKING_DAYS, False)
     assert rule.compute(feedback, CAL).last_day == due
@@ -262,8 +258,7 @@ def test_a_user_rulebook_loads_with_its_values(tmp_path: Path) -> None:
 
 
 def test_a_round_created_with_a_user_rulebook_follows_it(tmp_path: Path) -> None:
-    """A round created with a user rulebook (by path) uses its station-in, hotline window and
-    case result time, and so do its complaints."""
+    """A round created with a user rulebook file uses its station-in, hotline and result time."""
     path = write(tmp_path, BASE)
     ledger = Ledger()
     team = Actor("inspection_team", "430000")
@@ -309,8 +304,7 @@ def test_a_round_takes_a_rulebook_object(tmp_path: Path) -> None:
 
 
 def test_permissions_transitions_bindings_and_roles_change_the_lifecycles(tmp_path: Path) -> None:
-    """A rulebook may give an event to other roles, add a transition with a new role and add
-    a deadline; a ledger round governed by it obeys them."""
+    """A rulebook's permissions, transitions, bindings and roles govern its rounds' entities."""
     text = (
         BASE
         + """
@@ -540,8 +534,7 @@ cancelled_by = ["fail_verification"]
 def test_validation_errors_name_the_file_and_the_key(
     tmp_path: Path, text: str, key: str, problem: str
 ) -> None:
-    """A rulebook that fails validation raises RulebookError with its file, the key at fault
-    and the problem, all in the message."""
+    """A rulebook failing validation raises RulebookError naming its file, key and problem."""
     path = write(tmp_path, text)
     with pytest.raises(RulebookError) as info:
         load_rulebook(path)

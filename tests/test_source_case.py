@@ -329,8 +329,7 @@ def test_the_deployment_meeting_precedes_the_station_in(case: SourceCase) -> Non
 
 
 def test_the_station_in_runs_21_days_to_07_16(case: SourceCase) -> None:
-    """The station-in opened at the mobilization meeting of 06-26 runs to 07-16 inclusive
-    (21 days counting the start day), and ended that day."""
+    """The station-in opened on 06-26 runs to 07-16 inclusive and ended that day."""
     (view,) = case.seen["station deadline"]
     assert (view.name, view.last_day, view.due_at) == (
         "station_in_ends",
@@ -355,8 +354,7 @@ def test_visits_and_talks_leave_the_round_stationed(case: SourceCase) -> None:
 
 
 def test_the_document_request_went_overdue_and_was_met_late(case: SourceCase) -> None:
-    """Documents requested on 06-27 were due on 06-29; the sweep of 06-30 warned once and
-    listed them overdue; provided on 07-03, the request is met after its due time."""
+    """The documents due 06-29 were warned once on 06-30 and met late on 07-03."""
     notices: list[AlertNotice] = case.seen["sweep 06-30"]
     assert [(n.entity_id, n.deadline, n.name) for n in notices] == [
         ("YY-D01", "provide_due", "overdue")
@@ -383,16 +381,14 @@ def test_the_document_request_went_overdue_and_was_met_late(case: SourceCase) ->
 def test_each_complaint_joins_the_batch_of_the_day_after_its_intake(
     case: SourceCase, cid: str, intake: str, batch: int
 ) -> None:
-    """Calls at 07:59, 08:00 and 19:59 and a letter at 23:00 go in the batch of 06-28;
-    calls at 20:00 and 23:00 belong to 06-28's intake and the batch of 06-29."""
+    """Each complaint joins the batch of the day after its intake day."""
     snap = case.ledger.get(cid)
     assert snap.data["intake_day"] == intake
     assert snap.batch == batch
 
 
 def test_batches_are_numbered_per_round(case: SourceCase) -> None:
-    """Yiyang's batches are numbered 1 and 2 on 06-28 and 06-29, and 3 for the late letter;
-    Changde's round numbers its own from 1."""
+    """Yiyang's batches are numbered 1, 2, 3; another city's round numbers its own from 1."""
     b1: Batch = case.seen["batch 1"]
     b2: Batch = case.seen["batch 2"]
     b3: Batch = case.seen["batch 3"]
@@ -408,8 +404,7 @@ def test_batches_are_numbered_per_round(case: SourceCase) -> None:
 
 
 def test_result_clocks_start_at_hand_over(case: SourceCase) -> None:
-    """Each case owes its result 10 days after its batch is handed over (rolled to Monday
-    07-10) and its publication 9 days after."""
+    """Result and publication clocks run from the batch's hand-over, rolled past a weekend."""
     c01 = case.ledger.get("YY-C01").deadlines
     c04 = case.ledger.get("YY-C04").deadlines
     assert (c01["result_due"].last_day, c01["publish_due"].last_day) == (
@@ -424,8 +419,7 @@ def test_result_clocks_start_at_hand_over(case: SourceCase) -> None:
 
 
 def test_a_late_letter_is_batched_but_a_late_call_is_refused(case: SourceCase) -> None:
-    """After the station-in, the hotline is closed (a call is refused) but letters still come
-    and are handed over."""
+    """After the station-in a call is refused but a letter is taken and handed over."""
     err = case.seen["late call"]
     assert isinstance(err, GuardError)
     assert err.guard == "hotline_open"
@@ -434,8 +428,7 @@ def test_a_late_letter_is_batched_but_a_late_call_is_refused(case: SourceCase) -
 
 
 def test_the_four_findings(case: SourceCase) -> None:
-    """The cases carry the four findings 属实, 基本属实, 部分属实, 不属实; an unsubstantiated
-    case is not rectified but reported."""
+    """The cases carry the four findings; an unsubstantiated one is reported, not rectified."""
     findings = {
         cid: case.ledger.get(cid).data["finding"]
         for cid in ("YY-C01", "YY-C02", "YY-C03", "YY-C04")
@@ -464,8 +457,7 @@ def test_the_four_findings(case: SourceCase) -> None:
 
 
 def test_split_and_shared_cases(case: SourceCase) -> None:
-    """YY-C05 was split between 沅江市 and 大通湖区 (each part on the parent's clock); YY-L01 is
-    shared by both, whose units each acted on it."""
+    """A split case's parts keep its clock; both owners act on a shared case."""
     parts: list[Snapshot] = case.seen["split"]
     assert [(p.entity_id, p.area) for p in parts] == [
         ("YY-C05-1", "430981"),
@@ -483,9 +475,7 @@ def test_split_and_shared_cases(case: SourceCase) -> None:
 
 
 def test_the_plan_is_due_30_working_days_after_feedback(case: SourceCase) -> None:
-    """Feedback on 2023-09-26 makes the plan due 2023-11-13 (National Day skipped, its
-    make-up Saturday and Sunday counted); it came on 11-10, and the progress report is due
-    6 months after the plan's approval."""
+    """Feedback on 09-26 makes the plan due 11-13; the progress report is due 6 months on."""
     plan = case.seen["plan due"]
     assert (plan.last_day, plan.status) == (D(2023, 11, 13), "open")
     stored = case.ledger.get(ROUND).deadlines
@@ -495,8 +485,7 @@ def test_the_plan_is_due_30_working_days_after_feedback(case: SourceCase) -> Non
 
 
 def test_tasks_are_planned_with_owner_measures_term_and_deadline(case: SourceCase) -> None:
-    """Each task's plan names its owner, measures, term and deadline, which becomes its
-    rectification deadline."""
+    """Tasks are planned with owner, measures, term and a deadline that becomes rectify_due."""
     t02 = case.ledger.get("YY-T02")
     assert (t02.area, t02.data["term"], t02.data["deadline"]) == ("430902", "medium", "2024-06-30")
     assert t02.data["measures"]
@@ -507,10 +496,7 @@ def test_tasks_are_planned_with_owner_measures_term_and_deadline(case: SourceCas
 
 
 def test_an_objection_during_the_public_notice_sends_the_task_back(case: SourceCase) -> None:
-    """YY-T01's notice (10 working days counting 12-26, past New Year's Day) met an objection
-    on 01-03: the task went back in progress, its 12-31 deadline open again and overdue; the
-    second notice ran to 01-26, closing before its end was refused, and it closed and was
-    filed."""
+    """An objection during the notice sends the task back, overdue, until closed and filed."""
     assert case.seen["first notice"].last_day == D(2024, 1, 9)
     back = case.seen["after objection"]
     assert back.state == "in_progress"
@@ -525,8 +511,7 @@ def test_an_objection_during_the_public_notice_sends_the_task_back(case: SourceC
 
 
 def test_the_round_closes_only_when_every_task_has(case: SourceCase) -> None:
-    """close_all was refused while tasks were open; once all were filed the round closed and
-    was archived, and every entity's chain is intact."""
+    """The round closes only once every task is closed, and is then archived intact."""
     err = case.seen["open tasks"]
     assert err.guard == "all_tasks_closed"
     assert "YY-T02" in err.reason
@@ -538,8 +523,7 @@ def test_the_round_closes_only_when_every_task_has(case: SourceCase) -> None:
 
 
 def test_the_ledger_dashboards(case: SourceCase) -> None:
-    """Counts by batch, category and area of the city, and the case closing rate, read as a
-    clerk expects after the replay."""
+    """Counts by batch, category and area and the closing rates read as a clerk expects."""
     ledger = case.ledger
     assert ledger.counts("batch", kind="complaint", round_id=ROUND) == {1: 4, 2: 4, 3: 1}
     assert ledger.counts("category", kind="complaint", round_id=ROUND) == {
