@@ -375,6 +375,43 @@ cancelled_by = ["fail_verification"]
     assert snap.deadlines["verify_due"].status == "met"
 
 
+def test_bindings_carry_labels_kind_and_reopening_events(tmp_path: Path) -> None:
+    """A [[bindings]] entry may set labels, mark a period, and name events that reopen it."""
+    text = (
+        BASE
+        + """
+[deadlines.acceptance]
+amount = 5
+unit = "working_days"
+
+[[bindings]]
+lifecycle = "complaint"
+name = "acceptance_due"
+rule = "acceptance"
+starts_on = "apply_acceptance"
+met_by = ["accept"]
+reopened_by = ["reject_acceptance"]
+label_zh = "验收时限"
+label_en = "acceptance due"
+
+[[bindings]]
+lifecycle = "task"
+name = "verification_window"
+rule = "acceptance"
+on_enter = "verifying"
+met_by = ["sign_off"]
+cancelled_by = ["fail_verification"]
+kind = "period"
+"""
+    )
+    rb = load_rulebook(write(tmp_path, text))
+    due = rb.lifecycle("complaint").deadline("acceptance_due")
+    assert (due.label_zh, due.label_en, due.kind) == ("验收时限", "acceptance due", "due")
+    assert rb.lifecycle("complaint").deadlines_reopened_by("reject_acceptance") == (due,)
+    window = rb.lifecycle("task").deadline("verification_window")
+    assert (window.kind, window.on_enter, window.starts_on) == ("period", "verifying", "")
+
+
 # --- validation errors ---------------------------------------------------------------------
 
 
@@ -523,6 +560,42 @@ cancelled_by = ["fail_verification"]
             "hours",
         ),
         (replaced('name = "常德高新区"\n', ""), "areas.changde-hitech.name", "is required"),
+        (
+            BASE + '\n[[bindings]]\nlifecycle = "task"\nname = "x"\nrule = "plan"\n'
+            'starts_on = "start"\nmet_bys = ["close"]\n',
+            "bindings[0].met_bys",
+            "unknown key",
+        ),
+        (
+            BASE + '\n[[bindings]]\nlifecycle = "task"\nname = "x"\nrule = "plan"\n'
+            'starts_on = "start"\nmet_by = ["close"]\ncancelled_by = "object"\n',
+            "bindings[0].cancelled_by",
+            "list of events",
+        ),
+        (
+            BASE + '\n[[bindings]]\nlifecycle = "task"\nname = "x"\nrule = "plan"\n'
+            'starts_on = "start"\nmet_by = ["close"]\nkind = "window"\n',
+            "bindings[0].kind",
+            "due or period",
+        ),
+        (
+            BASE + '\n[[bindings]]\nlifecycle = "task"\nname = "x"\nrule = "plan"\n'
+            'starts_on = "start"\nmet_by = ["close"]\nreopened_by = ["reopen"]\n',
+            "bindings[0]",
+            "unknown event 'reopen'",
+        ),
+        (
+            BASE + '\n[[permissions]]\nlifecycle = "round"\nevent = "announce"\n'
+            'roles = ["leading_office"]\nrole = "x"\n',
+            "permissions[0].role",
+            "unknown key",
+        ),
+        (
+            BASE + '\n[[transitions]]\nlifecycle = "task"\nevent = "pause"\nsources = ["planned"]\n'
+            'roles = ["rectification_office"]\ntargets = ["in_progress"]\n',
+            "transitions[0].targets",
+            "unknown key",
+        ),
         (
             replaced('[rulebook]\nname = "changde-municipal-2024"\n', "[rulebook]\n"),
             "rulebook.name",

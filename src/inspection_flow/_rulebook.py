@@ -44,6 +44,21 @@ _RULEBOOK_KEYS = {"name", "title", "level"}
 _INTAKE_KEYS = {"hotline_opens", "hotline_closes", "windowed_channels", "source", "confidence"}
 _DISPATCH_KEYS = {"cadence", "source", "confidence"}
 _AREA_KEYS = {"name", "parent"}
+_PERMISSION_KEYS = {"lifecycle", "event", "roles"}
+_TRANSITION_KEYS = {"lifecycle", "event", "sources", "target", "roles", "label_zh", "label_en"}
+_BINDING_KEYS = {
+    "lifecycle",
+    "name",
+    "rule",
+    "starts_on",
+    "on_enter",
+    "met_by",
+    "cancelled_by",
+    "reopened_by",
+    "kind",
+    "label_zh",
+    "label_en",
+}
 _CONFIDENCES = ("", "H", "M", "L", "L-M", "M-H")
 
 
@@ -334,6 +349,7 @@ class _Parser:
         out = dict(LIFECYCLES)
         for i, item in enumerate(self.items(data, "permissions")):
             key = f"permissions[{i}]"
+            self.known_keys(item, key, _PERMISSION_KEYS)
             lc = self.known_lifecycle(out, item, key)
             event = self.text(item, f"{key}.event")
             if event not in lc.events:
@@ -345,6 +361,7 @@ class _Parser:
             out[lc.name] = self.rebuild(lc, key, transitions=ts, roles=frozenset(roles))
         for i, item in enumerate(self.items(data, "transitions")):
             key = f"transitions[{i}]"
+            self.known_keys(item, key, _TRANSITION_KEYS)
             lc = self.known_lifecycle(out, item, key)
             sources = item.get("sources")
             if not isinstance(sources, list) or not sources:
@@ -363,21 +380,31 @@ class _Parser:
             )
         for i, item in enumerate(self.items(data, "bindings")):
             key = f"bindings[{i}]"
+            self.known_keys(item, key, _BINDING_KEYS)
             lc = self.known_lifecycle(out, item, key)
-            met = item.get("met_by", [])
-            cancelled = item.get("cancelled_by", [])
-            if not isinstance(met, list) or not isinstance(cancelled, list):
-                raise self.fail(f"{key}.met_by", "must be a list of events")
+            kind = self.text(item, f"{key}.kind", "due")
+            if kind not in ("due", "period"):
+                raise self.fail(f"{key}.kind", "must be due or period")
             b = DeadlineBinding(
                 self.text(item, f"{key}.name"),
                 self.text(item, f"{key}.rule"),
-                str(item.get("starts_on", "")),
-                frozenset(met),
-                frozenset(cancelled),
-                on_enter=item.get("on_enter") if isinstance(item.get("on_enter"), str) else None,
+                self.text(item, f"{key}.starts_on", ""),
+                self.events(item, f"{key}.met_by"),
+                self.events(item, f"{key}.cancelled_by"),
+                label_zh=self.text(item, f"{key}.label_zh", ""),
+                label_en=self.text(item, f"{key}.label_en", ""),
+                on_enter=self.text(item, f"{key}.on_enter") if "on_enter" in item else None,
+                kind=kind,  # type: ignore[arg-type]
+                reopened_by=self.events(item, f"{key}.reopened_by"),
             )
             out[lc.name] = self.rebuild(lc, key, deadlines=(*lc.deadlines, b))
         return out
+
+    def events(self, item: Mapping[str, Any], key: str) -> frozenset[str]:
+        value = item.get(key.rsplit(".", 1)[-1], [])
+        if not isinstance(value, list) or not all(isinstance(e, str) for e in value):
+            raise self.fail(key, "must be a list of events")
+        return frozenset(value)
 
     def items(self, data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
         value = data.get(key, [])
