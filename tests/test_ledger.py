@@ -1432,3 +1432,41 @@ def test_rates_count_closed_cases_and_tasks_on_schedule(ledger: Ledger) -> None:
         "task_closing_rate": None,
         "on_schedule_rate": None,
     }
+
+
+def test_a_days_batch_is_not_handed_over_before_that_day(ledger: Ledger) -> None:
+    """The batch of 06-28 holds 06-27's intake and cannot be handed over on 06-27."""
+    stationed(ledger)
+    before = complaint(ledger, "C")
+    with pytest.raises(GuardError) as info:
+        ledger.hand_over_batch("R", D(2023, 6, 28), actor=TEAM, at=at("2023-06-27", 21))
+    assert info.value.guard == "batch_day"
+    unchanged(ledger, "C", before, 1)
+    assert ledger.get("R").data["batches"] == 0
+    batch = ledger.hand_over_batch("R", D(2023, 6, 28), actor=TEAM, at=at("2023-06-28", 0))
+    assert batch is not None
+    assert batch.case_ids == ("C",)
+
+
+def test_no_documents_are_requested_in_an_archived_round(ledger: Ledger) -> None:
+    """A document request in an archived round is refused with the round's state."""
+    ledger.create_round("R", name="益阳市", area="430900", actor=OFFICE, at=at("2023-06-20"))
+    for event, actor in [
+        ("announce", OFFICE),
+        ("station_in", TEAM),
+        ("end_station_in", TEAM),
+        ("approve_report", OFFICE),
+        ("give_feedback", TEAM),
+        ("submit_plan", PARTY),
+        ("approve_plan", OFFICE),
+        ("publish_plan", LIAISON),
+        ("start_rectification", RECT_OFFICE),
+        ("close_all", RECT_OFFICE),
+        ("archive", OFFICE),
+    ]:
+        ledger.fire("R", event, actor=actor, at=at("2023-06-21"))
+    with pytest.raises(GuardError, match="while the round is 'archived'"):
+        ledger.request_documents(
+            "R", documents="台账", area="430900", actor=TEAM, at=at("2023-07-01")
+        )
+    assert ledger.find(kind="document_request") == []

@@ -12,7 +12,7 @@ from typing import Any, Literal, Protocol
 import attrs
 
 from ._areas import Actor, AreaRegistry
-from ._builtin import FINDINGS_ZH
+from ._builtin import FINDINGS_ZH, ROUND
 from ._calendar import ChinaCalendar
 from ._definitions import CREATE, DeadlineBinding, Lifecycle, Transition, check_payload
 from ._records import Commit, DeadlineRecord, Event, Snapshot, fold, replay
@@ -88,6 +88,8 @@ _TASK_STATES = frozenset(
         "rectifying",
     }
 )
+#: Round states in which the team may request documents: any but the archived round.
+_DOCUMENT_STATES = frozenset(s.name for s in ROUND.states if not s.terminal)
 _CLOCK_EVENTS = frozenset({"pause_clock", "resume_clock", "grant_extension"})
 _SYSTEM = Actor("system", "*", "inspection_flow")
 
@@ -1373,7 +1375,7 @@ class Ledger:
         command_id: str | None = None,
     ) -> Snapshot:
         """Record a document request (调阅资料) of the team to an area; its clock starts now."""
-        rnd = self._round(round_id, None, "requesting documents")
+        rnd = self._round(round_id, _DOCUMENT_STATES, "requesting documents")
         self._in_round(rnd, actor, request_id or "-")
         rb = self.rulebook_of(rnd)
         if not isinstance(documents, str) or not documents.strip():
@@ -1417,6 +1419,15 @@ class Ledger:
             nothing is written then.
         """
         rnd = self._round(round_id, _INTAKE_STATES, "handing over a batch")
+        if as_instant(at, "at").date() < day:
+            # The batch of a day holds the intake of the day before, complete only once
+            # that day is over.
+            raise GuardError(
+                round_id,
+                "record_batch",
+                "batch_day",
+                f"the batch of {day.isoformat()} cannot be handed over before that day",
+            )
         cases = self.pending_for_batch(round_id, day)
         if not cases:
             return None
