@@ -1470,3 +1470,15 @@ def test_no_documents_are_requested_in_an_archived_round(ledger: Ledger) -> None
             "R", documents="台账", area="430900", actor=TEAM, at=at("2023-07-01")
         )
     assert ledger.find(kind="document_request") == []
+
+
+def test_a_command_id_of_another_command_creates_nothing(ledger: Ledger) -> None:
+    """A command id already used to fire an event is refused when creating a complaint."""
+    stationed(ledger)
+    ledger.fire(
+        "R", "visit", actor=TEAM, at=at("2023-06-27"), department="市水利局", command_id="cmd-7"
+    )
+    with pytest.raises(PayloadError) as info:
+        complaint(ledger, None, command_id="cmd-7")  # type: ignore[arg-type]
+    assert info.value.field == "command_id"
+    assert ledger.find(kind="complaint") == []

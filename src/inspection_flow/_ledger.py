@@ -1149,7 +1149,17 @@ class Ledger:
         if command_id is not None:
             done = self._command(command_id)
             if done is not None:
-                return self.get(done[0].entity_id)
+                first = done[0]
+                create = first.effects.get("create")
+                if first.name != CREATE or not create or create.get("kind") != snap.kind:
+                    raise PayloadError(
+                        snap.entity_id,
+                        CREATE,
+                        "command_id",
+                        f"{command_id!r} was already used for '{first.name}' on "
+                        f"{first.entity_id}; give each command its own id",
+                    )
+                return self.get(first.entity_id)
         if self._load(snap.entity_id) is not None:
             raise PayloadError(
                 snap.entity_id,
