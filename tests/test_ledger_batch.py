@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from inspection_flow import SHANGHAI, Actor, ConcurrencyError, Ledger, MemoryStore, SQLStore
+from inspection_flow import (
+    SHANGHAI,
+    Actor,
+    ConcurrencyError,
+    Ledger,
+    MemoryStore,
+    PayloadError,
+    SQLStore,
+)
 
 OFFICE = Actor("leading_office", "430000")
 TEAM = Actor("inspection_team", "430000")
@@ -111,3 +119,13 @@ def test_nested_batches_join_the_outer_one(ledger: Ledger) -> None:
             receive(ledger, "C1")
         assert ledger.store.get("C1") is None
     assert ledger.store.get("C1") is not None
+
+
+def test_a_split_part_id_in_use_is_refused_clearly(ledger: Ledger) -> None:
+    """Splitting a case whose part id is already taken raises PayloadError and writes nothing."""
+    receive(ledger, "C1")
+    receive(ledger, "C1-1")
+    ledger.hand_over_batch("R", dt.date(2023, 6, 28), actor=TEAM, at=at(28))
+    with pytest.raises(PayloadError, match="C1-1 is already used"):
+        ledger.split_case("C1", ["430903", "430902"], actor=LIAISON, at=at(28, 10))
+    assert ledger.get("C1").state == "handed_over"

@@ -1480,6 +1480,13 @@ class Ledger:
         }
         for i, area in enumerate(dict.fromkeys(areas), start=1):
             child_id = f"{case_id}-{i}"
+            if self._load(child_id) is not None:
+                raise PayloadError(
+                    case_id,
+                    "split",
+                    "areas",
+                    f"the part's id {child_id} is already used by another entity",
+                )
             data = {**parent.data, "split_from": case_id}
             cev, child = self._create(
                 entity_id=child_id,
