@@ -204,6 +204,11 @@ _SELECT_EVENTS = (
 _SELECT_COMMAND = sa.select(_commands).where(_commands.c.command_id == sa.bindparam("b_command_id"))
 
 
+class _Redo(Exception):
+    """A batch written in bulk met a conflict; raised inside a transaction to roll it
+    back, so the batch is written again commit by commit."""
+
+
 class _Conflict(Exception):
     """A commit lost a race; raised inside a transaction to roll it back."""
 
@@ -642,8 +647,7 @@ class SQLStore(EventStore):
         cause: Exception | None = None
         for _ in range(3):
             try:
-                with self._writing() as conn:
-                    return self._write_all(conn, prepared, done)
+                return self._write_all(prepared, done)
             except _Conflict as conflict:
                 commit, cause = conflict.commit, conflict.cause
                 with self._reading() as conn:
@@ -666,7 +670,6 @@ class SQLStore(EventStore):
 
     def _write_all(
         self,
-        conn: sa.Connection,
         prepared: list[tuple[Commit, dict[str, Any], list[dict[str, Any]]]],
         done: dict[str, tuple[Event, ...]],
     ) -> list[tuple[Event, ...]]:
@@ -675,17 +678,108 @@ class SQLStore(EventStore):
         # first result.  That saves a query on every write for a case that is rare.
         results: list[tuple[Event, ...]] = []
         written: dict[str, tuple[Event, ...]] = {}
-        for commit, row, event_rows in prepared:
+        todo: list[tuple[Commit, dict[str, Any], list[dict[str, Any]]]] = []
+        for item in prepared:
+            commit = item[0]
             command_id = commit.command_id
             if command_id is not None and command_id in done:
                 results.append(done[command_id])
             elif command_id is not None and command_id in written:
                 results.append(written[command_id])
             else:
-                results.append(self._write_one(conn, commit, row, event_rows))
+                results.append(commit.events)
+                todo.append(item)
                 if command_id is not None:
                     written[command_id] = commit.events
+        if len(todo) > 1:
+            try:
+                with self._writing() as conn:
+                    self._write_bulk(conn, todo)
+                return results
+            except _Redo:
+                pass
+        with self._writing() as conn:
+            for commit, row, event_rows in todo:
+                self._write_one(conn, commit, row, event_rows)
         return results
+
+    @staticmethod
+    def _write_bulk(
+        conn: sa.Connection, todo: list[tuple[Commit, dict[str, Any], list[dict[str, Any]]]]
+    ) -> None:
+        """Write several commits with one statement per table and kind of change.
+
+        A statement per row costs far more in the driver and SQLAlchemy than in the
+        database.  Any conflict (an entity that exists or moved on, a command applied
+        before) raises :class:`_Redo`; the transaction is rolled back and the commits are
+        written one by one, which tells which of them conflicts.
+        """
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        event_rows: list[dict[str, Any]] = []
+        command_rows: list[dict[str, Any]] = []
+        # The snapshot whose areas each entity's area rows end up holding, and the
+        # entities whose stored area rows are replaced.
+        areas: dict[str, Snapshot] = {}
+        replaced: list[dict[str, Any]] = []
+        created: set[str] = set()
+        seen: set[str] = set()
+        for commit, row, rows in todo:
+            entity_id = commit.entity_id
+            if commit.expected_version == 0:
+                if entity_id in seen:
+                    # Created after the batch wrote it: a conflict, found one by one.
+                    raise _Redo
+                inserts.append({"entity_id": entity_id, **row})
+                areas[entity_id] = commit.snapshot
+                created.add(entity_id)
+            else:
+                updates.append(
+                    {**row, "b_entity_id": entity_id, "b_expected": commit.expected_version}
+                )
+                if any(_sets_areas(e) for e in commit.events):
+                    if entity_id not in created and entity_id not in areas:
+                        replaced.append({"b_entity_id": entity_id})
+                    areas[entity_id] = commit.snapshot
+            seen.add(entity_id)
+            event_rows.extend(rows)
+            if commit.command_id is not None:
+                command_rows.append(
+                    {
+                        "command_id": commit.command_id,
+                        "entity_id": entity_id,
+                        "first_version": commit.expected_version + 1,
+                        "last_version": commit.snapshot.version,
+                    }
+                )
+        try:
+            # Entities first: the other tables refer to them, and updates of entities
+            # the batch creates follow their creation (updates run in batch order).
+            if inserts:
+                conn.execute(_INSERT_ENTITY, inserts)
+            if updates:
+                if conn.dialect.supports_sane_multi_rowcount:
+                    if conn.execute(_UPDATE_ENTITY, updates).rowcount != len(updates):
+                        raise _Redo
+                else:
+                    for keyed in updates:
+                        if conn.execute(_UPDATE_ENTITY, keyed).rowcount != 1:
+                            raise _Redo
+            if replaced:
+                conn.execute(_DELETE_AREAS, replaced)
+            area_rows = [
+                {"entity_id": entity_id, "area": a}
+                for entity_id, snapshot in areas.items()
+                for a in sorted(set(snapshot.areas))
+            ]
+            if area_rows:
+                conn.execute(_INSERT_AREAS, area_rows)
+            if event_rows:
+                conn.execute(_INSERT_EVENTS, event_rows)
+            if command_rows:
+                conn.execute(_INSERT_COMMAND, command_rows)
+        except sa.exc.IntegrityError:
+            raise _Redo from None
 
     def _write_one(
         self,
