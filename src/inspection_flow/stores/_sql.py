@@ -29,7 +29,7 @@ import os
 import random
 import sqlite3
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -202,6 +202,9 @@ _SELECT_EVENTS = (
     .order_by(_events.c.version)
 )
 _SELECT_COMMAND = sa.select(_commands).where(_commands.c.command_id == sa.bindparam("b_command_id"))
+# Positional placeholders of the drivers whose executemany takes tuples (sqlite3,
+# psycopg); other drivers get SQLAlchemy's statements.
+_PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
 class _Redo(Exception):
@@ -493,6 +496,10 @@ class SQLStore(EventStore):
     ) -> None:
         self._connection: sa.Connection | None = None
         self._owns_engine = False
+        # INSERT statements in the driver's own terms, by table and columns.
+        self._insert_plans: dict[
+            tuple[str, tuple[str, ...]], tuple[str, list[tuple[int, Callable[[Any], Any]]]]
+        ] = {}
         if isinstance(target, sa.Connection):
             self._connection = target
             self._engine = target.engine
@@ -703,16 +710,19 @@ class SQLStore(EventStore):
                 self._write_one(conn, commit, row, event_rows)
         return results
 
-    @staticmethod
     def _write_bulk(
-        conn: sa.Connection, todo: list[tuple[Commit, dict[str, Any], list[dict[str, Any]]]]
+        self,
+        conn: sa.Connection,
+        todo: list[tuple[Commit, dict[str, Any], list[dict[str, Any]]]],
     ) -> None:
         """Write several commits with one statement per table and kind of change.
 
         A statement per row costs far more in the driver and SQLAlchemy than in the
-        database.  Any conflict (an entity that exists or moved on, a command applied
-        before) raises :class:`_Redo`; the transaction is rolled back and the commits are
-        written one by one, which tells which of them conflicts.
+        database, and so does SQLAlchemy's handling of each row's parameters: inserts
+        go to the driver as they are (:meth:`_insert_many`).  Any conflict (an entity
+        that exists or moved on, a command applied before) raises :class:`_Redo`; the
+        transaction is rolled back and the commits are written one by one, which tells
+        which of them conflicts.
         """
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
@@ -755,8 +765,7 @@ class SQLStore(EventStore):
         try:
             # Entities first: the other tables refer to them, and updates of entities
             # the batch creates follow their creation (updates run in batch order).
-            if inserts:
-                conn.execute(_INSERT_ENTITY, inserts)
+            self._insert_many(conn, _entities, inserts)
             if updates:
                 if conn.dialect.supports_sane_multi_rowcount:
                     if conn.execute(_UPDATE_ENTITY, updates).rowcount != len(updates):
@@ -772,14 +781,52 @@ class SQLStore(EventStore):
                 for entity_id, snapshot in areas.items()
                 for a in sorted(set(snapshot.areas))
             ]
-            if area_rows:
-                conn.execute(_INSERT_AREAS, area_rows)
-            if event_rows:
-                conn.execute(_INSERT_EVENTS, event_rows)
-            if command_rows:
-                conn.execute(_INSERT_COMMAND, command_rows)
+            self._insert_many(conn, _entity_areas, area_rows)
+            self._insert_many(conn, _events, event_rows)
+            self._insert_many(conn, _commands, command_rows)
         except sa.exc.IntegrityError:
             raise _Redo from None
+
+    def _insert_many(
+        self, conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
+    ) -> None:
+        """Insert ``rows`` (dicts with the same keys) with one ``executemany`` of the driver.
+
+        SQLAlchemy's processing of each row's parameters costs more than the database's
+        insert; here only the columns whose type converts values (instants, booleans)
+        are converted, with the type's own converter, so the rows stored are the same.
+        """
+        if not rows:
+            return
+        dialect = conn.dialect
+        mark = _PLACEHOLDERS.get(dialect.paramstyle)
+        if mark is None or conn.get_execution_options().get("schema_translate_map"):
+            # A driver taking other placeholders, or tables the caller maps elsewhere.
+            conn.execute(sa.insert(table), rows)
+            return
+        names = tuple(rows[0])
+        plan = self._insert_plans.get((table.name, names))
+        if plan is None:
+            quote = dialect.identifier_preparer
+            sql = (
+                f"INSERT INTO {quote.format_table(table)} "
+                f"({', '.join(quote.quote(n) for n in names)}) "
+                f"VALUES ({', '.join([mark] * len(names))})"
+            )
+            converters: list[tuple[int, Callable[[Any], Any]]] = []
+            for i, name in enumerate(names):
+                processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+                if processor is not None:
+                    converters.append((i, processor))
+            plan = self._insert_plans[(table.name, names)] = (sql, converters)
+        sql, converters = plan
+        params: list[tuple[Any, ...]] = []
+        for row in rows:
+            values = [row[n] for n in names]
+            for i, convert in converters:
+                values[i] = convert(values[i])
+            params.append(tuple(values))
+        conn.exec_driver_sql(sql, params)
 
     def _write_one(
         self,
