@@ -63,6 +63,10 @@ class Transition:
     fields: tuple[Field, ...] = ()
     label_zh: str = ""
     label_en: str = ""
+    field_index: dict[str, Field] = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "field_index", {f.name: f for f in self.fields})
 
 
 @attrs.frozen
@@ -415,17 +419,24 @@ def check_payload(
     """
     from .exceptions import PayloadError
 
-    specs = {f.name: f for f in transition.fields}
+    specs = transition.field_index
     out: dict[str, Any] = {}
     for key, value in payload.items():
         spec = specs.get(key)
         if spec is None:
             known = ", ".join(specs) or "none"
             raise PayloadError(entity_id, transition.event, key, f"unknown field; known: {known}")
-        out[key] = _check_value(entity_id, transition.event, spec, value)
-    for spec in transition.fields:
-        if spec.required and spec.name not in out:
-            raise PayloadError(entity_id, transition.event, spec.name, "is required")
+        kind = spec.type
+        # Plain text and whole numbers are the common case; check them inline.
+        cls = value.__class__
+        if (kind == "str" and cls is str and value.strip()) or (kind == "int" and cls is int):
+            out[key] = value
+        else:
+            out[key] = _check_value(entity_id, transition.event, spec, value)
+    if len(out) < len(specs):
+        for spec in transition.fields:
+            if spec.required and spec.name not in out:
+                raise PayloadError(entity_id, transition.event, spec.name, "is required")
     return out
 
 

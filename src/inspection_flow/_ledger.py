@@ -368,6 +368,7 @@ class Ledger:
         self._covers_cache: dict[tuple[str, str], bool] = {}
         self._covers_generation = self.areas.generation
         self._shapes: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+        self._lifecycles: dict[tuple[str, str], Lifecycle] = {}
         self._pending: dict[str, Snapshot] | None = None
         self._pending_commits: list[Commit] = []
         self._pending_commands: dict[str, tuple[Event, ...]] = {}
@@ -418,6 +419,8 @@ class Ledger:
         self._round_rulebook = {
             k: v for k, v in self._round_rulebook.items() if v.name != rulebook.name
         }
+        if hasattr(self, "_lifecycles"):
+            self._lifecycles.clear()
 
     def _rulebook_named(self, name: str) -> Rulebook:
         rb = self._rulebooks.get(name)
@@ -450,7 +453,12 @@ class Ledger:
 
     def lifecycle_of(self, snapshot: Snapshot) -> Lifecycle:
         """Return the lifecycle definition an entity follows."""
-        return self.rulebook_of(snapshot).lifecycle(snapshot.lifecycle)
+        key = (snapshot.round_id or snapshot.entity_id, snapshot.lifecycle)
+        lc = self._lifecycles.get(key)
+        if lc is None:
+            lc = self.rulebook_of(snapshot).lifecycle(snapshot.lifecycle)
+            self._lifecycles[key] = lc
+        return lc
 
     # -- reading --------------------------------------------------------------------------
 
@@ -623,7 +631,7 @@ class Ledger:
                 actor.area,
                 f"{self.areas.name(actor.area)} has no jurisdiction over {where}",
             )
-        clean = check_payload(snap.entity_id, t, payload)
+        clean = check_payload(snap.entity_id, t, payload) if (payload or t.fields) else {}
         for f in t.fields:
             if f.type not in ("area", "areas") or f.name not in clean or f.name in placeholders:
                 continue
@@ -638,11 +646,12 @@ class Ledger:
                     f"{self.areas.name(actor.area)} has no jurisdiction over "
                     f"{', '.join(self.areas.name(c) for c in outside)} ({f.name})",
                 )
-        ctx = _GuardContext(self, snap, actor, at, clean)
-        for name in t.guards:
-            reason = GUARDS[name](ctx)
-            if reason is not None:
-                raise GuardError(snap.entity_id, event, name, reason)
+        if t.guards:
+            ctx = _GuardContext(self, snap, actor, at, clean)
+            for name in t.guards:
+                reason = GUARDS[name](ctx)
+                if reason is not None:
+                    raise GuardError(snap.entity_id, event, name, reason)
         if event in _CLOCK_EVENTS:
             self._check_clock(snap, event, clean)
         return t, clean
@@ -865,20 +874,18 @@ class Ledger:
         for b, met in lc.deadlines_ended_by(event):
             record = snap.deadlines.get(b.name)
             if record is not None and record.status == "open":
-                deadlines[b.name] = attrs.evolve(
-                    record, status="met" if met else "cancelled", ended_at=at
-                )
+                deadlines[b.name] = record.ended("met" if met else "cancelled", at)
         for b in lc.deadlines_started_by(event):
             deadlines[b.name] = self._start(snap.entity_id, b, rb, at, payload)
         for b in lc.deadlines_reopened_by(event):
             record = snap.deadlines.get(b.name)
             if record is not None and record.status == "met" and b.name not in deadlines:
-                deadlines[b.name] = attrs.evolve(record, status="open", ended_at=None)
+                deadlines[b.name] = record.ended("open", None)
         if lc.state(new_state).terminal:
             setters["terminal"] = True
             for name, record in snap.deadlines.items():
                 if record.status == "open" and name not in deadlines:
-                    deadlines[name] = attrs.evolve(record, status="cancelled", ended_at=at)
+                    deadlines[name] = record.ended("cancelled", at)
         effects: dict[str, Any] = {}
         if data:
             effects["data"] = data

@@ -96,6 +96,27 @@ class DeadlineRecord:
     fired: tuple[str, ...] = ()
     kind: Literal["due", "period"] = "due"
 
+    def ended(self, status: DeadlineStatus, at: dt.datetime | None) -> DeadlineRecord:
+        """Return the record with its status and end changed (met, cancelled or reopened)."""
+        # Built directly: attrs.evolve costs several times more on the ledger's hot path.
+        return DeadlineRecord(
+            self.name,
+            self.rule,
+            self.anchor,
+            self.last_day,
+            self.due_at,
+            self.calendar_version,
+            self.provisional,
+            self.suspended,
+            status,
+            at,
+            self.pauses,
+            self.extensions,
+            self.alerts,
+            self.fired,
+            self.kind,
+        )
+
     def pending_alerts(self, now: dt.datetime) -> list[tuple[str, str, dt.datetime, str]]:
         """Return alerts due at ``now`` that have not fired, for an open running deadline.
 
