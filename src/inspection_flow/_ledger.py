@@ -1603,11 +1603,17 @@ class Ledger:
     # -- queries --------------------------------------------------------------------------
 
     def overdue(
-        self, now: dt.datetime, *, kind: str | None = None, area: str | None = None
+        self,
+        now: dt.datetime,
+        *,
+        kind: str | None = None,
+        area: str | None = None,
+        limit: int | None = None,
     ) -> list[Snapshot]:
-        """Return open entities with a deadline past due at ``now``, most overdue first."""
+        """Return open entities with a deadline past due at ``now``, most overdue first
+        (at most ``limit`` of them)."""
         areas = self.areas_within(area) if area else None
-        return self.store.overdue(as_instant(now, "now"), kind=kind, areas=areas)
+        return self.store.overdue(as_instant(now, "now"), kind=kind, areas=areas, limit=limit)
 
     def due_within(
         self,

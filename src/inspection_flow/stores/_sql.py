@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import importlib.util
-import json
 import os
 import random
 import sqlite3
@@ -32,6 +31,7 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
@@ -334,7 +334,8 @@ def _json(value: Any, entity_id: str, version: int, what: str) -> str:
 def _loads(text: Any) -> Any:
     if not isinstance(text, str):
         raise TypeError(f"expected JSON text, found {type(text).__name__}")
-    return json.loads(text)
+    # orjson parses several times faster than json; its errors are ValueErrors too.
+    return orjson.loads(text)
 
 
 def _decode_event(row: sa.Row[Any]) -> Event:
