@@ -198,7 +198,8 @@ class Lifecycle:
                 self.name, f"state {unreachable[0]!r}", "cannot be reached from the initial state"
             )
         events = {t.event for t in self.transitions} | {CREATE}
-        entered = {self.initial} | {t.target for t in self.transitions if t.target}
+        # Every state is reachable by now, so a deadline on entering a known state can
+        # always start: no separate "cannot be entered" check is needed.
         seen: set[str] = set()
         starts: dict[str, list[DeadlineBinding]] = {}
         ends: dict[str, list[tuple[DeadlineBinding, bool]]] = {}
@@ -211,10 +212,6 @@ class Lifecycle:
                 if d.on_enter not in self._state_index:
                     raise DefinitionError(
                         self.name, f"deadline {d.name!r}", f"unknown state {d.on_enter!r}"
-                    )
-                if d.on_enter not in entered:
-                    raise DefinitionError(
-                        self.name, f"deadline {d.name!r}", f"state {d.on_enter!r} cannot be entered"
                     )
                 if self._state_index[d.on_enter].terminal:
                     raise DefinitionError(

@@ -1104,13 +1104,3 @@ class IntakeRule:
     def batch_day(self, instant: dt.datetime, channel: Channel | str = Channel.PHONE) -> dt.date:
         """Return the day of the hand-over batch that carries ``instant``'s complaint."""
         return self.intake_day(instant, channel) + _ONE_DAY
-
-
-def rules_by_name(rules: Iterable[DeadlineRule]) -> dict[str, DeadlineRule]:
-    """Index rules by name, refusing duplicates."""
-    out: dict[str, DeadlineRule] = {}
-    for r in rules:
-        if r.name in out:
-            raise InvalidRuleError("name", r.name, "two rules share this name")
-        out[r.name] = r
-    return out

@@ -33,7 +33,7 @@ The tree::
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
@@ -298,7 +298,7 @@ class EntityNotFoundError(InspectionFlowError, LookupError):
         entity_id: the identifier that was looked up.
     """
 
-    def __init__(self, entity_id: str, known: Iterable[str] = ()) -> None:
+    def __init__(self, entity_id: str) -> None:
         self.entity_id = entity_id
         super().__init__(f"No entity {entity_id!r} in this ledger.")
 
