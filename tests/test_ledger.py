@@ -1482,3 +1482,14 @@ def test_a_command_id_of_another_command_creates_nothing(ledger: Ledger) -> None
         complaint(ledger, None, command_id="cmd-7")  # type: ignore[arg-type]
     assert info.value.field == "command_id"
     assert ledger.find(kind="complaint") == []
+
+
+def test_a_document_request_needs_its_documents_named(ledger: Ledger) -> None:
+    """A document request with blank documents is refused and records nothing."""
+    stationed(ledger)
+    with pytest.raises(PayloadError) as info:
+        ledger.request_documents(
+            "R", documents="  ", area="430900", actor=TEAM, at=at("2023-06-27"), request_id="D-9"
+        )
+    assert info.value.field == "documents"
+    assert ledger.find(kind="document_request") == []

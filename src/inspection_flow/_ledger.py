@@ -1285,12 +1285,8 @@ class Ledger:
                 "channel",
                 f"unknown channel {channel!r}; use one of {', '.join(c.value for c in Channel)}",
             ) from None
-        if category not in CATEGORIES:
-            raise PayloadError(
-                complaint_id or "-", CREATE, "category", f"use one of {', '.join(CATEGORIES)}"
-            )
-        if not isinstance(summary, str) or not summary.strip():
-            raise PayloadError(complaint_id or "-", CREATE, "summary", "must be non-empty text")
+        _check_category(complaint_id, category)
+        _check_text(complaint_id, "summary", summary)
         when = as_instant(received_at, "received_at")
         intake = rb.intake.intake_day(when, ch)
         entity_id = complaint_id or f"{round_id}/C-{uuid.uuid4().hex[:12]}"
@@ -1359,12 +1355,9 @@ class Ledger:
         rnd = self._round(round_id, _TASK_STATES, "adding tasks from feedback")
         self._in_round(rnd, actor, task_id or "-")
         rb = self.rulebook_of(rnd)
-        if not isinstance(title, str) or not title.strip():
-            raise PayloadError(task_id or "-", CREATE, "title", "must be non-empty text")
-        if category is not None and category not in CATEGORIES:
-            raise PayloadError(
-                task_id or "-", CREATE, "category", f"use one of {', '.join(CATEGORIES)}"
-            )
+        _check_text(task_id, "title", title)
+        if category is not None:
+            _check_category(task_id, category)
         entity_id = task_id or f"{round_id}/T-{uuid.uuid4().hex[:12]}"
         ev, snap = self._create(
             entity_id=entity_id,
@@ -1395,8 +1388,7 @@ class Ledger:
         rnd = self._round(round_id, _DOCUMENT_STATES, "requesting documents")
         self._in_round(rnd, actor, request_id or "-")
         rb = self.rulebook_of(rnd)
-        if not isinstance(documents, str) or not documents.strip():
-            raise PayloadError(request_id or "-", CREATE, "documents", "must be non-empty text")
+        _check_text(request_id, "documents", documents)
         entity_id = request_id or f"{round_id}/D-{uuid.uuid4().hex[:12]}"
         ev, snap = self._create(
             entity_id=entity_id,
@@ -1690,6 +1682,20 @@ def _create_effects(shape: tuple[Any, ...]) -> dict[str, Any]:
         if value is not None:
             out[key] = value
     return out
+
+
+def _check_text(entity_id: str | None, field: str, value: object) -> None:
+    """Refuse a creating command's text field that is missing or blank."""
+    if not isinstance(value, str) or not value.strip():
+        raise PayloadError(entity_id or "-", CREATE, field, "must be non-empty text")
+
+
+def _check_category(entity_id: str | None, category: object) -> None:
+    """Refuse a pollution category the ledger does not know."""
+    if category not in CATEGORIES:
+        raise PayloadError(
+            entity_id or "-", CREATE, "category", f"use one of {', '.join(CATEGORIES)}"
+        )
 
 
 def _extension(data: Mapping[str, Any]) -> Extension:
