@@ -7,10 +7,12 @@ import inspection_flow
 
 def test_all_is_sorted_and_complete() -> None:
     """__all__ is sorted and names every public attribute of the package, and nothing else."""
+    # dir() includes what the package loads on first use (the SQL store).
     public = {
         name
-        for name, value in vars(inspection_flow).items()
-        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+        for name in dir(inspection_flow)
+        if not name.startswith("_")
+        and not isinstance(getattr(inspection_flow, name), types.ModuleType)
     }
     assert inspection_flow.__all__ == sorted(inspection_flow.__all__)
     assert set(inspection_flow.__all__) == public
@@ -22,3 +24,17 @@ def test_every_error_derives_from_the_root() -> None:
         obj = getattr(inspection_flow, name)
         if isinstance(obj, type) and issubclass(obj, Exception):
             assert issubclass(obj, inspection_flow.InspectionFlowError), name
+
+
+def test_importing_the_package_does_not_load_sqlalchemy() -> None:
+    """``import inspection_flow`` stays quick: SQLAlchemy loads only with the SQL store."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, inspection_flow; "
+        "assert 'sqlalchemy' not in sys.modules; "
+        "inspection_flow.SQLStore; "
+        "assert 'sqlalchemy' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

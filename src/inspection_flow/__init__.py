@@ -1,6 +1,8 @@
 """inspection_flow: lifecycles and deadline rules of ecological-environment protection
 inspections (生态环境保护督察)."""
 
+import typing as _typing
+
 from ._areas import ROLES, Actor, AreaRegistry
 from ._builtin import COMPLAINT, DOCUMENT_REQUEST, LIFECYCLES, ROUND, TASK
 from ._calendar import ChinaCalendar, DayInfo, YearSchedule
@@ -55,7 +57,10 @@ from .exceptions import (
     TamperError,
     UnitMismatchError,
 )
-from .stores import EventStore, MemoryStore, SQLStore, VerifyReport
+from .stores import EventStore, MemoryStore, VerifyReport
+
+if _typing.TYPE_CHECKING:
+    from .stores import SQLStore
 
 __version__ = "0.1.0"
 
@@ -132,3 +137,17 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "parse_rulebook",
     "status_report",
 ]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    # The SQL store (and SQLAlchemy) loads on first use, keeping ``import inspection_flow``
+    # quick for calendar and deadline work.
+    if name == "SQLStore":
+        from .stores import SQLStore
+
+        return SQLStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
