@@ -9,6 +9,7 @@ from ._builtin import LIFECYCLES
 from ._ledger import CATEGORIES_ZH, Ledger
 from ._records import Snapshot
 from ._rules import SHANGHAI, as_instant
+from .exceptions import DefinitionError
 
 __all__ = ["status_report"]
 
@@ -28,7 +29,7 @@ def _state_label(ledger: Ledger, kind: str, state: str, lang: Lang) -> str:
         return state
     try:
         s = lc.state(state)
-    except Exception:
+    except DefinitionError:
         return state
     return s.label_zh if lang == "zh" else s.label_en
 
