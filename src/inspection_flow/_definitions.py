@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import attrs
 
-from .exceptions import DefinitionError, InvalidTransitionError
+from .exceptions import DefinitionError, InvalidTransitionError, PayloadError
 
 __all__ = ["CREATE", "DeadlineBinding", "Field", "Lifecycle", "State", "Transition"]
 
@@ -151,6 +151,7 @@ class Lifecycle:
     _reopens: dict[str, tuple[DeadlineBinding, ...]] = attrs.field(
         init=False, repr=False, eq=False, factory=dict
     )
+    terminal_states: frozenset[str] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         names = [s.name for s in self.states]
@@ -158,6 +159,9 @@ class Lifecycle:
             dup = next(n for n in names if names.count(n) > 1)
             raise DefinitionError(self.name, f"state {dup!r}", "is defined twice")
         self._state_index.update({s.name: s for s in self.states})
+        object.__setattr__(
+            self, "terminal_states", frozenset(s.name for s in self.states if s.terminal)
+        )
         if self.initial not in self._state_index:
             raise DefinitionError(self.name, "initial", f"unknown state {self.initial!r}")
         for t in self.transitions:
@@ -331,16 +335,15 @@ class Lifecycle:
 
     # -- running --------------------------------------------------------------------------
 
-    def _machine(self) -> tuple[Any, _Cursor, threading.Lock]:
+    def _machine(self) -> list[Any]:
         if not self._engine:
             with _BUILD_LOCK:
                 if not self._engine:
                     self._build_machine()
-        machine, cursor, lock = self._engine
-        return machine, cursor, lock
+        return self._engine
 
     def _build_machine(self) -> None:
-        from transitions import Machine
+        from transitions import Machine, MachineError
 
         # transitions logs every trigger at INFO; that costs more than the trigger.
         logging.getLogger("transitions").setLevel(logging.WARNING)
@@ -354,7 +357,8 @@ class Lifecycle:
         )
         for t in self.transitions:
             machine.add_transition(t.event, list(t.sources), t.target or "=")
-        self._engine.extend((machine, cursor, threading.Lock()))
+        refused = (MachineError, AttributeError, ValueError)
+        self._engine.extend((machine, cursor, threading.Lock(), refused))
 
     def step(self, entity_id: str, state: str, event: str) -> str:
         """Run ``event`` from ``state`` on the shared machine and return the new state.
@@ -362,16 +366,16 @@ class Lifecycle:
         Raises:
             InvalidTransitionError: the event is not possible in ``state``.
         """
-        from transitions import MachineError
-
-        machine, cursor, lock = self._machine()
+        engine = self._engine or self._machine()
+        machine, cursor, lock, refused = engine
         with lock:
             try:
                 machine.set_state(state, model=cursor)
-                cursor.trigger(event)  # type: ignore[attr-defined]
-            except (MachineError, AttributeError, ValueError) as exc:
+                cursor.trigger(event)
+            except refused as exc:
                 raise InvalidTransitionError(entity_id, state, event, self.allowed(state)) from exc
-            return cursor.state
+            new_state: str = cursor.state
+            return new_state
 
     # -- pictures -------------------------------------------------------------------------
 
@@ -414,8 +418,6 @@ def check_payload(
     Raises:
         PayloadError: a required field is missing, a field is unknown or has a bad value.
     """
-    from .exceptions import PayloadError
-
     specs = transition.field_index
     out: dict[str, Any] = {}
     for key, value in payload.items():
@@ -438,8 +440,6 @@ def check_payload(
 
 
 def _check_value(entity_id: str, event: str, spec: Field, value: Any) -> Any:
-    from .exceptions import PayloadError
-
     def bad(problem: str) -> PayloadError:
         return PayloadError(entity_id, event, spec.name, problem)
 

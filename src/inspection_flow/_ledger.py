@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
 import attrs
@@ -15,7 +16,18 @@ from ._areas import Actor, AreaRegistry
 from ._builtin import FINDINGS_ZH, ROUND
 from ._calendar import ChinaCalendar
 from ._definitions import CREATE, DeadlineBinding, Lifecycle, Transition, check_payload
-from ._records import Commit, DeadlineRecord, Event, Snapshot, fold, replay
+from ._records import (
+    NO_DEADLINES,
+    Commit,
+    DeadlineRecord,
+    DeadlineStatus,
+    Event,
+    Snapshot,
+    fold,
+    iso,
+    one_area,
+    replay,
+)
 from ._rulebook import Rulebook, load_rulebook
 from ._rules import SHANGHAI, Channel, DeadlineRule, Due, Extension, Pause, as_instant
 from .exceptions import (
@@ -329,6 +341,42 @@ GUARDS: Mapping[str, Callable[[_GuardContext], str | None]] = {
 # --- the ledger ---------------------------------------------------------------------------
 
 
+@attrs.define(slots=True)
+class _Intake:
+    """What receiving a complaint needs of its round, valid while the round is unchanged."""
+
+    last_hash: str
+    generation: int
+    rulebook: Rulebook
+    lifecycle: Lifecycle
+    windowed: frozenset[Channel]
+    closes: dt.time
+    window: str
+    first_day: dt.date | None
+    last_day: dt.date | None
+    members: dict[str, bool]
+
+
+# A Channel is a str enum: looking up the member itself finds its value's entry.
+_CHANNELS: Mapping[Any, Channel] = {c.value: c for c in Channel}
+_CATEGORY_SET = frozenset(CATEGORIES)
+_ONE_DAY = dt.timedelta(days=1)
+_NO_DATA: Mapping[str, Any] = MappingProxyType({})
+#: Events whose effects are more than the payload recorded as data.
+_SPECIAL_EFFECTS = frozenset(
+    {
+        "assign",
+        "plan",
+        "batch",
+        "claim_completion",
+        "apply_acceptance",
+        "mark_key",
+        "approve_extension",
+        "record_batch",
+    }
+)
+
+
 class Ledger:
     """The ledger of one or more inspection rounds.
 
@@ -369,6 +417,9 @@ class Ledger:
         self._covers_generation = self.areas.generation
         self._shapes: dict[tuple[Any, ...], Mapping[str, Any]] = {}
         self._lifecycles: dict[tuple[str, str], Lifecycle] = {}
+        self._intakes: dict[str, _Intake] = {}
+        self._day_iso: dict[dt.date, tuple[str, str]] = {}
+        self._rule_dicts: dict[DeadlineRule, Mapping[str, Any]] = {}
         self._pending: dict[str, Snapshot] | None = None
         self._pending_commits: list[Commit] = []
         self._pending_commands: dict[str, tuple[Event, ...]] = {}
@@ -421,6 +472,7 @@ class Ledger:
         }
         if hasattr(self, "_lifecycles"):
             self._lifecycles.clear()
+            self._intakes.clear()
 
     def _rulebook_named(self, name: str) -> Rulebook:
         rb = self._rulebooks.get(name)
@@ -830,7 +882,7 @@ class Ledger:
         payload: Mapping[str, Any],
     ) -> tuple[dict[str, Any], dict[str, DeadlineRecord]]:
         event = t.event
-        data: dict[str, Any] = {}
+        data: Mapping[str, Any] = _NO_DATA
         setters: dict[str, Any] = {}
         deadlines: dict[str, DeadlineRecord] = {}
         if event in _CLOCK_EVENTS:
@@ -838,61 +890,81 @@ class Ledger:
         elif t.target is not None and event != "batch":
             # What a step records becomes the entity's data (owners, finding, measures…);
             # activities that leave the state (meetings, visits, batches) stay in the
-            # history only.
-            data.update(payload)
-        if event == "assign":
-            owners = list(dict.fromkeys(payload["owners"]))
-            if not owners:
-                raise PayloadError(snap.entity_id, event, "owners", "name at least one owner")
-            if len(owners) > 1 and payload.get("mode", "shared") != "shared":
-                raise PayloadError(
-                    snap.entity_id,
-                    event,
-                    "mode",
-                    "several owners share a case (mode 'shared'); use split to divide it",
-                )
-            setters["areas"] = owners
-            setters["area"] = owners[0]
-            data["mode"] = "shared" if len(owners) > 1 else "single"
-        elif event == "plan":
-            owner = payload["owner"]
-            setters["areas"] = [owner]
-            setters["area"] = owner
-        elif event == "batch":
-            setters["batch"] = payload["number"]
-        elif event == "claim_completion":
-            data["claimed_by"] = actor.to_dict()
-        elif event == "apply_acceptance":
-            data["applied_by"] = actor.to_dict()
-        elif event == "mark_key":
-            data["key_case"] = True
-        elif event == "approve_extension":
-            deadlines["rectify_due"] = self._extend_until(snap, "rectify_due", at, payload)
-        elif event == "record_batch":
-            data = {"batches": payload["number"]}
-        rb = self.rulebook_of(snap)
-        for b, met in lc.deadlines_ended_by(event):
-            record = snap.deadlines.get(b.name)
-            if record is not None and record.status == "open":
-                deadlines[b.name] = record.ended("met" if met else "cancelled", at)
-        for b in lc.deadlines_started_by(event):
-            deadlines[b.name] = self._start(snap.entity_id, b, rb, at, payload)
-        for b in lc.deadlines_reopened_by(event):
-            record = snap.deadlines.get(b.name)
-            if record is not None and record.status == "met" and b.name not in deadlines:
-                deadlines[b.name] = record.ended("open", None)
-        if lc.state(new_state).terminal:
+            # history only.  The payload is a fresh dict, never changed: it is shared.
+            data = payload
+        if event in _SPECIAL_EFFECTS:
+            extra: dict[str, Any] = {}
+            if event == "assign":
+                owners = list(dict.fromkeys(payload["owners"]))
+                if not owners:
+                    raise PayloadError(snap.entity_id, event, "owners", "name at least one owner")
+                if len(owners) > 1 and payload.get("mode", "shared") != "shared":
+                    raise PayloadError(
+                        snap.entity_id,
+                        event,
+                        "mode",
+                        "several owners share a case (mode 'shared'); use split to divide it",
+                    )
+                setters["areas"] = owners
+                setters["area"] = owners[0]
+                extra["mode"] = "shared" if len(owners) > 1 else "single"
+            elif event == "plan":
+                owner = payload["owner"]
+                setters["areas"] = [owner]
+                setters["area"] = owner
+            elif event == "batch":
+                setters["batch"] = payload["number"]
+            elif event == "claim_completion":
+                extra["claimed_by"] = actor.to_dict()
+            elif event == "apply_acceptance":
+                extra["applied_by"] = actor.to_dict()
+            elif event == "mark_key":
+                extra["key_case"] = True
+            elif event == "approve_extension":
+                deadlines["rectify_due"] = self._extend_until(snap, "rectify_due", at, payload)
+            elif event == "record_batch":
+                data = {"batches": payload["number"]}
+            if extra:
+                data = {**data, **extra}
+        # Deadlines met, cancelled or reopened are recorded as [status, at]; deadlines
+        # started or changed otherwise, as whole records.
+        ends: dict[str, list[Any]] = {}
+        if snap.deadlines:
+            for b, met in lc.deadlines_ended_by(event):
+                changed = deadlines.get(b.name)
+                record = changed or snap.deadlines.get(b.name)
+                if record is not None and record.status == "open":
+                    status: DeadlineStatus = "met" if met else "cancelled"
+                    if changed is None:
+                        ends[b.name] = [status, iso(at)]
+                    deadlines[b.name] = record.ended(status, at)
+        started = lc.deadlines_started_by(event)
+        if started:
+            rb = self.rulebook_of(snap)
+            for b in started:
+                ends.pop(b.name, None)
+                deadlines[b.name] = self._start(snap.entity_id, b, rb, at, payload)
+        if snap.deadlines:
+            for b in lc.deadlines_reopened_by(event):
+                record = snap.deadlines.get(b.name)
+                if record is not None and record.status == "met" and b.name not in deadlines:
+                    ends[b.name] = ["open", None]
+                    deadlines[b.name] = record.ended("open", None)
+        if new_state in lc.terminal_states:
             setters["terminal"] = True
             for name, record in snap.deadlines.items():
                 if record.status == "open" and name not in deadlines:
+                    ends[name] = ["cancelled", iso(at)]
                     deadlines[name] = record.ended("cancelled", at)
         effects: dict[str, Any] = {}
         if data:
             effects["data"] = data
         if setters:
             effects["set"] = setters
-        if deadlines:
-            effects["deadlines"] = {n: r.to_dict() for n, r in deadlines.items()}
+        if len(ends) < len(deadlines):
+            effects["deadlines"] = {n: r.to_dict() for n, r in deadlines.items() if n not in ends}
+        if ends:
+            effects["end"] = ends
         return effects, deadlines
 
     # -- deadlines ------------------------------------------------------------------------
@@ -919,8 +991,8 @@ class Ledger:
         alerts.sort(key=lambda a: (a[2], a[1]))
         return DeadlineRecord(
             name=name,
-            rule=rule.to_dict(),
-            anchor=anchor.isoformat(),
+            rule=self._rule_dict(rule),
+            anchor=iso(anchor),
             last_day=due.last_day,
             due_at=due.due_at,
             calendar_version=due.calendar_version,
@@ -932,6 +1004,13 @@ class Ledger:
             fired=fired,
             kind=kind,
         )
+
+    def _rule_dict(self, rule: DeadlineRule) -> Mapping[str, Any]:
+        # Deadlines started under one rule share its (immutable) dict.
+        found = self._rule_dicts.get(rule)
+        if found is None:
+            found = self._rule_dicts[rule] = rule.to_dict()
+        return found
 
     def _start(
         self,
@@ -1089,9 +1168,9 @@ class Ledger:
         extra_deadlines: Mapping[str, DeadlineRecord] | None = None,
         creators: frozenset[str] | None = None,
     ) -> tuple[Event, Snapshot]:
-        if not isinstance(actor, Actor):
+        if actor.__class__ is not Actor and not isinstance(actor, Actor):
             raise PayloadError(entity_id, CREATE, "actor", "must be an Actor(role, area)")
-        when = self._instant(at, None, entity_id)
+        when = as_instant(at, "at")
         kind = lifecycle.kind
         if creators is None:
             creators = _CREATORS.get(kind, frozenset())
@@ -1103,7 +1182,7 @@ class Ledger:
                 actor.area,
                 f"only {', '.join(sorted(creators))} may create a {lifecycle.label_en}",
             )
-        owner_areas = list(areas) if areas else [area]
+        owner_areas = tuple(areas) if areas else (area,)
         if not self._covers(actor, owner_areas):
             raise PermissionDeniedError(
                 entity_id,
@@ -1112,45 +1191,49 @@ class Ledger:
                 actor.area,
                 f"{self.areas.name(actor.area)} has no jurisdiction over {self.areas.name(area)}",
             )
-        if not isinstance(entity_id, str) or not entity_id:
+        if entity_id.__class__ is not str or not entity_id:
             raise PayloadError("-", CREATE, "entity_id", "must be non-empty text")
-        deadlines = {
-            b.name: self._start(entity_id, b, rb, when, data).to_dict()
-            for b in lifecycle.deadlines_started_by(CREATE)
+        started = lifecycle.deadlines_started_by(CREATE)
+        records: dict[str, DeadlineRecord] = {
+            b.name: self._start(entity_id, b, rb, when, data) for b in started
         }
-        for name, record in (extra_deadlines or {}).items():
-            deadlines[name] = record.to_dict()
-        shape = (
-            kind,
-            lifecycle.name,
-            area,
-            tuple(owner_areas),
-            round_id,
-            parent_id,
-            batch,
-            category,
-        )
-        if deadlines:
-            effects: Mapping[str, Any] = {"create": _create_effects(shape), "deadlines": deadlines}
+        if extra_deadlines:
+            records.update(extra_deadlines)
+        shape = (kind, lifecycle.name, area, owner_areas, round_id, parent_id, batch, category)
+        if records:
+            effects: Mapping[str, Any] = {
+                "create": _create_effects(shape),
+                "deadlines": {n: r.to_dict() for n, r in records.items()},
+            }
         else:
             # Effects are immutable once recorded; cases of one round, area and category
             # share one mapping, which keeps a million open cases small.
             effects = self._shapes.get(shape) or self._shapes.setdefault(
                 shape, {"create": _create_effects(shape)}
             )
-        ev = Event.new(
+        initial = lifecycle.initial
+        ev = Event.new(entity_id, 1, CREATE, when, actor, data, "", initial, effects, command_id)
+        # The snapshot fold(None, ev) would give, built directly.
+        snap = Snapshot(
             entity_id,
+            kind,
+            lifecycle.name,
+            initial,
             1,
-            CREATE,
+            area,
+            one_area(area) if owner_areas == (area,) else owner_areas,
+            round_id,
+            parent_id,
+            batch,
+            category,
             when,
-            actor,
+            when,
+            False,
             data,
-            "",
-            lifecycle.initial,
-            effects,
-            command_id,
+            records or NO_DEADLINES,
+            ev.hash,
         )
-        return ev, fold(None, ev)
+        return ev, snap
 
     def _commit_new(self, ev: Event, snap: Snapshot, command_id: str | None) -> Snapshot:
         if command_id is not None:
@@ -1238,14 +1321,19 @@ class Ledger:
             )
         return rnd
 
-    def _in_round(self, rnd: Snapshot, actor: Actor, entity_id: str) -> None:
-        """Refuse an actor whose jurisdiction neither includes nor lies within the round's."""
+    def _in_round(
+        self, rnd: Snapshot, actor: Actor, entity_id: str, *, refuse: bool = False
+    ) -> bool:
+        """Whether ``actor``'s jurisdiction includes or lies within the round's; with
+        ``refuse``, raise when it does not."""
         if not isinstance(actor, Actor):
-            return
+            return True
         if self._covers(actor, rnd.areas) or any(
             self.areas.covers(a, actor.area) for a in rnd.areas
         ):
-            return
+            return True
+        if not refuse:
+            return False
         raise PermissionDeniedError(
             entity_id,
             CREATE,
@@ -1275,34 +1363,46 @@ class Ledger:
         the next day); it will be handed over in the batch of the day after.
         """
         rnd = self._round(round_id, _INTAKE_STATES, "receiving complaints")
-        rb = self.rulebook_of(rnd)
+        ctx = self._intake_context(rnd)
         try:
-            ch = Channel(channel)
-        except ValueError:
+            ch = _CHANNELS[channel]
+        except (KeyError, TypeError):
             raise PayloadError(
                 complaint_id or "-",
                 CREATE,
                 "channel",
                 f"unknown channel {channel!r}; use one of {', '.join(c.value for c in Channel)}",
             ) from None
-        _check_category(complaint_id, category)
-        _check_text(complaint_id, "summary", summary)
+        if category not in _CATEGORY_SET:
+            _check_category(complaint_id, category)
+        if summary.__class__ is not str or not summary.strip():
+            _check_text(complaint_id, "summary", summary)
         when = as_instant(received_at, "received_at")
-        intake = rb.intake.intake_day(when, ch)
+        intake = when.date()
+        if ch in ctx.windowed and when.time() >= ctx.closes:
+            intake += _ONE_DAY
+        days = self._day_iso.get(intake)
+        if days is None:
+            days = self._day_iso[intake] = (intake.isoformat(), (intake + _ONE_DAY).isoformat())
         entity_id = complaint_id or f"{round_id}/C-{uuid.uuid4().hex[:12]}"
-        self._in_round(rnd, actor, entity_id)
+        if isinstance(actor, Actor):
+            member = ctx.members.get(actor.area)
+            if member is None:
+                member = ctx.members[actor.area] = self._in_round(rnd, actor, entity_id)
+            if not member:
+                self._in_round(rnd, actor, entity_id, refuse=True)
         payload = {
-            **_plain(data),
+            **(_plain(data) if data else {}),
             "channel": ch.value,
-            "received_at": when.isoformat(),
+            "received_at": iso(when),
             "summary": summary,
-            "intake_day": intake.isoformat(),
-            "batch_day": (intake + dt.timedelta(days=1)).isoformat(),
+            "intake_day": days[0],
+            "batch_day": days[1],
         }
         ev, snap = self._create(
             entity_id=entity_id,
-            lifecycle=rb.lifecycle("complaint"),
-            rb=rb,
+            lifecycle=ctx.lifecycle,
+            rb=ctx.rulebook,
             area=area,
             actor=actor,
             at=when,
@@ -1312,31 +1412,53 @@ class Ledger:
             command_id=command_id,
         )
         # Checked once the actor may create complaints at all: who asks comes first.
+        if ctx.first_day is not None and when.date() < ctx.first_day:
+            raise GuardError(
+                entity_id,
+                CREATE,
+                "station_in",
+                f"received {when.date()}, before the team stationed in on {ctx.first_day}",
+            )
+        if ctx.last_day is not None and ch in ctx.windowed and intake > ctx.last_day:
+            raise GuardError(
+                entity_id,
+                CREATE,
+                "hotline_open",
+                f"the hotline ({ctx.window}) closed with the station-in on {ctx.last_day}; "
+                "record a later complaint as a letter",
+            )
+        return self._commit_new(ev, snap, command_id)
+
+    def _intake_context(self, rnd: Snapshot) -> _Intake:
+        """What receiving a complaint needs of its round, worked out once per round state."""
+        ctx = self._intakes.get(rnd.entity_id)
+        if (
+            ctx is not None
+            and ctx.last_hash == rnd.last_hash
+            and ctx.generation == self.areas.generation
+        ):
+            return ctx
+        rb = self.rulebook_of(rnd)
+        first_day = last_day = None
         station = rnd.deadlines.get("station_in_ends")
         if station is not None:
             first_day = dt.datetime.fromisoformat(station.anchor).astimezone(SHANGHAI).date()
-            if when.date() < first_day:
-                raise GuardError(
-                    entity_id,
-                    CREATE,
-                    "station_in",
-                    f"received {when.date()}, before the team stationed in on {first_day}",
-                )
-            ended = station.ended_at
-            if (
-                ended is not None
-                and ch in rb.intake.windowed_channels
-                and intake > ended.astimezone(SHANGHAI).date()
-            ):
-                raise GuardError(
-                    entity_id,
-                    CREATE,
-                    "hotline_open",
-                    f"the hotline ({rb.intake.window.describe()}) closed with the station-in "
-                    f"on {ended.astimezone(SHANGHAI).date()}; record a later complaint as a "
-                    "letter",
-                )
-        return self._commit_new(ev, snap, command_id)
+            if station.ended_at is not None:
+                last_day = station.ended_at.astimezone(SHANGHAI).date()
+        ctx = _Intake(
+            rnd.last_hash,
+            self.areas.generation,
+            rb,
+            rb.lifecycle("complaint"),
+            frozenset(rb.intake.windowed_channels),
+            rb.intake.window.closes,
+            rb.intake.window.describe(),
+            first_day,
+            last_day,
+            {},
+        )
+        self._intakes[rnd.entity_id] = ctx
+        return ctx
 
     def add_task(
         self,
@@ -1353,7 +1475,7 @@ class Ledger:
     ) -> Snapshot:
         """Record a rectification task (整改任务) from the round's feedback (反馈问题)."""
         rnd = self._round(round_id, _TASK_STATES, "adding tasks from feedback")
-        self._in_round(rnd, actor, task_id or "-")
+        self._in_round(rnd, actor, task_id or "-", refuse=True)
         rb = self.rulebook_of(rnd)
         _check_text(task_id, "title", title)
         if category is not None:
@@ -1386,7 +1508,7 @@ class Ledger:
     ) -> Snapshot:
         """Record a document request (调阅资料) of the team to an area; its clock starts now."""
         rnd = self._round(round_id, _DOCUMENT_STATES, "requesting documents")
-        self._in_round(rnd, actor, request_id or "-")
+        self._in_round(rnd, actor, request_id or "-", refuse=True)
         rb = self.rulebook_of(rnd)
         _check_text(request_id, "documents", documents)
         entity_id = request_id or f"{round_id}/D-{uuid.uuid4().hex[:12]}"
