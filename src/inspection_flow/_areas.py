@@ -28,7 +28,7 @@ ROLES: Mapping[str, str] = {
 _GBT2260 = re.compile(r"^\d{6}$")
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Actor:
     """Someone acting on the ledger: a role within an area, optionally named.
 

@@ -354,11 +354,12 @@ class _Intake:
     window: str
     first_day: dt.date | None
     last_day: dt.date | None
-    members: dict[str, bool]
+    creations: dict[tuple[Actor, str, str], tuple[tuple[Any, ...], Mapping[str, Any]]]
 
 
-# A Channel is a str enum: looking up the member itself finds its value's entry.
-_CHANNELS: Mapping[Any, Channel] = {c.value: c for c in Channel}
+# A Channel is a str enum: looking up the member itself finds its value's entry, and a
+# value is found in a set of members.
+_CHANNEL_VALUES: Mapping[Any, str] = {c.value: c.value for c in Channel}
 _CATEGORY_SET = frozenset(CATEGORIES)
 _ONE_DAY = dt.timedelta(days=1)
 _NO_DATA: Mapping[str, Any] = MappingProxyType({})
@@ -905,12 +906,12 @@ class Ledger:
                         "mode",
                         "several owners share a case (mode 'shared'); use split to divide it",
                     )
-                setters["areas"] = owners
+                setters["areas"] = tuple(owners)
                 setters["area"] = owners[0]
                 extra["mode"] = "shared" if len(owners) > 1 else "single"
             elif event == "plan":
                 owner = payload["owner"]
-                setters["areas"] = [owner]
+                setters["areas"] = (owner,)
                 setters["area"] = owner
             elif event == "batch":
                 setters["batch"] = payload["number"]
@@ -928,7 +929,7 @@ class Ledger:
                 data = {**data, **extra}
         # Deadlines met, cancelled or reopened are recorded as [status, at]; deadlines
         # started or changed otherwise, as whole records.
-        ends: dict[str, list[Any]] = {}
+        ends: dict[str, tuple[str, str | None]] = {}
         if snap.deadlines:
             for b, met in lc.deadlines_ended_by(event):
                 changed = deadlines.get(b.name)
@@ -936,7 +937,7 @@ class Ledger:
                 if record is not None and record.status == "open":
                     status: DeadlineStatus = "met" if met else "cancelled"
                     if changed is None:
-                        ends[b.name] = [status, iso(at)]
+                        ends[b.name] = (status, iso(at))
                     deadlines[b.name] = record.ended(status, at)
         started = lc.deadlines_started_by(event)
         if started:
@@ -948,13 +949,13 @@ class Ledger:
             for b in lc.deadlines_reopened_by(event):
                 record = snap.deadlines.get(b.name)
                 if record is not None and record.status == "met" and b.name not in deadlines:
-                    ends[b.name] = ["open", None]
+                    ends[b.name] = ("open", None)
                     deadlines[b.name] = record.ended("open", None)
         if new_state in lc.terminal_states:
             setters["terminal"] = True
             for name, record in snap.deadlines.items():
                 if record.status == "open" and name not in deadlines:
-                    ends[name] = ["cancelled", iso(at)]
+                    ends[name] = ("cancelled", iso(at))
                     deadlines[name] = record.ended("cancelled", at)
         effects: dict[str, Any] = {}
         if data:
@@ -1211,29 +1212,7 @@ class Ledger:
             effects = self._shapes.get(shape) or self._shapes.setdefault(
                 shape, {"create": _create_effects(shape)}
             )
-        initial = lifecycle.initial
-        ev = Event.new(entity_id, 1, CREATE, when, actor, data, "", initial, effects, command_id)
-        # The snapshot fold(None, ev) would give, built directly.
-        snap = Snapshot(
-            entity_id,
-            kind,
-            lifecycle.name,
-            initial,
-            1,
-            area,
-            one_area(area) if owner_areas == (area,) else owner_areas,
-            round_id,
-            parent_id,
-            batch,
-            category,
-            when,
-            when,
-            False,
-            data,
-            records or NO_DEADLINES,
-            ev.hash,
-        )
-        return ev, snap
+        return _build(lifecycle, shape, effects, records, entity_id, when, actor, data, command_id)
 
     def _commit_new(self, ev: Event, snap: Snapshot, command_id: str | None) -> Snapshot:
         if command_id is not None:
@@ -1250,14 +1229,16 @@ class Ledger:
                         f"{first.entity_id}; give each command its own id",
                     )
                 return self.get(first.entity_id)
-        if self._load(snap.entity_id) is not None:
-            raise PayloadError(
-                snap.entity_id,
-                CREATE,
-                "entity_id",
-                "is already used by another entity; choose another id",
-            )
-        self._write((Commit(snap, (ev,), 0, command_id),))
+        # Outside a batch the store refuses an id in use (expected version 0), which
+        # spares a read; inside one, the write comes later, so look now.
+        if self._pending is not None and self._load(snap.entity_id) is not None:
+            raise _id_in_use(snap.entity_id)
+        try:
+            self._write((Commit(snap, (ev,), 0, command_id),))
+        except ConcurrencyError as exc:
+            if exc.entity_id == snap.entity_id and exc.expected == 0:
+                raise _id_in_use(snap.entity_id) from None
+            raise
         return snap
 
     def create_round(
@@ -1365,7 +1346,7 @@ class Ledger:
         rnd = self._round(round_id, _INTAKE_STATES, "receiving complaints")
         ctx = self._intake_context(rnd)
         try:
-            ch = _CHANNELS[channel]
+            ch = _CHANNEL_VALUES[channel]
         except (KeyError, TypeError):
             raise PayloadError(
                 complaint_id or "-",
@@ -1385,32 +1366,58 @@ class Ledger:
         if days is None:
             days = self._day_iso[intake] = (intake.isoformat(), (intake + _ONE_DAY).isoformat())
         entity_id = complaint_id or f"{round_id}/C-{uuid.uuid4().hex[:12]}"
-        if isinstance(actor, Actor):
-            member = ctx.members.get(actor.area)
-            if member is None:
-                member = ctx.members[actor.area] = self._in_round(rnd, actor, entity_id)
-            if not member:
-                self._in_round(rnd, actor, entity_id, refuse=True)
+        # Who may record a complaint of this area and category is worked out once per
+        # round state; later complaints of the same kind reuse the answer and effects.
+        key = (actor, area, category) if actor.__class__ is Actor else None
+        known = ctx.creations.get(key) if key is not None else None
+        if known is None or entity_id.__class__ is not str or not entity_id:
+            known = None
+            self._in_round(rnd, actor, entity_id, refuse=True)
         payload = {
             **(_plain(data) if data else {}),
-            "channel": ch.value,
+            "channel": ch,
             "received_at": iso(when),
             "summary": summary,
             "intake_day": days[0],
             "batch_day": days[1],
         }
-        ev, snap = self._create(
-            entity_id=entity_id,
-            lifecycle=ctx.lifecycle,
-            rb=ctx.rulebook,
-            area=area,
-            actor=actor,
-            at=when,
-            round_id=round_id,
-            category=category,
-            data=payload,
-            command_id=command_id,
-        )
+        if known is not None:
+            ev, snap = _build(
+                ctx.lifecycle,
+                known[0],
+                known[1],
+                NO_DEADLINES,
+                entity_id,
+                when,
+                actor,
+                payload,
+                command_id,
+            )
+        else:
+            ev, snap = self._create(
+                entity_id=entity_id,
+                lifecycle=ctx.lifecycle,
+                rb=ctx.rulebook,
+                area=area,
+                actor=actor,
+                at=when,
+                round_id=round_id,
+                category=category,
+                data=payload,
+                command_id=command_id,
+            )
+            if key is not None and not snap.deadlines:
+                shape = (
+                    snap.kind,
+                    snap.lifecycle,
+                    area,
+                    snap.areas,
+                    round_id,
+                    None,
+                    None,
+                    category,
+                )
+                ctx.creations[key] = (shape, ev.effects)
         # Checked once the actor may create complaints at all: who asks comes first.
         if ctx.first_day is not None and when.date() < ctx.first_day:
             raise GuardError(
@@ -1790,6 +1797,43 @@ class Ledger:
         return self.store.verify()
 
 
+def _build(
+    lifecycle: Lifecycle,
+    shape: tuple[Any, ...],
+    effects: Mapping[str, Any],
+    records: Mapping[str, DeadlineRecord],
+    entity_id: str,
+    when: dt.datetime,
+    actor: Actor,
+    data: Mapping[str, Any],
+    command_id: str | None,
+) -> tuple[Event, Snapshot]:
+    """Return a new entity's creating event and the snapshot ``fold(None, event)`` gives."""
+    kind, name, area, owner_areas, round_id, parent_id, batch, category = shape
+    initial = lifecycle.initial
+    ev = Event.new(entity_id, 1, CREATE, when, actor, data, "", initial, effects, command_id)
+    snap = Snapshot(
+        entity_id,
+        kind,
+        name,
+        initial,
+        1,
+        area,
+        one_area(area) if owner_areas == (area,) else owner_areas,
+        round_id,
+        parent_id,
+        batch,
+        category,
+        when,
+        when,
+        False,
+        data,
+        records or NO_DEADLINES,
+        ev.hash,
+    )
+    return ev, snap
+
+
 def _create_effects(shape: tuple[Any, ...]) -> dict[str, Any]:
     kind, lifecycle, area, areas, round_id, parent_id, batch, category = shape
     out: dict[str, Any] = {"kind": kind, "lifecycle": lifecycle, "area": area}
@@ -1804,6 +1848,12 @@ def _create_effects(shape: tuple[Any, ...]) -> dict[str, Any]:
         if value is not None:
             out[key] = value
     return out
+
+
+def _id_in_use(entity_id: str) -> PayloadError:
+    return PayloadError(
+        entity_id, CREATE, "entity_id", "is already used by another entity; choose another id"
+    )
 
 
 def _check_text(entity_id: str | None, field: str, value: object) -> None:

@@ -55,6 +55,19 @@ def iso(value: dt.datetime) -> str:
     return value.isoformat()
 
 
+# Actors' plain forms, built once each (read-only: only ever serialised).
+_ACTOR_DATA: dict[Actor, dict[str, str]] = {}
+
+
+def _actor_data(actor: Actor) -> dict[str, str]:
+    found = _ACTOR_DATA.get(actor)
+    if found is None:
+        if len(_ACTOR_DATA) >= 4096:
+            _ACTOR_DATA.clear()
+        found = _ACTOR_DATA[actor] = actor.to_dict()
+    return found
+
+
 def _iso(value: dt.datetime | None) -> str | None:
     return None if value is None else iso(value)
 
@@ -303,7 +316,7 @@ class Event:
             "version": version,
             "name": name,
             "at": at if _fast_iso(at) else at.isoformat(),
-            "actor": actor.to_dict(),
+            "actor": _actor_data(actor),
             "payload": payload,
             "state_before": state_before,
             "state_after": state_after,

@@ -17,7 +17,7 @@ class MemoryStore(EventStore):
     """Keeps everything in dictionaries; nothing survives the process."""
 
     def __init__(self) -> None:
-        self._events: dict[str, list[Event]] = {}
+        self._events: dict[str, Event | list[Event]] = {}
         self._snapshots: dict[str, Snapshot] = {}
         self._commands: dict[str, tuple[Event, ...]] = {}
         self._lock = threading.Lock()
@@ -51,7 +51,15 @@ class MemoryStore(EventStore):
         current = snap.version if snap is not None else 0
         if current != commit.expected_version:
             raise ConcurrencyError(entity_id, commit.expected_version, current)
-        self._events.setdefault(entity_id, []).extend(commit.events)
+        # An entity with one event keeps it alone: most cases of a large intake have one.
+        events = self._events.get(entity_id)
+        if events is None:
+            new = commit.events
+            self._events[entity_id] = new[0] if len(new) == 1 else list(new)
+        elif isinstance(events, list):
+            events.extend(commit.events)
+        else:
+            self._events[entity_id] = [events, *commit.events]
         self._snapshots[entity_id] = commit.snapshot
         if commit.command_id is not None:
             self._commands[commit.command_id] = commit.events
@@ -61,7 +69,10 @@ class MemoryStore(EventStore):
         return self._snapshots.get(entity_id)
 
     def events(self, entity_id: str) -> list[Event]:
-        return list(self._events.get(entity_id, ()))
+        events = self._events.get(entity_id)
+        if events is None:
+            return []
+        return list(events) if isinstance(events, list) else [events]
 
     def command(self, command_id: str) -> tuple[Event, ...] | None:
         return self._commands.get(command_id)
