@@ -1183,7 +1183,7 @@ class Ledger:
                 actor.area,
                 f"only {', '.join(sorted(creators))} may create a {lifecycle.label_en}",
             )
-        owner_areas = tuple(areas) if areas else (area,)
+        owner_areas = tuple(areas) if areas and tuple(areas) != (area,) else one_area(area)
         if not self._covers(actor, owner_areas):
             raise PermissionDeniedError(
                 entity_id,
@@ -1234,7 +1234,10 @@ class Ledger:
         if self._pending is not None and self._load(snap.entity_id) is not None:
             raise _id_in_use(snap.entity_id)
         try:
-            self._write((Commit(snap, (ev,), 0, command_id),))
+            if self._pending is None:
+                self.store.append(Commit(snap, (ev,), 0, command_id))
+            else:
+                self._write((Commit(snap, (ev,), 0, command_id),))
         except ConcurrencyError as exc:
             if exc.entity_id == snap.entity_id and exc.expected == 0:
                 raise _id_in_use(snap.entity_id) from None
@@ -1343,8 +1346,12 @@ class Ledger:
         Its intake day follows the rulebook's hotline window (a call after 20:00 belongs to
         the next day); it will be handed over in the batch of the day after.
         """
-        rnd = self._round(round_id, _INTAKE_STATES, "receiving complaints")
-        ctx = self._intake_context(rnd)
+        rnd = self._load(round_id)
+        if rnd is None or rnd.kind != "round" or rnd.state not in _INTAKE_STATES:
+            rnd = self._round(round_id, _INTAKE_STATES, "receiving complaints")
+        ctx = self._intakes.get(round_id)
+        if ctx is None or ctx.last_hash != rnd.last_hash or ctx.generation != self.areas.generation:
+            ctx = self._intake_context(rnd)
         try:
             ch = _CHANNEL_VALUES[channel]
         except (KeyError, TypeError):
@@ -1438,13 +1445,6 @@ class Ledger:
 
     def _intake_context(self, rnd: Snapshot) -> _Intake:
         """What receiving a complaint needs of its round, worked out once per round state."""
-        ctx = self._intakes.get(rnd.entity_id)
-        if (
-            ctx is not None
-            and ctx.last_hash == rnd.last_hash
-            and ctx.generation == self.areas.generation
-        ):
-            return ctx
         rb = self.rulebook_of(rnd)
         first_day = last_day = None
         station = rnd.deadlines.get("station_in_ends")
@@ -1819,7 +1819,7 @@ def _build(
         initial,
         1,
         area,
-        one_area(area) if owner_areas == (area,) else owner_areas,
+        owner_areas,
         round_id,
         parent_id,
         batch,

@@ -42,14 +42,11 @@ GENESIS = "0" * 64
 DeadlineStatus = Literal["open", "met", "cancelled"]
 
 
-def _fast_iso(value: dt.datetime) -> bool:
-    # orjson writes an aware datetime exactly as isoformat() does, four times faster,
-    # unless the offset has seconds: Shanghai's has had none since 1901.
-    return value.tzinfo is SHANGHAI and value.year > 1901
-
-
 def iso(value: dt.datetime) -> str:
     """Return ``value.isoformat()`` (the fast way for an instant in Asia/Shanghai)."""
+    # orjson writes an aware datetime exactly as isoformat() does, four times faster,
+    # unless the offset has seconds: Shanghai's has had none since 1901.  Event.new
+    # hands such instants to orjson directly.
     if value.tzinfo is SHANGHAI and value.year > 1901:
         return orjson.dumps(value)[1:-1].decode()
     return value.isoformat()
@@ -315,8 +312,8 @@ class Event:
             "entity_id": entity_id,
             "version": version,
             "name": name,
-            "at": at if _fast_iso(at) else at.isoformat(),
-            "actor": _actor_data(actor),
+            "at": at if at.tzinfo is SHANGHAI and at.year > 1901 else at.isoformat(),
+            "actor": _ACTOR_DATA.get(actor) or _actor_data(actor),
             "payload": payload,
             "state_before": state_before,
             "state_after": state_after,

@@ -46,7 +46,7 @@ class MemoryStore(EventStore):
             done = self._commands.get(commit.command_id)
             if done is not None:
                 return done
-        entity_id = commit.entity_id
+        entity_id = commit.snapshot.entity_id
         snap = self._snapshots.get(entity_id)
         current = snap.version if snap is not None else 0
         if current != commit.expected_version:
