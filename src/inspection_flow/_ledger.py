@@ -362,6 +362,8 @@ class _Intake:
 _CHANNEL_VALUES: Mapping[Any, str] = {c.value: c.value for c in Channel}
 _CATEGORY_SET = frozenset(CATEGORIES)
 _ONE_DAY = dt.timedelta(days=1)
+#: Entries kept by each of the ledger's small memos before it starts afresh.
+_MEMO_SIZE = 1024
 _NO_DATA: Mapping[str, Any] = MappingProxyType({})
 #: Events whose effects are more than the payload recorded as data.
 _SPECIAL_EFFECTS = frozenset(
@@ -421,6 +423,12 @@ class Ledger:
         self._intakes: dict[str, _Intake] = {}
         self._day_iso: dict[dt.date, tuple[str, str]] = {}
         self._rule_dicts: dict[DeadlineRule, Mapping[str, Any]] = {}
+        # Deadline records started at one instant under one rule, and their effects data;
+        # the objects are kept with their ids so an id is never mistaken after reuse.
+        self._started: dict[tuple[Any, ...], tuple[Rulebook, ChinaCalendar, DeadlineRecord]] = {}
+        self._record_data: dict[
+            tuple[tuple[str, int], ...], tuple[tuple[DeadlineRecord, ...], dict[str, Any]]
+        ] = {}
         self._pending: dict[str, Snapshot] | None = None
         self._pending_commits: list[Commit] = []
         self._pending_commands: dict[str, tuple[Event, ...]] = {}
@@ -836,9 +844,15 @@ class Ledger:
                         f"{first.entity_id}; give each command its own id",
                     )
                 return first
-        snap = self.get(entity_id)
+        pending = self._pending
+        snap = pending.get(entity_id) if pending else None
+        if snap is None:
+            snap = self.store.get(entity_id)
+            if snap is None:
+                raise EntityNotFoundError(entity_id)
         event_obj, new = self._transition(snap, event, actor, at, payload, command_id)
-        stored = self._write((Commit(new, (event_obj,), snap.version, command_id),))
+        commit = Commit(new, (event_obj,), snap.version, command_id)
+        stored = self.store.append(commit) if pending is None else self._write((commit,))
         return stored[-1]
 
     def _transition(
@@ -850,10 +864,14 @@ class Ledger:
         payload: Mapping[str, Any],
         command_id: str | None,
     ) -> tuple[Event, Snapshot]:
-        if not isinstance(actor, Actor):
+        if actor.__class__ is not Actor and not isinstance(actor, Actor):
             raise PayloadError(snap.entity_id, event, "actor", "must be an Actor(role, area)")
-        when = self._instant(at, snap, snap.entity_id)
-        lc = self.lifecycle_of(snap)
+        when = as_instant(at, "at")
+        if when < snap.updated_at:
+            raise ChronologyError(snap.entity_id, when, snap.updated_at)
+        lc = self._lifecycles.get((snap.round_id or snap.entity_id, snap.lifecycle))
+        if lc is None:
+            lc = self.lifecycle_of(snap)
         t, clean = self._check(snap, lc, event, actor, when, payload)
         new_state = lc.step(snap.entity_id, snap.state, event)
         effects, records = self._effects(snap, lc, t, new_state, actor, when, clean)
@@ -963,7 +981,9 @@ class Ledger:
         if setters:
             effects["set"] = setters
         if len(ends) < len(deadlines):
-            effects["deadlines"] = {n: r.to_dict() for n, r in deadlines.items() if n not in ends}
+            effects["deadlines"] = self._records_data(
+                {n: r for n, r in deadlines.items() if n not in ends}
+            )
         if ends:
             effects["end"] = ends
         return effects, deadlines
@@ -1032,9 +1052,34 @@ class Ledger:
                 )
             rule = rb.rule_for(binding, last, at.date())
         else:
+            # Cases handed over in one batch start identical deadlines: compute each once
+            # and share the (immutable) record.
+            key = (binding, id(rb), id(self.calendar), at)
+            hit = self._started.get(key)
+            if hit is not None and hit[0] is rb and hit[1] is self.calendar:
+                return hit[2]
             rule = rb.rule(binding.rule)
+            record = self._record(
+                binding.name, rule, at, rule.compute(at, self.calendar), kind=binding.kind
+            )
+            if len(self._started) >= _MEMO_SIZE:
+                self._started.clear()
+            self._started[key] = (rb, self.calendar, record)
+            return record
         due = rule.compute(at, self.calendar)
         return self._record(binding.name, rule, at, due, kind=binding.kind)
+
+    def _records_data(self, records: Mapping[str, DeadlineRecord]) -> dict[str, Any]:
+        """Return deadline records as effects data; shared records share their data."""
+        key = tuple((n, id(r)) for n, r in records.items())
+        hit = self._record_data.get(key)
+        if hit is not None and all(a is b for a, b in zip(hit[0], records.values(), strict=True)):
+            return hit[1]
+        data = {n: r.to_dict() for n, r in records.items()}
+        if len(self._record_data) >= _MEMO_SIZE:
+            self._record_data.clear()
+        self._record_data[key] = (tuple(records.values()), data)
+        return data
 
     def _compute_record(self, record: DeadlineRecord) -> Due:
         rule = DeadlineRule.from_dict(record.rule)

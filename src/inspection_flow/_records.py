@@ -539,13 +539,6 @@ def fold(
         raise StoreError(
             f"{event.entity_id}: event {event.version} does not follow version {snapshot.version}"
         )
-    setters = effects.get("set")
-    changes: dict[str, Any] = {}
-    if setters:
-        for key, value in setters.items():
-            if key not in _SETTABLE:
-                raise StoreError(f"{event.entity_id}: event {event.version} sets unknown {key!r}")
-            changes[key] = tuple(value) if key == "areas" else value
     data_changes = effects.get("data")
     data = {**snapshot.data, **data_changes} if data_changes else snapshot.data
     ends = effects.get("end")
@@ -562,6 +555,32 @@ def fold(
                     deadlines[name] = _end(event, deadlines.get(name), name, end)
     else:
         deadlines = snapshot.deadlines
+    setters = effects.get("set")
+    if not setters:
+        return Snapshot(
+            snapshot.entity_id,
+            snapshot.kind,
+            snapshot.lifecycle,
+            event.state_after,
+            event.version,
+            snapshot.area,
+            snapshot.areas,
+            snapshot.round_id,
+            snapshot.parent_id,
+            snapshot.batch,
+            snapshot.category,
+            snapshot.created_at,
+            event.at,
+            snapshot.terminal,
+            data,
+            deadlines,
+            event.hash,
+        )
+    changes: dict[str, Any] = {}
+    for key, value in setters.items():
+        if key not in _SETTABLE:
+            raise StoreError(f"{event.entity_id}: event {event.version} sets unknown {key!r}")
+        changes[key] = tuple(value) if key == "areas" else value
     return Snapshot(
         snapshot.entity_id,
         snapshot.kind,
