@@ -429,6 +429,7 @@ class Ledger:
         self._record_data: dict[
             tuple[tuple[str, int], ...], tuple[tuple[DeadlineRecord, ...], dict[str, Any]]
         ] = {}
+        self._effects_memo: dict[tuple[Any, ...], tuple[Any, dict[str, Any]]] = {}
         self._pending: dict[str, Snapshot] | None = None
         self._pending_commits: list[Commit] = []
         self._pending_commands: dict[str, tuple[Event, ...]] = {}
@@ -986,6 +987,17 @@ class Ledger:
             )
         if ends:
             effects["end"] = ends
+        elif not data and effects:
+            # Batch numbers and deadlines started together: many cases share the same
+            # effects, so they share one (immutable) mapping.
+            records_data = effects.get("deadlines")
+            key = (tuple(setters.items()), id(records_data))
+            hit = self._effects_memo.get(key)
+            if hit is not None and hit[0] is records_data:
+                return hit[1], deadlines
+            if len(self._effects_memo) >= _MEMO_SIZE:
+                self._effects_memo.clear()
+            self._effects_memo[key] = (records_data, effects)
         return effects, deadlines
 
     # -- deadlines ------------------------------------------------------------------------
