@@ -1292,7 +1292,7 @@ class Ledger:
             raise _id_in_use(snap.entity_id)
         try:
             if self._pending is None:
-                self.store.append(Commit(snap, (ev,), 0, command_id))
+                self.store.append_new(snap, ev, command_id)
             else:
                 self._write((Commit(snap, (ev,), 0, command_id),))
         except ConcurrencyError as exc:
@@ -1422,7 +1422,11 @@ class Ledger:
             _check_category(complaint_id, category)
         if summary.__class__ is not str or not summary.strip():
             _check_text(complaint_id, "summary", summary)
-        when = as_instant(received_at, "received_at")
+        when = (
+            received_at
+            if received_at.__class__ is dt.datetime and received_at.tzinfo is SHANGHAI
+            else as_instant(received_at, "received_at")
+        )
         intake = when.date()
         if ch in ctx.windowed and when.time() >= ctx.closes:
             intake += _ONE_DAY

@@ -273,6 +273,25 @@ class StoreContract(abc.ABC):
         assert snapshot is not None
         assert snapshot.kind == "complaint"
 
+    def test_append_new(self, store: EventStore) -> None:
+        """append_new writes a new entity like a commit expecting version 0."""
+        commit = create_commit("case-1")
+        assert store.append_new(commit.snapshot, commit.events[0]) == commit.events
+        assert store.get("case-1") == commit.snapshot
+        assert store.events("case-1") == list(commit.events)
+        other = create_commit("case-1", kind="task")
+        with pytest.raises(ConcurrencyError) as info:
+            store.append_new(other.snapshot, other.events[0])
+        assert (info.value.expected, info.value.actual) == (0, 1)
+        assert store.get("case-1") == commit.snapshot
+        step = next_commit(commit.snapshot)
+        store.append(step)
+        assert store.events("case-1") == [*commit.events, *step.events]
+        with_id = create_commit("case-2", command_id="create-2")
+        first = store.append_new(with_id.snapshot, with_id.events[0], "create-2")
+        assert store.append_new(with_id.snapshot, with_id.events[0], "create-2") == first
+        assert store.command("create-2") == with_id.events
+
     def test_expected_version_of_unknown_entity(self, store: EventStore) -> None:
         """A commit expecting a version of an entity that does not exist is refused."""
         base = create_commit("case-1")

@@ -76,6 +76,19 @@ class EventStore(abc.ABC):
                 ``commit.expected_version``; nothing is written.
         """
 
+    def append_new(
+        self, snapshot: Snapshot, event: Event, command_id: str | None = None
+    ) -> tuple[Event, ...]:
+        """Write a new entity: its creating event and first snapshot.
+
+        The same as ``append(Commit(snapshot, (event,), 0, command_id))``, which is what
+        it does unless a store overrides it with a quicker way.
+
+        Raises:
+            ConcurrencyError: the entity exists (expected version 0); nothing is written.
+        """
+        return self.append(Commit(snapshot, (event,), 0, command_id))
+
     def append_batch(self, commits: Sequence[Commit]) -> list[tuple[Event, ...]]:
         """Write several commits in one transaction, all or nothing.
 

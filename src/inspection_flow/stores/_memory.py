@@ -41,6 +41,20 @@ class MemoryStore(EventStore):
                 versions[c.entity_id] = c.snapshot.version
             return [self._append(c) for c in commits]
 
+    def append_new(
+        self, snapshot: Snapshot, event: Event, command_id: str | None = None
+    ) -> tuple[Event, ...]:
+        if command_id is not None:
+            return super().append_new(snapshot, event, command_id)
+        entity_id = snapshot.entity_id
+        with self._lock:
+            found = self._snapshots.get(entity_id)
+            if found is not None:
+                raise ConcurrencyError(entity_id, 0, found.version)
+            self._snapshots[entity_id] = snapshot
+            self._events[entity_id] = event
+        return (event,)
+
     def _append(self, commit: Commit) -> tuple[Event, ...]:
         if commit.command_id is not None:
             done = self._commands.get(commit.command_id)
