@@ -1442,13 +1442,14 @@ class Ledger:
             known = None
             self._in_round(rnd, actor, entity_id, refuse=True)
         payload = {
-            **(_plain(data) if data else {}),
             "channel": ch,
             "received_at": iso(when),
             "summary": summary,
             "intake_day": days[0],
             "batch_day": days[1],
         }
+        if data:
+            payload = {**_plain(data), **payload}
         if known is not None:
             ev, snap = _build(
                 ctx.lifecycle,
