@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/bench_lifecycle.py            # full run (about three minutes)
+    python benchmarks/bench_lifecycle.py            # full run (about four minutes)
     python benchmarks/bench_lifecycle.py --quick    # smaller sizes, for a smoke test
 
 Measures, in one process:
@@ -19,9 +19,10 @@ Measures, in one process:
 (e) creating 1,000,000 open cases: time, and the process's peak RSS growth.
 
 Each part runs in a new interpreter, so that none inherits the heap another left behind.
-(a) and (b) run alternately in one, three times each, and their medians are compared, so
-that a change in the machine's other load weighs on both; (e) runs twice, each time in
-a new interpreter, and the faster run is reported, as timeit reports its best.
+(a) and (b) run alternately in one, five times each, each run of (a) is compared with the
+run of (b) next to it, and the median of the five ratios is reported, so that a change
+in the machine's other load weighs on both; (e) runs three times, each
+time in a new interpreter, and the fastest run is reported, as timeit reports its best.
 
 Targets: (a) per command at most 4x (b); (e) under 20 s and 1.5 GB.
 """
@@ -50,7 +51,7 @@ TARGET_FIRE_RATIO = 4.0
 TARGET_CREATE_S = 20.0
 TARGET_CREATE_BYTES = 1.5e9
 #: Alternating runs of (a) and (b), compared by their medians.
-RUNS = 3
+RUNS = 5
 
 ROUND = "HN-2023-2-YY"
 OFFICE = Actor("leading_office", "430000", "省督察办")
@@ -205,8 +206,8 @@ def measure(part: str, quick: bool) -> dict[str, Any]:
     """Run one part in this process and return its figures."""
     logging.getLogger("transitions").setLevel(logging.WARNING)
     if part == "ab":
-        # (a) and (b) alternate, RUNS times each, and the medians are compared: a change
-        # in the machine's other load then weighs on both.
+        # (a) and (b) alternate, RUNS times each, and each pair is compared: a change in
+        # the machine's other load then weighs on both.
         cases = 2_000 if quick else 20_000
         fire: list[float] = []
         bare: list[float] = []
@@ -254,7 +255,8 @@ def main() -> int:
     ab = in_new_process("ab", args.quick)
     fire_us = statistics.median(ab["fire"])
     bare_us = statistics.median(ab["bare"])
-    ratio = fire_us / bare_us
+    # Each run of (a) is compared with the run of (b) next to it in time.
+    ratio = statistics.median(f / b for f, b in zip(ab["fire"], ab["bare"], strict=True))
     runs = ", ".join(f"{f:.1f}/{b:.1f}" for f, b in zip(ab["fire"], ab["bare"], strict=True))
     print(f"    runs (a)/(b), us: {runs}")
     print(f"(a) Ledger.fire          {ab['n']:>9,} commands  {fire_us:8.1f} us/command (median)")
@@ -265,7 +267,8 @@ def main() -> int:
         f"(add_model included)"
     )
     print(
-        f"    fire / bare machine = {ratio:.2f}x  (target <= {TARGET_FIRE_RATIO:.0f}x) "
+        f"    fire / bare machine = {ratio:.2f}x, the median of the runs' ratios "
+        f"(target <= {TARGET_FIRE_RATIO:.0f}x) "
         f"{'PASS' if ratio <= TARGET_FIRE_RATIO else 'FAIL'}"
     )
     d = in_new_process("d", args.quick)
@@ -273,8 +276,8 @@ def main() -> int:
         f"(d) create {d['n']:,} open cases: {d['s']:.2f} s under tracemalloc, "
         f"{d['bytes'] / 1e6:.0f} MB held ({d['bytes'] / d['n']:.0f} B/case)"
     )
-    # Best of two runs, each in a new process, as timeit reports its best.
-    many = [in_new_process("e", args.quick) for _ in range(1 if args.quick else 2)]
+    # Best of three runs, each in a new process, as timeit reports its best.
+    many = [in_new_process("e", args.quick) for _ in range(1 if args.quick else 3)]
     print("    runs (e): " + ", ".join(f"{e['s']:.1f} s, {e['bytes'] / 1e9:.2f} GB" for e in many))
     best = min(many, key=lambda e: float(e["s"]))
     many_s = float(best["s"])

@@ -158,8 +158,9 @@ def test_an_end_that_does_not_apply_is_a_store_error() -> None:
     ledger = Ledger(rulebook=HUNAN)
     stationed(ledger)
     snap = ledger.get("R")
-    for end in (["met", "2023-06-30T09:00:00+08:00", "x"], ["done", None], "met"):
-        bad = Event.new(
+
+    def ending(name: str, end: object) -> Event:
+        return Event.new(
             "R",
             snap.version + 1,
             "end_station_in",
@@ -168,27 +169,16 @@ def test_an_end_that_does_not_apply_is_a_store_error() -> None:
             {},
             snap.state,
             "reporting",
-            {"end": {"station_in_ends": end}},
+            {"end": {name: end}},
             None,
             snap.last_hash,
         )
+
+    for end in (["met", "2023-06-30T09:00:00+08:00", "x"], ["done", None], "met"):
         with pytest.raises(StoreError, match="station_in_ends"):
-            fold(snap, bad)
-    unknown = Event.new(
-        "R",
-        snap.version + 1,
-        "end_station_in",
-        at("2023-07-16"),
-        TEAM,
-        {},
-        snap.state,
-        "reporting",
-        {"end": {"no_such_deadline": ["met", None]}},
-        None,
-        snap.last_hash,
-    )
+            fold(snap, ending("station_in_ends", end))
     with pytest.raises(StoreError, match="no_such_deadline"):
-        fold(snap, unknown)
+        fold(snap, ending("no_such_deadline", ["met", None]))
 
 
 # --- instants and equality ---------------------------------------------------------------

@@ -556,46 +556,36 @@ def fold(
     else:
         deadlines = snapshot.deadlines
     setters = effects.get("set")
-    if not setters:
-        return Snapshot(
-            snapshot.entity_id,
-            snapshot.kind,
-            snapshot.lifecycle,
-            event.state_after,
-            event.version,
-            snapshot.area,
-            snapshot.areas,
-            snapshot.round_id,
-            snapshot.parent_id,
-            snapshot.batch,
-            snapshot.category,
-            snapshot.created_at,
-            event.at,
-            snapshot.terminal,
-            data,
-            deadlines,
-            event.hash,
-        )
-    changes: dict[str, Any] = {}
-    for key, value in setters.items():
-        if key not in _SETTABLE:
-            raise StoreError(f"{event.entity_id}: event {event.version} sets unknown {key!r}")
-        changes[key] = tuple(value) if key == "areas" else value
+    if setters:
+        changes: dict[str, Any] = {}
+        for key, value in setters.items():
+            if key not in _SETTABLE:
+                raise StoreError(f"{event.entity_id}: event {event.version} sets unknown {key!r}")
+            changes[key] = tuple(value) if key == "areas" else value
+        area = changes.get("area", snapshot.area)
+        areas = changes.get("areas", snapshot.areas)
+        parent_id = changes.get("parent_id", snapshot.parent_id)
+        batch = changes.get("batch", snapshot.batch)
+        category = changes.get("category", snapshot.category)
+        terminal = changes.get("terminal", snapshot.terminal)
+    else:
+        area, areas, parent_id = snapshot.area, snapshot.areas, snapshot.parent_id
+        batch, category, terminal = snapshot.batch, snapshot.category, snapshot.terminal
     return Snapshot(
         snapshot.entity_id,
         snapshot.kind,
         snapshot.lifecycle,
         event.state_after,
         event.version,
-        changes.get("area", snapshot.area),
-        changes.get("areas", snapshot.areas),
+        area,
+        areas,
         snapshot.round_id,
-        changes.get("parent_id", snapshot.parent_id),
-        changes.get("batch", snapshot.batch),
-        changes.get("category", snapshot.category),
+        parent_id,
+        batch,
+        category,
         snapshot.created_at,
         event.at,
-        changes.get("terminal", snapshot.terminal),
+        terminal,
         data,
         deadlines,
         event.hash,
