@@ -299,7 +299,8 @@ def test_a_task_sent_back_has_its_deadline_open_again(ledger: Ledger, send_back:
     assert (record.status, record.ended_at, record.last_day) == ("open", None, D(2023, 12, 29))
     assert [s.entity_id for s in ledger.overdue(at("2024-01-02"), kind="task")] == ["T"]
     names = [n.name for n in ledger.sweep(at("2024-01-02")) if n.entity_id == "T"]
-    assert names == ["due_soon", "yellow_card"]
+    assert names == ["yellow_card"]  # due_soon, found after the deadline, is superseded
+    assert ledger.get("T").deadlines["rectify_due"].fired == ("due_soon", "yellow_card")
     assert ledger.rebuild("T") == ledger.get("T")
 
 
@@ -1261,19 +1262,47 @@ def test_a_tasks_ladder_fires_in_order_each_alert_once(ledger: Ledger) -> None:
 
 
 def test_a_late_sweep_records_every_alert_due_at_once(ledger: Ledger) -> None:
-    """A late first sweep records every alert due, in order, in one event; the next finds none."""
+    """A late first sweep records every alert due, in order, in one event; the next finds none.
+
+    The early warning, found only after the deadline passed, is recorded as superseded
+    and not announced: the escalations say more.
+    """
     fed_back(ledger)
     planned_task(ledger)
     notices = [n for n in ledger.sweep(at("2024-03-01")) if n.entity_id == "T"]
-    assert [n.name for n in notices] == [
+    assert [n.name for n in notices] == ["yellow_card", "supervision_letter", "summons_talk"]
+    alerts = [e for e in ledger.history("T") if e.name == "alert"]
+    assert len(alerts) == 1
+    assert [a[2] for a in alerts[0].payload["superseded"]] == ["due_soon"]
+    assert ledger.get("T").deadlines["rectify_due"].fired == (
         "due_soon",
         "yellow_card",
         "supervision_letter",
         "summons_talk",
-    ]
-    assert [e.name for e in ledger.history("T")].count("alert") == 1
+    )
     assert ledger.sweep(at("2024-03-01")) == []
     assert ledger.sweep(at("2024-03-02")) == []
+
+
+def test_a_warning_found_just_before_the_deadline_is_announced(ledger: Ledger) -> None:
+    """A warning is superseded only once its deadline has passed, not by lateness alone."""
+    fed_back(ledger)
+    planned_task(ledger)
+    notices = [n for n in ledger.sweep(at("2023-12-29", 23, 59)) if n.entity_id == "T"]
+    assert [n.name for n in notices] == ["due_soon"]
+    assert "superseded" not in ledger.history("T")[-1].payload
+    notices = [n for n in ledger.sweep(at("2023-12-30", 0)) if n.entity_id == "T"]
+    assert [n.name for n in notices] == ["yellow_card"]
+
+
+def test_a_warning_found_at_the_due_instant_is_superseded(ledger: Ledger) -> None:
+    """At the due instant (24:00 of the last day) the deadline has passed."""
+    fed_back(ledger)
+    planned_task(ledger)
+    notices = [n for n in ledger.sweep(at("2023-12-30", 0)) if n.entity_id == "T"]
+    assert [n.name for n in notices] == ["yellow_card"]
+    assert ledger.get("T").deadlines["rectify_due"].fired == ("due_soon", "yellow_card")
+    assert ledger.sweep(at("2023-12-31")) == []
 
 
 def test_a_sweep_uses_the_injected_clock() -> None:

@@ -1747,21 +1747,30 @@ class Ledger:
         return notices
 
     def _fire_alerts(self, snap: Snapshot, now: dt.datetime) -> list[AlertNotice]:
-        pending: list[tuple[str, tuple[str, str, dt.datetime, str], DeadlineRecord]] = []
+        pending: _Alerts = []
+        # An early warning found only once its deadline has passed (a late sweep) would
+        # warn of what is already overdue: it is recorded as superseded, not announced.
+        superseded: _Alerts = []
         for name, record in snap.deadlines.items():
+            late = now >= record.due_at
             for alert in record.pending_alerts(now):
-                pending.append((name, alert, record))
-        if not pending:
+                stale = late and alert[0] == "warning"
+                (superseded if stale else pending).append((name, alert, record))
+        if not pending and not superseded:
             return []
-        pending.sort(key=lambda p: (p[1][2], p[0], p[1][1]))
+        pending.sort(key=_alert_order)
+        superseded.sort(key=_alert_order)
         changes: dict[str, Any] = {}
-        for name, alert, record in pending:
+        for name, alert, record in sorted([*superseded, *pending], key=_alert_order):
             current = DeadlineRecord.from_dict(changes[name]) if name in changes else record
             changes[name] = attrs.evolve(current, fired=(*current.fired, alert[1])).to_dict()
         # Recorded as of the latest alert's own instant, not the sweep's: a clerk may still
         # enter what happened between the alert and the sweep.
-        at = max(pending[-1][1][2], snap.updated_at)
-        payload = {"alerts": [[n, a[0], a[1], a[2].isoformat()] for n, a, _ in pending]}
+        latest = max(a[2] for _, a, _ in [*superseded, *pending])
+        at = max(latest, snap.updated_at)
+        payload: dict[str, Any] = {"alerts": [[n, a[0], a[1], iso(a[2])] for n, a, _ in pending]}
+        if superseded:
+            payload["superseded"] = [[n, a[0], a[1], iso(a[2])] for n, a, _ in superseded]
         ev = Event.new(
             snap.entity_id,
             snap.version + 1,
@@ -1910,6 +1919,16 @@ def _create_effects(shape: tuple[Any, ...]) -> dict[str, Any]:
         if value is not None:
             out[key] = value
     return out
+
+
+#: Alerts of a sweep: the deadline's name, the alert, the deadline's record.
+_Alerts = list[tuple[str, tuple[str, str, dt.datetime, str], DeadlineRecord]]
+
+
+def _alert_order(item: tuple[str, tuple[str, str, dt.datetime, str], DeadlineRecord]) -> Any:
+    """Alerts in the order they fell due, then by deadline and alert name."""
+    name, alert, _ = item
+    return (alert[2], name, alert[1])
 
 
 def _id_in_use(entity_id: str) -> PayloadError:
