@@ -405,12 +405,23 @@ def test_mermaid_draws_every_state_and_transition(lc: Lifecycle, lang: str) -> N
         label = s.label_zh if lang == "zh" else s.label_en
         assert f'    state "{label}" as {s.name}' in lines
         assert (f"    {s.name} --> [*]" in lines) is s.terminal
+    notes = {
+        line.split(" of ", 1)[1].split(": ", 1)[0]: line.split(": ", 1)[1]
+        for line in lines
+        if line.startswith("    note right of ")
+    }
     for t in lc.transitions:
         label = (t.label_zh if lang == "zh" else t.label_en) or t.event
         for src in t.sources:
-            assert f"    {src} --> {t.target or src}: {label}" in lines
+            if t.target is None:
+                assert label in notes[src]
+            else:
+                assert f"    {src} --> {t.target}: {label}" in lines
     arrows = [line for line in lines if ": " in line and "-->" in line]
-    assert len(arrows) == sum(len(t.sources) for t in lc.transitions)
+    assert len(arrows) == sum(len(t.sources) for t in lc.transitions if t.target is not None)
+    assert not any(
+        line.startswith(f"    {s.name} --> {s.name}:") for s in lc.states for line in lines
+    )
 
 
 def test_mimebundle_gives_markdown_with_the_diagram() -> None:

@@ -380,19 +380,33 @@ class Lifecycle:
     # -- pictures -------------------------------------------------------------------------
 
     def mermaid(self, lang: Literal["zh", "en"] = "zh") -> str:
-        """Return the lifecycle as a Mermaid ``stateDiagram-v2``."""
+        """Return the lifecycle as a Mermaid ``stateDiagram-v2``.
+
+        Events that leave the state as it is (meetings, visits, clock events) are listed
+        in a note beside each state they may happen in, not drawn as arrows.
+        """
         lines = ["stateDiagram-v2"]
         for s in self.states:
             label = s.label_zh if lang == "zh" else s.label_en
             lines.append(f'    state "{label}" as {s.name}')
         lines.append(f"    [*] --> {self.initial}")
+        activities: dict[str, list[str]] = {}
         for t in self.transitions:
             label = (t.label_zh if lang == "zh" else t.label_en) or t.event
             for src in t.sources:
-                lines.append(f"    {src} --> {t.target or src}: {label}")
+                if t.target is None:
+                    activities.setdefault(src, []).append(label)
+                else:
+                    lines.append(f"    {src} --> {t.target}: {label}")
         for s in self.states:
             if s.terminal:
                 lines.append(f"    {s.name} --> [*]")
+        head, sep = (
+            ("不改变状态：", "、") if lang == "zh" else ("without a change of state — ", ", ")
+        )
+        for s in self.states:
+            if s.name in activities:
+                lines.append(f"    note right of {s.name}: {head}{sep.join(activities[s.name])}")
         return "\n".join(lines)
 
     def _repr_markdown_(self) -> str:
