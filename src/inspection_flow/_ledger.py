@@ -429,7 +429,9 @@ class Ledger:
         self._record_data: dict[
             tuple[tuple[str, int], ...], tuple[tuple[DeadlineRecord, ...], dict[str, Any]]
         ] = {}
-        self._effects_memo: dict[tuple[Any, ...], tuple[Any, dict[str, Any]]] = {}
+        self._effects_memo: dict[
+            tuple[Any, ...], tuple[Any, dict[str, Any], dict[str, DeadlineRecord]]
+        ] = {}
         self._pending: dict[str, Snapshot] | None = None
         self._pending_commits: list[Commit] = []
         self._pending_commands: dict[str, tuple[Event, ...]] = {}
@@ -994,10 +996,11 @@ class Ledger:
             key = (tuple(setters.items()), id(records_data))
             hit = self._effects_memo.get(key)
             if hit is not None and hit[0] is records_data:
-                return hit[1], deadlines
+                # The same records, by name: the entities share their deadlines mapping too.
+                return hit[1], hit[2]
             if len(self._effects_memo) >= _MEMO_SIZE:
                 self._effects_memo.clear()
-            self._effects_memo[key] = (records_data, effects)
+            self._effects_memo[key] = (records_data, effects, deadlines)
         return effects, deadlines
 
     # -- deadlines ------------------------------------------------------------------------

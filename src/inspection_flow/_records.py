@@ -543,10 +543,13 @@ def fold(
     data = {**snapshot.data, **data_changes} if data_changes else snapshot.data
     ends = effects.get("end")
     if deadline_changes or ends:
-        deadlines = dict(snapshot.deadlines)
-        if records is not None:
-            deadlines.update(records)
+        if records is not None and not snapshot.deadlines:
+            # Nothing to keep: the records are the whole mapping (shared, never changed).
+            deadlines = records
+        elif records is not None:
+            deadlines = {**snapshot.deadlines, **records}
         else:
+            deadlines = dict(snapshot.deadlines)
             if deadline_changes:
                 for name, record in deadline_changes.items():
                     deadlines[name] = DeadlineRecord.from_dict(record)
