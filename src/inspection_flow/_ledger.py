@@ -1252,7 +1252,7 @@ class Ledger:
                 actor.area,
                 f"{self.areas.name(actor.area)} has no jurisdiction over {self.areas.name(area)}",
             )
-        if entity_id.__class__ is not str or not entity_id:
+        if not isinstance(entity_id, str) or not entity_id:
             raise PayloadError("-", CREATE, "entity_id", "must be non-empty text")
         started = lifecycle.deadlines_started_by(CREATE)
         records: dict[str, DeadlineRecord] = {
@@ -1365,19 +1365,14 @@ class Ledger:
             )
         return rnd
 
-    def _in_round(
-        self, rnd: Snapshot, actor: Actor, entity_id: str, *, refuse: bool = False
-    ) -> bool:
-        """Whether ``actor``'s jurisdiction includes or lies within the round's; with
-        ``refuse``, raise when it does not."""
+    def _in_round(self, rnd: Snapshot, actor: Actor, entity_id: str) -> None:
+        """Refuse an actor whose jurisdiction neither includes nor lies within the round's."""
         if not isinstance(actor, Actor):
-            return True
+            return
         if self._covers(actor, rnd.areas) or any(
             self.areas.covers(a, actor.area) for a in rnd.areas
         ):
-            return True
-        if not refuse:
-            return False
+            return
         raise PermissionDeniedError(
             entity_id,
             CREATE,
@@ -1443,7 +1438,7 @@ class Ledger:
         known = ctx.creations.get(key) if key is not None else None
         if known is None or entity_id.__class__ is not str or not entity_id:
             known = None
-            self._in_round(rnd, actor, entity_id, refuse=True)
+            self._in_round(rnd, actor, entity_id)
         payload = {
             "channel": ch,
             "received_at": iso(when),
@@ -1547,7 +1542,7 @@ class Ledger:
     ) -> Snapshot:
         """Record a rectification task (整改任务) from the round's feedback (反馈问题)."""
         rnd = self._round(round_id, _TASK_STATES, "adding tasks from feedback")
-        self._in_round(rnd, actor, task_id or "-", refuse=True)
+        self._in_round(rnd, actor, task_id or "-")
         rb = self.rulebook_of(rnd)
         _check_text(task_id, "title", title)
         if category is not None:
@@ -1580,7 +1575,7 @@ class Ledger:
     ) -> Snapshot:
         """Record a document request (调阅资料) of the team to an area; its clock starts now."""
         rnd = self._round(round_id, _DOCUMENT_STATES, "requesting documents")
-        self._in_round(rnd, actor, request_id or "-", refuse=True)
+        self._in_round(rnd, actor, request_id or "-")
         rb = self.rulebook_of(rnd)
         _check_text(request_id, "documents", documents)
         entity_id = request_id or f"{round_id}/D-{uuid.uuid4().hex[:12]}"
