@@ -1045,6 +1045,8 @@ class Ledger:
         # Deadlines started under one rule share its (immutable) dict.
         found = self._rule_dicts.get(rule)
         if found is None:
+            if len(self._rule_dicts) >= _MEMO_SIZE:
+                self._rule_dicts.clear()  # a task's own date makes a rule of its own
             found = self._rule_dicts[rule] = rule.to_dict()
         return found
 
