@@ -847,15 +847,9 @@ class Ledger:
                         f"{first.entity_id}; give each command its own id",
                     )
                 return first
-        pending = self._pending
-        snap = pending.get(entity_id) if pending else None
-        if snap is None:
-            snap = self.store.get(entity_id)
-            if snap is None:
-                raise EntityNotFoundError(entity_id)
+        snap = self.get(entity_id)
         event_obj, new = self._transition(snap, event, actor, at, payload, command_id)
-        commit = Commit(new, (event_obj,), snap.version, command_id)
-        stored = self.store.append(commit) if pending is None else self._write((commit,))
+        stored = self._write((Commit(new, (event_obj,), snap.version, command_id),))
         return stored[-1]
 
     def _transition(
@@ -867,14 +861,10 @@ class Ledger:
         payload: Mapping[str, Any],
         command_id: str | None,
     ) -> tuple[Event, Snapshot]:
-        if actor.__class__ is not Actor and not isinstance(actor, Actor):
+        if not isinstance(actor, Actor):
             raise PayloadError(snap.entity_id, event, "actor", "must be an Actor(role, area)")
-        when = as_instant(at, "at")
-        if when < snap.updated_at:
-            raise ChronologyError(snap.entity_id, when, snap.updated_at)
-        lc = self._lifecycles.get((snap.round_id or snap.entity_id, snap.lifecycle))
-        if lc is None:
-            lc = self.lifecycle_of(snap)
+        when = self._instant(at, snap, snap.entity_id)
+        lc = self.lifecycle_of(snap)
         t, clean = self._check(snap, lc, event, actor, when, payload)
         new_state = lc.step(snap.entity_id, snap.state, event)
         effects, records = self._effects(snap, lc, t, new_state, actor, when, clean)
@@ -1231,7 +1221,7 @@ class Ledger:
         extra_deadlines: Mapping[str, DeadlineRecord] | None = None,
         creators: frozenset[str] | None = None,
     ) -> tuple[Event, Snapshot]:
-        if actor.__class__ is not Actor and not isinstance(actor, Actor):
+        if not isinstance(actor, Actor):
             raise PayloadError(entity_id, CREATE, "actor", "must be an Actor(role, area)")
         when = as_instant(at, "at")
         kind = lifecycle.kind
