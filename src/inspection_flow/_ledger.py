@@ -423,14 +423,13 @@ class Ledger:
         self._intakes: dict[str, _Intake] = {}
         self._day_iso: dict[dt.date, tuple[str, str]] = {}
         self._rule_dicts: dict[DeadlineRule, Mapping[str, Any]] = {}
-        # Deadline records started at one instant under one rule, and their effects data;
-        # the objects are kept with their ids so an id is never mistaken after reuse.
+        # Deadline records started at one instant under one rule, and the effects of
+        # events that share them; the objects are kept with their ids, so an id is never
+        # mistaken after reuse.
         self._started: dict[tuple[Any, ...], tuple[Rulebook, ChinaCalendar, DeadlineRecord]] = {}
-        self._record_data: dict[
-            tuple[tuple[str, int], ...], tuple[tuple[DeadlineRecord, ...], dict[str, Any]]
-        ] = {}
         self._effects_memo: dict[
-            tuple[Any, ...], tuple[Any, dict[str, Any], dict[str, DeadlineRecord]]
+            tuple[Any, ...],
+            tuple[tuple[DeadlineRecord, ...], dict[str, Any], dict[str, DeadlineRecord]],
         ] = {}
         self._pending: dict[str, Snapshot] | None = None
         self._pending_commits: list[Commit] = []
@@ -968,29 +967,31 @@ class Ledger:
                 if record.status == "open" and name not in deadlines:
                     ends[name] = ("cancelled", iso(at))
                     deadlines[name] = record.ended("cancelled", at)
+        # Batch numbers and deadlines started together (a day's batch, its hand-over):
+        # many cases set the same fields and start the same shared records, so they share
+        # one (immutable) effects mapping and deadline mapping.
+        shareable = not data and not ends and bool(setters or deadlines)
+        if shareable:
+            key = (tuple(setters.items()), tuple((n, id(r)) for n, r in deadlines.items()))
+            hit = self._effects_memo.get(key)
+            if hit is not None and all(
+                a is b for a, b in zip(hit[0], deadlines.values(), strict=True)
+            ):
+                return hit[1], hit[2]
         effects: dict[str, Any] = {}
         if data:
             effects["data"] = data
         if setters:
             effects["set"] = setters
         if len(ends) < len(deadlines):
-            effects["deadlines"] = self._records_data(
-                {n: r for n, r in deadlines.items() if n not in ends}
-            )
+            effects["deadlines"] = {n: r.to_dict() for n, r in deadlines.items() if n not in ends}
         if ends:
             effects["end"] = ends
-        elif not data and effects:
-            # Batch numbers and deadlines started together: many cases share the same
-            # effects, so they share one (immutable) mapping.
-            records_data = effects.get("deadlines")
-            key = (tuple(setters.items()), id(records_data))
-            hit = self._effects_memo.get(key)
-            if hit is not None and hit[0] is records_data:
-                # The same records, by name: the entities share their deadlines mapping too.
-                return hit[1], hit[2]
+        if shareable:
             if len(self._effects_memo) >= _MEMO_SIZE:
                 self._effects_memo.clear()
-            self._effects_memo[key] = (records_data, effects, deadlines)
+            # The records are kept with their ids, so a reused id never matches.
+            self._effects_memo[key] = (tuple(deadlines.values()), effects, deadlines)
         return effects, deadlines
 
     # -- deadlines ------------------------------------------------------------------------
@@ -1075,18 +1076,6 @@ class Ledger:
             return record
         due = rule.compute(at, self.calendar)
         return self._record(binding.name, rule, at, due, kind=binding.kind)
-
-    def _records_data(self, records: Mapping[str, DeadlineRecord]) -> dict[str, Any]:
-        """Return deadline records as effects data; shared records share their data."""
-        key = tuple((n, id(r)) for n, r in records.items())
-        hit = self._record_data.get(key)
-        if hit is not None and all(a is b for a, b in zip(hit[0], records.values(), strict=True)):
-            return hit[1]
-        data = {n: r.to_dict() for n, r in records.items()}
-        if len(self._record_data) >= _MEMO_SIZE:
-            self._record_data.clear()
-        self._record_data[key] = (tuple(records.values()), data)
-        return data
 
     def _compute_record(self, record: DeadlineRecord) -> Due:
         rule = DeadlineRule.from_dict(record.rule)
