@@ -1498,7 +1498,7 @@ class Ledger:
             self.areas.generation,
             rb,
             rb.lifecycle("complaint"),
-            frozenset(rb.intake.windowed_channels),
+            rb.intake.windowed_channels,
             rb.intake.window.closes,
             rb.intake.window.describe(),
             first_day,
@@ -1739,14 +1739,14 @@ class Ledger:
             return []
         pending.sort(key=_alert_order)
         superseded.sort(key=_alert_order)
+        every = sorted([*superseded, *pending], key=_alert_order)
         changes: dict[str, Any] = {}
-        for name, alert, record in sorted([*superseded, *pending], key=_alert_order):
+        for name, alert, record in every:
             current = DeadlineRecord.from_dict(changes[name]) if name in changes else record
             changes[name] = attrs.evolve(current, fired=(*current.fired, alert[1])).to_dict()
         # Recorded as of the latest alert's own instant, not the sweep's: a clerk may still
         # enter what happened between the alert and the sweep.
-        latest = max(a[2] for _, a, _ in [*superseded, *pending])
-        at = max(latest, snap.updated_at)
+        at = max(every[-1][1][2], snap.updated_at)
         payload: dict[str, Any] = {"alerts": [[n, a[0], a[1], iso(a[2])] for n, a, _ in pending]}
         if superseded:
             payload["superseded"] = [[n, a[0], a[1], iso(a[2])] for n, a, _ in superseded]
