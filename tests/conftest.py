@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -32,3 +34,26 @@ def calendar() -> ChinaCalendar:
 def weekends_calendar() -> ChinaCalendar:
     """The national calendar, computing past the published years with weekends only."""
     return ChinaCalendar(unpublished="weekends")
+
+
+@pytest.fixture
+def pg_schema_url() -> Iterator[str]:
+    """A PostgreSQL URL whose connections work in a fresh schema, dropped afterwards."""
+    url = os.environ.get("INSPECTION_FLOW_PG_URL")
+    if not url:
+        pytest.skip("set INSPECTION_FLOW_PG_URL=postgresql+psycopg://user@host/db")
+    import sqlalchemy as sa
+
+    schema = f"if_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url)
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        options = f"-csearch_path={schema}"
+        yield sa.make_url(url).update_query_dict({"options": options}).render_as_string(
+            hide_password=False
+        )
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    finally:
+        admin.dispose()

@@ -57,7 +57,15 @@ from .exceptions import (
     TamperError,
     UnitMismatchError,
 )
-from .stores import EventStore, MemoryStore, VerifyReport
+from .stores import (
+    Anchor,
+    EventStore,
+    LedgerHead,
+    MemoryStore,
+    Problem,
+    RepairReport,
+    VerifyReport,
+)
 
 if _typing.TYPE_CHECKING:
     from .stores import SQLStore
@@ -68,6 +76,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "Actor",
     "Alert",
     "AlertNotice",
+    "Anchor",
     "AnchorError",
     "AreaRegistry",
     "BUILTIN_RULEBOOKS",
@@ -107,6 +116,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "LIFECYCLES",
     "Ladder",
     "Ledger",
+    "LedgerHead",
     "Lifecycle",
     "LifecycleError",
     "MemoryStore",
@@ -115,8 +125,10 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "Pause",
     "PayloadError",
     "PermissionDeniedError",
+    "Problem",
     "ROLES",
     "ROUND",
+    "RepairReport",
     "RuleError",
     "Rulebook",
     "RulebookError",

@@ -11,6 +11,9 @@ from ._calendar import ChinaCalendar
 from ._rules import DeadlineRule, as_instant
 from .exceptions import InspectionFlowError
 
+# The commands that read or change an existing ledger.
+_ON_LEDGERS = ("status", "verify", "anchor", "repair", "upgrade")
+
 
 def _anchor(text: str) -> dt.date | dt.datetime:
     try:
@@ -121,8 +124,36 @@ def _parser() -> argparse.ArgumentParser:
         help="default rulebook of the ledger (rounds name their own)",
     )
     status.add_argument("--lang", choices=("zh", "en"), default="zh")
-    verify = sub.add_parser("verify", help="check the hash chain of every stored event")
+    verify = sub.add_parser(
+        "verify",
+        help="audit a ledger: hash chains, the ledger's head, and (--deep) the projection",
+        description="Check every entity's hash chain, the ledger's head (nothing removed) "
+        "and the record of applied commands; report every problem found. Exit status 0 "
+        "when intact, 1 when a problem was found.",
+    )
     verify.add_argument("db", help="SQLite file or database URL")
+    verify.add_argument(
+        "--deep",
+        action="store_true",
+        help="also fold every entity from its events and compare its projection",
+    )
+    verify.add_argument(
+        "--anchor", help="an anchor printed earlier by 'inspection-flow anchor' to check against"
+    )
+    anchor = sub.add_parser(
+        "anchor",
+        help="print a short digest of the whole ledger, to keep or publish outside it",
+    )
+    anchor.add_argument("db", help="SQLite file or database URL")
+    repair = sub.add_parser(
+        "repair",
+        help="rewrite drifted projection rows from the events (the events are never touched)",
+    )
+    repair.add_argument("db", help="SQLite file or database URL")
+    upgrade = sub.add_parser(
+        "upgrade", help="upgrade a ledger written by an earlier release to this one's tables"
+    )
+    upgrade.add_argument("db", help="SQLite file or database URL")
     return parser
 
 
@@ -143,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "demo":
             return _demo(args)
-        if args.command in ("status", "verify") and (problem := _existing(args.db)):
+        if args.command in _ON_LEDGERS and (problem := _existing(args.db)):
             print(problem, file=sys.stderr)
             return 2
         if args.command == "status":
@@ -157,9 +188,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ._ledger import Ledger
 
             with Ledger.open(args.db) as ledger:
-                report = ledger.verify()
+                report = ledger.verify(deep=args.deep, anchor=args.anchor)
             print(report)
             return 0 if report.ok else 1
+        if args.command == "anchor":
+            from ._ledger import Ledger
+
+            with Ledger.open(args.db) as ledger:
+                print(ledger.anchor())
+            return 0
+        if args.command == "repair":
+            from ._ledger import Ledger
+
+            with Ledger.open(args.db) as ledger:
+                repaired = ledger.repair()
+            print(repaired)
+            return 0 if repaired.ok else 1
+        if args.command == "upgrade":
+            from .stores._sql import SCHEMA_VERSION, SQLStore
+
+            before = SQLStore.upgrade(args.db)
+            print(
+                f"schema version {before} upgraded to {SCHEMA_VERSION}"
+                if before != SCHEMA_VERSION
+                else f"already at schema version {before}; nothing changed"
+            )
+            return 0
     except InspectionFlowError as exc:
         print(f"inspection-flow: {exc}", file=sys.stderr)
         return 2

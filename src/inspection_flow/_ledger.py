@@ -41,7 +41,7 @@ from .exceptions import (
     PermissionDeniedError,
     RulebookError,
 )
-from .stores import EventStore, MemoryStore
+from .stores import Anchor, EventStore, MemoryStore, RepairReport, VerifyReport
 
 __all__ = [
     "AlertNotice",
@@ -1842,9 +1842,30 @@ class Ledger:
             "on_schedule_rate": (open_tasks - behind) / open_tasks if open_tasks else None,
         }
 
-    def verify(self) -> Any:
-        """Check every entity's hash chain (see :meth:`EventStore.verify`)."""
-        return self.store.verify()
+    def verify(self, *, deep: bool = False, anchor: Anchor | str | None = None) -> VerifyReport:
+        """Audit the ledger and report every problem found (see :meth:`EventStore.verify`).
+
+        Args:
+            deep: also fold every entity from its events and compare its projection.
+            anchor: an anchor printed or published earlier (:meth:`anchor`).
+        """
+        return self.store.verify(deep=deep, anchor=anchor)
+
+    def anchor(self) -> Anchor:
+        """Return a short digest of the whole ledger as it stands, to print or publish.
+
+        Kept outside the database (in a signed report, a notice, a letter), it shows later
+        whether the events it covers were changed, even by someone who rewrote and
+        re-hashed them all: ``verify(anchor=...)``.
+        """
+        return self.store.anchor()
+
+    def repair(self) -> RepairReport:
+        """Rewrite drifted projection rows and missing records of applied commands from
+        the events (see :meth:`EventStore.repair`); the events are never touched."""
+        report = self.store.repair()
+        self._intakes.clear()
+        return report
 
 
 def _build(

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._base import EventStore, VerifyReport
+from ._audit import Anchor, LedgerHead, Problem, RepairReport, VerifyReport
+from ._base import EventStore
 from ._memory import MemoryStore
 
 if TYPE_CHECKING:
     from ._sql import SQLStore
 
-__all__ = ["EventStore", "MemoryStore", "SQLStore", "VerifyReport"]
+__all__ = [
+    "Anchor",
+    "EventStore",
+    "LedgerHead",
+    "MemoryStore",
+    "Problem",
+    "RepairReport",
+    "SQLStore",
+    "VerifyReport",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -4,40 +4,24 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Literal
 
-import attrs
-
-from .._records import GENESIS, Commit, Event, Snapshot, chain_hash
+from .._records import GENESIS, Commit, Event, Snapshot, chain_hash, replay
+from ..exceptions import StoreError, TamperError
+from ._audit import (
+    Anchor,
+    EntityRecords,
+    LedgerHead,
+    ProjectionRow,
+    RepairReport,
+    VerifyReport,
+    audit,
+)
 
 __all__ = ["CountKey", "EventStore", "VerifyReport"]
 
 CountKey = Literal["state", "area", "batch", "category", "kind"]
-
-
-@attrs.frozen
-class VerifyReport:
-    """The result of checking every entity's hash chain.
-
-    Attributes:
-        ok: whether every chain is intact.
-        entities: how many entities were checked.
-        events: how many events were checked.
-        entity_id, version, problem: the first broken link, if any.
-    """
-
-    ok: bool
-    entities: int
-    events: int
-    entity_id: str | None = None
-    version: int | None = None
-    problem: str = ""
-
-    def __str__(self) -> str:
-        if self.ok:
-            return f"intact: {self.entities} entities, {self.events} events"
-        return f"broken: {self.entity_id} event {self.version}: {self.problem}"
 
 
 def check_chain(entity_id: str, events: Sequence[Event]) -> tuple[int | None, str]:
@@ -190,21 +174,123 @@ class EventStore(abc.ABC):
 
     # -- integrity ------------------------------------------------------------------------
 
-    def verify(self) -> VerifyReport:
-        """Check every entity's hash chain; report the first broken link.
+    #: Whether the store keeps a ledger head (counts and the order of events) to audit.
+    keeps_head: bool = False
+
+    def head(self) -> LedgerHead | None:
+        """Return what the ledger's head records, or ``None`` if the store keeps none."""
+        return None
+
+    def _audit_records(self, deep: bool) -> Iterator[EntityRecords]:
+        """Yield everything the store holds of each entity, for :meth:`verify`.
+
+        This default reads through the public interface; stores override it to read in
+        bulk, and to include what that interface cannot show (positions, command records,
+        entities without a projection row).
+        """
+        for entity_id in self.entity_ids():
+            events: list[tuple[int | None, Event | TamperError]] = [
+                (None, e) for e in self.events(entity_id)
+            ]
+            snapshot: Snapshot | StoreError | None
+            try:
+                snapshot = self.get(entity_id)
+            except StoreError as exc:
+                snapshot = exc
+            if snapshot is None:
+                yield EntityRecords(entity_id, events, None)
+                continue
+            version = snapshot.version if isinstance(snapshot, Snapshot) else -1
+            row = ProjectionRow(version, snapshot if deep else None)
+            yield EntityRecords(entity_id, events, row)
+
+    def _anchored(self, events: int) -> Anchor | None:
+        """Return the anchor of the ledger's first ``events`` events, or ``None`` if the
+        store keeps no order of events."""
+        return None
+
+    def anchor(self) -> Anchor:
+        """Return the anchor of the whole ledger as it stands: a short digest to print or
+        publish, which :meth:`verify` checks later.
 
         Raises:
-            StoreError: a stored row cannot be read at all.
+            StoreError: the store keeps no order of events to anchor.
         """
-        entities = events = 0
-        for entity_id in self.entity_ids():
-            history = self.events(entity_id)
-            entities += 1
-            events += len(history)
-            version, problem = check_chain(entity_id, history)
-            if version is not None:
-                return VerifyReport(False, entities, events, entity_id, version, problem)
-        return VerifyReport(True, entities, events)
+        head = self.head()
+        found = self._anchored(head.events) if head is not None else None
+        if found is None:
+            raise StoreError(f"{type(self).__name__} keeps no order of events to anchor")
+        return found
+
+    def verify(self, *, deep: bool = False, anchor: Anchor | str | None = None) -> VerifyReport:
+        """Audit the store and report every problem found, not only the first.
+
+        Checks every entity's hash chain (versions, links, hashes, each state following
+        the one before), the projection's version of each entity against its events, the
+        record of applied commands, and the ledger's head (how many events, entities and
+        commands it holds, and the events' positions), so that removing an entity's latest
+        event, or a whole entity, shows.
+
+        Args:
+            deep: also fold every entity from its events and compare its projection field
+                by field (state, version, deadlines, areas, the query columns).
+            anchor: an anchor taken earlier (:meth:`anchor`); the ledger's first events
+                must still be those it covers.
+
+        Raises:
+            StoreError: the anchor is not one; the store cannot be read at all.
+        """
+        checked = Anchor.parse(anchor) if anchor is not None else None
+        return audit(
+            self._audit_records(deep),
+            head=self.head(),
+            keeps_head=self.keeps_head,
+            deep=deep,
+            anchored=self._anchored_or_none(),
+            anchor=checked,
+        )
+
+    def _anchored_or_none(self) -> Callable[[int], Anchor] | None:
+        def anchored(n: int) -> Anchor:
+            found = self._anchored(n)
+            assert found is not None
+            return found
+
+        return anchored if self.keeps_head else None
+
+    def repair(self) -> RepairReport:
+        """Rewrite every drifted projection row, and restore missing records of applied
+        commands, from the events; never touch the events or the head.
+
+        Returns:
+            What was rewritten, and the problems no repair can mend (in the events, or in
+            the head: they stay reported by :meth:`verify`).
+
+        Raises:
+            StoreError: the store cannot rewrite its projection.
+        """
+        report = self.verify(deep=True)
+        entities = sorted(
+            {p.entity_id for p in report.problems if p.repairable and p.entity_id is not None}
+        )
+        unrepairable = tuple(p for p in report.problems if not p.repairable)
+        broken = {p.entity_id for p in unrepairable if p.entity_id is not None}
+        repaired: list[str] = []
+        commands = 0
+        for entity_id in entities:
+            if entity_id in broken:
+                continue
+            snapshot = replay(self.events(entity_id))
+            if snapshot is None:
+                continue
+            commands += self._rewrite_projection(snapshot)
+            repaired.append(entity_id)
+        return RepairReport(tuple(repaired), commands, unrepairable)
+
+    def _rewrite_projection(self, snapshot: Snapshot) -> int:
+        """Write ``snapshot`` as the entity's projection and its records of applied
+        commands from its events; return how many command records were restored."""
+        raise StoreError(f"{type(self).__name__} cannot rewrite its projection")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the store's resources."""

@@ -7,7 +7,8 @@ import threading
 from collections.abc import Collection, Iterator, Sequence
 
 from .._records import Commit, Event, Snapshot
-from ..exceptions import ConcurrencyError
+from ..exceptions import ConcurrencyError, TamperError
+from ._audit import Anchor, CommandRow, EntityRecords, LedgerHead, ProjectionRow, anchor_of
 from ._base import CountKey, EventStore
 
 __all__ = ["MemoryStore"]
@@ -20,7 +21,11 @@ class MemoryStore(EventStore):
         self._events: dict[str, Event | list[Event]] = {}
         self._snapshots: dict[str, Snapshot] = {}
         self._commands: dict[str, tuple[Event, ...]] = {}
+        # Every event in the order the store took it: the ledger's order, for anchors.
+        self._log: list[Event] = []
         self._lock = threading.Lock()
+
+    keeps_head = True
 
     def append(self, commit: Commit) -> tuple[Event, ...]:
         with self._lock:
@@ -53,6 +58,7 @@ class MemoryStore(EventStore):
                 raise ConcurrencyError(entity_id, 0, found.version)
             self._snapshots[entity_id] = snapshot
             self._events[entity_id] = event
+            self._log.append(event)
         return (event,)
 
     def _append(self, commit: Commit) -> tuple[Event, ...]:
@@ -75,6 +81,7 @@ class MemoryStore(EventStore):
         else:
             self._events[entity_id] = [events, *commit.events]
         self._snapshots[entity_id] = commit.snapshot
+        self._log.extend(commit.events)
         if commit.command_id is not None:
             self._commands[commit.command_id] = commit.events
         return commit.events
@@ -206,3 +213,46 @@ class MemoryStore(EventStore):
 
     def entity_ids(self) -> Iterator[str]:
         yield from sorted(self._snapshots)
+
+    # -- integrity ------------------------------------------------------------------------
+
+    def head(self) -> LedgerHead:
+        with self._lock:
+            return LedgerHead(len(self._log), len(self._snapshots), len(self._commands))
+
+    def _anchored(self, events: int) -> Anchor:
+        return anchor_of(e.hash for e in self._log[:events])
+
+    def _audit_records(self, deep: bool) -> Iterator[EntityRecords]:
+        commands: dict[str, list[CommandRow]] = {}
+        for command_id, written in self._commands.items():
+            entity_id = written[0].entity_id
+            commands.setdefault(entity_id, []).append(
+                CommandRow(command_id, entity_id, written[0].version, written[-1].version)
+            )
+        for entity_id in sorted(self._snapshots.keys() | self._events.keys() | commands.keys()):
+            events: list[tuple[int | None, Event | TamperError]] = [
+                (None, e) for e in self.events(entity_id)
+            ]
+            snap = self._snapshots.get(entity_id)
+            row = ProjectionRow(snap.version, snap if deep else None) if snap else None
+            yield EntityRecords(entity_id, events, row, commands.get(entity_id, []))
+
+    def _rewrite_projection(self, snapshot: Snapshot) -> int:
+        with self._lock:
+            self._snapshots[snapshot.entity_id] = snapshot
+            restored = 0
+            for command_id, written in _commands_of(self.events(snapshot.entity_id)).items():
+                if command_id not in self._commands:
+                    self._commands[command_id] = written
+                    restored += 1
+            return restored
+
+
+def _commands_of(events: list[Event]) -> dict[str, tuple[Event, ...]]:
+    """Return the events each command wrote, by command id."""
+    out: dict[str, list[Event]] = {}
+    for event in events:
+        if event.command_id is not None:
+            out.setdefault(event.command_id, []).append(event)
+    return {k: tuple(v) for k, v in out.items()}
