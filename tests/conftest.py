@@ -50,8 +50,10 @@ def pg_schema_url() -> Iterator[str]:
         with admin.begin() as conn:
             conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
         options = f"-csearch_path={schema}"
-        yield sa.make_url(url).update_query_dict({"options": options}).render_as_string(
-            hide_password=False
+        yield (
+            sa.make_url(url)
+            .update_query_dict({"options": options})
+            .render_as_string(hide_password=False)
         )
         with admin.begin() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
