@@ -164,13 +164,18 @@ def status_report(
         out.append(_line(item, ledger, now, lang))
     report = ledger.verify()
     out.append("")
-    out.append(
-        (
+    if report.ok:
+        out.append(
             f"完整性校验：完好（{report.entities}个对象，{report.events}条事件）"
-            if report.ok
-            else f"完整性校验：发现篡改——{report}"
+            if zh
+            else f"Integrity: {report}"
         )
-        if zh
-        else f"Integrity: {report}"
-    )
+    else:
+        out.append(
+            f"完整性校验：发现{len(report.problems)}处问题（用 inspection-flow verify 查看全部）"
+            if zh
+            else f"Integrity: {len(report.problems)} problems found "
+            "(inspection-flow verify lists them all)"
+        )
+        out.extend(f"  {p}" for p in report.problems[:5])
     return "\n".join(out)

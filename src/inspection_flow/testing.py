@@ -532,5 +532,55 @@ class StoreContract(abc.ABC):
         report = store.verify()
         assert (report.ok, report.entity_id, report.version) == (False, "case-1", 2)
 
+    def test_verify_reports_every_problem(self, store: EventStore) -> None:
+        """Problems in two entities are both reported, and a state that does not follow
+        the event before it is named even when hashes and links hold."""
+        first = create_commit("case-1")
+        store.append(first)
+        step = next_commit(first.snapshot)
+        store.append(attrs.evolve(step, events=(attrs.evolve(step.events[0], name="forged"),)))
+        second = create_commit("case-2", state="received")
+        store.append(second)
+        jump = next_commit(second.snapshot, state="closed")
+        forged = attrs.evolve(jump.events[0], state_before="closed").sealed()
+        store.append(attrs.evolve(jump, events=(forged,)))
+        report = store.verify()
+        assert [(p.entity_id, p.version, p.field) for p in report.problems] == [
+            ("case-1", 2, "hash"),
+            ("case-2", 2, "state"),
+        ]
+
+    def test_head_counts_what_was_written(self, store: EventStore) -> None:
+        """A store that keeps a head counts events, entities and applied commands, also
+        for commands repeated and batches written together."""
+        if not store.keeps_head:
+            pytest.skip("this store keeps no ledger head")
+        first = create_commit("case-1", command_id="c1")
+        store.append(first)
+        store.append(first)
+        store.append_batch(
+            [
+                next_commit(first.snapshot, events=2, command_id="c2"),
+                create_commit("case-2"),
+            ]
+        )
+        head = store.head()
+        assert head is not None
+        assert (head.events, head.entities, head.commands) == (4, 2, 2)
+        assert store.verify(deep=True).ok
+
+    def test_anchor_holds_while_the_ledger_grows(self, store: EventStore) -> None:
+        """An anchor taken earlier still matches after more events are written."""
+        if not store.keeps_head:
+            pytest.skip("this store keeps no ledger head")
+        first = create_commit("case-1")
+        store.append(first)
+        anchor = store.anchor()
+        assert anchor.events == 1
+        store.append(next_commit(first.snapshot))
+        assert store.anchor() != anchor
+        report = store.verify(anchor=anchor)
+        assert report.ok, str(report)
+
 
 _DAY = dt.timedelta(days=1)
