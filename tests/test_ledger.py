@@ -609,6 +609,38 @@ def test_creating_with_a_command_id_is_idempotent(ledger: Ledger) -> None:
     assert len(ledger.find(kind="complaint")) == 1
 
 
+def test_a_command_id_of_another_complaint_is_refused_for_a_named_one(ledger: Ledger) -> None:
+    """A complaint with its own id and a command id that created another is refused."""
+    stationed(ledger)
+    complaint(ledger, "C-1", command_id="intake-0627-001")
+    with pytest.raises(PayloadError) as info:
+        complaint(ledger, "C-2", command_id="intake-0627-001")
+    assert (info.value.entity_id, info.value.field) == ("C-2", "command_id")
+    assert "C-1" in info.value.problem
+    assert [s.entity_id for s in ledger.find(kind="complaint")] == ["C-1"]
+
+
+def test_a_retried_creation_inside_a_batch_returns_the_stored_entity(ledger: Ledger) -> None:
+    """Inside a batch, a creation retried without an id returns the entity stored or queued."""
+    stationed(ledger)
+    stored = complaint(ledger, None, command_id="intake-1")  # type: ignore[arg-type]
+    with ledger.batch():
+        assert complaint(ledger, None, command_id="intake-1") == stored  # type: ignore[arg-type]
+        queued = complaint(ledger, None, command_id="intake-2")  # type: ignore[arg-type]
+        assert complaint(ledger, None, command_id="intake-2") == queued  # type: ignore[arg-type]
+        with pytest.raises(PayloadError):
+            ledger.request_documents(
+                "R",
+                documents="台账",
+                area="430900",
+                actor=TEAM,
+                at=at("2023-06-28"),
+                command_id="intake-2",
+            )
+    assert len(ledger.find(kind="complaint")) == 2
+    assert ledger.get(queued.entity_id) == queued
+
+
 def test_tasks_come_from_feedback(ledger: Ledger) -> None:
     """Tasks are added after feedback by the office or team, with a valid category and title."""
     stationed(ledger)

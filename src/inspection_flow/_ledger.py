@@ -37,6 +37,7 @@ from .exceptions import (
     GuardError,
     InspectionFlowError,
     InvalidTransitionError,
+    LifecycleError,
     PayloadError,
     PermissionDeniedError,
     RulebookError,
@@ -834,22 +835,44 @@ class Ledger:
             changed the entity meanwhile (nothing is written; retry).
         """
         if command_id is not None:
-            done = self._command(command_id)
-            if done is not None:
-                first = done[-1]
-                if (first.entity_id, first.name) != (entity_id, event):
-                    raise PayloadError(
-                        entity_id,
-                        event,
-                        "command_id",
-                        f"{command_id!r} was already used for '{first.name}' on "
-                        f"{first.entity_id}; give each command its own id",
-                    )
+            first = self._fired_before(command_id, entity_id, event)
+            if first is not None:
                 return first
         snap = self.get(entity_id)
-        event_obj, new = self._transition(snap, event, actor, at, payload, command_id)
+        try:
+            event_obj, new = self._transition(snap, event, actor, at, payload, command_id)
+        except LifecycleError:
+            # A retry racing its own first attempt finds the entity already moved on by
+            # it: the stored result is the answer, not the refusal.
+            if command_id is not None:
+                first = self._fired_before(command_id, entity_id, event)
+                if first is not None:
+                    return first
+            raise
+        # The store refuses the command id if another process used it for another
+        # entity or event, and returns the first result if it applied this command.
         stored = self._write((Commit(new, (event_obj,), snap.version, command_id),))
         return stored[-1]
+
+    def _fired_before(self, command_id: str, entity_id: str, event: str) -> Event | None:
+        """Return the event ``command_id`` stored, if it was applied already.
+
+        Raises:
+            PayloadError: the id was used for another entity or event.
+        """
+        done = self._command(command_id)
+        if done is None:
+            return None
+        first = done[-1]
+        if (first.entity_id, first.name) != (entity_id, event):
+            raise PayloadError(
+                entity_id,
+                event,
+                "command_id",
+                f"{command_id!r} was already used for '{first.name}' on "
+                f"{first.entity_id}; give each command its own id",
+            )
+        return first
 
     def _transition(
         self,
@@ -1255,35 +1278,83 @@ class Ledger:
             )
         return _build(lifecycle, shape, effects, records, entity_id, when, actor, data, command_id)
 
-    def _commit_new(self, ev: Event, snap: Snapshot, command_id: str | None) -> Snapshot:
+    def _commit_new(
+        self, ev: Event, snap: Snapshot, command_id: str | None, *, generated: bool = False
+    ) -> Snapshot:
+        """Write a new entity; return the snapshot stored for it.
+
+        Args:
+            generated: whether the ledger made up the entity's id, so that a retry of
+                the command names another id than the first attempt did.
+
+        Raises:
+            PayloadError: the id is in use, or ``command_id`` was used for another
+                command.
+        """
         if command_id is not None:
-            done = self._command(command_id)
-            if done is not None:
-                first = done[0]
-                create = first.effects.get("create")
-                if first.name != CREATE or not create or create.get("kind") != snap.kind:
-                    raise PayloadError(
-                        snap.entity_id,
-                        CREATE,
-                        "command_id",
-                        f"{command_id!r} was already used for '{first.name}' on "
-                        f"{first.entity_id}; give each command its own id",
-                    )
-                return self.get(first.entity_id)
+            found = self._created_before(command_id, snap, generated=generated)
+            if found is not None:
+                return found
         # Outside a batch the store refuses an id in use (expected version 0), which
         # spares a read; inside one, the write comes later, so look now.
         if self._pending is not None and self._load(snap.entity_id) is not None:
             raise _id_in_use(snap.entity_id)
         try:
             if self._pending is None:
-                self.store.append_new(snap, ev, command_id)
+                stored = self.store.append_new(snap, ev, command_id)
             else:
-                self._write((Commit(snap, (ev,), 0, command_id),))
+                stored = self._write((Commit(snap, (ev,), 0, command_id),))
         except ConcurrencyError as exc:
             if exc.entity_id == snap.entity_id and exc.expected == 0:
                 raise _id_in_use(snap.entity_id) from None
             raise
+        except PayloadError as exc:
+            # Another process applied the command first, under an id it made up itself:
+            # the store refuses ours, and the entity it created is the answer.
+            if command_id is None or exc.field != "command_id" or not generated:
+                raise
+            found = self._created_before(command_id, snap, generated=True)
+            if found is None:
+                raise
+            return found
+        if stored[0].hash != ev.hash:
+            # The store answered with the first attempt's event, written by another
+            # process between our look-up and our write.
+            return self.get(stored[0].entity_id)
         return snap
+
+    def _created_before(
+        self, command_id: str, snap: Snapshot, *, generated: bool
+    ) -> Snapshot | None:
+        """Return the entity ``command_id`` created, if it was applied already.
+
+        A creation whose id the ledger made up matches any entity of the same kind and
+        round the command created; one with the caller's id matches only that entity.
+
+        Raises:
+            PayloadError: the id was used for another command.
+        """
+        done = self._command(command_id)
+        if done is None:
+            return None
+        first = done[0]
+        create = first.effects.get("create")
+        if (
+            first.name == CREATE
+            and first.version == 1
+            and isinstance(create, Mapping)
+            and create.get("kind") == snap.kind
+            and create.get("round_id") == snap.round_id
+            and (generated or first.entity_id == snap.entity_id)
+        ):
+            return self.get(first.entity_id)
+        raise PayloadError(
+            snap.entity_id,
+            CREATE,
+            "command_id",
+            f"{command_id!r} was already used for '{done[-1].name}' on "
+            f"{first.entity_id}; give each command its own id",
+        )
 
     def create_round(
         self,
@@ -1482,7 +1553,7 @@ class Ledger:
                 f"the hotline ({ctx.window}) closed with the station-in on {ctx.last_day}; "
                 "record a later complaint as a letter",
             )
-        return self._commit_new(ev, snap, command_id)
+        return self._commit_new(ev, snap, command_id, generated=not complaint_id)
 
     def _intake_context(self, rnd: Snapshot) -> _Intake:
         """What receiving a complaint needs of its round, worked out once per round state."""
@@ -1541,7 +1612,7 @@ class Ledger:
             data={**_plain(data), "title": title},
             command_id=command_id,
         )
-        return self._commit_new(ev, snap, command_id)
+        return self._commit_new(ev, snap, command_id, generated=not task_id)
 
     def request_documents(
         self,
@@ -1571,7 +1642,7 @@ class Ledger:
             data={"documents": documents},
             command_id=command_id,
         )
-        return self._commit_new(ev, snap, command_id)
+        return self._commit_new(ev, snap, command_id, generated=not request_id)
 
     # -- batches --------------------------------------------------------------------------
 

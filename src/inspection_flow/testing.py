@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
@@ -31,7 +32,7 @@ import pytest
 
 from ._areas import Actor
 from ._records import Commit, DeadlineRecord, Event, Snapshot, fold
-from .exceptions import ConcurrencyError
+from .exceptions import ConcurrencyError, PayloadError
 from .stores import EventStore
 
 __all__ = [
@@ -184,6 +185,10 @@ def _ids(snapshots: Sequence[Snapshot]) -> list[str]:
     return [s.entity_id for s in snapshots]
 
 
+def _new(commit: Commit) -> tuple[Snapshot, Event]:
+    return commit.snapshot, commit.events[0]
+
+
 class StoreContract(abc.ABC):
     """The behaviour every event store must show; subclass it and define :meth:`make_store`."""
 
@@ -315,6 +320,52 @@ class StoreContract(abc.ABC):
         assert store.get("case-1") == step.snapshot
         assert store.command("step-1") == step.events
         assert store.command("create-1") == first.events
+
+    def test_command_id_of_another_entity_is_refused(self, store: EventStore) -> None:
+        """A command id applied to one entity is refused on another; nothing is written."""
+        first = create_commit("case-1", command_id="create-1")
+        store.append(first)
+        with pytest.raises(PayloadError) as info:
+            store.append(create_commit("case-2", command_id="create-1"))
+        assert (info.value.entity_id, info.value.field) == ("case-2", "command_id")
+        assert "case-1" in info.value.problem
+        with pytest.raises(PayloadError):
+            store.append_new(*_new(create_commit("case-2", command_id="create-1")), "create-1")
+        assert store.get("case-2") is None
+        assert store.events("case-2") == []
+        other = create_commit("case-2")
+        store.append(other)
+        step = next_commit(first.snapshot, command_id="step-1")
+        store.append(step)
+        with pytest.raises(PayloadError, match="case-1"):
+            store.append(next_commit(other.snapshot, command_id="step-1"))
+        assert store.get("case-2") == other.snapshot
+        assert store.command("step-1") == step.events
+        assert store.command("create-1") == first.events
+
+    def test_command_id_of_another_event_is_refused(self, store: EventStore) -> None:
+        """A command id is refused for another event, and for a creation when it was a step."""
+        first = create_commit("case-1")
+        store.append(first)
+        step = next_commit(first.snapshot, name="create", command_id="step-1")
+        store.append(step)
+        with pytest.raises(PayloadError, match="step-1"):
+            store.append(next_commit(step.snapshot, name="close", command_id="step-1"))
+        # The same entity and event name, but the command did not create the entity.
+        with pytest.raises(PayloadError):
+            store.append(create_commit("case-1", command_id="step-1"))
+        assert store.events("case-1") == [*first.events, *step.events]
+
+    def test_batch_with_a_reused_command_id_writes_nothing(self, store: EventStore) -> None:
+        """A batch reusing a command id for another entity, stored or in the batch, is refused."""
+        store.append(create_commit("case-a", command_id="c-a"))
+        with pytest.raises(PayloadError):
+            store.append_batch([create_commit("case-b"), create_commit("case-c", command_id="c-a")])
+        twice = [create_commit(e, command_id="c-b") for e in ("case-b", "case-c")]
+        with pytest.raises(PayloadError):
+            store.append_batch(twice)
+        assert list(store.entity_ids()) == ["case-a"]
+        assert store.command("c-b") is None
 
     # -- batches --------------------------------------------------------------------------
 
@@ -477,12 +528,29 @@ class StoreContract(abc.ABC):
         second = store.claim_due_alerts(now, worker="w2", limit=10)
         assert _ids(second) == ["d-2b", "d-3"]
         assert store.claim_due_alerts(now, worker="w3") == []
-        # Writing an entity ends its lease; an expired lease frees the rest.
+        # Writing an entity ends its lease.
         store.append(next_commit(snapshots["d-2a"]))
         hours = dt.timedelta(hours=2)
         assert _ids(store.claim_due_alerts(now, worker="w3", lease=hours)) == ["d-2a"]
-        later = now + dt.timedelta(hours=1)
-        assert _ids(store.claim_due_alerts(later, worker="w4")) == ["d-1", "d-2b", "d-3"]
+        # Leases run on the store's clock: a worker whose now is years ahead waits too.
+        assert _ids(store.claim_due_alerts(now + 3650 * _DAY, worker="w4")) == ["d-9"]
+
+    def test_claim_lease_ends_in_real_time(self, store: EventStore) -> None:
+        """A claim made with now years ahead holds its entities for the lease, no longer."""
+        self._deadlines(store)
+        now = T0 + 2 * _DAY
+        ahead = now + 3650 * _DAY
+        first = store.claim_due_alerts(ahead, worker="w1", lease=dt.timedelta(seconds=0.2))
+        assert _ids(first) == ["d-1", "d-2a", "d-2b", "d-3", "d-9"]
+        if not self.leases_alerts:
+            return
+        # The worker dies here; once the lease has run out, another takes its entities.
+        time.sleep(0.3)
+        assert _ids(store.claim_due_alerts(now, worker="w2")) == ["d-1", "d-2a", "d-2b", "d-3"]
+        # A claim made with an earlier now keeps others out all the same.
+        later = store.claim_due_alerts(ahead, worker="w3")
+        assert _ids(later) == ["d-9"]
+        assert store.claim_due_alerts(ahead, worker="w4") == []
 
     def test_counts(self, store: EventStore) -> None:
         """counts groups entities by one column, with optional filters."""

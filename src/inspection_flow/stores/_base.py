@@ -52,12 +52,16 @@ class EventStore(abc.ABC):
     def append(self, commit: Commit) -> tuple[Event, ...]:
         """Write one command's events and snapshot; return the stored events.
 
-        If ``commit.command_id`` was already applied, return that command's events and
-        write nothing.
+        If ``commit.command_id`` was already applied to the same entity by the same
+        event (and, when ``commit`` creates its entity, as that entity's creation), return
+        that command's events and write nothing.  This holds when the first command is
+        found before writing and when it wins a race with this one.
 
         Raises:
             ConcurrencyError: the entity's stored version is not
                 ``commit.expected_version``; nothing is written.
+            PayloadError: ``commit.command_id`` was already used for another entity or
+                event (field ``command_id``); nothing is written.
         """
 
     def append_new(
@@ -70,14 +74,20 @@ class EventStore(abc.ABC):
 
         Raises:
             ConcurrencyError: the entity exists (expected version 0); nothing is written.
+            PayloadError: ``command_id`` was already used for another command, as in
+                :meth:`append`; nothing is written.
         """
         return self.append(Commit(snapshot, (event,), 0, command_id))
 
     def append_batch(self, commits: Sequence[Commit]) -> list[tuple[Event, ...]]:
         """Write several commits in one transaction, all or nothing.
 
+        Command ids are treated as in :meth:`append`, also between commits of the batch.
+
         Raises:
             ConcurrencyError: any commit is stale; nothing is written.
+            PayloadError: a commit's command id was used for another entity or event;
+                nothing is written.
         """
         return [self.append(c) for c in commits]
 

@@ -10,6 +10,7 @@ from .._records import Commit, Event, Snapshot
 from ..exceptions import ConcurrencyError, TamperError
 from ._audit import Anchor, CommandRow, EntityRecords, LedgerHead, ProjectionRow, anchor_of
 from ._base import CountKey, EventStore
+from ._commands import first_result
 
 __all__ = ["MemoryStore"]
 
@@ -34,9 +35,16 @@ class MemoryStore(EventStore):
     def append_batch(self, commits: Sequence[Commit]) -> list[tuple[Event, ...]]:
         with self._lock:
             versions: dict[str, int] = {}
+            # Checked before anything is written: a command id reused for another
+            # entity refuses the whole batch.
+            batch_commands: dict[str, tuple[Event, ...]] = {}
             for c in commits:
-                if c.command_id is not None and c.command_id in self._commands:
-                    continue
+                if c.command_id is not None:
+                    done = self._commands.get(c.command_id) or batch_commands.get(c.command_id)
+                    if done is not None:
+                        first_result(c, done)
+                        continue
+                    batch_commands[c.command_id] = c.events
                 current = versions.get(c.entity_id)
                 if current is None:
                     snap = self._snapshots.get(c.entity_id)
@@ -65,7 +73,7 @@ class MemoryStore(EventStore):
         if commit.command_id is not None:
             done = self._commands.get(commit.command_id)
             if done is not None:
-                return done
+                return first_result(commit, done)
         entity_id = commit.snapshot.entity_id
         snap = self._snapshots.get(entity_id)
         current = snap.version if snap is not None else 0

@@ -57,6 +57,7 @@ from ._audit import (
     audit,
 )
 from ._base import CountKey, EventStore, check_chain
+from ._commands import first_result
 
 __all__ = ["SCHEMA_VERSION", "SQLStore", "metadata"]
 
@@ -711,6 +712,8 @@ class SQLStore(EventStore):
             prepared.append((commit, _projection(commit.snapshot), _event_rows(commit)))
         # A lost race is retried only when the winner was this very command (its result
         # is then returned) or when the store turns out to hold the expected version.
+        # A winner that used the same command id for another entity or event is
+        # another command: PayloadError, never its events.
         done: dict[str, tuple[Event, ...]] = {}
         cause: Exception | None = None
         for _ in range(3):
@@ -722,7 +725,7 @@ class SQLStore(EventStore):
                     if commit.command_id is not None:
                         first = self._command(conn, commit.command_id)
                         if first is not None:
-                            done[commit.command_id] = first
+                            done[commit.command_id] = first_result(commit, first)
                             continue
                     actual = conflict.actual
                     if actual is None:
@@ -743,7 +746,8 @@ class SQLStore(EventStore):
     ) -> list[tuple[Event, ...]]:
         # A command applied before is not looked up first: its row in if_commands
         # refuses the second insert, and the conflict handling in _write returns the
-        # first result.  That saves a query on every write for a case that is rare.
+        # first result (or refuses another command under its id).  That saves a query
+        # on every write for a case that is rare.
         results: list[tuple[Event, ...]] = []
         written: dict[str, tuple[Event, ...]] = {}
         todo: list[tuple[Commit, dict[str, Any], list[dict[str, Any]]]] = []
@@ -751,9 +755,10 @@ class SQLStore(EventStore):
             commit = item[0]
             command_id = commit.command_id
             if command_id is not None and command_id in done:
-                results.append(done[command_id])
+                results.append(first_result(commit, done[command_id]))
             elif command_id is not None and command_id in written:
-                results.append(written[command_id])
+                # Checked before the transaction: the batch is refused as a whole.
+                results.append(first_result(commit, written[command_id]))
             else:
                 results.append(commit.events)
                 todo.append(item)
@@ -1068,21 +1073,32 @@ class SQLStore(EventStore):
         limit: int = 100,
         lease: dt.timedelta = dt.timedelta(minutes=5),
     ) -> list[Snapshot]:
-        """Lease up to ``limit`` entities with due alerts to ``worker`` until ``now + lease``.
+        """Lease up to ``limit`` entities with alerts due at ``now`` to ``worker`` for ``lease``.
 
-        Another worker's claim skips leased entities, so several sweepers split the
-        work; on PostgreSQL the claim locks rows with ``FOR UPDATE SKIP LOCKED`` so that
-        concurrent claims never wait for one another.  Appending to an entity ends its
-        lease.  Firing an alert exactly once does not depend on the lease: a worker
-        that lost the race gets :class:`ConcurrencyError` from :meth:`append`.
+        Which alerts are due is judged by ``now``, the business time of the sweep; the
+        lease is set and checked on the database's clock, so a worker whose ``now`` is
+        far ahead or behind, or that died after claiming, holds its entities for
+        ``lease`` of real time and no longer.  Another worker's claim skips leased
+        entities, so several sweepers split the work; on PostgreSQL the claim locks rows
+        with ``FOR UPDATE SKIP LOCKED`` so that concurrent claims never wait for one
+        another.  Appending to an entity ends its lease.  Firing an alert exactly once
+        does not depend on the lease: a worker that lost the race gets
+        :class:`ConcurrencyError` from :meth:`append`.
+
+        Raises:
+            StoreError: ``now`` is not timezone-aware, or ``lease`` is not a positive
+                timedelta.
         """
         now = _aware(now, "now")
+        if not isinstance(lease, dt.timedelta) or lease <= dt.timedelta(0):
+            raise StoreError(f"lease must be a positive timedelta, not {lease!r}")
         alert = _entities.c.next_alert_at
         until = _entities.c.claimed_until
         with self._writing() as conn:
+            clock, leased_until = _lease_clock(conn.dialect, lease)
             query = (
                 sa.select(_entities.c.entity_id)
-                .where(alert <= now, sa.or_(until.is_(None), until <= now))
+                .where(alert <= now, sa.or_(until.is_(None), until <= clock))
                 .order_by(alert, _entities.c.entity_id)
                 .limit(limit)
             )
@@ -1094,7 +1110,7 @@ class SQLStore(EventStore):
             conn.execute(
                 sa.update(_entities)
                 .where(_entities.c.entity_id.in_(ids))
-                .values(claimed_by=worker, claimed_until=now + lease)
+                .values(claimed_by=worker, claimed_until=leased_until)
             )
             rows = conn.execute(
                 _select_snapshots()
@@ -1431,6 +1447,26 @@ class SQLStore(EventStore):
             )
             self._write_areas(conn, snapshot, replace=True)
         return snapshot
+
+
+def _lease_clock(
+    dialect: Dialect, lease: dt.timedelta
+) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any]]:
+    """Return the database's present and the end of a lease starting now, as SQL.
+
+    Leases are kept on the database's clock, shared by every worker, rather than on a
+    worker's ``now``, which may be far from the present or from other workers' clocks.
+    """
+    if dialect.name == "postgresql":
+        present: sa.ColumnElement[Any] = sa.func.now()
+        return present, present + sa.literal(lease, sa.Interval())
+    # claimed_until holds integer microseconds since the Unix epoch here (_Instant);
+    # julianday counts days from the Julian epoch, 2440587.5 days before the Unix one.
+    present = sa.literal_column(
+        "CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)", sa.BigInteger()
+    )
+    micros = lease // dt.timedelta(microseconds=1)
+    return present, present + sa.literal(micros, sa.BigInteger())
 
 
 def _select_snapshots() -> sa.Select[Any]:
