@@ -291,20 +291,20 @@ def test_reading_commands_write_nothing(
 
 
 def test_reading_commands_work_on_a_read_only_archive(archive: Path) -> None:
-    """status and verify read a ledger in a read-only directory and change no file."""
+    """status, verify (also --deep) and anchor read an archive in a read-only directory."""
     _make_ledger(archive / "ledger.db")
     _seal(archive)
     before = _files(archive)
-    verify = _run_as_reader(archive, "-m", "inspection_flow", "verify", "ledger.db")
-    assert (verify.returncode, verify.stdout, verify.stderr) == (
-        0,
-        "intact: 1 entities, 2 events\n",
-        "",
-    )
-    status = _run_as_reader(
-        archive, "-m", "inspection_flow", "status", "ledger.db", "--as-of", "2024-03-31"
-    )
-    assert status.returncode == 0, status
+    for command in (
+        ["verify", "ledger.db"],
+        ["verify", "--deep", "ledger.db"],
+        ["anchor", "ledger.db"],
+        ["status", "ledger.db", "--as-of", "2024-03-31"],
+    ):
+        done = _run_as_reader(archive, "-m", "inspection_flow", *command)
+        assert (done.returncode, done.stderr) == (0, ""), done
+        if command[0] == "verify":
+            assert done.stdout.startswith("intact: 1 entities, 2 events"), done
     assert _files(archive) == before
 
 
