@@ -707,9 +707,11 @@ class SQLStore(EventStore):
     reading); an engine or connection passed in is used as it is, so build it with
     :meth:`make_engine` when several processes write to one SQLite file.
 
-    Before anything is written the store checks what the database holds (see
-    :meth:`_inspect`): an empty database gets the ledger's tables; a ledger of this
-    schema version is opened; anything else is refused.
+    Before anything is written the store checks what the database holds, with reads
+    only: a database without any of the ledger's tables gets them (but a SQLite file
+    opened by path or URL must then hold no other tables either); a complete ledger of
+    this schema version is opened; anything else is refused (docs/storage.md, "What is
+    refused").
 
     Raises:
         MissingDependencyError: a PostgreSQL URL is given but psycopg is not installed.
