@@ -232,3 +232,19 @@ _PAYLOADS: dict[tuple[str, str], dict[str, Any]] = {
     ("task", "object"): {"reason": "群众反映仍有偷排"},
     ("document_request", "provide"): {"note": "已提供台账"},
 }
+
+
+def bad_busy_timeouts() -> st.SearchStrategy[object]:
+    """Values a store must refuse as ``busy_timeout``: out of 0..86400 s, or not numbers."""
+    return st.one_of(
+        st.floats(max_value=0, exclude_max=True),
+        st.floats(min_value=86_400, exclude_min=True),
+        st.just(float("nan")),
+        st.integers(max_value=-1),
+        st.integers(min_value=86_401),
+        st.booleans(),
+        st.none(),
+        st.text(max_size=5),
+        st.binary(max_size=5),
+        st.decimals(allow_nan=False, allow_infinity=False),
+    )

@@ -11,8 +11,9 @@ from ._calendar import ChinaCalendar
 from ._rules import DeadlineRule, as_instant
 from .exceptions import InspectionFlowError
 
-# The commands that read or change an existing ledger.
-_ON_LEDGERS = ("status", "verify", "anchor", "repair", "upgrade")
+# Commands that write to an existing ledger; the reading ones (status, verify, anchor)
+# open it read-only, and the store refuses a missing file itself.
+_WRITING_ON_LEDGERS = ("repair", "upgrade")
 
 
 def _anchor(text: str) -> dt.date | dt.datetime:
@@ -174,27 +175,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "demo":
             return _demo(args)
-        if args.command in _ON_LEDGERS and (problem := _existing(args.db)):
+        if args.command in _WRITING_ON_LEDGERS and (problem := _existing(args.db)):
             print(problem, file=sys.stderr)
             return 2
         if args.command == "status":
             from ._ledger import Ledger
             from ._report import status_report
 
-            with Ledger.open(args.db, rulebook=args.rulebook) as ledger:
+            # Reading commands open the ledger read-only: they never create a file or
+            # tables, and they work on an archive in a read-only directory.
+            with Ledger.open(args.db, read_only=True, rulebook=args.rulebook) as ledger:
                 print(status_report(ledger, args.as_of, round_id=args.round_id, lang=args.lang))
             return 0
         if args.command == "verify":
             from ._ledger import Ledger
 
-            with Ledger.open(args.db) as ledger:
+            with Ledger.open(args.db, read_only=True) as ledger:
                 report = ledger.verify(deep=args.deep, anchor=args.anchor)
             print(report)
             return 0 if report.ok else 1
         if args.command == "anchor":
             from ._ledger import Ledger
 
-            with Ledger.open(args.db) as ledger:
+            with Ledger.open(args.db, read_only=True) as ledger:
                 print(ledger.anchor())
             return 0
         if args.command == "repair":

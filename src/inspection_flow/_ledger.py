@@ -41,6 +41,7 @@ from .exceptions import (
     PayloadError,
     PermissionDeniedError,
     RulebookError,
+    StoreError,
 )
 from .stores import Anchor, EventStore, MemoryStore, RepairReport, VerifyReport
 
@@ -440,7 +441,12 @@ class Ledger:
 
     @classmethod
     def open(
-        cls, target: Any, *, store_options: Mapping[str, Any] | None = None, **options: Any
+        cls,
+        target: Any,
+        *,
+        read_only: bool = False,
+        store_options: Mapping[str, Any] | None = None,
+        **options: Any,
     ) -> Ledger:
         """Open a durable ledger: a SQLite file path, a database URL, an Engine or Connection.
 
@@ -448,16 +454,32 @@ class Ledger:
             target: ``"ledger.db"``, ``"sqlite:///ledger.db"``,
                 ``"postgresql+psycopg://user@host/db"``, a SQLAlchemy Engine, or a
                 Connection (the ledger then writes inside the caller's transaction).
-            store_options: options of :class:`SQLStore` (``busy_timeout``, ``synchronous``).
+            read_only: open an existing ledger for reading only: nothing is created or
+                written, and every command raises :class:`StoreError`.
+            store_options: options of :class:`SQLStore` (``busy_timeout``,
+                ``synchronous``, ``read_only``).
             options: options of :class:`Ledger` (``rulebook``, ``calendar``, …).
 
         Raises:
-            StoreError: the database cannot be opened or has a newer schema.
+            StoreError: the database cannot be opened or is not a ledger this release can
+                use; an option of the store is unknown or not acceptable; ``read_only``
+                and the ledger does not exist.
             MissingDependencyError: the database's driver extra is not installed.
         """
         from .stores import SQLStore
 
-        return cls(SQLStore.open(target, **(store_options or {})), **options)
+        if store_options is None:
+            store_options = {}
+        if not isinstance(store_options, Mapping) or not all(
+            isinstance(key, str) for key in store_options
+        ):
+            raise StoreError(
+                f"store_options must be a mapping of option names to values, not {store_options!r}"
+            )
+        given = dict(store_options)
+        if read_only is not False:
+            given["read_only"] = read_only
+        return cls(SQLStore.open(target, **given), **options)
 
     def close(self) -> None:
         """Close the store."""

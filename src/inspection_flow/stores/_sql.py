@@ -31,6 +31,8 @@ import os
 import random
 import sqlite3
 import time
+import urllib.parse
+import weakref
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
@@ -267,14 +269,33 @@ def _require(module: str, extra: str) -> None:
         raise MissingDependencyError(module, extra)
 
 
-def _url(target: str | os.PathLike[str]) -> sa.URL:
-    if isinstance(target, str) and "://" in target:
+def _url(target: object) -> sa.URL:
+    """Return the URL of ``target``, a database URL or the path of a SQLite file.
+
+    Raises:
+        StoreError: ``target`` is neither, or is a URL that cannot be parsed.
+        MissingDependencyError: a PostgreSQL URL is given but psycopg is missing.
+    """
+    text = os.fspath(target) if isinstance(target, os.PathLike) else target
+    if not isinstance(text, str):
+        raise StoreError(
+            f"cannot open a ledger from {_shown(target)} ({type(target).__name__}); give the path "
+            f"of a SQLite file, a database URL, a SQLAlchemy Engine or a Connection"
+        )
+    if not text.strip() or "\x00" in text:
+        raise StoreError(
+            f"{_shown(text)} is not a usable path or database URL; give the path of a SQLite file "
+            f"or a URL such as sqlite:///ledger.db"
+        )
+    if "://" in text:
         try:
-            url = sa.make_url(target)
-        except sa.exc.ArgumentError as exc:
-            raise StoreError(f"{target!r} is not a database URL: {exc}") from exc
+            url = sa.make_url(text)
+            # The port is parsed on first use: a malformed one fails here, not later.
+            _ = url.port
+        except (sa.exc.ArgumentError, ValueError) as exc:
+            raise StoreError(f"{text!r} is not a database URL: {exc}") from exc
     else:
-        url = sa.URL.create("sqlite", database=os.fspath(target))
+        url = sa.URL.create("sqlite", database=text)
     if url.get_backend_name() == "postgresql":
         # A bare postgresql:// would mean psycopg2; this package speaks psycopg 3.
         if url.drivername == "postgresql":
@@ -284,7 +305,112 @@ def _url(target: str | os.PathLike[str]) -> sa.URL:
     return url
 
 
-def _configure_sqlite(engine: sa.Engine, *, busy_timeout: float, synchronous: str) -> None:
+#: The options of :meth:`SQLStore.open`, for the message about an unknown one.
+_OPTIONS = ("busy_timeout", "read_only", "synchronous")
+#: The longest wait for SQLite's write lock that busy_timeout accepts, in seconds.
+_MAX_BUSY_TIMEOUT = 86_400
+
+
+def _shown(value: object) -> str:
+    """``repr(value)`` cut to a length a message can carry."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer with more digits than Python will print
+        return f"a {type(value).__name__} too large to show"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_options(busy_timeout: object, synchronous: object, read_only: object) -> None:
+    """Refuse store options of the wrong type or out of range.
+
+    Raises:
+        StoreError: an option is not acceptable; the message names it.
+    """
+    if (
+        isinstance(busy_timeout, bool)
+        or not isinstance(busy_timeout, (int, float))
+        # Written so that NaN, infinities and huge integers all fail the comparison.
+        or not 0 <= busy_timeout <= _MAX_BUSY_TIMEOUT
+    ):
+        raise StoreError(
+            f"busy_timeout must be a number of seconds from 0 to {_MAX_BUSY_TIMEOUT}, "
+            f"not {_shown(busy_timeout)}"
+        )
+    if not isinstance(synchronous, str) or synchronous not in ("NORMAL", "FULL"):
+        raise StoreError(f"synchronous must be 'NORMAL' or 'FULL', not {_shown(synchronous)}")
+    if not isinstance(read_only, bool):
+        raise StoreError(f"read_only must be True or False, not {_shown(read_only)}")
+
+
+# SQLite's primary result codes met when a read-only connection cannot set up the
+# shared-memory index of a write-ahead log (no -shm file, and no right to create one).
+_SQLITE_READONLY = 8
+_SQLITE_CANTOPEN = 14
+
+
+def _sqlite_file(url: sa.URL) -> str:
+    """Return the path of the existing SQLite file ``url`` names, for reading it.
+
+    Raises:
+        StoreError: the URL names no file (an in-memory database, a URI) or the file
+            does not exist.
+    """
+    path = url.database or ""
+    if not path or path == ":memory:" or url.query:
+        raise StoreError(
+            f"{url.render_as_string()} names no SQLite file to read; give the file's path "
+            f"or sqlite:///PATH"
+        )
+    if not os.path.exists(path):
+        raise StoreError(f"{path}: no such ledger file (nothing was created)")
+    if os.path.isdir(path):
+        raise StoreError(f"{path} is a directory, not a ledger file")
+    return path
+
+
+def _read_only_connector(path: str) -> Callable[[], sqlite3.Connection]:
+    """Return a function connecting to the SQLite file ``path`` without writing to it.
+
+    The file is opened with ``mode=ro``.  A ledger in write-ahead-log mode needs a
+    ``-shm`` file beside it; in a read-only directory (an archive) where that file is
+    missing and cannot be created, the file is opened ``immutable`` instead: nobody can
+    be writing to it then, since a writer would need the same files.  A non-empty
+    ``-wal`` file holds committed data the immutable open would not see, so that case
+    is refused rather than read without it.
+    """
+    uri = "file:" + urllib.parse.quote(os.path.abspath(path))
+
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False)
+        try:
+            # The write-ahead log is opened lazily: read something to find out now.
+            conn.execute("PRAGMA schema_version").fetchone()
+            return conn
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            code = getattr(exc, "sqlite_errorcode", None)
+            if code is not None and code & 0xFF not in (_SQLITE_READONLY, _SQLITE_CANTOPEN):
+                raise
+            wal = path + "-wal"
+            if os.path.exists(wal) and os.path.getsize(wal) > 0:
+                raise StoreError(
+                    f"{path} has committed data in {wal} that cannot be read without "
+                    f"writing beside it ({exc}); copy the ledger's files to a writable "
+                    f"directory and open the copy"
+                ) from exc
+        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+
+    return connect
+
+
+# Engines built by make_engine for writing to SQLite: the store switches their database
+# to write-ahead logging once it has checked that the database is a ledger.
+_WAL_ENGINES: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
+
+
+def _configure_sqlite(
+    engine: sa.Engine, *, busy_timeout: float, synchronous: str, read_only: bool = False
+) -> None:
     """Set the pragmas of every new connection and take over transaction starts.
 
     pysqlite starts transactions lazily and not at all for SAVEPOINT, which breaks
@@ -293,6 +419,10 @@ def _configure_sqlite(engine: sa.Engine, *, busy_timeout: float, synchronous: st
     lock before it reads: a deferred one that read first would fail at once with
     "database is locked" when another process had written in between, without waiting
     for the busy timeout.
+
+    The journal mode is not set here: switching to write-ahead logging writes to the
+    file, and a database is written to only once it is known to be a ledger
+    (:meth:`SQLStore._prepare`).
     """
 
     @sa.event.listens_for(engine, "connect")
@@ -301,8 +431,10 @@ def _configure_sqlite(engine: sa.Engine, *, busy_timeout: float, synchronous: st
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.execute(f"PRAGMA synchronous = {synchronous}")
+            if read_only:
+                cursor.execute("PRAGMA query_only = ON")
+            else:
+                cursor.execute(f"PRAGMA synchronous = {synchronous}")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
             cursor.close()
@@ -324,6 +456,20 @@ def _configure_sqlite(engine: sa.Engine, *, busy_timeout: float, synchronous: st
             _begin_immediate(cursor, timeout_ms)
         finally:
             cursor.close()
+
+
+def _configure_postgres_read_only(engine: sa.Engine) -> None:
+    """Make every session of ``engine`` read-only: the server refuses any write."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        finally:
+            dbapi_connection.autocommit = autocommit
 
 
 def _begin_immediate(cursor: Any, timeout_ms: int) -> None:
@@ -519,6 +665,25 @@ def _check_commit(commit: Commit) -> None:
         )
 
 
+def _names(names: Collection[str], shown: int = 5) -> str:
+    ordered = sorted(names)
+    more = f" and {len(ordered) - shown} more" if len(ordered) > shown else ""
+    return ", ".join(ordered[:shown]) + more
+
+
+def _column_problem(table: sa.Table, found: set[str] | None) -> str:
+    """Say how the columns found for ``table`` differ from its definition, or ``""``."""
+    if found is None:
+        return f"table {table.name} is missing"
+    expected = set(table.c.keys())
+    parts = []
+    if missing := expected - found:
+        parts.append(f"lacks {_names(missing)}")
+    if extra := found - expected:
+        parts.append(f"has unexpected {_names(extra)}")
+    return f"table {table.name} {' and '.join(parts)}" if parts else ""
+
+
 class SQLStore(EventStore):
     """Events and the projection of entities in a SQL database.
 
@@ -528,6 +693,10 @@ class SQLStore(EventStore):
             :class:`sqlalchemy.Engine`, or a :class:`sqlalchemy.Connection`.  Given a
             connection, the store writes inside the caller's transaction, one SAVEPOINT
             per command, and never commits or rolls it back: the caller does.
+        read_only: open the database for reading only: nothing is created or written,
+            not even an empty file or the tables; a SQLite file is opened read-only (in
+            a read-only directory too) and PostgreSQL sessions are read-only.  Any write
+            through the store raises :class:`StoreError`.
         busy_timeout: on SQLite, seconds a writer waits for another process's lock.
         synchronous: on SQLite, ``"FULL"`` (the default) syncs the write-ahead log at
             every commit, so a command reported as accepted survives a power cut;
@@ -539,9 +708,19 @@ class SQLStore(EventStore):
     reading); an engine or connection passed in is used as it is, so build it with
     :meth:`make_engine` when several processes write to one SQLite file.
 
+    Before anything is written the store checks what the database holds, with reads
+    only: a database without any of the ledger's tables gets them (but a SQLite file
+    opened by path or URL must then hold no other tables either); a complete ledger of
+    this schema version is opened; anything else is refused (docs/storage.md, "What is
+    refused").
+
     Raises:
         MissingDependencyError: a PostgreSQL URL is given but psycopg is not installed.
-        StoreError: the database cannot be opened, or its schema is newer than this code.
+        StoreError: the options or ``target`` are not acceptable, the database cannot be
+            opened, or it is not a ledger this release can use (foreign tables in a
+            SQLite file, ledger tables without their metadata or with other columns, a
+            schema version other than this code's); a read-only open of a missing or
+            empty database.
     """
 
     #: The tables, for Alembic's autogenerate (see the module docstring).
@@ -551,11 +730,14 @@ class SQLStore(EventStore):
         self,
         target: str | os.PathLike[str] | sa.Engine | sa.Connection,
         *,
+        read_only: bool = False,
         busy_timeout: float = 30.0,
         synchronous: Literal["NORMAL", "FULL"] = "FULL",
     ) -> None:
+        _check_options(busy_timeout, synchronous, read_only)
         self._connection: sa.Connection | None = None
         self._owns_engine = False
+        self._read_only = read_only
         # INSERT statements in the driver's own terms, by table and columns.
         self._insert_plans: dict[
             tuple[str, tuple[str, ...]], tuple[str, list[tuple[int, Callable[[Any], Any]]]]
@@ -567,11 +749,26 @@ class SQLStore(EventStore):
             self._engine = target
         else:
             self._engine = self.make_engine(
-                target, busy_timeout=busy_timeout, synchronous=synchronous
+                target, busy_timeout=busy_timeout, synchronous=synchronous, read_only=read_only
             )
             self._owns_engine = True
         try:
             self._prepare()
+        except StoreError as exc:
+            self.close()
+            if isinstance(exc.__cause__, sa.exc.DBAPIError):
+                raise StoreError(
+                    f"cannot open {self._describe()}: {exc.__cause__.orig}"
+                ) from exc.__cause__
+            raise
+        except InspectionFlowError:
+            self.close()
+            raise
+        except (sa.exc.SQLAlchemyError, TypeError, ValueError, OSError) as exc:
+            # A URL whose query the driver does not take, a connection that fails
+            # before SQL runs: the caller gets the store's error, not the driver's.
+            self.close()
+            raise StoreError(f"cannot open {self._describe()}: {exc}") from exc
         except BaseException:
             self.close()
             raise
@@ -581,11 +778,26 @@ class SQLStore(EventStore):
         cls,
         target: str | os.PathLike[str] | sa.Engine | sa.Connection,
         *,
+        read_only: bool = False,
         busy_timeout: float = 30.0,
         synchronous: Literal["NORMAL", "FULL"] = "FULL",
+        **unknown: Any,
     ) -> SQLStore:
-        """Open (and create if needed) the store at ``target``; see :class:`SQLStore`."""
-        return cls(target, busy_timeout=busy_timeout, synchronous=synchronous)
+        """Open (and, unless ``read_only``, create if needed) the store at ``target``.
+
+        See :class:`SQLStore` for the arguments.
+
+        Raises:
+            StoreError: an option is unknown or not acceptable, or see :class:`SQLStore`.
+            MissingDependencyError: the database's driver extra is not installed.
+        """
+        if unknown:
+            raise StoreError(
+                f"unknown store option{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(map(repr, sorted(unknown)))}; the options are "
+                f"{', '.join(_OPTIONS)}"
+            )
+        return cls(target, read_only=read_only, busy_timeout=busy_timeout, synchronous=synchronous)
 
     @staticmethod
     def make_engine(
@@ -593,25 +805,37 @@ class SQLStore(EventStore):
         *,
         busy_timeout: float = 30.0,
         synchronous: Literal["NORMAL", "FULL"] = "FULL",
+        read_only: bool = False,
     ) -> sa.Engine:
         """Return an engine for a URL or SQLite path, configured as the store needs.
 
         Use it to share one engine (or one of its connections) between the store and the
-        application's own tables.
+        application's own tables.  With ``read_only`` the engine never writes: a SQLite
+        file is opened read-only (and must exist), PostgreSQL sessions are read-only.
 
         Raises:
             MissingDependencyError: a PostgreSQL URL is given but psycopg is missing.
-            StoreError: ``target`` is not a usable URL.
+            StoreError: ``target`` is not a usable path or URL, an option is not
+                acceptable, or (``read_only``) the SQLite file does not exist.
         """
-        if synchronous not in ("NORMAL", "FULL"):
-            raise StoreError(f"synchronous must be 'NORMAL' or 'FULL', not {synchronous!r}")
+        _check_options(busy_timeout, synchronous, read_only)
         url = _url(target)
         try:
-            engine = sa.create_engine(url)
+            url.get_dialect()
+            if read_only and url.get_backend_name() == "sqlite":
+                engine = sa.create_engine(url, creator=_read_only_connector(_sqlite_file(url)))
+            else:
+                engine = sa.create_engine(url)
         except (ImportError, sa.exc.ArgumentError) as exc:
             raise StoreError(f"cannot open {url.render_as_string()}: {exc}") from exc
         if engine.dialect.name == "sqlite":
-            _configure_sqlite(engine, busy_timeout=busy_timeout, synchronous=synchronous)
+            _configure_sqlite(
+                engine, busy_timeout=busy_timeout, synchronous=synchronous, read_only=read_only
+            )
+            if not read_only:
+                _WAL_ENGINES.add(engine)
+        elif read_only and engine.dialect.name == "postgresql":
+            _configure_postgres_read_only(engine)
         return engine
 
     def __repr__(self) -> str:
@@ -623,10 +847,26 @@ class SQLStore(EventStore):
             self._engine.dispose()
             self._owns_engine = False
 
+    @property
+    def read_only(self) -> bool:
+        """Whether the store was opened read-only (any write raises :class:`StoreError`)."""
+        return self._read_only
+
+    def _describe(self) -> str:
+        url = self._engine.url
+        if url.get_backend_name() == "sqlite" and url.database:
+            return url.database
+        return url.render_as_string()
+
     # -- transactions -----------------------------------------------------------------------
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[sa.Connection]:
+        if self._read_only:
+            raise StoreError(
+                f"the ledger {self._describe()} was opened read-only; open it without "
+                f"read_only to write"
+            )
         try:
             if self._connection is not None:
                 with self._connection.begin_nested():
@@ -656,25 +896,100 @@ class SQLStore(EventStore):
             raise StoreError(f"the database could not be read: {exc.orig}") from exc
 
     def _prepare(self) -> None:
+        if self._read_only:
+            with self._reading() as conn:
+                self._inspect(conn)
+            return
         for attempt in range(2):
             try:
                 with self._writing() as conn:
-                    metadata.create_all(conn)
-                    self._check_schema(conn)
-                return
+                    if self._inspect(conn):
+                        metadata.create_all(conn)
+                        conn.execute(
+                            sa.insert(_meta).values(key="schema_version", value=str(SCHEMA_VERSION))
+                        )
+                        conn.execute(
+                            sa.insert(_head).values(id=1, events=0, entities=0, commands=0)
+                        )
+                break
             except StoreError as exc:
                 # Two processes creating the tables at once: one loses; the tables exist.
                 if attempt or not isinstance(exc.__cause__, sa.exc.DBAPIError):
                     raise
+        if self._engine in _WAL_ENGINES and self._connection is None:
+            # Write-ahead logging is a property of the file, kept once set; it is set
+            # only now that the file is known to be a ledger.
+            with self._reading() as conn:
+                if conn.exec_driver_sql("PRAGMA journal_mode").scalar() != "wal":
+                    conn.exec_driver_sql("PRAGMA journal_mode = WAL")
 
-    def _check_schema(self, conn: sa.Connection) -> None:
-        found = conn.execute(
+    def _inspect(self, conn: sa.Connection) -> bool:
+        """Check what the database holds, with reads only; return whether it is empty.
+
+        The rule: the ledger's tables are those of :data:`metadata` (and any table named
+        ``if_*``).  A database with none of them is empty for the ledger: its tables
+        are created there, beside an application's own — except in a SQLite file
+        opened by path or URL, which holds a ledger and nothing else, so a file with
+        other tables is refused.  A database with any of them must hold all of them,
+        with the columns this code expects, and ``schema_version`` in
+        ``inspection_flow_meta`` equal to :data:`SCHEMA_VERSION`.
+
+        Raises:
+            StoreError: the database is not a ledger this release can use, or (read-only)
+                holds no ledger; the message says what was found.
+        """
+        where = self._describe()
+        translate = conn.get_execution_options().get("schema_translate_map") or {}
+        schema = translate.get(None)
+        inspector = sa.inspect(conn)
+        found = set(inspector.get_table_names(schema=schema))
+        ours = {name for name in found if name in metadata.tables or name.startswith("if_")}
+        if not ours:
+            if self._read_only:
+                what = f"only other tables ({_names(found)})" if found else "no tables"
+                raise StoreError(f"{where} is not a ledger: it holds {what}")
+            if found and self._owns_engine and conn.dialect.name == "sqlite":
+                raise StoreError(
+                    f"{where} is not a ledger: it holds other tables ({_names(found)}) and "
+                    f"none of the ledger's; open a new or empty file, or, to keep the "
+                    f"ledger beside your own tables, open it through an Engine "
+                    f"(SQLStore.make_engine)"
+                )
+            return True
+        if _meta.name not in found:
+            raise StoreError(
+                f"{where} holds the ledger tables {_names(ours)} but no {_meta.name}, so "
+                f"its schema version is unknown; it was not opened"
+            )
+        columns = inspector.get_multi_columns(schema=schema, filter_names=sorted(ours))
+        found_columns = {name: {c["name"] for c in cols} for (_, name), cols in columns.items()}
+        problem = _column_problem(_meta, found_columns.get(_meta.name, set()))
+        if problem:
+            raise StoreError(f"{where}: {problem}; it was not opened")
+        version = conn.execute(
             sa.select(_meta.c.value).where(_meta.c.key == "schema_version")
         ).scalar_one_or_none()
-        if found is None:
-            conn.execute(sa.insert(_meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
-            conn.execute(sa.insert(_head).values(id=1, events=0, entities=0, commands=0))
-            return
+        if version is None:
+            raise StoreError(
+                f"{where} holds the ledger tables {_names(ours)} but {_meta.name} has no "
+                f"schema_version, so the metadata is incomplete; it was not opened"
+            )
+        self._check_version(version)
+        problems = [
+            problem
+            for table in metadata.sorted_tables
+            if (problem := _column_problem(table, found_columns.get(table.name)))
+        ]
+        problems += [f"unexpected table {name}" for name in sorted(ours - set(metadata.tables))]
+        if problems:
+            raise StoreError(
+                f"{where} has schema version {version} but its tables are not those of "
+                f"that version: {'; '.join(problems)}; it was not opened"
+            )
+        return False
+
+    @staticmethod
+    def _check_version(found: str) -> None:
         try:
             version = int(found)
         except ValueError:
