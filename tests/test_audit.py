@@ -396,3 +396,16 @@ def _rows(url: str, sql: str) -> list[tuple[object, ...]]:
             return [tuple(r) for r in conn.execute(sa.text(sql))]
     finally:
         engine.dispose()
+
+
+def test_a_time_column_that_differs_from_the_hashed_time_is_reported(
+    ledger: Ledger, url: str
+) -> None:
+    """at_utc is not hashed, so the audit checks it against the hashed time."""
+    ledger.fire("C-0", "assign", actor=LIAISON, at=at("2023-06-29"), owners=["430903"])
+    events = ledger.history("C-0")
+    moved = "2020-01-01 00:00:00+00" if "postgresql" in url else "0"
+    raw(url, f"UPDATE if_events SET at_utc = '{moved}' WHERE entity_id = 'C-0' AND version = 2")
+    report = ledger.verify()
+    assert [(p.entity_id, p.version, p.field) for p in report.problems] == [("C-0", 2, "at_utc")]
+    assert events[1].at.isoformat() in report.problem

@@ -250,12 +250,15 @@ class EntityRecords:
         row: its projection row, or ``None`` if it has none.
         commands: its records of applied commands, or ``None`` where the store keeps none
             that can be read apart from the events.
+        problems: what the store itself found wrong in how it keeps the entity (e.g. an
+            event's time column that differs from its recorded time).
     """
 
     entity_id: str
     events: Sequence[tuple[int | None, Event | TamperError]]
     row: ProjectionRow | None
     commands: Sequence[CommandRow] | None = None
+    problems: Sequence[Problem] = ()
 
 
 def chain_problems(
@@ -387,6 +390,7 @@ def audit(
         events += len(rec.events)
         chain = chain_problems(entity_id, rec.events)
         problems.extend(chain)
+        problems.extend(rec.problems)
         for position, _ in rec.events:
             if position is not None:
                 positions[0] += 1

@@ -53,6 +53,7 @@ from ._audit import (
     CommandRow,
     EntityRecords,
     LedgerHead,
+    Problem,
     ProjectionRow,
     VerifyReport,
     anchor_of,
@@ -1579,6 +1580,7 @@ class SQLStore(EventStore):
         self, conn: sa.Connection, ids: list[str], rows: Mapping[str, Any], deep: bool
     ) -> Iterator[EntityRecords]:
         events: dict[str, list[tuple[int | None, Event | TamperError]]] = {}
+        noted: dict[str, list[Problem]] = {}
         query = (
             sa.select(_events)
             .where(_events.c.entity_id.in_(ids))
@@ -1590,6 +1592,19 @@ class SQLStore(EventStore):
                 item = _decode_event(row)
             except TamperError as exc:
                 item = exc
+            else:
+                # at_utc is not hashed: it only orders and filters; it must say what
+                # the hashed time says.
+                if row.at_utc != item.at:
+                    noted.setdefault(row.entity_id, []).append(
+                        Problem(
+                            row.entity_id,
+                            item.version,
+                            "at_utc",
+                            f"its time column at_utc holds {row.at_utc.isoformat()}, but the "
+                            f"event was recorded at {item.at.isoformat()}",
+                        )
+                    )
             events.setdefault(row.entity_id, []).append((int(row.seq), item))
         commands: dict[str, list[CommandRow]] = {}
         for row in conn.execute(sa.select(_commands).where(_commands.c.entity_id.in_(ids))):
@@ -1624,6 +1639,7 @@ class SQLStore(EventStore):
                 events.get(entity_id, []),
                 projection,
                 sorted(commands.get(entity_id, []), key=lambda c: c.first_version),
+                noted.get(entity_id, ()),
             )
 
     def verify(self, *, deep: bool = False, anchor: Anchor | str | None = None) -> VerifyReport:
