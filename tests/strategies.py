@@ -248,3 +248,61 @@ def bad_busy_timeouts() -> st.SearchStrategy[object]:
         st.binary(max_size=5),
         st.decimals(allow_nan=False, allow_infinity=False),
     )
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+#: An identifier over a megabyte long.
+MEGABYTE_TEXT = "x" * (1 << 20)
+
+
+def extreme_instants() -> st.SearchStrategy[Any]:
+    """Instants a careless caller may pass: naive, near year 1 or 9999, pendulum's."""
+    import pendulum
+
+    utc = dt.timezone.utc
+    return st.sampled_from(
+        [
+            dt.datetime(1, 1, 1, tzinfo=utc),
+            dt.datetime(9999, 12, 31, 23, 59, tzinfo=utc),
+            dt.datetime(9999, 12, 31, 23, 59, tzinfo=SHANGHAI),
+            dt.datetime(9999, 1, 1, tzinfo=SHANGHAI),
+            dt.datetime(2023, 9, 26, 10),
+            dt.datetime.min,
+            dt.datetime.max,
+            dt.date(2023, 9, 26),
+            dt.date.max,
+            dt.time(9),
+            pendulum.datetime(2023, 10, 9, 12, tz="Asia/Shanghai"),
+            pendulum.datetime(9999, 12, 31, tz="UTC"),
+            pendulum.naive(2023, 10, 9, 12),
+        ]
+    )
+
+
+def _nested(depth: int) -> Any:
+    out: Any = []
+    for _ in range(depth):
+        out = [out]
+    return out
+
+
+def bad_values() -> st.SearchStrategy[Any]:
+    """Wrong-typed and extreme values for any argument of a public callable."""
+    return st.one_of(
+        st.none(),
+        st.booleans(),
+        st.sampled_from([0, -1, 1, 10**9, 2**63, -(2**63), 10**30]),
+        st.integers(),
+        st.floats(),
+        st.sampled_from(["", " ", "\ud800", "a\x00b", "\x00", "\n", "430903\udcff", "°"]),
+        st.just(MEGABYTE_TEXT),
+        st.text(max_size=6),
+        st.binary(max_size=6),
+        st.lists(st.integers(), max_size=3),
+        st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+        st.just(_nested(200)),
+        st.just({"a": _nested(50)}),
+        st.just(object()),
+        extreme_instants(),
+    )

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
+from ._checks import check_id, check_text
 from .exceptions import PayloadError
 
 __all__ = ["ROLES", "Actor", "AreaRegistry"]
@@ -44,10 +45,11 @@ class Actor:
     name: str = ""
 
     def __attrs_post_init__(self) -> None:
-        if not self.role or not isinstance(self.role, str):
-            raise PayloadError("-", "actor", "role", "an actor needs a role")
-        if not self.area or not isinstance(self.area, str):
-            raise PayloadError("-", "actor", "area", "an actor needs an area code")
+        # Checked as text because they are hashed as given and stored as text: an int
+        # area would read back as a string and fail its own hash.
+        check_id(self.role, "role", event="actor")
+        check_id(self.area, "area", event="actor")
+        check_text(self.name, "name", event="actor", empty=True)
 
     def to_dict(self) -> dict[str, str]:
         """Return the actor as plain data."""
@@ -74,20 +76,26 @@ class AreaRegistry:
         self._names: dict[str, str] = {}
         #: Bumped on every registration, so cached jurisdiction answers can be dropped.
         self.generation = 0
-        for code, (name, parent) in (areas or {}).items():
-            self.register(code, name, parent)
+        if areas is not None and not isinstance(areas, Mapping):
+            raise PayloadError("-", "register_area", "areas", "must map codes to (name, parent)")
+        for code, entry in (areas or {}).items():
+            if not isinstance(entry, tuple) or len(entry) != 2:
+                raise PayloadError("-", "register_area", str(code), "must be (name, parent)")
+            self.register(code, *entry)
 
     def register(self, code: str, name: str, parent: str | None = None) -> None:
         """Register ``code`` named ``name`` under ``parent`` (``None``: a top level)."""
-        if not code:
-            raise PayloadError("-", "register_area", "code", "an area needs a code")
+        check_id(code, "code", event="register_area")
+        check_text(name, "name", event="register_area")
+        if parent is not None:
+            check_id(parent, "parent", event="register_area")
         self._parents[code] = parent if parent is not None else _gbt_parent(code)
         self._names[code] = name
         self.generation += 1
 
     def name(self, code: str) -> str:
         """Return the area's name, or its code where none is registered."""
-        return self._names.get(code, code)
+        return self._names.get(check_id(code, "area"), code)
 
     def names(self) -> Mapping[str, str]:
         """Return the registered names by code."""
@@ -97,6 +105,7 @@ class AreaRegistry:
         """Return the area that contains ``code``, or ``None`` at the top."""
         if code in self._parents:
             return self._parents[code]
+        check_id(code, "area")
         return _gbt_parent(code)
 
     def ancestors(self, code: str) -> Iterable[str]:
@@ -109,7 +118,14 @@ class AreaRegistry:
             current = self.parent(current)
 
     def covers(self, outer: str, inner: str) -> bool:
-        """Whether ``outer``'s jurisdiction includes ``inner``."""
+        """Whether ``outer``'s jurisdiction includes ``inner``.
+
+        Raises:
+            PayloadError: either code is not an area code (text).
+        """
+        if outer.__class__ is not str or inner.__class__ is not str:
+            check_id(outer, "area")
+            check_id(inner, "area")
         if outer == inner:
             return True
         return any(a == outer for a in self.ancestors(inner))

@@ -377,6 +377,7 @@ class ChinaCalendar:
         Raises:
             CalendarCoverageError: the year has no published schedule.
         """
+        _check_year(year)
         try:
             return self._schedules[year]
         except KeyError:
@@ -384,10 +385,12 @@ class ChinaCalendar:
 
     def is_published(self, year: int) -> bool:
         """Whether ``year`` has a published (or supplied) schedule."""
+        _check_year(year)
         return self._pub_lo <= year <= self._pub_hi
 
     def is_provisional(self, a: dt.date, b: dt.date) -> bool:
         """Whether any day between ``a`` and ``b`` (inclusive) lies in an unpublished year."""
+        a, b = _as_day(a), _as_day(b)
         lo, hi = (a, b) if a <= b else (b, a)
         return lo.year < self._pub_lo or hi.year > self._pub_hi
 
@@ -537,6 +540,14 @@ class ChinaCalendar:
         if d.weekday() >= 5:
             return DayInfo(d, False, "weekend", "周末", "weekend")
         return DayInfo(d, True, "weekday", "工作日", "weekday")
+
+
+def _check_year(year: object) -> None:
+    """Refuse a year that is not a whole number."""
+    if year.__class__ is not int:
+        from .exceptions import InvalidRuleError
+
+        raise InvalidRuleError("year", year, "must be a whole number, e.g. 2023")
 
 
 def _bad_count(n: object) -> None:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import attrs
 
+from ._checks import MAX_WHOLE, check_id, check_text, shown
 from .exceptions import DefinitionError, InvalidTransitionError, PayloadError
 
 __all__ = ["CREATE", "DeadlineBinding", "Field", "Lifecycle", "State", "Transition"]
@@ -442,7 +443,9 @@ def check_payload(
         kind = spec.type
         # Plain text and whole numbers are the common case; check them inline.
         cls = value.__class__
-        if (kind == "str" and cls is str and value.strip()) or (kind == "int" and cls is int):
+        if (kind == "str" and cls is str and value.strip() and value.isprintable()) or (
+            kind == "int" and cls is int and 0 < value <= MAX_WHOLE
+        ):
             out[key] = value
         else:
             out[key] = _check_value(entity_id, transition.event, spec, value)
@@ -458,18 +461,20 @@ def _check_value(entity_id: str, event: str, spec: Field, value: Any) -> Any:
         return PayloadError(entity_id, event, spec.name, problem)
 
     t = spec.type
-    if t in ("str", "area"):
-        if not isinstance(value, str) or not value.strip():
-            raise bad("must be non-empty text")
-        return value
+    if t == "str":
+        return check_text(value, spec.name, entity_id=entity_id, event=event)
+    if t == "area":
+        return check_id(value, spec.name, entity_id=entity_id, event=event)
     if t == "choice":
-        if value not in spec.choices:
-            raise bad(f"must be one of {', '.join(spec.choices)}; got {value!r}")
+        if value.__class__ is not str or value not in spec.choices:
+            raise bad(f"must be one of {', '.join(spec.choices)}; got {shown(value)}")
         return value
     if t == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             raise bad("must be a whole number")
-        return value
+        if not 0 < value <= MAX_WHOLE:
+            raise bad(f"{shown(value)} must be from 1 to {MAX_WHOLE}")
+        return int(value)
     if t == "bool":
         if not isinstance(value, bool):
             raise bad("must be true or false")
@@ -493,17 +498,13 @@ def _check_value(entity_id: str, event: str, spec: Field, value: Any) -> Any:
             raise bad("must be a timezone-aware datetime")
         return value.isoformat()
     if t == "list":
-        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        if not isinstance(value, (list, tuple)):
             raise bad("must be a list of text")
-        return list(value)
+        return [check_text(v, spec.name, entity_id=entity_id, event=event) for v in value]
     if t == "areas":
-        if (
-            not isinstance(value, (list, tuple))
-            or not value
-            or not all(isinstance(v, str) and v.strip() for v in value)
-        ):
+        if not isinstance(value, (list, tuple)) or not value:
             raise bad("must be a non-empty list of area codes")
-        return list(value)
+        return [check_id(v, spec.name, entity_id=entity_id, event=event) for v in value]
     if not isinstance(value, Mapping):
         raise bad("must be a table")
     return dict(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
@@ -15,6 +16,16 @@ import attrs
 from ._areas import Actor, AreaRegistry
 from ._builtin import FINDINGS_ZH, ROUND
 from ._calendar import ChinaCalendar
+from ._checks import (
+    MAX_ID_LENGTH,
+    MAX_WHOLE,
+    MAX_YEAR,
+    check_date,
+    check_id,
+    check_limit,
+    check_text,
+    shown,
+)
 from ._definitions import CREATE, DeadlineBinding, Lifecycle, Transition, check_payload
 from ._records import (
     NO_DEADLINES,
@@ -60,6 +71,8 @@ __all__ = [
 ALERT = "alert"
 RECOMPUTE = "recompute"
 
+_ROUND_TYPES = ("routine", "look_back", "special")
+_COUNT_BY = ("state", "area", "batch", "category", "kind")
 CATEGORIES = ("air", "water", "noise", "ecology", "soil", "radiation", "solid_waste", "other")
 CATEGORIES_ZH = {
     "air": "大气",
@@ -517,7 +530,7 @@ class Ledger:
 
     def rulebook_of(self, entity: Snapshot | str) -> Rulebook:
         """Return the rulebook governing an entity (its round's)."""
-        snap = self.get(entity) if isinstance(entity, str) else entity
+        snap = entity if isinstance(entity, Snapshot) else self.get(entity)
         round_id = snap.entity_id if snap.kind == "round" else snap.round_id
         if round_id is None:
             return self.rulebook
@@ -553,8 +566,9 @@ class Ledger:
 
         Raises:
             EntityNotFoundError: no such entity.
+            PayloadError: ``entity_id`` is not an identifier (text, see :func:`check_id`).
         """
-        snap = self._load(entity_id)
+        snap = self._load(check_id(entity_id, "entity_id", event="get"))
         if snap is None:
             raise EntityNotFoundError(entity_id)
         return snap
@@ -618,7 +632,7 @@ class Ledger:
 
     def history(self, entity_id: str) -> list[Event]:
         """Return the entity's events, oldest first (its audit trail)."""
-        events = self.store.events(entity_id)
+        events = self.store.events(check_id(entity_id, "entity_id", event="history"))
         if not events:
             raise EntityNotFoundError(entity_id)
         return events
@@ -635,12 +649,14 @@ class Ledger:
         ``area=`` (one code) is expanded to every area it covers, so a city's office sees
         its counties; ``areas=`` is passed as given.
         """
+        _check_filters(filters)
         if "area" in filters:
             filters["areas"] = self.areas_within(filters.pop("area"))
         return self.store.find(**filters)
 
     def areas_within(self, area: str) -> list[str]:
         """Return ``area`` and every known area it covers."""
+        check_id(area, "area", event="areas_within")
         known = set(self.areas.names()) | {
             a for a in self.store.counts("area") if isinstance(a, str)
         }
@@ -781,7 +797,9 @@ class Ledger:
 
         Payload fields are checked only when given.
         """
+        _check_actor(actor, entity_id, event)
         snap = self.get(entity_id)
+        check_id(event, "event", entity_id=snap.entity_id, event="can")
         lc = self.lifecycle_of(snap)
         when = as_instant(at, "at") if at is not None else snap.updated_at
         t = lc.transition(snap.state, event)
@@ -812,6 +830,7 @@ class Ledger:
 
     def available(self, entity_id: str, actor: Actor) -> list[str]:
         """Return the events ``actor`` may fire on the entity now."""
+        _check_actor(actor, entity_id, "available")
         snap = self.get(entity_id)
         lc = self.lifecycle_of(snap)
         return [e for e in lc.allowed(snap.state) if self.can(entity_id, e, actor)]
@@ -856,6 +875,8 @@ class Ledger:
             PayloadError, ChronologyError, AnchorError; ConcurrencyError if another writer
             changed the entity meanwhile (nothing is written; retry).
         """
+        if event.__class__ is not str or command_id is not None:
+            _check_command(entity_id, event, command_id)
         if command_id is not None:
             first = self._fired_before(command_id, entity_id, event)
             if first is not None:
@@ -905,8 +926,8 @@ class Ledger:
         payload: Mapping[str, Any],
         command_id: str | None,
     ) -> tuple[Event, Snapshot]:
-        if not isinstance(actor, Actor):
-            raise PayloadError(snap.entity_id, event, "actor", "must be an Actor(role, area)")
+        if actor.__class__ is not Actor:
+            _check_actor(actor, snap.entity_id, event)
         when = self._instant(at, snap, snap.entity_id)
         lc = self.lifecycle_of(snap)
         t, clean = self._check(snap, lc, event, actor, when, payload)
@@ -1191,6 +1212,7 @@ class Ledger:
         Stored deadlines never move by themselves; this reports every difference and, if
         ``apply``, records them in one ``recompute`` event.
         """
+        _check_actor(actor, entity_id, RECOMPUTE)
         snap = self.get(entity_id)
         when = self._instant(at, snap, entity_id)
         lc = self.lifecycle_of(snap)
@@ -1255,8 +1277,12 @@ class Ledger:
         extra_deadlines: Mapping[str, DeadlineRecord] | None = None,
         creators: frozenset[str] | None = None,
     ) -> tuple[Event, Snapshot]:
-        if not isinstance(actor, Actor):
-            raise PayloadError(entity_id, CREATE, "actor", "must be an Actor(role, area)")
+        check_id(entity_id, "entity_id", event=CREATE)
+        if command_id is not None:
+            check_id(command_id, "command_id", entity_id=entity_id, event=CREATE)
+        _check_actor(actor, entity_id, CREATE)
+        if area.__class__ is not str or areas:
+            _check_areas(entity_id, area, areas)
         when = as_instant(at, "at")
         kind = lifecycle.kind
         if creators is None:
@@ -1278,8 +1304,6 @@ class Ledger:
                 actor.area,
                 f"{self.areas.name(actor.area)} has no jurisdiction over {self.areas.name(area)}",
             )
-        if not isinstance(entity_id, str) or not entity_id:
-            raise PayloadError("-", CREATE, "entity_id", "must be non-empty text")
         started = lifecycle.deadlines_started_by(CREATE)
         records: dict[str, DeadlineRecord] = {
             b.name: self._start(entity_id, b, rb, when, data) for b in started
@@ -1394,7 +1418,24 @@ class Ledger:
         """Create an inspection round (督察轮次) over ``area``, governed by ``rulebook``.
 
         A look-back (回头看) or special inspection names its ``parent_round``.
+
+        Raises:
+            PayloadError: an argument is of the wrong type, the name is blank, the round
+                type unknown; PermissionDeniedError, RulebookError, AnchorError.
         """
+        check_id(round_id, "round_id", event=CREATE)
+        _check_text(round_id, "name", name)
+        if round_type not in _ROUND_TYPES:
+            raise PayloadError(
+                round_id,
+                CREATE,
+                "round_type",
+                f"{shown(round_type)} is not a round type; use one of {', '.join(_ROUND_TYPES)}",
+            )
+        if rulebook is not None and not isinstance(rulebook, Rulebook):
+            check_id(rulebook, "rulebook", entity_id=round_id, event=CREATE)
+        if parent_round is not None:
+            check_id(parent_round, "parent_round", entity_id=round_id, event=CREATE)
         if isinstance(rulebook, Rulebook):
             self.add_rulebook(rulebook)
             rb = rulebook
@@ -1475,7 +1516,7 @@ class Ledger:
         Its intake day follows the rulebook's hotline window (a call after 20:00 belongs to
         the next day); it will be handed over in the batch of the day after.
         """
-        rnd = self._load(round_id)
+        rnd = self._load(check_id(round_id, "round_id", event=CREATE))
         if rnd is None or rnd.kind != "round" or rnd.state not in _INTAKE_STATES:
             rnd = self._round(round_id, _INTAKE_STATES, "receiving complaints")
         ctx = self._intakes.get(round_id)
@@ -1490,13 +1531,17 @@ class Ledger:
                 "channel",
                 f"unknown channel {channel!r}; use one of {', '.join(c.value for c in Channel)}",
             ) from None
-        if category not in _CATEGORY_SET:
+        if category.__class__ is not str or category not in _CATEGORY_SET:
             _check_category(complaint_id, category)
-        if summary.__class__ is not str or not summary.strip():
+        if summary.__class__ is not str or not summary.strip() or not summary.isprintable():
             _check_text(complaint_id, "summary", summary)
+        if area.__class__ is not str or complaint_id is not None or command_id is not None:
+            _check_ids(complaint_id, area, command_id)
         when = (
             received_at
-            if received_at.__class__ is dt.datetime and received_at.tzinfo is SHANGHAI
+            if received_at.__class__ is dt.datetime
+            and received_at.tzinfo is SHANGHAI
+            and received_at.year <= MAX_YEAR
             else as_instant(received_at, "received_at")
         )
         intake = when.date()
@@ -1670,7 +1715,8 @@ class Ledger:
 
     def pending_for_batch(self, round_id: str, day: dt.date) -> list[Snapshot]:
         """Return received cases of the round due in the batch of ``day`` (or earlier)."""
-        iso = day.isoformat()
+        check_id(round_id, "round_id", event="pending_for_batch")
+        iso = check_date(day, "day", entity_id=round_id, event="pending_for_batch").isoformat()
         return [
             s
             for s in self.store.find(kind="complaint", round_id=round_id, state="received")
@@ -1690,6 +1736,9 @@ class Ledger:
             PermissionDeniedError, GuardError, ChronologyError: as for :meth:`fire`;
             nothing is written then.
         """
+        check_id(round_id, "round_id", event="record_batch")
+        check_date(day, "day", entity_id=round_id, event="record_batch")
+        _check_actor(actor, round_id, "record_batch")
         rnd = self._round(round_id, _INTAKE_STATES, "handing over a batch")
         if as_instant(at, "at").date() < day:
             # The batch of a day holds the intake of the day before, complete only once
@@ -1730,6 +1779,11 @@ class Ledger:
         Each child keeps the parent's result clock; the parent ends in ``split``.
         """
         parent = self.get(case_id)
+        _check_actor(actor, case_id, "split")
+        if not isinstance(areas, (list, tuple)):
+            raise PayloadError(case_id, "split", "areas", "must be a list of area codes")
+        for area in areas:
+            check_id(area, "areas", entity_id=case_id, event="split")
         if len(set(areas)) < 2:
             raise PayloadError(case_id, "split", "areas", "name at least two different areas")
         ev, new_parent = self._transition(parent, "split", actor, at, {"areas": list(areas)}, None)
@@ -1794,7 +1848,12 @@ class Ledger:
         Safe to run as often as wanted, and from several workers at once: an alert is
         recorded as an event on its entity, and a second worker racing for the same entity
         loses the optimistic-concurrency check and skips it.
+
+        Raises:
+            AnchorError: ``now`` is not an aware datetime; PayloadError: ``limit`` is not a
+                whole number from 1 to 10,000.
         """
+        check_limit(limit, "limit", minimum=1, event="sweep")
         when = as_instant(now, "now") if now is not None else as_instant(self.clock.now())
         notices: list[AlertNotice] = []
         seen: set[str] = set()
@@ -1875,7 +1934,14 @@ class Ledger:
         limit: int | None = None,
     ) -> list[Snapshot]:
         """Return open entities with a deadline past due at ``now``, most overdue first
-        (at most ``limit`` of them)."""
+        (at most ``limit`` of them).
+
+        Raises:
+            AnchorError, PayloadError: a bad instant, filter or ``limit`` (0 to 10,000).
+        """
+        _check_filters({"kind": kind, "area": area})
+        if limit is not None:
+            check_limit(limit, "limit", event="overdue")
         areas = self.areas_within(area) if area else None
         return self.store.overdue(as_instant(now, "now"), kind=kind, areas=areas, limit=limit)
 
@@ -1888,7 +1954,14 @@ class Ledger:
         area: str | None = None,
     ) -> list[Snapshot]:
         """Return open entities whose next deadline falls within ``working_days`` working
-        days after ``now``'s day (and is not yet past)."""
+        days after ``now``'s day (and is not yet past).
+
+        Raises:
+            AnchorError, PayloadError: a bad instant, filter or ``working_days`` (0 to
+                10,000).
+        """
+        check_limit(working_days, "working_days", event="due_within")
+        _check_filters({"kind": kind, "area": area})
         when = as_instant(now, "now")
         last = self.calendar.add_workdays(when.date(), working_days)
         end = dt.datetime(last.year, last.month, last.day, tzinfo=SHANGHAI) + dt.timedelta(days=1)
@@ -1903,7 +1976,16 @@ class Ledger:
         round_id: str | None = None,
         area: str | None = None,
     ) -> dict[str | int | None, int]:
-        """Count entities by state, area, batch, category or kind."""
+        """Count entities by state, area, batch, category or kind.
+
+        Raises:
+            PayloadError: ``by`` or a filter is not one the ledger knows.
+        """
+        if by not in _COUNT_BY:
+            raise PayloadError(
+                "-", "counts", "by", f"{shown(by)}: count by one of {', '.join(_COUNT_BY)}"
+            )
+        _check_filters({"kind": kind, "round_id": round_id, "area": area})
         areas = self.areas_within(area) if area else None
         return self.store.counts(by, kind=kind, round_id=round_id, areas=areas)
 
@@ -2031,16 +2113,94 @@ def _id_in_use(entity_id: str) -> PayloadError:
 
 
 def _check_text(entity_id: str | None, field: str, value: object) -> None:
-    """Refuse a creating command's text field that is missing or blank."""
-    if not isinstance(value, str) or not value.strip():
-        raise PayloadError(entity_id or "-", CREATE, field, "must be non-empty text")
+    """Refuse a creating command's text field that is missing, blank or not storable."""
+    check_text(value, field, entity_id=_named(entity_id), event=CREATE)
+
+
+def _named(entity_id: object) -> str:
+    """The id to name in an error: the id itself if it is usable text, else ``-``."""
+    if (
+        isinstance(entity_id, str)
+        and 0 < len(entity_id) <= MAX_ID_LENGTH
+        and entity_id.isprintable()
+    ):
+        return entity_id
+    return "-"
+
+
+def _check_actor(actor: object, entity_id: object, event: object) -> None:
+    """Refuse anything but an :class:`Actor` where one acts."""
+    if not isinstance(actor, Actor):
+        raise PayloadError(
+            _named(entity_id),
+            _named(event),
+            "actor",
+            f"{shown(actor)} is not an actor; pass Actor(role, area, name)",
+        )
+
+
+def _check_command(entity_id: object, event: object, command_id: object) -> None:
+    """Refuse an event name or command id that is not an identifier."""
+    check_id(event, "event", entity_id=_named(entity_id), event="fire")
+    if command_id is not None:
+        check_id(command_id, "command_id", entity_id=_named(entity_id), event=str(event))
+
+
+def _check_ids(entity_id: object, area: object, command_id: object) -> None:
+    """Refuse a new entity's id, area or command id that is not an identifier."""
+    if entity_id is not None:
+        check_id(entity_id, "entity_id", event=CREATE)
+    check_id(area, "area", entity_id=_named(entity_id), event=CREATE)
+    if command_id is not None:
+        check_id(command_id, "command_id", entity_id=_named(entity_id), event=CREATE)
+
+
+def _check_areas(entity_id: str, area: object, areas: object) -> None:
+    """Refuse an owner area, or list of owner areas, that is not area codes."""
+    check_id(area, "area", entity_id=entity_id, event=CREATE)
+    if areas is not None:
+        if not isinstance(areas, (list, tuple)):
+            raise PayloadError(entity_id, CREATE, "areas", "must be a list of area codes")
+        for a in areas:
+            check_id(a, "areas", entity_id=entity_id, event=CREATE)
+
+
+#: The filters of :meth:`Ledger.find`, and what each accepts.
+_TEXT_FILTERS = frozenset({"kind", "round_id", "category", "parent_id", "area"})
+_MANY_FILTERS = frozenset({"state", "areas"})
+
+
+def _check_filters(filters: Mapping[str, Any]) -> None:
+    """Refuse a query filter the stores do not know, or one of the wrong type."""
+    for key, value in filters.items():
+        if value is None:
+            continue
+        if key in _TEXT_FILTERS:
+            check_id(value, key, event="find")
+        elif key in _MANY_FILTERS:
+            if isinstance(value, str) and key == "state":
+                check_id(value, key, event="find")
+            elif isinstance(value, (list, tuple, set, frozenset)):
+                for v in value:
+                    check_id(v, key, event="find")
+            else:
+                raise PayloadError("-", "find", key, f"{shown(value)} must be a list of text")
+        elif key == "batch":
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+                raise PayloadError("-", "find", key, f"{shown(value)} must be a batch number")
+        elif key == "open_only":
+            if not isinstance(value, bool):
+                raise PayloadError("-", "find", key, "must be True or False")
+        else:
+            known = ", ".join(sorted({*_TEXT_FILTERS, *_MANY_FILTERS, "batch", "open_only"}))
+            raise PayloadError("-", "find", shown(key), f"is not a filter; use {known}")
 
 
 def _check_category(entity_id: str | None, category: object) -> None:
     """Refuse a pollution category the ledger does not know."""
-    if category not in CATEGORIES:
+    if category.__class__ is not str or category not in CATEGORIES:
         raise PayloadError(
-            entity_id or "-", CREATE, "category", f"use one of {', '.join(CATEGORIES)}"
+            _named(entity_id), CREATE, "category", f"use one of {', '.join(CATEGORIES)}"
         )
 
 
@@ -2065,11 +2225,38 @@ def _plain(data: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = as_instant(value, key).isoformat()
         elif isinstance(value, dt.date):
             out[key] = value.isoformat()
-        elif value is None or isinstance(value, (str, int, float, bool, list, dict)):
-            out[key] = value
         else:
-            raise PayloadError("-", CREATE, key, f"cannot store a {type(value).__name__}")
+            out[key] = _json_value(value, key, 0)
     return out
+
+
+def _json_value(value: Any, key: str, depth: int) -> Any:
+    """Return ``value`` if it is plain JSON a store keeps exactly as hashed, else raise."""
+    cls = value.__class__
+    if cls is str:
+        return check_text(value, key, event=CREATE, empty=True)
+    if value is None or cls is bool or (cls is int and -MAX_WHOLE <= value <= MAX_WHOLE):
+        return value
+    if cls is float and math.isfinite(value):
+        return value
+    if depth >= 32:
+        raise PayloadError("-", CREATE, key, "is nested more than 32 levels deep")
+    if cls is list or cls is tuple:
+        return [_json_value(v, key, depth + 1) for v in value]
+    if cls is dict:
+        out = {}
+        for k, v in value.items():
+            if k.__class__ is not str:
+                raise PayloadError("-", CREATE, key, f"has a key {shown(k)} that is not text")
+            out[check_text(k, key, event=CREATE)] = _json_value(v, key, depth + 1)
+        return out
+    raise PayloadError(
+        "-",
+        CREATE,
+        key,
+        f"cannot store {shown(value)}: use text, whole numbers up to "
+        f"{MAX_WHOLE}, finite numbers, true/false, lists and tables",
+    )
 
 
 def _clock_candidate(snap: Snapshot, event: str) -> str:

@@ -4,6 +4,7 @@ permissions) as TOML data with sources, validated when loaded."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from collections.abc import Mapping
 from importlib import resources
@@ -14,6 +15,7 @@ import attrs
 
 from ._areas import ROLES
 from ._builtin import LIFECYCLES
+from ._checks import shown
 from ._definitions import DeadlineBinding, Lifecycle, Transition
 from ._rules import Channel, DailyWindow, DeadlineRule, EarlyWarning, EscalationStep, IntakeRule
 from .exceptions import DefinitionError, InspectionFlowError, RulebookError
@@ -163,18 +165,43 @@ def load_rulebook(name_or_path: str | Path) -> Rulebook:
             .joinpath(f"{name_or_path}.toml")
             .read_text(encoding="utf-8")
         )
+    elif not isinstance(name_or_path, (str, os.PathLike)):
+        raise RulebookError(
+            shown(name_or_path),
+            "-",
+            f"give a built-in rulebook name ({', '.join(BUILTIN_RULEBOOKS)}) or the path of "
+            f"a TOML file, not {type(name_or_path).__name__}",
+        )
     else:
-        path = Path(name_or_path)
-        source = str(path)
-        if not path.is_file():
-            known = ", ".join(BUILTIN_RULEBOOKS)
-            raise RulebookError(source, "-", f"no such file and no built-in rulebook ({known})")
-        text = path.read_text(encoding="utf-8")
+        source = str(name_or_path)
+        if len(source) > 1000:
+            source = shown(source)
+        text = _read(name_or_path, source)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RulebookError(source, "-", f"not valid TOML: {exc}") from exc
+    except RecursionError:
+        raise RulebookError(
+            source, "-", "not a rulebook: its tables are nested too deeply"
+        ) from None
     return parse_rulebook(data, source)
+
+
+def _read(name_or_path: str | os.PathLike[str], source: str) -> str:
+    """Return the text of a rulebook file, or raise :class:`RulebookError` saying why not."""
+    known = ", ".join(BUILTIN_RULEBOOKS)
+    try:
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise RulebookError(source, "-", f"no such file and no built-in rulebook ({known})")
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RulebookError(
+            source, "-", f"not UTF-8 text (byte {exc.start}); save the rulebook as UTF-8 TOML"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise RulebookError(source, "-", f"cannot be read: {exc}") from None
 
 
 def parse_rulebook(data: Mapping[str, Any], source: str = "<data>") -> Rulebook:
@@ -183,8 +210,15 @@ def parse_rulebook(data: Mapping[str, Any], source: str = "<data>") -> Rulebook:
     Raises:
         RulebookError: a value fails validation; the message names the source and key.
     """
+    if not isinstance(source, str):
+        source = shown(source)
+    if not isinstance(data, Mapping):
+        raise RulebookError(source, "-", f"must be a table (a mapping), not {type(data).__name__}")
     p = _Parser(source)
-    return p.parse(data)
+    try:
+        return p.parse(data)
+    except RecursionError:
+        raise RulebookError(source, "-", "its tables are nested too deeply") from None
 
 
 class _Parser:
@@ -212,6 +246,14 @@ class _Parser:
             raise self.fail(key, "is required")
         if not isinstance(value, str):
             raise self.fail(key, f"must be text, not {type(value).__name__}")
+        return value
+
+    def parent(self, data: Mapping[str, Any], key: str) -> str | None:
+        value = data.get("parent")
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value:
+            raise self.fail(key, f"must be the code of the containing area, not {shown(value)}")
         return value
 
     def note(self, key: str, data: Mapping[str, Any]) -> None:
@@ -293,7 +335,7 @@ class _Parser:
             self.known_keys(value, f"areas.{code}", _AREA_KEYS)
             areas[code] = (
                 self.text(value, f"areas.{code}.name"),
-                value.get("parent") if isinstance(value.get("parent"), str) else None,
+                self.parent(value, f"areas.{code}.parent"),
             )
         lifecycles = self.lifecycles(data, roles)
         for lc in lifecycles.values():

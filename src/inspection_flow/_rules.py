@@ -13,6 +13,7 @@ from typing import Any, Literal
 import attrs
 
 from ._calendar import ChinaCalendar
+from ._checks import MAX_AMOUNT, MAX_YEAR, MIN_YEAR
 from .exceptions import AnchorError, InvalidRuleError, UnitMismatchError
 
 __all__ = [
@@ -87,6 +88,8 @@ def _whole(value: Any, field: str, *, minimum: int) -> int:
         raise InvalidRuleError(field, value, "must be a whole number")
     if value < minimum:
         raise InvalidRuleError(field, value, f"must be at least {minimum}")
+    if value > MAX_AMOUNT:
+        raise InvalidRuleError(field, value, f"must be at most {MAX_AMOUNT}")
     return value
 
 
@@ -133,9 +136,32 @@ def as_instant(value: Any, field: str = "instant") -> dt.datetime:
     Raises:
         AnchorError: ``value`` is naive or not a datetime.
     """
-    if value.__class__ is _datetime and value.tzinfo is SHANGHAI:
+    if value.__class__ is _datetime and value.tzinfo is SHANGHAI and value.year <= MAX_YEAR:
         return value  # already what is asked for: the common case on the ledger's hot path
-    return _aware(value, field).astimezone(SHANGHAI)
+    aware = _aware(value, field)
+    if aware.__class__ is not _datetime:
+        # pendulum's DateTime and other subclasses are hashed and stored as the plain
+        # datetime they stand for.
+        aware = _datetime(
+            aware.year,
+            aware.month,
+            aware.day,
+            aware.hour,
+            aware.minute,
+            aware.second,
+            aware.microsecond,
+            tzinfo=aware.tzinfo,
+            fold=aware.fold,
+        )
+    try:
+        out = aware.astimezone(SHANGHAI)
+    except OverflowError:
+        out = None
+    if out is None or not MIN_YEAR <= out.year <= MAX_YEAR:
+        raise AnchorError(
+            value, f"{field} must fall in the years {MIN_YEAR}–{MAX_YEAR} (Asia/Shanghai)"
+        )
+    return out
 
 
 # Building an aware datetime costs over 1 µs, about a quarter of a whole compute(); a
@@ -365,6 +391,10 @@ class DeadlineRule:
         if self.amount < 0:
             raise InvalidRuleError(
                 "amount", self.amount, "a period cannot be negative; count from the anchor forward"
+            )
+        if self.amount > MAX_AMOUNT:
+            raise InvalidRuleError(
+                "amount", self.amount, f"at most {MAX_AMOUNT} {self.unit.value} are allowed"
             )
         for flag in ("count_start_day", "roll"):
             if not isinstance(getattr(self, flag), bool):
@@ -605,6 +635,8 @@ class DeadlineRule:
                     provisional,
                     calendar,
                 )
+        if pauses or extensions:
+            _check_adjustments(pauses, extensions)
         if anchor.__class__ is _date:
             day = anchor
             instant = None
@@ -773,6 +805,14 @@ class DeadlineRule:
                 due_at = _end_of(last, self.closes_at)
             steps.append(Adjustment("extension", ext.reason, ext.amount, last, extension=ext))
         return last, due_at, tuple(steps), suspended
+
+
+def _check_adjustments(pauses: Any, extensions: Any) -> None:
+    """Refuse pauses or extensions that are not lists of :class:`Pause` and
+    :class:`Extension` values."""
+    for field, value, kind in (("pauses", pauses, Pause), ("extensions", extensions, Extension)):
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, kind) for v in value):
+            raise InvalidRuleError(field, value, f"must be a list of {kind.__name__} values")
 
 
 def _merge(pauses: Sequence[Pause]) -> list[Pause]:
