@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -49,7 +50,8 @@ def pg_schema_url() -> Iterator[str]:
     try:
         with admin.begin() as conn:
             conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        options = f"-csearch_path={schema}"
+        # Commits need not wait for the disk: no test here is about PostgreSQL's durability.
+        options = f"-csearch_path={schema} -csynchronous_commit=off"
         yield (
             sa.make_url(url)
             .update_query_dict({"options": options})
@@ -59,3 +61,11 @@ def pg_schema_url() -> Iterator[str]:
             conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
     finally:
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new ledger database: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    return str(request.getfixturevalue("pg_schema_url"))

@@ -68,12 +68,10 @@ def build(ledger: Ledger, cases: int = 3) -> None:
     ledger.hand_over_batch("R", dt.date(2023, 6, 28), actor=TEAM, at=at("2023-06-28"))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A new ledger database: a SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.db'}"
-    return str(request.getfixturevalue("pg_schema_url"))
+@pytest.fixture
+def url(ledger_url: str) -> str:
+    """The database of the ledger under test."""
+    return ledger_url
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import multiprocessing
 import os
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -65,35 +64,6 @@ def _visit(ledger: Ledger, round_id: str, command_id: str, department: str = "å¸
     )
 
 
-@pytest.fixture
-def pg_schema_url() -> Iterator[str]:
-    """A PostgreSQL URL whose connections work in a fresh schema, dropped afterwards."""
-    if not PG_URL:
-        pytest.skip("set INSPECTION_FLOW_PG_URL=postgresql+psycopg://user@host/db")
-    schema = f"if_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        # Commits need not wait for the disk here: the test is about concurrency.
-        options = f"-csearch_path={schema} -csynchronous_commit=off"
-        url = sa.make_url(PG_URL).update_query_dict({"options": options})
-        yield url.render_as_string(hide_password=False)
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    finally:
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A new ledger database: a SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        return str(tmp_path / "ledger.db")
-    url: str = request.getfixturevalue("pg_schema_url")
-    return url
-
-
 # --- one race, played out step by step ------------------------------------------------------
 
 
@@ -113,6 +83,12 @@ def _after_lookup(engine: sa.Engine, meanwhile: Callable[[], object]) -> None:
             meanwhile()
 
     sa.event.listen(engine, "after_cursor_execute", interleave)
+
+
+@pytest.fixture
+def target(ledger_url: str) -> str:
+    """A new ledger database: a SQLite file, or a fresh PostgreSQL schema."""
+    return ledger_url
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import json
 import os
 import sqlite3
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,23 +24,6 @@ needs_postgres = pytest.mark.skipif(
     not PG_URL,
     reason="set INSPECTION_FLOW_PG_URL=postgresql+psycopg://user@host/db to run against PostgreSQL",
 )
-
-
-@pytest.fixture
-def pg_schema_url() -> Iterator[str]:
-    """A PostgreSQL URL whose connections work in a fresh schema, dropped afterwards."""
-    assert PG_URL
-    schema = f"if_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        url = sa.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    finally:
-        admin.dispose()
 
 
 class TestMemoryStore(StoreContract):

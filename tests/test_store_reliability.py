@@ -8,13 +8,10 @@ import os
 import random
 import signal
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from inspection_flow import ConcurrencyError
 from inspection_flow._records import replay
@@ -113,26 +110,6 @@ def test_concurrent_writers_on_sqlite(tmp_path: Path) -> None:
     path = tmp_path / "ledger.db"
     SQLStore.open(path).close()
     _run_writers(str(path), tmp_path)
-
-
-@pytest.fixture
-def pg_schema_url() -> Iterator[str]:
-    """A PostgreSQL URL whose connections work in a fresh schema, dropped afterwards."""
-    if not PG_URL:
-        pytest.skip("set INSPECTION_FLOW_PG_URL=postgresql+psycopg://user@host/db")
-    schema = f"if_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        # Commits need not wait for the disk here: the test is about concurrency.
-        options = f"-csearch_path={schema} -csynchronous_commit=off"
-        url = sa.make_url(PG_URL).update_query_dict({"options": options})
-        yield url.render_as_string(hide_password=False)
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    finally:
-        admin.dispose()
 
 
 @pytest.mark.postgres
