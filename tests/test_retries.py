@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from inspection_flow import SHANGHAI, Actor, ConcurrencyError, Ledger, PayloadError, SQLStore
+from processes import run_all
 
 PG_URL = os.environ.get("INSPECTION_FLOW_PG_URL")
 
@@ -266,18 +267,7 @@ def _run_race(target: str, tmp_path: Path) -> None:
     processes = [
         ctx.Process(target=_race, args=(target, n, barrier, str(outs[n]))) for n in range(WORKERS)
     ]
-    for p in processes:
-        p.start()
-    for p in processes:
-        p.join(timeout=120)
-    try:
-        assert [p.exitcode for p in processes] == [0] * WORKERS
-    finally:
-        for p in processes:
-            if p.is_alive():
-                p.kill()
-                p.join()
-            p.close()
+    run_all(processes)
 
     answers = [a for out in outs for a in json.loads(out.read_text())]
     assert len(answers) == WORKERS * COMMANDS * 5

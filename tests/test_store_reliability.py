@@ -17,6 +17,7 @@ from inspection_flow import ConcurrencyError
 from inspection_flow._records import replay
 from inspection_flow.stores import SQLStore
 from inspection_flow.testing import create_commit, next_commit
+from processes import run_all
 
 PG_URL = os.environ.get("INSPECTION_FLOW_PG_URL")
 
@@ -65,18 +66,7 @@ def _run_writers(target: str, tmp_path: Path) -> None:
         )
         for n in range(WORKERS)
     ]
-    for p in processes:
-        p.start()
-    for p in processes:
-        p.join(timeout=120)
-    try:
-        assert [p.exitcode for p in processes] == [0] * WORKERS
-    finally:
-        for p in processes:
-            if p.is_alive():
-                p.kill()
-                p.join()
-            p.close()
+    run_all(processes)
 
     accepted: dict[str, tuple[str, int]] = {}
     for out in outs:
