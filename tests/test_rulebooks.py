@@ -4,8 +4,10 @@ the file and the key."""
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 
+import attrs
 import pytest
 
 from inspection_flow import (
@@ -26,6 +28,11 @@ from inspection_flow import (
     parse_rulebook,
 )
 from strategies import LIAISON, OFFICE, OWNER, RECT_OFFICE, TEAM
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
 
 CAL = ChinaCalendar()
 D = dt.date
@@ -663,6 +670,51 @@ def test_rulebook_values_are_immutable() -> None:
     assert isinstance(rb, Rulebook)
     with pytest.raises(AttributeError):
         rb.name = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("mapping", ["rules", "ladders", "areas", "lifecycles", "notes"])
+def test_rulebook_mappings_refuse_assignment(mapping: str) -> None:
+    """Assigning into or deleting from any of a rulebook's mappings raises TypeError."""
+    rb = load_rulebook("hunan-provincial-2023")
+    values = getattr(rb, mapping)
+    key = next(iter(values))
+    with pytest.raises(TypeError):
+        values["x"] = values[key]
+    with pytest.raises(TypeError):
+        del values[key]
+    assert "x" not in getattr(load_rulebook("hunan-provincial-2023"), mapping)
+
+
+def test_a_refused_assignment_leaks_into_no_later_rulebook() -> None:
+    """Trying to add a rule or lifecycle to one rulebook leaves the next one loaded as it was."""
+    rb = load_rulebook("central")
+    with pytest.raises(TypeError):
+        rb.rules["plan"] = rb.rules["station_in"]  # type: ignore[index]
+    with pytest.raises(TypeError):
+        rb.lifecycles["task"] = LIFECYCLES["round"]  # type: ignore[index]
+    with pytest.raises(TypeError):
+        LIFECYCLES["extra"] = LIFECYCLES["task"]  # type: ignore[index]
+    again = load_rulebook("central")
+    assert again == rb
+    assert "extra" not in again.lifecycles
+    assert again.lifecycles["task"] is LIFECYCLES["task"]
+    assert sorted(LIFECYCLES) == ["complaint", "document_request", "round", "task"]
+
+
+def test_a_rulebook_keeps_its_values_when_the_callers_data_changes() -> None:
+    """Changing the dicts a rulebook was parsed or built from afterwards changes nothing."""
+    data = tomllib.loads(BASE)
+    rb = parse_rulebook(data, "base.toml")
+    before = (dict(rb.rules), dict(rb.areas), dict(rb.notes))
+    data["deadlines"]["station_in"]["amount"] = 99
+    data["deadlines"]["extra"] = {"amount": 1, "unit": "working_days"}
+    data["areas"].clear()
+    assert (dict(rb.rules), dict(rb.areas), dict(rb.notes)) == before
+    rules = dict(rb.rules)
+    built = attrs.evolve(rb, rules=rules)
+    rules.clear()
+    assert built.rules == rb.rules
+    assert built.rule("station_in").amount == 15
 
 
 def test_complaints_before_station_in_are_refused_under_any_rulebook(tmp_path: Path) -> None:

@@ -3,6 +3,9 @@ request (domain.md §5)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 from ._areas import ROLES
 from ._definitions import DeadlineBinding, Field, Lifecycle, State, Transition
 
@@ -690,4 +693,8 @@ DOCUMENT_REQUEST = Lifecycle(
     ),
 )
 
-LIFECYCLES = {lc.name: lc for lc in (ROUND, COMPLAINT, TASK, DOCUMENT_REQUEST)}
+#: The built-in lifecycles by name, read-only: every rulebook starts from these, so a
+#: change here would leak into each rulebook loaded afterwards.
+LIFECYCLES: Mapping[str, Lifecycle] = MappingProxyType(
+    {lc.name: lc for lc in (ROUND, COMPLAINT, TASK, DOCUMENT_REQUEST)}
+)

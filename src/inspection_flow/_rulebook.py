@@ -9,6 +9,7 @@ import sys
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -64,6 +65,15 @@ _BINDING_KEYS = {
 _CONFIDENCES = ("", "H", "M", "L", "L-M", "M-H")
 
 
+def _read_only(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Return a read-only view of a private copy of ``mapping``.
+
+    The copy is what keeps a rulebook immutable: a view of the caller's own dict would
+    change whenever the caller changed that dict.
+    """
+    return MappingProxyType(dict(mapping))
+
+
 @attrs.frozen
 class Ladder:
     """Warnings and escalation steps for a deadline whose date comes from the data."""
@@ -90,6 +100,11 @@ class Rulebook:
         areas: area codes with their names and parents.
         lifecycles: the lifecycle definitions, with this rulebook's changes applied.
         notes: the source and confidence of each value, by dotted key.
+
+    A rulebook is immutable: its mappings are read-only views of copies made when it is
+    built, so neither assigning into them nor changing the dicts it was built from
+    changes it (assignment raises ``TypeError``).  Use :func:`attrs.evolve` to derive a
+    changed rulebook.
     """
 
     name: str
@@ -97,12 +112,12 @@ class Rulebook:
     level: str
     source: str
     intake: IntakeRule
-    rules: Mapping[str, DeadlineRule]
-    ladders: Mapping[str, Ladder]
+    rules: Mapping[str, DeadlineRule] = attrs.field(converter=_read_only)
+    ladders: Mapping[str, Ladder] = attrs.field(converter=_read_only)
     dispatch: str
-    areas: Mapping[str, tuple[str, str | None]]
-    lifecycles: Mapping[str, Lifecycle]
-    notes: Mapping[str, tuple[str, str]]
+    areas: Mapping[str, tuple[str, str | None]] = attrs.field(converter=_read_only)
+    lifecycles: Mapping[str, Lifecycle] = attrs.field(converter=_read_only)
+    notes: Mapping[str, tuple[str, str]] = attrs.field(converter=_read_only)
 
     def rule(self, key: str) -> DeadlineRule:
         """Return the deadline rule ``key``.
