@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import logging
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from typing import Any
@@ -530,6 +534,69 @@ def test_machines_are_built_without_auto_transitions(
     lc = rebuilt(DOCUMENT_REQUEST)
     with pytest.raises(InvalidTransitionError):
         lc.step("D-1", "requested", "to_provided")
+
+
+class _MachineWithoutObjections(transitions.Machine):  # type: ignore[misc]
+    def add_transition(self, trigger: str, *args: Any, **kwargs: Any) -> None:
+        if trigger != "object":
+            super().add_transition(trigger, *args, **kwargs)
+
+
+def test_the_shared_machine_decides_what_may_happen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A move the machine does not know is refused by step, transition and allowed alike."""
+    monkeypatch.setattr(transitions, "Machine", _MachineWithoutObjections)
+    lc = rebuilt(TASK)
+    assert "object" in lc.events
+    assert lc.transition("public_notice", "object") is None
+    assert "object" not in lc.allowed("public_notice")
+    with pytest.raises(InvalidTransitionError) as info:
+        lc.step("T-1", "public_notice", "object")
+    assert info.value.allowed == lc.allowed("public_notice")
+    assert lc.step("T-1", "identified", "plan") == "planned"
+
+
+def test_a_field_index_is_read_only() -> None:
+    """A transition's fields by name cannot be changed through field_index."""
+    t = TASK.transitions_of("plan")[0]
+    name = next(iter(t.field_index))
+    with pytest.raises(TypeError):
+        t.field_index["extra"] = Field("extra")  # type: ignore[index]
+    with pytest.raises(TypeError):
+        del t.field_index[name]  # type: ignore[attr-defined]
+    assert set(t.field_index) == {f.name for f in t.fields}
+
+
+def test_building_a_machine_is_logged_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    """The library says at DEBUG, through its own logger, when it builds a definition's machine."""
+    with caplog.at_level(logging.DEBUG, logger="inspection_flow"):
+        rebuilt(DOCUMENT_REQUEST).step("D-1", "requested", "provide")
+    [record] = [r for r in caplog.records if r.name.startswith("inspection_flow")]
+    assert record.levelno == logging.DEBUG
+    assert "document_request" in record.getMessage()
+
+
+def test_no_logger_of_transitions_is_changed() -> None:
+    """Importing the package, building machines and firing events leave transitions' loggers
+    at the levels the host application gave them."""
+    code = textwrap.dedent(
+        """
+        import datetime as dt, logging
+        logging.getLogger("transitions.core").setLevel(logging.INFO)
+        levels = {n: logging.getLogger(n).level for n in ("transitions", "transitions.core")}
+        import inspection_flow as f
+
+        at = dt.datetime(2023, 6, 20, 9, tzinfo=f.SHANGHAI)
+        office = f.Actor("leading_office", "430000", "省督察办")
+        for lc in f.LIFECYCLES.values():
+            lc.allowed(lc.initial)
+        ledger = f.Ledger(rulebook="hunan-provincial-2023")
+        ledger.create_round("R", name="益阳市", area="430900", actor=office, at=at)
+        ledger.fire("R", "announce", actor=office, at=at)
+        after = {n: logging.getLogger(n).level for n in levels}
+        assert after == levels == {"transitions": 0, "transitions.core": 20}, after
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 # --- every legal path ------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 A :class:`Lifecycle` is immutable and shared by every entity that follows it; an
 entity's current state lives in its own record.  Each definition builds one shared
-``transitions`` machine, driven through a single cursor model, so no per-entity machine
-or model registration is ever made.
+``transitions`` machine, without models, the first time it is asked what may happen.
+The machine decides which event may fire from which state and where it leads; its
+answers are kept in a table that every later question reads, so no per-entity machine,
+model registration or trigger is ever made.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, Literal
 
 import attrs
@@ -20,6 +23,8 @@ from ._checks import MAX_WHOLE, check_id, check_text, shown
 from .exceptions import DefinitionError, InvalidTransitionError, PayloadError
 
 __all__ = ["CREATE", "DeadlineBinding", "Field", "Lifecycle", "State", "Transition"]
+
+_log = logging.getLogger(__name__)
 
 FieldType = Literal[
     "str", "int", "bool", "date", "datetime", "list", "dict", "choice", "area", "areas"
@@ -53,7 +58,8 @@ class Transition:
 
     ``target`` ``None`` records the event without changing the state (an activity such
     as a meeting, or a pause of a clock).  ``roles`` may fire it; ``guards`` name
-    preconditions checked by the ledger; ``fields`` describe its payload.
+    preconditions checked by the ledger; ``fields`` describe its payload, and
+    ``field_index`` is a read-only mapping of them by name.
     """
 
     event: str
@@ -64,10 +70,14 @@ class Transition:
     fields: tuple[Field, ...] = ()
     label_zh: str = ""
     label_en: str = ""
-    field_index: dict[str, Field] = attrs.field(init=False, repr=False, eq=False)
+    field_index: Mapping[str, Field] = attrs.field(init=False, repr=False, eq=False)
+    # The plain dict behind ``field_index``, read on every payload check.
+    _by_name: dict[str, Field] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "field_index", {f.name: f for f in self.fields})
+        by_name = {f.name: f for f in self.fields}
+        object.__setattr__(self, "_by_name", by_name)
+        object.__setattr__(self, "field_index", MappingProxyType(by_name))
 
 
 @attrs.frozen
@@ -111,12 +121,6 @@ CREATE = "create"
 _BUILD_LOCK = threading.Lock()
 
 
-class _Cursor:
-    """The single model a shared machine drives; it holds a state for one call at a time."""
-
-    state: str
-
-
 @attrs.frozen
 class Lifecycle:
     """An immutable lifecycle definition, validated when built.
@@ -135,7 +139,9 @@ class Lifecycle:
     transitions: tuple[Transition, ...]
     deadlines: tuple[DeadlineBinding, ...] = ()
     roles: frozenset[str] = frozenset()
-    _table: dict[tuple[str, str], Transition] = attrs.field(
+    # The shared machine's answers, filled when it is built: for each (state, event) it
+    # allows, the transition and the state it leads to; for each state, its events.
+    _decided: dict[tuple[str, str], tuple[Transition, str]] = attrs.field(
         init=False, repr=False, eq=False, factory=dict
     )
     _by_state: dict[str, tuple[str, ...]] = attrs.field(
@@ -165,6 +171,9 @@ class Lifecycle:
         )
         if self.initial not in self._state_index:
             raise DefinitionError(self.name, "initial", f"unknown state {self.initial!r}")
+        # The definition's own pairs, for checking it; which event may fire where at run
+        # time is the shared machine's answer (see _build_machine).
+        defined: dict[tuple[str, str], Transition] = {}
         for t in self.transitions:
             if not t.sources:
                 raise DefinitionError(self.name, f"event {t.event!r}", "has no source state")
@@ -176,11 +185,11 @@ class Lifecycle:
                     raise DefinitionError(
                         self.name, f"event {t.event!r}", f"leaves the terminal state {s!r}"
                     )
-                if (s, t.event) in self._table:
+                if (s, t.event) in defined:
                     raise DefinitionError(
                         self.name, f"event {t.event!r}", f"is defined twice from {s!r}"
                     )
-                self._table[(s, t.event)] = t
+                defined[(s, t.event)] = t
             if self.roles:
                 unknown = sorted(t.roles - self.roles)
                 if unknown:
@@ -193,7 +202,7 @@ class Lifecycle:
         frontier = [self.initial]
         while frontier:
             s = frontier.pop()
-            for (src, _), t in self._table.items():
+            for (src, _), t in defined.items():
                 if src == s and t.target and t.target not in reachable:
                     reachable.add(t.target)
                     frontier.append(t.target)
@@ -272,10 +281,6 @@ class Lifecycle:
         self._starts.update({k: tuple(v) for k, v in starts.items()})
         self._ends.update({k: tuple(v) for k, v in ends.items()})
         self._reopens.update({k: tuple(v) for k, v in reopens.items()})
-        by_state: dict[str, list[str]] = {n: [] for n in names}
-        for src, event in self._table:
-            by_state[src].append(event)
-        self._by_state.update({k: tuple(v) for k, v in by_state.items()})
 
     # -- questions ------------------------------------------------------------------------
 
@@ -296,12 +301,15 @@ class Lifecycle:
         return tuple(dict.fromkeys(t.event for t in self.transitions))
 
     def allowed(self, state: str) -> tuple[str, ...]:
-        """Return the events possible in ``state``."""
+        """Return the events possible in ``state``, in definition order."""
+        if not self._engine:
+            self._machine()
         return self._by_state.get(state, ())
 
     def transition(self, state: str, event: str) -> Transition | None:
-        """Return the transition of ``event`` from ``state``, or ``None``."""
-        return self._table.get((state, event))
+        """Return the transition of ``event`` from ``state``, or ``None`` if not possible."""
+        decided = (self._decided or self._machine()).get((state, event))
+        return None if decided is None else decided[0]
 
     def transitions_of(self, event: str) -> tuple[Transition, ...]:
         """Return every transition named ``event``."""
@@ -336,21 +344,21 @@ class Lifecycle:
 
     # -- running --------------------------------------------------------------------------
 
-    def _machine(self) -> list[Any]:
+    def _machine(self) -> dict[tuple[str, str], tuple[Transition, str]]:
+        """Return the shared machine's answers, building the machine on first use."""
         if not self._engine:
             with _BUILD_LOCK:
                 if not self._engine:
                     self._build_machine()
-        return self._engine
+        return self._decided
 
     def _build_machine(self) -> None:
-        from transitions import Machine, MachineError
+        from transitions import Machine
 
-        # transitions logs every trigger at INFO; that costs more than the trigger.
-        logging.getLogger("transitions").setLevel(logging.WARNING)
-        cursor = _Cursor()
+        # No model: the machine is asked, never triggered, so it holds no entity's state
+        # and needs no lock; and it never logs, since only triggers log.
         machine = Machine(
-            model=cursor,
+            model=None,
             states=[s.name for s in self.states],
             initial=self.initial,
             auto_transitions=False,
@@ -358,25 +366,39 @@ class Lifecycle:
         )
         for t in self.transitions:
             machine.add_transition(t.event, list(t.sources), t.target or "=")
-        refused = (MachineError, AttributeError, ValueError)
-        self._engine.extend((machine, cursor, threading.Lock(), refused))
+        decided: dict[tuple[str, str], tuple[Transition, str]] = {}
+        by_state: dict[str, list[str]] = {s.name: [] for s in self.states}
+        for t in self.transitions:
+            known = machine.events.get(t.event)
+            for src in t.sources:
+                moves = None if known is None else known.transitions.get(src)
+                if not moves:
+                    continue
+                # An internal move (no destination) stays where it is.
+                decided[(src, t.event)] = (t, moves[0].dest or src)
+                by_state[src].append(t.event)
+        self._by_state.update({k: tuple(v) for k, v in by_state.items()})
+        # Published whole, and the machine last: a reader that finds either set finds
+        # every answer.
+        object.__setattr__(self, "_decided", decided)
+        self._engine.append(machine)
+        _log.debug(
+            "built the transitions machine of lifecycle %r: %d states, %d moves",
+            self.name,
+            len(self.states),
+            len(decided),
+        )
 
     def step(self, entity_id: str, state: str, event: str) -> str:
-        """Run ``event`` from ``state`` on the shared machine and return the new state.
+        """Return the state ``event`` leads to from ``state``, as the shared machine decided.
 
         Raises:
             InvalidTransitionError: the event is not possible in ``state``.
         """
-        engine = self._engine or self._machine()
-        machine, cursor, lock, refused = engine
-        with lock:
-            try:
-                machine.set_state(state, model=cursor)
-                cursor.trigger(event)
-            except refused as exc:
-                raise InvalidTransitionError(entity_id, state, event, self.allowed(state)) from exc
-            new_state: str = cursor.state
-            return new_state
+        decided = (self._decided or self._machine()).get((state, event))
+        if decided is None:
+            raise InvalidTransitionError(entity_id, state, event, self.allowed(state))
+        return decided[1]
 
     # -- pictures -------------------------------------------------------------------------
 
@@ -433,7 +455,7 @@ def check_payload(
     Raises:
         PayloadError: a required field is missing, a field is unknown or has a bad value.
     """
-    specs = transition.field_index
+    specs = transition._by_name
     out: dict[str, Any] = {}
     for key, value in payload.items():
         spec = specs.get(key)
