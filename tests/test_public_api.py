@@ -1,6 +1,8 @@
 """The public API is exactly what inspection_flow exports."""
 
+import inspect
 import types
+import typing
 
 import inspection_flow
 
@@ -38,3 +40,22 @@ def test_importing_the_package_does_not_load_sqlalchemy() -> None:
         "assert 'sqlalchemy' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_public_type_aliases_are_exported_with_their_values() -> None:
+    """Lang, DeadlineStatus and CountKey are exported and name exactly their values."""
+    assert typing.get_args(inspection_flow.Lang) == ("zh", "en")
+    assert typing.get_args(inspection_flow.DeadlineStatus) == ("open", "met", "cancelled")
+    assert typing.get_args(inspection_flow.CountKey) == (
+        "state",
+        "area",
+        "batch",
+        "category",
+        "kind",
+    )
+
+
+def test_ledger_open_names_the_targets_it_takes() -> None:
+    """Ledger.open's target is typed as a path, a URL, an Engine or a Connection."""
+    annotation = inspect.signature(inspection_flow.Ledger.open).parameters["target"].annotation
+    assert annotation == "str | os.PathLike[str] | sa.Engine | sa.Connection"

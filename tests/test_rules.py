@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -137,6 +139,56 @@ def test_unknown_unit_is_refused(unit: Any) -> None:
     with pytest.raises(InvalidRuleError, match="working_days") as info:
         DeadlineRule(3, unit)
     assert info.value.field == "unit"
+
+
+CONSTRUCTORS = {
+    "working_days": Unit.WORKING_DAYS,
+    "calendar_days": Unit.CALENDAR_DAYS,
+    "months": Unit.MONTHS,
+    "hours": Unit.HOURS,
+}
+
+
+@pytest.mark.parametrize("name", [*CONSTRUCTORS, "parse"])
+def test_constructors_name_every_option(name: str) -> None:
+    """Each constructor takes the rule's options as named keywords, with no catch-all."""
+    params = inspect.signature(getattr(DeadlineRule, name)).parameters
+    assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    options = [f.name for f in attrs.fields(DeadlineRule)][2:]
+    assert list(params)[1:] == options
+    assert all(params[o].kind is inspect.Parameter.KEYWORD_ONLY for o in options)
+
+
+@pytest.mark.parametrize("name", list(CONSTRUCTORS))
+def test_constructors_pass_every_option_on(name: str) -> None:
+    """Every option given to a constructor ends up in the rule, as the class would set it."""
+    hours = name == "hours"
+    options: dict[str, Any] = {
+        "count_start_day": not hours,
+        "roll": not hours,
+        "closes_at": None if hours else dt.time(17, 30),
+        "name": "plan",
+        "source": "整改方案 第三条",
+        "confidence": "M",
+        "warnings": [EarlyWarning("soon", before=1, unit="hours" if hours else "working_days")],
+        "escalations": [EscalationStep("late", 2, "hours" if hours else "working_days")],
+    }
+    rule = getattr(DeadlineRule, name)(3, **options)
+    assert rule == DeadlineRule(3, CONSTRUCTORS[name], **options)
+    assert isinstance(rule.warnings, tuple)
+
+
+def test_parse_takes_its_defaults_from_the_text() -> None:
+    """parse counts the start day and rolls as the text and unit say unless told otherwise."""
+    assert DeadlineRule.parse("21天（含当日）") == DeadlineRule.calendar_days(
+        21, count_start_day=True
+    )
+    assert DeadlineRule.parse("21天（含当日）", count_start_day=False, roll=False) == (
+        DeadlineRule.calendar_days(21, roll=False)
+    )
+    assert DeadlineRule.parse("6 months", name="m", source="s", confidence="L") == (
+        DeadlineRule.months(6, name="m", source="s", confidence="L")
+    )
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from ._ledger import (
     Moved,
     SystemClock,
 )
-from ._records import Commit, DeadlineRecord, Event, Snapshot
+from ._records import Commit, DeadlineRecord, DeadlineStatus, Event, Snapshot
 from ._report import status_report
 from ._rulebook import BUILTIN_RULEBOOKS, Ladder, Rulebook, load_rulebook, parse_rulebook
 from ._rules import (
@@ -31,6 +31,7 @@ from ._rules import (
     EscalationStep,
     Extension,
     IntakeRule,
+    Lang,
     Pause,
     Unit,
 )
@@ -59,6 +60,7 @@ from .exceptions import (
 )
 from .stores import (
     Anchor,
+    CountKey,
     EventStore,
     LedgerHead,
     MemoryStore,
@@ -91,12 +93,14 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "Clock",
     "Commit",
     "ConcurrencyError",
+    "CountKey",
     "DOCUMENT_REQUEST",
     "DailyWindow",
     "DayInfo",
     "DeadlineBinding",
     "DeadlineRecord",
     "DeadlineRule",
+    "DeadlineStatus",
     "DeadlineView",
     "Decision",
     "DefinitionError",
@@ -115,6 +119,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "InvalidTransitionError",
     "LIFECYCLES",
     "Ladder",
+    "Lang",
     "Ledger",
     "LedgerHead",
     "Lifecycle",

@@ -163,12 +163,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "due":
-            opts: dict[str, bool] = {}
-            if args.count_start_day:
-                opts["count_start_day"] = True
-            if args.no_roll:
-                opts["roll"] = False
-            rule = DeadlineRule.parse(args.rule, **opts)
+            rule = DeadlineRule.parse(
+                args.rule,
+                count_start_day=True if args.count_start_day else None,
+                roll=False if args.no_roll else None,
+            )
             calendar = ChinaCalendar(unpublished="weekends" if args.provisional else "error")
             due = rule.compute(args.anchor, calendar)
             print(due.explain(args.lang))

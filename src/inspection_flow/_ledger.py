@@ -6,10 +6,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import math
+import os
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import attrs
 
@@ -55,6 +56,9 @@ from .exceptions import (
     StoreError,
 )
 from .stores import Anchor, EventStore, MemoryStore, RepairReport, VerifyReport
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 __all__ = [
     "AlertNotice",
@@ -455,7 +459,7 @@ class Ledger:
     @classmethod
     def open(
         cls,
-        target: Any,
+        target: str | os.PathLike[str] | sa.Engine | sa.Connection,
         *,
         read_only: bool = False,
         store_options: Mapping[str, Any] | None = None,

@@ -27,6 +27,7 @@ __all__ = [
     "EscalationStep",
     "Extension",
     "IntakeRule",
+    "Lang",
     "Pause",
     "Unit",
     "as_instant",
@@ -40,6 +41,7 @@ _datetime = dt.datetime
 _ONE_DAY = dt.timedelta(days=1)
 _MIDNIGHT = dt.time(0, 0)
 
+#: A language the library words its explanations and reports in: Chinese or English.
 Lang = Literal["zh", "en"]
 
 
@@ -355,6 +357,14 @@ def _unit_of_word(word: str) -> Unit:
     return Unit.CALENDAR_DAYS
 
 
+def _warnings(value: Iterable[EarlyWarning]) -> tuple[EarlyWarning, ...]:
+    return tuple(value)
+
+
+def _escalations(value: Iterable[EscalationStep]) -> tuple[EscalationStep, ...]:
+    return tuple(value)
+
+
 def _default_roll(unit: Unit) -> bool:
     return unit in (Unit.CALENDAR_DAYS, Unit.MONTHS)
 
@@ -378,8 +388,8 @@ class DeadlineRule:
     name: str = ""
     source: str = ""
     confidence: str = ""
-    warnings: tuple[EarlyWarning, ...] = attrs.field(default=(), converter=tuple)
-    escalations: tuple[EscalationStep, ...] = attrs.field(default=(), converter=tuple)
+    warnings: tuple[EarlyWarning, ...] = attrs.field(default=(), converter=_warnings)
+    escalations: tuple[EscalationStep, ...] = attrs.field(default=(), converter=_escalations)
 
     def __attrs_post_init__(self) -> None:
         if isinstance(self.amount, bool) or not isinstance(self.amount, int):
@@ -437,33 +447,194 @@ class DeadlineRule:
     # -- constructors ---------------------------------------------------------------------
 
     @classmethod
-    def working_days(cls, n: int, **opts: Any) -> DeadlineRule:
-        """Return a rule of ``n`` working days (the result is always a working day)."""
-        return cls(n, Unit.WORKING_DAYS, **opts)
+    def working_days(
+        cls,
+        n: int,
+        *,
+        count_start_day: bool = False,
+        roll: bool = False,
+        closes_at: dt.time | None = None,
+        name: str = "",
+        source: str = "",
+        confidence: str = "",
+        warnings: Iterable[EarlyWarning] = (),
+        escalations: Iterable[EscalationStep] = (),
+    ) -> DeadlineRule:
+        """Return a rule of ``n`` working days (the result is always a working day).
 
-    @classmethod
-    def calendar_days(cls, n: int, **opts: Any) -> DeadlineRule:
-        """Return a rule of ``n`` calendar days; by default a rest last day rolls forward."""
-        opts.setdefault("roll", True)
-        return cls(n, Unit.CALENDAR_DAYS, **opts)
-
-    @classmethod
-    def months(cls, n: int, **opts: Any) -> DeadlineRule:
-        """Return a rule of ``n`` months (Civil Code art. 202); a rest last day rolls."""
-        opts.setdefault("roll", True)
-        return cls(n, Unit.MONTHS, **opts)
-
-    @classmethod
-    def hours(cls, n: int, **opts: Any) -> DeadlineRule:
-        """Return a rule of ``n`` hours from the anchor instant."""
-        return cls(n, Unit.HOURS, **opts)
-
-    @classmethod
-    def parse(cls, text: str, **opts: Any) -> DeadlineRule:
-        """Parse a rule as written: ``"30 working days"``, ``"10个工作日（含当日）"``, ``"6个月"``.
+        Args:
+            n: the amount, a whole number from 1.
+            count_start_day: count the anchor's own day as the first day.
+            roll: a last day that is a rest day moves to the next working day.
+            closes_at: the last day ends at this time of day instead of 24:00.
+            name: the rule's key, e.g. ``plan``.
+            source: where the value comes from (a document and article).
+            confidence: ``H``, ``M``, ``L``, ``L-M`` or ``M-H``.
+            warnings: early warnings before the due instant.
+            escalations: steps after it.
 
         Raises:
-            InvalidRuleError: the text is not an amount followed by a known unit.
+            InvalidRuleError: a value is not acceptable.
+        """
+        return cls(
+            n,
+            Unit.WORKING_DAYS,
+            count_start_day,
+            roll,
+            closes_at,
+            name,
+            source,
+            confidence,
+            warnings,
+            escalations,
+        )
+
+    @classmethod
+    def calendar_days(
+        cls,
+        n: int,
+        *,
+        count_start_day: bool = False,
+        roll: bool = True,
+        closes_at: dt.time | None = None,
+        name: str = "",
+        source: str = "",
+        confidence: str = "",
+        warnings: Iterable[EarlyWarning] = (),
+        escalations: Iterable[EscalationStep] = (),
+    ) -> DeadlineRule:
+        """Return a rule of ``n`` calendar days; by default a rest last day rolls forward.
+
+        Args:
+            n: the amount, a whole number from 1.
+            count_start_day: count the anchor's own day as the first day.
+            roll: a last day that is a rest day moves to the next working day.
+            closes_at: the last day ends at this time of day instead of 24:00.
+            name: the rule's key, e.g. ``plan``.
+            source: where the value comes from (a document and article).
+            confidence: ``H``, ``M``, ``L``, ``L-M`` or ``M-H``.
+            warnings: early warnings before the due instant.
+            escalations: steps after it.
+
+        Raises:
+            InvalidRuleError: a value is not acceptable.
+        """
+        return cls(
+            n,
+            Unit.CALENDAR_DAYS,
+            count_start_day,
+            roll,
+            closes_at,
+            name,
+            source,
+            confidence,
+            warnings,
+            escalations,
+        )
+
+    @classmethod
+    def months(
+        cls,
+        n: int,
+        *,
+        count_start_day: bool = False,
+        roll: bool = True,
+        closes_at: dt.time | None = None,
+        name: str = "",
+        source: str = "",
+        confidence: str = "",
+        warnings: Iterable[EarlyWarning] = (),
+        escalations: Iterable[EscalationStep] = (),
+    ) -> DeadlineRule:
+        """Return a rule of ``n`` months (Civil Code art. 202); a rest last day rolls.
+
+        Args:
+            n: the amount, a whole number from 1.
+            count_start_day: count the anchor's own day as the first day.
+            roll: a last day that is a rest day moves to the next working day.
+            closes_at: the last day ends at this time of day instead of 24:00.
+            name: the rule's key, e.g. ``plan``.
+            source: where the value comes from (a document and article).
+            confidence: ``H``, ``M``, ``L``, ``L-M`` or ``M-H``.
+            warnings: early warnings before the due instant.
+            escalations: steps after it.
+
+        Raises:
+            InvalidRuleError: a value is not acceptable.
+        """
+        return cls(
+            n,
+            Unit.MONTHS,
+            count_start_day,
+            roll,
+            closes_at,
+            name,
+            source,
+            confidence,
+            warnings,
+            escalations,
+        )
+
+    @classmethod
+    def hours(
+        cls,
+        n: int,
+        *,
+        count_start_day: bool = False,
+        roll: bool = False,
+        closes_at: dt.time | None = None,
+        name: str = "",
+        source: str = "",
+        confidence: str = "",
+        warnings: Iterable[EarlyWarning] = (),
+        escalations: Iterable[EscalationStep] = (),
+    ) -> DeadlineRule:
+        """Return a rule of ``n`` hours from the anchor instant.
+
+        ``count_start_day``, ``roll`` and ``closes_at`` are accepted only at their
+        defaults: an hour period has no day to count, roll or close; other values raise
+        :class:`InvalidRuleError`.  The other arguments are as for :meth:`working_days`.
+        """
+        return cls(
+            n,
+            Unit.HOURS,
+            count_start_day,
+            roll,
+            closes_at,
+            name,
+            source,
+            confidence,
+            warnings,
+            escalations,
+        )
+
+    @classmethod
+    def parse(
+        cls,
+        text: str,
+        *,
+        count_start_day: bool | None = None,
+        roll: bool | None = None,
+        closes_at: dt.time | None = None,
+        name: str = "",
+        source: str = "",
+        confidence: str = "",
+        warnings: Iterable[EarlyWarning] = (),
+        escalations: Iterable[EscalationStep] = (),
+    ) -> DeadlineRule:
+        """Parse a rule as written: ``"30 working days"``, ``"10个工作日（含当日）"``, ``"6个月"``.
+
+        Args:
+            text: an amount and a unit, in English or Chinese; ``（含当日）`` counts the
+                start day.
+            count_start_day: ``None`` (the default) takes it from the text.
+            roll: ``None`` (the default) rolls calendar-day and month periods only.
+            closes_at, name, source, confidence, warnings, escalations: as for
+                :meth:`working_days`.
+
+        Raises:
+            InvalidRuleError: the text is not an amount followed by a known unit, or a
+                value is not acceptable.
         """
         m = _PARSE.match(text) if isinstance(text, str) else None
         if m is None:
@@ -474,10 +645,18 @@ class DeadlineRule:
                 "'48 hours', '10个工作日（含当日）'",
             )
         unit = _unit_of_word(m["unit"])
-        if m["start"]:
-            opts.setdefault("count_start_day", True)
-        opts.setdefault("roll", _default_roll(unit))
-        return cls(int(m["n"]), unit, **opts)
+        return cls(
+            int(m["n"]),
+            unit,
+            bool(m["start"]) if count_start_day is None else count_start_day,
+            _default_roll(unit) if roll is None else roll,
+            closes_at,
+            name,
+            source,
+            confidence,
+            warnings,
+            escalations,
+        )
 
     # -- plain data -----------------------------------------------------------------------
 

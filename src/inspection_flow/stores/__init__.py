@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._audit import Anchor, LedgerHead, Problem, RepairReport, VerifyReport
-from ._base import EventStore
+from ._base import CountKey, EventStore
 from ._memory import MemoryStore
 
 if TYPE_CHECKING:
@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Anchor",
+    "CountKey",
     "EventStore",
     "LedgerHead",
     "MemoryStore",
