@@ -4,6 +4,7 @@ jurisdictions, guards, deadlines, sweeps, recompute and queries."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 import attrs
@@ -1314,6 +1315,17 @@ def test_a_late_sweep_records_every_alert_due_at_once(ledger: Ledger) -> None:
     )
     assert ledger.sweep(at("2024-03-01")) == []
     assert ledger.sweep(at("2024-03-02")) == []
+
+
+def test_a_sweep_is_logged_at_info(ledger: Ledger, caplog: pytest.LogCaptureFixture) -> None:
+    """Each sweep says at INFO, through the library's own logger, how many alerts it recorded."""
+    fed_back(ledger)
+    planned_task(ledger)
+    with caplog.at_level(logging.INFO, logger="inspection_flow"):
+        notices = ledger.sweep(at("2024-03-01"))
+    [record] = [r for r in caplog.records if r.name.startswith("inspection_flow")]
+    assert record.levelno == logging.INFO
+    assert f"{len(notices)} alerts recorded" in record.getMessage()
 
 
 def test_a_warning_found_just_before_the_deadline_is_announced(ledger: Ledger) -> None:

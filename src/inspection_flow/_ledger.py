@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import math
 import os
 import uuid
@@ -59,6 +60,8 @@ from .stores import Anchor, EventStore, MemoryStore, RepairReport, VerifyReport
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "AlertNotice",
@@ -1873,12 +1876,19 @@ class Ledger:
                 except ConcurrencyError:
                     # Another worker recorded these alerts, or the entity moved on: read it
                     # again and record whatever is still pending.
+                    _log.debug("sweep: %s changed meanwhile; reading it again", snap.entity_id)
                     fresh = self.store.get(snap.entity_id)
                     if fresh is not None:
                         try:
                             notices.extend(self._fire_alerts(fresh, when))
                         except ConcurrencyError:
                             continue
+        _log.info(
+            "sweep at %s: %d alerts recorded on %d entities",
+            when.isoformat(),
+            len(notices),
+            len(seen),
+        )
         return notices
 
     def _fire_alerts(self, snap: Snapshot, now: dt.datetime) -> list[AlertNotice]:
