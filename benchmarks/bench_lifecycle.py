@@ -8,7 +8,7 @@ Run from the repository root::
 Measures, in one process:
 
 (a) 100,000 commands through ``Ledger.fire`` on complaint cases (permission and
-    jurisdiction check, payload validation, guard, the transition on the shared machine,
+    jurisdiction check, payload validation, guard, the move the shared machine decided,
     one hashed event, deadline updates), 20,000 cases x 5 commands;
 (b) the same 100,000 transitions on ONE bare shared ``transitions.Machine`` driving a
     single cursor model (``set_state`` + trigger) — the cheapest way to use the library
