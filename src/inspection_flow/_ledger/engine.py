@@ -1,0 +1,598 @@
+"""The generic engine: checking a command (state, role, jurisdiction, payload, guards),
+firing it, its effects, creating entities."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from .._areas import Actor
+from .._checks import (
+    check_id,
+)
+from .._definitions import CREATE, Lifecycle, Transition, check_payload
+from .._records import (
+    NO_DEADLINES,
+    Commit,
+    DeadlineRecord,
+    DeadlineStatus,
+    Event,
+    Snapshot,
+    fold,
+    iso,
+    one_area,
+)
+from .._rulebook import Rulebook
+from .._rules import as_instant
+from ..exceptions import (
+    ChronologyError,
+    ConcurrencyError,
+    GuardError,
+    InvalidTransitionError,
+    LifecycleError,
+    PayloadError,
+    PermissionDeniedError,
+)
+from .deadlines import _Deadlines
+from .guards import GUARDS, _GuardContext
+from .inputs import (
+    _check_actor,
+    _check_areas,
+    _check_command,
+    _clock_candidate,
+    _id_in_use,
+    _placeholder,
+)
+from .values import _MEMO_SIZE, _NO_DATA, Decision
+
+#: Who may create each kind of entity.
+_CREATORS: Mapping[str, frozenset[str]] = {
+    "round": frozenset({"leading_office"}),
+    "complaint": frozenset({"inspection_team"}),
+    "task": frozenset({"inspection_team", "rectification_office"}),
+    "document_request": frozenset({"inspection_team"}),
+}
+
+
+_CLOCK_EVENTS = frozenset({"pause_clock", "resume_clock", "grant_extension"})
+
+
+#: Events whose effects are more than the payload recorded as data.
+_SPECIAL_EFFECTS = frozenset(
+    {
+        "assign",
+        "plan",
+        "batch",
+        "claim_completion",
+        "apply_acceptance",
+        "mark_key",
+        "approve_extension",
+        "record_batch",
+    }
+)
+
+
+def _build(
+    lifecycle: Lifecycle,
+    shape: tuple[Any, ...],
+    effects: Mapping[str, Any],
+    records: Mapping[str, DeadlineRecord],
+    entity_id: str,
+    when: dt.datetime,
+    actor: Actor,
+    data: Mapping[str, Any],
+    command_id: str | None,
+) -> tuple[Event, Snapshot]:
+    """Return a new entity's creating event and the snapshot ``fold(None, event)`` gives."""
+    kind, name, area, owner_areas, round_id, parent_id, batch, category = shape
+    initial = lifecycle.initial
+    ev = Event.new(entity_id, 1, CREATE, when, actor, data, "", initial, effects, command_id)
+    snap = Snapshot(
+        entity_id,
+        kind,
+        name,
+        initial,
+        1,
+        area,
+        owner_areas,
+        round_id,
+        parent_id,
+        batch,
+        category,
+        when,
+        when,
+        False,
+        data,
+        records or NO_DEADLINES,
+        ev.hash,
+    )
+    return ev, snap
+
+
+def _create_effects(shape: tuple[Any, ...]) -> dict[str, Any]:
+    kind, lifecycle, area, areas, round_id, parent_id, batch, category = shape
+    out: dict[str, Any] = {"kind": kind, "lifecycle": lifecycle, "area": area}
+    if areas != (area,):
+        out["areas"] = list(areas)
+    for key, value in (
+        ("round_id", round_id),
+        ("parent_id", parent_id),
+        ("batch", batch),
+        ("category", category),
+    ):
+        if value is not None:
+            out[key] = value
+    return out
+
+
+class _Engine(_Deadlines):
+    """The generic engine: checking a command (state, role, jurisdiction, payload, guards),
+    firing it, its effects, creating entities."""
+
+    def _check(
+        self,
+        snap: Snapshot,
+        lc: Lifecycle,
+        event: str,
+        actor: Actor,
+        at: dt.datetime,
+        payload: Mapping[str, Any],
+        placeholders: Collection[str] = (),
+    ) -> tuple[Transition, dict[str, Any]]:
+        t = lc.transition(snap.state, event)
+        if t is None:
+            raise InvalidTransitionError(snap.entity_id, snap.state, event, lc.allowed(snap.state))
+        if actor.role not in t.roles:
+            raise PermissionDeniedError(
+                snap.entity_id,
+                event,
+                actor.role,
+                actor.area,
+                f"only {', '.join(sorted(t.roles))} may do this",
+            )
+        if actor.role not in ("system", "public") and not self._covers(actor, snap.areas):
+            where = ", ".join(self.areas.name(a) for a in snap.areas)
+            raise PermissionDeniedError(
+                snap.entity_id,
+                event,
+                actor.role,
+                actor.area,
+                f"{self.areas.name(actor.area)} has no jurisdiction over {where}",
+            )
+        clean = check_payload(snap.entity_id, t, payload) if (payload or t.fields) else {}
+        for f in t.fields:
+            if f.type not in ("area", "areas") or f.name not in clean or f.name in placeholders:
+                continue
+            codes = [clean[f.name]] if f.type == "area" else clean[f.name]
+            outside = [c for c in codes if not self._covers(actor, (c,))]
+            if outside:
+                raise PermissionDeniedError(
+                    snap.entity_id,
+                    event,
+                    actor.role,
+                    actor.area,
+                    f"{self.areas.name(actor.area)} has no jurisdiction over "
+                    f"{', '.join(self.areas.name(c) for c in outside)} ({f.name})",
+                )
+        if t.guards:
+            ctx = _GuardContext(self, snap, actor, at, clean)
+            for name in t.guards:
+                reason = GUARDS[name](ctx)
+                if reason is not None:
+                    raise GuardError(snap.entity_id, event, name, reason)
+        if event in _CLOCK_EVENTS:
+            self._check_clock(snap, event, clean)
+        return t, clean
+
+    def can(
+        self,
+        entity_id: str,
+        event: str,
+        actor: Actor,
+        *,
+        at: dt.datetime | None = None,
+        **payload: Any,
+    ) -> Decision:
+        """Say whether ``actor`` may fire ``event`` on the entity now, with the reasons if not.
+
+        Payload fields are checked only when given.
+        """
+        _check_actor(actor, entity_id, event)
+        snap = self.get(entity_id)
+        check_id(event, "event", entity_id=snap.entity_id, event="can")
+        lc = self.lifecycle_of(snap)
+        when = as_instant(at, "at") if at is not None else snap.updated_at
+        t = lc.transition(snap.state, event)
+        reasons: list[str] = []
+        if t is None:
+            allowed = ", ".join(lc.allowed(snap.state)) or "none"
+            return Decision(
+                False,
+                (f"'{event}' is not possible in state '{snap.state}'; allowed now: {allowed}",),
+            )
+        if when < snap.updated_at:
+            reasons.append(str(ChronologyError(entity_id, when, snap.updated_at)))
+        try:
+            filled = dict(payload)
+            if event in _CLOCK_EVENTS and "deadline" not in filled:
+                # Asked without a deadline: may the actor manage some deadline this way?
+                filled["deadline"] = _clock_candidate(snap, event)
+                if event == "grant_extension" and not filled.keys() & {"amount", "unit", "until"}:
+                    filled["until"] = _placeholder("date", ())
+            for f in t.fields:
+                if f.required and f.name not in filled:
+                    filled[f.name] = _placeholder(f.type, f.choices)
+            placeholders = filled.keys() - payload.keys()
+            self._check(snap, lc, event, actor, when, filled, placeholders)
+        except (PermissionDeniedError, GuardError, PayloadError) as exc:
+            reasons.append(str(exc))
+        return Decision(not reasons, tuple(reasons))
+
+    def available(self, entity_id: str, actor: Actor) -> list[str]:
+        """Return the events ``actor`` may fire on the entity now."""
+        _check_actor(actor, entity_id, "available")
+        snap = self.get(entity_id)
+        lc = self.lifecycle_of(snap)
+        return [e for e in lc.allowed(snap.state) if self.can(entity_id, e, actor)]
+
+    def fire(
+        self,
+        entity_id: str,
+        event: str,
+        *,
+        actor: Actor,
+        at: dt.datetime,
+        command_id: str | None = None,
+        **payload: Any,
+    ) -> Event:
+        """Apply ``event`` to the entity on behalf of ``actor`` at ``at``.
+
+        Appends one immutable event and updates the entity's deadlines.  A refused command
+        changes nothing.
+
+        Args:
+            entity_id: the entity.
+            event: the lifecycle event, e.g. ``hand_over``, ``record_finding``.
+            actor: who acts (role and area).
+            at: when, a timezone-aware datetime not before the entity's latest event.
+            command_id: makes the command idempotent: repeating it returns the first
+                result and appends nothing.
+            payload: the event's fields.
+
+        Returns:
+            The appended event.
+
+        Raises:
+            EntityNotFoundError, InvalidTransitionError, PermissionDeniedError, GuardError,
+            PayloadError, ChronologyError, AnchorError; ConcurrencyError if another writer
+            changed the entity meanwhile (nothing is written; retry).
+        """
+        if event.__class__ is not str or command_id is not None:
+            _check_command(entity_id, event, command_id)
+        if command_id is not None:
+            first = self._fired_before(command_id, entity_id, event)
+            if first is not None:
+                return first
+        snap = self.get(entity_id)
+        try:
+            event_obj, new = self._transition(snap, event, actor, at, payload, command_id)
+        except LifecycleError:
+            # A retry racing its own first attempt finds the entity already moved on by
+            # it: the stored result is the answer, not the refusal.
+            if command_id is not None:
+                first = self._fired_before(command_id, entity_id, event)
+                if first is not None:
+                    return first
+            raise
+        # The store refuses the command id if another process used it for another
+        # entity or event, and returns the first result if it applied this command.
+        stored = self._write((Commit(new, (event_obj,), snap.version, command_id),))
+        return stored[-1]
+
+    def _fired_before(self, command_id: str, entity_id: str, event: str) -> Event | None:
+        """Return the event ``command_id`` stored, if it was applied already.
+
+        Raises:
+            PayloadError: the id was used for another entity or event.
+        """
+        done = self._command(command_id)
+        if done is None:
+            return None
+        first = done[-1]
+        if (first.entity_id, first.name) != (entity_id, event):
+            raise PayloadError(
+                entity_id,
+                event,
+                "command_id",
+                f"{command_id!r} was already used for '{first.name}' on "
+                f"{first.entity_id}; give each command its own id",
+            )
+        return first
+
+    def _transition(
+        self,
+        snap: Snapshot,
+        event: str,
+        actor: Actor,
+        at: Any,
+        payload: Mapping[str, Any],
+        command_id: str | None,
+    ) -> tuple[Event, Snapshot]:
+        if actor.__class__ is not Actor:
+            _check_actor(actor, snap.entity_id, event)
+        when = self._instant(at, snap, snap.entity_id)
+        lc = self.lifecycle_of(snap)
+        t, clean = self._check(snap, lc, event, actor, when, payload)
+        new_state = lc.step(snap.entity_id, snap.state, event)
+        effects, records = self._effects(snap, lc, t, new_state, actor, when, clean)
+        ev = Event.new(
+            snap.entity_id,
+            snap.version + 1,
+            event,
+            when,
+            actor,
+            clean,
+            snap.state,
+            new_state,
+            effects,
+            command_id,
+            snap.last_hash,
+        )
+        return ev, fold(snap, ev, records)
+
+    def _effects(
+        self,
+        snap: Snapshot,
+        lc: Lifecycle,
+        t: Transition,
+        new_state: str,
+        actor: Actor,
+        at: dt.datetime,
+        payload: Mapping[str, Any],
+    ) -> tuple[dict[str, Any], dict[str, DeadlineRecord]]:
+        event = t.event
+        data: Mapping[str, Any] = _NO_DATA
+        setters: dict[str, Any] = {}
+        deadlines: dict[str, DeadlineRecord] = {}
+        if event in _CLOCK_EVENTS:
+            deadlines[payload["deadline"]] = self._clock(snap, event, at, payload)
+        elif t.target is not None and event != "batch":
+            # What a step records becomes the entity's data (owners, finding, measures…);
+            # activities that leave the state (meetings, visits, batches) stay in the
+            # history only.  The payload is a fresh dict, never changed: it is shared.
+            data = payload
+        if event in _SPECIAL_EFFECTS:
+            extra: dict[str, Any] = {}
+            if event == "assign":
+                owners = list(dict.fromkeys(payload["owners"]))
+                if not owners:
+                    raise PayloadError(snap.entity_id, event, "owners", "name at least one owner")
+                if len(owners) > 1 and payload.get("mode", "shared") != "shared":
+                    raise PayloadError(
+                        snap.entity_id,
+                        event,
+                        "mode",
+                        "several owners share a case (mode 'shared'); use split to divide it",
+                    )
+                setters["areas"] = tuple(owners)
+                setters["area"] = owners[0]
+                extra["mode"] = "shared" if len(owners) > 1 else "single"
+            elif event == "plan":
+                owner = payload["owner"]
+                setters["areas"] = (owner,)
+                setters["area"] = owner
+            elif event == "batch":
+                setters["batch"] = payload["number"]
+            elif event == "claim_completion":
+                extra["claimed_by"] = actor.to_dict()
+            elif event == "apply_acceptance":
+                extra["applied_by"] = actor.to_dict()
+            elif event == "mark_key":
+                extra["key_case"] = True
+            elif event == "approve_extension":
+                deadlines["rectify_due"] = self._extend_until(snap, "rectify_due", at, payload)
+            elif event == "record_batch":
+                data = {"batches": payload["number"]}
+            if extra:
+                data = {**data, **extra}
+        # Deadlines met, cancelled or reopened are recorded as [status, at]; deadlines
+        # started or changed otherwise, as whole records.
+        ends: dict[str, tuple[str, str | None]] = {}
+        if snap.deadlines:
+            for b, met in lc.deadlines_ended_by(event):
+                changed = deadlines.get(b.name)
+                record = changed or snap.deadlines.get(b.name)
+                if record is not None and record.status == "open":
+                    status: DeadlineStatus = "met" if met else "cancelled"
+                    if changed is None:
+                        ends[b.name] = (status, iso(at))
+                    deadlines[b.name] = record.ended(status, at)
+        started = lc.deadlines_started_by(event)
+        if started:
+            rb = self.rulebook_of(snap)
+            for b in started:
+                ends.pop(b.name, None)
+                deadlines[b.name] = self._start(snap.entity_id, b, rb, at, payload)
+        if snap.deadlines:
+            for b in lc.deadlines_reopened_by(event):
+                record = snap.deadlines.get(b.name)
+                if record is not None and record.status == "met" and b.name not in deadlines:
+                    ends[b.name] = ("open", None)
+                    deadlines[b.name] = record.ended("open", None)
+        if new_state in lc.terminal_states:
+            setters["terminal"] = True
+            for name, record in snap.deadlines.items():
+                if record.status == "open" and name not in deadlines:
+                    ends[name] = ("cancelled", iso(at))
+                    deadlines[name] = record.ended("cancelled", at)
+        # Batch numbers and deadlines started together (a day's batch, its hand-over):
+        # many cases set the same fields and start the same shared records, so they share
+        # one (immutable) effects mapping and deadline mapping.
+        shareable = not data and not ends and bool(setters or deadlines)
+        if shareable:
+            key = (tuple(setters.items()), tuple((n, id(r)) for n, r in deadlines.items()))
+            hit = self._effects_memo.get(key)
+            if hit is not None and all(
+                a is b for a, b in zip(hit[0], deadlines.values(), strict=True)
+            ):
+                return hit[1], hit[2]
+        effects: dict[str, Any] = {}
+        if data:
+            effects["data"] = data
+        if setters:
+            effects["set"] = setters
+        if len(ends) < len(deadlines):
+            effects["deadlines"] = {n: r.to_dict() for n, r in deadlines.items() if n not in ends}
+        if ends:
+            effects["end"] = ends
+        if shareable:
+            if len(self._effects_memo) >= _MEMO_SIZE:
+                self._effects_memo.clear()
+            # The records are kept with their ids, so a reused id never matches.
+            self._effects_memo[key] = (tuple(deadlines.values()), effects, deadlines)
+        return effects, deadlines
+
+    def _create(
+        self,
+        *,
+        entity_id: str,
+        lifecycle: Lifecycle,
+        rb: Rulebook,
+        area: str,
+        actor: Actor,
+        at: Any,
+        round_id: str | None = None,
+        parent_id: str | None = None,
+        category: str | None = None,
+        data: Mapping[str, Any],
+        areas: Sequence[str] | None = None,
+        command_id: str | None = None,
+        batch: int | None = None,
+        extra_deadlines: Mapping[str, DeadlineRecord] | None = None,
+        creators: frozenset[str] | None = None,
+    ) -> tuple[Event, Snapshot]:
+        check_id(entity_id, "entity_id", event=CREATE)
+        if command_id is not None:
+            check_id(command_id, "command_id", entity_id=entity_id, event=CREATE)
+        _check_actor(actor, entity_id, CREATE)
+        if area.__class__ is not str or areas:
+            _check_areas(entity_id, area, areas)
+        when = as_instant(at, "at")
+        kind = lifecycle.kind
+        if creators is None:
+            creators = _CREATORS.get(kind, frozenset())
+        if actor.role not in creators:
+            raise PermissionDeniedError(
+                entity_id,
+                CREATE,
+                actor.role,
+                actor.area,
+                f"only {', '.join(sorted(creators))} may create a {lifecycle.label_en}",
+            )
+        owner_areas = tuple(areas) if areas and tuple(areas) != (area,) else one_area(area)
+        if not self._covers(actor, owner_areas):
+            raise PermissionDeniedError(
+                entity_id,
+                CREATE,
+                actor.role,
+                actor.area,
+                f"{self.areas.name(actor.area)} has no jurisdiction over {self.areas.name(area)}",
+            )
+        started = lifecycle.deadlines_started_by(CREATE)
+        records: dict[str, DeadlineRecord] = {
+            b.name: self._start(entity_id, b, rb, when, data) for b in started
+        }
+        if extra_deadlines:
+            records.update(extra_deadlines)
+        shape = (kind, lifecycle.name, area, owner_areas, round_id, parent_id, batch, category)
+        if records:
+            effects: Mapping[str, Any] = {
+                "create": _create_effects(shape),
+                "deadlines": {n: r.to_dict() for n, r in records.items()},
+            }
+        else:
+            # Effects are immutable once recorded; cases of one round, area and category
+            # share one mapping, which keeps a million open cases small.
+            effects = self._shapes.get(shape) or self._shapes.setdefault(
+                shape, {"create": _create_effects(shape)}
+            )
+        return _build(lifecycle, shape, effects, records, entity_id, when, actor, data, command_id)
+
+    def _commit_new(
+        self, ev: Event, snap: Snapshot, command_id: str | None, *, generated: bool = False
+    ) -> Snapshot:
+        """Write a new entity; return the snapshot stored for it.
+
+        Args:
+            generated: whether the ledger made up the entity's id, so that a retry of
+                the command names another id than the first attempt did.
+
+        Raises:
+            PayloadError: the id is in use, or ``command_id`` was used for another
+                command.
+        """
+        if command_id is not None:
+            found = self._created_before(command_id, snap, generated=generated)
+            if found is not None:
+                return found
+        # Outside a batch the store refuses an id in use (expected version 0), which
+        # spares a read; inside one, the write comes later, so look now.
+        if self._pending is not None and self._load(snap.entity_id) is not None:
+            raise _id_in_use(snap.entity_id)
+        try:
+            if self._pending is None:
+                stored = self.store.append_new(snap, ev, command_id)
+            else:
+                stored = self._write((Commit(snap, (ev,), 0, command_id),))
+        except ConcurrencyError as exc:
+            if exc.entity_id == snap.entity_id and exc.expected == 0:
+                raise _id_in_use(snap.entity_id) from None
+            raise
+        except PayloadError as exc:
+            # Another process applied the command first, under an id it made up itself:
+            # the store refuses ours, and the entity it created is the answer.
+            if command_id is None or exc.field != "command_id" or not generated:
+                raise
+            found = self._created_before(command_id, snap, generated=True)
+            if found is None:
+                raise
+            return found
+        if stored[0].hash != ev.hash:
+            # The store answered with the first attempt's event, written by another
+            # process between our look-up and our write.
+            return self.get(stored[0].entity_id)
+        return snap
+
+    def _created_before(
+        self, command_id: str, snap: Snapshot, *, generated: bool
+    ) -> Snapshot | None:
+        """Return the entity ``command_id`` created, if it was applied already.
+
+        A creation whose id the ledger made up matches any entity of the same kind and
+        round the command created; one with the caller's id matches only that entity.
+
+        Raises:
+            PayloadError: the id was used for another command.
+        """
+        done = self._command(command_id)
+        if done is None:
+            return None
+        first = done[0]
+        create = first.effects.get("create")
+        if (
+            first.name == CREATE
+            and first.version == 1
+            and isinstance(create, Mapping)
+            and create.get("kind") == snap.kind
+            and create.get("round_id") == snap.round_id
+            and (generated or first.entity_id == snap.entity_id)
+        ):
+            return self.get(first.entity_id)
+        raise PayloadError(
+            snap.entity_id,
+            CREATE,
+            "command_id",
+            f"{command_id!r} was already used for '{done[-1].name}' on "
+            f"{first.entity_id}; give each command its own id",
+        )

@@ -1,0 +1,165 @@
+"""Queries over the ledger: finding entities, overdue and due-soon items, counts and rates,
+and the audit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from .._checks import (
+    check_id,
+    check_limit,
+    shown,
+)
+from .._records import (
+    Snapshot,
+)
+from .._rules import SHANGHAI, as_instant
+from ..exceptions import (
+    PayloadError,
+)
+from ..stores import Anchor, RepairReport, VerifyReport
+from .inputs import _COUNT_BY, _check_filters
+from .tasks import _Tasks
+
+
+class _Queries(_Tasks):
+    """Queries over the ledger: finding entities, overdue and due-soon items, counts and
+    rates, and the audit."""
+
+    def find(self, **filters: Any) -> list[Snapshot]:
+        """Return entities matching the filters of :meth:`EventStore.find`.
+
+        ``area=`` (one code) is expanded to every area it covers, so a city's office sees
+        its counties; ``areas=`` is passed as given.
+        """
+        _check_filters(filters)
+        if "area" in filters:
+            filters["areas"] = self.areas_within(filters.pop("area"))
+        return self.store.find(**filters)
+
+    def areas_within(self, area: str) -> list[str]:
+        """Return ``area`` and every known area it covers."""
+        check_id(area, "area", event="areas_within")
+        known = set(self.areas.names()) | {
+            a for a in self.store.counts("area") if isinstance(a, str)
+        }
+        known.add(area)
+        return sorted(a for a in known if self.areas.covers(area, a))
+
+    def overdue(
+        self,
+        now: dt.datetime,
+        *,
+        kind: str | None = None,
+        area: str | None = None,
+        limit: int | None = None,
+    ) -> list[Snapshot]:
+        """Return open entities with a deadline past due at ``now``, most overdue first
+        (at most ``limit`` of them).
+
+        Raises:
+            AnchorError, PayloadError: a bad instant, filter or ``limit`` (0 to 10,000).
+        """
+        _check_filters({"kind": kind, "area": area})
+        if limit is not None:
+            check_limit(limit, "limit", event="overdue")
+        areas = self.areas_within(area) if area else None
+        return self.store.overdue(as_instant(now, "now"), kind=kind, areas=areas, limit=limit)
+
+    def due_within(
+        self,
+        working_days: int,
+        now: dt.datetime,
+        *,
+        kind: str | None = None,
+        area: str | None = None,
+    ) -> list[Snapshot]:
+        """Return open entities whose next deadline falls within ``working_days`` working
+        days after ``now``'s day (and is not yet past).
+
+        Raises:
+            AnchorError, PayloadError: a bad instant, filter or ``working_days`` (0 to
+                10,000).
+        """
+        check_limit(working_days, "working_days", event="due_within")
+        _check_filters({"kind": kind, "area": area})
+        when = as_instant(now, "now")
+        last = self.calendar.add_workdays(when.date(), working_days)
+        end = dt.datetime(last.year, last.month, last.day, tzinfo=SHANGHAI) + dt.timedelta(days=1)
+        areas = self.areas_within(area) if area else None
+        return self.store.due_between(when, end, kind=kind, areas=areas)
+
+    def counts(
+        self,
+        by: Literal["state", "area", "batch", "category", "kind"],
+        *,
+        kind: str | None = None,
+        round_id: str | None = None,
+        area: str | None = None,
+    ) -> dict[str | int | None, int]:
+        """Count entities by state, area, batch, category or kind.
+
+        Raises:
+            PayloadError: ``by`` or a filter is not one the ledger knows.
+        """
+        if by not in _COUNT_BY:
+            raise PayloadError(
+                "-", "counts", "by", f"{shown(by)}: count by one of {', '.join(_COUNT_BY)}"
+            )
+        _check_filters({"kind": kind, "round_id": round_id, "area": area})
+        areas = self.areas_within(area) if area else None
+        return self.store.counts(by, kind=kind, round_id=round_id, areas=areas)
+
+    def rates(
+        self, now: dt.datetime, *, round_id: str | None = None, area: str | None = None
+    ) -> dict[str, float | None]:
+        """Return the closing rate of cases (办结率), the closing rate of tasks (销号率) and
+        the on-schedule rate of open tasks (序时进度), each ``None`` when there is nothing
+        to rate."""
+        cases = self.counts("state", kind="complaint", round_id=round_id, area=area)
+        tasks = self.counts("state", kind="task", round_id=round_id, area=area)
+        out_of_scope = sum(cases.get(s, 0) for s in ("passed_on", "duplicate", "split"))
+        in_scope = sum(cases.values()) - out_of_scope
+        done_cases = sum(
+            cases.get(s, 0) for s in ("interim_closed", "closed", "under_acceptance", "accepted")
+        )
+        total_tasks = sum(tasks.values())
+        closed_tasks = sum(tasks.get(s, 0) for s in ("closed", "filed"))
+        open_tasks = total_tasks - closed_tasks
+        # Counted from the index of due times: only the overdue tasks are read.
+        behind = sum(
+            1
+            for s in self.overdue(now, kind="task", area=area)
+            if (round_id is None or s.round_id == round_id) and s.state != "closed"
+        )
+        return {
+            "case_closing_rate": done_cases / in_scope if in_scope else None,
+            "task_closing_rate": closed_tasks / total_tasks if total_tasks else None,
+            "on_schedule_rate": (open_tasks - behind) / open_tasks if open_tasks else None,
+        }
+
+    def verify(self, *, deep: bool = False, anchor: Anchor | str | None = None) -> VerifyReport:
+        """Audit the ledger and report every problem found (see :meth:`EventStore.verify`).
+
+        Args:
+            deep: also fold every entity from its events and compare its projection.
+            anchor: an anchor printed or published earlier (:meth:`anchor`).
+        """
+        return self.store.verify(deep=deep, anchor=anchor)
+
+    def anchor(self) -> Anchor:
+        """Return a short digest of the whole ledger as it stands, to print or publish.
+
+        Kept outside the database (in a signed report, a notice, a letter), it shows later
+        whether the events it covers were changed, even by someone who rewrote and
+        re-hashed them all: ``verify(anchor=...)``.
+        """
+        return self.store.anchor()
+
+    def repair(self) -> RepairReport:
+        """Rewrite drifted projection rows and missing records of applied commands from
+        the events (see :meth:`EventStore.repair`); the events are never touched."""
+        report = self.store.repair()
+        self._intakes.clear()
+        return report
