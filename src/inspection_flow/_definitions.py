@@ -12,11 +12,13 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, Literal
 
 import attrs
 
 from ._checks import MAX_WHOLE, check_id, check_text, shown
+from ._guards import DERIVATIONS, GUARDS
 from .exceptions import DefinitionError, InvalidTransitionError, PayloadError
 
 __all__ = ["CREATE", "DeadlineBinding", "Field", "Lifecycle", "State", "Transition"]
@@ -26,14 +28,25 @@ FieldType = Literal[
 ]
 
 
+def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value))
+
+
 @attrs.frozen
 class State:
-    """A state of a lifecycle, with its Chinese and English labels."""
+    """A state of a lifecycle, with its Chinese and English labels.
+
+    ``terminal`` states end the entity's life (no event leaves them).  ``counts_as``
+    says how rates count an entity in the state: ``"open"`` (still to be done),
+    ``"closed"`` (done: closed, accepted, filed…) or ``"excluded"`` (outside what is
+    rated: passed on, a duplicate, split into others).
+    """
 
     name: str
     label_zh: str
     label_en: str
     terminal: bool = False
+    counts_as: Literal["open", "closed", "excluded"] = "open"
 
 
 @attrs.frozen
@@ -53,7 +66,24 @@ class Transition:
 
     ``target`` ``None`` records the event without changing the state (an activity such
     as a meeting, or a pause of a clock).  ``roles`` may fire it; ``guards`` name
-    preconditions checked by the ledger; ``fields`` describe its payload.
+    preconditions (registered with :func:`register_guard`); ``fields`` describe its
+    payload.
+
+    What the event records besides its payload is declared too:
+
+    - ``records``: which payload fields become the entity's data, as ``(field, key)``
+      pairs; by default every field does when the state changes, none otherwise.
+    - ``records_actor``: a data key set to the actor who fires the event (e.g.
+      ``claimed_by``, so a guard can later refuse the same unit, 谁验收、谁负责).
+    - ``marks``: constant data set by the event (e.g. ``{"key_case": True}``).
+    - ``assigns``: a field of type ``area`` or ``areas`` that becomes the entity's owner
+      area(s).
+    - ``sets_batch``: a whole-number field that becomes the entity's batch number.
+    - ``clock``: ``"pause"``, ``"resume"`` or ``"extend"``: the event works on the
+      running clock of the deadline named by its ``deadline`` field.
+    - ``extends``: a deadline this event moves to the date in its ``until`` field.
+    - ``derive``: a registered derivation (:func:`register_derivation`) adding data
+      worked out from the payload.
     """
 
     event: str
@@ -64,10 +94,18 @@ class Transition:
     fields: tuple[Field, ...] = ()
     label_zh: str = ""
     label_en: str = ""
-    field_index: dict[str, Field] = attrs.field(init=False, repr=False, eq=False)
+    records: tuple[tuple[str, str], ...] | None = None
+    records_actor: str | None = None
+    marks: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+    assigns: str | None = None
+    sets_batch: str | None = None
+    clock: Literal["pause", "resume", "extend"] | None = None
+    extends: str | None = None
+    derive: str | None = None
+    field_index: Mapping[str, Field] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "field_index", {f.name: f for f in self.fields})
+        object.__setattr__(self, "field_index", MappingProxyType({f.name: f for f in self.fields}))
 
 
 @attrs.frozen
@@ -135,6 +173,8 @@ class Lifecycle:
     transitions: tuple[Transition, ...]
     deadlines: tuple[DeadlineBinding, ...] = ()
     roles: frozenset[str] = frozenset()
+    creators: frozenset[str] = frozenset()
+    fields: tuple[Field, ...] = ()
     _table: dict[tuple[str, str], Transition] = attrs.field(
         init=False, repr=False, eq=False, factory=dict
     )
@@ -165,7 +205,14 @@ class Lifecycle:
         )
         if self.initial not in self._state_index:
             raise DefinitionError(self.name, "initial", f"unknown state {self.initial!r}")
+        if self.roles:
+            unknown_creators = sorted(self.creators - self.roles)
+            if unknown_creators:
+                raise DefinitionError(
+                    self.name, "creators", f"unknown role {unknown_creators[0]!r}"
+                )
         for t in self.transitions:
+            self._check_declarations(t)
             if not t.sources:
                 raise DefinitionError(self.name, f"event {t.event!r}", "has no source state")
             for s in (*t.sources, *((t.target,) if t.target else ())):
@@ -277,7 +324,56 @@ class Lifecycle:
             by_state[src].append(event)
         self._by_state.update({k: tuple(v) for k, v in by_state.items()})
 
+    def _check_declarations(self, t: Transition) -> None:
+        """Refuse guards, derivations and effects that name nothing that exists."""
+        where = f"event {t.event!r}"
+        for name in t.guards:
+            if name not in GUARDS:
+                known = ", ".join(sorted(GUARDS)) or "none"
+                raise DefinitionError(
+                    self.name,
+                    where,
+                    f"unknown guard {name!r}; register it with register_guard() before "
+                    f"building the lifecycle (registered: {known})",
+                )
+        if t.derive is not None and t.derive not in DERIVATIONS:
+            raise DefinitionError(self.name, where, f"unknown derivation {t.derive!r}")
+        fields = t.field_index
+        for named, types, what in (
+            (t.assigns, ("area", "areas"), "assigns"),
+            (t.sets_batch, ("int",), "sets_batch"),
+        ):
+            if named is not None and (named not in fields or fields[named].type not in types):
+                raise DefinitionError(
+                    self.name,
+                    where,
+                    f"{what} names {named!r}, which is not a field of type {' or '.join(types)}",
+                )
+        for source, _ in t.records or ():
+            if source not in fields:
+                raise DefinitionError(
+                    self.name, where, f"records field {source!r}, which the event does not have"
+                )
+        if t.clock is not None and "deadline" not in fields:
+            raise DefinitionError(self.name, where, "a clock event needs a 'deadline' field")
+        if t.extends is not None:
+            if "until" not in fields:
+                raise DefinitionError(self.name, where, "an extending event needs an 'until' field")
+            if all(d.name != t.extends for d in self.deadlines):
+                raise DefinitionError(
+                    self.name, where, f"extends {t.extends!r}, which is not a deadline here"
+                )
+
     # -- questions ------------------------------------------------------------------------
+
+    def counts_as(self, state: str) -> Literal["open", "closed", "excluded"]:
+        """How rates count an entity in ``state`` (``"open"`` for a state not defined)."""
+        found = self._state_index.get(state)
+        return found.counts_as if found is not None else "open"
+
+    def states_counted_as(self, how: Literal["open", "closed", "excluded"]) -> frozenset[str]:
+        """The states counted as ``how`` by rates."""
+        return frozenset(s.name for s in self.states if s.counts_as == how)
 
     def state(self, name: str) -> State:
         """Return the state called ``name``.

@@ -473,16 +473,7 @@ class _Parser:
 
     def rebuild(self, lc: Lifecycle, key: str, **changes: Any) -> Lifecycle:
         try:
-            return Lifecycle(
-                name=lc.name,
-                kind=lc.kind,
-                label_zh=lc.label_zh,
-                label_en=lc.label_en,
-                initial=lc.initial,
-                states=lc.states,
-                transitions=changes.get("transitions", lc.transitions),
-                deadlines=changes.get("deadlines", lc.deadlines),
-                roles=changes.get("roles", lc.roles),
-            )
+            # Built again, so the changed definition is validated as a whole.
+            return attrs.evolve(lc, **changes)
         except DefinitionError as exc:
             raise self.fail(key, str(exc)) from exc

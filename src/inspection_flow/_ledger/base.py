@@ -6,8 +6,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import uuid
+from collections import ChainMap
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .._areas import Actor, AreaRegistry
 from .._calendar import ChinaCalendar
@@ -15,6 +16,7 @@ from .._checks import (
     check_id,
 )
 from .._definitions import Lifecycle
+from .._guards import DERIVATIONS, GUARDS, Derivation, Guard
 from .._records import (
     Commit,
     DeadlineRecord,
@@ -26,11 +28,13 @@ from .._rulebook import Rulebook, load_rulebook
 from .._rules import DeadlineRule, as_instant
 from ..exceptions import (
     ChronologyError,
+    DefinitionError,
     EntityNotFoundError,
     RulebookError,
     StoreError,
 )
 from ..stores import EventStore, MemoryStore
+from .inputs import _check_filters
 from .values import Clock, SystemClock
 
 if TYPE_CHECKING:
@@ -53,8 +57,15 @@ class _Base:
         rulebooks: Iterable[Rulebook] = (),
         areas: AreaRegistry | None = None,
         clock: Clock | None = None,
+        guards: Mapping[str, Guard] | None = None,
     ) -> None:
         self.store: EventStore = store if store is not None else MemoryStore()
+        # The ledger's own guards first (a local variant of a registered one), then every
+        # registered guard.
+        self._guards: Mapping[str, Guard] = ChainMap(
+            _own_guards(guards), cast("dict[str, Guard]", GUARDS)
+        )
+        self._derivations: Mapping[str, Derivation] = DERIVATIONS
         self.calendar = calendar if calendar is not None else ChinaCalendar()
         self.clock: Clock = clock if clock is not None else SystemClock()
         default = rulebook if isinstance(rulebook, Rulebook) else load_rulebook(rulebook)
@@ -279,6 +290,26 @@ class _Base:
             raise ChronologyError(entity_id, when, snap.updated_at)
         return when
 
+    def find(self, **filters: Any) -> list[Snapshot]:
+        """Return entities matching the filters of :meth:`EventStore.find`.
+
+        ``area=`` (one code) is expanded to every area it covers, so a city's office sees
+        its counties; ``areas=`` is passed as given.
+        """
+        _check_filters(filters)
+        if "area" in filters:
+            filters["areas"] = self.areas_within(filters.pop("area"))
+        return self.store.find(**filters)
+
+    def areas_within(self, area: str) -> list[str]:
+        """Return ``area`` and every known area it covers."""
+        check_id(area, "area", event="areas_within")
+        known = set(self.areas.names()) | {
+            a for a in self.store.counts("area") if isinstance(a, str)
+        }
+        known.add(area)
+        return sorted(a for a in known if self.areas.covers(area, a))
+
     def _covers(self, actor: Actor, areas: Iterable[str]) -> bool:
         cache = self._covers_cache
         if self._covers_generation != self.areas.generation:
@@ -293,3 +324,21 @@ class _Base:
             if hit:
                 return True
         return False
+
+
+def _own_guards(guards: Mapping[str, Guard] | None) -> dict[str, Guard]:
+    """Check the guards a ledger is given: names of guards, and functions.
+
+    Raises:
+        DefinitionError: a name is not an identifier, or a value is not callable.
+    """
+    if guards is None:
+        return {}
+    if not isinstance(guards, Mapping):
+        raise DefinitionError("-", "guards", "give a mapping of guard names to functions")
+    for name, function in guards.items():
+        if not isinstance(name, str) or not name.isidentifier() or not callable(function):
+            raise DefinitionError(
+                "-", f"guard {name!r}", "give a name and a function of a GuardContext"
+            )
+    return dict(guards)

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import attrs
 
 from .._areas import Actor
-from .._definitions import DeadlineBinding
+from .._definitions import DeadlineBinding, Transition
 from .._records import (
     Commit,
     DeadlineRecord,
@@ -166,13 +166,14 @@ class _Deadlines(_Base):
         return attrs.evolve(fresh, fired=record.fired)
 
     def _clock(
-        self, snap: Snapshot, event: str, at: dt.datetime, payload: Mapping[str, Any]
+        self, snap: Snapshot, t: Transition, at: dt.datetime, payload: Mapping[str, Any]
     ) -> DeadlineRecord:
+        """The record of the deadline a clock event works on, paused, resumed or extended."""
         record = snap.deadlines[payload["deadline"]]
-        if event == "pause_clock":
+        if t.clock == "pause":
             pauses = (*record.pauses, (at.isoformat(), None, payload["reason"]))
             return self._recomputed(record, pauses=pauses)
-        if event == "resume_clock":
+        if t.clock == "resume":
             start, _, reason = record.pauses[-1]
             pauses = (*record.pauses[:-1], (start, at.isoformat(), reason))
             return self._recomputed(record, pauses=pauses)
@@ -184,9 +185,10 @@ class _Deadlines(_Base):
             _extension(ext)
             return self._recomputed(record, extensions=(*record.extensions, ext))
         except InspectionFlowError as exc:
-            raise PayloadError(snap.entity_id, event, "amount", str(exc)) from exc
+            raise PayloadError(snap.entity_id, t.event, "amount", str(exc)) from exc
 
-    def _check_clock(self, snap: Snapshot, event: str, payload: Mapping[str, Any]) -> None:
+    def _check_clock(self, snap: Snapshot, t: Transition, payload: Mapping[str, Any]) -> None:
+        event = t.event
         name = payload["deadline"]
         record = snap.deadlines.get(name)
         if record is None or record.status != "open":
@@ -198,11 +200,11 @@ class _Deadlines(_Base):
                 f"no open deadline {name!r}; open now: {', '.join(open_names) or 'none'}",
             )
         paused = bool(record.pauses) and record.pauses[-1][1] is None
-        if event == "pause_clock" and paused:
+        if t.clock == "pause" and paused:
             raise GuardError(snap.entity_id, event, "clock_running", f"{name} is already paused")
-        if event == "resume_clock" and not paused:
+        if t.clock == "resume" and not paused:
             raise GuardError(snap.entity_id, event, "clock_paused", f"{name} is not paused")
-        if event == "grant_extension":
+        if t.clock == "extend":
             has_amount = "amount" in payload or "unit" in payload
             if has_amount == ("until" in payload):
                 raise PayloadError(

@@ -12,6 +12,7 @@ from .._checks import (
     check_id,
 )
 from .._definitions import CREATE, Lifecycle, Transition, check_payload
+from .._guards import GuardContext
 from .._records import (
     NO_DEADLINES,
     Commit,
@@ -35,7 +36,6 @@ from ..exceptions import (
     PermissionDeniedError,
 )
 from .deadlines import _Deadlines
-from .guards import GUARDS, _GuardContext
 from .inputs import (
     _check_actor,
     _check_areas,
@@ -45,32 +45,6 @@ from .inputs import (
     _placeholder,
 )
 from .values import _MEMO_SIZE, _NO_DATA, Decision
-
-#: Who may create each kind of entity.
-_CREATORS: Mapping[str, frozenset[str]] = {
-    "round": frozenset({"leading_office"}),
-    "complaint": frozenset({"inspection_team"}),
-    "task": frozenset({"inspection_team", "rectification_office"}),
-    "document_request": frozenset({"inspection_team"}),
-}
-
-
-_CLOCK_EVENTS = frozenset({"pause_clock", "resume_clock", "grant_extension"})
-
-
-#: Events whose effects are more than the payload recorded as data.
-_SPECIAL_EFFECTS = frozenset(
-    {
-        "assign",
-        "plan",
-        "batch",
-        "claim_completion",
-        "apply_acceptance",
-        "mark_key",
-        "approve_extension",
-        "record_batch",
-    }
-)
 
 
 def _build(
@@ -176,13 +150,14 @@ class _Engine(_Deadlines):
                     f"{', '.join(self.areas.name(c) for c in outside)} ({f.name})",
                 )
         if t.guards:
-            ctx = _GuardContext(self, snap, actor, at, clean)
+            ctx = GuardContext(self, snap, actor, at, clean, event)
+            guards = self._guards
             for name in t.guards:
-                reason = GUARDS[name](ctx)
+                reason = guards[name](ctx)
                 if reason is not None:
                     raise GuardError(snap.entity_id, event, name, reason)
-        if event in _CLOCK_EVENTS:
-            self._check_clock(snap, event, clean)
+        if t.clock is not None:
+            self._check_clock(snap, t, clean)
         return t, clean
 
     def can(
@@ -215,10 +190,10 @@ class _Engine(_Deadlines):
             reasons.append(str(ChronologyError(entity_id, when, snap.updated_at)))
         try:
             filled = dict(payload)
-            if event in _CLOCK_EVENTS and "deadline" not in filled:
+            if t.clock is not None and "deadline" not in filled:
                 # Asked without a deadline: may the actor manage some deadline this way?
-                filled["deadline"] = _clock_candidate(snap, event)
-                if event == "grant_extension" and not filled.keys() & {"amount", "unit", "until"}:
+                filled["deadline"] = _clock_candidate(snap, t.clock)
+                if t.clock == "extend" and not filled.keys() & {"amount", "unit", "until"}:
                     filled["until"] = _placeholder("date", ())
             for f in t.fields:
                 if f.required and f.name not in filled:
@@ -355,47 +330,37 @@ class _Engine(_Deadlines):
         data: Mapping[str, Any] = _NO_DATA
         setters: dict[str, Any] = {}
         deadlines: dict[str, DeadlineRecord] = {}
-        if event in _CLOCK_EVENTS:
-            deadlines[payload["deadline"]] = self._clock(snap, event, at, payload)
-        elif t.target is not None and event != "batch":
-            # What a step records becomes the entity's data (owners, finding, measures…);
-            # activities that leave the state (meetings, visits, batches) stay in the
-            # history only.  The payload is a fresh dict, never changed: it is shared.
+        # What the event records is declared on its transition (see Transition): by
+        # default the payload of a step that changes the state becomes the entity's
+        # data; activities that leave the state (meetings, visits) stay in the history
+        # only.  The payload is a fresh dict, never changed: it is shared.
+        if t.clock is not None:
+            deadlines[payload["deadline"]] = self._clock(snap, t, at, payload)
+        elif t.records is not None:
+            if t.records:
+                data = {key: payload[f] for f, key in t.records if f in payload}
+        elif t.target is not None:
             data = payload
-        if event in _SPECIAL_EFFECTS:
-            extra: dict[str, Any] = {}
-            if event == "assign":
-                owners = list(dict.fromkeys(payload["owners"]))
-                if not owners:
-                    raise PayloadError(snap.entity_id, event, "owners", "name at least one owner")
-                if len(owners) > 1 and payload.get("mode", "shared") != "shared":
-                    raise PayloadError(
-                        snap.entity_id,
-                        event,
-                        "mode",
-                        "several owners share a case (mode 'shared'); use split to divide it",
-                    )
-                setters["areas"] = tuple(owners)
-                setters["area"] = owners[0]
-                extra["mode"] = "shared" if len(owners) > 1 else "single"
-            elif event == "plan":
-                owner = payload["owner"]
-                setters["areas"] = (owner,)
-                setters["area"] = owner
-            elif event == "batch":
-                setters["batch"] = payload["number"]
-            elif event == "claim_completion":
-                extra["claimed_by"] = actor.to_dict()
-            elif event == "apply_acceptance":
-                extra["applied_by"] = actor.to_dict()
-            elif event == "mark_key":
-                extra["key_case"] = True
-            elif event == "approve_extension":
-                deadlines["rectify_due"] = self._extend_until(snap, "rectify_due", at, payload)
-            elif event == "record_batch":
-                data = {"batches": payload["number"]}
-            if extra:
-                data = {**data, **extra}
+        extra: dict[str, Any] = {}
+        if t.assigns is not None:
+            codes = payload[t.assigns]
+            owners = [codes] if isinstance(codes, str) else list(dict.fromkeys(codes))
+            setters["areas"] = tuple(owners)
+            setters["area"] = owners[0]
+        if t.sets_batch is not None:
+            setters["batch"] = payload[t.sets_batch]
+        if t.records_actor is not None:
+            extra[t.records_actor] = actor.to_dict()
+        if t.marks:
+            extra.update(t.marks)
+        if t.extends is not None:
+            deadlines[t.extends] = self._extend_until(snap, t.extends, at, payload)
+        if t.derive is not None:
+            extra.update(
+                self._derivations[t.derive](GuardContext(self, snap, actor, at, payload, event))
+            )
+        if extra:
+            data = {**data, **extra}
         # Deadlines met, cancelled or reopened are recorded as [status, at]; deadlines
         # started or changed otherwise, as whole records.
         ends: dict[str, tuple[str, str | None]] = {}
@@ -481,14 +446,17 @@ class _Engine(_Deadlines):
         when = as_instant(at, "at")
         kind = lifecycle.kind
         if creators is None:
-            creators = _CREATORS.get(kind, frozenset())
+            creators = lifecycle.creators
         if actor.role not in creators:
             raise PermissionDeniedError(
                 entity_id,
                 CREATE,
                 actor.role,
                 actor.area,
-                f"only {', '.join(sorted(creators))} may create a {lifecycle.label_en}",
+                f"only {', '.join(sorted(creators))} may create a {lifecycle.label_en}"
+                if creators
+                else f"no role may create a {lifecycle.label_en}: its lifecycle "
+                f"{lifecycle.name!r} declares no creators",
             )
         owner_areas = tuple(areas) if areas and tuple(areas) != (area,) else one_area(area)
         if not self._covers(actor, owner_areas):

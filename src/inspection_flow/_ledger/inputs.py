@@ -182,14 +182,14 @@ def _placeholder(kind: str, choices: tuple[str, ...]) -> Any:
     }.get(kind, "-")
 
 
-def _clock_candidate(snap: Snapshot, event: str) -> str:
-    """An open deadline ``event`` could act on: a running one to pause, a paused one to
+def _clock_candidate(snap: Snapshot, clock: str) -> str:
+    """An open deadline a ``clock`` event could act on: a running one to pause, a paused one to
     resume, any to extend; ``"-"`` when there is none."""
     for name, record in sorted(snap.deadlines.items()):
         if record.status != "open":
             continue
         paused = bool(record.pauses) and record.pauses[-1][1] is None
-        if event == "grant_extension" or paused == (event == "resume_clock"):
+        if clock == "extend" or paused == (clock == "resume"):
             return name
     return "-"
 

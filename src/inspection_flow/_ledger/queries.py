@@ -4,10 +4,9 @@ and the audit."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Literal
 
 from .._checks import (
-    check_id,
     check_limit,
     shown,
 )
@@ -26,26 +25,6 @@ from .tasks import _Tasks
 class _Queries(_Tasks):
     """Queries over the ledger: finding entities, overdue and due-soon items, counts and
     rates, and the audit."""
-
-    def find(self, **filters: Any) -> list[Snapshot]:
-        """Return entities matching the filters of :meth:`EventStore.find`.
-
-        ``area=`` (one code) is expanded to every area it covers, so a city's office sees
-        its counties; ``areas=`` is passed as given.
-        """
-        _check_filters(filters)
-        if "area" in filters:
-            filters["areas"] = self.areas_within(filters.pop("area"))
-        return self.store.find(**filters)
-
-    def areas_within(self, area: str) -> list[str]:
-        """Return ``area`` and every known area it covers."""
-        check_id(area, "area", event="areas_within")
-        known = set(self.areas.names()) | {
-            a for a in self.store.counts("area") if isinstance(a, str)
-        }
-        known.add(area)
-        return sorted(a for a in known if self.areas.covers(area, a))
 
     def overdue(
         self,

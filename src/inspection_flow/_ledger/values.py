@@ -173,14 +173,6 @@ class DeadlineView:
         return "\n".join(line for line in lines if line)
 
 
-def _actor_key(actor: Actor | Mapping[str, str] | None) -> tuple[str, str] | None:
-    if actor is None:
-        return None
-    if isinstance(actor, Actor):
-        return (actor.area, actor.name)
-    return (actor.get("area", ""), actor.get("name", ""))
-
-
 _NO_DATA: Mapping[str, Any] = MappingProxyType({})
 
 
