@@ -7,6 +7,7 @@ from ._areas import ROLES, Actor, AreaRegistry
 from ._builtin import COMPLAINT, DOCUMENT_REQUEST, LIFECYCLES, ROUND, TASK
 from ._calendar import ChinaCalendar, DayInfo, YearSchedule
 from ._definitions import DeadlineBinding, Field, Lifecycle, State, Transition
+from ._guards import GuardContext, guard, register_derivation, register_guard
 from ._ledger import (
     AlertNotice,
     Batch,
@@ -108,6 +109,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "EventStore",
     "Extension",
     "Field",
+    "GuardContext",
     "GuardError",
     "InspectionFlowError",
     "IntakeRule",
@@ -145,8 +147,11 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "UnitMismatchError",
     "VerifyReport",
     "YearSchedule",
+    "guard",
     "load_rulebook",
     "parse_rulebook",
+    "register_derivation",
+    "register_guard",
     "status_report",
 ]
 

@@ -4,6 +4,7 @@ firing it, its effects, creating entities."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -43,6 +44,7 @@ from .inputs import (
     _clock_candidate,
     _id_in_use,
     _placeholder,
+    _plain,
 )
 from .values import _MEMO_SIZE, _NO_DATA, Decision
 
@@ -417,6 +419,88 @@ class _Engine(_Deadlines):
             # The records are kept with their ids, so a reused id never matches.
             self._effects_memo[key] = (tuple(deadlines.values()), effects, deadlines)
         return effects, deadlines
+
+    def create(
+        self,
+        lifecycle: str,
+        *,
+        actor: Actor,
+        at: dt.datetime,
+        area: str,
+        entity_id: str | None = None,
+        round_id: str | None = None,
+        parent_id: str | None = None,
+        category: str | None = None,
+        areas: Sequence[str] | None = None,
+        command_id: str | None = None,
+        **fields: Any,
+    ) -> Snapshot:
+        """Create an entity of any lifecycle the rulebook defines, built-in or the user's.
+
+        The lifecycle is looked up in the round's rulebook (the ledger's default rulebook
+        without ``round_id``); only its ``creators`` may create, within their
+        jurisdiction over ``area`` (and ``areas``).  ``fields`` become the entity's data,
+        checked against the lifecycle's ``fields`` when it declares them.  The inspection's
+        own commands (:meth:`create_round`, :meth:`receive_complaint`, :meth:`add_task`,
+        :meth:`request_documents`) are conveniences over the same engine that also check
+        what their domain asks (the round's state, the hotline window…).
+
+        Args:
+            lifecycle: the lifecycle's name, e.g. ``"two_reviewer_acceptance"``.
+            actor, at: who creates it, and when (an aware datetime).
+            area: the entity's area (its owner's, once assigned).
+            entity_id: its id; made up when not given.
+            round_id, parent_id: the round it belongs to, and its parent entity.
+            category: a category, for counts.
+            areas: all its areas, when it has several.
+            command_id: makes the creation idempotent.
+            fields: its data.
+
+        Returns:
+            The stored snapshot.
+
+        Raises:
+            EntityNotFoundError: the round or parent does not exist.
+            RulebookError: the rulebook has no such lifecycle.
+            PermissionDeniedError, PayloadError, AnchorError: as for :meth:`fire`.
+        """
+        _check_command(entity_id or "-", CREATE, command_id)
+        check_id(lifecycle, "lifecycle", entity_id=entity_id or "-", event=CREATE)
+        if entity_id is not None:
+            check_id(entity_id, "entity_id", entity_id="-", event=CREATE)
+        _check_actor(actor, entity_id or "-", CREATE)
+        if round_id is not None:
+            check_id(round_id, "round_id", entity_id=entity_id or "-", event=CREATE)
+            rb = self.rulebook_of(self.get(round_id))
+        else:
+            rb = self.rulebook
+        if parent_id is not None:
+            check_id(parent_id, "parent_id", entity_id=entity_id or "-", event=CREATE)
+            self.get(parent_id)
+        lc = rb.lifecycle(lifecycle)
+        made = entity_id or (
+            f"{round_id + '/' if round_id else ''}{lc.kind}-{uuid.uuid4().hex[:12]}"
+        )
+        if lc.fields:
+            creation = Transition(CREATE, (lc.initial,), lc.initial, lc.creators, (), lc.fields)
+            data: Mapping[str, Any] = check_payload(made, creation, fields)
+        else:
+            data = _plain(fields)
+        ev, snap = self._create(
+            entity_id=made,
+            lifecycle=lc,
+            rb=rb,
+            area=area,
+            actor=actor,
+            at=at,
+            round_id=round_id,
+            parent_id=parent_id,
+            category=category,
+            data=data,
+            areas=areas,
+            command_id=command_id,
+        )
+        return self._commit_new(ev, snap, command_id, generated=entity_id is None)
 
     def _create(
         self,

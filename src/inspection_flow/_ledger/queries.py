@@ -10,6 +10,7 @@ from .._checks import (
     check_limit,
     shown,
 )
+from .._definitions import Lifecycle
 from .._records import (
     Snapshot,
 )
@@ -90,31 +91,59 @@ class _Queries(_Tasks):
         areas = self.areas_within(area) if area else None
         return self.store.counts(by, kind=kind, round_id=round_id, areas=areas)
 
+    def tally(
+        self, kind: str, *, round_id: str | None = None, area: str | None = None
+    ) -> dict[str, int]:
+        """Count the entities of ``kind`` as their lifecycle says rates count their states:
+        ``open``, ``closed`` and ``excluded`` (see :class:`State`).
+
+        States are read from the lifecycle of ``kind`` in the round's rulebook (the
+        ledger's default rulebook without ``round_id``).
+        """
+        lc = self._lifecycle_of_kind(kind, round_id)
+        out = {"open": 0, "closed": 0, "excluded": 0}
+        for state, n in self.counts("state", kind=kind, round_id=round_id, area=area).items():
+            out[lc.counts_as(str(state))] += n
+        return out
+
+    def _lifecycle_of_kind(self, kind: str, round_id: str | None) -> Lifecycle:
+        rb = self.rulebook_of(round_id) if round_id is not None else self.rulebook
+        for lc in rb.lifecycles.values():
+            if lc.kind == kind:
+                return lc
+        raise PayloadError(
+            "-",
+            "tally",
+            "kind",
+            f"rulebook {rb.name!r} has no lifecycle of kind {kind!r}; "
+            f"its kinds: {', '.join(sorted({lc.kind for lc in rb.lifecycles.values()}))}",
+        )
+
     def rates(
         self, now: dt.datetime, *, round_id: str | None = None, area: str | None = None
     ) -> dict[str, float | None]:
         """Return the closing rate of cases (办结率), the closing rate of tasks (销号率) and
         the on-schedule rate of open tasks (序时进度), each ``None`` when there is nothing
-        to rate."""
-        cases = self.counts("state", kind="complaint", round_id=round_id, area=area)
-        tasks = self.counts("state", kind="task", round_id=round_id, area=area)
-        out_of_scope = sum(cases.get(s, 0) for s in ("passed_on", "duplicate", "split"))
-        in_scope = sum(cases.values()) - out_of_scope
-        done_cases = sum(
-            cases.get(s, 0) for s in ("interim_closed", "closed", "under_acceptance", "accepted")
-        )
+        to rate.
+
+        What counts as closed or outside the rate is what the lifecycles say of their
+        states (:meth:`tally`).
+        """
+        cases = self.tally("complaint", round_id=round_id, area=area)
+        tasks = self.tally("task", round_id=round_id, area=area)
+        in_scope = cases["open"] + cases["closed"]
         total_tasks = sum(tasks.values())
-        closed_tasks = sum(tasks.get(s, 0) for s in ("closed", "filed"))
-        open_tasks = total_tasks - closed_tasks
+        open_tasks = tasks["open"]
+        task_lc = self._lifecycle_of_kind("task", round_id)
         # Counted from the index of due times: only the overdue tasks are read.
         behind = sum(
             1
             for s in self.overdue(now, kind="task", area=area)
-            if (round_id is None or s.round_id == round_id) and s.state != "closed"
+            if (round_id is None or s.round_id == round_id) and task_lc.counts_as(s.state) == "open"
         )
         return {
-            "case_closing_rate": done_cases / in_scope if in_scope else None,
-            "task_closing_rate": closed_tasks / total_tasks if total_tasks else None,
+            "case_closing_rate": cases["closed"] / in_scope if in_scope else None,
+            "task_closing_rate": tasks["closed"] / total_tasks if total_tasks else None,
             "on_schedule_rate": (open_tasks - behind) / open_tasks if open_tasks else None,
         }
 
