@@ -34,6 +34,7 @@ from ._rules import (
     Pause,
     Unit,
 )
+from ._wording import Lang, Wording, register_wording, wording
 from .exceptions import (
     AnchorError,
     CalendarCoverageError,
@@ -56,6 +57,8 @@ from .exceptions import (
     StoreError,
     TamperError,
     UnitMismatchError,
+    UnknownLanguageError,
+    WordingError,
 )
 from .stores import (
     Anchor,
@@ -115,6 +118,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "InvalidTransitionError",
     "LIFECYCLES",
     "Ladder",
+    "Lang",
     "Ledger",
     "LedgerHead",
     "Lifecycle",
@@ -143,11 +147,16 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "Transition",
     "Unit",
     "UnitMismatchError",
+    "UnknownLanguageError",
     "VerifyReport",
+    "Wording",
+    "WordingError",
     "YearSchedule",
     "load_rulebook",
     "parse_rulebook",
+    "register_wording",
     "status_report",
+    "wording",
 ]
 
 
