@@ -29,6 +29,7 @@ from typing import TypeAlias
 
 import attrs
 
+from ._checks import shown
 from .exceptions import UnknownLanguageError, WordingError
 
 __all__ = ["Lang", "Wording", "register_wording", "wording"]
@@ -289,20 +290,40 @@ def _known_fields() -> dict[str, frozenset[str]]:
 _KNOWN = _known_fields()
 
 
+#: The longest language code taken (a BCP 47 tag rarely passes 35 characters).
+_LONGEST_CODE = 35
+
+
 def _check_code(lang: object) -> None:
-    if not isinstance(lang, str) or not lang.strip() or not lang.isprintable():
-        raise WordingError(str(lang), "", "a language needs a code, e.g. 'ug'")
+    if (
+        not isinstance(lang, str)
+        or not lang
+        or len(lang) > _LONGEST_CODE
+        or not lang.isprintable()
+        or lang != lang.strip()
+    ):
+        raise WordingError(
+            _code(lang), "", "a language code is short printable text, e.g. 'ug' or 'zh-HK'"
+        )
+
+
+def _code(lang: object) -> str:
+    """The language code as a message shows it: as given, or shortened if it is no code."""
+    if isinstance(lang, str) and len(lang) <= _LONGEST_CODE and lang.isprintable():
+        return lang
+    return shown(lang)
 
 
 def _checked(lang: str, texts: Mapping[str, str]) -> Mapping[str, str]:
     """Return ``texts`` as a read-only mapping, or refuse a key or template the code
     would not understand."""
     if not isinstance(texts, Mapping):
-        raise WordingError(lang, "", f"must be a mapping of key to text, not {type(texts)}")
+        raise WordingError(lang, "", f"must be a mapping of key to text, not {shown(texts)}")
     out: dict[str, str] = {}
     for key, text in texts.items():
         if not isinstance(key, str) or not isinstance(text, str):
-            raise WordingError(lang, str(key), "keys and texts must be text")
+            where = key if isinstance(key, str) else shown(key)
+            raise WordingError(lang, where, "keys and texts must be text")
         if key.startswith(_LABEL_PREFIX):
             out[key] = text
             continue
@@ -360,6 +381,8 @@ class Wording:
         object.__setattr__(self, "texts", _checked(self.lang, self.texts))
 
     def _find(self, key: str, one: bool = False) -> str:
+        if key.__class__ is not str:
+            raise WordingError(self.lang, shown(key), "a message key is text, e.g. 'explain.rule'")
         table: Wording | None = self
         while table is not None:
             if one:
@@ -374,16 +397,40 @@ class Wording:
         raise WordingError(self.lang, key, "is not a message key")
 
     def text(self, key: str, /, **fields: object) -> str:
-        """Return the message ``key`` with ``fields`` filled in."""
-        return self._find(key).format(**fields)
+        """Return the message ``key`` with ``fields`` filled in.
+
+        Raises:
+            WordingError: no table has the key, or the fields do not fill its template.
+        """
+        return self._fill(key, self._find(key), fields)
 
     def count(self, key: str, n: int, /, **fields: object) -> str:
-        """Return the counted message ``key`` for ``n``, singular where the table has one."""
-        return self._find(key, abs(n) == 1).format(n=n, **fields)
+        """Return the counted message ``key`` for ``n``, singular where the table has one.
+
+        Raises:
+            WordingError: no table has the key, or the fields do not fill its template.
+        """
+        one = isinstance(n, int) and abs(n) == 1
+        return self._fill(key, self._find(key, one), {**fields, "n": n})
+
+    def _fill(self, key: str, template: str, fields: Mapping[str, object]) -> str:
+        try:
+            return template.format(**fields)
+        except (LookupError, ValueError, TypeError, AttributeError) as exc:
+            given = ", ".join(sorted(fields)) or "none"
+            raise WordingError(
+                self.lang, key, f"cannot be filled from the fields given ({given}): {exc}"
+            ) from exc
 
     def label(self, key: str, zh: str, en: str) -> str:
         """Return the label ``key`` if a table has it, else the definitions' own label
-        in the table's label language (``zh`` or ``en``)."""
+        in the table's label language (``zh`` or ``en``).
+
+        Raises:
+            WordingError: ``key`` is not text.
+        """
+        if key.__class__ is not str:
+            raise WordingError(self.lang, shown(key), "a label key is text, e.g. 'label.state.x.y'")
         table: Wording | None = self
         while table is not None:
             text = table.texts.get(key)
@@ -421,7 +468,7 @@ def wording(lang: Lang) -> Wording:
         return lang
     table = _REGISTRY.get(lang) if isinstance(lang, str) else None
     if table is None:
-        raise UnknownLanguageError(lang, tuple(sorted(_REGISTRY)))
+        raise UnknownLanguageError(_code(lang), tuple(sorted(_REGISTRY)))
     return table
 
 

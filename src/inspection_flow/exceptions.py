@@ -335,13 +335,13 @@ class UnknownLanguageError(WordingError, LookupError):
         known: the registered language codes.
     """
 
-    def __init__(self, lang: object, known: Sequence[str]) -> None:
+    def __init__(self, lang: str, known: Sequence[str]) -> None:
         self.known = tuple(known)
         super().__init__(
-            lang if isinstance(lang, str) else repr(lang),
+            lang,
             "",
             f"no wording table for this language; use one of {', '.join(self.known)}, "
-            f"register one with register_wording({lang!r}, {{...}}), or pass a Wording",
+            "register one with register_wording(code, {...}), or pass a Wording",
         )
 
 
