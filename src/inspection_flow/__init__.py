@@ -35,6 +35,7 @@ from ._rules import (
     Pause,
     Unit,
 )
+from ._wording import Lang, Wording, register_wording, wording
 from .exceptions import (
     AnchorError,
     CalendarCoverageError,
@@ -57,6 +58,8 @@ from .exceptions import (
     StoreError,
     TamperError,
     UnitMismatchError,
+    UnknownLanguageError,
+    WordingError,
 )
 from .stores import (
     Anchor,
@@ -117,6 +120,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "InvalidTransitionError",
     "LIFECYCLES",
     "Ladder",
+    "Lang",
     "Ledger",
     "LedgerHead",
     "Lifecycle",
@@ -145,14 +149,19 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "Transition",
     "Unit",
     "UnitMismatchError",
+    "UnknownLanguageError",
     "VerifyReport",
+    "Wording",
+    "WordingError",
     "YearSchedule",
     "guard",
     "load_rulebook",
     "parse_rulebook",
     "register_derivation",
     "register_guard",
+    "register_wording",
     "status_report",
+    "wording",
 ]
 
 

@@ -19,6 +19,7 @@ import attrs
 
 from ._checks import MAX_WHOLE, check_id, check_text, shown
 from ._guards import DERIVATIONS, GUARDS
+from ._wording import Lang, wording
 from .exceptions import DefinitionError, InvalidTransitionError, PayloadError
 
 __all__ = ["CREATE", "DeadlineBinding", "Field", "Lifecycle", "State", "Transition"]
@@ -476,20 +477,27 @@ class Lifecycle:
 
     # -- pictures -------------------------------------------------------------------------
 
-    def mermaid(self, lang: Literal["zh", "en"] = "zh") -> str:
+    def mermaid(self, lang: Lang = "zh") -> str:
         """Return the lifecycle as a Mermaid ``stateDiagram-v2``.
 
         Events that leave the state as it is (meetings, visits, clock events) are listed
         in a note beside each state they may happen in, not drawn as arrows.
+
+        Args:
+            lang: a registered language code (``"zh"``, ``"en"``, …) or a :class:`Wording`.
+
+        Raises:
+            UnknownLanguageError: no wording table is registered for ``lang``.
         """
+        w = wording(lang)
         lines = ["stateDiagram-v2"]
         for s in self.states:
-            label = s.label_zh if lang == "zh" else s.label_en
+            label = w.label(f"label.state.{self.name}.{s.name}", s.label_zh, s.label_en)
             lines.append(f'    state "{label}" as {s.name}')
         lines.append(f"    [*] --> {self.initial}")
         activities: dict[str, list[str]] = {}
         for t in self.transitions:
-            label = (t.label_zh if lang == "zh" else t.label_en) or t.event
+            label = w.label(f"label.event.{self.name}.{t.event}", t.label_zh, t.label_en) or t.event
             for src in t.sources:
                 if t.target is None:
                     activities.setdefault(src, []).append(label)
@@ -498,12 +506,11 @@ class Lifecycle:
         for s in self.states:
             if s.terminal:
                 lines.append(f"    {s.name} --> [*]")
-        head, sep = (
-            ("不改变状态：", "、") if lang == "zh" else ("without a change of state — ", ", ")
-        )
+        sep = w.text("diagram.events_sep")
         for s in self.states:
             if s.name in activities:
-                lines.append(f"    note right of {s.name}: {head}{sep.join(activities[s.name])}")
+                note = w.text("diagram.activities", events=sep.join(activities[s.name]))
+                lines.append(f"    note right of {s.name}: {note}")
         return "\n".join(lines)
 
     def _repr_markdown_(self) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -15,6 +15,7 @@ from .._records import (
     DeadlineRecord,
 )
 from .._rules import SHANGHAI, Due, as_instant
+from .._wording import Lang, wording
 
 #: Events the ledger itself records, outside any lifecycle definition.
 ALERT = "alert"
@@ -133,43 +134,38 @@ class DeadlineView:
             and as_instant(now, "now") >= self.record.due_at
         )
 
-    def explain(self, lang: Literal["zh", "en"] = "zh") -> str:
-        """Explain how the stored due date was reached, and what became of it."""
-        zh = lang == "zh"
-        head = f"{self.label_zh}（{self.name}）" if zh else f"{self.label_en} ({self.name})"
+    def explain(self, lang: Lang = "zh") -> str:
+        """Explain how the stored due date was reached, and what became of it.
+
+        Args:
+            lang: a registered language code (``"zh"``, ``"en"``, …) or a :class:`Wording`.
+
+        Raises:
+            UnknownLanguageError: no wording table is registered for ``lang``.
+        """
+        w = wording(lang)
+        label = w.label(f"label.deadline.{self.name}", self.label_zh, self.label_en)
+        head = w.text("deadline.head", label=label, name=self.name)
         if self.fixed:
-            anchor = self.record.anchor[:10]
-            day = self.record.last_day.isoformat()
-            body = (
-                f"期限由方案确定（{anchor}）：{day} 24:00 (Asia/Shanghai)"
-                if zh
-                else f"Deadline set in the plan ({anchor}): {day} 24:00 (Asia/Shanghai)"
-            )
+            due = w.text("end_of_day", day=self.record.last_day.isoformat())
+            body = w.text("deadline.fixed", anchor=self.record.anchor[:10], due=due)
             if self.record.extensions:
-                ext = self.record.extensions[-1]
-                body += (
-                    f"\n延期：{ext.get('reason', '')}"
-                    if zh
-                    else f"\nExtended: {ext.get('reason', '')}"
-                )
+                reason = self.record.extensions[-1].get("reason", "")
+                body += "\n" + w.text("deadline.extended", reason=reason)
         else:
-            body = self.due.explain(lang) if self.due is not None else ""
-        status = {
-            "open": ("未完成", "open"),
-            "met": ("已完成", "met"),
-            "cancelled": ("已取消", "cancelled"),
-        }[self.record.status][0 if zh else 1]
-        ended = f" {self.record.ended_at.isoformat()}" if self.record.ended_at else ""
-        lines = [head, body, ("状态：" if zh else "Status: ") + status + ended]
+            body = self.due.explain(w) if self.due is not None else ""
+        status = w.text(f"deadline.status.{self.record.status}")
+        ended = self.record.ended_at
+        lines = [
+            head,
+            body,
+            w.text("deadline.status", status=status)
+            if ended is None
+            else w.text("deadline.status_ended", status=status, ended_at=ended.isoformat()),
+        ]
         if self.moved:
             assert self.due is not None
-            lines.append(
-                f"注意：按现行规则和日历应为 {self.due.last_day}，已存期限 {self.last_day} 未改动；"
-                "如需更新请执行 recompute"
-                if zh
-                else f"Note: today's rules and calendar give {self.due.last_day}; the stored "
-                f"{self.last_day} is unchanged until recompute is run"
-            )
+            lines.append(w.text("deadline.moved", today=self.due.last_day, stored=self.last_day))
         return "\n".join(line for line in lines if line)
 
 
