@@ -37,7 +37,7 @@ from inspection_flow import (
 from inspection_flow._cli import main
 from strategies import MEGABYTE_TEXT, OFFICE, TEAM
 from test_fuzz import LATER, _fire_args, at, fingerprint, seed
-from test_store_contract import needs_postgres, pg_schema_url  # noqa: F401 - a fixture
+from test_store_contract import needs_postgres
 
 BACKENDS = [
     "memory",

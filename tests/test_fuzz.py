@@ -27,8 +27,11 @@ from inspection_flow import (
     Ledger,
     MemoryStore,
     SQLStore,
+    Wording,
     load_rulebook,
     parse_rulebook,
+    register_wording,
+    wording,
 )
 from inspection_flow._cli import main
 from strategies import OFFICE, RECT_OFFICE, TEAM, bad_values, payload_for
@@ -295,6 +298,29 @@ PLAIN_CALLS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
     ),
     "load_rulebook": (load_rulebook, {"name_or_path": "central"}),
     "parse_rulebook": (parse_rulebook, {"data": {"name": "x"}, "source": "x.toml"}),
+    "Due.explain": (
+        DeadlineRule.working_days(30).compute(D(2023, 9, 26), CALENDAR).explain,
+        {"lang": "en"},
+    ),
+    "Wording": (
+        Wording,
+        {"lang": "ug", "texts": {"explain.rule": "Rule: {rule}"}, "fallback": wording("en")},
+    ),
+    "Wording.override": (wording("zh").override, {"texts": {"explain.rule": "规则为{rule}"}}),
+    "wording": (wording, {"lang": "zh"}),
+    "Wording.text": (
+        lambda key, **kw: wording("en").text(key, **kw),
+        {"key": "explain.rule", "rule": "30 working days"},
+    ),
+    "Wording.count": (
+        lambda key, n, **kw: wording("en").count(key, n, **kw),
+        {"key": "unit.hours", "n": 1},
+    ),
+    # Registered under one code only: a random code must never replace Chinese or English.
+    "register_wording": (
+        lambda **kw: register_wording("x-fuzz", **kw),
+        {"texts": {"explain.rule": "Rule: {rule}"}},
+    ),
 }
 
 

@@ -77,6 +77,8 @@ def rebuilt(lc: Lifecycle) -> Lifecycle:
         transitions=lc.transitions,
         deadlines=lc.deadlines,
         roles=lc.roles,
+        creators=lc.creators,
+        fields=lc.fields,
     )
 
 

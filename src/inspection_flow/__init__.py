@@ -7,6 +7,7 @@ from ._areas import ROLES, Actor, AreaRegistry
 from ._builtin import COMPLAINT, DOCUMENT_REQUEST, LIFECYCLES, ROUND, TASK
 from ._calendar import ChinaCalendar, DayInfo, YearSchedule
 from ._definitions import DeadlineBinding, Field, Lifecycle, State, Transition
+from ._guards import GuardContext, guard, register_derivation, register_guard
 from ._ledger import (
     AlertNotice,
     Batch,
@@ -31,10 +32,10 @@ from ._rules import (
     EscalationStep,
     Extension,
     IntakeRule,
-    Lang,
     Pause,
     Unit,
 )
+from ._wording import Lang, Wording, register_wording, wording
 from .exceptions import (
     AnchorError,
     CalendarCoverageError,
@@ -57,6 +58,8 @@ from .exceptions import (
     StoreError,
     TamperError,
     UnitMismatchError,
+    UnknownLanguageError,
+    WordingError,
 )
 from .stores import (
     Anchor,
@@ -112,6 +115,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "EventStore",
     "Extension",
     "Field",
+    "GuardContext",
     "GuardError",
     "InspectionFlowError",
     "IntakeRule",
@@ -148,11 +152,19 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "Transition",
     "Unit",
     "UnitMismatchError",
+    "UnknownLanguageError",
     "VerifyReport",
+    "Wording",
+    "WordingError",
     "YearSchedule",
+    "guard",
     "load_rulebook",
     "parse_rulebook",
+    "register_derivation",
+    "register_guard",
+    "register_wording",
     "status_report",
+    "wording",
 ]
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
-from ._areas import ROLES
+from ._areas import ROLES, Actor
 from ._definitions import DeadlineBinding, Field, Lifecycle, State, Transition
+from ._guards import GuardContext, register_derivation, register_guard
+from .exceptions import PayloadError
 
 __all__ = ["COMPLAINT", "DOCUMENT_REQUEST", "LIFECYCLES", "ROUND", "TASK"]
 
@@ -23,6 +26,98 @@ SYSTEM = frozenset({"system"})
 CLOCK_KEEPERS = frozenset({"rectification_office", "leading_office", "inspection_team"})
 
 
+# --- guards and derivations of the built-in lifecycles ----------------------------------------
+
+
+def _unit(actor: Actor | Mapping[str, str] | None) -> tuple[str, str] | None:
+    """An acting unit as (area, name), from an actor or an actor recorded as data."""
+    if actor is None:
+        return None
+    if isinstance(actor, Actor):
+        return (actor.area, actor.name)
+    return (actor.get("area", ""), actor.get("name", ""))
+
+
+def _same_unit(ctx: GuardContext, field: str, what: str) -> str | None:
+    earlier = ctx.snapshot.data.get(field)
+    if earlier is None:
+        return None
+    # A unit is its area and name: two unnamed actors of one area cannot be told apart,
+    # so they count as the same unit and must give their names to verify each other.
+    key = _unit(earlier)
+    if key is not None and key == _unit(ctx.actor):
+        return (
+            f"{ctx.actor.name or ctx.actor.area} {what}; who accepts is answerable "
+            "(谁验收、谁负责), so another unit must verify"
+        )
+    return None
+
+
+def _finding_substantiated(ctx: GuardContext) -> str | None:
+    if ctx.snapshot.data.get("finding") == "unsubstantiated":
+        return (
+            f"the finding is {FINDINGS_ZH['unsubstantiated']} (unsubstantiated); "
+            "report the result instead"
+        )
+    return None
+
+
+def _not_the_applicant(ctx: GuardContext) -> str | None:
+    return _same_unit(ctx, "applied_by", "applied for acceptance itself")
+
+
+def _not_the_claimant(ctx: GuardContext) -> str | None:
+    return _same_unit(ctx, "claimed_by", "claimed completion itself")
+
+
+def _notice_elapsed(ctx: GuardContext) -> str | None:
+    record = ctx.snapshot.deadlines.get("notice_ends")
+    if record is None or record.status != "open":
+        return "no public notice is running"
+    if ctx.at < record.due_at:
+        return (
+            f"the public notice (公示) runs until {record.last_day.isoformat()} 24:00; "
+            "close after it ends"
+        )
+    return None
+
+
+def _all_tasks_closed(ctx: GuardContext) -> str | None:
+    open_tasks = [
+        s.entity_id
+        for s in ctx.ledger.find(kind="task", round_id=ctx.snapshot.entity_id)
+        if s.state not in ("closed", "filed")
+    ]
+    if open_tasks:
+        shown = ", ".join(open_tasks[:5]) + (" …" if len(open_tasks) > 5 else "")
+        return f"{len(open_tasks)} task(s) not yet closed: {shown}"
+    return None
+
+
+def _owners_mode(ctx: GuardContext) -> Mapping[str, Any]:
+    """A case assigned to several owners is shared (共办); to divide it, split it."""
+    owners = list(dict.fromkeys(ctx.payload["owners"]))
+    if len(owners) > 1 and ctx.payload.get("mode", "shared") != "shared":
+        raise PayloadError(
+            ctx.snapshot.entity_id,
+            ctx.event,
+            "mode",
+            "several owners share a case (mode 'shared'); use split to divide it",
+        )
+    return {"mode": "shared" if len(owners) > 1 else "single"}
+
+
+for _name, _guard in (
+    ("finding_substantiated", _finding_substantiated),
+    ("not_the_applicant", _not_the_applicant),
+    ("not_the_claimant", _not_the_claimant),
+    ("notice_elapsed", _notice_elapsed),
+    ("all_tasks_closed", _all_tasks_closed),
+):
+    register_guard(_name, _guard)
+register_derivation("owners_mode", _owners_mode)
+
+
 def _t(
     event: str,
     sources: str | tuple[str, ...],
@@ -33,9 +128,10 @@ def _t(
     *,
     guards: tuple[str, ...] = (),
     fields: tuple[Field, ...] = (),
+    **declared: Any,
 ) -> Transition:
     src = (sources,) if isinstance(sources, str) else sources
-    return Transition(event, src, target, roles, guards, fields, zh, en)
+    return Transition(event, src, target, roles, guards, fields, zh, en, **declared)
 
 
 def _clock_events(states: tuple[str, ...], roles: frozenset[str]) -> tuple[Transition, ...]:
@@ -43,8 +139,26 @@ def _clock_events(states: tuple[str, ...], roles: frozenset[str]) -> tuple[Trans
     which = Field("deadline", "str", label_zh="期限")
     reason = Field("reason", "str", label_zh="原因")
     return (
-        _t("pause_clock", states, None, roles, "中止计时", "pause clock", fields=(which, reason)),
-        _t("resume_clock", states, None, roles, "恢复计时", "resume clock", fields=(which,)),
+        _t(
+            "pause_clock",
+            states,
+            None,
+            roles,
+            "中止计时",
+            "pause clock",
+            fields=(which, reason),
+            clock="pause",
+        ),
+        _t(
+            "resume_clock",
+            states,
+            None,
+            roles,
+            "恢复计时",
+            "resume clock",
+            fields=(which,),
+            clock="resume",
+        ),
         _t(
             "grant_extension",
             states,
@@ -64,6 +178,7 @@ def _clock_events(states: tuple[str, ...], roles: frozenset[str]) -> tuple[Trans
                 ),
                 Field("until", "date", required=False),
             ),
+            clock="extend",
         ),
     )
 
@@ -81,8 +196,8 @@ _ROUND_STATES = (
     State("plan_approved", "整改方案已审定", "plan approved"),
     State("plan_published", "整改方案已公开", "plan published"),
     State("rectifying", "整改中", "rectifying"),
-    State("all_closed", "全部销号", "all closed"),
-    State("archived", "立卷归档", "archived", terminal=True),
+    State("all_closed", "全部销号", "all closed", counts_as="closed"),
+    State("archived", "立卷归档", "archived", terminal=True, counts_as="closed"),
 )
 _ROUND_LIVE = tuple(s.name for s in _ROUND_STATES if not s.terminal)
 _AFTER_STATION = tuple(_ROUND_LIVE[_ROUND_LIVE.index("stationed") :])
@@ -95,6 +210,7 @@ ROUND = Lifecycle(
     initial="planned",
     states=_ROUND_STATES,
     roles=_ROLES,
+    creators=OFFICE,
     transitions=(
         _t("announce", "planned", "announced", OFFICE, "公告", "announce"),
         _t(
@@ -224,6 +340,7 @@ ROUND = Lifecycle(
             "交办批次",
             "record batch",
             fields=(Field("number", "int"), Field("day", "date"), Field("cases", "list")),
+            records=(("number", "batches"),),
         ),
         _t(
             "report_progress",
@@ -290,23 +407,24 @@ COMPLAINT = Lifecycle(
     label_en="complaint case",
     initial="received",
     roles=_ROLES,
+    creators=TEAM,
     states=(
         State("received", "受理", "received"),
-        State("passed_on", "转交地方", "passed on", terminal=True),
-        State("duplicate", "重复件", "duplicate", terminal=True),
+        State("passed_on", "转交地方", "passed on", terminal=True, counts_as="excluded"),
+        State("duplicate", "重复件", "duplicate", terminal=True, counts_as="excluded"),
         State("batched", "编入批次", "batched"),
         State("handed_over", "已交办", "handed over"),
-        State("split", "已分解", "split", terminal=True),
+        State("split", "已分解", "split", terminal=True, counts_as="excluded"),
         State("assigned", "已分办", "assigned"),
         State("investigating", "调查核实", "investigating"),
         State("verified", "已核实", "finding recorded"),
         State("rectifying", "正在整改", "rectifying"),
         State("reported", "办理情况已反馈", "result reported"),
         State("published", "已公开", "published"),
-        State("interim_closed", "阶段性办结", "interim closed"),
-        State("closed", "已办结", "closed"),
-        State("under_acceptance", "验收中", "under acceptance"),
-        State("accepted", "已验收销号", "accepted and closed", terminal=True),
+        State("interim_closed", "阶段性办结", "interim closed", counts_as="closed"),
+        State("closed", "已办结", "closed", counts_as="closed"),
+        State("under_acceptance", "验收中", "under acceptance", counts_as="closed"),
+        State("accepted", "已验收销号", "accepted and closed", terminal=True, counts_as="closed"),
     ),
     transitions=(
         _t(
@@ -335,6 +453,8 @@ COMPLAINT = Lifecycle(
             "编入批次",
             "batch",
             fields=(Field("number", "int"),),
+            records=(),
+            sets_batch="number",
         ),
         _t("hand_over", "batched", "handed_over", TEAM, "交办", "hand over"),
         _t(
@@ -357,6 +477,8 @@ COMPLAINT = Lifecycle(
                 Field("owners", "areas"),
                 Field("mode", "choice", required=False, choices=("single", "shared")),
             ),
+            assigns="owners",
+            derive="owners_mode",
         ),
         _t(
             "start_investigation",
@@ -425,6 +547,7 @@ COMPLAINT = Lifecycle(
             OWNER,
             "申请验收",
             "apply for acceptance",
+            records_actor="applied_by",
         ),
         _t(
             "accept",
@@ -459,6 +582,7 @@ COMPLAINT = Lifecycle(
             TEAM,
             "列为重点件",
             "mark key case",
+            marks={"key_case": True},
         ),
         *_clock_events(
             ("handed_over", "assigned", "investigating", "verified", "rectifying", "reported"),
@@ -498,6 +622,7 @@ TASK = Lifecycle(
     label_en="rectification task",
     initial="identified",
     roles=_ROLES,
+    creators=TEAM | RECT_OFFICE,
     states=(
         State("identified", "反馈问题", "identified"),
         State("planned", "纳入方案", "planned"),
@@ -508,8 +633,8 @@ TASK = Lifecycle(
         State("verifying", "现场核查", "verifying"),
         State("signed_off", "审核签字", "signed off"),
         State("public_notice", "销号公示", "public notice"),
-        State("closed", "销号", "closed"),
-        State("filed", "备案", "filed", terminal=True),
+        State("closed", "销号", "closed", counts_as="closed"),
+        State("filed", "备案", "filed", terminal=True, counts_as="closed"),
     ),
     transitions=(
         _t(
@@ -525,6 +650,7 @@ TASK = Lifecycle(
                 Field("term", "choice", choices=TERMS),
                 Field("deadline", "date"),
             ),
+            assigns="owner",
         ),
         _t("start", "planned", "in_progress", OWNER, "开始整改", "start"),
         _t(
@@ -544,6 +670,7 @@ TASK = Lifecycle(
             "批准延期",
             "approve extension",
             fields=(Field("reason", "str"), Field("until", "date")),
+            extends="rectify_due",
         ),
         _t(
             "deny_extension",
@@ -571,6 +698,7 @@ TASK = Lifecycle(
             "申请验收",
             "claim completion",
             fields=(Field("evidence", "str", required=False),),
+            records_actor="claimed_by",
         ),
         _t(
             "start_verification",
@@ -663,10 +791,11 @@ DOCUMENT_REQUEST = Lifecycle(
     label_en="document request",
     initial="requested",
     roles=_ROLES,
+    creators=TEAM,
     states=(
         State("requested", "已调阅", "requested"),
-        State("provided", "已提供", "provided", terminal=True),
-        State("withdrawn", "已撤回", "withdrawn", terminal=True),
+        State("provided", "已提供", "provided", terminal=True, counts_as="closed"),
+        State("withdrawn", "已撤回", "withdrawn", terminal=True, counts_as="excluded"),
     ),
     transitions=(
         _t(

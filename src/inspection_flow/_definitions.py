@@ -20,6 +20,8 @@ from typing import Any, Literal
 import attrs
 
 from ._checks import MAX_WHOLE, check_id, check_text, shown
+from ._guards import DERIVATIONS, GUARDS
+from ._wording import Lang, wording
 from .exceptions import DefinitionError, InvalidTransitionError, PayloadError
 
 __all__ = ["CREATE", "DeadlineBinding", "Field", "Lifecycle", "State", "Transition"]
@@ -31,14 +33,25 @@ FieldType = Literal[
 ]
 
 
+def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value))
+
+
 @attrs.frozen
 class State:
-    """A state of a lifecycle, with its Chinese and English labels."""
+    """A state of a lifecycle, with its Chinese and English labels.
+
+    ``terminal`` states end the entity's life (no event leaves them).  ``counts_as``
+    says how rates count an entity in the state: ``"open"`` (still to be done),
+    ``"closed"`` (done: closed, accepted, filed…) or ``"excluded"`` (outside what is
+    rated: passed on, a duplicate, split into others).
+    """
 
     name: str
     label_zh: str
     label_en: str
     terminal: bool = False
+    counts_as: Literal["open", "closed", "excluded"] = "open"
 
 
 @attrs.frozen
@@ -58,8 +71,24 @@ class Transition:
 
     ``target`` ``None`` records the event without changing the state (an activity such
     as a meeting, or a pause of a clock).  ``roles`` may fire it; ``guards`` name
-    preconditions checked by the ledger; ``fields`` describe its payload, and
-    ``field_index`` is a read-only mapping of them by name.
+    preconditions (registered with :func:`register_guard`); ``fields`` describe its
+    payload, and ``field_index`` is a read-only mapping of them by name.
+
+    What the event records besides its payload is declared too:
+
+    - ``records``: which payload fields become the entity's data, as ``(field, key)``
+      pairs; by default every field does when the state changes, none otherwise.
+    - ``records_actor``: a data key set to the actor who fires the event (e.g.
+      ``claimed_by``, so a guard can later refuse the same unit, 谁验收、谁负责).
+    - ``marks``: constant data set by the event (e.g. ``{"key_case": True}``).
+    - ``assigns``: a field of type ``area`` or ``areas`` that becomes the entity's owner
+      area(s).
+    - ``sets_batch``: a whole-number field that becomes the entity's batch number.
+    - ``clock``: ``"pause"``, ``"resume"`` or ``"extend"``: the event works on the
+      running clock of the deadline named by its ``deadline`` field.
+    - ``extends``: a deadline this event moves to the date in its ``until`` field.
+    - ``derive``: a registered derivation (:func:`register_derivation`) adding data
+      worked out from the payload.
     """
 
     event: str
@@ -70,6 +99,14 @@ class Transition:
     fields: tuple[Field, ...] = ()
     label_zh: str = ""
     label_en: str = ""
+    records: tuple[tuple[str, str], ...] | None = None
+    records_actor: str | None = None
+    marks: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+    assigns: str | None = None
+    sets_batch: str | None = None
+    clock: Literal["pause", "resume", "extend"] | None = None
+    extends: str | None = None
+    derive: str | None = None
     field_index: Mapping[str, Field] = attrs.field(init=False, repr=False, eq=False)
     # The plain dict behind ``field_index``, read on every payload check.
     _by_name: dict[str, Field] = attrs.field(init=False, repr=False, eq=False)
@@ -139,6 +176,8 @@ class Lifecycle:
     transitions: tuple[Transition, ...]
     deadlines: tuple[DeadlineBinding, ...] = ()
     roles: frozenset[str] = frozenset()
+    creators: frozenset[str] = frozenset()
+    fields: tuple[Field, ...] = ()
     # The shared machine's answers, filled when it is built: for each (state, event) it
     # allows, the transition and the state it leads to; for each state, its events.
     _decided: dict[tuple[str, str], tuple[Transition, str]] = attrs.field(
@@ -171,10 +210,17 @@ class Lifecycle:
         )
         if self.initial not in self._state_index:
             raise DefinitionError(self.name, "initial", f"unknown state {self.initial!r}")
+        if self.roles:
+            unknown_creators = sorted(self.creators - self.roles)
+            if unknown_creators:
+                raise DefinitionError(
+                    self.name, "creators", f"unknown role {unknown_creators[0]!r}"
+                )
         # The definition's own pairs, for checking it; which event may fire where at run
         # time is the shared machine's answer (see _build_machine).
         defined: dict[tuple[str, str], Transition] = {}
         for t in self.transitions:
+            self._check_declarations(t)
             if not t.sources:
                 raise DefinitionError(self.name, f"event {t.event!r}", "has no source state")
             for s in (*t.sources, *((t.target,) if t.target else ())):
@@ -282,7 +328,56 @@ class Lifecycle:
         self._ends.update({k: tuple(v) for k, v in ends.items()})
         self._reopens.update({k: tuple(v) for k, v in reopens.items()})
 
+    def _check_declarations(self, t: Transition) -> None:
+        """Refuse guards, derivations and effects that name nothing that exists."""
+        where = f"event {t.event!r}"
+        for name in t.guards:
+            if name not in GUARDS:
+                known = ", ".join(sorted(GUARDS)) or "none"
+                raise DefinitionError(
+                    self.name,
+                    where,
+                    f"unknown guard {name!r}; register it with register_guard() before "
+                    f"building the lifecycle (registered: {known})",
+                )
+        if t.derive is not None and t.derive not in DERIVATIONS:
+            raise DefinitionError(self.name, where, f"unknown derivation {t.derive!r}")
+        fields = t.field_index
+        for named, types, what in (
+            (t.assigns, ("area", "areas"), "assigns"),
+            (t.sets_batch, ("int",), "sets_batch"),
+        ):
+            if named is not None and (named not in fields or fields[named].type not in types):
+                raise DefinitionError(
+                    self.name,
+                    where,
+                    f"{what} names {named!r}, which is not a field of type {' or '.join(types)}",
+                )
+        for source, _ in t.records or ():
+            if source not in fields:
+                raise DefinitionError(
+                    self.name, where, f"records field {source!r}, which the event does not have"
+                )
+        if t.clock is not None and "deadline" not in fields:
+            raise DefinitionError(self.name, where, "a clock event needs a 'deadline' field")
+        if t.extends is not None:
+            if "until" not in fields:
+                raise DefinitionError(self.name, where, "an extending event needs an 'until' field")
+            if all(d.name != t.extends for d in self.deadlines):
+                raise DefinitionError(
+                    self.name, where, f"extends {t.extends!r}, which is not a deadline here"
+                )
+
     # -- questions ------------------------------------------------------------------------
+
+    def counts_as(self, state: str) -> Literal["open", "closed", "excluded"]:
+        """How rates count an entity in ``state`` (``"open"`` for a state not defined)."""
+        found = self._state_index.get(state)
+        return found.counts_as if found is not None else "open"
+
+    def states_counted_as(self, how: Literal["open", "closed", "excluded"]) -> frozenset[str]:
+        """The states counted as ``how`` by rates."""
+        return frozenset(s.name for s in self.states if s.counts_as == how)
 
     def state(self, name: str) -> State:
         """Return the state called ``name``.
@@ -402,20 +497,27 @@ class Lifecycle:
 
     # -- pictures -------------------------------------------------------------------------
 
-    def mermaid(self, lang: Literal["zh", "en"] = "zh") -> str:
+    def mermaid(self, lang: Lang = "zh") -> str:
         """Return the lifecycle as a Mermaid ``stateDiagram-v2``.
 
         Events that leave the state as it is (meetings, visits, clock events) are listed
         in a note beside each state they may happen in, not drawn as arrows.
+
+        Args:
+            lang: a registered language code (``"zh"``, ``"en"``, …) or a :class:`Wording`.
+
+        Raises:
+            UnknownLanguageError: no wording table is registered for ``lang``.
         """
+        w = wording(lang)
         lines = ["stateDiagram-v2"]
         for s in self.states:
-            label = s.label_zh if lang == "zh" else s.label_en
+            label = w.label(f"label.state.{self.name}.{s.name}", s.label_zh, s.label_en)
             lines.append(f'    state "{label}" as {s.name}')
         lines.append(f"    [*] --> {self.initial}")
         activities: dict[str, list[str]] = {}
         for t in self.transitions:
-            label = (t.label_zh if lang == "zh" else t.label_en) or t.event
+            label = w.label(f"label.event.{self.name}.{t.event}", t.label_zh, t.label_en) or t.event
             for src in t.sources:
                 if t.target is None:
                     activities.setdefault(src, []).append(label)
@@ -424,12 +526,11 @@ class Lifecycle:
         for s in self.states:
             if s.terminal:
                 lines.append(f"    {s.name} --> [*]")
-        head, sep = (
-            ("不改变状态：", "、") if lang == "zh" else ("without a change of state — ", ", ")
-        )
+        sep = w.text("diagram.events_sep")
         for s in self.states:
             if s.name in activities:
-                lines.append(f"    note right of {s.name}: {head}{sep.join(activities[s.name])}")
+                note = w.text("diagram.activities", events=sep.join(activities[s.name]))
+                lines.append(f"    note right of {s.name}: {note}")
         return "\n".join(lines)
 
     def _repr_markdown_(self) -> str:

@@ -1,44 +1,46 @@
-"""Status reports of a ledger (台账情况), as text for a terminal or a briefing."""
+"""Status reports of a ledger (台账情况), as text for a terminal or a briefing.
+
+The words come from the tables of :mod:`._wording`; the states are labelled as the
+lifecycle each entity follows under its round's rulebook labels them.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
 
-from ._builtin import LIFECYCLES
+from ._definitions import Lifecycle
 from ._ledger import CATEGORIES_ZH, Ledger
 from ._records import Snapshot
+from ._rulebook import Rulebook
 from ._rules import SHANGHAI, as_instant
+from ._wording import Lang, Wording, wording
 from .exceptions import DefinitionError
 
 __all__ = ["status_report"]
 
-Lang = Literal["zh", "en"]
-
-_KIND_LABELS = {
-    "round": ("督察轮次", "rounds"),
-    "complaint": ("信访件", "complaint cases"),
-    "task": ("整改任务", "rectification tasks"),
-    "document_request": ("调阅资料", "document requests"),
-}
+#: The kinds the report counts, in the order it lists them.
+_KINDS = ("round", "complaint", "task", "document_request")
+#: The working days ahead the report looks for deadlines coming due.
+_DUE_SOON_DAYS = 10
 
 
-def _state_label(ledger: Ledger, kind: str, state: str, lang: Lang) -> str:
-    lc = LIFECYCLES.get(kind)
-    if lc is None:
+def _state_label(lifecycle: Lifecycle | None, state: str, w: Wording) -> str:
+    if lifecycle is None:
         return state
     try:
-        s = lc.state(state)
+        s = lifecycle.state(state)
     except DefinitionError:
         return state
-    return s.label_zh if lang == "zh" else s.label_en
+    return w.label(f"label.state.{lifecycle.name}.{state}", s.label_zh, s.label_en)
 
 
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f}%"
+def _pct(value: float | None, w: Wording) -> str:
+    if value is None:
+        return w.text("report.no_rate")
+    return w.text("report.percent", percent=value * 100)
 
 
-def _line(item: Snapshot, ledger: Ledger, now: dt.datetime, lang: Lang) -> str:
+def _line(item: Snapshot, ledger: Ledger, now: dt.datetime, w: Wording) -> str:
     due = item.next_due_at
     title = str(
         item.data.get("summary")
@@ -46,17 +48,34 @@ def _line(item: Snapshot, ledger: Ledger, now: dt.datetime, lang: Lang) -> str:
         or item.data.get("documents")
         or item.data.get("name", "")
     )
-    area = ledger.areas.name(item.area)
-    state = _state_label(ledger, item.kind, item.state, lang)
     if due is None:
         when = ""
     elif due <= now:
-        days = (now - due).days
-        when = f"超期{days}天" if lang == "zh" else f"{days} days overdue"
+        when = w.text("report.overdue_by", days=(now - due).days)
     else:
         last = (due - dt.timedelta(microseconds=1)).date()
-        when = f"{last.isoformat()}到期" if lang == "zh" else f"due {last.isoformat()}"
-    return f"  {item.entity_id}  {area}  {state}  {when}  {title[:40]}"
+        when = w.text("report.due_on", day=last.isoformat())
+    return w.text(
+        "report.item",
+        entity_id=item.entity_id,
+        area=ledger.areas.name(item.area),
+        state=_state_label(ledger.lifecycle_of(item), item.state, w),
+        when=when,
+        title=title[:40],
+    )
+
+
+def _counts_rulebook(ledger: Ledger, round_id: str | None) -> Rulebook:
+    """The rulebook whose lifecycles label the counts: the round's, the one rulebook
+    every round follows, or else the ledger's default.
+
+    Reading each round's rulebook also registers its areas, for their names.
+    """
+    of_round = {rnd.entity_id: ledger.rulebook_of(rnd) for rnd in ledger.find(kind="round")}
+    if round_id in of_round:
+        return of_round[round_id]
+    used = {rb.name: rb for rb in of_round.values()}
+    return next(iter(used.values())) if len(used) == 1 else ledger.rulebook
 
 
 def status_report(
@@ -72,110 +91,119 @@ def status_report(
 
     Counts by kind and state, by area, by batch and category; overdue and due-soon items;
     closing and on-schedule rates; the integrity check.  ``explain`` overdue items come
-    with the explanation of their deadline.
+    with the explanation of their deadline.  States carry the labels of the lifecycle
+    each entity follows under its round's rulebook.
+
+    Args:
+        ledger: the ledger to report on.
+        as_of: an aware instant, or a day (meaning its end, 24:00 Asia/Shanghai).
+        round_id: report on this round only (default: every round).
+        lang: a registered language code (``"zh"``, ``"en"``, or one added with
+            :func:`register_wording`) or a :class:`Wording`.
+        explain: how many overdue items to explain.
+        listed: how many overdue and due-soon items to list.
+
+    Raises:
+        UnknownLanguageError: no wording table is registered for ``lang``.
     """
+    w = wording(lang)
     if isinstance(as_of, dt.datetime):
         now = as_instant(as_of, "as_of")
     else:
         nxt = as_of + dt.timedelta(days=1)
         now = dt.datetime(nxt.year, nxt.month, nxt.day, tzinfo=SHANGHAI)
-    zh = lang == "zh"
-    for rnd in ledger.find(kind="round"):
-        ledger.rulebook_of(rnd)  # registers the round's areas, for their names
+    rulebook = _counts_rulebook(ledger, round_id)
     out: list[str] = []
     day = (now - dt.timedelta(microseconds=1)).date()
-    out.append(
-        f"台账情况（截至 {day.isoformat()} 24:00）"
-        if zh
-        else f"Ledger status as of {day.isoformat()} 24:00"
-    )
-    for kind, (label_zh, label_en) in _KIND_LABELS.items():
+    out.append(w.text("report.title", day=day.isoformat()))
+    for kind in _KINDS:
         counts = ledger.counts("state", kind=kind, round_id=None if kind == "round" else round_id)
         if not counts:
             continue
-        total = sum(counts.values())
-        parts = ", ".join(
-            f"{_state_label(ledger, kind, str(s), lang)} {n}"
+        lifecycle = rulebook.lifecycles.get(kind)
+        states = w.text("report.states_sep").join(
+            w.text("report.state_count", state=_state_label(lifecycle, str(s), w), n=n)
             for s, n in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
         )
         out.append(
-            f"{label_zh if zh else label_en}: {total}（{parts}）"
-            if zh
-            else f"{label_en}: {total} ({parts})"
+            w.text(
+                "report.counts",
+                kind=w.text(f"report.kind.{kind}"),
+                total=sum(counts.values()),
+                states=states,
+            )
         )
     by_area = ledger.counts("area", kind="complaint", round_id=round_id)
     if by_area:
-        out.append("信访件按地区：" if zh else "Complaint cases by area:")
+        out.append(w.text("report.by_area"))
         for area, n in sorted(by_area.items(), key=lambda kv: (-kv[1], str(kv[0]))):
-            out.append(f"  {ledger.areas.name(str(area))} {n}")
+            out.append(w.text("report.area_count", area=ledger.areas.name(str(area)), n=n))
     by_cat = ledger.counts("category", kind="complaint", round_id=round_id)
     if by_cat:
-        cats = ("，" if zh else ", ").join(
-            f"{CATEGORIES_ZH.get(str(c), str(c)) if zh else c} {n}"
+        cats = w.text("report.categories_sep").join(
+            w.text(
+                "report.category_count",
+                category=w.label(f"label.category.{c}", CATEGORIES_ZH.get(str(c), str(c)), str(c)),
+                n=n,
+            )
             for c, n in sorted(by_cat.items(), key=lambda kv: (-kv[1], str(kv[0])))
         )
-        out.append(("信访件按类别：" if zh else "Complaint cases by category: ") + cats)
+        out.append(w.text("report.by_category", categories=cats))
     by_batch = ledger.counts("batch", kind="complaint", round_id=round_id)
     batches = sorted(b for b in by_batch if isinstance(b, int))
     if batches:
         out.append(
-            f"交办批次：{len(batches)}批（第{batches[0]}–{batches[-1]}批），"
-            f"共{sum(by_batch[b] for b in batches)}件"
-            if zh
-            else f"Hand-over batches: {len(batches)} (no. {batches[0]}–{batches[-1]}), "
-            f"{sum(by_batch[b] for b in batches)} cases"
+            w.text(
+                "report.batches",
+                batches=len(batches),
+                first=batches[0],
+                last=batches[-1],
+                cases=sum(by_batch[b] for b in batches),
+            )
         )
     rates = ledger.rates(now, round_id=round_id)
     out.append(
-        f"办结率 {_pct(rates['case_closing_rate'])}；"
-        f"整改任务销号率 {_pct(rates['task_closing_rate'])}；"
-        f"序时进度 {_pct(rates['on_schedule_rate'])}"
-        if zh
-        else f"Case closing rate {_pct(rates['case_closing_rate'])}; task closing rate "
-        f"{_pct(rates['task_closing_rate'])}; on schedule {_pct(rates['on_schedule_rate'])}"
+        w.text(
+            "report.rates",
+            case_closing=_pct(rates["case_closing_rate"], w),
+            task_closing=_pct(rates["task_closing_rate"], w),
+            on_schedule=_pct(rates["on_schedule_rate"], w),
+        )
     )
     overdue = [
         s
         for s in ledger.overdue(now)
         if round_id is None or s.round_id in (round_id, None) or s.entity_id == round_id
     ]
-    out.append(f"超期事项：{len(overdue)}" if zh else f"Overdue: {len(overdue)}")
+    out.append(w.text("report.overdue", n=len(overdue)))
     for item in overdue[:listed]:
-        out.append(_line(item, ledger, now, lang))
+        out.append(_line(item, ledger, now, w))
     if len(overdue) > listed:
-        out.append(
-            f"  …另有{len(overdue) - listed}项" if zh else f"  … and {len(overdue) - listed} more"
-        )
+        out.append(w.count("report.more", len(overdue) - listed))
     for item in overdue[:explain]:
         views = [v for v in ledger.deadlines(item.entity_id) if v.is_overdue(now)]
         for view in views[:1]:
             out.append("")
             out.append(
-                (f"【{item.entity_id}】" if zh else f"[{item.entity_id}] ")
-                + "\n"
-                + view.explain(lang)
+                w.text("report.explained", entity_id=item.entity_id, explanation=view.explain(w))
             )
-    soon = ledger.due_within(10, now)
+    soon = ledger.due_within(_DUE_SOON_DAYS, now)
     out.append("")
-    out.append(
-        f"10个工作日内到期：{len(soon)}" if zh else f"Due within 10 working days: {len(soon)}"
-    )
+    out.append(w.count("report.due_soon", len(soon), days=_DUE_SOON_DAYS))
     for item in soon[:listed]:
-        out.append(_line(item, ledger, now, lang))
+        out.append(_line(item, ledger, now, w))
     report = ledger.verify()
     out.append("")
     if report.ok:
         out.append(
-            f"完整性校验：完好（{report.entities}个对象，{report.events}条事件）"
-            if zh
-            else f"Integrity: {report}"
+            w.text(
+                "report.integrity_ok",
+                entities=report.entities,
+                events=report.events,
+                summary=str(report),
+            )
         )
     else:
-        out.append(
-            f"完整性校验：发现{len(report.problems)}处问题（用 inspection-flow verify 查看全部）"
-            if zh
-            else f"Integrity: {len(report.problems)} problems found "
-            "(inspection-flow verify lists them all)"
-        )
-        out.extend(f"  {p}" for p in report.problems[:5])
+        out.append(w.count("report.integrity_problems", len(report.problems)))
+        out.extend(w.text("report.problem", problem=p) for p in report.problems[:5])
     return "\n".join(out)

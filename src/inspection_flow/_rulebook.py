@@ -17,7 +17,8 @@ import attrs
 from ._areas import ROLES
 from ._builtin import LIFECYCLES
 from ._checks import shown
-from ._definitions import DeadlineBinding, Lifecycle, Transition
+from ._definitions import DeadlineBinding, Field, Lifecycle, State, Transition
+from ._guards import DERIVATIONS, GUARDS
 from ._rules import Channel, DailyWindow, DeadlineRule, EarlyWarning, EscalationStep, IntakeRule
 from .exceptions import DefinitionError, InspectionFlowError, RulebookError
 
@@ -42,6 +43,7 @@ _TOP_KEYS = {
     "permissions",
     "transitions",
     "roles",
+    "lifecycles",
 }
 _RULEBOOK_KEYS = {"name", "title", "level"}
 _INTAKE_KEYS = {"hotline_opens", "hotline_closes", "windowed_channels", "source", "confidence"}
@@ -61,6 +63,41 @@ _BINDING_KEYS = {
     "kind",
     "label_zh",
     "label_en",
+}
+_LIFECYCLE_KEYS = {
+    "name",
+    "kind",
+    "label_zh",
+    "label_en",
+    "initial",
+    "creators",
+    "states",
+    "fields",
+    "transitions",
+    "deadlines",
+    "source",
+    "confidence",
+}
+_STATE_KEYS = {"name", "label_zh", "label_en", "terminal", "counts_as"}
+_FIELD_KEYS = {"name", "type", "required", "choices", "label_zh"}
+_FIELD_TYPES = ("str", "int", "bool", "date", "datetime", "list", "dict", "choice", "area", "areas")
+_NEW_TRANSITION_KEYS = {
+    "event",
+    "sources",
+    "target",
+    "roles",
+    "guards",
+    "fields",
+    "label_zh",
+    "label_en",
+    "records",
+    "records_actor",
+    "marks",
+    "assigns",
+    "sets_batch",
+    "clock",
+    "extends",
+    "derive",
 }
 _CONFIDENCES = ("", "H", "M", "L", "L-M", "M-H")
 
@@ -140,6 +177,27 @@ class Rulebook:
             return self.lifecycles[name]
         except KeyError:
             raise RulebookError(self.source, f"lifecycle {name}", "is not defined") from None
+
+    def with_lifecycles(self, *lifecycles: Lifecycle) -> Rulebook:
+        """Return this rulebook with ``lifecycles`` added (or replacing those of their names).
+
+        Raises:
+            RulebookError: a lifecycle's deadline needs a rule the rulebook lacks, or an
+                argument is not a :class:`Lifecycle`.
+        """
+        found = dict(self.lifecycles)
+        for lc in lifecycles:
+            if not isinstance(lc, Lifecycle):
+                raise RulebookError(self.source, "lifecycles", f"{shown(lc)} is not a Lifecycle")
+            for b in lc.deadlines:
+                if b.date_field is None and b.rule not in self.rules:
+                    raise RulebookError(
+                        self.source,
+                        f"deadlines.{b.rule}",
+                        f"is required by the {lc.name} deadline {b.name!r}",
+                    )
+            found[lc.name] = lc
+        return attrs.evolve(self, lifecycles=found)
 
     def rule_for(
         self,
@@ -404,6 +462,15 @@ class _Parser:
 
     def lifecycles(self, data: Mapping[str, Any], roles: set[str]) -> dict[str, Lifecycle]:
         out = dict(LIFECYCLES)
+        for i, item in enumerate(self.items(data, "lifecycles")):
+            lc = self.new_lifecycle(item, f"lifecycles[{i}]", roles)
+            if lc.name in out:
+                raise self.fail(
+                    f"lifecycles[{i}].name",
+                    f"{lc.name!r} is defined already; change a built-in lifecycle with "
+                    "[[permissions]], [[transitions]] and [[bindings]]",
+                )
+            out[lc.name] = lc
         for i, item in enumerate(self.items(data, "permissions")):
             key = f"permissions[{i}]"
             self.known_keys(item, key, _PERMISSION_KEYS)
@@ -439,23 +506,172 @@ class _Parser:
             key = f"bindings[{i}]"
             self.known_keys(item, key, _BINDING_KEYS)
             lc = self.known_lifecycle(out, item, key)
-            kind = self.text(item, f"{key}.kind", "due")
-            if kind not in ("due", "period"):
-                raise self.fail(f"{key}.kind", "must be due or period")
-            b = DeadlineBinding(
-                self.text(item, f"{key}.name"),
-                self.text(item, f"{key}.rule"),
-                self.text(item, f"{key}.starts_on", ""),
-                self.events(item, f"{key}.met_by"),
-                self.events(item, f"{key}.cancelled_by"),
-                label_zh=self.text(item, f"{key}.label_zh", ""),
-                label_en=self.text(item, f"{key}.label_en", ""),
-                on_enter=self.text(item, f"{key}.on_enter") if "on_enter" in item else None,
-                kind=kind,  # type: ignore[arg-type]
-                reopened_by=self.events(item, f"{key}.reopened_by"),
-            )
+            b = self.binding({k: v for k, v in item.items() if k != "lifecycle"}, key)
             out[lc.name] = self.rebuild(lc, key, deadlines=(*lc.deadlines, b))
         return out
+
+    def new_lifecycle(self, item: Mapping[str, Any], key: str, roles: set[str]) -> Lifecycle:
+        """A lifecycle the rulebook defines whole: states, fields, transitions, deadlines."""
+        self.known_keys(item, key, _LIFECYCLE_KEYS)
+        name = self.text(item, f"{key}.name")
+        states = []
+        for j, st in enumerate(self.items(item, "states")):
+            skey = f"{key}.states[{j}]"
+            self.known_keys(st, skey, _STATE_KEYS)
+            counts_as = self.text(st, f"{skey}.counts_as", "open")
+            if counts_as not in ("open", "closed", "excluded"):
+                raise self.fail(f"{skey}.counts_as", "must be open, closed or excluded")
+            terminal = st.get("terminal", False)
+            if not isinstance(terminal, bool):
+                raise self.fail(f"{skey}.terminal", "must be true or false")
+            sname = self.text(st, f"{skey}.name")
+            states.append(
+                State(
+                    sname,
+                    self.text(st, f"{skey}.label_zh", sname),
+                    self.text(st, f"{skey}.label_en", sname),
+                    terminal,
+                    counts_as,  # type: ignore[arg-type]
+                )
+            )
+        if not states:
+            raise self.fail(f"{key}.states", "a lifecycle needs at least one state ([[...states]])")
+        transitions = tuple(
+            self.new_transition(t, f"{key}.transitions[{j}]", roles)
+            for j, t in enumerate(self.items(item, "transitions"))
+        )
+        deadlines = tuple(
+            self.binding(b, f"{key}.deadlines[{j}]")
+            for j, b in enumerate(self.items(item, "deadlines"))
+        )
+        creators = item.get("creators", [])
+        if not isinstance(creators, list) or not all(isinstance(r, str) for r in creators):
+            raise self.fail(f"{key}.creators", "must be a list of roles")
+        for r in creators:
+            if r not in roles:
+                raise self.fail(
+                    f"{key}.creators", f"unknown role {r!r}; known: {', '.join(sorted(roles))}"
+                )
+        self.note(key, item)
+        try:
+            return Lifecycle(
+                name=name,
+                kind=self.text(item, f"{key}.kind", name),
+                label_zh=self.text(item, f"{key}.label_zh", name),
+                label_en=self.text(item, f"{key}.label_en", name),
+                initial=self.text(item, f"{key}.initial", states[0].name),
+                states=tuple(states),
+                transitions=transitions,
+                deadlines=deadlines,
+                roles=frozenset(roles),
+                creators=frozenset(creators),
+                fields=self.fields(item, f"{key}.fields"),
+            )
+        except DefinitionError as exc:
+            raise self.fail(key, str(exc)) from exc
+
+    def fields(self, item: Mapping[str, Any], key: str) -> tuple[Field, ...]:
+        out = []
+        for j, f in enumerate(self.items(item, key.rsplit(".", 1)[-1])):
+            fkey = f"{key}[{j}]"
+            self.known_keys(f, fkey, _FIELD_KEYS)
+            ftype = self.text(f, f"{fkey}.type", "str")
+            if ftype not in _FIELD_TYPES:
+                raise self.fail(f"{fkey}.type", f"use one of {', '.join(_FIELD_TYPES)}")
+            required = f.get("required", True)
+            if not isinstance(required, bool):
+                raise self.fail(f"{fkey}.required", "must be true or false")
+            choices = f.get("choices", [])
+            if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
+                raise self.fail(f"{fkey}.choices", "must be a list of text")
+            if ftype == "choice" and not choices:
+                raise self.fail(f"{fkey}.choices", "a choice field needs its choices")
+            out.append(
+                Field(
+                    self.text(f, f"{fkey}.name"),
+                    ftype,  # type: ignore[arg-type]
+                    required,
+                    tuple(choices),
+                    self.text(f, f"{fkey}.label_zh", ""),
+                )
+            )
+        return tuple(out)
+
+    def new_transition(self, item: Mapping[str, Any], key: str, roles: set[str]) -> Transition:
+        self.known_keys(item, key, _NEW_TRANSITION_KEYS)
+        sources = item.get("sources")
+        if (
+            not isinstance(sources, list)
+            or not sources
+            or not all(isinstance(x, str) for x in sources)
+        ):
+            raise self.fail(f"{key}.sources", "must be a non-empty list of states")
+        target = item.get("target")
+        if target is not None and not isinstance(target, str):
+            raise self.fail(f"{key}.target", "must be a state, or left out for no change")
+        guards = item.get("guards", [])
+        if not isinstance(guards, list) or not all(isinstance(g, str) for g in guards):
+            raise self.fail(f"{key}.guards", "must be a list of guard names")
+        for g in guards:
+            if g not in GUARDS:
+                raise self.fail(
+                    f"{key}.guards",
+                    f"unknown guard {g!r}; register it with register_guard() before loading "
+                    f"the rulebook (registered: {', '.join(sorted(GUARDS))})",
+                )
+        records = item.get("records")
+        if records is not None:
+            if not isinstance(records, Mapping) or not all(
+                isinstance(v, str) for v in records.values()
+            ):
+                raise self.fail(f"{key}.records", "must be a table of field = data key")
+            records = tuple(records.items())
+        marks = item.get("marks", {})
+        if not isinstance(marks, Mapping):
+            raise self.fail(f"{key}.marks", "must be a table of data key = value")
+        clock = item.get("clock")
+        if clock is not None and clock not in ("pause", "resume", "extend"):
+            raise self.fail(f"{key}.clock", "must be pause, resume or extend")
+        optional: dict[str, str | None] = {}
+        for name in ("records_actor", "assigns", "sets_batch", "extends", "derive"):
+            value = item.get(name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise self.fail(f"{key}.{name}", "must be a name")
+            optional[name] = value
+        if optional["derive"] is not None and optional["derive"] not in DERIVATIONS:
+            raise self.fail(f"{key}.derive", f"unknown derivation {optional['derive']!r}")
+        return Transition(
+            self.text(item, f"{key}.event"),
+            tuple(sources),
+            target,
+            self.roles(item, f"{key}.roles", roles),
+            tuple(guards),
+            self.fields(item, f"{key}.fields"),
+            self.text(item, f"{key}.label_zh", ""),
+            self.text(item, f"{key}.label_en", ""),
+            records=records,
+            marks=marks,
+            clock=clock,
+            **optional,
+        )
+
+    def binding(self, item: Mapping[str, Any], key: str) -> DeadlineBinding:
+        self.known_keys(item, key, _BINDING_KEYS - {"lifecycle"})
+        kind = self.text(item, f"{key}.kind", "due")
+        if kind not in ("due", "period"):
+            raise self.fail(f"{key}.kind", "must be due or period")
+        return DeadlineBinding(
+            self.text(item, f"{key}.name"),
+            self.text(item, f"{key}.rule"),
+            self.text(item, f"{key}.starts_on", ""),
+            self.events(item, f"{key}.met_by"),
+            self.events(item, f"{key}.cancelled_by"),
+            label_zh=self.text(item, f"{key}.label_zh", ""),
+            label_en=self.text(item, f"{key}.label_en", ""),
+            on_enter=self.text(item, f"{key}.on_enter") if "on_enter" in item else None,
+            kind=kind,  # type: ignore[arg-type]
+            reopened_by=self.events(item, f"{key}.reopened_by"),
+        )
 
     def events(self, item: Mapping[str, Any], key: str) -> frozenset[str]:
         value = item.get(key.rsplit(".", 1)[-1], [])
@@ -488,16 +704,7 @@ class _Parser:
 
     def rebuild(self, lc: Lifecycle, key: str, **changes: Any) -> Lifecycle:
         try:
-            return Lifecycle(
-                name=lc.name,
-                kind=lc.kind,
-                label_zh=lc.label_zh,
-                label_en=lc.label_en,
-                initial=lc.initial,
-                states=lc.states,
-                transitions=changes.get("transitions", lc.transitions),
-                deadlines=changes.get("deadlines", lc.deadlines),
-                roles=changes.get("roles", lc.roles),
-            )
+            # Built again, so the changed definition is validated as a whole.
+            return attrs.evolve(lc, **changes)
         except DefinitionError as exc:
             raise self.fail(key, str(exc)) from exc

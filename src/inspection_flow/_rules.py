@@ -14,6 +14,7 @@ import attrs
 
 from ._calendar import ChinaCalendar
 from ._checks import MAX_AMOUNT, MAX_YEAR, MIN_YEAR
+from ._wording import Lang, wording
 from .exceptions import AnchorError, InvalidRuleError, UnitMismatchError
 
 __all__ = [
@@ -27,7 +28,6 @@ __all__ = [
     "EscalationStep",
     "Extension",
     "IntakeRule",
-    "Lang",
     "Pause",
     "Unit",
     "as_instant",
@@ -41,9 +41,6 @@ _datetime = dt.datetime
 _ONE_DAY = dt.timedelta(days=1)
 _MIDNIGHT = dt.time(0, 0)
 
-#: A language the library words its explanations and reports in: Chinese or English.
-Lang = Literal["zh", "en"]
-
 
 class Unit(str, enum.Enum):
     """What a rule counts."""
@@ -54,21 +51,12 @@ class Unit(str, enum.Enum):
     HOURS = "hours"
 
     def label(self, n: int, lang: Lang = "zh") -> str:
-        """Return ``n`` of this unit in words, e.g. ``30个工作日`` or ``30 working days``."""
-        if lang == "zh":
-            return {
-                Unit.WORKING_DAYS: f"{n}个工作日",
-                Unit.CALENDAR_DAYS: f"{n}日",
-                Unit.MONTHS: f"{n}个月",
-                Unit.HOURS: f"{n}小时",
-            }[self]
-        word = {
-            Unit.WORKING_DAYS: "working day",
-            Unit.CALENDAR_DAYS: "calendar day",
-            Unit.MONTHS: "month",
-            Unit.HOURS: "hour",
-        }[self]
-        return f"{n} {word}{'' if abs(n) == 1 else 's'}"
+        """Return ``n`` of this unit in words, e.g. ``30个工作日`` or ``30 working days``.
+
+        Raises:
+            UnknownLanguageError: no wording table is registered for ``lang``.
+        """
+        return wording(lang).count(f"unit.{self.value}", n)
 
 
 _DAY_UNITS = frozenset({Unit.WORKING_DAYS, Unit.CALENDAR_DAYS, Unit.MONTHS})
@@ -734,22 +722,23 @@ class DeadlineRule:
     # -- words ----------------------------------------------------------------------------
 
     def describe(self, lang: Lang = "zh") -> str:
-        """Return the rule in words, e.g. ``30个工作日（不含起算日）``."""
-        text = self.unit.label(self.amount, lang)
-        extras: list[str] = []
-        if lang == "zh":
-            if self.unit is not Unit.HOURS:
-                extras.append("含起算日" if self.count_start_day else "不含起算日")
-            if self.unit in (Unit.CALENDAR_DAYS, Unit.MONTHS):
-                extras.append("末日遇休息日顺延" if self.roll else "末日遇休息日不顺延")
-            return f"{text}（{'，'.join(extras)}）" if extras else text
+        """Return the rule in words, e.g. ``30个工作日（不含起算日）``.
+
+        Raises:
+            UnknownLanguageError: no wording table is registered for ``lang``.
+        """
+        w = wording(lang)
+        text = self.unit.label(self.amount, w)
+        options: list[str] = []
         if self.unit is not Unit.HOURS:
-            extras.append("start day counted" if self.count_start_day else "start day not counted")
+            counted = "counted" if self.count_start_day else "not_counted"
+            options.append(w.text(f"rule.start_day_{counted}"))
         if self.unit in (Unit.CALENDAR_DAYS, Unit.MONTHS):
-            extras.append(
-                "a rest last day rolls to the next working day" if self.roll else "no roll"
-            )
-        return f"{text} ({'; '.join(extras)})" if extras else text
+            options.append(w.text("rule.roll" if self.roll else "rule.no_roll"))
+        if not options:
+            return text
+        joined = w.text("rule.options_sep").join(options)
+        return w.text("rule.with_options", rule=text, options=joined)
 
     # -- computation ----------------------------------------------------------------------
 
@@ -1149,11 +1138,19 @@ class Due:
         }
 
     def explain(self, lang: Lang = "zh") -> str:
-        """List the steps from the anchor to the due time, in Chinese or English.
+        """List the steps from the anchor to the due time, in Chinese, English or a
+        language given as a wording table.
 
         Names the holidays skipped, the make-up workdays counted (调休), the weekends
         skipped, the roll to the next working day, pauses, extensions and whether the
         result is provisional.
+
+        Args:
+            lang: a registered language code (``"zh"``, ``"en"``, or one added with
+                :func:`register_wording`) or a :class:`Wording`.
+
+        Raises:
+            UnknownLanguageError: no wording table is registered for ``lang``.
         """
         from ._explain import explain
 

@@ -24,6 +24,8 @@ The tree::
     │   ├── PayloadError                 (ValueError)   the event's data is missing or malformed
     │   └── ChronologyError              (ValueError)   an event dated before the entity's last one
     ├── EntityNotFoundError              (LookupError)  no entity with that identifier
+    ├── WordingError                     (ValueError)   a wording table is malformed (language, key)
+    │   └── UnknownLanguageError         (LookupError)  no wording table for that language
     └── StoreError                                      the storage failed or holds bad data
         ├── ConcurrencyError                            a stale writer lost an optimistic race
         ├── TamperError                                 the hash chain of stored events is broken
@@ -58,6 +60,8 @@ __all__ = [
     "StoreError",
     "TamperError",
     "UnitMismatchError",
+    "UnknownLanguageError",
+    "WordingError",
 ]
 
 
@@ -301,6 +305,44 @@ class EntityNotFoundError(InspectionFlowError, LookupError):
     def __init__(self, entity_id: str) -> None:
         self.entity_id = entity_id
         super().__init__(f"No entity {entity_id!r} in this ledger.")
+
+
+# --- wording -----------------------------------------------------------------------------
+
+
+class WordingError(InspectionFlowError, ValueError):
+    """A wording table holds a key or a template the library cannot use.
+
+    Attributes:
+        lang: the language code of the table.
+        key: the message key at fault (empty when the table as a whole is).
+        problem: what is wrong, in words.
+    """
+
+    def __init__(self, lang: str, key: str, problem: str) -> None:
+        self.lang = lang
+        self.key = key
+        self.problem = problem
+        where = f", {key!r}" if key else ""
+        super().__init__(f"Wording {lang!r}{where}: {problem}")
+
+
+class UnknownLanguageError(WordingError, LookupError):
+    """No wording table is registered for a language.
+
+    Attributes:
+        lang: the language asked for.
+        known: the registered language codes.
+    """
+
+    def __init__(self, lang: str, known: Sequence[str]) -> None:
+        self.known = tuple(known)
+        super().__init__(
+            lang,
+            "",
+            f"no wording table for this language; use one of {', '.join(self.known)}, "
+            "register one with register_wording(code, {...}), or pass a Wording",
+        )
 
 
 # --- stores ------------------------------------------------------------------------------

@@ -1,0 +1,18 @@
+"""The ledger (台账) and what it hands back; see :mod:`.ledger` for how it is arranged."""
+
+from .inputs import CATEGORIES, CATEGORIES_ZH
+from .ledger import Ledger
+from .values import AlertNotice, Batch, Clock, DeadlineView, Decision, Moved, SystemClock
+
+__all__ = [
+    "CATEGORIES",
+    "CATEGORIES_ZH",
+    "AlertNotice",
+    "Batch",
+    "Clock",
+    "DeadlineView",
+    "Decision",
+    "Ledger",
+    "Moved",
+    "SystemClock",
+]

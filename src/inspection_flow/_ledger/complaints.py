@@ -1,0 +1,339 @@
+"""Complaint cases (信访件): receiving them through the hotline window, daily batches and
+their hand-over, splitting a case."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from .._areas import Actor
+from .._checks import (
+    MAX_YEAR,
+    check_date,
+    check_id,
+)
+from .._definitions import CREATE, Lifecycle
+from .._records import (
+    NO_DEADLINES,
+    Commit,
+    Event,
+    Snapshot,
+    fold,
+    iso,
+)
+from .._rulebook import Rulebook
+from .._rules import SHANGHAI, Channel, as_instant
+from ..exceptions import (
+    GuardError,
+    PayloadError,
+)
+from .engine import _build
+from .inputs import _CATEGORY_SET, _check_actor, _check_category, _check_ids, _check_text, _plain
+from .rounds import _INTAKE_STATES, _Rounds
+from .values import _ONE_DAY, Batch
+
+
+@attrs.define(slots=True)
+class _Intake:
+    """What receiving a complaint needs of its round, valid while the round is unchanged."""
+
+    last_hash: str
+    generation: int
+    rulebook: Rulebook
+    lifecycle: Lifecycle
+    windowed: frozenset[Channel]
+    closes: dt.time
+    window: str
+    first_day: dt.date | None
+    last_day: dt.date | None
+    creations: dict[tuple[Actor, str, str], tuple[tuple[Any, ...], Mapping[str, Any]]]
+
+
+# A Channel is a str enum: looking up the member itself finds its value's entry, and a
+# value is found in a set of members.
+_CHANNEL_VALUES: Mapping[Any, str] = {c.value: c.value for c in Channel}
+
+
+class _Complaints(_Rounds):
+    """Complaint cases (信访件): receiving them through the hotline window, daily batches and
+    their hand-over, splitting a case."""
+
+    def receive_complaint(
+        self,
+        round_id: str,
+        *,
+        channel: Channel | str,
+        received_at: dt.datetime,
+        area: str,
+        summary: str,
+        category: str,
+        actor: Actor,
+        complaint_id: str | None = None,
+        command_id: str | None = None,
+        **data: Any,
+    ) -> Snapshot:
+        """Record a complaint (信访件) received by the round's team.
+
+        Its intake day follows the rulebook's hotline window (a call after 20:00 belongs to
+        the next day); it will be handed over in the batch of the day after.
+        """
+        rnd = self._load(check_id(round_id, "round_id", event=CREATE))
+        if rnd is None or rnd.kind != "round" or rnd.state not in _INTAKE_STATES:
+            rnd = self._round(round_id, _INTAKE_STATES, "receiving complaints")
+        ctx = self._intakes.get(round_id)
+        if ctx is None or ctx.last_hash != rnd.last_hash or ctx.generation != self.areas.generation:
+            ctx = self._intake_context(rnd)
+        try:
+            ch = _CHANNEL_VALUES[channel]
+        except (KeyError, TypeError):
+            raise PayloadError(
+                complaint_id or "-",
+                CREATE,
+                "channel",
+                f"unknown channel {channel!r}; use one of {', '.join(c.value for c in Channel)}",
+            ) from None
+        if category.__class__ is not str or category not in _CATEGORY_SET:
+            _check_category(complaint_id, category)
+        if summary.__class__ is not str or not summary.strip() or not summary.isprintable():
+            _check_text(complaint_id, "summary", summary)
+        if area.__class__ is not str or complaint_id is not None or command_id is not None:
+            _check_ids(complaint_id, area, command_id)
+        when = (
+            received_at
+            if received_at.__class__ is dt.datetime
+            and received_at.tzinfo is SHANGHAI
+            and received_at.year <= MAX_YEAR
+            else as_instant(received_at, "received_at")
+        )
+        intake = when.date()
+        if ch in ctx.windowed and when.time() >= ctx.closes:
+            intake += _ONE_DAY
+        days = self._day_iso.get(intake)
+        if days is None:
+            days = self._day_iso[intake] = (intake.isoformat(), (intake + _ONE_DAY).isoformat())
+        entity_id = complaint_id or f"{round_id}/C-{uuid.uuid4().hex[:12]}"
+        # Who may record a complaint of this area and category is worked out once per
+        # round state; later complaints of the same kind reuse the answer and effects.
+        key = (actor, area, category) if actor.__class__ is Actor else None
+        known = ctx.creations.get(key) if key is not None else None
+        if known is None or entity_id.__class__ is not str or not entity_id:
+            known = None
+            self._in_round(rnd, actor, entity_id)
+        payload = {
+            "channel": ch,
+            "received_at": iso(when),
+            "summary": summary,
+            "intake_day": days[0],
+            "batch_day": days[1],
+        }
+        if data:
+            payload = {**_plain(data), **payload}
+        if known is not None:
+            ev, snap = _build(
+                ctx.lifecycle,
+                known[0],
+                known[1],
+                NO_DEADLINES,
+                entity_id,
+                when,
+                actor,
+                payload,
+                command_id,
+            )
+        else:
+            ev, snap = self._create(
+                entity_id=entity_id,
+                lifecycle=ctx.lifecycle,
+                rb=ctx.rulebook,
+                area=area,
+                actor=actor,
+                at=when,
+                round_id=round_id,
+                category=category,
+                data=payload,
+                command_id=command_id,
+            )
+            if key is not None and not snap.deadlines:
+                shape = (
+                    snap.kind,
+                    snap.lifecycle,
+                    area,
+                    snap.areas,
+                    round_id,
+                    None,
+                    None,
+                    category,
+                )
+                ctx.creations[key] = (shape, ev.effects)
+        # Checked once the actor may create complaints at all: who asks comes first.
+        if ctx.first_day is not None and when.date() < ctx.first_day:
+            raise GuardError(
+                entity_id,
+                CREATE,
+                "station_in",
+                f"received {when.date()}, before the team stationed in on {ctx.first_day}",
+            )
+        if ctx.last_day is not None and ch in ctx.windowed and intake > ctx.last_day:
+            raise GuardError(
+                entity_id,
+                CREATE,
+                "hotline_open",
+                f"the hotline ({ctx.window}) closed with the station-in on {ctx.last_day}; "
+                "record a later complaint as a letter",
+            )
+        return self._commit_new(ev, snap, command_id, generated=not complaint_id)
+
+    def _intake_context(self, rnd: Snapshot) -> _Intake:
+        """What receiving a complaint needs of its round, worked out once per round state."""
+        rb = self.rulebook_of(rnd)
+        first_day = last_day = None
+        station = rnd.deadlines.get("station_in_ends")
+        if station is not None:
+            first_day = dt.datetime.fromisoformat(station.anchor).astimezone(SHANGHAI).date()
+            if station.ended_at is not None:
+                last_day = station.ended_at.astimezone(SHANGHAI).date()
+        ctx = _Intake(
+            rnd.last_hash,
+            self.areas.generation,
+            rb,
+            rb.lifecycle("complaint"),
+            rb.intake.windowed_channels,
+            rb.intake.window.closes,
+            rb.intake.window.describe(),
+            first_day,
+            last_day,
+            {},
+        )
+        self._intakes[rnd.entity_id] = ctx
+        return ctx
+
+    def pending_for_batch(self, round_id: str, day: dt.date) -> list[Snapshot]:
+        """Return received cases of the round due in the batch of ``day`` (or earlier)."""
+        check_id(round_id, "round_id", event="pending_for_batch")
+        iso = check_date(day, "day", entity_id=round_id, event="pending_for_batch").isoformat()
+        return [
+            s
+            for s in self.store.find(kind="complaint", round_id=round_id, state="received")
+            if str(s.data.get("batch_day", "")) <= iso
+        ]
+
+    def hand_over_batch(
+        self, round_id: str, day: dt.date, *, actor: Actor, at: dt.datetime
+    ) -> Batch | None:
+        """Batch and hand over every received case due on ``day`` (交办), in one write.
+
+        The batch holds the intake of the day before (the previous day's hotline window and
+        letters); cases still waiting from earlier days join it.  Each case's result clock
+        starts at ``at``.  Returns ``None`` when no case is waiting.
+
+        Raises:
+            PermissionDeniedError, GuardError, ChronologyError: as for :meth:`fire`;
+            nothing is written then.
+        """
+        check_id(round_id, "round_id", event="record_batch")
+        check_date(day, "day", entity_id=round_id, event="record_batch")
+        _check_actor(actor, round_id, "record_batch")
+        rnd = self._round(round_id, _INTAKE_STATES, "handing over a batch")
+        if as_instant(at, "at").date() < day:
+            # The batch of a day holds the intake of the day before, complete only once
+            # that day is over.
+            raise GuardError(
+                round_id,
+                "record_batch",
+                "batch_day",
+                f"the batch of {day.isoformat()} cannot be handed over before that day",
+            )
+        cases = self.pending_for_batch(round_id, day)
+        if not cases:
+            return None
+        number = int(rnd.data.get("batches", 0)) + 1
+        commits: list[Commit] = []
+        for snap in cases:
+            ev1, mid = self._transition(snap, "batch", actor, at, {"number": number}, None)
+            ev2, new = self._transition(mid, "hand_over", actor, at, {}, None)
+            commits.append(Commit(new, (ev1, ev2), snap.version))
+        ids = [s.entity_id for s in cases]
+        ev, new_round = self._transition(
+            rnd,
+            "record_batch",
+            actor,
+            at,
+            {"number": number, "day": day.isoformat(), "cases": ids},
+            None,
+        )
+        commits.append(Commit(new_round, (ev,), rnd.version))
+        self._write(commits)
+        return Batch(round_id, number, day, tuple(ids))
+
+    def split_case(
+        self, case_id: str, areas: Sequence[str], *, actor: Actor, at: dt.datetime
+    ) -> list[Snapshot]:
+        """Split a handed-over case between areas (分解): one child case per area.
+
+        Each child keeps the parent's result clock; the parent ends in ``split``.
+        """
+        parent = self.get(case_id)
+        _check_actor(actor, case_id, "split")
+        if not isinstance(areas, (list, tuple)):
+            raise PayloadError(case_id, "split", "areas", "must be a list of area codes")
+        for area in areas:
+            check_id(area, "areas", entity_id=case_id, event="split")
+        if len(set(areas)) < 2:
+            raise PayloadError(case_id, "split", "areas", "name at least two different areas")
+        ev, new_parent = self._transition(parent, "split", actor, at, {"areas": list(areas)}, None)
+        rb = self.rulebook_of(parent)
+        lc = rb.lifecycle("complaint")
+        commits = [Commit(new_parent, (ev,), parent.version)]
+        children: list[Snapshot] = []
+        inherited = {
+            n: attrs.evolve(r, fired=()) for n, r in parent.deadlines.items() if r.status == "open"
+        }
+        for i, area in enumerate(dict.fromkeys(areas), start=1):
+            child_id = f"{case_id}-{i}"
+            if self._load(child_id) is not None:
+                raise PayloadError(
+                    case_id,
+                    "split",
+                    "areas",
+                    f"the part's id {child_id} is already used by another entity",
+                )
+            data = {**parent.data, "split_from": case_id}
+            cev, child = self._create(
+                entity_id=child_id,
+                lifecycle=lc,
+                rb=rb,
+                area=area,
+                actor=actor,
+                # Whoever may split the parent creates its parts.
+                creators=frozenset({actor.role}),
+                at=at,
+                round_id=parent.round_id,
+                parent_id=case_id,
+                category=parent.category,
+                data=data,
+                batch=parent.batch,
+                extra_deadlines=inherited,
+            )
+            # A split case starts where its parent stood: handed over, clock running.
+            jump = Event.new(
+                child_id,
+                2,
+                "inherit",
+                ev.at,
+                actor,
+                {"from": case_id},
+                child.state,
+                "handed_over",
+                {},
+                None,
+                child.last_hash,
+            )
+            child = fold(child, jump)
+            commits.append(Commit(child, (cev, jump), 0))
+            children.append(child)
+        self._write(commits)
+        return children

@@ -1,0 +1,650 @@
+"""The generic engine: checking a command (state, role, jurisdiction, payload, guards),
+firing it, its effects, creating entities."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from .._areas import Actor
+from .._checks import (
+    check_id,
+)
+from .._definitions import CREATE, Lifecycle, Transition, check_payload
+from .._guards import GuardContext
+from .._records import (
+    NO_DEADLINES,
+    Commit,
+    DeadlineRecord,
+    DeadlineStatus,
+    Event,
+    Snapshot,
+    fold,
+    iso,
+    one_area,
+)
+from .._rulebook import Rulebook
+from .._rules import as_instant
+from ..exceptions import (
+    ChronologyError,
+    ConcurrencyError,
+    GuardError,
+    InvalidTransitionError,
+    LifecycleError,
+    PayloadError,
+    PermissionDeniedError,
+)
+from .deadlines import _Deadlines
+from .inputs import (
+    _check_actor,
+    _check_areas,
+    _check_command,
+    _clock_candidate,
+    _id_in_use,
+    _placeholder,
+    _plain,
+)
+from .values import _MEMO_SIZE, _NO_DATA, Decision
+
+
+def _build(
+    lifecycle: Lifecycle,
+    shape: tuple[Any, ...],
+    effects: Mapping[str, Any],
+    records: Mapping[str, DeadlineRecord],
+    entity_id: str,
+    when: dt.datetime,
+    actor: Actor,
+    data: Mapping[str, Any],
+    command_id: str | None,
+) -> tuple[Event, Snapshot]:
+    """Return a new entity's creating event and the snapshot ``fold(None, event)`` gives."""
+    kind, name, area, owner_areas, round_id, parent_id, batch, category = shape
+    initial = lifecycle.initial
+    ev = Event.new(entity_id, 1, CREATE, when, actor, data, "", initial, effects, command_id)
+    snap = Snapshot(
+        entity_id,
+        kind,
+        name,
+        initial,
+        1,
+        area,
+        owner_areas,
+        round_id,
+        parent_id,
+        batch,
+        category,
+        when,
+        when,
+        False,
+        data,
+        records or NO_DEADLINES,
+        ev.hash,
+    )
+    return ev, snap
+
+
+def _create_effects(shape: tuple[Any, ...]) -> dict[str, Any]:
+    kind, lifecycle, area, areas, round_id, parent_id, batch, category = shape
+    out: dict[str, Any] = {"kind": kind, "lifecycle": lifecycle, "area": area}
+    if areas != (area,):
+        out["areas"] = list(areas)
+    for key, value in (
+        ("round_id", round_id),
+        ("parent_id", parent_id),
+        ("batch", batch),
+        ("category", category),
+    ):
+        if value is not None:
+            out[key] = value
+    return out
+
+
+class _Engine(_Deadlines):
+    """The generic engine: checking a command (state, role, jurisdiction, payload, guards),
+    firing it, its effects, creating entities."""
+
+    def _check(
+        self,
+        snap: Snapshot,
+        lc: Lifecycle,
+        event: str,
+        actor: Actor,
+        at: dt.datetime,
+        payload: Mapping[str, Any],
+        placeholders: Collection[str] = (),
+    ) -> tuple[Transition, dict[str, Any]]:
+        t = lc.transition(snap.state, event)
+        if t is None:
+            raise InvalidTransitionError(snap.entity_id, snap.state, event, lc.allowed(snap.state))
+        if actor.role not in t.roles:
+            raise PermissionDeniedError(
+                snap.entity_id,
+                event,
+                actor.role,
+                actor.area,
+                f"only {', '.join(sorted(t.roles))} may do this",
+            )
+        if actor.role not in ("system", "public") and not self._covers(actor, snap.areas):
+            where = ", ".join(self.areas.name(a) for a in snap.areas)
+            raise PermissionDeniedError(
+                snap.entity_id,
+                event,
+                actor.role,
+                actor.area,
+                f"{self.areas.name(actor.area)} has no jurisdiction over {where}",
+            )
+        clean = check_payload(snap.entity_id, t, payload) if (payload or t.fields) else {}
+        for f in t.fields:
+            if f.type not in ("area", "areas") or f.name not in clean or f.name in placeholders:
+                continue
+            codes = [clean[f.name]] if f.type == "area" else clean[f.name]
+            outside = [c for c in codes if not self._covers(actor, (c,))]
+            if outside:
+                raise PermissionDeniedError(
+                    snap.entity_id,
+                    event,
+                    actor.role,
+                    actor.area,
+                    f"{self.areas.name(actor.area)} has no jurisdiction over "
+                    f"{', '.join(self.areas.name(c) for c in outside)} ({f.name})",
+                )
+        if t.guards:
+            ctx = GuardContext(self, snap, actor, at, clean, event)
+            guards = self._guards
+            for name in t.guards:
+                reason = guards[name](ctx)
+                if reason is not None:
+                    raise GuardError(snap.entity_id, event, name, reason)
+        if t.clock is not None:
+            self._check_clock(snap, t, clean)
+        return t, clean
+
+    def can(
+        self,
+        entity_id: str,
+        event: str,
+        actor: Actor,
+        *,
+        at: dt.datetime | None = None,
+        **payload: Any,
+    ) -> Decision:
+        """Say whether ``actor`` may fire ``event`` on the entity now, with the reasons if not.
+
+        Payload fields are checked only when given.
+        """
+        _check_actor(actor, entity_id, event)
+        snap = self.get(entity_id)
+        check_id(event, "event", entity_id=snap.entity_id, event="can")
+        lc = self.lifecycle_of(snap)
+        when = as_instant(at, "at") if at is not None else snap.updated_at
+        t = lc.transition(snap.state, event)
+        reasons: list[str] = []
+        if t is None:
+            allowed = ", ".join(lc.allowed(snap.state)) or "none"
+            return Decision(
+                False,
+                (f"'{event}' is not possible in state '{snap.state}'; allowed now: {allowed}",),
+            )
+        if when < snap.updated_at:
+            reasons.append(str(ChronologyError(entity_id, when, snap.updated_at)))
+        try:
+            filled = dict(payload)
+            if t.clock is not None and "deadline" not in filled:
+                # Asked without a deadline: may the actor manage some deadline this way?
+                filled["deadline"] = _clock_candidate(snap, t.clock)
+                if t.clock == "extend" and not filled.keys() & {"amount", "unit", "until"}:
+                    filled["until"] = _placeholder("date", ())
+            for f in t.fields:
+                if f.required and f.name not in filled:
+                    filled[f.name] = _placeholder(f.type, f.choices)
+            placeholders = filled.keys() - payload.keys()
+            self._check(snap, lc, event, actor, when, filled, placeholders)
+        except (PermissionDeniedError, GuardError, PayloadError) as exc:
+            reasons.append(str(exc))
+        return Decision(not reasons, tuple(reasons))
+
+    def available(self, entity_id: str, actor: Actor) -> list[str]:
+        """Return the events ``actor`` may fire on the entity now."""
+        _check_actor(actor, entity_id, "available")
+        snap = self.get(entity_id)
+        lc = self.lifecycle_of(snap)
+        return [e for e in lc.allowed(snap.state) if self.can(entity_id, e, actor)]
+
+    def fire(
+        self,
+        entity_id: str,
+        event: str,
+        *,
+        actor: Actor,
+        at: dt.datetime,
+        command_id: str | None = None,
+        **payload: Any,
+    ) -> Event:
+        """Apply ``event`` to the entity on behalf of ``actor`` at ``at``.
+
+        Appends one immutable event and updates the entity's deadlines.  A refused command
+        changes nothing.
+
+        Args:
+            entity_id: the entity.
+            event: the lifecycle event, e.g. ``hand_over``, ``record_finding``.
+            actor: who acts (role and area).
+            at: when, a timezone-aware datetime not before the entity's latest event.
+            command_id: makes the command idempotent: repeating it returns the first
+                result and appends nothing.
+            payload: the event's fields.
+
+        Returns:
+            The appended event.
+
+        Raises:
+            EntityNotFoundError, InvalidTransitionError, PermissionDeniedError, GuardError,
+            PayloadError, ChronologyError, AnchorError; ConcurrencyError if another writer
+            changed the entity meanwhile (nothing is written; retry).
+        """
+        if event.__class__ is not str or command_id is not None:
+            _check_command(entity_id, event, command_id)
+        if command_id is not None:
+            first = self._fired_before(command_id, entity_id, event)
+            if first is not None:
+                return first
+        snap = self.get(entity_id)
+        try:
+            event_obj, new = self._transition(snap, event, actor, at, payload, command_id)
+        except LifecycleError:
+            # A retry racing its own first attempt finds the entity already moved on by
+            # it: the stored result is the answer, not the refusal.
+            if command_id is not None:
+                first = self._fired_before(command_id, entity_id, event)
+                if first is not None:
+                    return first
+            raise
+        # The store refuses the command id if another process used it for another
+        # entity or event, and returns the first result if it applied this command.
+        stored = self._write((Commit(new, (event_obj,), snap.version, command_id),))
+        return stored[-1]
+
+    def _fired_before(self, command_id: str, entity_id: str, event: str) -> Event | None:
+        """Return the event ``command_id`` stored, if it was applied already.
+
+        Raises:
+            PayloadError: the id was used for another entity or event.
+        """
+        done = self._command(command_id)
+        if done is None:
+            return None
+        first = done[-1]
+        if (first.entity_id, first.name) != (entity_id, event):
+            raise PayloadError(
+                entity_id,
+                event,
+                "command_id",
+                f"{command_id!r} was already used for '{first.name}' on "
+                f"{first.entity_id}; give each command its own id",
+            )
+        return first
+
+    def _transition(
+        self,
+        snap: Snapshot,
+        event: str,
+        actor: Actor,
+        at: Any,
+        payload: Mapping[str, Any],
+        command_id: str | None,
+    ) -> tuple[Event, Snapshot]:
+        if actor.__class__ is not Actor:
+            _check_actor(actor, snap.entity_id, event)
+        when = self._instant(at, snap, snap.entity_id)
+        lc = self.lifecycle_of(snap)
+        t, clean = self._check(snap, lc, event, actor, when, payload)
+        new_state = lc.step(snap.entity_id, snap.state, event)
+        effects, records = self._effects(snap, lc, t, new_state, actor, when, clean)
+        ev = Event.new(
+            snap.entity_id,
+            snap.version + 1,
+            event,
+            when,
+            actor,
+            clean,
+            snap.state,
+            new_state,
+            effects,
+            command_id,
+            snap.last_hash,
+        )
+        return ev, fold(snap, ev, records)
+
+    def _effects(
+        self,
+        snap: Snapshot,
+        lc: Lifecycle,
+        t: Transition,
+        new_state: str,
+        actor: Actor,
+        at: dt.datetime,
+        payload: Mapping[str, Any],
+    ) -> tuple[dict[str, Any], dict[str, DeadlineRecord]]:
+        event = t.event
+        data: Mapping[str, Any] = _NO_DATA
+        setters: dict[str, Any] = {}
+        deadlines: dict[str, DeadlineRecord] = {}
+        # What the event records is declared on its transition (see Transition): by
+        # default the payload of a step that changes the state becomes the entity's
+        # data; activities that leave the state (meetings, visits) stay in the history
+        # only.  The payload is a fresh dict, never changed: it is shared.
+        if t.clock is not None:
+            deadlines[payload["deadline"]] = self._clock(snap, t, at, payload)
+        elif t.records is not None:
+            if t.records:
+                data = {key: payload[f] for f, key in t.records if f in payload}
+        elif t.target is not None:
+            data = payload
+        extra: dict[str, Any] = {}
+        if t.assigns is not None:
+            codes = payload[t.assigns]
+            owners = [codes] if isinstance(codes, str) else list(dict.fromkeys(codes))
+            setters["areas"] = tuple(owners)
+            setters["area"] = owners[0]
+        if t.sets_batch is not None:
+            setters["batch"] = payload[t.sets_batch]
+        if t.records_actor is not None:
+            extra[t.records_actor] = actor.to_dict()
+        if t.marks:
+            extra.update(t.marks)
+        if t.extends is not None:
+            deadlines[t.extends] = self._extend_until(snap, t.extends, at, payload)
+        if t.derive is not None:
+            extra.update(
+                self._derivations[t.derive](GuardContext(self, snap, actor, at, payload, event))
+            )
+        if extra:
+            data = {**data, **extra}
+        # Deadlines met, cancelled or reopened are recorded as [status, at]; deadlines
+        # started or changed otherwise, as whole records.
+        ends: dict[str, tuple[str, str | None]] = {}
+        if snap.deadlines:
+            for b, met in lc.deadlines_ended_by(event):
+                changed = deadlines.get(b.name)
+                record = changed or snap.deadlines.get(b.name)
+                if record is not None and record.status == "open":
+                    status: DeadlineStatus = "met" if met else "cancelled"
+                    if changed is None:
+                        ends[b.name] = (status, iso(at))
+                    deadlines[b.name] = record.ended(status, at)
+        started = lc.deadlines_started_by(event)
+        if started:
+            rb = self.rulebook_of(snap)
+            for b in started:
+                ends.pop(b.name, None)
+                deadlines[b.name] = self._start(snap.entity_id, b, rb, at, payload)
+        if snap.deadlines:
+            for b in lc.deadlines_reopened_by(event):
+                record = snap.deadlines.get(b.name)
+                if record is not None and record.status == "met" and b.name not in deadlines:
+                    ends[b.name] = ("open", None)
+                    deadlines[b.name] = record.ended("open", None)
+        if new_state in lc.terminal_states:
+            setters["terminal"] = True
+            for name, record in snap.deadlines.items():
+                if record.status == "open" and name not in deadlines:
+                    ends[name] = ("cancelled", iso(at))
+                    deadlines[name] = record.ended("cancelled", at)
+        # Batch numbers and deadlines started together (a day's batch, its hand-over):
+        # many cases set the same fields and start the same shared records, so they share
+        # one (immutable) effects mapping and deadline mapping.
+        shareable = not data and not ends and bool(setters or deadlines)
+        if shareable:
+            key = (tuple(setters.items()), tuple((n, id(r)) for n, r in deadlines.items()))
+            hit = self._effects_memo.get(key)
+            if hit is not None and all(
+                a is b for a, b in zip(hit[0], deadlines.values(), strict=True)
+            ):
+                return hit[1], hit[2]
+        effects: dict[str, Any] = {}
+        if data:
+            effects["data"] = data
+        if setters:
+            effects["set"] = setters
+        if len(ends) < len(deadlines):
+            effects["deadlines"] = {n: r.to_dict() for n, r in deadlines.items() if n not in ends}
+        if ends:
+            effects["end"] = ends
+        if shareable:
+            if len(self._effects_memo) >= _MEMO_SIZE:
+                self._effects_memo.clear()
+            # The records are kept with their ids, so a reused id never matches.
+            self._effects_memo[key] = (tuple(deadlines.values()), effects, deadlines)
+        return effects, deadlines
+
+    def create(
+        self,
+        lifecycle: str,
+        *,
+        actor: Actor,
+        at: dt.datetime,
+        area: str,
+        entity_id: str | None = None,
+        round_id: str | None = None,
+        parent_id: str | None = None,
+        category: str | None = None,
+        areas: Sequence[str] | None = None,
+        command_id: str | None = None,
+        **fields: Any,
+    ) -> Snapshot:
+        """Create an entity of any lifecycle the rulebook defines, built-in or the user's.
+
+        The lifecycle is looked up in the round's rulebook (the ledger's default rulebook
+        without ``round_id``); only its ``creators`` may create, within their
+        jurisdiction over ``area`` (and ``areas``).  ``fields`` become the entity's data,
+        checked against the lifecycle's ``fields`` when it declares them.  The inspection's
+        own commands (:meth:`create_round`, :meth:`receive_complaint`, :meth:`add_task`,
+        :meth:`request_documents`) are conveniences over the same engine that also check
+        what their domain asks (the round's state, the hotline window…).
+
+        Args:
+            lifecycle: the lifecycle's name, e.g. ``"two_reviewer_acceptance"``.
+            actor, at: who creates it, and when (an aware datetime).
+            area: the entity's area (its owner's, once assigned).
+            entity_id: its id; made up when not given.
+            round_id, parent_id: the round it belongs to, and its parent entity.
+            category: a category, for counts.
+            areas: all its areas, when it has several.
+            command_id: makes the creation idempotent.
+            fields: its data.
+
+        Returns:
+            The stored snapshot.
+
+        Raises:
+            EntityNotFoundError: the round or parent does not exist.
+            RulebookError: the rulebook has no such lifecycle.
+            PermissionDeniedError, PayloadError, AnchorError: as for :meth:`fire`.
+        """
+        _check_command(entity_id or "-", CREATE, command_id)
+        check_id(lifecycle, "lifecycle", entity_id=entity_id or "-", event=CREATE)
+        if entity_id is not None:
+            check_id(entity_id, "entity_id", entity_id="-", event=CREATE)
+        _check_actor(actor, entity_id or "-", CREATE)
+        if round_id is not None:
+            check_id(round_id, "round_id", entity_id=entity_id or "-", event=CREATE)
+            rb = self.rulebook_of(self.get(round_id))
+        else:
+            rb = self.rulebook
+        if parent_id is not None:
+            check_id(parent_id, "parent_id", entity_id=entity_id or "-", event=CREATE)
+            self.get(parent_id)
+        lc = rb.lifecycle(lifecycle)
+        made = entity_id or (
+            f"{round_id + '/' if round_id else ''}{lc.kind}-{uuid.uuid4().hex[:12]}"
+        )
+        if lc.fields:
+            creation = Transition(CREATE, (lc.initial,), lc.initial, lc.creators, (), lc.fields)
+            data: Mapping[str, Any] = check_payload(made, creation, fields)
+        else:
+            data = _plain(fields)
+        ev, snap = self._create(
+            entity_id=made,
+            lifecycle=lc,
+            rb=rb,
+            area=area,
+            actor=actor,
+            at=at,
+            round_id=round_id,
+            parent_id=parent_id,
+            category=category,
+            data=data,
+            areas=areas,
+            command_id=command_id,
+        )
+        return self._commit_new(ev, snap, command_id, generated=entity_id is None)
+
+    def _create(
+        self,
+        *,
+        entity_id: str,
+        lifecycle: Lifecycle,
+        rb: Rulebook,
+        area: str,
+        actor: Actor,
+        at: Any,
+        round_id: str | None = None,
+        parent_id: str | None = None,
+        category: str | None = None,
+        data: Mapping[str, Any],
+        areas: Sequence[str] | None = None,
+        command_id: str | None = None,
+        batch: int | None = None,
+        extra_deadlines: Mapping[str, DeadlineRecord] | None = None,
+        creators: frozenset[str] | None = None,
+    ) -> tuple[Event, Snapshot]:
+        check_id(entity_id, "entity_id", event=CREATE)
+        if command_id is not None:
+            check_id(command_id, "command_id", entity_id=entity_id, event=CREATE)
+        _check_actor(actor, entity_id, CREATE)
+        if area.__class__ is not str or areas:
+            _check_areas(entity_id, area, areas)
+        when = as_instant(at, "at")
+        kind = lifecycle.kind
+        if creators is None:
+            creators = lifecycle.creators
+        if actor.role not in creators:
+            raise PermissionDeniedError(
+                entity_id,
+                CREATE,
+                actor.role,
+                actor.area,
+                f"only {', '.join(sorted(creators))} may create a {lifecycle.label_en}"
+                if creators
+                else f"no role may create a {lifecycle.label_en}: its lifecycle "
+                f"{lifecycle.name!r} declares no creators",
+            )
+        owner_areas = tuple(areas) if areas and tuple(areas) != (area,) else one_area(area)
+        if not self._covers(actor, owner_areas):
+            raise PermissionDeniedError(
+                entity_id,
+                CREATE,
+                actor.role,
+                actor.area,
+                f"{self.areas.name(actor.area)} has no jurisdiction over {self.areas.name(area)}",
+            )
+        started = lifecycle.deadlines_started_by(CREATE)
+        records: dict[str, DeadlineRecord] = {
+            b.name: self._start(entity_id, b, rb, when, data) for b in started
+        }
+        if extra_deadlines:
+            records.update(extra_deadlines)
+        shape = (kind, lifecycle.name, area, owner_areas, round_id, parent_id, batch, category)
+        if records:
+            effects: Mapping[str, Any] = {
+                "create": _create_effects(shape),
+                "deadlines": {n: r.to_dict() for n, r in records.items()},
+            }
+        else:
+            # Effects are immutable once recorded; cases of one round, area and category
+            # share one mapping, which keeps a million open cases small.
+            effects = self._shapes.get(shape) or self._shapes.setdefault(
+                shape, {"create": _create_effects(shape)}
+            )
+        return _build(lifecycle, shape, effects, records, entity_id, when, actor, data, command_id)
+
+    def _commit_new(
+        self, ev: Event, snap: Snapshot, command_id: str | None, *, generated: bool = False
+    ) -> Snapshot:
+        """Write a new entity; return the snapshot stored for it.
+
+        Args:
+            generated: whether the ledger made up the entity's id, so that a retry of
+                the command names another id than the first attempt did.
+
+        Raises:
+            PayloadError: the id is in use, or ``command_id`` was used for another
+                command.
+        """
+        if command_id is not None:
+            found = self._created_before(command_id, snap, generated=generated)
+            if found is not None:
+                return found
+        # Outside a batch the store refuses an id in use (expected version 0), which
+        # spares a read; inside one, the write comes later, so look now.
+        if self._pending is not None and self._load(snap.entity_id) is not None:
+            raise _id_in_use(snap.entity_id)
+        try:
+            if self._pending is None:
+                stored = self.store.append_new(snap, ev, command_id)
+            else:
+                stored = self._write((Commit(snap, (ev,), 0, command_id),))
+        except ConcurrencyError as exc:
+            if exc.entity_id == snap.entity_id and exc.expected == 0:
+                raise _id_in_use(snap.entity_id) from None
+            raise
+        except PayloadError as exc:
+            # Another process applied the command first, under an id it made up itself:
+            # the store refuses ours, and the entity it created is the answer.
+            if command_id is None or exc.field != "command_id" or not generated:
+                raise
+            found = self._created_before(command_id, snap, generated=True)
+            if found is None:
+                raise
+            return found
+        if stored[0].hash != ev.hash:
+            # The store answered with the first attempt's event, written by another
+            # process between our look-up and our write.
+            return self.get(stored[0].entity_id)
+        return snap
+
+    def _created_before(
+        self, command_id: str, snap: Snapshot, *, generated: bool
+    ) -> Snapshot | None:
+        """Return the entity ``command_id`` created, if it was applied already.
+
+        A creation whose id the ledger made up matches any entity of the same kind and
+        round the command created; one with the caller's id matches only that entity.
+
+        Raises:
+            PayloadError: the id was used for another command.
+        """
+        done = self._command(command_id)
+        if done is None:
+            return None
+        first = done[0]
+        create = first.effects.get("create")
+        if (
+            first.name == CREATE
+            and first.version == 1
+            and isinstance(create, Mapping)
+            and create.get("kind") == snap.kind
+            and create.get("round_id") == snap.round_id
+            and (generated or first.entity_id == snap.entity_id)
+        ):
+            return self.get(first.entity_id)
+        raise PayloadError(
+            snap.entity_id,
+            CREATE,
+            "command_id",
+            f"{command_id!r} was already used for '{done[-1].name}' on "
+            f"{first.entity_id}; give each command its own id",
+        )

@@ -1,0 +1,173 @@
+"""Queries over the ledger: finding entities, overdue and due-soon items, counts and rates,
+and the audit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from .._checks import (
+    check_limit,
+    shown,
+)
+from .._definitions import Lifecycle
+from .._records import (
+    Snapshot,
+)
+from .._rules import SHANGHAI, as_instant
+from ..exceptions import (
+    PayloadError,
+)
+from ..stores import Anchor, RepairReport, VerifyReport
+from .inputs import _COUNT_BY, _check_filters
+from .tasks import _Tasks
+
+
+class _Queries(_Tasks):
+    """Queries over the ledger: finding entities, overdue and due-soon items, counts and
+    rates, and the audit."""
+
+    def overdue(
+        self,
+        now: dt.datetime,
+        *,
+        kind: str | None = None,
+        area: str | None = None,
+        limit: int | None = None,
+    ) -> list[Snapshot]:
+        """Return open entities with a deadline past due at ``now``, most overdue first
+        (at most ``limit`` of them).
+
+        Raises:
+            AnchorError, PayloadError: a bad instant, filter or ``limit`` (0 to 10,000).
+        """
+        _check_filters({"kind": kind, "area": area})
+        if limit is not None:
+            check_limit(limit, "limit", event="overdue")
+        areas = self.areas_within(area) if area else None
+        return self.store.overdue(as_instant(now, "now"), kind=kind, areas=areas, limit=limit)
+
+    def due_within(
+        self,
+        working_days: int,
+        now: dt.datetime,
+        *,
+        kind: str | None = None,
+        area: str | None = None,
+    ) -> list[Snapshot]:
+        """Return open entities whose next deadline falls within ``working_days`` working
+        days after ``now``'s day (and is not yet past).
+
+        Raises:
+            AnchorError, PayloadError: a bad instant, filter or ``working_days`` (0 to
+                10,000).
+        """
+        check_limit(working_days, "working_days", event="due_within")
+        _check_filters({"kind": kind, "area": area})
+        when = as_instant(now, "now")
+        last = self.calendar.add_workdays(when.date(), working_days)
+        end = dt.datetime(last.year, last.month, last.day, tzinfo=SHANGHAI) + dt.timedelta(days=1)
+        areas = self.areas_within(area) if area else None
+        return self.store.due_between(when, end, kind=kind, areas=areas)
+
+    def counts(
+        self,
+        by: Literal["state", "area", "batch", "category", "kind"],
+        *,
+        kind: str | None = None,
+        round_id: str | None = None,
+        area: str | None = None,
+    ) -> dict[str | int | None, int]:
+        """Count entities by state, area, batch, category or kind.
+
+        Raises:
+            PayloadError: ``by`` or a filter is not one the ledger knows.
+        """
+        if by not in _COUNT_BY:
+            raise PayloadError(
+                "-", "counts", "by", f"{shown(by)}: count by one of {', '.join(_COUNT_BY)}"
+            )
+        _check_filters({"kind": kind, "round_id": round_id, "area": area})
+        areas = self.areas_within(area) if area else None
+        return self.store.counts(by, kind=kind, round_id=round_id, areas=areas)
+
+    def tally(
+        self, kind: str, *, round_id: str | None = None, area: str | None = None
+    ) -> dict[str, int]:
+        """Count the entities of ``kind`` as their lifecycle says rates count their states:
+        ``open``, ``closed`` and ``excluded`` (see :class:`State`).
+
+        States are read from the lifecycle of ``kind`` in the round's rulebook (the
+        ledger's default rulebook without ``round_id``).
+        """
+        lc = self._lifecycle_of_kind(kind, round_id)
+        out = {"open": 0, "closed": 0, "excluded": 0}
+        for state, n in self.counts("state", kind=kind, round_id=round_id, area=area).items():
+            out[lc.counts_as(str(state))] += n
+        return out
+
+    def _lifecycle_of_kind(self, kind: str, round_id: str | None) -> Lifecycle:
+        rb = self.rulebook_of(round_id) if round_id is not None else self.rulebook
+        for lc in rb.lifecycles.values():
+            if lc.kind == kind:
+                return lc
+        raise PayloadError(
+            "-",
+            "tally",
+            "kind",
+            f"rulebook {rb.name!r} has no lifecycle of kind {kind!r}; "
+            f"its kinds: {', '.join(sorted({lc.kind for lc in rb.lifecycles.values()}))}",
+        )
+
+    def rates(
+        self, now: dt.datetime, *, round_id: str | None = None, area: str | None = None
+    ) -> dict[str, float | None]:
+        """Return the closing rate of cases (办结率), the closing rate of tasks (销号率) and
+        the on-schedule rate of open tasks (序时进度), each ``None`` when there is nothing
+        to rate.
+
+        What counts as closed or outside the rate is what the lifecycles say of their
+        states (:meth:`tally`).
+        """
+        cases = self.tally("complaint", round_id=round_id, area=area)
+        tasks = self.tally("task", round_id=round_id, area=area)
+        in_scope = cases["open"] + cases["closed"]
+        total_tasks = sum(tasks.values())
+        open_tasks = tasks["open"]
+        task_lc = self._lifecycle_of_kind("task", round_id)
+        # Counted from the index of due times: only the overdue tasks are read.
+        behind = sum(
+            1
+            for s in self.overdue(now, kind="task", area=area)
+            if (round_id is None or s.round_id == round_id) and task_lc.counts_as(s.state) == "open"
+        )
+        return {
+            "case_closing_rate": cases["closed"] / in_scope if in_scope else None,
+            "task_closing_rate": tasks["closed"] / total_tasks if total_tasks else None,
+            "on_schedule_rate": (open_tasks - behind) / open_tasks if open_tasks else None,
+        }
+
+    def verify(self, *, deep: bool = False, anchor: Anchor | str | None = None) -> VerifyReport:
+        """Audit the ledger and report every problem found (see :meth:`EventStore.verify`).
+
+        Args:
+            deep: also fold every entity from its events and compare its projection.
+            anchor: an anchor printed or published earlier (:meth:`anchor`).
+        """
+        return self.store.verify(deep=deep, anchor=anchor)
+
+    def anchor(self) -> Anchor:
+        """Return a short digest of the whole ledger as it stands, to print or publish.
+
+        Kept outside the database (in a signed report, a notice, a letter), it shows later
+        whether the events it covers were changed, even by someone who rewrote and
+        re-hashed them all: ``verify(anchor=...)``.
+        """
+        return self.store.anchor()
+
+    def repair(self) -> RepairReport:
+        """Rewrite drifted projection rows and missing records of applied commands from
+        the events (see :meth:`EventStore.repair`); the events are never touched."""
+        report = self.store.repair()
+        self._intakes.clear()
+        return report

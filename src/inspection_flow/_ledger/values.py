@@ -1,0 +1,179 @@
+"""What the ledger hands back: decisions, batches, alert notices, moved deadlines, deadline
+views; and the clock it reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Protocol
+
+import attrs
+
+from .._areas import Actor
+from .._records import (
+    DeadlineRecord,
+)
+from .._rules import SHANGHAI, Due, as_instant
+from .._wording import Lang, wording
+
+#: Events the ledger itself records, outside any lifecycle definition.
+ALERT = "alert"
+
+
+RECOMPUTE = "recompute"
+
+
+_SYSTEM = Actor("system", "*", "inspection_flow")
+
+
+class Clock(Protocol):
+    """Where the present comes from, for the few operations that need it (sweeps)."""
+
+    def now(self) -> dt.datetime:
+        """Return the current instant, timezone-aware."""
+        ...
+
+
+class SystemClock:
+    """The machine's clock, in Asia/Shanghai."""
+
+    def now(self) -> dt.datetime:
+        """Return the current instant in Asia/Shanghai."""
+        return dt.datetime.now(SHANGHAI)
+
+
+@attrs.frozen
+class Decision:
+    """Whether an actor may fire an event now, and if not, why.  Truthy when allowed."""
+
+    allowed: bool
+    reasons: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+@attrs.frozen
+class Batch:
+    """A daily hand-over batch (交办批次) of complaint cases."""
+
+    round_id: str
+    number: int
+    day: dt.date
+    case_ids: tuple[str, ...]
+
+
+@attrs.frozen
+class AlertNotice:
+    """A warning or escalation that came due, recorded once on its entity."""
+
+    entity_id: str
+    kind: str
+    area: str
+    deadline: str
+    alert_kind: str
+    name: str
+    at: dt.datetime
+    due_at: dt.datetime
+    label_zh: str
+
+
+@attrs.frozen
+class Moved:
+    """A deadline that a recompute found different from the stored one."""
+
+    entity_id: str
+    deadline: str
+    old_last_day: dt.date
+    new_last_day: dt.date
+    old_calendar_version: str
+    new_calendar_version: str
+
+
+@attrs.frozen
+class DeadlineView:
+    """A stored deadline with its live explanation."""
+
+    name: str
+    label_zh: str
+    label_en: str
+    record: DeadlineRecord
+    due: Due | None
+    fixed: bool = False
+
+    @property
+    def status(self) -> str:
+        """``open``, ``met`` or ``cancelled``."""
+        return self.record.status
+
+    @property
+    def last_day(self) -> dt.date:
+        """The stored last day."""
+        return self.record.last_day
+
+    @property
+    def due_at(self) -> dt.datetime:
+        """The stored due time."""
+        return self.record.due_at
+
+    @property
+    def moved(self) -> bool:
+        """Whether today's rulebook and calendar would give another last day."""
+        return self.due is not None and self.due.last_day != self.record.last_day
+
+    def is_overdue(self, now: dt.datetime) -> bool:
+        """Whether the deadline is open, its clock running, and its due time passed at ``now``.
+
+        The end of a period (station-in, public notice) is never overdue.
+        """
+        return (
+            self.record.status == "open"
+            and self.record.kind == "due"
+            and not self.record.suspended
+            and as_instant(now, "now") >= self.record.due_at
+        )
+
+    def explain(self, lang: Lang = "zh") -> str:
+        """Explain how the stored due date was reached, and what became of it.
+
+        Args:
+            lang: a registered language code (``"zh"``, ``"en"``, …) or a :class:`Wording`.
+
+        Raises:
+            UnknownLanguageError: no wording table is registered for ``lang``.
+        """
+        w = wording(lang)
+        label = w.label(f"label.deadline.{self.name}", self.label_zh, self.label_en)
+        head = w.text("deadline.head", label=label, name=self.name)
+        if self.fixed:
+            due = w.text("end_of_day", day=self.record.last_day.isoformat())
+            body = w.text("deadline.fixed", anchor=self.record.anchor[:10], due=due)
+            if self.record.extensions:
+                reason = self.record.extensions[-1].get("reason", "")
+                body += "\n" + w.text("deadline.extended", reason=reason)
+        else:
+            body = self.due.explain(w) if self.due is not None else ""
+        status = w.text(f"deadline.status.{self.record.status}")
+        ended = self.record.ended_at
+        lines = [
+            head,
+            body,
+            w.text("deadline.status", status=status)
+            if ended is None
+            else w.text("deadline.status_ended", status=status, ended_at=ended.isoformat()),
+        ]
+        if self.moved:
+            assert self.due is not None
+            lines.append(w.text("deadline.moved", today=self.due.last_day, stored=self.last_day))
+        return "\n".join(line for line in lines if line)
+
+
+_NO_DATA: Mapping[str, Any] = MappingProxyType({})
+
+
+#: Entries kept by each of the ledger's small memos before it starts afresh.
+_MEMO_SIZE = 1024
+
+
+_ONE_DAY = dt.timedelta(days=1)
