@@ -4,6 +4,8 @@ A :class:`Lifecycle` is immutable and shared by every entity that follows it; an
 entity's current state lives in its own record.  Each definition builds one shared
 ``transitions`` machine, driven through a single cursor model, so no per-entity machine
 or model registration is ever made.
+
+It is long because a definition's validation is kept beside the definition it checks.
 """
 
 from __future__ import annotations
@@ -196,6 +198,8 @@ class Lifecycle:
     terminal_states: frozenset[str] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
+        # Long by design: every check of a definition, in the order each relies on the one before
+        # (states, transitions, reachability, deadlines).
         names = [s.name for s in self.states]
         if len(set(names)) != len(names):
             dup = next(n for n in names if names.count(n) > 1)

@@ -1,5 +1,9 @@
 """Rulebooks: each round's values (hotline window, station-in length, deadlines, ladders,
-permissions) as TOML data with sources, validated when loaded."""
+permissions) as TOML data with sources, validated when loaded.
+
+It is long because a rulebook has many tables and each is validated with its own precise
+message naming the file and key.
+"""
 
 from __future__ import annotations
 
@@ -383,6 +387,8 @@ class _Parser:
             raise self.fail(f"{key}.{extra[0]}", f"unknown key; known: {', '.join(sorted(known))}")
 
     def parse(self, data: Mapping[str, Any]) -> Rulebook:
+        # Long by design: it reads the rulebook's tables in the order they depend on one another
+        # (roles, rules, ladders, areas, lifecycles); each step is a few lines.
         unknown = sorted(set(data) - _TOP_KEYS)
         if unknown:
             raise self.fail(unknown[0], f"unknown table; known: {', '.join(sorted(_TOP_KEYS))}")
