@@ -214,6 +214,18 @@ LEDGER_CALLS: dict[str, Callable[[Ledger], dict[str, Any]]] = {
         "at": LATER,
     },
     "sweep": lambda _: {"now": LATER, "limit": 5},
+    "create": lambda _: {
+        "lifecycle": "document_request",
+        "actor": TEAM,
+        "at": LATER,
+        "area": "430903",
+        "entity_id": "D3",
+        "round_id": "R",
+        "command_id": "cmd-1",
+        "documents": "排污许可台账",
+    },
+    "tally": lambda _: {"kind": "task", "round_id": "R", "area": "430900"},
+    "verify": lambda _: {"deep": True, "anchor": None},
     "recompute": lambda _: {"entity_id": "T", "actor": OFFICE, "at": LATER, "apply": True},
 }
 

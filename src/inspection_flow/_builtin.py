@@ -1,5 +1,8 @@
 """The built-in lifecycles: inspection round, complaint case, rectification task, document
-request (domain.md §5)."""
+request (domain.md §5).
+
+It is long because it is data: four lifecycles, each transition a few lines.
+"""
 
 from __future__ import annotations
 

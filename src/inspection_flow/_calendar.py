@@ -1,4 +1,8 @@
-"""China's official working-day calendar (State Council 放假调休 notices)."""
+"""China's official working-day calendar (State Council 放假调休 notices).
+
+It is long because the calendar's questions share tables built once from the official
+schedules.
+"""
 
 from __future__ import annotations
 
@@ -245,6 +249,8 @@ class ChinaCalendar:
         local_rest: Mapping[dt.date, str],
         local_work: Mapping[dt.date, str],
     ) -> None:
+        # Long by design: one pass over the published schedules builds every table the calendar
+        # reads; split, the passes would repeat.
         self._schedules = schedules
         self._unpublished = unpublished
         self._local_name = local_name

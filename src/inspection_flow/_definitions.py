@@ -6,6 +6,8 @@ entity's current state lives in its own record.  Each definition builds one shar
 The machine decides which event may fire from which state and where it leads; its
 answers are kept in a table that every later question reads, so no per-entity machine,
 model registration or trigger is ever made.
+
+It is long because a definition's validation is kept beside the definition it checks.
 """
 
 from __future__ import annotations
@@ -200,6 +202,8 @@ class Lifecycle:
     terminal_states: frozenset[str] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
+        # Long by design: every check of a definition, in the order each relies on the one before
+        # (states, transitions, reachability, deadlines).
         names = [s.name for s in self.states]
         if len(set(names)) != len(names):
             dup = next(n for n in names if names.count(n) > 1)

@@ -103,6 +103,8 @@ def build_demo(
     The ledger must use the ``hunan-provincial-2023`` rulebook and hold no round
     ``HN-2023-R2-B1-YY`` yet.
     """
+    # Long by design: the demo is a script of the source case, day by day; it reads best as one
+    # story.
     rng = random.Random(seed)
     bar = _Progress(progress)
     counts = {"complaints": 0, "batches": 0, "tasks": 0, "events": 0}

@@ -52,6 +52,7 @@ def explain(due: Due, cal: ChinaCalendar, lang: Lang) -> str:
     Raises:
         UnknownLanguageError: no wording table is registered for ``lang``.
     """
+    # Long by design: one sentence per step of a computation, in the order the steps happen.
     w = wording(lang)
     rule = due.rule
     unit = rule.unit.value

@@ -2,6 +2,9 @@
 
 Everything here round-trips through JSON-able dicts, and an event's hash covers its
 content and the previous event's hash, so a store can prove nothing was touched.
+
+It is long because events, snapshots, deadline records and their fold are one format:
+they change together.
 """
 
 from __future__ import annotations
@@ -503,6 +506,8 @@ def fold(
     Raises:
         StoreError: the event does not follow the snapshot (wrong version or chain).
     """
+    # Long by design: the fold runs once per event read or written; inlined on purpose (see
+    # docs/performance.md).
     effects = event.effects
     deadline_changes = effects.get("deadlines")
     if snapshot is None:

@@ -106,6 +106,8 @@ def status_report(
     Raises:
         UnknownLanguageError: no wording table is registered for ``lang``.
     """
+    # Long by design: the report's sections, in the order printed; each section is a few lines of
+    # the same shape.
     w = wording(lang)
     if isinstance(as_of, dt.datetime):
         now = as_instant(as_of, "as_of")

@@ -1,5 +1,9 @@
 """Rulebooks: each round's values (hotline window, station-in length, deadlines, ladders,
-permissions) as TOML data with sources, validated when loaded."""
+permissions) as TOML data with sources, validated when loaded.
+
+It is long because a rulebook has many tables and each is validated with its own precise
+message naming the file and key.
+"""
 
 from __future__ import annotations
 
@@ -45,7 +49,7 @@ _TOP_KEYS = {
     "roles",
     "lifecycles",
 }
-_RULEBOOK_KEYS = {"name", "title", "level"}
+_RULEBOOK_KEYS = {"name", "title", "level", "extends"}
 _INTAKE_KEYS = {"hotline_opens", "hotline_closes", "windowed_channels", "source", "confidence"}
 _DISPATCH_KEYS = {"cadence", "source", "confidence"}
 _AREA_KEYS = {"name", "parent"}
@@ -250,15 +254,69 @@ def load_rulebook(name_or_path: str | Path) -> Rulebook:
         if len(source) > 1000:
             source = shown(source)
         text = _read(name_or_path, source)
+    return parse_rulebook(_toml(text, source), source)
+
+
+def _toml(text: str, source: str) -> dict[str, Any]:
     try:
-        data = tomllib.loads(text)
+        data: dict[str, Any] = tomllib.loads(text)
+        return data
     except tomllib.TOMLDecodeError as exc:
         raise RulebookError(source, "-", f"not valid TOML: {exc}") from exc
     except RecursionError:
         raise RulebookError(
             source, "-", "not a rulebook: its tables are nested too deeply"
         ) from None
-    return parse_rulebook(data, source)
+
+
+#: How many rulebooks one may extend in a chain (a loop is refused long before).
+_MAX_EXTENDS = 8
+
+
+def _extended(data: Mapping[str, Any], source: str, depth: int = 0) -> Mapping[str, Any]:
+    """Return ``data`` on top of the rulebook it ``extends``, if any.
+
+    Tables are merged key by key (the extending rulebook's values win); arrays of tables
+    (``[[lifecycles]]``, ``[[transitions]]``, ``[[bindings]]``, ``[[permissions]]``) are
+    the base's followed by the extending rulebook's.  A path is read relative to the
+    extending file.
+    """
+    head = data.get("rulebook")
+    if not isinstance(head, Mapping) or "extends" not in head:
+        return data
+    base_name = head["extends"]
+    if not isinstance(base_name, str) or not base_name:
+        raise RulebookError(source, "rulebook.extends", "must name a built-in rulebook or a file")
+    if depth >= _MAX_EXTENDS:
+        raise RulebookError(
+            source, "rulebook.extends", f"more than {_MAX_EXTENDS} rulebooks extend each other"
+        )
+    if base_name in BUILTIN_RULEBOOKS:
+        base_source = f"<builtin {base_name}>"
+        text = (
+            resources.files("inspection_flow")
+            .joinpath("rulebooks")
+            .joinpath(f"{base_name}.toml")
+            .read_text(encoding="utf-8")
+        )
+    else:
+        path = Path(base_name)
+        if not path.is_absolute() and not source.startswith("<"):
+            path = Path(source).parent / path
+        base_source = str(path)
+        text = _read(path, base_source)
+    base = _extended(_toml(text, base_source), base_source, depth + 1)
+    merged: dict[str, Any] = dict(base)
+    for key, value in data.items():
+        old = merged.get(key)
+        if isinstance(old, Mapping) and isinstance(value, Mapping):
+            merged[key] = {**old, **value}
+        elif isinstance(old, list) and isinstance(value, list):
+            merged[key] = [*old, *value]
+        else:
+            merged[key] = value
+    merged["rulebook"] = {k: v for k, v in merged["rulebook"].items() if k != "extends"}
+    return merged
 
 
 def _read(name_or_path: str | os.PathLike[str], source: str) -> str:
@@ -289,7 +347,7 @@ def parse_rulebook(data: Mapping[str, Any], source: str = "<data>") -> Rulebook:
         raise RulebookError(source, "-", f"must be a table (a mapping), not {type(data).__name__}")
     p = _Parser(source)
     try:
-        return p.parse(data)
+        return p.parse(_extended(data, source))
     except RecursionError:
         raise RulebookError(source, "-", "its tables are nested too deeply") from None
 
@@ -344,6 +402,8 @@ class _Parser:
             raise self.fail(f"{key}.{extra[0]}", f"unknown key; known: {', '.join(sorted(known))}")
 
     def parse(self, data: Mapping[str, Any]) -> Rulebook:
+        # Long by design: it reads the rulebook's tables in the order they depend on one another
+        # (roles, rules, ladders, areas, lifecycles); each step is a few lines.
         unknown = sorted(set(data) - _TOP_KEYS)
         if unknown:
             raise self.fail(unknown[0], f"unknown table; known: {', '.join(sorted(_TOP_KEYS))}")

@@ -1,4 +1,9 @@
-"""Deadline rules: how a due date follows from an anchor, written the way rules are written."""
+"""Deadline rules: how a due date follows from an anchor, written the way rules are written.
+
+It is long because a deadline's vocabulary (units, warnings, escalations, pauses,
+extensions) and its computation share one set of private helpers, tuned together for
+speed.
+"""
 
 from __future__ import annotations
 
@@ -767,6 +772,8 @@ class DeadlineRule:
             CalendarCoverageError: the period reaches into a year without a schedule.
             UnitMismatchError: an extension's unit differs from the rule's.
         """
+        # Long by design: the hot path of every deadline: inlined on purpose (see
+        # docs/performance.md), each step commented.
         if (
             self.unit is Unit.WORKING_DAYS
             and not pauses
@@ -881,6 +888,8 @@ class DeadlineRule:
         pauses: Sequence[Pause],
         extensions: Sequence[Extension],
     ) -> tuple[dt.date, dt.datetime, tuple[Adjustment, ...], bool]:
+        # Long by design: pauses and extensions in the order the Civil Code applies them; split,
+        # the shared state would travel through many arguments.
         steps: list[Adjustment] = []
         suspended = False
         # A pause lengthens the period itself and a rest last day rolls only once the

@@ -17,6 +17,8 @@ The commits are built by hand with :func:`create_commit` and :func:`next_commit`
 write events in the effects format :func:`~inspection_flow._records.fold` reads, so the
 suite needs no lifecycle, rulebook or calendar.  This module imports pytest; import it
 from tests only.
+
+It is long because it is the whole contract every store must keep, one test a behaviour.
 """
 
 from __future__ import annotations

@@ -81,6 +81,9 @@ class _Complaints(_Rounds):
         Its intake day follows the rulebook's hotline window (a call after 20:00 belongs to
         the next day); it will be handed over in the batch of the day after.
         """
+        # Long by design: the hot path of an intake of thousands of cases a day: checks and
+        # effects are worked out once per actor, area and category, inline (see
+        # docs/performance.md).
         rnd = self._load(check_id(round_id, "round_id", event=CREATE))
         if rnd is None or rnd.kind != "round" or rnd.state not in _INTAKE_STATES:
             rnd = self._round(round_id, _INTAKE_STATES, "receiving complaints")
@@ -276,6 +279,8 @@ class _Complaints(_Rounds):
 
         Each child keeps the parent's result clock; the parent ends in ``split``.
         """
+        # Long by design: splitting writes the parent's event and each child's creation and hand-
+        # over in one batch.
         parent = self.get(case_id)
         _check_actor(actor, case_id, "split")
         if not isinstance(areas, (list, tuple)):

@@ -1,5 +1,9 @@
 """The generic engine: checking a command (state, role, jurisdiction, payload, guards),
-firing it, its effects, creating entities."""
+firing it, its effects, creating entities.
+
+It is long because checking, firing and creating share their memos and helpers on the
+hot path; the deadlines, the sweep and the domain commands live in rooms of their own.
+"""
 
 from __future__ import annotations
 
@@ -328,6 +332,8 @@ class _Engine(_Deadlines):
         at: dt.datetime,
         payload: Mapping[str, Any],
     ) -> tuple[dict[str, Any], dict[str, DeadlineRecord]]:
+        # Long by design: every declaration of a transition, in the order its effects are
+        # recorded; inlined because it runs on every fire (see docs/performance.md).
         event = t.event
         data: Mapping[str, Any] = _NO_DATA
         setters: dict[str, Any] = {}
@@ -464,6 +470,7 @@ class _Engine(_Deadlines):
             RulebookError: the rulebook has no such lifecycle.
             PermissionDeniedError, PayloadError, AnchorError: as for :meth:`fire`.
         """
+        # Long by design: mostly argument checks and the docstring.
         _check_command(entity_id or "-", CREATE, command_id)
         check_id(lifecycle, "lifecycle", entity_id=entity_id or "-", event=CREATE)
         if entity_id is not None:
@@ -521,6 +528,7 @@ class _Engine(_Deadlines):
         extra_deadlines: Mapping[str, DeadlineRecord] | None = None,
         creators: frozenset[str] | None = None,
     ) -> tuple[Event, Snapshot]:
+        # Long by design: creation's checks and the effects shared between entities of one shape.
         check_id(entity_id, "entity_id", event=CREATE)
         if command_id is not None:
             check_id(command_id, "command_id", entity_id=entity_id, event=CREATE)

@@ -82,6 +82,7 @@ class _Rounds(_Sweep):
             PayloadError: an argument is of the wrong type, the name is blank, the round
                 type unknown; PermissionDeniedError, RulebookError, AnchorError.
         """
+        # Long by design: mostly argument checks, one a line.
         check_id(round_id, "round_id", event=CREATE)
         _check_text(round_id, "name", name)
         if round_type not in _ROUND_TYPES:

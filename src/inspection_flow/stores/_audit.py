@@ -269,6 +269,7 @@ def chain_problems(
     A changed event is reported once: the link of the event after it is checked against
     the hash stored with the changed one, which still holds.
     """
+    # Long by design: one check per kind of broken link, in the order an auditor reads a chain.
     problems: list[Problem] = []
     expected = 1
     prev_hash: str | None = "0" * 64
@@ -380,6 +381,8 @@ def audit(
         anchored: given a count N, the anchor of the ledger's first N events.
         anchor: an anchor to check the ledger against.
     """
+    # Long by design: one pass over every entity, keeping the ledger-wide counts the head is
+    # checked against.
     problems: list[Problem] = []
     entities = events = commands = 0
     positions = [0, 0, 0, 0]  # count, sum, sum of squares, highest
@@ -571,6 +574,7 @@ def _head_problems(
     positions: list[int],
     missing_positions: Callable[[int], Sequence[int]] | None,
 ) -> Iterator[Problem]:
+    # Long by design: one message per count the head keeps.
     if head is None:
         yield Problem(
             None,

@@ -939,6 +939,8 @@ class SQLStore(EventStore):
             StoreError: the database is not a ledger this release can use, or (read-only)
                 holds no ledger; the message says what was found.
         """
+        # Long by design: each way a database can fail to be a ledger, checked in order, before
+        # anything is written.
         where = self._describe()
         translate = conn.get_execution_options().get("schema_translate_map") or {}
         schema = translate.get(None)
@@ -1106,6 +1108,8 @@ class SQLStore(EventStore):
         transaction is rolled back and the commits are written one by one, which tells
         which of them conflicts.
         """
+        # Long by design: builds every table's rows in one pass over the commits, then one
+        # statement per table.
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         event_rows: list[dict[str, Any]] = []
@@ -1579,6 +1583,8 @@ class SQLStore(EventStore):
     def _page(
         self, conn: sa.Connection, ids: list[str], rows: Mapping[str, Any], deep: bool
     ) -> Iterator[EntityRecords]:
+        # Long by design: reads one page of entities from every table the audit compares, in one
+        # transaction.
         events: dict[str, list[tuple[int | None, Event | TamperError]]] = {}
         noted: dict[str, list[Problem]] = {}
         query = (
