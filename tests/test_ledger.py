@@ -360,6 +360,36 @@ def test_a_replaced_rulebook_shows_as_moved_until_recompute(ledger: Ledger) -> N
     assert not any(v.moved for v in ledger.deadlines("C"))
 
 
+def test_a_recorded_move_and_a_retry_are_logged(
+    ledger: Ledger, caplog: pytest.LogCaptureFixture
+) -> None:
+    """recompute says at INFO which deadlines moved; a retried command says at DEBUG that
+    the stored event answers it, both through the library's own logger."""
+    stationed(ledger)
+    handed_over(ledger)
+    rules = {**HUNAN.rules, "case_result": DeadlineRule.calendar_days(5, name="case_result")}
+    ledger.add_rulebook(attrs.evolve(HUNAN, rules=rules))
+    with caplog.at_level(logging.DEBUG, logger="inspection_flow"):
+        ledger.recompute("C", actor=OFFICE, at=at("2023-06-29"))
+        for _ in range(2):
+            ledger.fire(
+                "R",
+                "visit",
+                actor=TEAM,
+                at=at("2023-06-29"),
+                department="市住建局",
+                command_id="visit-9",
+            )
+    messages = [
+        (r.levelno, r.getMessage()) for r in caplog.records if r.name.startswith("inspection_flow")
+    ]
+    assert (logging.INFO, "recompute: C: result_due moved and recorded") in messages
+    assert any(
+        level == logging.DEBUG and "'visit-9' was applied before" in text
+        for level, text in messages
+    )
+
+
 # --- can() and idempotency -------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ and recomputing them."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -29,6 +30,8 @@ from ..exceptions import (
 from .base import _Base
 from .inputs import _check_actor, _extension
 from .values import _MEMO_SIZE, RECOMPUTE, DeadlineView, Moved
+
+_log = logging.getLogger(__name__)
 
 
 class _Deadlines(_Base):
@@ -278,4 +281,9 @@ class _Deadlines(_Base):
                 snap.last_hash,
             )
             self._write((Commit(fold(snap, ev), (ev,), snap.version),))
+            _log.info(
+                "recompute: %s: %s moved and recorded",
+                entity_id,
+                ", ".join(m.deadline for m in moved),
+            )
         return moved

@@ -8,6 +8,7 @@ hot path; the deadlines, the sweep and the domain commands live in rooms of thei
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -51,6 +52,8 @@ from .inputs import (
     _plain,
 )
 from .values import _MEMO_SIZE, _NO_DATA, Decision
+
+_log = logging.getLogger(__name__)
 
 
 def _build(
@@ -254,6 +257,9 @@ class _Engine(_Deadlines):
         if command_id is not None:
             first = self._fired_before(command_id, entity_id, event)
             if first is not None:
+                _log.debug(
+                    "fire: command %r was applied before; its event is the answer", command_id
+                )
                 return first
         snap = self.get(entity_id)
         try:
@@ -264,6 +270,10 @@ class _Engine(_Deadlines):
             if command_id is not None:
                 first = self._fired_before(command_id, entity_id, event)
                 if first is not None:
+                    _log.debug(
+                        "fire: command %r was applied by its own first attempt meanwhile",
+                        command_id,
+                    )
                     return first
             raise
         # The store refuses the command id if another process used it for another
