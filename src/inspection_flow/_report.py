@@ -18,7 +18,7 @@ from .exceptions import DefinitionError
 
 __all__ = ["status_report"]
 
-#: The kinds the report counts, in the order it lists them.
+#: The built-in kinds, in the order the report lists them; other kinds follow by name.
 _KINDS = ("round", "complaint", "task", "document_request")
 #: The working days ahead the report looks for deadlines coming due.
 _DUE_SOON_DAYS = 10
@@ -32,6 +32,29 @@ def _state_label(lifecycle: Lifecycle | None, state: str, w: Wording) -> str:
     except DefinitionError:
         return state
     return w.label(f"label.state.{lifecycle.name}.{state}", s.label_zh, s.label_en)
+
+
+def _of_kind(rulebook: Rulebook, kind: str) -> list[Lifecycle]:
+    """The rulebook's lifecycles that make entities of ``kind``, the one named after it
+    first: several lifecycles may share a kind, and their states are counted together."""
+    found = [lc for lc in rulebook.lifecycles.values() if lc.kind == kind]
+    return sorted(found, key=lambda lc: (lc.name != kind, lc.name))
+
+
+def _kind_label(kind: str, lifecycles: list[Lifecycle], w: Wording) -> str:
+    if kind in _KINDS:
+        return w.text(f"report.kind.{kind}")
+    if not lifecycles:
+        return kind
+    lc = lifecycles[0]
+    return w.label(f"label.lifecycle.{lc.name}", lc.label_zh, lc.label_en) or kind
+
+
+def _counted_state_label(lifecycles: list[Lifecycle], state: str, w: Wording) -> str:
+    for lc in lifecycles:
+        if state in {s.name for s in lc.states}:
+            return _state_label(lc, state, w)
+    return state
 
 
 def _pct(value: float | None, w: Wording) -> str:
@@ -118,19 +141,20 @@ def status_report(
     out: list[str] = []
     day = (now - dt.timedelta(microseconds=1)).date()
     out.append(w.text("report.title", day=day.isoformat()))
-    for kind in _KINDS:
+    held = {str(k) for k in ledger.counts("kind")}
+    for kind in (*_KINDS, *sorted(held - set(_KINDS))):
         counts = ledger.counts("state", kind=kind, round_id=None if kind == "round" else round_id)
         if not counts:
             continue
-        lifecycle = rulebook.lifecycles.get(kind)
+        lifecycles = _of_kind(rulebook, kind)
         states = w.text("report.states_sep").join(
-            w.text("report.state_count", state=_state_label(lifecycle, str(s), w), n=n)
+            w.text("report.state_count", state=_counted_state_label(lifecycles, str(s), w), n=n)
             for s, n in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
         )
         out.append(
             w.text(
                 "report.counts",
-                kind=w.text(f"report.kind.{kind}"),
+                kind=_kind_label(kind, lifecycles, w),
                 total=sum(counts.values()),
                 states=states,
             )

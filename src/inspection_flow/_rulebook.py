@@ -180,19 +180,27 @@ class Rulebook:
         try:
             return self.lifecycles[name]
         except KeyError:
-            raise RulebookError(self.source, f"lifecycle {name}", "is not defined") from None
+            raise RulebookError(
+                self.source,
+                f"lifecycle {name}",
+                f"is not defined (defined: {', '.join(sorted(self.lifecycles))}); give the "
+                f"ledger the rulebook that defines {name!r}: rulebook=load_rulebook(path), "
+                "or rulebooks=[...] for a round's",
+            ) from None
 
     def with_lifecycles(self, *lifecycles: Lifecycle) -> Rulebook:
         """Return this rulebook with ``lifecycles`` added (or replacing those of their names).
 
         Raises:
-            RulebookError: a lifecycle's deadline needs a rule the rulebook lacks, or an
-                argument is not a :class:`Lifecycle`.
+            RulebookError: a lifecycle's deadline needs a rule the rulebook lacks, a creator
+                or a transition names a role neither the lifecycle nor the rulebook knows,
+                or an argument is not a :class:`Lifecycle`.
         """
         found = dict(self.lifecycles)
         for lc in lifecycles:
             if not isinstance(lc, Lifecycle):
                 raise RulebookError(self.source, "lifecycles", f"{shown(lc)} is not a Lifecycle")
+            self._check_roles(lc)
             for b in lc.deadlines:
                 if b.date_field is None and b.rule not in self.rules:
                     raise RulebookError(
@@ -202,6 +210,28 @@ class Rulebook:
                     )
             found[lc.name] = lc
         return attrs.evolve(self, lifecycles=found)
+
+    def _check_roles(self, lc: Lifecycle) -> None:
+        """Refuse a creator or transition role that neither ``lc`` (its ``roles``) nor this
+        rulebook knows.
+
+        A lifecycle built in Python without ``roles`` checks none itself, so a misspelt
+        role would otherwise surface only as a refusal of every command.
+        """
+        known = set(ROLES).union(lc.roles, *(other.roles for other in self.lifecycles.values()))
+        found = [(f"lifecycles.{lc.name}.creators", sorted(lc.creators - known))]
+        found += [
+            (f"lifecycles.{lc.name}.transitions[{i}].roles", sorted(t.roles - known))
+            for i, t in enumerate(lc.transitions)
+        ]
+        for key, unknown in found:
+            if unknown:
+                raise RulebookError(
+                    self.source,
+                    key,
+                    f"unknown role {unknown[0]!r}; known: {', '.join(sorted(known))} "
+                    "(a new role goes in the lifecycle's roles=)",
+                )
 
     def rule_for(
         self,
