@@ -20,6 +20,7 @@ from inspection_flow import (
     SHANGHAI,
     Actor,
     DeadlineBinding,
+    DefinitionError,
     Field,
     GuardContext,
     InspectionFlowError,
@@ -33,6 +34,7 @@ from inspection_flow import (
     Transition,
     guard,
     load_rulebook,
+    parse_rulebook,
     status_report,
 )
 
@@ -547,8 +549,8 @@ def test_a_python_lifecycle_with_an_unknown_role_is_refused_by_the_rulebook(
         pytest.param(
             'target = "reviewed"',
             'target = "reviwed"',
-            "lifecycles[0]",
-            "event 'accept_report': unknown state 'reviwed'",
+            "lifecycles[0].transitions[4].target",
+            "unknown state 'reviwed'",
             id="misspelt-state",
         ),
         pytest.param(
@@ -679,3 +681,35 @@ def test_an_unknown_lifecycle_lists_the_ones_the_rulebook_defines(summons: Ruleb
         ledger.create("summons_tlk", actor=OFFICE, at=at("2023-10-09"), **TALK_FIELDS)
     assert "summons_talk" in caught.value.problem
     assert isinstance(caught.value, InspectionFlowError)
+
+
+def test_a_misspelt_state_is_named_by_its_key() -> None:
+    """A transition naming a state the lifecycle lacks is refused at the key of that
+    transition's sources or target, with the states there are."""
+    with pytest.raises(RulebookError) as info:
+        parse_rulebook(
+            {
+                "rulebook": {"name": "x", "extends": "hunan-provincial-2023"},
+                "lifecycles": [
+                    {
+                        "name": "y",
+                        "states": [{"name": "a"}, {"name": "b", "terminal": True}],
+                        "transitions": [
+                            {"event": "go", "sources": ["a"], "target": "bb", "roles": ["liaison"]}
+                        ],
+                    }
+                ],
+            },
+            "city.toml",
+        )
+    assert "lifecycles[0].transitions[0].target" in str(info.value)
+    assert "unknown state 'bb'; the lifecycle's states: a, b" in str(info.value)
+
+
+def test_a_guard_registered_twice_is_refused_plainly() -> None:
+    """Registering another function under a taken guard name says so, naming the guard."""
+    from inspection_flow import register_guard
+
+    register_guard("registered_once_here", lambda ctx: None)
+    with pytest.raises(DefinitionError, match=r"^guard 'registered_once_here': is registered"):
+        register_guard("registered_once_here", lambda ctx: None)

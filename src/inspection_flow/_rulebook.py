@@ -630,6 +630,18 @@ class _Parser:
             self.new_transition(t, f"{key}.transitions[{j}]", roles)
             for j, t in enumerate(self.items(item, "transitions"))
         )
+        known = [st.name for st in states]
+        for j, t in enumerate(transitions):
+            for where, names in (
+                ("sources", t.sources),
+                ("target", (t.target,) if t.target else ()),
+            ):
+                for state in names:
+                    if state not in known:
+                        raise self.fail(
+                            f"{key}.transitions[{j}].{where}",
+                            f"unknown state {state!r}; the lifecycle's states: {', '.join(known)}",
+                        )
         deadlines = tuple(
             self.binding(b, f"{key}.deadlines[{j}]")
             for j, b in enumerate(self.items(item, "deadlines"))

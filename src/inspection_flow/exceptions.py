@@ -203,7 +203,8 @@ class DefinitionError(LifecycleError, ValueError):
         self.lifecycle = lifecycle
         self.key = key
         self.problem = problem
-        super().__init__(f"Lifecycle {lifecycle!r}, {key}: {problem}")
+        where = f"Lifecycle {lifecycle!r}, {key}" if lifecycle != "-" else key
+        super().__init__(f"{where}: {problem}")
 
 
 class InvalidTransitionError(LifecycleError):
