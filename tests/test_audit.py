@@ -26,7 +26,7 @@ from inspection_flow import (
     StoreError,
     VerifyReport,
 )
-from inspection_flow._records import canonical_json, chain_hash
+from inspection_flow._records import GENESIS, Commit, canonical_json, chain_hash, fold
 from inspection_flow.stores import SQLStore
 from inspection_flow.stores._audit import anchor_of
 from inspection_flow.testing import create_commit, next_commit
@@ -324,14 +324,27 @@ def test_upgrade_from_schema_1(tmp_path: Path) -> None:
     """A ledger of schema 1 is refused with advice; upgrade gives its events positions and
     a head, after which it verifies and anchors."""
     path = tmp_path / "old.db"
+    written = Ledger()
+    build(written)
+    with SQLStore.open(path) as store:
+        # Schema 1 kept no recording times: its events hash without one.
+        for entity_id in sorted(written.store.entity_ids()):
+            snap = None
+            prev = GENESIS
+            for event in written.history(entity_id):
+                old = attrs.evolve(event, recorded_at=None, prev_hash=prev).sealed()
+                prev = old.hash
+                snap = fold(snap, old)
+                store.append(Commit(snap, (old,), old.version - 1, old.command_id))
     with Ledger.open(path) as ledger:
-        build(ledger)
         expected = ledger.verify(deep=True)
+        assert expected.ok, str(expected)
     url = f"sqlite:///{path}"
     raw(
         url,
         "DROP INDEX ix_if_events_seq",
         "ALTER TABLE if_events DROP COLUMN seq",
+        "ALTER TABLE if_events DROP COLUMN recorded_at",
         "DROP TABLE if_ledger_head",
         "UPDATE inspection_flow_meta SET value = '1' WHERE key = 'schema_version'",
     )

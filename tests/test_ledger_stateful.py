@@ -329,7 +329,7 @@ class LedgerMachine(RuleBasedStateMachine):
         bad: bool,
     ) -> type[Exception] | None:
         """The error a command must raise, in the order the ledger checks, or None."""
-        if when < snap.updated_at:
+        if when < snap.facts_until:
             return ChronologyError
         t = lc.transition(snap.state, event)
         if t is None:

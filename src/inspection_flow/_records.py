@@ -23,7 +23,10 @@ from ._rules import SHANGHAI
 from .exceptions import StoreError
 
 __all__ = [
+    "ALERT",
+    "ALERT_WITHDRAWN",
     "GENESIS",
+    "LEDGER_NOTES",
     "NO_DEADLINES",
     "Commit",
     "DeadlineRecord",
@@ -41,6 +44,13 @@ __all__ = [
 
 #: The "previous hash" of an entity's first event.
 GENESIS = "0" * 64
+
+#: Events the ledger records about an entity's deadlines on its own (a sweep's alerts, an
+#: alert withdrawn): notes on what happened, not facts of the entity, so they never
+#: decide what may be entered before them.
+ALERT = "alert"
+ALERT_WITHDRAWN = "alert_withdrawn"
+LEDGER_NOTES = frozenset({ALERT, ALERT_WITHDRAWN})
 
 DeadlineStatus = Literal["open", "met", "cancelled"]
 
@@ -243,10 +253,17 @@ class Event:
     command_id: str | None = None
     prev_hash: str = GENESIS
     hash: str = ""
+    #: When the event was written, as the ledger's clock said; ``at`` is when it happened.
+    #: Events stored before the ledger kept it have none.
+    recorded_at: dt.datetime | None = None
 
     def content(self) -> dict[str, Any]:
-        """Return the hashed content of the event (everything but its own hash)."""
-        return {
+        """Return the hashed content of the event (everything but its own hash).
+
+        ``recorded_at`` is part of it only when set, so events stored without it hash as
+        they always did.
+        """
+        out: dict[str, Any] = {
             "entity_id": self.entity_id,
             "version": self.version,
             "name": self.name,
@@ -259,6 +276,9 @@ class Event:
             "command_id": self.command_id,
             "prev_hash": self.prev_hash,
         }
+        if self.recorded_at is not None:
+            out["recorded_at"] = iso(self.recorded_at)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """Return the event as JSON-able data, hash included."""
@@ -287,6 +307,7 @@ class Event:
                 command_id=data.get("command_id"),
                 prev_hash=data.get("prev_hash", GENESIS),
                 hash=data.get("hash", ""),
+                recorded_at=_parse_opt_dt(data.get("recorded_at"), "recording time"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise StoreError(f"malformed event {data!r}: {exc}") from exc
@@ -309,6 +330,7 @@ class Event:
         effects: Mapping[str, Any],
         command_id: str | None = None,
         prev_hash: str = GENESIS,
+        recorded_at: dt.datetime | None = None,
     ) -> Event:
         """Return a new event, its hash computed over its content (built once)."""
         content = {
@@ -324,6 +346,8 @@ class Event:
             "command_id": command_id,
             "prev_hash": prev_hash,
         }
+        if recorded_at is not None:
+            content["recorded_at"] = iso(recorded_at)
         digest = hashlib.sha256(canonical_bytes(content)).hexdigest()
         return cls(
             entity_id,
@@ -338,6 +362,7 @@ class Event:
             command_id,
             prev_hash,
             digest,
+            recorded_at,
         )
 
 
@@ -357,6 +382,9 @@ class Snapshot:
         round_id, parent_id: the round it belongs to, and its parent entity if any.
         batch, category: hand-over batch number and pollution category, if any.
         created_at, updated_at: its first and latest events.
+        occurred_at: when its latest fact happened: the latest event that is not one of
+            the ledger's notes (:data:`LEDGER_NOTES`); ``None`` in snapshots stored
+            before it was kept (see :attr:`facts_until`).
         terminal: whether its state is final.
         data: its fields (summary, channel, owner, measures, finding, …).
         deadlines: its deadline records by name.
@@ -380,6 +408,15 @@ class Snapshot:
     data: Mapping[str, Any]
     deadlines: Mapping[str, DeadlineRecord]
     last_hash: str
+    occurred_at: dt.datetime | None = None
+
+    @property
+    def facts_until(self) -> dt.datetime:
+        """When the entity's latest fact happened: nothing earlier may be entered after it.
+
+        A snapshot stored before this was kept falls back on its latest event of any kind.
+        """
+        return self.occurred_at if self.occurred_at is not None else self.updated_at
 
     @property
     def next_due_at(self) -> dt.datetime | None:
@@ -420,6 +457,7 @@ class Snapshot:
             "data": dict(self.data),
             "deadlines": {k: v.to_dict() for k, v in self.deadlines.items()},
             "last_hash": self.last_hash,
+            **({"occurred_at": iso(self.occurred_at)} if self.occurred_at is not None else {}),
         }
 
     @classmethod
@@ -450,6 +488,7 @@ class Snapshot:
                     k: DeadlineRecord.from_dict(v) for k, v in data.get("deadlines", {}).items()
                 },
                 last_hash=data.get("last_hash", GENESIS),
+                occurred_at=_parse_opt_dt(data.get("occurred_at"), "occurred_at"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise StoreError(f"malformed snapshot {data!r}: {exc}") from exc
@@ -539,6 +578,7 @@ def fold(
             event.payload,
             deadlines,
             event.hash,
+            event.at,
         )
     if event.version != snapshot.version + 1 or event.prev_hash != snapshot.last_hash:
         raise StoreError(
@@ -597,6 +637,7 @@ def fold(
         data,
         deadlines,
         event.hash,
+        snapshot.occurred_at if event.name in LEDGER_NOTES else event.at,
     )
 
 

@@ -287,10 +287,16 @@ class _Base:
         assert snap is not None
         return snap
 
+    def _recorded_at(self) -> dt.datetime:
+        """Return the present, by the ledger's clock: when an event is written."""
+        return as_instant(self.clock.now(), "the ledger's clock")
+
     def _instant(self, at: Any, snap: Snapshot | None, entity_id: str) -> dt.datetime:
         when = as_instant(at, "at")
-        if snap is not None and when < snap.updated_at:
-            raise ChronologyError(entity_id, when, snap.updated_at)
+        # What happened is ordered among the entity's facts only: the ledger's own notes
+        # (a sweep's alerts) never stop a clerk entering a fact that happened before them.
+        if snap is not None and when < snap.facts_until:
+            raise ChronologyError(entity_id, when, snap.facts_until)
         return when
 
     def find(self, **filters: Any) -> list[Snapshot]:

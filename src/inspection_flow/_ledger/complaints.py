@@ -146,6 +146,7 @@ class _Complaints(_Rounds):
                 actor,
                 payload,
                 command_id,
+                self._recorded_at(),
             )
         else:
             ev, snap = self._create(
@@ -336,6 +337,7 @@ class _Complaints(_Rounds):
                 {},
                 None,
                 child.last_hash,
+                cev.recorded_at,
             )
             child = fold(child, jump)
             commits.append(Commit(child, (cev, jump), 0))

@@ -279,6 +279,7 @@ class _Deadlines(_Base):
                 {"deadlines": changes},
                 None,
                 snap.last_hash,
+                self._recorded_at(),
             )
             self._write((Commit(fold(snap, ev), (ev,), snap.version),))
             _log.info(

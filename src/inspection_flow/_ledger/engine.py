@@ -51,7 +51,7 @@ from .inputs import (
     _placeholder,
     _plain,
 )
-from .values import _MEMO_SIZE, _NO_DATA, Decision
+from .values import _MEMO_SIZE, _NO_DATA, _SYSTEM, ALERT_WITHDRAWN, Decision
 
 _log = logging.getLogger(__name__)
 
@@ -66,11 +66,24 @@ def _build(
     actor: Actor,
     data: Mapping[str, Any],
     command_id: str | None,
+    recorded_at: dt.datetime | None = None,
 ) -> tuple[Event, Snapshot]:
     """Return a new entity's creating event and the snapshot ``fold(None, event)`` gives."""
     kind, name, area, owner_areas, round_id, parent_id, batch, category = shape
     initial = lifecycle.initial
-    ev = Event.new(entity_id, 1, CREATE, when, actor, data, "", initial, effects, command_id)
+    ev = Event.new(
+        entity_id,
+        1,
+        CREATE,
+        when,
+        actor,
+        data,
+        "",
+        initial,
+        effects,
+        command_id,
+        recorded_at=recorded_at,
+    )
     snap = Snapshot(
         entity_id,
         kind,
@@ -89,8 +102,44 @@ def _build(
         data,
         records or NO_DEADLINES,
         ev.hash,
+        when,
     )
     return ev, snap
+
+
+def _withdrawal(before: Snapshot, after: Snapshot, fact: Event) -> Event | None:
+    """Return the event withdrawing the alerts a late-entered fact proves groundless.
+
+    A fact entered after the sweep recorded an alert may have happened before the alert's
+    instant: a deadline it met by then was never behind, and an alert that fell due
+    after it is withdrawn.  The alert stays recorded (it is never edited) and, being
+    among the deadline's fired alerts, is never fired again.
+    """
+    withdrawn: list[list[str]] = []
+    for name, record in before.deadlines.items():
+        ended = after.deadlines.get(name)
+        if record.status != "open" or ended is None or ended.status != "met":
+            continue
+        for kind, alert, due, _ in record.alerts:
+            if alert in record.fired and due > fact.at:
+                withdrawn.append([name, kind, alert, iso(due)])
+    if not withdrawn:
+        return None
+    # Dated when the fact happened: from then on the alerts had no ground.
+    return Event.new(
+        after.entity_id,
+        after.version + 1,
+        ALERT_WITHDRAWN,
+        fact.at,
+        _SYSTEM,
+        {"withdrawn": withdrawn, "because": [fact.version, fact.name]},
+        after.state,
+        after.state,
+        {},
+        None,
+        after.last_hash,
+        fact.recorded_at,
+    )
 
 
 def _create_effects(shape: tuple[Any, ...]) -> dict[str, Any]:
@@ -186,7 +235,7 @@ class _Engine(_Deadlines):
         snap = self.get(entity_id)
         check_id(event, "event", entity_id=snap.entity_id, event="can")
         lc = self.lifecycle_of(snap)
-        when = as_instant(at, "at") if at is not None else snap.updated_at
+        when = as_instant(at, "at") if at is not None else snap.facts_until
         t = lc.transition(snap.state, event)
         reasons: list[str] = []
         if t is None:
@@ -195,8 +244,8 @@ class _Engine(_Deadlines):
                 False,
                 (f"'{event}' is not possible in state '{snap.state}'; allowed now: {allowed}",),
             )
-        if when < snap.updated_at:
-            reasons.append(str(ChronologyError(entity_id, when, snap.updated_at)))
+        if when < snap.facts_until:
+            reasons.append(str(ChronologyError(entity_id, when, snap.facts_until)))
         try:
             filled = dict(payload)
             if t.clock is not None and "deadline" not in filled:
@@ -233,19 +282,23 @@ class _Engine(_Deadlines):
         """Apply ``event`` to the entity on behalf of ``actor`` at ``at``.
 
         Appends one immutable event and updates the entity's deadlines.  A refused command
-        changes nothing.
+        changes nothing.  ``at`` is when it happened; the event also keeps when it was
+        recorded (``recorded_at``, by the ledger's clock).  A fact may be entered after
+        an alert the sweep recorded at a later instant: if it met the alert's deadline
+        before that instant, an ``alert_withdrawn`` event follows it in the same write.
 
         Args:
             entity_id: the entity.
             event: the lifecycle event, e.g. ``hand_over``, ``record_finding``.
             actor: who acts (role and area).
-            at: when, a timezone-aware datetime not before the entity's latest event.
+            at: when it happened, a timezone-aware datetime not before the entity's
+                latest fact (its latest event other than the ledger's alerts).
             command_id: makes the command idempotent: repeating it returns the first
                 result and appends nothing.
             payload: the event's fields.
 
         Returns:
-            The appended event.
+            The appended event (the command's own, not a withdrawal after it).
 
         Raises:
             EntityNotFoundError, InvalidTransitionError, PermissionDeniedError, GuardError,
@@ -276,10 +329,16 @@ class _Engine(_Deadlines):
                     )
                     return first
             raise
+        events: tuple[Event, ...] = (event_obj,)
+        if snap.deadlines and snap.facts_until < snap.updated_at:
+            withdrawal = _withdrawal(snap, new, event_obj)
+            if withdrawal is not None:
+                events = (event_obj, withdrawal)
+                new = fold(new, withdrawal)
         # The store refuses the command id if another process used it for another
         # entity or event, and returns the first result if it applied this command.
-        stored = self._write((Commit(new, (event_obj,), snap.version, command_id),))
-        return stored[-1]
+        stored = self._write((Commit(new, events, snap.version, command_id),))
+        return stored[0]
 
     def _fired_before(self, command_id: str, entity_id: str, event: str) -> Event | None:
         """Return the event ``command_id`` stored, if it was applied already.
@@ -290,7 +349,8 @@ class _Engine(_Deadlines):
         done = self._command(command_id)
         if done is None:
             return None
-        first = done[-1]
+        # The command's own event comes first; an alert it withdrew, after it.
+        first = done[0]
         if (first.entity_id, first.name) != (entity_id, event):
             raise PayloadError(
                 entity_id,
@@ -329,6 +389,7 @@ class _Engine(_Deadlines):
             effects,
             command_id,
             snap.last_hash,
+            self._recorded_at(),
         )
         return ev, fold(snap, ev, records)
 
@@ -587,7 +648,18 @@ class _Engine(_Deadlines):
             effects = self._shapes.get(shape) or self._shapes.setdefault(
                 shape, {"create": _create_effects(shape)}
             )
-        return _build(lifecycle, shape, effects, records, entity_id, when, actor, data, command_id)
+        return _build(
+            lifecycle,
+            shape,
+            effects,
+            records,
+            entity_id,
+            when,
+            actor,
+            data,
+            command_id,
+            self._recorded_at(),
+        )
 
     def _commit_new(
         self, ev: Event, snap: Snapshot, command_id: str | None, *, generated: bool = False

@@ -122,6 +122,7 @@ class _Sweep(_Engine):
             {"deadlines": changes},
             None,
             snap.last_hash,
+            self._recorded_at(),
         )
         self._write((Commit(fold(snap, ev), (ev,), snap.version),))
         return [

@@ -11,16 +11,17 @@ from typing import Any, Protocol
 import attrs
 
 from .._areas import Actor
+from .._records import ALERT as ALERT
+from .._records import ALERT_WITHDRAWN as ALERT_WITHDRAWN
 from .._records import (
     DeadlineRecord,
 )
 from .._rules import SHANGHAI, Due, as_instant
 from .._wording import Lang, wording
 
-#: Events the ledger itself records, outside any lifecycle definition.
-ALERT = "alert"
-
-
+#: Events the ledger itself records, outside any lifecycle definition: ALERT and
+#: ALERT_WITHDRAWN (imported above from the records' format, which folds them as notes),
+#: and RECOMPUTE, a clerk's command and so a fact of the entity's own.
 RECOMPUTE = "recompute"
 
 

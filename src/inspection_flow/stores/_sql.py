@@ -179,6 +179,9 @@ _events = sa.Table(
     sa.Column("command_id", sa.String),
     sa.Column("prev_hash", sa.String, nullable=False),
     sa.Column("hash", sa.String, nullable=False),
+    # When the event was written (its ``at`` is when it happened); NULL for events written
+    # before the ledger kept it.  Hashed like the rest of the event when present.
+    sa.Column("recorded_at", sa.String),
     # The event's position in the order the ledger took its events: 1, 2, 3… without
     # gaps, given out by the head in the writing transaction.
     sa.Column("seq", sa.BigInteger, nullable=False),
@@ -549,6 +552,7 @@ def _decode_event(row: sa.Row[Any]) -> Event:
                 "command_id": row.command_id,
                 "prev_hash": row.prev_hash,
                 "hash": row.hash,
+                "recorded_at": row.recorded_at,
             }
         )
     except (InspectionFlowError, ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -592,6 +596,7 @@ def _event_row(event: Event) -> dict[str, Any]:
         "command_id": event.command_id,
         "prev_hash": event.prev_hash,
         "hash": event.hash,
+        "recorded_at": None if event.recorded_at is None else event.recorded_at.isoformat(),
         # Given by the head when the event is written (_advance_head).
         "seq": 0,
     }
@@ -1875,8 +1880,10 @@ def _audited_columns(snapshot: Snapshot) -> dict[str, Any]:
 
 
 def _upgrade_1_to_2(conn: sa.Connection) -> None:
-    """Give every event its position and the ledger its head (schema 1 to 2)."""
+    """Give every event its position and recording time, and the ledger its head (schema 1
+    to 2); events written before keep no recording time."""
     conn.exec_driver_sql("ALTER TABLE if_events ADD COLUMN seq BIGINT NOT NULL DEFAULT 0")
+    conn.exec_driver_sql("ALTER TABLE if_events ADD COLUMN recorded_at VARCHAR")
     conn.exec_driver_sql(
         "UPDATE if_events SET seq = (SELECT r.n FROM (SELECT entity_id, version, "
         "ROW_NUMBER() OVER (ORDER BY at_utc, entity_id, version) AS n FROM if_events) AS r "
