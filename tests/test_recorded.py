@@ -11,7 +11,17 @@ from pathlib import Path
 import attrs
 import pytest
 
-from inspection_flow import SHANGHAI, ChronologyError, Event, Ledger, Snapshot
+from inspection_flow import (
+    SHANGHAI,
+    AnchorError,
+    ChronologyError,
+    Event,
+    Ledger,
+    Snapshot,
+    StoreError,
+    status_report,
+)
+from inspection_flow._cli import main
 from inspection_flow._records import chain_hash
 from strategies import LIAISON, OFFICE, TEAM
 
@@ -139,3 +149,92 @@ def test_a_snapshot_stored_without_the_time_of_its_latest_fact_loads() -> None:
     old = Snapshot.from_dict(data)
     assert old.occurred_at is None
     assert old.facts_until == old.updated_at == at("2023-06-20")
+
+
+# --- the ledger as of a past day ---------------------------------------------------------------
+
+
+def provided_late(ledger: Ledger) -> None:
+    """D provided on 06-29 17:00 but entered after the sweep of 07-03; E never provided."""
+    requested(ledger)
+    ledger.request_documents(
+        "R", documents="台账", area="430900", actor=TEAM, at=at("2023-06-27"), request_id="E"
+    )
+    ledger.sweep(at("2023-07-03"))
+    ledger.fire("D", "provide", actor=LIAISON, at=at("2023-06-29", 17))
+
+
+def test_as_of_a_day_folds_only_what_had_happened_by_its_end(ledger: Ledger) -> None:
+    """The view of 06-28 knows nothing of 06-29; that of 06-29 counts a fact entered later."""
+    provided_late(ledger)
+    before = ledger.as_of(dt.date(2023, 6, 28))
+    assert before.cutoff == dt.datetime.combine(dt.date(2023, 6, 28), dt.time.max, SHANGHAI)
+    assert before.get("D").state == "requested"
+    assert [e.name for e in before.history("D")] == ["create"]
+    assert before.counts("state") == {"requested": 2, "stationed": 1}
+    assert before.overdue(before.clock.now()) == []
+    day = ledger.as_of(dt.date(2023, 6, 29))
+    assert day.get("D").state == "provided"
+    assert day.get("D").deadlines["provide_due"].status == "met"
+    assert day.counts("state") == {"provided": 1, "requested": 1, "stationed": 1}
+    later = ledger.as_of(dt.date(2023, 7, 3))
+    assert [s.entity_id for s in later.overdue(later.clock.now())] == ["E"]
+    assert later.get("E") == ledger.get("E")
+
+
+def test_as_of_an_instant_cuts_within_the_day(ledger: Ledger) -> None:
+    """An aware instant cuts at that instant: a fact of 17:00 is not there at 16:00."""
+    provided_late(ledger)
+    assert ledger.as_of(at("2023-06-29", 16)).get("D").state == "requested"
+    assert ledger.as_of(at("2023-06-29", 17)).get("D").state == "provided"
+
+
+def test_a_view_refuses_every_command_and_changes_nothing(ledger: Ledger) -> None:
+    """Commands on a view are refused with StoreError; the ledger itself is untouched."""
+    provided_late(ledger)
+    view = ledger.as_of(dt.date(2023, 6, 28))
+    versions = {i: ledger.get(i).version for i in ("R", "D", "E")}
+    with pytest.raises(StoreError, match="for reading only"):
+        view.fire("E", "provide", actor=LIAISON, at=at("2023-06-28", 10))
+    with pytest.raises(StoreError, match="for reading only"):
+        view.sweep(at("2023-07-03"))
+    with pytest.raises(StoreError, match="for reading only"):
+        view.request_documents(
+            "R", documents="台账", area="430900", actor=TEAM, at=at("2023-06-28"), request_id="F"
+        )
+    with pytest.raises(StoreError, match="for reading only"):
+        view.repair()
+    assert view.get("E").version == 1
+    assert {i: ledger.get(i).version for i in ("R", "D", "E")} == versions
+    assert view.verify().ok
+
+
+def test_as_of_refuses_what_is_not_a_day_or_an_instant() -> None:
+    """A naive datetime or a string is an AnchorError."""
+    ledger = Ledger()
+    with pytest.raises(AnchorError):
+        ledger.as_of(dt.datetime(2023, 6, 28, 9))
+    with pytest.raises(AnchorError):
+        ledger.as_of("2023-06-28")  # type: ignore[arg-type]
+
+
+def test_the_status_of_a_past_day_counts_what_had_happened_by_then(ledger: Ledger) -> None:
+    """The report of 06-28 lists D as due soon; that of 06-29 knows it was provided."""
+    provided_late(ledger)
+    assert "  D  " in status_report(ledger, dt.date(2023, 6, 28))
+    assert "  D  " not in status_report(ledger, dt.date(2023, 6, 29))
+
+
+def test_the_status_command_as_of_a_past_day(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`status --as-of 2023-06-28` counts what had happened by that day's end."""
+    path = tmp_path / "ledger.db"
+    with Ledger.open(path, rulebook="hunan-provincial-2023", clock=Clock(at("2023-06-20"))) as led:
+        provided_late(led)
+    assert main(["status", str(path), "--as-of", "2023-06-28"]) == 0
+    out = capsys.readouterr().out
+    assert "截至 2023-06-28" in out
+    assert "  D  " in out
+    assert main(["status", str(path), "--as-of", "2023-06-29"]) == 0
+    assert "  D  " not in capsys.readouterr().out

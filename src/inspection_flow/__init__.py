@@ -15,6 +15,7 @@ from ._ledger import (
     DeadlineView,
     Decision,
     Ledger,
+    LedgerView,
     Moved,
     SystemClock,
 )
@@ -126,6 +127,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "Lang",
     "Ledger",
     "LedgerHead",
+    "LedgerView",
     "Lifecycle",
     "LifecycleError",
     "MemoryStore",

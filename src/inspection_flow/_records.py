@@ -532,6 +532,8 @@ def fold(
     snapshot: Snapshot | None,
     event: Event,
     records: Mapping[str, DeadlineRecord] | None = None,
+    *,
+    chained: bool = True,
 ) -> Snapshot:
     """Apply ``event`` to ``snapshot`` (``None`` before the first event) and return the result.
 
@@ -541,6 +543,8 @@ def fold(
     deadline records (started, paused, extended…); effects ``end`` hold ``[status, at]``
     for deadlines met, cancelled or reopened.  ``records`` may hand over every deadline
     record the event's effects were written from, which spares parsing them again.
+    ``chained=False`` folds a selection of an entity's events (those that happened by a
+    day, see :meth:`Ledger.as_of`), whose versions may have gaps.
 
     Raises:
         StoreError: the event does not follow the snapshot (wrong version or chain).
@@ -580,7 +584,7 @@ def fold(
             event.hash,
             event.at,
         )
-    if event.version != snapshot.version + 1 or event.prev_hash != snapshot.last_hash:
+    if chained and (event.version != snapshot.version + 1 or event.prev_hash != snapshot.last_hash):
         raise StoreError(
             f"{event.entity_id}: event {event.version} does not follow version {snapshot.version}"
         )

@@ -113,9 +113,10 @@ def status_report(
     """Return the ledger's status as of an instant or a day (its end), as text.
 
     Counts by kind and state, by area, by batch and category; overdue and due-soon items;
-    closing and on-schedule rates; the integrity check.  ``explain`` overdue items come
-    with the explanation of their deadline.  States carry the labels of the lifecycle
-    each entity follows under its round's rulebook.
+    closing and on-schedule rates; the integrity check.  Everything but the integrity
+    check is counted from the events that happened by then (:meth:`Ledger.as_of`).
+    ``explain`` overdue items come with the explanation of their deadline.  States carry
+    the labels of the lifecycle each entity follows under its round's rulebook.
 
     Args:
         ledger: the ledger to report on.
@@ -137,6 +138,8 @@ def status_report(
     else:
         nxt = as_of + dt.timedelta(days=1)
         now = dt.datetime(nxt.year, nxt.month, nxt.day, tzinfo=SHANGHAI)
+    # Counted from what had happened by then, not from today's projection.
+    ledger = ledger.as_of(as_of)
     rulebook = _counts_rulebook(ledger, round_id)
     out: list[str] = []
     day = (now - dt.timedelta(microseconds=1)).date()

@@ -1,7 +1,7 @@
 """The ledger (台账) and what it hands back; see :mod:`.ledger` for how it is arranged."""
 
 from .inputs import CATEGORIES, CATEGORIES_ZH
-from .ledger import Ledger
+from .ledger import Ledger, LedgerView
 from .values import AlertNotice, Batch, Clock, DeadlineView, Decision, Moved, SystemClock
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "DeadlineView",
     "Decision",
     "Ledger",
+    "LedgerView",
     "Moved",
     "SystemClock",
 ]

@@ -1,5 +1,5 @@
 """The ledger (台账): rounds, complaint cases and rectification tasks, their events and
-deadlines, behind a store.
+deadlines, behind a store; and a read-only view of it as of a past day.
 
 The class is built in rooms, each a module of this package, one on top of the other:
 base (store, rulebooks, batches) → deadlines → engine (check, fire, effects, create) →
@@ -8,9 +8,17 @@ sweep → the inspection's domain commands (rounds, complaints, tasks) → queri
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from .._records import Commit, Event, Snapshot, fold
+from .._rules import SHANGHAI, as_instant
+from ..exceptions import AnchorError, StoreError
+from ..stores import Anchor, MemoryStore, RepairReport, VerifyReport
 from .queries import _Queries
 
-__all__ = ["Ledger"]
+__all__ = ["Ledger", "LedgerView"]
 
 
 class Ledger(_Queries):
@@ -23,5 +31,112 @@ class Ledger(_Queries):
         calendar: the working-day calendar (default: :class:`ChinaCalendar()`).
         rulebooks: further rulebooks rounds may name.
         areas: extra areas (codes without GB/T 2260 structure, e.g. management zones).
-        clock: the present, for :meth:`sweep` without ``now`` (default: the system clock).
+        clock: the present, for :meth:`sweep` without ``now`` and for when each event is
+            recorded (default: the system clock).
     """
+
+    def as_of(self, when: dt.date | dt.datetime) -> LedgerView:
+        """Return the ledger as it stood when ``when`` ended: a read-only view.
+
+        The view folds only the events that happened by then (``at``, not when they
+        were recorded), so a briefing for a past day counts what was true that day,
+        and a paper record entered the next morning counts on the day it happened.  It
+        reads the store's events once (one pass, :meth:`EventStore.histories`) and keeps
+        the result in memory: it costs more than the live projection, in proportion to
+        the events read.
+
+        Args:
+            when: a day (meaning its end, 24:00 Asia/Shanghai), or an aware instant.
+
+        Returns:
+            A :class:`LedgerView` with the ledger's read API (``get``, ``find``,
+            ``counts``, ``tally``, ``rates``, ``overdue``, ``deadlines``, ``history``…);
+            its clock stands at the cutoff.
+
+        Raises:
+            AnchorError: ``when`` is neither a day nor an aware datetime.
+        """
+        cutoff = _cutoff(when)
+        store = MemoryStore()
+        for events in self.store.histories(cutoff):
+            snapshot: Snapshot | None = None
+            for event in events:
+                snapshot = fold(snapshot, event, chained=False)
+            assert snapshot is not None
+            store.append(Commit(snapshot, tuple(events), 0))
+        return LedgerView(self, store, cutoff)
+
+
+def _cutoff(when: Any) -> dt.datetime:
+    if isinstance(when, dt.datetime):
+        return as_instant(when, "as_of")
+    if isinstance(when, dt.date):
+        return dt.datetime.combine(when, dt.time.max, SHANGHAI)
+    raise AnchorError(when, "as_of takes a day (datetime.date) or an aware datetime")
+
+
+class _Stopped:
+    """A clock standing at one instant."""
+
+    def __init__(self, instant: dt.datetime) -> None:
+        self.instant = instant
+
+    def now(self) -> dt.datetime:
+        """Return the instant it stands at."""
+        return self.instant
+
+
+class LedgerView(Ledger):
+    """A ledger as it stood at a past instant (see :meth:`Ledger.as_of`): reading only.
+
+    Every command (``fire``, the creating commands, ``sweep``, ``recompute``) is refused
+    with :class:`StoreError` and changes nothing; ``verify`` and ``anchor`` audit the
+    ledger itself, as it is stored.
+
+    Attributes:
+        cutoff: the instant the view stands at; events that happened later are left out.
+        ledger: the ledger it is a view of.
+    """
+
+    def __init__(self, ledger: Ledger, store: MemoryStore, cutoff: dt.datetime) -> None:
+        super().__init__(
+            store,
+            rulebook=ledger.rulebook,
+            calendar=ledger.calendar,
+            rulebooks=ledger._rulebooks.values(),
+            areas=ledger.areas,
+            clock=_Stopped(cutoff),
+        )
+        self._guards = ledger._guards
+        self.cutoff = cutoff
+        self.ledger = ledger
+
+    def _refuse(self) -> StoreError:
+        return StoreError(
+            f"this is the ledger as of {self.cutoff.isoformat()}, for reading only; "
+            "enter commands in the ledger itself"
+        )
+
+    def _write(self, commits: Sequence[Commit]) -> tuple[Event, ...]:
+        raise self._refuse()
+
+    def _commit_new(
+        self, ev: Event, snap: Snapshot, command_id: str | None, *, generated: bool = False
+    ) -> Snapshot:
+        raise self._refuse()
+
+    def verify(self, *, deep: bool = False, anchor: Anchor | str | None = None) -> VerifyReport:
+        """Audit the ledger itself, as stored (see :meth:`Ledger.verify`)."""
+        return self.ledger.verify(deep=deep, anchor=anchor)
+
+    def anchor(self) -> Anchor:
+        """Return the anchor of the ledger itself, as stored (see :meth:`Ledger.anchor`)."""
+        return self.ledger.anchor()
+
+    def repair(self) -> RepairReport:
+        """Refuse: a view mends nothing (repair the ledger itself).
+
+        Raises:
+            StoreError: always.
+        """
+        raise self._refuse()

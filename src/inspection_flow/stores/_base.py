@@ -182,6 +182,19 @@ class EventStore(abc.ABC):
     def entity_ids(self) -> Iterator[str]:
         """Yield every entity id, in order."""
 
+    def histories(self, until: dt.datetime | None = None) -> Iterator[list[Event]]:
+        """Yield each entity's events that happened by ``until`` (all without it).
+
+        One list per entity that has such events, in the order of entity ids, each in
+        version order.  Versions may have gaps: an event recorded later may have happened
+        earlier (a paper record entered after an alert).  This default reads entity by
+        entity; stores override it to read in one pass.
+        """
+        for entity_id in self.entity_ids():
+            events = [e for e in self.events(entity_id) if until is None or e.at <= until]
+            if events:
+                yield events
+
     # -- integrity ------------------------------------------------------------------------
 
     #: Whether the store keeps a ledger head (counts and the order of events) to audit.

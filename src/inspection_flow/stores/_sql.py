@@ -1478,6 +1478,33 @@ class SQLStore(EventStore):
                 return
             last = page[-1]
 
+    def histories(self, until: dt.datetime | None = None) -> Iterator[list[Event]]:
+        # One pass over the events in pages, no cursor held open between pages.
+        ids, versions = _events.c.entity_id, _events.c.version
+        current: list[Event] = []
+        last: tuple[str, int] | None = None
+        while True:
+            query = sa.select(_events).order_by(ids, versions).limit(_PAGE)
+            if until is not None:
+                query = query.where(_events.c.at_utc <= until)
+            if last is not None:
+                query = query.where(
+                    sa.or_(ids > last[0], sa.and_(ids == last[0], versions > last[1]))
+                )
+            with self._reading() as conn:
+                page = list(conn.execute(query))
+            for row in page:
+                event = _decode_event(row)
+                if current and current[0].entity_id != event.entity_id:
+                    yield current
+                    current = []
+                current.append(event)
+            if len(page) < _PAGE:
+                break
+            last = (page[-1].entity_id, page[-1].version)
+        if current:
+            yield current
+
     # -- integrity ------------------------------------------------------------------------
 
     keeps_head = True
