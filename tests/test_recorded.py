@@ -16,9 +16,13 @@ from inspection_flow import (
     AnchorError,
     ChronologyError,
     Event,
+    LateEntryError,
     Ledger,
+    PayloadError,
+    RulebookError,
     Snapshot,
     StoreError,
+    load_rulebook,
     status_report,
 )
 from inspection_flow._cli import main
@@ -238,3 +242,110 @@ def test_the_status_command_as_of_a_past_day(
     assert "  D  " in out
     assert main(["status", str(path), "--as-of", "2023-06-29"]) == 0
     assert "  D  " not in capsys.readouterr().out
+
+
+# --- back-dated entries ------------------------------------------------------------------------
+
+LIMITED = """
+[rulebook]
+name = "yiyang-2023"
+extends = "hunan-provincial-2023"
+
+[recording.backdate_limit]
+amount = 3
+unit = "working_days"
+source = "益阳市督察办台账管理要求"
+confidence = "M"
+"""
+
+
+def limited_ledger(tmp_path: Path, now: dt.datetime) -> Ledger:
+    """A ledger whose rulebook lets a fact be entered up to 3 working days late, set up on
+    06-27 and its clock then moved to ``now``."""
+    path = tmp_path / "yiyang.toml"
+    path.write_text(LIMITED, encoding="utf-8")
+    clock = Clock(at("2023-06-20"))
+    ledger = Ledger(rulebook=load_rulebook(path), clock=clock)
+    ledger.create_round("R", name="益阳市", area="430900", actor=OFFICE, at=at("2023-06-20"))
+    ledger.fire("R", "announce", actor=OFFICE, at=at("2023-06-20", 10))
+    clock.instant = at("2023-06-27")
+    ledger.fire("R", "station_in", actor=TEAM, at=at("2023-06-26"), meeting="动员会")
+    ledger.request_documents(
+        "R", documents="台账", area="430900", actor=TEAM, at=at("2023-06-27"), request_id="D"
+    )
+    clock.instant = now
+    return ledger
+
+
+def test_a_rulebook_sets_how_far_back_a_fact_may_be_entered(tmp_path: Path) -> None:
+    """[recording] backdate_limit is read with its source; without it there is no limit."""
+    ledger = limited_ledger(tmp_path, at("2023-06-27"))
+    limit = ledger.rulebook.backdate_limit
+    assert limit is not None
+    assert (limit.amount, limit.source) == (3, "益阳市督察办台账管理要求")
+    assert ledger.rulebook.notes["recording.backdate_limit"] == ("益阳市督察办台账管理要求", "M")
+    assert load_rulebook("hunan-provincial-2023").backdate_limit is None
+
+
+def test_a_rulebooks_recording_table_is_checked(tmp_path: Path) -> None:
+    """An unknown key or a bad limit is a RulebookError naming the key."""
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        LIMITED.replace("recording.backdate_limit", "recording.backdate_limt"), encoding="utf-8"
+    )
+    with pytest.raises(RulebookError, match="recording"):
+        load_rulebook(path)
+    path.write_text(LIMITED.replace("amount = 3", "amount = -3"), encoding="utf-8")
+    with pytest.raises(RulebookError, match=r"recording\.backdate_limit"):
+        load_rulebook(path)
+
+
+def test_a_fact_within_the_limit_needs_no_reason(tmp_path: Path) -> None:
+    """A fact of 06-29 entered on 07-04, 3 working days on, is entered as any other."""
+    ledger = limited_ledger(tmp_path, at("2023-07-04", 20))
+    event = ledger.fire("D", "provide", actor=LIAISON, at=at("2023-06-29", 17))
+    assert event.late_entry is None
+
+
+def test_a_fact_past_the_limit_needs_a_reason_shown_in_its_history(tmp_path: Path) -> None:
+    """Past the limit a fact is refused without a reason, and kept with it when given."""
+    ledger = limited_ledger(tmp_path, at("2023-07-05", 9))
+    with pytest.raises(LateEntryError) as info:
+        ledger.fire("D", "provide", actor=LIAISON, at=at("2023-06-29", 17))
+    assert info.value.field == "late_entry_reason"
+    assert "late_entry_reason" in str(info.value)
+    assert ledger.get("D").version == 1
+    with pytest.raises(PayloadError, match="must be text"):
+        ledger.fire("D", "provide", actor=LIAISON, at=at("2023-06-29", 17), late_entry_reason=" ")
+    ledger.fire(
+        "D", "provide", actor=LIAISON, at=at("2023-06-29", 17), late_entry_reason="纸质签收单补录"
+    )
+    last = ledger.history("D")[-1]
+    assert last.late_entry == {
+        "reason": "纸质签收单补录",
+        "limit": last.effects["late_entry"]["limit"],
+    }
+    assert "3" in last.late_entry["limit"]
+    assert "late_entry_reason" not in ledger.get("D").data
+    assert ledger.rebuild("D") == ledger.get("D")
+
+
+def test_creating_past_the_limit_needs_a_reason(tmp_path: Path) -> None:
+    """The generic create refuses a back-dated creation without a reason, as fire does."""
+    ledger = limited_ledger(tmp_path, at("2023-07-20"))
+    with pytest.raises(LateEntryError):
+        ledger.create(
+            "document_request", actor=TEAM, at=at("2023-06-28"), area="430900", round_id="R"
+        )
+    snap = ledger.create(
+        "document_request",
+        actor=TEAM,
+        at=at("2023-06-28"),
+        area="430900",
+        round_id="R",
+        late_entry_reason="督察组纸质记录",
+        documents="台账",
+    )
+    (event,) = ledger.history(snap.entity_id)
+    assert event.late_entry is not None
+    assert event.late_entry["reason"] == "督察组纸质记录"

@@ -257,6 +257,12 @@ class Event:
     #: Events stored before the ledger kept it have none.
     recorded_at: dt.datetime | None = None
 
+    @property
+    def late_entry(self) -> Mapping[str, str] | None:
+        """The reason a back-dated entry was given and the limit it passed, or ``None``."""
+        found = self.effects.get("late_entry")
+        return found if isinstance(found, Mapping) else None
+
     def content(self) -> dict[str, Any]:
         """Return the hashed content of the event (everything but its own hash).
 

@@ -38,6 +38,7 @@ BUILTIN_RULEBOOKS = ("central", "hunan-provincial-2023")
 
 _TOP_KEYS = {
     "rulebook",
+    "recording",
     "intake",
     "deadlines",
     "ladders",
@@ -52,6 +53,7 @@ _TOP_KEYS = {
 _RULEBOOK_KEYS = {"name", "title", "level", "extends"}
 _INTAKE_KEYS = {"hotline_opens", "hotline_closes", "windowed_channels", "source", "confidence"}
 _DISPATCH_KEYS = {"cadence", "source", "confidence"}
+_RECORDING_KEYS = {"backdate_limit"}
 _AREA_KEYS = {"name", "parent"}
 _PERMISSION_KEYS = {"lifecycle", "event", "roles"}
 _TRANSITION_KEYS = {"lifecycle", "event", "sources", "target", "roles", "label_zh", "label_en"}
@@ -141,6 +143,8 @@ class Rulebook:
         areas: area codes with their names and parents.
         lifecycles: the lifecycle definitions, with this rulebook's changes applied.
         notes: the source and confidence of each value, by dotted key.
+        backdate_limit: how far back a fact may be entered without a reason
+            (``[recording] backdate_limit``); ``None``, the default, sets no limit.
 
     A rulebook is immutable: its mappings are read-only views of copies made when it is
     built, so neither assigning into them nor changing the dicts it was built from
@@ -159,6 +163,7 @@ class Rulebook:
     areas: Mapping[str, tuple[str, str | None]] = attrs.field(converter=_read_only)
     lifecycles: Mapping[str, Lifecycle] = attrs.field(converter=_read_only)
     notes: Mapping[str, tuple[str, str]] = attrs.field(converter=_read_only)
+    backdate_limit: DeadlineRule | None = None
 
     def rule(self, key: str) -> DeadlineRule:
         """Return the deadline rule ``key``.
@@ -500,6 +505,18 @@ class _Parser:
                 self.text(value, f"areas.{code}.name"),
                 self.parent(value, f"areas.{code}.parent"),
             )
+        recording = self.table(data, "recording")
+        self.known_keys(recording, "recording", _RECORDING_KEYS)
+        backdate_limit: DeadlineRule | None = None
+        if "backdate_limit" in recording:
+            value = recording["backdate_limit"]
+            if not isinstance(value, Mapping):
+                raise self.fail("recording.backdate_limit", "must be a table like the deadlines'")
+            try:
+                backdate_limit = DeadlineRule.from_dict({"name": "backdate_limit", **value})
+            except InspectionFlowError as exc:
+                raise self.fail("recording.backdate_limit", str(exc)) from exc
+            self.note("recording.backdate_limit", value)
         lifecycles = self.lifecycles(data, roles)
         for lc in lifecycles.values():
             for b in lc.deadlines:
@@ -520,6 +537,7 @@ class _Parser:
             areas,
             lifecycles,
             self.notes,
+            backdate_limit,
         )
 
     def intake(self, t: Mapping[str, Any]) -> IntakeRule:

@@ -22,7 +22,8 @@ The tree::
     │   ├── GuardError                                  a precondition of the event failed
     │   ├── PermissionDeniedError        (PermissionError) role or jurisdiction forbids the event
     │   ├── PayloadError                 (ValueError)   the event's data is missing or malformed
-    │   └── ChronologyError              (ValueError)   an event dated before the entity's last one
+    │   │   └── LateEntryError                          entered long after it happened, no reason
+    │   └── ChronologyError              (ValueError)   an event dated before the entity's last fact
     ├── EntityNotFoundError              (LookupError)  no entity with that identifier
     ├── WordingError                     (ValueError)   a wording table is malformed (language, key)
     │   └── UnknownLanguageError         (LookupError)  no wording table for that language
@@ -51,6 +52,7 @@ __all__ = [
     "InspectionFlowError",
     "InvalidRuleError",
     "InvalidTransitionError",
+    "LateEntryError",
     "LifecycleError",
     "MissingDependencyError",
     "PayloadError",
@@ -275,6 +277,37 @@ class PayloadError(LifecycleError, ValueError):
         self.field = field
         self.problem = problem
         super().__init__(f"{entity_id}: '{event}' field {field!r}: {problem}")
+
+
+class LateEntryError(PayloadError):
+    """A fact entered further back than the rulebook's ``[recording] backdate_limit``
+    allows, without a reason.
+
+    Attributes:
+        entity_id, event: the refused command.
+        at: when the fact happened; recorded_at: when it is being entered.
+        limit: the limit, in words (e.g. ``3个工作日``).
+    """
+
+    def __init__(
+        self,
+        entity_id: str,
+        event: str,
+        at: _dt.datetime,
+        recorded_at: _dt.datetime,
+        limit: str,
+    ) -> None:
+        self.at = at
+        self.recorded_at = recorded_at
+        self.limit = limit
+        super().__init__(
+            entity_id,
+            event,
+            "late_entry_reason",
+            f"it happened at {at.isoformat()} and is entered at {recorded_at.isoformat()}, "
+            f"further back than the rulebook allows without a reason ({limit}); give "
+            "late_entry_reason='…' (e.g. a paper record entered late) to enter it",
+        )
 
 
 class ChronologyError(LifecycleError, ValueError):

@@ -31,6 +31,8 @@ from ..exceptions import (
     ChronologyError,
     DefinitionError,
     EntityNotFoundError,
+    LateEntryError,
+    PayloadError,
     RulebookError,
     StoreError,
 )
@@ -290,6 +292,36 @@ class _Base:
     def _recorded_at(self) -> dt.datetime:
         """Return the present, by the ledger's clock: when an event is written."""
         return as_instant(self.clock.now(), "the ledger's clock")
+
+    def _late_entry(
+        self,
+        snap: Snapshot | Rulebook,
+        entity_id: str,
+        event: str,
+        when: dt.datetime,
+        recorded: dt.datetime,
+        reason: Any,
+    ) -> dict[str, str] | None:
+        """Return what a back-dated entry records (its reason and the limit), or ``None``.
+
+        Raises:
+            LateEntryError: the fact happened further back than the round's rulebook
+                allows (``[recording] backdate_limit``) and no reason is given.
+            PayloadError: ``reason`` is not text.
+        """
+        if reason is not None and (reason.__class__ is not str or not reason.strip()):
+            raise PayloadError(
+                entity_id, event, "late_entry_reason", f"must be text, not {reason!r}"
+            )
+        if recorded <= when:
+            return None
+        rb = snap if isinstance(snap, Rulebook) else self.rulebook_of(snap)
+        limit = rb.backdate_limit
+        if limit is None or recorded <= limit.compute(when, self.calendar).due_at:
+            return None
+        if reason is None:
+            raise LateEntryError(entity_id, event, when, recorded, limit.describe())
+        return {"reason": reason, "limit": limit.describe()}
 
     def _instant(self, at: Any, snap: Snapshot | None, entity_id: str) -> dt.datetime:
         when = as_instant(at, "at")

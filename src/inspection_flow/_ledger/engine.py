@@ -277,6 +277,7 @@ class _Engine(_Deadlines):
         actor: Actor,
         at: dt.datetime,
         command_id: str | None = None,
+        late_entry_reason: str | None = None,
         **payload: Any,
     ) -> Event:
         """Apply ``event`` to the entity on behalf of ``actor`` at ``at``.
@@ -295,6 +296,9 @@ class _Engine(_Deadlines):
                 latest fact (its latest event other than the ledger's alerts).
             command_id: makes the command idempotent: repeating it returns the first
                 result and appends nothing.
+            late_entry_reason: why a fact is entered further back than the rulebook's
+                ``[recording] backdate_limit`` allows; required then, and recorded with
+                the event (:attr:`Event.late_entry`).
             payload: the event's fields.
 
         Returns:
@@ -302,7 +306,8 @@ class _Engine(_Deadlines):
 
         Raises:
             EntityNotFoundError, InvalidTransitionError, PermissionDeniedError, GuardError,
-            PayloadError, ChronologyError, AnchorError; ConcurrencyError if another writer
+            PayloadError, ChronologyError, AnchorError; LateEntryError: entered too far
+            back without ``late_entry_reason``; ConcurrencyError if another writer
             changed the entity meanwhile (nothing is written; retry).
         """
         if event.__class__ is not str or command_id is not None:
@@ -316,7 +321,9 @@ class _Engine(_Deadlines):
                 return first
         snap = self.get(entity_id)
         try:
-            event_obj, new = self._transition(snap, event, actor, at, payload, command_id)
+            event_obj, new = self._transition(
+                snap, event, actor, at, payload, command_id, late_entry_reason
+            )
         except LifecycleError:
             # A retry racing its own first attempt finds the entity already moved on by
             # it: the stored result is the answer, not the refusal.
@@ -369,6 +376,7 @@ class _Engine(_Deadlines):
         at: Any,
         payload: Mapping[str, Any],
         command_id: str | None,
+        late_entry_reason: str | None = None,
     ) -> tuple[Event, Snapshot]:
         if actor.__class__ is not Actor:
             _check_actor(actor, snap.entity_id, event)
@@ -376,7 +384,12 @@ class _Engine(_Deadlines):
         lc = self.lifecycle_of(snap)
         t, clean = self._check(snap, lc, event, actor, when, payload)
         new_state = lc.step(snap.entity_id, snap.state, event)
+        recorded = self._recorded_at()
+        late = self._late_entry(snap, snap.entity_id, event, when, recorded, late_entry_reason)
         effects, records = self._effects(snap, lc, t, new_state, actor, when, clean)
+        if late is not None:
+            # A copy: effects may be shared between events.
+            effects = {**effects, "late_entry": late}
         ev = Event.new(
             snap.entity_id,
             snap.version + 1,
@@ -389,7 +402,7 @@ class _Engine(_Deadlines):
             effects,
             command_id,
             snap.last_hash,
-            self._recorded_at(),
+            recorded,
         )
         return ev, fold(snap, ev, records)
 
@@ -510,6 +523,7 @@ class _Engine(_Deadlines):
         category: str | None = None,
         areas: Sequence[str] | None = None,
         command_id: str | None = None,
+        late_entry_reason: str | None = None,
         **fields: Any,
     ) -> Snapshot:
         """Create an entity of any lifecycle the rulebook defines, built-in or the user's.
@@ -531,6 +545,8 @@ class _Engine(_Deadlines):
             category: a category, for counts.
             areas: all its areas, when it has several.
             command_id: makes the creation idempotent.
+            late_entry_reason: why it is entered further back than the rulebook allows
+                (as for :meth:`fire`).
             fields: its data.
 
         Returns:
@@ -577,6 +593,7 @@ class _Engine(_Deadlines):
             data=data,
             areas=areas,
             command_id=command_id,
+            late_entry_reason=late_entry_reason,
         )
         return self._commit_new(ev, snap, command_id, generated=entity_id is None)
 
@@ -598,6 +615,7 @@ class _Engine(_Deadlines):
         batch: int | None = None,
         extra_deadlines: Mapping[str, DeadlineRecord] | None = None,
         creators: frozenset[str] | None = None,
+        late_entry_reason: str | None = None,
     ) -> tuple[Event, Snapshot]:
         # Long by design: creation's checks and the effects shared between entities of one shape.
         check_id(entity_id, "entity_id", event=CREATE)
@@ -648,6 +666,11 @@ class _Engine(_Deadlines):
             effects = self._shapes.get(shape) or self._shapes.setdefault(
                 shape, {"create": _create_effects(shape)}
             )
+        recorded = self._recorded_at()
+        late = self._late_entry(rb, entity_id, CREATE, when, recorded, late_entry_reason)
+        if late is not None:
+            # A copy: effects may be shared between entities.
+            effects = {**effects, "late_entry": late}
         return _build(
             lifecycle,
             shape,
@@ -658,7 +681,7 @@ class _Engine(_Deadlines):
             actor,
             data,
             command_id,
-            self._recorded_at(),
+            recorded,
         )
 
     def _commit_new(
