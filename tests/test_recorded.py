@@ -16,6 +16,7 @@ from inspection_flow import (
     AnchorError,
     ChronologyError,
     Event,
+    LateEntry,
     LateEntryError,
     Ledger,
     PayloadError,
@@ -349,3 +350,20 @@ def test_creating_past_the_limit_needs_a_reason(tmp_path: Path) -> None:
     (event,) = ledger.history(snap.entity_id)
     assert event.late_entry is not None
     assert event.late_entry["reason"] == "督察组纸质记录"
+
+
+def test_the_audit_lists_back_dated_entries_with_their_reasons(tmp_path: Path) -> None:
+    """verify() stays intact and lists each back-dated entry with its reason."""
+    ledger = limited_ledger(tmp_path, at("2023-07-05", 9))
+    assert ledger.verify().late_entries == ()
+    ledger.fire(
+        "D", "provide", actor=LIAISON, at=at("2023-06-29", 17), late_entry_reason="纸质签收单补录"
+    )
+    report = ledger.verify(deep=True)
+    assert report.ok, str(report)
+    (entry,) = report.late_entries
+    assert isinstance(entry, LateEntry)
+    assert (entry.entity_id, entry.event, entry.reason) == ("D", "provide", "纸质签收单补录")
+    assert (entry.at, entry.recorded_at) == (at("2023-06-29", 17), at("2023-07-05", 9))
+    assert "纸质签收单补录" in str(report)
+    assert str(report).startswith("intact:")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._audit import Anchor, LedgerHead, Problem, RepairReport, VerifyReport
+from ._audit import Anchor, LateEntry, LedgerHead, Problem, RepairReport, VerifyReport
 from ._base import CountKey, EventStore
 from ._memory import MemoryStore
 
@@ -15,6 +15,7 @@ __all__ = [
     "Anchor",
     "CountKey",
     "EventStore",
+    "LateEntry",
     "LedgerHead",
     "MemoryStore",
     "Problem",

@@ -20,6 +20,7 @@ passes every check above, but no longer matches an anchor taken before.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -44,6 +45,35 @@ __all__ = [
     "chain_problems",
     "snapshot_differences",
 ]
+
+
+@attrs.frozen
+class LateEntry:
+    """A fact entered further back than its rulebook allows, with the reason given.
+
+    Not a problem: the ledger asked for the reason and kept it; an audit lists such
+    entries so they can be looked at.
+
+    Attributes:
+        entity_id, version, event: the event.
+        at: when it happened; recorded_at: when it was entered.
+        reason: the reason given; limit: the limit it passed, in words.
+    """
+
+    entity_id: str
+    version: int
+    event: str
+    at: dt.datetime
+    recorded_at: dt.datetime | None
+    reason: str
+    limit: str
+
+    def __str__(self) -> str:
+        entered = self.recorded_at.isoformat() if self.recorded_at is not None else "?"
+        return (
+            f"{self.entity_id} event {self.version} ({self.event}): happened "
+            f"{self.at.isoformat()}, entered {entered}, past {self.limit}: {self.reason}"
+        )
 
 
 @attrs.frozen
@@ -141,6 +171,8 @@ class VerifyReport:
         problems: everything found wrong, in the order found; empty when all is well.
         deep: whether every entity's projection was compared with the fold of its events.
         anchor: the anchor the ledger was checked against, if any.
+        late_entries: the facts entered further back than their rulebook allows, each
+            with its reason (not problems: listed to be looked at).
     """
 
     entities: int
@@ -148,6 +180,7 @@ class VerifyReport:
     problems: tuple[Problem, ...] = ()
     deep: bool = False
     anchor: Anchor | None = None
+    late_entries: tuple[LateEntry, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -176,6 +209,9 @@ class VerifyReport:
                 checked += ", projection matches the events"
             if self.anchor is not None:
                 checked += f", anchor {self.anchor} matches"
+            if self.late_entries:
+                listed = "\n".join(f"  {e}" for e in self.late_entries)
+                checked += f"\nback-dated entries, with their reasons:\n{listed}"
             return checked
         return "\n".join(f"broken: {p}" for p in self.problems)
 
@@ -384,6 +420,7 @@ def audit(
     # Long by design: one pass over every entity, keeping the ledger-wide counts the head is
     # checked against.
     problems: list[Problem] = []
+    late_entries: list[LateEntry] = []
     entities = events = commands = 0
     positions = [0, 0, 0, 0]  # count, sum, sum of squares, highest
     for rec in records:
@@ -401,6 +438,20 @@ def audit(
                 positions[2] += position * position
                 positions[3] = max(positions[3], position)
         good = [e for _, e in rec.events if isinstance(e, Event)]
+        for e in good:
+            late = e.late_entry
+            if late is not None:
+                late_entries.append(
+                    LateEntry(
+                        entity_id,
+                        e.version,
+                        e.name,
+                        e.at,
+                        e.recorded_at,
+                        str(late.get("reason", "")),
+                        str(late.get("limit", "")),
+                    )
+                )
         last = good[-1] if good and len(good) == len(rec.events) else None
         if rec.commands is not None:
             commands += len(rec.commands)
@@ -449,7 +500,7 @@ def audit(
         )
     if anchor is not None:
         problems.extend(_anchor_problems(anchor, head, events, anchored))
-    return VerifyReport(entities, events, tuple(problems), deep, anchor)
+    return VerifyReport(entities, events, tuple(problems), deep, anchor, tuple(late_entries))
 
 
 def _command_problems(
