@@ -367,3 +367,81 @@ def test_the_audit_lists_back_dated_entries_with_their_reasons(tmp_path: Path) -
     assert (entry.at, entry.recorded_at) == (at("2023-06-29", 17), at("2023-07-05", 9))
     assert "纸质签收单补录" in str(report)
     assert str(report).startswith("intact:")
+
+
+def test_every_creating_command_takes_a_late_entry_reason(tmp_path: Path) -> None:
+    """Complaints, tasks, document requests and hand-overs entered late need a reason too."""
+    ledger = limited_ledger(tmp_path, at("2023-07-20"))
+    with pytest.raises(LateEntryError):
+        ledger.receive_complaint(
+            "R",
+            channel="letter",
+            received_at=at("2023-06-27", 10),
+            area="430903",
+            summary="砂石码头粉尘污染",
+            category="air",
+            actor=TEAM,
+            complaint_id="C-0",
+        )
+    for i in (1, 2):
+        ledger.receive_complaint(
+            "R",
+            channel="letter",
+            received_at=at("2023-06-27", 10),
+            area="430903",
+            summary="砂石码头粉尘污染",
+            category="air",
+            actor=TEAM,
+            complaint_id=f"C-{i}",
+            late_entry_reason="来信登记簿补录",
+        )
+    assert [ledger.history(f"C-{i}")[0].late_entry is not None for i in (1, 2)] == [True, True]
+    # A complaint entered in time makes the next of its kind take the intake's quick path,
+    # which asks for the reason all the same.
+    clock = ledger.clock
+    assert isinstance(clock, Clock)
+    clock.instant = at("2023-06-27", 11)
+    ledger.receive_complaint(
+        "R",
+        channel="letter",
+        received_at=at("2023-06-27", 10),
+        area="430903",
+        summary="夜间噪声",
+        category="air",
+        actor=TEAM,
+        complaint_id="C-3",
+    )
+    clock.instant = at("2023-07-20")
+    with pytest.raises(LateEntryError):
+        ledger.receive_complaint(
+            "R",
+            channel="letter",
+            received_at=at("2023-06-27", 10),
+            area="430903",
+            summary="夜间噪声",
+            category="air",
+            actor=TEAM,
+            complaint_id="C-4",
+        )
+    assert ledger.history("C-3")[0].late_entry is None
+    with pytest.raises(LateEntryError):
+        ledger.hand_over_batch("R", dt.date(2023, 6, 28), actor=TEAM, at=at("2023-06-28"))
+    batch = ledger.hand_over_batch(
+        "R", dt.date(2023, 6, 28), actor=TEAM, at=at("2023-06-28"), late_entry_reason="补录"
+    )
+    assert batch is not None
+    assert batch.case_ids == ("C-1", "C-2", "C-3")
+    with pytest.raises(LateEntryError):
+        ledger.request_documents(
+            "R", documents="台账", area="430900", actor=TEAM, at=at("2023-06-28"), request_id="E"
+        )
+    ledger.request_documents(
+        "R",
+        documents="台账",
+        area="430900",
+        actor=TEAM,
+        at=at("2023-06-28"),
+        request_id="E",
+        late_entry_reason="补录",
+    )
+    assert len(ledger.verify().late_entries) == 2 + 3 * 2 + 1 + 1

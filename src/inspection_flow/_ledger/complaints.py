@@ -74,12 +74,14 @@ class _Complaints(_Rounds):
         actor: Actor,
         complaint_id: str | None = None,
         command_id: str | None = None,
+        late_entry_reason: str | None = None,
         **data: Any,
     ) -> Snapshot:
         """Record a complaint (信访件) received by the round's team.
 
         Its intake day follows the rulebook's hotline window (a call after 20:00 belongs to
         the next day); it will be handed over in the batch of the day after.
+        ``late_entry_reason`` is as for :meth:`fire`.
         """
         # Long by design: the hot path of an intake of thousands of cases a day: checks and
         # effects are worked out once per actor, area and category, inline (see
@@ -136,17 +138,21 @@ class _Complaints(_Rounds):
         if data:
             payload = {**_plain(data), **payload}
         if known is not None:
+            recorded = self._recorded_at()
+            late = self._late_entry(
+                ctx.rulebook, entity_id, CREATE, when, recorded, late_entry_reason
+            )
             ev, snap = _build(
                 ctx.lifecycle,
                 known[0],
-                known[1],
+                known[1] if late is None else {**known[1], "late_entry": late},
                 NO_DEADLINES,
                 entity_id,
                 when,
                 actor,
                 payload,
                 command_id,
-                self._recorded_at(),
+                recorded,
             )
         else:
             ev, snap = self._create(
@@ -160,8 +166,10 @@ class _Complaints(_Rounds):
                 category=category,
                 data=payload,
                 command_id=command_id,
+                late_entry_reason=late_entry_reason,
             )
-            if key is not None and not snap.deadlines:
+            # A back-dated entry's effects are its own, never shared with later complaints.
+            if key is not None and not snap.deadlines and "late_entry" not in ev.effects:
                 shape = (
                     snap.kind,
                     snap.lifecycle,
@@ -226,13 +234,20 @@ class _Complaints(_Rounds):
         ]
 
     def hand_over_batch(
-        self, round_id: str, day: dt.date, *, actor: Actor, at: dt.datetime
+        self,
+        round_id: str,
+        day: dt.date,
+        *,
+        actor: Actor,
+        at: dt.datetime,
+        late_entry_reason: str | None = None,
     ) -> Batch | None:
         """Batch and hand over every received case due on ``day`` (交办), in one write.
 
         The batch holds the intake of the day before (the previous day's hotline window and
         letters); cases still waiting from earlier days join it.  Each case's result clock
         starts at ``at``.  Returns ``None`` when no case is waiting.
+        ``late_entry_reason`` is as for :meth:`fire`.
 
         Raises:
             PermissionDeniedError, GuardError, ChronologyError: as for :meth:`fire`;
@@ -257,8 +272,10 @@ class _Complaints(_Rounds):
         number = int(rnd.data.get("batches", 0)) + 1
         commits: list[Commit] = []
         for snap in cases:
-            ev1, mid = self._transition(snap, "batch", actor, at, {"number": number}, None)
-            ev2, new = self._transition(mid, "hand_over", actor, at, {}, None)
+            ev1, mid = self._transition(
+                snap, "batch", actor, at, {"number": number}, None, late_entry_reason
+            )
+            ev2, new = self._transition(mid, "hand_over", actor, at, {}, None, late_entry_reason)
             commits.append(Commit(new, (ev1, ev2), snap.version))
         ids = [s.entity_id for s in cases]
         ev, new_round = self._transition(
@@ -268,17 +285,25 @@ class _Complaints(_Rounds):
             at,
             {"number": number, "day": day.isoformat(), "cases": ids},
             None,
+            late_entry_reason,
         )
         commits.append(Commit(new_round, (ev,), rnd.version))
         self._write(commits)
         return Batch(round_id, number, day, tuple(ids))
 
     def split_case(
-        self, case_id: str, areas: Sequence[str], *, actor: Actor, at: dt.datetime
+        self,
+        case_id: str,
+        areas: Sequence[str],
+        *,
+        actor: Actor,
+        at: dt.datetime,
+        late_entry_reason: str | None = None,
     ) -> list[Snapshot]:
         """Split a handed-over case between areas (分解): one child case per area.
 
         Each child keeps the parent's result clock; the parent ends in ``split``.
+        ``late_entry_reason`` is as for :meth:`fire`.
         """
         # Long by design: splitting writes the parent's event and each child's creation and hand-
         # over in one batch.
@@ -290,7 +315,9 @@ class _Complaints(_Rounds):
             check_id(area, "areas", entity_id=case_id, event="split")
         if len(set(areas)) < 2:
             raise PayloadError(case_id, "split", "areas", "name at least two different areas")
-        ev, new_parent = self._transition(parent, "split", actor, at, {"areas": list(areas)}, None)
+        ev, new_parent = self._transition(
+            parent, "split", actor, at, {"areas": list(areas)}, None, late_entry_reason
+        )
         rb = self.rulebook_of(parent)
         lc = rb.lifecycle("complaint")
         commits = [Commit(new_parent, (ev,), parent.version)]
@@ -323,6 +350,7 @@ class _Complaints(_Rounds):
                 data=data,
                 batch=parent.batch,
                 extra_deadlines=inherited,
+                late_entry_reason=late_entry_reason,
             )
             # A split case starts where its parent stood: handed over, clock running.
             jump = Event.new(

@@ -73,10 +73,12 @@ class _Rounds(_Sweep):
         parent_round: str | None = None,
         round_type: Literal["routine", "look_back", "special"] = "routine",
         command_id: str | None = None,
+        late_entry_reason: str | None = None,
     ) -> Snapshot:
         """Create an inspection round (督察轮次) over ``area``, governed by ``rulebook``.
 
         A look-back (回头看) or special inspection names its ``parent_round``.
+        ``late_entry_reason`` is as for :meth:`fire`.
 
         Raises:
             PayloadError: an argument is of the wrong type, the name is blank, the round
@@ -121,6 +123,7 @@ class _Rounds(_Sweep):
             parent_id=parent_round,
             data=data,
             command_id=command_id,
+            late_entry_reason=late_entry_reason,
         )
         self._round_rulebook[round_id] = rb
         return self._commit_new(ev, snap, command_id)

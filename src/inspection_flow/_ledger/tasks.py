@@ -29,9 +29,13 @@ class _Tasks(_Complaints):
         task_id: str | None = None,
         category: str | None = None,
         command_id: str | None = None,
+        late_entry_reason: str | None = None,
         **data: Any,
     ) -> Snapshot:
-        """Record a rectification task (整改任务) from the round's feedback (反馈问题)."""
+        """Record a rectification task (整改任务) from the round's feedback (反馈问题).
+
+        ``late_entry_reason`` is as for :meth:`fire`.
+        """
         rnd = self._round(round_id, _TASK_STATES, "adding tasks from feedback")
         self._in_round(rnd, actor, task_id or "-")
         rb = self.rulebook_of(rnd)
@@ -50,6 +54,7 @@ class _Tasks(_Complaints):
             category=category,
             data={**_plain(data), "title": title},
             command_id=command_id,
+            late_entry_reason=late_entry_reason,
         )
         return self._commit_new(ev, snap, command_id, generated=not task_id)
 
@@ -63,8 +68,12 @@ class _Tasks(_Complaints):
         at: dt.datetime,
         request_id: str | None = None,
         command_id: str | None = None,
+        late_entry_reason: str | None = None,
     ) -> Snapshot:
-        """Record a document request (调阅资料) of the team to an area; its clock starts now."""
+        """Record a document request (调阅资料) of the team to an area; its clock starts now.
+
+        ``late_entry_reason`` is as for :meth:`fire`.
+        """
         rnd = self._round(round_id, _DOCUMENT_STATES, "requesting documents")
         self._in_round(rnd, actor, request_id or "-")
         rb = self.rulebook_of(rnd)
@@ -80,5 +89,6 @@ class _Tasks(_Complaints):
             round_id=round_id,
             data={"documents": documents},
             command_id=command_id,
+            late_entry_reason=late_entry_reason,
         )
         return self._commit_new(ev, snap, command_id, generated=not request_id)
