@@ -311,12 +311,13 @@ class LateEntryError(PayloadError):
 
 
 class ChronologyError(LifecycleError, ValueError):
-    """An event is dated before the entity's latest event.
+    """An event is dated before the entity's latest fact (its latest event other than the
+    ledger's own alerts, which never stop an earlier fact being entered).
 
     Attributes:
         entity_id: the entity.
         at: the refused instant.
-        latest: the instant of the entity's latest event.
+        latest: when the entity's latest fact happened.
     """
 
     def __init__(self, entity_id: str, at: _dt.datetime, latest: _dt.datetime) -> None:
@@ -324,8 +325,8 @@ class ChronologyError(LifecycleError, ValueError):
         self.at = at
         self.latest = latest
         super().__init__(
-            f"{entity_id}: an event at {at.isoformat()} would precede its latest event at "
-            f"{latest.isoformat()}; an entity's history never goes back in time."
+            f"{entity_id}: an event at {at.isoformat()} would precede its latest fact, at "
+            f"{latest.isoformat()}; what happened is entered in the order it happened."
         )
 
 
