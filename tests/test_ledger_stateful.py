@@ -63,7 +63,9 @@ TASK_STATES = frozenset(
     {"feedback_given", "plan_submitted", "plan_approved", "plan_published", "rectifying"}
 )
 CLOCK_EVENTS = frozenset({"pause_clock", "resume_clock", "grant_extension"})
-LEDGER_EVENTS = frozenset({"create", "alert", "recompute", "inherit"})
+LEDGER_EVENTS = frozenset({"create", "alert", "alert_withdrawn", "recompute", "inherit"})
+#: The ledger's notes on an entity: not facts, so they may be followed by earlier facts.
+NOTES = frozenset({"alert", "alert_withdrawn"})
 
 #: Steps of time between commands, in minutes: none, half an hour, 5 hours, a day, a week,
 #: a month.
@@ -420,13 +422,14 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @invariant()
     def histories_are_sound(self) -> None:
-        """Histories are contiguous, in order, legal, stop at final states and fold to the state."""
+        """Histories are contiguous, facts in order, legal, stop at final states, fold to state."""
         for entity in self.ids:
             snap = self.ledger.get(entity)
             lc = self.ledger.lifecycle_of(snap)
             events = self.ledger.history(entity)
             assert [e.version for e in events] == list(range(1, len(events) + 1))
-            assert all(a.at <= b.at for a, b in itertools.pairwise(events))
+            facts = [e for e in events if e.name not in NOTES]
+            assert all(a.at <= b.at for a, b in itertools.pairwise(facts))
             assert all(a.state_after == b.state_before for a, b in itertools.pairwise(events))
             create = events[0].effects["create"]
             areas = tuple(create.get("areas") or (create["area"],))
