@@ -445,3 +445,25 @@ def test_every_creating_command_takes_a_late_entry_reason(tmp_path: Path) -> Non
         late_entry_reason="补录",
     )
     assert len(ledger.verify().late_entries) == 2 + 3 * 2 + 1 + 1
+
+
+def test_as_of_reads_a_sql_ledger_larger_than_a_page(tmp_path: Path) -> None:
+    """The SQL store's histories read page after page: every entity is in the view."""
+    with Ledger.open(tmp_path / "big.db", rulebook="hunan-provincial-2023") as ledger:
+        ledger.create_round("R", name="益阳市", area="430900", actor=OFFICE, at=at("2023-06-20"))
+        ledger.fire("R", "announce", actor=OFFICE, at=at("2023-06-20", 10))
+        ledger.fire("R", "station_in", actor=TEAM, at=at("2023-06-26"), meeting="动员会")
+        with ledger.batch():
+            for i in range(2100):
+                ledger.receive_complaint(
+                    "R",
+                    channel="letter",
+                    received_at=at("2023-06-27", 10),
+                    area="430903",
+                    summary="砂石码头粉尘污染",
+                    category="air",
+                    actor=TEAM,
+                    complaint_id=f"C-{i:04}",
+                )
+        assert ledger.as_of(dt.date(2023, 6, 27)).counts("kind") == {"complaint": 2100, "round": 1}
+        assert ledger.as_of(dt.date(2023, 6, 26)).counts("kind") == {"round": 1}

@@ -457,6 +457,35 @@ class StoreContract(abc.ABC):
             store.append(create_commit(entity_id))
         assert list(store.entity_ids()) == ["a", "b", "c"]
 
+    def test_recorded_at_round_trips(self, store: EventStore) -> None:
+        """An event's recording time reads back equal, and its hash still holds."""
+        first = create_commit("case-1").events[0]
+        entered = attrs.evolve(first, recorded_at=T0 + 2 * _DAY).sealed()
+        store.append(Commit(fold(None, entered), (entered,), 0))
+        (stored,) = store.events("case-1")
+        assert stored == entered
+        assert stored.recorded_at == T0 + 2 * _DAY
+        assert store.verify().ok
+
+    def test_histories_until(self, store: EventStore) -> None:
+        """histories(until) yields each entity's events that happened by then, in order."""
+        a = create_commit("a")
+        store.append(a)
+        later = next_commit(a.snapshot, at=T0 + dt.timedelta(hours=2))
+        store.append(later)
+        # Entered after, happened before: a paper record entered late.
+        earlier = next_commit(later.snapshot, at=T0 + dt.timedelta(hours=1))
+        store.append(earlier)
+        store.append(create_commit("b", at=T0 + dt.timedelta(hours=3)))
+        every = list(store.histories())
+        assert [[(e.entity_id, e.version) for e in h] for h in every] == [
+            [("a", 1), ("a", 2), ("a", 3)],
+            [("b", 1)],
+        ]
+        cut = list(store.histories(T0 + dt.timedelta(minutes=90)))
+        assert [[(e.entity_id, e.version) for e in h] for h in cut] == [[("a", 1), ("a", 3)]]
+        assert list(store.histories(T0 - _DAY)) == []
+
     def _deadlines(self, store: EventStore) -> dict[str, Snapshot]:
         """Entities due at T0 + n days, with alerts a day earlier."""
         out: dict[str, Snapshot] = {}
