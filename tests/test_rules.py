@@ -1135,3 +1135,16 @@ def test_pause_instants_must_be_datetimes() -> None:
         Pause("2023-10-10T09:00+08:00")  # type: ignore[arg-type]
     with pytest.raises(AnchorError):
         Pause(D(2023, 10, 10))  # type: ignore[arg-type]
+
+
+def test_a_warning_without_its_name_says_which_key_is_missing() -> None:
+    """A ladder entry missing a required key names it, instead of a constructor's error."""
+    with pytest.raises(InvalidRuleError, match=r"warnings.*'name' is required"):
+        DeadlineRule.from_dict(
+            {
+                "name": "x",
+                "amount": 10,
+                "unit": "working_days",
+                "warnings": [{"before": 2, "unit": "working_days"}],
+            }
+        )
