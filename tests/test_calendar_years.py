@@ -16,6 +16,7 @@ from inspection_flow import (
     Ledger,
     StoreError,
     YearSchedule,
+    status_report,
 )
 from inspection_flow.stores import MemoryStore, SQLStore
 from strategies import OFFICE, TEAM
@@ -283,3 +284,40 @@ def test_a_version_1_ledger_gets_the_calendar_table_on_upgrade(tmp_path: pathlib
     assert SQLStore.upgrade(str(path)) == 1
     with Ledger.open(path) as ledger:
         assert ledger.supply_calendar_year(YearSchedule(2027, source="a notice for 2027"))
+
+
+# --- the status report warns before the calendar ends --------------------------------------
+
+
+def test_status_warns_60_days_before_the_calendar_ends() -> None:
+    """From 60 days before the last covered day, status says how long is left and what to do."""
+    ledger = Ledger()
+    last = dt.date(ledger.calendar.years.stop - 1, 12, 31)
+    quiet = status_report(ledger, last - dt.timedelta(days=61), lang="en")
+    assert "calendar covers" not in quiet
+    warned = status_report(ledger, last - dt.timedelta(days=60), lang="en")
+    assert f"covers days up to {last.isoformat()} (60 days left)" in warned.splitlines()[1]
+    assert "calendar add" in warned
+    zh = status_report(ledger, last - dt.timedelta(days=31), lang="zh")
+    assert f"工作日历只覆盖到 {last.isoformat()}（还有31天）" in zh
+
+
+def test_status_past_the_calendar_says_results_are_provisional() -> None:
+    """Past the calendar's end, status with provisional results says so and how to fix it."""
+    ledger = Ledger(calendar=ChinaCalendar(unpublished="weekends"))
+    last = dt.date(ledger.calendar.years.stop - 1, 12, 31)
+    text = status_report(ledger, last + dt.timedelta(days=1), lang="en")
+    assert "deadlines after it are provisional" in text
+
+
+def test_status_marks_provisional_deadlines(year_file: pathlib.Path) -> None:
+    """An item whose deadline was computed over an unpublished year is marked provisional."""
+    ledger = Ledger(calendar=ChinaCalendar(unpublished="weekends"))
+    fed_back_in_december(ledger)
+    text = status_report(ledger, D(2027, 1, 20), lang="en")
+    assert "due 2027-01-26 (provisional)" in text
+    assert "2027-01-26到期（暂定）" in status_report(ledger, D(2027, 1, 20), lang="zh")
+    (sched,) = YearSchedule.from_file(year_file)
+    ledger.supply_calendar_year(sched)
+    ledger.recompute("R", actor=OFFICE, at=at("2027-01-04"))
+    assert "due 2027-01-27  " in status_report(ledger, D(2027, 1, 20), lang="en")
