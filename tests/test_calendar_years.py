@@ -18,6 +18,7 @@ from inspection_flow import (
     YearSchedule,
     status_report,
 )
+from inspection_flow._cli import _parser, main
 from inspection_flow.stores import MemoryStore, SQLStore
 from strategies import OFFICE, TEAM
 
@@ -321,3 +322,113 @@ def test_status_marks_provisional_deadlines(year_file: pathlib.Path) -> None:
     ledger.supply_calendar_year(sched)
     ledger.recompute("R", actor=OFFICE, at=at("2027-01-04"))
     assert "due 2027-01-27  " in status_report(ledger, D(2027, 1, 20), lang="en")
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def december_ledger(tmp_path: pathlib.Path) -> str:
+    """A SQLite ledger whose round was given feedback on 2026-12-15 (plan due in 2027)."""
+    path = tmp_path / "ledger.db"
+    with Ledger.open(path, calendar=ChinaCalendar(unpublished="weekends")) as ledger:
+        fed_back_in_december(ledger)
+    return str(path)
+
+
+def test_due_with_a_year_file(capsys: pytest.CaptureFixture[str], year_file: pathlib.Path) -> None:
+    """due --calendar FILE computes over 2027 with the file's holidays, not provisionally."""
+    assert main(["due", "2026-12-15", "30 working days", "--calendar", str(year_file)]) == 0
+    out = capsys.readouterr().out
+    assert "第30个工作日：2027-01-27" in out
+    assert "暂定" not in out
+    assert main(["due", "2026-12-15", "30 working days", "--provisional", "--lang", "en"]) == 0
+    out = capsys.readouterr().out
+    assert "Working day 30: 2027-01-26" in out
+    assert "provisional" in out
+
+
+def test_status_past_the_package_without_the_year(
+    capsys: pytest.CaptureFixture[str], december_ledger: str
+) -> None:
+    """status on 2026-12-17 without the 2027 year exits 2 telling the clerk what to run."""
+    assert main(["status", december_ledger, "--as-of", "2026-12-17"]) == 2
+    err = capsys.readouterr().err
+    assert "inspection-flow calendar add LEDGER 2027.toml" in err
+    assert "--provisional" in err
+
+
+def test_status_provisional(capsys: pytest.CaptureFixture[str], december_ledger: str) -> None:
+    """status --provisional reports past the package, warning that the calendar ends soon."""
+    assert main(["status", december_ledger, "--as-of", "2026-12-17", "--provisional"]) == 0
+    out = capsys.readouterr().out
+    assert "工作日历只覆盖到 2026-12-31（还有14天）" in out
+
+
+def test_status_with_a_year_file(
+    capsys: pytest.CaptureFixture[str], december_ledger: str, year_file: pathlib.Path
+) -> None:
+    """status --calendar FILE reports past the package with the file's year."""
+    argv = ["status", december_ledger, "--as-of", "2026-12-17", "--calendar", str(year_file)]
+    assert main(argv) == 0
+    assert "工作日历只覆盖到" not in capsys.readouterr().out
+
+
+def test_calendar_add_keeps_the_year_for_every_later_command(
+    capsys: pytest.CaptureFixture[str], december_ledger: str, year_file: pathlib.Path
+) -> None:
+    """calendar add keeps the year in the ledger: status then works without options."""
+    assert main(["calendar", "add", december_ledger, str(year_file)]) == 0
+    out = capsys.readouterr().out
+    assert "2027: kept in the ledger (illustration only" in out
+    assert main(["calendar", "add", december_ledger, str(year_file)]) == 0
+    assert "2027: the ledger already keeps this schedule" in capsys.readouterr().out
+    assert main(["status", december_ledger, "--as-of", "2026-12-17"]) == 0
+    capsys.readouterr()
+    assert main(["calendar", "show", december_ledger]) == 0
+    shown = capsys.readouterr().out
+    assert "covers 2004–2027" in shown
+    assert "  2027: illustration only" in shown
+
+
+def test_calendar_add_refuses_a_bad_file(
+    capsys: pytest.CaptureFixture[str], december_ledger: str, tmp_path: pathlib.Path
+) -> None:
+    """A bad year file is refused naming file and key, and the ledger keeps nothing."""
+    bad = write(tmp_path, '[year.2027]\nsource = "n"\nworkdays = [2027-01-04]\n')
+    assert main(["calendar", "add", december_ledger, str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err
+    assert "year.2027.workdays[0]" in err
+    with Ledger.open(december_ledger, read_only=True) as ledger:
+        assert 2027 not in ledger.calendar.years
+
+
+def test_calendar_show_without_a_ledger(
+    capsys: pytest.CaptureFixture[str], year_file: pathlib.Path
+) -> None:
+    """calendar show prints the years a calendar of year files covers."""
+    assert main(["calendar", "show", "--calendar", str(year_file)]) == 0
+    assert "covers 2004–2027" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "provisional"),
+    [
+        (["due", "2026-12-01", "30 working days"], True),
+        (["demo"], True),
+        (["status", "x.db", "--as-of", "2026-12-17"], True),
+        (["verify", "x.db"], False),
+        (["anchor", "x.db"], False),
+        (["repair", "x.db"], False),
+        (["calendar", "add", "x.db", "y.toml"], False),
+        (["calendar", "show"], False),
+    ],
+)
+def test_every_command_takes_year_files(argv: list[str], provisional: bool) -> None:
+    """--calendar FILE on every command that opens a ledger or computes dates; --provisional
+    on those that compute dates."""
+    args = _parser().parse_args([*argv, "--calendar", "a.toml", "--calendar", "b.toml"])
+    assert args.calendar_files == ["a.toml", "b.toml"]
+    if provisional:
+        assert _parser().parse_args([*argv, "--provisional"]).provisional
