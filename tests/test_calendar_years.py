@@ -381,6 +381,8 @@ def test_calendar_add_keeps_the_year_for_every_later_command(
     assert main(["calendar", "add", december_ledger, str(year_file)]) == 0
     out = capsys.readouterr().out
     assert "2027: kept in the ledger (illustration only" in out
+    assert "provisional deadlines with this calendar: 1" in out
+    assert "  R plan_due: 2027-01-26 → 2027-01-27" in out
     assert main(["calendar", "add", december_ledger, str(year_file)]) == 0
     assert "2027: the ledger already keeps this schedule" in capsys.readouterr().out
     assert main(["status", december_ledger, "--as-of", "2026-12-17"]) == 0

@@ -78,6 +78,26 @@ def _calendar_add(args: argparse.Namespace) -> int:
             else:
                 print(f"{sched.year}: the ledger already keeps this schedule; nothing changed")
         print(f"the ledger's calendar: {ledger.calendar.version}")
+        moves = [
+            (snap.entity_id, view)
+            for snap in ledger.find(open_only=True)
+            if any(r.provisional and r.status == "open" for r in snap.deadlines.values())
+            for view in ledger.deadlines(snap.entity_id)
+            if view.status == "open" and view.record.provisional and view.due is not None
+        ]
+        if moves:
+            print(
+                f"provisional deadlines with this calendar: {len(moves)} (stored dates do not "
+                f"move by themselves; Ledger.recompute records each move):"
+            )
+            for entity_id, view in moves:
+                assert view.due is not None
+                change = (
+                    f"{view.last_day.isoformat()} → {view.due.last_day.isoformat()}"
+                    if view.moved
+                    else f"{view.last_day.isoformat()}, unchanged"
+                )
+                print(f"  {entity_id} {view.name}: {change}")
     return 0
 
 
