@@ -434,3 +434,12 @@ def test_every_command_takes_year_files(argv: list[str], provisional: bool) -> N
     assert args.calendar_files == ["a.toml", "b.toml"]
     if provisional:
         assert _parser().parse_args([*argv, "--provisional"]).provisional
+
+
+def test_the_documented_year_file_reads(tmp_path: pathlib.Path) -> None:
+    """The year file shown in docs/calendar.md is one the calendar reads."""
+    doc = (pathlib.Path(__file__).parent.parent / "docs" / "calendar.md").read_text("utf-8")
+    block = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    (sched,) = YearSchedule.from_file(write(tmp_path, block))
+    assert sched.makeup_workdays == {D(2027, 2, 14): "春节", D(2027, 2, 20): "make-up workday"}
+    assert sched.rest_days[D(2027, 1, 1)] == "元旦"
