@@ -50,13 +50,16 @@ def test_no_roll(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_uncovered_year_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    """A deadline reaching an unpublished year exits 2 with the way out on stderr."""
+    """A deadline reaching an unpublished year exits 2 with the way out, in commands, on stderr."""
     assert main(["due", "2026-12-01", "30 working days"]) == 2
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith("inspection-flow: ")
     assert "2027" in err
-    assert "unpublished='weekends'" in err
+    assert "--calendar 2027.toml" in err
+    assert "inspection-flow calendar add LEDGER 2027.toml" in err
+    assert "--provisional" in err
+    assert "ChinaCalendar" not in err
 
 
 def test_provisional(capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Literal, TextIO
 
 from ._areas import Actor
+from ._calendar import ChinaCalendar
 from ._ledger import Ledger
 from ._rules import SHANGHAI
 
@@ -401,13 +402,20 @@ def run_demo(
     lang: str = "zh",
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
+    calendar: ChinaCalendar | None = None,
 ) -> int:
-    """Build the demo ledger in the SQLite file ``db`` and print its status; return 0."""
+    """Build the demo ledger in the SQLite file ``db`` and print its status; return 0.
+
+    ``calendar`` is the working-day calendar to compute with (default: the data package's).
+    """
     from ._report import status_report
 
     started = time.perf_counter()
     with Ledger.open(
-        db, rulebook="hunan-provincial-2023", store_options={"synchronous": "NORMAL"}
+        db,
+        rulebook="hunan-provincial-2023",
+        store_options={"synchronous": "NORMAL"},
+        calendar=calendar,
     ) as ledger:
         err.write(f"构建台账 {db} …\n" if lang == "zh" else f"Building the ledger in {db} …\n")
         counts = build_demo(ledger, progress=err)

@@ -22,6 +22,8 @@ __all__ = ["status_report"]
 _KINDS = ("round", "complaint", "task", "document_request")
 #: The working days ahead the report looks for deadlines coming due.
 _DUE_SOON_DAYS = 10
+#: The days before the calendar's last covered day from which the report warns of it.
+_COVERAGE_WARNING_DAYS = 60
 
 
 def _state_label(lifecycle: Lifecycle | None, state: str, w: Wording) -> str:
@@ -78,6 +80,10 @@ def _line(item: Snapshot, ledger: Ledger, now: dt.datetime, w: Wording) -> str:
     else:
         last = (due - dt.timedelta(microseconds=1)).date()
         when = w.text("report.due_on", day=last.isoformat())
+    if due is not None and any(
+        r.provisional and r.status == "open" and r.due_at == due for r in item.deadlines.values()
+    ):
+        when += w.text("report.provisional")
     return w.text(
         "report.item",
         entity_id=item.entity_id,
@@ -86,6 +92,16 @@ def _line(item: Snapshot, ledger: Ledger, now: dt.datetime, w: Wording) -> str:
         when=when,
         title=title[:40],
     )
+
+
+def _coverage_line(ledger: Ledger, day: dt.date, w: Wording) -> str | None:
+    """Warn when ``day`` is near or past the last day the ledger's calendar covers."""
+    last = dt.date(ledger.calendar.years.stop - 1, 12, 31)
+    left = (last - day).days
+    if left > _COVERAGE_WARNING_DAYS:
+        return None
+    key = "report.calendar_ends" if left >= 0 else "report.calendar_ended"
+    return w.text(key, last=last.isoformat(), days=left, year=last.year + 1)
 
 
 def _counts_rulebook(ledger: Ledger, round_id: str | None) -> Rulebook:
@@ -141,6 +157,8 @@ def status_report(
     out: list[str] = []
     day = (now - dt.timedelta(microseconds=1)).date()
     out.append(w.text("report.title", day=day.isoformat()))
+    if (coverage := _coverage_line(ledger, day, w)) is not None:
+        out.append(coverage)
     held = {str(k) for k in ledger.counts("kind")}
     for kind in (*_KINDS, *sorted(held - set(_KINDS))):
         counts = ledger.counts("state", kind=kind, round_id=None if kind == "round" else round_id)

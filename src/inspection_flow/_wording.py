@@ -102,6 +102,15 @@ _ZH: dict[str, str] = {
     ),
     # -- the status report ----------------------------------------------------------------
     "report.title": "台账情况（截至 {day} 24:00）",
+    "report.calendar_ends": (
+        "注意：工作日历只覆盖到 {last}（还有{days}天）；{year}年放假安排公布后，"
+        "用 inspection-flow calendar add 台账 年度文件.toml 补充"
+    ),
+    "report.calendar_ended": (
+        "注意：工作日历只覆盖到 {last}，其后的期限为暂定或无法计算；{year}年放假安排公布后，"
+        "用 inspection-flow calendar add 台账 年度文件.toml 补充，再执行 recompute"
+    ),
+    "report.provisional": "（暂定）",
     "report.kind.round": "督察轮次",
     "report.kind.complaint": "信访件",
     "report.kind.task": "整改任务",
@@ -215,6 +224,17 @@ _EN: dict[str, str] = {
         "until recompute is run"
     ),
     "report.title": "Ledger status as of {day} 24:00",
+    "report.calendar_ends": (
+        "Note: the working-day calendar covers days up to {last} ({days} days left); once "
+        "the {year} holiday notice is published, add it with "
+        "inspection-flow calendar add LEDGER YEAR-FILE.toml"
+    ),
+    "report.calendar_ended": (
+        "Note: the working-day calendar covers days up to {last}; deadlines after it are "
+        "provisional or cannot be computed; once the {year} holiday notice is published, add "
+        "it with inspection-flow calendar add LEDGER YEAR-FILE.toml, then recompute"
+    ),
+    "report.provisional": " (provisional)",
     "report.kind.round": "rounds",
     "report.kind.complaint": "complaint cases",
     "report.kind.task": "rectification tasks",

@@ -104,14 +104,29 @@ class CalendarDataError(CalendarError, ValueError):
         year: the year of the schedule.
         day: the offending date, if one date is at fault.
         problem: what is wrong, in words.
+        file: the year file the schedule was read from, if any.
+        key: where in that file, e.g. ``year.2027.workdays[0]``, if one key is at fault.
     """
 
-    def __init__(self, year: int, problem: str, day: _dt.date | None = None) -> None:
+    def __init__(
+        self,
+        year: int,
+        problem: str,
+        day: _dt.date | None = None,
+        *,
+        file: str | None = None,
+        key: str | None = None,
+    ) -> None:
         self.year = year
         self.day = day
         self.problem = problem
+        self.file = file
+        self.key = key
         where = f" ({day.isoformat()})" if day is not None else ""
-        super().__init__(f"Schedule for {year}{where}: {problem}")
+        place = ""
+        if file is not None:
+            place = f" in {file}" + (f", at {key}" if key else "")
+        super().__init__(f"Schedule for {year}{where}{place}: {problem}")
 
 
 # --- rules -------------------------------------------------------------------------------
