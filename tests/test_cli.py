@@ -17,7 +17,7 @@ def test_due_prints_the_explanation(capsys: pytest.CaptureFixture[str]) -> None:
     assert "跳过：2023-09-29..2023-10-06 中秋节、国庆节放假（8天）" in out
     assert "计入：2023-10-07（周六）调休上班（国庆节）" in out
     assert "第30个工作日：2023-11-07（周二）" in out
-    assert "截止：2023-11-07 24:00 (Asia/Shanghai)" in out
+    assert "截止：2023-11-07 24:00（北京时间）" in out
     assert err == ""
 
 

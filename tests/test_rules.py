@@ -641,7 +641,7 @@ def test_explain_national_day_in_chinese(calendar: ChinaCalendar) -> None:
     assert "计入：2023-10-08（周日）调休上班（国庆节）" in text
     assert "当日不计（民法典第201条）" in text
     assert "第30个工作日：2023-11-07（周二）" in text
-    assert "截止：2023-11-07 24:00 (Asia/Shanghai)" in text
+    assert "截止：2023-11-07 24:00（北京时间）" in text
     assert f"日历：{calendar.version}" in text
 
 

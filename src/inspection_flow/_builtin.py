@@ -796,7 +796,7 @@ DOCUMENT_REQUEST = Lifecycle(
     roles=_ROLES,
     creators=TEAM,
     states=(
-        State("requested", "已调阅", "requested"),
+        State("requested", "待提供", "requested"),
         State("provided", "已提供", "provided", terminal=True, counts_as="closed"),
         State("withdrawn", "已撤回", "withdrawn", terminal=True, counts_as="excluded"),
     ),

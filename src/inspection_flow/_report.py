@@ -24,6 +24,9 @@ _KINDS = ("round", "complaint", "task", "document_request")
 _DUE_SOON_DAYS = 10
 #: The days before the calendar's last covered day from which the report warns of it.
 _COVERAGE_WARNING_DAYS = 60
+#: The alert the ledger records when a due time passes: lateness itself, not a step up a
+#: ladder, so an overdue line never reads as escalated by it.
+_PASSED = "overdue"
 
 
 def _state_label(lifecycle: Lifecycle | None, state: str, w: Wording) -> str:
@@ -65,6 +68,32 @@ def _pct(value: float | None, w: Wording) -> str:
     return w.text("report.percent", percent=value * 100)
 
 
+def _overdue(item: Snapshot, ledger: Ledger, now: dt.datetime, w: Wording) -> str:
+    """How long ``item`` is overdue, in the words of its overdue deadline, and the furthest
+    escalation recorded on that deadline by ``now``."""
+    due = item.next_due_at
+    assert due is not None
+    views = [v for v in ledger.deadlines(item.entity_id) if v.is_overdue(now)]
+    view = next((v for v in views if v.due_at == due), views[0] if views else None)
+    generic = w.text("report.overdue_generic")
+    overdue = generic if view is None else w.label(f"label.overdue.{view.name}", generic, generic)
+    when = w.text("report.overdue_by", overdue=overdue, days=(now - due).days)
+    if view is None:
+        return when
+    record = view.record
+    escalations = sorted(
+        (at, name, label)
+        for kind, name, at, label in record.alerts
+        if kind == "escalation" and name != _PASSED and name in record.fired and at <= now
+    )
+    if not escalations:
+        return when
+    _, name, label_zh = escalations[-1]
+    # Ladders label their steps in Chinese only; another language reads the step's name.
+    alert = w.label(f"label.alert.{name}", label_zh, name.replace("_", " "))
+    return w.text("report.escalated", when=when, alert=alert)
+
+
 def _line(item: Snapshot, ledger: Ledger, now: dt.datetime, w: Wording) -> str:
     due = item.next_due_at
     title = str(
@@ -76,7 +105,7 @@ def _line(item: Snapshot, ledger: Ledger, now: dt.datetime, w: Wording) -> str:
     if due is None:
         when = ""
     elif due <= now:
-        when = w.text("report.overdue_by", days=(now - due).days)
+        when = _overdue(item, ledger, now, w)
     else:
         last = (due - dt.timedelta(microseconds=1)).date()
         when = w.text("report.due_on", day=last.isoformat())

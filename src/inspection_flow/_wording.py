@@ -13,7 +13,9 @@ Three kinds of key:
 * counted templates, e.g. ``unit.hours``: a table may add ``unit.hours.one``, used when
   the count is one (English plurals);
 * labels, ``label.state.<lifecycle>.<state>``, ``label.event.<lifecycle>.<event>``,
-  ``label.deadline.<name>``, ``label.holiday.<English name>``, ``label.category.<code>``:
+  ``label.deadline.<name>``, ``label.holiday.<English name>``, ``label.category.<code>``,
+  ``label.rule.<rulebook key>``, ``label.overdue.<deadline>`` (an overdue line's words),
+  ``label.alert.<ladder step>``:
   plain text naming a thing the definitions already name in Chinese and English.  A table
   without the label uses the definitions' own, in the language its ``labels`` key says
   (``zh`` or ``en``).
@@ -46,7 +48,7 @@ _ZH: dict[str, str] = {
     "weekday.7": "日",
     "day": "{date}（周{weekday}）",
     "span": "{first}..{last}",
-    "end_of_day": "{day} 24:00 (Asia/Shanghai)",
+    "end_of_day": "{day} 24:00（北京时间）",
     "names_sep": "、",
     "unit.working_days": "{n}个工作日",
     "unit.calendar_days": "{n}日",
@@ -89,7 +91,8 @@ _ZH: dict[str, str] = {
     "explain.provisional": "注意：结果为暂定（涉及未公布放假安排的年度）",
     "explain.calendar": "日历：{version}",
     # -- a stored deadline explained ------------------------------------------------------
-    "deadline.head": "{label}（{name}）",
+    # The deadline's key is an identifier of the code; a Chinese reader gets its label only.
+    "deadline.head": "{label}",
     "deadline.fixed": "期限由方案确定（{anchor}）：{due}",
     "deadline.extended": "延期：{reason}",
     "deadline.status": "状态：{status}",
@@ -129,7 +132,9 @@ _ZH: dict[str, str] = {
     "report.no_rate": "—",
     "report.overdue": "超期事项：{n}",
     "report.item": "  {entity_id}  {area}  {state}  {when}  {title}",
-    "report.overdue_by": "超期{days}天",
+    "report.overdue_by": "{overdue}{days}天",
+    "report.overdue_generic": "超期",
+    "report.escalated": "{when}，已升级至{alert}",
     "report.due_on": "{day}到期",
     "report.more": "  …另有{n}项",
     "report.explained": "【{entity_id}】\n{explanation}",
@@ -142,6 +147,21 @@ _ZH: dict[str, str] = {
     # -- diagrams -------------------------------------------------------------------------
     "diagram.activities": "不改变状态：{events}",
     "diagram.events_sep": "、",
+    # -- names of the built-in rulebooks' rules, and what an overdue deadline means -------
+    "label.rule.station_in": "进驻期",
+    "label.rule.case_result": "办理结果反馈",
+    "label.rule.case_publish": "办理结果公开",
+    "label.rule.plan": "报送整改方案",
+    "label.rule.progress_report": "报送整改进展",
+    "label.rule.public_notice": "销号公示",
+    "label.rule.document_request": "提供调阅资料",
+    "label.rule.task_deadline": "整改时限",
+    "label.overdue.result_due": "逾期未反馈",
+    "label.overdue.publish_due": "逾期未公开",
+    "label.overdue.plan_due": "逾期未报送整改方案",
+    "label.overdue.progress_report_due": "逾期未报送整改进展",
+    "label.overdue.rectify_due": "逾期未完成整改",
+    "label.overdue.provide_due": "逾期未提供",
 }
 
 _EN: dict[str, str] = {
@@ -257,6 +277,8 @@ _EN: dict[str, str] = {
     "report.overdue": "Overdue: {n}",
     "report.item": "  {entity_id}  {area}  {state}  {when}  {title}",
     "report.overdue_by": "{days} days overdue",
+    "report.overdue_generic": "overdue",
+    "report.escalated": "{when}, escalated to {alert}",
     "report.due_on": "due {day}",
     "report.more": "  … and {n} more",
     "report.explained": "[{entity_id}] \n{explanation}",
