@@ -178,6 +178,12 @@ def _clock_events(states: tuple[str, ...], roles: frozenset[str]) -> tuple[Trans
                     "choice",
                     required=False,
                     choices=("working_days", "calendar_days", "months", "hours"),
+                    labels_zh={
+                        "working_days": "工作日",
+                        "calendar_days": "自然日",
+                        "months": "月",
+                        "hours": "小时",
+                    },
                 ),
                 Field("until", "date", required=False),
             ),
@@ -478,7 +484,13 @@ COMPLAINT = Lifecycle(
             "assign",
             fields=(
                 Field("owners", "areas"),
-                Field("mode", "choice", required=False, choices=("single", "shared")),
+                Field(
+                    "mode",
+                    "choice",
+                    required=False,
+                    choices=("single", "shared"),
+                    labels_zh={"shared": "共办"},
+                ),
             ),
             assigns="owners",
             derive="owners_mode",
@@ -499,7 +511,7 @@ COMPLAINT = Lifecycle(
             "核实结论",
             "record finding",
             fields=(
-                Field("finding", "choice", choices=FINDINGS),
+                Field("finding", "choice", choices=FINDINGS, labels_zh=FINDINGS_ZH),
                 Field("note", "str", required=False),
             ),
         ),

@@ -14,7 +14,7 @@ from ._records import Snapshot
 from ._rulebook import Rulebook
 from ._rules import SHANGHAI, as_instant
 from ._wording import Lang, Wording, wording
-from .exceptions import DefinitionError
+from .exceptions import DefinitionError, EntityNotFoundError
 
 __all__ = ["status_report"]
 
@@ -138,10 +138,16 @@ def _counts_rulebook(ledger: Ledger, round_id: str | None) -> Rulebook:
     every round follows, or else the ledger's default.
 
     Reading each round's rulebook also registers its areas, for their names.
+
+    Raises:
+        EntityNotFoundError: the ledger holds no round ``round_id``.
     """
     of_round = {rnd.entity_id: ledger.rulebook_of(rnd) for rnd in ledger.find(kind="round")}
     if round_id in of_round:
         return of_round[round_id]
+    if round_id is not None:
+        # Counting a round that is not there would print zeros a reader takes for facts.
+        raise EntityNotFoundError(round_id, "round", sorted(of_round))
     used = {rb.name: rb for rb in of_round.values()}
     return next(iter(used.values())) if len(used) == 1 else ledger.rulebook
 
@@ -173,6 +179,7 @@ def status_report(
 
     Raises:
         UnknownLanguageError: no wording table is registered for ``lang``.
+        EntityNotFoundError: ``round_id`` names no round of the ledger.
     """
     # Long by design: the report's sections, in the order printed; each section is a few lines of
     # the same shape.

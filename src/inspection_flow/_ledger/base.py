@@ -87,6 +87,8 @@ class _Base:
         self._round_rulebook: dict[str, Rulebook] = {}
         # Jurisdiction answers, by (actor area, entity area); cleared when areas change.
         self._covers_cache: dict[tuple[str, str], bool] = {}
+        # Area codes found to name an area, so each is looked at once per registry state.
+        self._known_areas: tuple[int, set[str]] = (self.areas.generation, set())
         self._covers_generation = self.areas.generation
         self._shapes: dict[tuple[Any, ...], Mapping[str, Any]] = {}
         self._lifecycles: dict[tuple[str, str], Lifecycle] = {}

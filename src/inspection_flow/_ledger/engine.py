@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from .._areas import Actor
@@ -36,7 +36,6 @@ from ..exceptions import (
     ChronologyError,
     ConcurrencyError,
     GuardError,
-    InvalidTransitionError,
     LifecycleError,
     PayloadError,
     PermissionDeniedError,
@@ -50,6 +49,7 @@ from .inputs import (
     _id_in_use,
     _placeholder,
     _plain,
+    _unknown_area,
 )
 from .values import _MEMO_SIZE, _NO_DATA, Decision
 
@@ -125,7 +125,7 @@ class _Engine(_Deadlines):
     ) -> tuple[Transition, dict[str, Any]]:
         t = lc.transition(snap.state, event)
         if t is None:
-            raise InvalidTransitionError(snap.entity_id, snap.state, event, lc.allowed(snap.state))
+            raise lc.refusal(snap.entity_id, snap.state, event)
         if actor.role not in t.roles:
             raise PermissionDeniedError(
                 snap.entity_id,
@@ -148,6 +148,7 @@ class _Engine(_Deadlines):
             if f.type not in ("area", "areas") or f.name not in clean or f.name in placeholders:
                 continue
             codes = [clean[f.name]] if f.type == "area" else clean[f.name]
+            self._check_known_areas(snap.entity_id, event, f.name, codes)
             outside = [c for c in codes if not self._covers(actor, (c,))]
             if outside:
                 raise PermissionDeniedError(
@@ -168,6 +169,27 @@ class _Engine(_Deadlines):
         if t.clock is not None:
             self._check_clock(snap, t, clean)
         return t, clean
+
+    def _check_known_areas(
+        self, entity_id: str, event: str, field: str, codes: Iterable[str]
+    ) -> None:
+        """Refuse a code that names no area, suggesting the registered areas close to it.
+
+        Raises:
+            PayloadError: naming ``field``; the entity and event are as given.
+        """
+        generation, known = self._known_areas
+        if generation != self.areas.generation:
+            known = set()
+            self._known_areas = (self.areas.generation, known)
+        for code in codes:
+            if code in known:
+                continue
+            if not self.areas.known(code):
+                raise PayloadError(
+                    entity_id, event, field, _unknown_area(code, self.areas.suggest(code))
+                )
+            known.add(code)
 
     def can(
         self,
@@ -190,6 +212,9 @@ class _Engine(_Deadlines):
         t = lc.transition(snap.state, event)
         reasons: list[str] = []
         if t is None:
+            refusal = lc.refusal(snap.entity_id, snap.state, event)
+            if refusal.unknown:
+                return Decision(False, (str(refusal),))
             allowed = ", ".join(lc.allowed(snap.state)) or "none"
             return Decision(
                 False,
@@ -545,6 +570,7 @@ class _Engine(_Deadlines):
         _check_actor(actor, entity_id, CREATE)
         if area.__class__ is not str or areas:
             _check_areas(entity_id, area, areas)
+        self._check_known_areas(entity_id, CREATE, "areas" if areas else "area", areas or (area,))
         when = as_instant(at, "at")
         kind = lifecycle.kind
         if creators is None:
