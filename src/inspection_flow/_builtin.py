@@ -520,6 +520,9 @@ COMPLAINT = Lifecycle(
             "反馈办理情况",
             "report result",
             fields=(Field("summary", "str"), Field("dispositions", "list", required=False)),
+            # The result has its own text: the complaint's summary is what was complained
+            # of, and no later event changes it.
+            records=(("summary", "result_summary"), ("dispositions", "dispositions")),
         ),
         _t(
             "publish",

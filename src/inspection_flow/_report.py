@@ -196,6 +196,17 @@ def status_report(
             on_schedule=_pct(rates["on_schedule_rate"], w),
         )
     )
+    out.append(
+        w.text(
+            "report.on_time",
+            case_on_time=_pct(rates["case_on_time_rate"], w),
+            cases_met_late=rates["cases_met_late"],
+            cases_overdue=rates["cases_overdue"],
+            task_on_time=_pct(rates["task_on_time_rate"], w),
+            tasks_met_late=rates["tasks_met_late"],
+            tasks_overdue=rates["tasks_overdue"],
+        )
+    )
     overdue = [
         s
         for s in ledger.overdue(now)

@@ -27,6 +27,7 @@ from .._records import (
     Event,
     Snapshot,
     fold,
+    in_due_order,
     iso,
     one_area,
 )
@@ -388,6 +389,11 @@ class _Engine(_Deadlines):
                 record = changed or snap.deadlines.get(b.name)
                 if record is not None and record.status == "open":
                     status: DeadlineStatus = "met" if met else "cancelled"
+                    # Late is a recorded fact, not a later reading of the dates: the end
+                    # effect says met_late, so no change of rule or calendar alters it.
+                    late = record.kind == "due" and not record.suspended
+                    if met and late and at >= record.due_at:
+                        status = "met_late"
                     if changed is None:
                         ends[b.name] = (status, iso(at))
                     deadlines[b.name] = record.ended(status, at)
@@ -400,7 +406,11 @@ class _Engine(_Deadlines):
         if snap.deadlines:
             for b in lc.deadlines_reopened_by(event):
                 record = snap.deadlines.get(b.name)
-                if record is not None and record.status == "met" and b.name not in deadlines:
+                if (
+                    record is not None
+                    and record.status in ("met", "met_late")
+                    and b.name not in deadlines
+                ):
                     ends[b.name] = ("open", None)
                     deadlines[b.name] = record.ended("open", None)
         if new_state in lc.terminal_states:
@@ -412,6 +422,9 @@ class _Engine(_Deadlines):
         # Batch numbers and deadlines started together (a day's batch, its hand-over):
         # many cases set the same fields and start the same shared records, so they share
         # one (immutable) effects mapping and deadline mapping.
+        ordered = in_due_order(deadlines)
+        if ordered is not deadlines:
+            deadlines = dict(ordered)
         shareable = not data and not ends and bool(setters or deadlines)
         if shareable:
             key = (tuple(setters.items()), tuple((n, id(r)) for n, r in deadlines.items()))
@@ -575,6 +588,9 @@ class _Engine(_Deadlines):
         }
         if extra_deadlines:
             records.update(extra_deadlines)
+        ordered = in_due_order(records)
+        if ordered is not records:
+            records = dict(ordered)
         shape = (kind, lifecycle.name, area, owner_areas, round_id, parent_id, batch, category)
         if records:
             effects: Mapping[str, Any] = {
