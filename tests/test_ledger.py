@@ -1763,3 +1763,36 @@ def test_deadlines_are_listed_by_due_instant_then_name(tmp_path: Any, backend: s
         handed_over(ledger)
         assert [v.name for v in ledger.deadlines("C")] == ["publish_due", "result_due"]
         assert ledger.deadlines("C")[0].last_day == D(2023, 7, 7)
+
+
+def test_a_late_hand_over_records_the_day_and_says_so(ledger: Ledger) -> None:
+    """A case of the 06-28 batch handed over on 06-30 keeps its batch day, records the day
+    it was handed over, starts its clock then, and the batch and status say it was late."""
+    stationed(ledger)
+    complaint(ledger, "C")
+    complaint(ledger, "C-ON-TIME", received="2023-06-29")
+    batch = ledger.hand_over_batch("R", D(2023, 6, 30), actor=TEAM, at=at("2023-06-30"))
+    assert batch is not None
+    assert (batch.number, batch.day, batch.handed_over_on) == (1, D(2023, 6, 30), D(2023, 6, 30))
+    assert batch.late == ("C",)
+    snap = ledger.get("C")
+    assert (snap.batch, snap.data["batch_day"], snap.data["handed_over_day"]) == (
+        1,
+        "2023-06-28",
+        "2023-06-30",
+    )
+    assert snap.deadlines["result_due"].anchor.startswith("2023-06-30")
+    assert ledger.get("C-ON-TIME").data["handed_over_day"] == "2023-06-30"
+    report = status_report(ledger, D(2023, 7, 1), round_id="R")
+    assert "晚交办：第1批 1件应于 2023-06-28 交办，2023-06-30 才交办（晚2天）" in report
+    english = status_report(ledger, D(2023, 7, 1), round_id="R", lang="en")
+    assert "Handed over late: batch 1, 1 case due 2023-06-28, handed over 2023-06-30" in english
+    assert "(2 days late)" in english
+
+
+def test_a_batch_handed_over_on_its_day_is_not_late(ledger: Ledger) -> None:
+    """A batch handed over on its day lists no late case, and the status names none."""
+    stationed(ledger)
+    batch_snap = handed_over(ledger)
+    assert batch_snap.data["handed_over_day"] == "2023-06-28"
+    assert "晚交办" not in status_report(ledger, D(2023, 7, 1), round_id="R")

@@ -342,7 +342,13 @@ ROUND = Lifecycle(
             TEAM,
             "交办批次",
             "record batch",
-            fields=(Field("number", "int"), Field("day", "date"), Field("cases", "list")),
+            fields=(
+                Field("number", "int"),
+                Field("day", "date"),
+                Field("cases", "list"),
+                Field("handed_over_on", "date", required=False, label_zh="交办日"),
+                Field("late", "list", required=False, label_zh="晚交办"),
+            ),
             records=(("number", "batches"),),
         ),
         _t(
@@ -459,7 +465,18 @@ COMPLAINT = Lifecycle(
             records=(),
             sets_batch="number",
         ),
-        _t("hand_over", "batched", "handed_over", TEAM, "交办", "hand over"),
+        _t(
+            "hand_over",
+            "batched",
+            "handed_over",
+            TEAM,
+            "交办",
+            "hand over",
+            # The day it was handed over is a fact of its own: a late hand-over starts the
+            # clock later than the batch day the intake gave the case.
+            fields=(Field("day", "date", required=False, label_zh="交办日"),),
+            records=(("day", "handed_over_day"),),
+        ),
         _t(
             "split",
             "handed_over",

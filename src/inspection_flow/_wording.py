@@ -118,6 +118,9 @@ _ZH: dict[str, str] = {
     "report.categories_sep": "，",
     "report.batches": "交办批次：{batches}批（第{first}–{last}批），共{cases}件",
     "report.rates": "办结率 {case_closing}；整改任务销号率 {task_closing}；序时进度 {on_schedule}",
+    "report.late_hand_over": (
+        "晚交办：第{number}批 {n}件应于 {day} 交办，{handed} 才交办（晚{days}天）"
+    ),
     "report.on_time": (
         "按时办结率 {case_on_time}（逾期办结 {cases_met_late} 件，仍超期 {cases_overdue} 件）；"
         "按期完成率 {task_on_time}（逾期完成 {tasks_met_late} 项，仍超期 {tasks_overdue} 项）"
@@ -240,6 +243,14 @@ _EN: dict[str, str] = {
     "report.rates": (
         "Case closing rate {case_closing}; task closing rate {task_closing}; "
         "on schedule {on_schedule}"
+    ),
+    "report.late_hand_over": (
+        "Handed over late: batch {number}, {n} cases due {day}, handed over {handed} "
+        "({days} days late)"
+    ),
+    "report.late_hand_over.one": (
+        "Handed over late: batch {number}, {n} case due {day}, handed over {handed} "
+        "({days} days late)"
     ),
     "report.on_time": (
         "Cases concluded on time {case_on_time} ({cases_met_late} late, {cases_overdue} still "

@@ -425,9 +425,18 @@ class _Engine(_Deadlines):
         ordered = in_due_order(deadlines)
         if ordered is not deadlines:
             deadlines = dict(ordered)
-        shareable = not data and not ends and bool(setters or deadlines)
+        # Plain recorded values (a batch's hand-over day) are shared with the rest.
+        shareable = (
+            not ends
+            and bool(setters or deadlines)
+            and all(v.__class__ in (str, int, bool) for v in data.values())
+        )
         if shareable:
-            key = (tuple(setters.items()), tuple((n, id(r)) for n, r in deadlines.items()))
+            key = (
+                tuple(setters.items()),
+                tuple((n, id(r)) for n, r in deadlines.items()),
+                tuple(data.items()),
+            )
             hit = self._effects_memo.get(key)
             if hit is not None and all(
                 a is b for a, b in zip(hit[0], deadlines.values(), strict=True)

@@ -56,12 +56,22 @@ class Decision:
 
 @attrs.frozen
 class Batch:
-    """A daily hand-over batch (交办批次) of complaint cases."""
+    """A daily hand-over batch (交办批次) of complaint cases.
+
+    Attributes:
+        round_id, number, day: the round, the batch's number and the day it is the batch of.
+        case_ids: the cases handed over.
+        handed_over_on: the day they were handed over (their clocks start then).
+        late: the cases whose batch day, as their intake gave it, is earlier than the day
+            they were handed over.
+    """
 
     round_id: str
     number: int
     day: dt.date
     case_ids: tuple[str, ...]
+    handed_over_on: dt.date | None = None
+    late: tuple[str, ...] = ()
 
 
 @attrs.frozen
