@@ -422,9 +422,6 @@ class _Engine(_Deadlines):
         # Batch numbers and deadlines started together (a day's batch, its hand-over):
         # many cases set the same fields and start the same shared records, so they share
         # one (immutable) effects mapping and deadline mapping.
-        ordered = in_due_order(deadlines)
-        if ordered is not deadlines:
-            deadlines = dict(ordered)
         # Plain recorded values (a batch's hand-over day) are shared with the rest.
         shareable = (
             not ends
@@ -442,6 +439,12 @@ class _Engine(_Deadlines):
                 a is b for a, b in zip(hit[0], deadlines.values(), strict=True)
             ):
                 return hit[1], hit[2]
+        started_in = tuple(deadlines.values())
+        # Kept in the one order of deadlines (due instant, then name), sorted once per
+        # shared mapping.
+        ordered = in_due_order(deadlines)
+        if ordered is not deadlines:
+            deadlines = dict(ordered)
         effects: dict[str, Any] = {}
         if data:
             effects["data"] = data
@@ -455,7 +458,7 @@ class _Engine(_Deadlines):
             if len(self._effects_memo) >= _MEMO_SIZE:
                 self._effects_memo.clear()
             # The records are kept with their ids, so a reused id never matches.
-            self._effects_memo[key] = (tuple(deadlines.values()), effects, deadlines)
+            self._effects_memo[key] = (started_in, effects, deadlines)
         return effects, deadlines
 
     def create(
