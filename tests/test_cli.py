@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import runpy
 import sys
+from pathlib import Path
 
 import pytest
 
+from inspection_flow import Ledger
 from inspection_flow._cli import main
 
 
@@ -117,3 +119,21 @@ def test_python_dash_m(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFi
         runpy.run_module("inspection_flow", run_name="__main__")
     assert info.value.code == 0
     assert "2021-08-27" in capsys.readouterr().out
+
+
+def test_demo_keeps_complaints_text_and_shows_late_results(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo's cases keep their own text, its late results are met late, and its status
+    prints the on-time rates."""
+    db = tmp_path / "demo.db"
+    assert main(["demo", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "按时办结率 78.8%（逾期办结 36 件" in out
+    with Ledger.open(db) as ledger:
+        cases = ledger.find(kind="complaint")
+        reported = [c for c in cases if "result_summary" in c.data]
+        assert reported
+        assert all(c.data["summary"] != c.data["result_summary"] for c in reported)
+        statuses = {c.deadlines["result_due"].status for c in reported}
+        assert {"met", "met_late"} <= statuses

@@ -348,7 +348,13 @@ ROUND = Lifecycle(
             TEAM,
             "交办批次",
             "record batch",
-            fields=(Field("number", "int"), Field("day", "date"), Field("cases", "list")),
+            fields=(
+                Field("number", "int"),
+                Field("day", "date"),
+                Field("cases", "list"),
+                Field("handed_over_on", "date", required=False, label_zh="交办日"),
+                Field("late", "list", required=False, label_zh="晚交办"),
+            ),
             records=(("number", "batches"),),
         ),
         _t(
@@ -465,7 +471,18 @@ COMPLAINT = Lifecycle(
             records=(),
             sets_batch="number",
         ),
-        _t("hand_over", "batched", "handed_over", TEAM, "交办", "hand over"),
+        _t(
+            "hand_over",
+            "batched",
+            "handed_over",
+            TEAM,
+            "交办",
+            "hand over",
+            # The day it was handed over is a fact of its own: a late hand-over starts the
+            # clock later than the batch day the intake gave the case.
+            fields=(Field("day", "date", required=False, label_zh="交办日"),),
+            records=(("day", "handed_over_day"),),
+        ),
         _t(
             "split",
             "handed_over",
@@ -532,6 +549,9 @@ COMPLAINT = Lifecycle(
             "反馈办理情况",
             "report result",
             fields=(Field("summary", "str"), Field("dispositions", "list", required=False)),
+            # The result has its own text: the complaint's summary is what was complained
+            # of, and no later event changes it.
+            records=(("summary", "result_summary"), ("dispositions", "dispositions")),
         ),
         _t(
             "publish",

@@ -34,6 +34,7 @@ __all__ = [
     "canonical_json",
     "chain_hash",
     "fold",
+    "in_due_order",
     "iso",
     "one_area",
     "replay",
@@ -42,7 +43,9 @@ __all__ = [
 #: The "previous hash" of an entity's first event.
 GENESIS = "0" * 64
 
-DeadlineStatus = Literal["open", "met", "cancelled"]
+#: What became of a deadline: still ``open``; ``met`` by its due time; ``met_late``, after
+#: it; or ``cancelled``.  A deadline stored as met before ``met_late`` existed stays met.
+DeadlineStatus = Literal["open", "met", "met_late", "cancelled"]
 
 
 def iso(value: dt.datetime) -> str:
@@ -359,7 +362,7 @@ class Snapshot:
         created_at, updated_at: its first and latest events.
         terminal: whether its state is final.
         data: its fields (summary, channel, owner, measures, finding, …).
-        deadlines: its deadline records by name.
+        deadlines: its deadline records by name, by due instant then name.
         last_hash: the hash of its latest event.
     """
 
@@ -446,9 +449,9 @@ class Snapshot:
                 updated_at=_parse_dt(data["updated_at"], "updated_at"),
                 terminal=bool(data["terminal"]),
                 data=data.get("data", {}),
-                deadlines={
-                    k: DeadlineRecord.from_dict(v) for k, v in data.get("deadlines", {}).items()
-                },
+                deadlines=in_due_order(
+                    {k: DeadlineRecord.from_dict(v) for k, v in data.get("deadlines", {}).items()}
+                ),
                 last_hash=data.get("last_hash", GENESIS),
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -489,6 +492,23 @@ def one_area(area: str) -> tuple[str]:
     return found
 
 
+def in_due_order(deadlines: Mapping[str, DeadlineRecord]) -> Mapping[str, DeadlineRecord]:
+    """Return ``deadlines`` in their one defined order: by due instant, then by name.
+
+    The mapping itself is returned when already in order, so mappings shared between
+    entities stay shared.
+    """
+    if len(deadlines) < 2:
+        return deadlines
+    previous: tuple[dt.datetime, str] | None = None
+    for name, record in deadlines.items():
+        key = (record.due_at, name)
+        if previous is not None and key < previous:
+            return dict(sorted(deadlines.items(), key=lambda item: (item[1].due_at, item[0])))
+        previous = key
+    return deadlines
+
+
 def fold(
     snapshot: Snapshot | None,
     event: Event,
@@ -500,8 +520,9 @@ def fold(
     rebuilding an entity from its events always gives the state it had.  A creating
     event's payload is the entity's initial data.  Effects ``deadlines`` hold whole
     deadline records (started, paused, extended…); effects ``end`` hold ``[status, at]``
-    for deadlines met, cancelled or reopened.  ``records`` may hand over every deadline
-    record the event's effects were written from, which spares parsing them again.
+    for deadlines met (on time or late), cancelled or reopened.  ``records`` may hand over
+    every deadline record the event's effects were written from, which spares parsing
+    them again.
 
     Raises:
         StoreError: the event does not follow the snapshot (wrong version or chain).
@@ -515,7 +536,7 @@ def fold(
         if event.version != 1 or not isinstance(create, Mapping):
             raise StoreError(f"{event.entity_id}: the first event must create the entity")
         deadlines: Mapping[str, DeadlineRecord] = (
-            {n: DeadlineRecord.from_dict(r) for n, r in deadline_changes.items()}
+            in_due_order({n: DeadlineRecord.from_dict(r) for n, r in deadline_changes.items()})
             if deadline_changes
             else NO_DEADLINES
         )
@@ -561,6 +582,8 @@ def fold(
             if ends:
                 for name, end in ends.items():
                     deadlines[name] = _end(event, deadlines.get(name), name, end)
+        # Stores and readers see one order (``deadlines(id)[0]`` is the earliest due).
+        deadlines = in_due_order(deadlines)
     else:
         deadlines = snapshot.deadlines
     setters = effects.get("set")
@@ -600,11 +623,12 @@ def fold(
     )
 
 
-_END_STATUSES = frozenset({"open", "met", "cancelled"})
+_END_STATUSES = frozenset({"open", "met", "met_late", "cancelled"})
 
 
 def _end(event: Event, record: DeadlineRecord | None, name: str, end: Any) -> DeadlineRecord:
-    """Apply one ``end`` effect, ``[status, at]``: a deadline met, cancelled or reopened."""
+    """Apply one ``end`` effect, ``[status, at]``: a deadline met (on time or late),
+    cancelled or reopened."""
     try:
         status, at = end
     except (TypeError, ValueError):

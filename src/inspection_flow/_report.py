@@ -133,6 +133,29 @@ def _coverage_line(ledger: Ledger, day: dt.date, w: Wording) -> str | None:
     return w.text(key, last=last.isoformat(), days=left, year=last.year + 1)
 
 
+def _late_hand_overs(ledger: Ledger, round_id: str | None, w: Wording) -> list[str]:
+    """Lines naming the batches handed over after the batch day of some of their cases."""
+    late: dict[tuple[int, str, str], int] = {}
+    for case in ledger.find(kind="complaint", **({"round_id": round_id} if round_id else {})):
+        handed = case.data.get("handed_over_day")
+        due = case.data.get("batch_day")
+        if (
+            case.batch is not None
+            and isinstance(handed, str)
+            and isinstance(due, str)
+            and due < handed
+        ):
+            key = (case.batch, due, handed)
+            late[key] = late.get(key, 0) + 1
+    lines = []
+    for (number, due, handed), n in sorted(late.items()):
+        days = (dt.date.fromisoformat(handed) - dt.date.fromisoformat(due)).days
+        lines.append(
+            w.count("report.late_hand_over", n, number=number, day=due, handed=handed, days=days)
+        )
+    return lines
+
+
 def _counts_rulebook(ledger: Ledger, round_id: str | None) -> Rulebook:
     """The rulebook whose lifecycles label the counts: the round's, the one rulebook
     every round follows, or else the ledger's default.
@@ -241,6 +264,7 @@ def status_report(
                 cases=sum(by_batch[b] for b in batches),
             )
         )
+    out.extend(_late_hand_overs(ledger, round_id, w))
     rates = ledger.rates(now, round_id=round_id)
     out.append(
         w.text(
@@ -248,6 +272,17 @@ def status_report(
             case_closing=_pct(rates["case_closing_rate"], w),
             task_closing=_pct(rates["task_closing_rate"], w),
             on_schedule=_pct(rates["on_schedule_rate"], w),
+        )
+    )
+    out.append(
+        w.text(
+            "report.on_time",
+            case_on_time=_pct(rates["case_on_time_rate"], w),
+            cases_met_late=rates["cases_met_late"],
+            cases_overdue=rates["cases_overdue"],
+            task_on_time=_pct(rates["task_on_time_rate"], w),
+            tasks_met_late=rates["tasks_met_late"],
+            tasks_overdue=rates["tasks_overdue"],
         )
     )
     overdue = [

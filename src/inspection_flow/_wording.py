@@ -100,6 +100,8 @@ _ZH: dict[str, str] = {
     "deadline.status_ended": "状态：{status} {ended_at}",
     "deadline.status.open": "未完成",
     "deadline.status.met": "已完成",
+    "deadline.status.met_late": "逾期完成",
+    "deadline.late_by": "{status}（逾期{n}天）",
     "deadline.status.cancelled": "已取消",
     "deadline.moved": (
         "注意：按现行规则和日历应为 {today}，已存期限 {stored} 未改动；如需更新请执行 recompute"
@@ -129,6 +131,13 @@ _ZH: dict[str, str] = {
     "report.categories_sep": "，",
     "report.batches": "交办批次：{batches}批（第{first}–{last}批），共{cases}件",
     "report.rates": "办结率 {case_closing}；整改任务销号率 {task_closing}；序时进度 {on_schedule}",
+    "report.late_hand_over": (
+        "晚交办：第{number}批 {n}件应于 {day} 交办，{handed} 才交办（晚{days}天）"
+    ),
+    "report.on_time": (
+        "按时办结率 {case_on_time}（逾期办结 {cases_met_late} 件，仍超期 {cases_overdue} 件）；"
+        "按期完成率 {task_on_time}（逾期完成 {tasks_met_late} 项，仍超期 {tasks_overdue} 项）"
+    ),
     "report.percent": "{percent:.1f}%",
     "report.no_rate": "—",
     "report.overdue": "超期事项：{n}",
@@ -240,6 +249,9 @@ _EN: dict[str, str] = {
     "deadline.status_ended": "Status: {status} {ended_at}",
     "deadline.status.open": "open",
     "deadline.status.met": "met",
+    "deadline.status.met_late": "met late",
+    "deadline.late_by": "{status} ({n} days late)",
+    "deadline.late_by.one": "{status} ({n} day late)",
     "deadline.status.cancelled": "cancelled",
     "deadline.moved": (
         "Note: today's rules and calendar give {today}; the stored {stored} is unchanged "
@@ -273,6 +285,19 @@ _EN: dict[str, str] = {
     "report.rates": (
         "Case closing rate {case_closing}; task closing rate {task_closing}; "
         "on schedule {on_schedule}"
+    ),
+    "report.late_hand_over": (
+        "Handed over late: batch {number}, {n} cases due {day}, handed over {handed} "
+        "({days} days late)"
+    ),
+    "report.late_hand_over.one": (
+        "Handed over late: batch {number}, {n} case due {day}, handed over {handed} "
+        "({days} days late)"
+    ),
+    "report.on_time": (
+        "Cases concluded on time {case_on_time} ({cases_met_late} late, {cases_overdue} still "
+        "overdue); tasks completed on time {task_on_time} ({tasks_met_late} late, "
+        "{tasks_overdue} still overdue)"
     ),
     "report.percent": "{percent:.1f}%",
     "report.no_rate": "—",

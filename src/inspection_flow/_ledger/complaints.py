@@ -276,7 +276,10 @@ class _Complaints(_Rounds):
 
         The batch holds the intake of the day before (the previous day's hotline window and
         letters); cases still waiting from earlier days join it.  Each case's result clock
-        starts at ``at``.  Returns ``None`` when nothing was received for the day.
+        starts at ``at``, and the day it was handed over is recorded (``handed_over_day``)
+        beside the batch day its intake gave it (``batch_day``, unchanged): the batch
+        names the cases handed over after their batch day (:attr:`Batch.late`).  Returns
+        ``None`` when nothing was received for the day.
 
         Raises:
             GuardError: ``at`` is before ``day``, or the day's batch was already handed
@@ -322,23 +325,31 @@ class _Complaints(_Rounds):
                 )
             return None
         number = int(rnd.data.get("batches", 0)) + 1
+        on = as_instant(at, "at").astimezone(SHANGHAI).date()
+        handed = {"day": on.isoformat()}
         commits: list[Commit] = []
         for snap in cases:
             ev1, mid = self._transition(snap, "batch", actor, at, {"number": number}, None)
-            ev2, new = self._transition(mid, "hand_over", actor, at, {}, None)
+            ev2, new = self._transition(mid, "hand_over", actor, at, handed, None)
             commits.append(Commit(new, (ev1, ev2), snap.version))
         ids = [s.entity_id for s in cases]
-        ev, new_round = self._transition(
-            rnd,
-            "record_batch",
-            actor,
-            at,
-            {"number": number, "day": day.isoformat(), "cases": ids},
-            None,
-        )
+        late = [
+            s.entity_id
+            for s in cases
+            if str(s.data.get("batch_day", handed["day"])) < handed["day"]
+        ]
+        recorded: dict[str, Any] = {
+            "number": number,
+            "day": day.isoformat(),
+            "cases": ids,
+            "handed_over_on": handed["day"],
+        }
+        if late:
+            recorded["late"] = late
+        ev, new_round = self._transition(rnd, "record_batch", actor, at, recorded, None)
         commits.append(Commit(new_round, (ev,), rnd.version))
         self._write(commits)
-        return Batch(round_id, number, day, tuple(ids))
+        return Batch(round_id, number, day, tuple(ids), on, tuple(late))
 
     def _batch_of_day(self, round_id: str, day: dt.date) -> int | None:
         """Return the number of the latest batch handed over for ``day``, if any."""

@@ -27,6 +27,7 @@ from .._records import (
     Event,
     Snapshot,
     fold,
+    in_due_order,
     iso,
     one_area,
 )
@@ -413,6 +414,11 @@ class _Engine(_Deadlines):
                 record = changed or snap.deadlines.get(b.name)
                 if record is not None and record.status == "open":
                     status: DeadlineStatus = "met" if met else "cancelled"
+                    # Late is a recorded fact, not a later reading of the dates: the end
+                    # effect says met_late, so no change of rule or calendar alters it.
+                    late = record.kind == "due" and not record.suspended
+                    if met and late and at >= record.due_at:
+                        status = "met_late"
                     if changed is None:
                         ends[b.name] = (status, iso(at))
                     deadlines[b.name] = record.ended(status, at)
@@ -425,7 +431,11 @@ class _Engine(_Deadlines):
         if snap.deadlines:
             for b in lc.deadlines_reopened_by(event):
                 record = snap.deadlines.get(b.name)
-                if record is not None and record.status == "met" and b.name not in deadlines:
+                if (
+                    record is not None
+                    and record.status in ("met", "met_late")
+                    and b.name not in deadlines
+                ):
                     ends[b.name] = ("open", None)
                     deadlines[b.name] = record.ended("open", None)
         if new_state in lc.terminal_states:
@@ -437,14 +447,29 @@ class _Engine(_Deadlines):
         # Batch numbers and deadlines started together (a day's batch, its hand-over):
         # many cases set the same fields and start the same shared records, so they share
         # one (immutable) effects mapping and deadline mapping.
-        shareable = not data and not ends and bool(setters or deadlines)
+        # Plain recorded values (a batch's hand-over day) are shared with the rest.
+        shareable = (
+            not ends
+            and bool(setters or deadlines)
+            and all(v.__class__ in (str, int, bool) for v in data.values())
+        )
         if shareable:
-            key = (tuple(setters.items()), tuple((n, id(r)) for n, r in deadlines.items()))
+            key = (
+                tuple(setters.items()),
+                tuple((n, id(r)) for n, r in deadlines.items()),
+                tuple(data.items()),
+            )
             hit = self._effects_memo.get(key)
             if hit is not None and all(
                 a is b for a, b in zip(hit[0], deadlines.values(), strict=True)
             ):
                 return hit[1], hit[2]
+        started_in = tuple(deadlines.values())
+        # Kept in the one order of deadlines (due instant, then name), sorted once per
+        # shared mapping.
+        ordered = in_due_order(deadlines)
+        if ordered is not deadlines:
+            deadlines = dict(ordered)
         effects: dict[str, Any] = {}
         if data:
             effects["data"] = data
@@ -458,7 +483,7 @@ class _Engine(_Deadlines):
             if len(self._effects_memo) >= _MEMO_SIZE:
                 self._effects_memo.clear()
             # The records are kept with their ids, so a reused id never matches.
-            self._effects_memo[key] = (tuple(deadlines.values()), effects, deadlines)
+            self._effects_memo[key] = (started_in, effects, deadlines)
         return effects, deadlines
 
     def create(
@@ -601,6 +626,9 @@ class _Engine(_Deadlines):
         }
         if extra_deadlines:
             records.update(extra_deadlines)
+        ordered = in_due_order(records)
+        if ordered is not records:
+            records = dict(ordered)
         shape = (kind, lifecycle.name, area, owner_areas, round_id, parent_id, batch, category)
         if records:
             effects: Mapping[str, Any] = {
