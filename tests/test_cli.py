@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import runpy
 import sys
+from pathlib import Path
 
 import pytest
 
+from inspection_flow import Ledger
 from inspection_flow._cli import main
 
 
@@ -17,7 +19,7 @@ def test_due_prints_the_explanation(capsys: pytest.CaptureFixture[str]) -> None:
     assert "跳过：2023-09-29..2023-10-06 中秋节、国庆节放假（8天）" in out
     assert "计入：2023-10-07（周六）调休上班（国庆节）" in out
     assert "第30个工作日：2023-11-07（周二）" in out
-    assert "截止：2023-11-07 24:00 (Asia/Shanghai)" in out
+    assert "截止：2023-11-07 24:00（北京时间）" in out
     assert err == ""
 
 
@@ -50,13 +52,16 @@ def test_no_roll(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_uncovered_year_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    """A deadline reaching an unpublished year exits 2 with the way out on stderr."""
+    """A deadline reaching an unpublished year exits 2 with the way out, in commands, on stderr."""
     assert main(["due", "2026-12-01", "30 working days"]) == 2
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith("inspection-flow: ")
     assert "2027" in err
-    assert "unpublished='weekends'" in err
+    assert "--calendar 2027.toml" in err
+    assert "inspection-flow calendar add LEDGER 2027.toml" in err
+    assert "--provisional" in err
+    assert "ChinaCalendar" not in err
 
 
 def test_provisional(capsys: pytest.CaptureFixture[str]) -> None:
@@ -114,3 +119,21 @@ def test_python_dash_m(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFi
         runpy.run_module("inspection_flow", run_name="__main__")
     assert info.value.code == 0
     assert "2021-08-27" in capsys.readouterr().out
+
+
+def test_demo_keeps_complaints_text_and_shows_late_results(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo's cases keep their own text, its late results are met late, and its status
+    prints the on-time rates."""
+    db = tmp_path / "demo.db"
+    assert main(["demo", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "按时办结率 78.8%（逾期办结 36 件" in out
+    with Ledger.open(db) as ledger:
+        cases = ledger.find(kind="complaint")
+        reported = [c for c in cases if "result_summary" in c.data]
+        assert reported
+        assert all(c.data["summary"] != c.data["result_summary"] for c in reported)
+        statuses = {c.deadlines["result_due"].status for c in reported}
+        assert {"met", "met_late"} <= statuses

@@ -306,7 +306,7 @@ def test_a_summons_talk_runs_from_scheduling_to_review(ledger: Ledger) -> None:
         dt.date(2023, 11, 15),
     )
     assert due.explain("zh").splitlines()[:3] == [
-        "约谈书面报告（report_due）",
+        "约谈书面报告",
         "规则：30日（不含起算日，末日遇休息日顺延）",
         "名称：summons_report",
     ]

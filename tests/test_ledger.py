@@ -26,7 +26,9 @@ from inspection_flow import (
     PermissionDeniedError,
     Snapshot,
     load_rulebook,
+    status_report,
 )
+from inspection_flow._records import Event, iso, replay
 from strategies import (
     ACCEPTOR,
     LIAISON,
@@ -1506,7 +1508,16 @@ def test_overdue_due_within_counts_and_rates(ledger: Ledger) -> None:
     assert [s.entity_id for s in soon] == ["C-1", "C-2", "C-4"]
     assert ledger.due_within(2, at("2023-07-06"), area="430902") == [ledger.get("C-2")]
     rates = ledger.rates(now, round_id="R")
-    assert rates == {"case_closing_rate": 0.0, "task_closing_rate": None, "on_schedule_rate": None}
+    assert (
+        rates.items()
+        >= {
+            "case_closing_rate": 0.0,
+            "task_closing_rate": None,
+            "on_schedule_rate": None,
+            "case_on_time_rate": None,
+            "cases_overdue": 0,
+        }.items()
+    )
 
 
 def test_rates_count_closed_cases_and_tasks_on_schedule(ledger: Ledger) -> None:
@@ -1529,11 +1540,27 @@ def test_rates_count_closed_cases_and_tasks_on_schedule(ledger: Ledger) -> None:
     planned_task(ledger, "T-1", deadline="2023-11-30")
     planned_task(ledger, "T-2", deadline="2024-06-30")
     rates = ledger.rates(at("2023-12-01"), round_id="R")
-    assert rates == {"case_closing_rate": 0.5, "task_closing_rate": 0.0, "on_schedule_rate": 0.5}
+    assert rates == {
+        "case_closing_rate": 0.5,
+        "task_closing_rate": 0.0,
+        "on_schedule_rate": 0.5,
+        "case_on_time_rate": 1.0,
+        "cases_met_late": 0,
+        "cases_overdue": 1,
+        "task_on_time_rate": None,
+        "tasks_met_late": 0,
+        "tasks_overdue": 1,
+    }
     assert ledger.rates(at("2023-12-01"), area="430921") == {
         "case_closing_rate": None,
         "task_closing_rate": None,
         "on_schedule_rate": None,
+        "case_on_time_rate": None,
+        "cases_met_late": 0,
+        "cases_overdue": 0,
+        "task_on_time_rate": None,
+        "tasks_met_late": 0,
+        "tasks_overdue": 0,
     }
 
 
@@ -1596,3 +1623,176 @@ def test_a_document_request_needs_its_documents_named(ledger: Ledger) -> None:
         )
     assert info.value.field == "documents"
     assert ledger.find(kind="document_request") == []
+
+
+# --- facts as they happened --------------------------------------------------------------
+
+
+def reported(ledger: Ledger, day: str, cid: str = "C", summary: str = "已调查处理") -> Snapshot:
+    """A case of the 06-28 batch (result due 07-10) found true and reported on ``day``."""
+    if "R" not in {s.entity_id for s in ledger.find(kind="round")}:
+        stationed(ledger)
+    handed_over(ledger, cid)
+    investigating(ledger, cid)
+    ledger.fire(cid, "record_finding", actor=OWNER, at=at("2023-07-01"), finding="substantiated")
+    ledger.fire(
+        cid,
+        "report_result",
+        actor=OWNER,
+        at=at(day),
+        summary=summary,
+        dispositions=["order_to_rectify"],
+    )
+    return ledger.get(cid)
+
+
+def test_a_reported_result_keeps_the_complaints_own_text(ledger: Ledger) -> None:
+    """report_result records the result's text apart; the complaint's summary stays."""
+    snap = reported(ledger, "2023-07-05", summary="已调查处理，详见办理情况")
+    assert snap.data["summary"] == "砂石码头粉尘污染"
+    assert snap.data["result_summary"] == "已调查处理，详见办理情况"
+    assert snap.data["dispositions"] == ["order_to_rectify"]
+    assert ledger.rebuild("C") == snap
+
+
+def test_a_result_on_the_last_day_is_met_on_time(ledger: Ledger) -> None:
+    """A result reported on the deadline's last day met it, zero days late."""
+    reported(ledger, "2023-07-10")
+    view = next(v for v in ledger.deadlines("C") if v.name == "result_due")
+    assert (view.status, view.days_late) == ("met", 0)
+    assert "已完成" in view.explain("zh")
+
+
+def test_a_result_after_the_last_day_is_met_late(ledger: Ledger) -> None:
+    """A result reported two days after its last day is met late, by two calendar days."""
+    snap = reported(ledger, "2023-07-12")
+    record = snap.deadlines["result_due"]
+    assert (record.status, record.ended_at) == ("met_late", at("2023-07-12"))
+    assert ledger.history("C")[-1].effects["end"]["result_due"][0] == "met_late"
+    view = next(v for v in ledger.deadlines("C") if v.name == "result_due")
+    assert (view.status, view.days_late) == ("met_late", 2)
+    assert view.days_late_at(at("2023-07-20")) == 2
+    assert "逾期完成（逾期2天）" in view.explain("zh")
+    assert "met late (2 days late)" in view.explain("en")
+    assert ledger.rebuild("C") == snap
+    assert ledger.verify(deep=True).ok
+
+
+def test_an_open_deadline_counts_its_days_late_at_an_instant(ledger: Ledger) -> None:
+    """An open deadline past its last day is late by the calendar days since, none before."""
+    stationed(ledger)
+    handed_over(ledger)
+    view = next(v for v in ledger.deadlines("C") if v.name == "result_due")
+    assert view.days_late is None
+    assert view.days_late_at(at("2023-07-10", 23)) == 0
+    assert view.days_late_at(at("2023-07-13")) == 3
+
+
+def test_a_met_late_task_deadline_opens_again_when_sent_back(ledger: Ledger) -> None:
+    """A task claimed after its deadline is met late, and open again when verification fails."""
+    fed_back(ledger)
+    planned_task(ledger, deadline="2023-10-31")
+    ledger.fire("T", "start", actor=OWNER, at=at("2023-10-10"))
+    ledger.fire("T", "claim_completion", actor=OWNER, at=at("2023-11-02"))
+    assert ledger.get("T").deadlines["rectify_due"].status == "met_late"
+    ledger.fire("T", "start_verification", actor=ACCEPTOR, at=at("2023-11-03"))
+    ledger.fire("T", "fail_verification", actor=ACCEPTOR, at=at("2023-11-06"), reason="未完成")
+    assert ledger.get("T").deadlines["rectify_due"].status == "open"
+
+
+def test_a_stored_met_stays_met(ledger: Ledger) -> None:
+    """An end recorded as met before met_late existed folds as met, however late it was."""
+    snap = reported(ledger, "2023-07-12")
+    events = ledger.history("C")
+    last = events[-1]
+    old = Event.new(
+        last.entity_id,
+        last.version,
+        last.name,
+        last.at,
+        last.actor,
+        {"summary": "已调查处理"},
+        last.state_before,
+        last.state_after,
+        {"data": {"summary": "已调查处理"}, "end": {"result_due": ["met", iso(last.at)]}},
+        prev_hash=last.prev_hash,
+    )
+    folded = replay([*events[:-1], old])
+    assert folded is not None
+    assert folded.deadlines["result_due"].status == "met"
+    assert folded.data["summary"] == "已调查处理"
+    assert snap.deadlines["result_due"].status == "met_late"
+
+
+def test_rates_tell_on_time_from_late_and_still_overdue(ledger: Ledger) -> None:
+    """rates give the on-time rates and count met-late apart from still overdue."""
+    reported(ledger, "2023-07-10", "C-1")
+    reported(ledger, "2023-07-12", "C-2")
+    complaint(ledger, "C-3")
+    ledger.hand_over_batch("R", D(2023, 6, 29), actor=TEAM, at=at("2023-06-29"))
+    ledger.fire("R", "end_station_in", actor=TEAM, at=at("2023-07-16", 18))
+    ledger.fire("R", "approve_report", actor=OFFICE, at=at("2023-09-15"))
+    ledger.fire("R", "give_feedback", actor=TEAM, at=at("2023-09-26", 10), problems=3)
+    planned_task(ledger, "T-1", deadline="2023-10-31")
+    ledger.fire("T-1", "start", actor=OWNER, at=at("2023-10-10"))
+    ledger.fire("T-1", "claim_completion", actor=OWNER, at=at("2023-11-02"))
+    planned_task(ledger, "T-2", deadline="2023-10-31")
+    rates = ledger.rates(at("2023-11-03"), round_id="R")
+    assert rates["case_on_time_rate"] == 0.5
+    assert (rates["cases_met_late"], rates["cases_overdue"]) == (1, 1)
+    assert rates["task_on_time_rate"] == 0.0
+    assert (rates["tasks_met_late"], rates["tasks_overdue"]) == (1, 1)
+    assert ledger.rates(at("2023-11-03"), area="430921")["case_on_time_rate"] is None
+    report = status_report(ledger, D(2023, 11, 2), round_id="R")
+    assert "按时办结率 50.0%（逾期办结 1 件，仍超期 1 件）" in report
+    assert "按期完成率 0.0%（逾期完成 1 项，仍超期 1 项）" in report
+    report = status_report(ledger, D(2023, 11, 2), round_id="R", lang="en")
+    assert "Cases concluded on time 50.0% (1 late, 1 still overdue)" in report
+    assert "tasks completed on time 0.0% (1 late, 1 still overdue)" in report
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_deadlines_are_listed_by_due_instant_then_name(tmp_path: Any, backend: str) -> None:
+    """deadlines(id) lists the earliest due first, the same in memory and on SQLite."""
+    if backend == "memory":
+        ledger = Ledger(rulebook=HUNAN)
+    else:
+        ledger = Ledger.open(tmp_path / "ledger.db", rulebook=HUNAN)
+    with ledger:
+        stationed(ledger)
+        handed_over(ledger)
+        assert [v.name for v in ledger.deadlines("C")] == ["publish_due", "result_due"]
+        assert ledger.deadlines("C")[0].last_day == D(2023, 7, 7)
+
+
+def test_a_late_hand_over_records_the_day_and_says_so(ledger: Ledger) -> None:
+    """A case of the 06-28 batch handed over on 06-30 keeps its batch day, records the day
+    it was handed over, starts its clock then, and the batch and status say it was late."""
+    stationed(ledger)
+    complaint(ledger, "C")
+    complaint(ledger, "C-ON-TIME", received="2023-06-29")
+    batch = ledger.hand_over_batch("R", D(2023, 6, 30), actor=TEAM, at=at("2023-06-30"))
+    assert batch is not None
+    assert (batch.number, batch.day, batch.handed_over_on) == (1, D(2023, 6, 30), D(2023, 6, 30))
+    assert batch.late == ("C",)
+    snap = ledger.get("C")
+    assert (snap.batch, snap.data["batch_day"], snap.data["handed_over_day"]) == (
+        1,
+        "2023-06-28",
+        "2023-06-30",
+    )
+    assert snap.deadlines["result_due"].anchor.startswith("2023-06-30")
+    assert ledger.get("C-ON-TIME").data["handed_over_day"] == "2023-06-30"
+    report = status_report(ledger, D(2023, 7, 1), round_id="R")
+    assert "晚交办：第1批 1件应于 2023-06-28 交办，2023-06-30 才交办（晚2天）" in report
+    english = status_report(ledger, D(2023, 7, 1), round_id="R", lang="en")
+    assert "Handed over late: batch 1, 1 case due 2023-06-28, handed over 2023-06-30" in english
+    assert "(2 days late)" in english
+
+
+def test_a_batch_handed_over_on_its_day_is_not_late(ledger: Ledger) -> None:
+    """A batch handed over on its day lists no late case, and the status names none."""
+    stationed(ledger)
+    batch_snap = handed_over(ledger)
+    assert batch_snap.data["handed_over_day"] == "2023-06-28"
+    assert "晚交办" not in status_report(ledger, D(2023, 7, 1), round_id="R")

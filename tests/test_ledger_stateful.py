@@ -392,11 +392,20 @@ class LedgerMachine(RuleBasedStateMachine):
             for s in self.ledger.find(kind="complaint", state="received")
             if s.data["batch_day"] <= day.isoformat()
         )
-        batch = call()
         if not waiting:
-            assert batch is None
+            handed = [
+                e.payload["number"]
+                for e in self.ledger.history("R")
+                if e.name == "record_batch" and e.payload["day"] == day.isoformat()
+            ]
+            if handed:
+                # A day already handed over, with nothing new: refused, naming its batch.
+                self.refused(GuardError, call, before)
+                return
+            assert call() is None
             assert self.versions() == before
             return
+        batch = call()
         assert batch is not None
         assert batch.number == rnd.data["batches"] + 1
         assert sorted(batch.case_ids) == waiting

@@ -45,7 +45,12 @@ def test_importing_the_package_does_not_load_sqlalchemy() -> None:
 def test_public_type_aliases_are_exported_with_their_values() -> None:
     """Lang, DeadlineStatus and CountKey are exported; the last two name exactly their values."""
     assert "Lang" in inspection_flow.__all__
-    assert typing.get_args(inspection_flow.DeadlineStatus) == ("open", "met", "cancelled")
+    assert typing.get_args(inspection_flow.DeadlineStatus) == (
+        "open",
+        "met",
+        "met_late",
+        "cancelled",
+    )
     assert typing.get_args(inspection_flow.CountKey) == (
         "state",
         "area",

@@ -641,7 +641,7 @@ def test_explain_national_day_in_chinese(calendar: ChinaCalendar) -> None:
     assert "计入：2023-10-08（周日）调休上班（国庆节）" in text
     assert "当日不计（民法典第201条）" in text
     assert "第30个工作日：2023-11-07（周二）" in text
-    assert "截止：2023-11-07 24:00 (Asia/Shanghai)" in text
+    assert "截止：2023-11-07 24:00（北京时间）" in text
     assert f"日历：{calendar.version}" in text
 
 
@@ -1135,3 +1135,16 @@ def test_pause_instants_must_be_datetimes() -> None:
         Pause("2023-10-10T09:00+08:00")  # type: ignore[arg-type]
     with pytest.raises(AnchorError):
         Pause(D(2023, 10, 10))  # type: ignore[arg-type]
+
+
+def test_a_warning_without_its_name_says_which_key_is_missing() -> None:
+    """A ladder entry missing a required key names it, instead of a constructor's error."""
+    with pytest.raises(InvalidRuleError, match=r"warnings.*'name' is required"):
+        DeadlineRule.from_dict(
+            {
+                "name": "x",
+                "amount": 10,
+                "unit": "working_days",
+                "warnings": [{"before": 2, "unit": "working_days"}],
+            }
+        )

@@ -372,7 +372,7 @@ def test_the_document_request_went_overdue_and_was_met_late(case: SourceCase) ->
     assert [s.entity_id for s in case.seen["overdue 06-30"]] == ["YY-D01"]
     snap = case.ledger.get("YY-D01")
     record = snap.deadlines["provide_due"]
-    assert (snap.state, record.last_day, record.status) == ("provided", D(2023, 6, 29), "met")
+    assert (snap.state, record.last_day, record.status) == ("provided", D(2023, 6, 29), "met_late")
     assert record.ended_at is not None
     assert record.ended_at > record.due_at
 

@@ -390,7 +390,9 @@ def _refused_unchanged(path: Path, match: str) -> None:
 def test_ledger_tables_without_metadata_are_refused(ledger_path: Path) -> None:
     """Ledger tables without inspection_flow_meta are refused, naming the tables found."""
     _raw(ledger_path, f"DROP TABLE {META}")
-    _refused_unchanged(ledger_path, f"holds the ledger tables if_commands, .* but no {META}")
+    _refused_unchanged(
+        ledger_path, f"holds the ledger tables if_calendar_years, if_commands, .* but no {META}"
+    )
 
 
 def test_metadata_without_schema_version_is_refused(ledger_path: Path) -> None:

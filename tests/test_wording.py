@@ -89,9 +89,10 @@ def zh_restored() -> Iterator[Wording]:
 
 
 def test_built_in_tables_hold_the_same_keys() -> None:
-    """Chinese and English word the same messages, so neither falls back on the other."""
-    zh = {k.removesuffix(".one") for k in wording("zh").texts}
-    en = {k.removesuffix(".one") for k in wording("en").texts}
+    """Chinese and English word the same messages, so neither falls back on the other
+    (labels are names, which a table gives only where the definitions' own do not do)."""
+    zh = {k.removesuffix(".one") for k in wording("zh").texts if not k.startswith("label.")}
+    en = {k.removesuffix(".one") for k in wording("en").texts if not k.startswith("label.")}
     assert zh == en
 
 
@@ -219,7 +220,7 @@ def test_a_third_language_words_a_status_report() -> None:
     assert "complaint cases: 1 (تاپشۇرۇلدى 1)" in lines
     assert "ۋاقتى ئۆتكەن: 1" in lines
     assert "  C  赫山区  تاپشۇرۇلدى  56 days overdue  砂石码头粉尘污染" in lines
-    assert "قائىدە: 10 calendar days (start day not counted; a rest last day rolls" in report
+    assert "قائىدە: 9 calendar days (start day not counted; a rest last day rolls" in report
     english = status_report(ledger, D(2023, 9, 1), lang="en").splitlines()
     assert lines[1] == english[1] == "rounds: 1 (stationed 1)"
     assert len(lines) == len(english)
@@ -275,7 +276,7 @@ def test_the_report_labels_states_as_the_rounds_rulebook_does() -> None:
         zh = status_report(ledger, D(2023, 9, 1), round_id=round_id).splitlines()
         assert "督察轮次: 1（驻点中 1）" in zh
         assert "信访件: 1（已转办 1）" in zh
-        assert "  C  赫山区  已转办  超期56天  砂石码头粉尘污染" in zh
+        assert "  C  赫山区  已转办  逾期未公开56天  砂石码头粉尘污染" in zh
         en = status_report(ledger, D(2023, 9, 1), round_id=round_id, lang="en").splitlines()
         assert "rounds: 1 (on site 1)" in en
         assert "complaint cases: 1 (sent on 1)" in en
@@ -288,7 +289,7 @@ def test_the_built_in_rulebooks_label_the_report_as_before() -> None:
     yiyang(ledger)
     zh = status_report(ledger, D(2023, 9, 1)).splitlines()
     assert "信访件: 1（已交办 1）" in zh
-    assert "  C  赫山区  已交办  超期56天  砂石码头粉尘污染" in zh
+    assert "  C  赫山区  已交办  逾期未公开56天  砂石码头粉尘污染" in zh
 
 
 def test_pauses_are_worded_by_the_table(calendar: ChinaCalendar) -> None:

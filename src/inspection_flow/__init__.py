@@ -4,11 +4,13 @@ inspections (生态环境保护督察)."""
 import typing as _typing
 
 from ._areas import ROLES, Actor, AreaRegistry
-from ._builtin import COMPLAINT, DOCUMENT_REQUEST, LIFECYCLES, ROUND, TASK
+from ._builtin import COMPLAINT, DOCUMENT_REQUEST, FINDINGS, FINDINGS_ZH, LIFECYCLES, ROUND, TASK
 from ._calendar import ChinaCalendar, DayInfo, YearSchedule
 from ._definitions import DeadlineBinding, Field, Lifecycle, State, Transition
 from ._guards import GuardContext, guard, register_derivation, register_guard
 from ._ledger import (
+    CATEGORIES,
+    CATEGORIES_ZH,
     AlertNotice,
     Batch,
     Clock,
@@ -89,6 +91,8 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "AreaRegistry",
     "BUILTIN_RULEBOOKS",
     "Batch",
+    "CATEGORIES",
+    "CATEGORIES_ZH",
     "COMPLAINT",
     "CalendarCoverageError",
     "CalendarDataError",
@@ -117,6 +121,8 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "Event",
     "EventStore",
     "Extension",
+    "FINDINGS",
+    "FINDINGS_ZH",
     "Field",
     "GuardContext",
     "GuardError",

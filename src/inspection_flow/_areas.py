@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping
 
@@ -69,11 +70,14 @@ class AreaRegistry:
     zone such as 大通湖区, a high-tech zone — are registered with their parent.
     """
 
-    __slots__ = ("_names", "_parents", "generation")
+    __slots__ = ("_listed", "_names", "_parents", "generation")
 
     def __init__(self, areas: Mapping[str, tuple[str, str | None]] | None = None) -> None:
         self._parents: dict[str, str | None] = {}
         self._names: dict[str, str] = {}
+        # Cities whose county-level divisions are registered: another county-level code
+        # under them is a misspelling, not an area the registry merely has no name for.
+        self._listed: set[str] = set()
         #: Bumped on every registration, so cached jurisdiction answers can be dropped.
         self.generation = 0
         if areas is not None and not isinstance(areas, Mapping):
@@ -91,7 +95,35 @@ class AreaRegistry:
             check_id(parent, "parent", event="register_area")
         self._parents[code] = parent if parent is not None else _gbt_parent(code)
         self._names[code] = name
+        if _is_county_code(code):
+            self._listed.add(code[:4] + "00")
         self.generation += 1
+
+    def known(self, code: str) -> bool:
+        """Whether ``code`` names an area.
+
+        A registered code is known; so is any GB/T 2260 code (six digits), except a
+        county-level one under a city whose county-level divisions are registered (a
+        rulebook listing 益阳's counties makes ``430930`` a misspelling of ``430903``).
+        """
+        if code in self._names:
+            return True
+        if not _GBT2260.match(code):
+            return False
+        return not (_is_county_code(code) and code[:4] + "00" in self._listed)
+
+    def suggest(self, text: str, n: int = 3) -> list[str]:
+        """Return up to ``n`` registered areas close to ``text``, as ``"code name"``.
+
+        ``text`` is compared with both codes and names, so a name (``赫山区``) or a
+        misspelt code (``430930``) finds ``430903 赫山区``.
+        """
+        by_name = {name: code for code, name in self._names.items()}
+        codes = difflib.get_close_matches(text, list(self._names), n=n, cutoff=0.6)
+        for name in difflib.get_close_matches(text, list(by_name), n=n, cutoff=0.5):
+            if by_name[name] not in codes:
+                codes.insert(0 if name == text else len(codes), by_name[name])
+        return [f"{c} {self._names[c]}" for c in codes[:n]]
 
     def name(self, code: str) -> str:
         """Return the area's name, or its code where none is registered."""
@@ -129,6 +161,10 @@ class AreaRegistry:
         if outer == inner:
             return True
         return any(a == outer for a in self.ancestors(inner))
+
+
+def _is_county_code(code: str) -> bool:
+    return bool(_GBT2260.match(code)) and code[4:] != "00"
 
 
 def _gbt_parent(code: str) -> str | None:

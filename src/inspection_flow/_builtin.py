@@ -178,6 +178,12 @@ def _clock_events(states: tuple[str, ...], roles: frozenset[str]) -> tuple[Trans
                     "choice",
                     required=False,
                     choices=("working_days", "calendar_days", "months", "hours"),
+                    labels_zh={
+                        "working_days": "工作日",
+                        "calendar_days": "自然日",
+                        "months": "月",
+                        "hours": "小时",
+                    },
                 ),
                 Field("until", "date", required=False),
             ),
@@ -342,7 +348,13 @@ ROUND = Lifecycle(
             TEAM,
             "交办批次",
             "record batch",
-            fields=(Field("number", "int"), Field("day", "date"), Field("cases", "list")),
+            fields=(
+                Field("number", "int"),
+                Field("day", "date"),
+                Field("cases", "list"),
+                Field("handed_over_on", "date", required=False, label_zh="交办日"),
+                Field("late", "list", required=False, label_zh="晚交办"),
+            ),
             records=(("number", "batches"),),
         ),
         _t(
@@ -459,7 +471,18 @@ COMPLAINT = Lifecycle(
             records=(),
             sets_batch="number",
         ),
-        _t("hand_over", "batched", "handed_over", TEAM, "交办", "hand over"),
+        _t(
+            "hand_over",
+            "batched",
+            "handed_over",
+            TEAM,
+            "交办",
+            "hand over",
+            # The day it was handed over is a fact of its own: a late hand-over starts the
+            # clock later than the batch day the intake gave the case.
+            fields=(Field("day", "date", required=False, label_zh="交办日"),),
+            records=(("day", "handed_over_day"),),
+        ),
         _t(
             "split",
             "handed_over",
@@ -478,7 +501,13 @@ COMPLAINT = Lifecycle(
             "assign",
             fields=(
                 Field("owners", "areas"),
-                Field("mode", "choice", required=False, choices=("single", "shared")),
+                Field(
+                    "mode",
+                    "choice",
+                    required=False,
+                    choices=("single", "shared"),
+                    labels_zh={"shared": "共办"},
+                ),
             ),
             assigns="owners",
             derive="owners_mode",
@@ -499,7 +528,7 @@ COMPLAINT = Lifecycle(
             "核实结论",
             "record finding",
             fields=(
-                Field("finding", "choice", choices=FINDINGS),
+                Field("finding", "choice", choices=FINDINGS, labels_zh=FINDINGS_ZH),
                 Field("note", "str", required=False),
             ),
         ),
@@ -520,6 +549,9 @@ COMPLAINT = Lifecycle(
             "反馈办理情况",
             "report result",
             fields=(Field("summary", "str"), Field("dispositions", "list", required=False)),
+            # The result has its own text: the complaint's summary is what was complained
+            # of, and no later event changes it.
+            records=(("summary", "result_summary"), ("dispositions", "dispositions")),
         ),
         _t(
             "publish",
@@ -796,7 +828,7 @@ DOCUMENT_REQUEST = Lifecycle(
     roles=_ROLES,
     creators=TEAM,
     states=(
-        State("requested", "已调阅", "requested"),
+        State("requested", "待提供", "requested"),
         State("provided", "已提供", "provided", terminal=True, counts_as="closed"),
         State("withdrawn", "已撤回", "withdrawn", terminal=True, counts_as="excluded"),
     ),

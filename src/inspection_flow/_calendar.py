@@ -9,13 +9,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
+import os
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from importlib import metadata
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
 from .exceptions import AnchorError, CalendarCoverageError, CalendarDataError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
 
 __all__ = ["ChinaCalendar", "DayInfo", "YearSchedule"]
 
@@ -117,6 +124,181 @@ class YearSchedule:
         rest = ",".join(d.isoformat() for d in self.rest_days)
         work = ",".join(d.isoformat() for d in self.makeup_workdays)
         return f"{self.year}|R:{rest}|W:{work}"
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> tuple[YearSchedule, ...]:
+        """Read the year schedules of a TOML year file, in order of year.
+
+        The file holds one table per year (see docs/calendar.md)::
+
+            [year.2027]
+            source = "国务院办公厅关于2027年部分节假日安排的通知 (国办发明电〔2026〕N号), https://..."
+            holidays = [2027-01-01, { from = 2027-02-06, to = 2027-02-12, name = "春节" }]
+            workdays = [{ date = 2027-02-14, name = "春节" }]
+
+        A day is a TOML date, a ``"YYYY-MM-DD"`` text, ``{ date = …, name = … }`` or a
+        range ``{ from = …, to = …, name = … }`` (both ends included).
+
+        Raises:
+            CalendarDataError: the file cannot be read, is not TOML, or a year in it is
+                inconsistent; the error names the file and the key at fault.
+        """
+        return _read_year_file(path)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the schedule as plain data (ISO dates), for storing it."""
+        return {
+            "year": self.year,
+            "holidays": {d.isoformat(): n for d, n in self.rest_days.items()},
+            "workdays": {d.isoformat(): n for d, n in self.makeup_workdays.items()},
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> YearSchedule:
+        """Rebuild a schedule from :meth:`to_dict`'s data.
+
+        Raises:
+            CalendarDataError: the data is not a consistent schedule.
+        """
+        try:
+            return cls(
+                int(data["year"]),
+                {_date.fromisoformat(d): str(n) for d, n in data["holidays"].items()},
+                {_date.fromisoformat(d): str(n) for d, n in data["workdays"].items()},
+                str(data["source"]),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            if isinstance(exc, CalendarDataError):
+                raise
+            raise CalendarDataError(0, f"not a stored year schedule: {exc}") from exc
+
+
+_YEAR_KEYS = ("holidays", "workdays", "source")
+
+
+def _file_days(value: object, year: int, file: str, key: str) -> dict[dt.date, tuple[str, str]]:
+    """Return the days a list of a year file names: day -> (name, the key naming it)."""
+
+    def refuse(problem: str, at: str = key) -> CalendarDataError:
+        return CalendarDataError(year, problem, file=file, key=at)
+
+    def day_of(item: object, at: str) -> dt.date:
+        if isinstance(item, _datetime):
+            raise refuse("give a day (YYYY-MM-DD), not a time", at)
+        if isinstance(item, _date):
+            return item
+        if isinstance(item, str):
+            try:
+                return _date.fromisoformat(item.strip())
+            except ValueError:
+                raise refuse(f"{item!r} is not a day YYYY-MM-DD", at) from None
+        raise refuse(f"{item!r} is not a day YYYY-MM-DD", at)
+
+    if not isinstance(value, list):
+        raise refuse("give a list of days, e.g. [2027-01-01, 2027-02-06]")
+    found: dict[dt.date, tuple[str, str]] = {}
+    for i, item in enumerate(value):
+        at = f"{key}[{i}]"
+        if isinstance(item, dict):
+            unknown = sorted(set(item) - {"date", "from", "to", "name"})
+            if unknown:
+                raise refuse(f"unknown key {unknown[0]!r}; use date, or from and to, and name", at)
+            name = item.get("name", "")
+            if not isinstance(name, str):
+                raise refuse("name must be text, e.g. 春节", at)
+            if "date" in item and not ({"from", "to"} & set(item)):
+                days = [day_of(item["date"], f"{at}.date")]
+            elif {"from", "to"} <= set(item) and "date" not in item:
+                first = day_of(item["from"], f"{at}.from")
+                last = day_of(item["to"], f"{at}.to")
+                if last < first:
+                    raise refuse(f"the range ends ({last}) before it starts ({first})", at)
+                days = [
+                    _date.fromordinal(o) for o in range(first.toordinal(), last.toordinal() + 1)
+                ]
+            else:
+                raise refuse("give either date, or from and to", at)
+        else:
+            name = ""
+            days = [day_of(item, at)]
+        for d in days:
+            if d in found:
+                raise refuse(f"{d.isoformat()} is listed twice (also at {found[d][1]})", at)
+            found[d] = (name, at)
+    return found
+
+
+def _read_year_file(path: str | os.PathLike[str]) -> tuple[YearSchedule, ...]:
+    file = os.fspath(path)
+    try:
+        with open(file, "rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise CalendarDataError(0, f"cannot read the file: {exc.strerror}", file=file) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise CalendarDataError(0, f"not valid TOML: {exc}", file=file) from exc
+    years = data.get("year")
+    unknown = sorted(set(data) - {"year"})
+    if unknown:
+        raise CalendarDataError(
+            0,
+            f"unknown table {unknown[0]!r}; a year file holds [year.YYYY] tables",
+            file=file,
+            key=unknown[0],
+        )
+    if not isinstance(years, dict) or not years:
+        raise CalendarDataError(
+            0,
+            "no year in the file; write a [year.2027] table with holidays, workdays, source",
+            file=file,
+        )
+    out = []
+    for label, table in years.items():
+        key = f"year.{label}"
+        if not (label.isdigit() and len(label) == 4):
+            raise CalendarDataError(0, f"{label!r} is not a year, e.g. 2027", file=file, key=key)
+        year = int(label)
+        if not isinstance(table, dict):
+            raise CalendarDataError(
+                year, "give a table of holidays, workdays and source", file=file, key=key
+            )
+        for name in table:
+            if name not in _YEAR_KEYS:
+                raise CalendarDataError(
+                    year,
+                    f"unknown key {name!r}; a year holds holidays, workdays and source",
+                    file=file,
+                    key=f"{key}.{name}",
+                )
+        source = table.get("source", "")
+        if not isinstance(source, str) or not source.strip():
+            raise CalendarDataError(
+                year,
+                "name the source: the State Council notice's title, number and web address",
+                file=file,
+                key=f"{key}.source",
+            )
+        rest = _file_days(table.get("holidays", []), year, file, f"{key}.holidays")
+        work = _file_days(table.get("workdays", []), year, file, f"{key}.workdays")
+        where = {d: k for d, (_, k) in (*rest.items(), *work.items())}
+        try:
+            out.append(
+                YearSchedule(
+                    year,
+                    {d: n or "rest day" for d, (n, _) in rest.items()},
+                    {d: n or "make-up workday" for d, (n, _) in work.items()},
+                    source.strip(),
+                )
+            )
+        except CalendarDataError as exc:
+            at = where.get(exc.day) if exc.day is not None else None
+            if exc.day is not None and exc.day in rest and exc.day in work:
+                at = f"{rest[exc.day][1]} and {work[exc.day][1]}"
+            raise CalendarDataError(
+                exc.year, exc.problem, exc.day, file=file, key=at or key
+            ) from None
+    return tuple(sorted(out, key=lambda s: s.year))
 
 
 @attrs.frozen
@@ -222,12 +404,7 @@ class ChinaCalendar:
             if not isinstance(sched, YearSchedule):
                 raise CalendarDataError(0, f"extra must hold YearSchedule objects, not {sched!r}")
             schedules[sched.year] = sched
-        years = sorted(schedules)
-        for a, b in itertools.pairwise(years):
-            if b != a + 1:
-                raise CalendarDataError(
-                    a + 1, f"no schedule between {a} and {b}; published years must be contiguous"
-                )
+        _check_contiguous(schedules)
         self._setup(
             schedules,
             unpublished,
@@ -236,6 +413,72 @@ class ChinaCalendar:
             local_rest={},
             local_work={},
         )
+
+    @classmethod
+    def from_files(
+        cls,
+        *paths: str | os.PathLike[str],
+        unpublished: Literal["error", "weekends"] = "error",
+    ) -> ChinaCalendar:
+        """Return the official calendar with the years of TOML year files added.
+
+        Each file holds one or more ``[year.YYYY]`` tables (see
+        :meth:`YearSchedule.from_file`); a year given twice, in one file or in two, is
+        refused, since which of the two is right is a clerk's decision.
+
+        Args:
+            paths: year files.
+            unpublished: as for :class:`ChinaCalendar`.
+
+        Raises:
+            CalendarDataError: a file cannot be read or is inconsistent (the error names
+                the file and key), a year is given twice, or the years leave a gap.
+        """
+        found: dict[int, tuple[YearSchedule, str]] = {}
+        for path in paths:
+            for sched in YearSchedule.from_file(path):
+                if sched.year in found:
+                    raise CalendarDataError(
+                        sched.year,
+                        f"the year is given twice (also in {found[sched.year][1]}); keep one",
+                        file=os.fspath(path),
+                        key=f"year.{sched.year}",
+                    )
+                found[sched.year] = (sched, os.fspath(path))
+        return cls(extra=[s for s, _ in found.values()], unpublished=unpublished)
+
+    def with_years(self, schedules: Iterable[YearSchedule]) -> ChinaCalendar:
+        """Return this calendar with ``schedules`` added (replacing years it has).
+
+        Local days and the treatment of unpublished years are kept.
+
+        Raises:
+            CalendarDataError: a value is not a :class:`YearSchedule`, or the years
+                leave a gap.
+        """
+        schedules = list(schedules)
+        if not schedules:
+            return self
+        merged = dict(self._schedules)
+        for sched in schedules:
+            if not isinstance(sched, YearSchedule):
+                raise CalendarDataError(0, f"give YearSchedule objects, not {sched!r}")
+            merged[sched.year] = sched
+        _check_contiguous(merged)
+        new = ChinaCalendar.__new__(ChinaCalendar)
+        new._setup(
+            merged,
+            self._unpublished,
+            self._version.split("/", 1)[0],
+            local_name=self._local_name,
+            local_rest={
+                _date.fromordinal(o): v[2] for o, v in self._info.items() if v[1] == "local_rest"
+            },
+            local_work={
+                _date.fromordinal(o): v[2] for o, v in self._info.items() if v[1] == "local_work"
+            },
+        )
+        return new
 
     # -- construction ---------------------------------------------------------------------
 
@@ -546,6 +789,14 @@ class ChinaCalendar:
         if d.weekday() >= 5:
             return DayInfo(d, False, "weekend", "周末", "weekend")
         return DayInfo(d, True, "weekday", "工作日", "weekday")
+
+
+def _check_contiguous(schedules: Mapping[int, YearSchedule]) -> None:
+    for a, b in itertools.pairwise(sorted(schedules)):
+        if b != a + 1:
+            raise CalendarDataError(
+                a + 1, f"no schedule between {a} and {b}; published years must be contiguous"
+            )
 
 
 def _check_year(year: object) -> None:

@@ -7,13 +7,13 @@ import datetime as dt
 import sys
 from collections.abc import Sequence
 
-from ._calendar import ChinaCalendar
+from ._calendar import ChinaCalendar, YearSchedule
 from ._rules import DeadlineRule, as_instant
-from .exceptions import InspectionFlowError
+from .exceptions import CalendarCoverageError, InspectionFlowError
 
 # Commands that write to an existing ledger; the reading ones (status, verify, anchor)
 # open it read-only, and the store refuses a missing file itself.
-_WRITING_ON_LEDGERS = ("repair", "upgrade")
+_WRITING_ON_LEDGERS = ("repair", "upgrade", "calendar")
 
 
 def _anchor(text: str) -> dt.date | dt.datetime:
@@ -48,6 +48,76 @@ def _existing(target: str) -> str | None:
     return None
 
 
+def _calendar(args: argparse.Namespace) -> ChinaCalendar:
+    """The calendar a command computes with: the data package, the --calendar year files,
+    and past them weekends only if --provisional."""
+    if getattr(args, "provisional", False):
+        return ChinaCalendar.from_files(*args.calendar_files, unpublished="weekends")
+    return ChinaCalendar.from_files(*args.calendar_files)
+
+
+def _uncovered(exc: CalendarCoverageError) -> str:
+    return (
+        f"inspection-flow: no official working-day schedule is known for {exc.year} "
+        f"(the calendar covers {exc.covered[0]}–{exc.covered[1]}). Once the State Council's "
+        f"holiday notice for {exc.year} is out, write it in a year file and pass "
+        f"--calendar {exc.year}.toml, or keep it in a ledger with 'inspection-flow calendar "
+        f"add LEDGER {exc.year}.toml'; or pass --provisional to count weekends only, with "
+        f"every result marked provisional. See docs/calendar.md."
+    )
+
+
+def _calendar_add(args: argparse.Namespace) -> int:
+    from ._ledger import Ledger
+
+    schedules = [s for path in args.files for s in YearSchedule.from_file(path)]
+    with Ledger.open(args.db, calendar=_calendar(args)) as ledger:
+        for sched in schedules:
+            if ledger.supply_calendar_year(sched):
+                print(f"{sched.year}: kept in the ledger ({sched.source})")
+            else:
+                print(f"{sched.year}: the ledger already keeps this schedule; nothing changed")
+        print(f"the ledger's calendar: {ledger.calendar.version}")
+        moves = [
+            (snap.entity_id, view)
+            for snap in ledger.find(open_only=True)
+            if any(r.provisional and r.status == "open" for r in snap.deadlines.values())
+            for view in ledger.deadlines(snap.entity_id)
+            if view.status == "open" and view.record.provisional and view.due is not None
+        ]
+        if moves:
+            print(
+                f"provisional deadlines with this calendar: {len(moves)} (stored dates do not "
+                f"move by themselves; Ledger.recompute records each move):"
+            )
+            for entity_id, view in moves:
+                assert view.due is not None
+                change = (
+                    f"{view.last_day.isoformat()} → {view.due.last_day.isoformat()}"
+                    if view.moved
+                    else f"{view.last_day.isoformat()}, unchanged"
+                )
+                print(f"  {entity_id} {view.name}: {change}")
+    return 0
+
+
+def _calendar_show(args: argparse.Namespace) -> int:
+    if args.db is None:
+        calendar = _calendar(args)
+    else:
+        from ._ledger import Ledger
+
+        with Ledger.open(args.db, read_only=True, calendar=_calendar(args)) as ledger:
+            calendar = ledger.calendar
+    print(f"calendar: {calendar.version}")
+    print(f"covers {calendar.years.start}–{calendar.years.stop - 1}")
+    for year in calendar.years:
+        source = calendar.schedule(year).source
+        if not source.startswith("chinesecalendar"):
+            print(f"  {year}: {source}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     import os
     import tempfile
@@ -70,7 +140,7 @@ def _demo(args: argparse.Namespace) -> int:
             for suffix in ("", "-wal", "-shm"):
                 if os.path.exists(db + suffix):
                     os.remove(db + suffix)
-    return run_demo(db, as_of=args.as_of, lang=args.lang)
+    return run_demo(db, as_of=args.as_of, lang=args.lang, calendar=_calendar(args))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,9 +149,27 @@ def _parser() -> argparse.ArgumentParser:
         prog="inspection-flow",
         description="Deadlines and ledgers of ecological-environment protection inspections.",
     )
+    # Every command that reads or computes dates takes the year files of years the data
+    # package does not have yet.
+    years = argparse.ArgumentParser(add_help=False)
+    years.add_argument(
+        "--calendar",
+        dest="calendar_files",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="a TOML year file of a year the data package lacks (repeatable)",
+    )
+    provisional = argparse.ArgumentParser(add_help=False)
+    provisional.add_argument(
+        "--provisional",
+        action="store_true",
+        help="compute past the published years with weekends only, marked provisional",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     due = sub.add_parser(
         "due",
+        parents=[years, provisional],
         help="compute and explain a deadline",
         description="Compute a due date from an anchor and a rule, and explain each step. "
         "Example: inspection-flow due 2023-09-20 '30 working days'",
@@ -95,13 +183,9 @@ def _parser() -> argparse.ArgumentParser:
         "--no-roll", action="store_true", help="do not move a rest last day to the next working day"
     )
     due.add_argument("--lang", choices=("zh", "en"), default="zh")
-    due.add_argument(
-        "--provisional",
-        action="store_true",
-        help="compute past the published years with weekends only",
-    )
     demo = sub.add_parser(
         "demo",
+        parents=[years, provisional],
         help="build the Yiyang 2023 source case into a SQLite ledger and print its status",
         description="Build the Yiyang 2023 inspection round (real dates, rulebook and areas; "
         "synthetic complaints and tasks from a fixed seed) into a SQLite ledger, then print "
@@ -116,7 +200,9 @@ def _parser() -> argparse.ArgumentParser:
         help="status date YYYY-MM-DD (default 2024-03-31)",
     )
     demo.add_argument("--lang", choices=("zh", "en"), default="zh")
-    status = sub.add_parser("status", help="print the status of an existing ledger")
+    status = sub.add_parser(
+        "status", parents=[years, provisional], help="print the status of an existing ledger"
+    )
     status.add_argument("db", help="SQLite file or database URL")
     status.add_argument("--as-of", type=_day, required=True, help="status date YYYY-MM-DD")
     status.add_argument("--round", dest="round_id", help="only this round")
@@ -128,6 +214,7 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--lang", choices=("zh", "en"), default="zh")
     verify = sub.add_parser(
         "verify",
+        parents=[years],
         help="audit a ledger: hash chains, the ledger's head, and (--deep) the projection",
         description="Check every entity's hash chain, the ledger's head (nothing removed) "
         "and the record of applied commands; report every problem found. Exit status 0 "
@@ -144,11 +231,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     anchor = sub.add_parser(
         "anchor",
+        parents=[years],
         help="print a short digest of the whole ledger, to keep or publish outside it",
     )
     anchor.add_argument("db", help="SQLite file or database URL")
     repair = sub.add_parser(
         "repair",
+        parents=[years],
         help="rewrite drifted projection rows from the events (the events are never touched)",
     )
     repair.add_argument("db", help="SQLite file or database URL")
@@ -156,6 +245,27 @@ def _parser() -> argparse.ArgumentParser:
         "upgrade", help="upgrade a ledger written by an earlier release to this one's tables"
     )
     upgrade.add_argument("db", help="SQLite file or database URL")
+    calendar = sub.add_parser(
+        "calendar",
+        help="calendar years the data package does not have yet",
+        description="Keep a year's working-day schedule (from the State Council's holiday "
+        "notice) in a ledger, so that every process opening it computes with it, or show "
+        "which years a calendar covers.",
+    )
+    years_of = calendar.add_subparsers(dest="calendar_command", required=True)
+    add = years_of.add_parser(
+        "add",
+        parents=[years],
+        help="keep the years of TOML year files in a ledger",
+        description="Keep the years of TOML year files in a ledger. Deadlines already "
+        "recorded do not move by themselves: recompute records their moves.",
+    )
+    add.add_argument("db", help="SQLite file or database URL")
+    add.add_argument("files", nargs="+", metavar="FILE", help="TOML year files")
+    show = years_of.add_parser(
+        "show", parents=[years], help="print the years a calendar (or a ledger's) covers"
+    )
+    show.add_argument("db", nargs="?", help="SQLite file or database URL (optional)")
     return parser
 
 
@@ -170,13 +280,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 count_start_day=True if args.count_start_day else None,
                 roll=False if args.no_roll else None,
             )
-            calendar = ChinaCalendar(unpublished="weekends" if args.provisional else "error")
-            due = rule.compute(args.anchor, calendar)
+            due = rule.compute(args.anchor, _calendar(args))
             print(due.explain(args.lang))
             return 0
         if args.command == "demo":
             return _demo(args)
-        if args.command in _WRITING_ON_LEDGERS and (problem := _existing(args.db)):
+        if (
+            args.command in _WRITING_ON_LEDGERS
+            and args.db is not None
+            and (problem := _existing(args.db))
+        ):
             print(problem, file=sys.stderr)
             return 2
         if args.command == "status":
@@ -185,29 +298,35 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             # Reading commands open the ledger read-only: they never create a file or
             # tables, and they work on an archive in a read-only directory.
-            with Ledger.open(args.db, read_only=True, rulebook=args.rulebook) as ledger:
+            with Ledger.open(
+                args.db, read_only=True, rulebook=args.rulebook, calendar=_calendar(args)
+            ) as ledger:
                 print(status_report(ledger, args.as_of, round_id=args.round_id, lang=args.lang))
             return 0
         if args.command == "verify":
             from ._ledger import Ledger
 
-            with Ledger.open(args.db, read_only=True) as ledger:
+            with Ledger.open(args.db, read_only=True, calendar=_calendar(args)) as ledger:
                 report = ledger.verify(deep=args.deep, anchor=args.anchor)
             print(report)
             return 0 if report.ok else 1
         if args.command == "anchor":
             from ._ledger import Ledger
 
-            with Ledger.open(args.db, read_only=True) as ledger:
+            with Ledger.open(args.db, read_only=True, calendar=_calendar(args)) as ledger:
                 print(ledger.anchor())
             return 0
         if args.command == "repair":
             from ._ledger import Ledger
 
-            with Ledger.open(args.db) as ledger:
+            with Ledger.open(args.db, calendar=_calendar(args)) as ledger:
                 repaired = ledger.repair()
             print(repaired)
             return 0 if repaired.ok else 1
+        if args.command == "calendar":
+            if args.calendar_command == "add":
+                return _calendar_add(args)
+            return _calendar_show(args)
         if args.command == "upgrade":
             from .stores._sql import SCHEMA_VERSION, SQLStore
 
@@ -218,6 +337,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 else f"already at schema version {before}; nothing changed"
             )
             return 0
+    except CalendarCoverageError as exc:
+        print(_uncovered(exc), file=sys.stderr)
+        return 2
     except InspectionFlowError as exc:
         print(f"inspection-flow: {exc}", file=sys.stderr)
         return 2

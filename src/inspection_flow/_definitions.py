@@ -13,6 +13,7 @@ It is long because a definition's validation is kept beside the definition it ch
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import logging
 import threading
 from collections.abc import Iterable, Mapping
@@ -58,13 +59,18 @@ class State:
 
 @attrs.frozen
 class Field:
-    """A field of an event's payload: its name, type, whether required, its choices."""
+    """A field of an event's payload: its name, type, whether required, its choices.
+
+    ``labels_zh`` gives choices their Chinese labels (``{"substantiated": "属实"}``);
+    a label is accepted as input wherever its choice is, and the choice is recorded.
+    """
 
     name: str
     type: FieldType = "str"
     required: bool = True
     choices: tuple[str, ...] = ()
     label_zh: str = ""
+    labels_zh: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping, hash=False)
 
 
 @attrs.frozen
@@ -496,8 +502,20 @@ class Lifecycle:
         """
         decided = (self._decided or self._machine()).get((state, event))
         if decided is None:
-            raise InvalidTransitionError(entity_id, state, event, self.allowed(state))
+            raise self.refusal(entity_id, state, event)
         return decided[1]
+
+    def refusal(self, entity_id: str, state: str, event: str) -> InvalidTransitionError:
+        """Return the error refusing ``event`` in ``state``: an unknown event, with the
+        events whose names are close to it, or one not possible in that state."""
+        allowed = self.allowed(state)
+        events = self.events
+        if event in events:
+            return InvalidTransitionError(entity_id, state, event, allowed)
+        close = difflib.get_close_matches(str(event), events, n=2, cutoff=0.6)
+        return InvalidTransitionError(
+            entity_id, state, event, allowed, unknown=True, suggestions=close
+        )
 
     # -- pictures -------------------------------------------------------------------------
 
@@ -593,9 +611,15 @@ def _check_value(entity_id: str, event: str, spec: Field, value: Any) -> Any:
     if t == "area":
         return check_id(value, spec.name, entity_id=entity_id, event=event)
     if t == "choice":
-        if value.__class__ is not str or value not in spec.choices:
-            raise bad(f"must be one of {', '.join(spec.choices)}; got {shown(value)}")
-        return value
+        if value.__class__ is str and value in spec.choices:
+            return value
+        for choice, label in spec.labels_zh.items():
+            if value == label and choice in spec.choices:
+                return choice
+        shown_choices = ", ".join(
+            f"{c} ({spec.labels_zh[c]})" if c in spec.labels_zh else c for c in spec.choices
+        )
+        raise bad(f"must be one of {shown_choices}; got {shown(value)}")
     if t == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             raise bad("must be a whole number")

@@ -1,20 +1,23 @@
 """The demo: the Yiyang 2023 source case built into a SQLite ledger.
 
-The round, its dates, its rulebook and its areas are those of the source case (domain.md
-§1); the complaints, findings and tasks are a deterministic synthetic stream (fixed seed),
-not the real cases.
+The round, its dates, its rulebook and its areas are those of the source case (益阳市督察
+工作简报, 2023); the complaints, findings and tasks are a deterministic synthetic stream
+(fixed seed), not the real cases.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
+import shlex
 import sys
 import time
 from collections.abc import Iterator
 from typing import Literal, TextIO
 
 from ._areas import Actor
+from ._calendar import ChinaCalendar
 from ._ledger import Ledger
 from ._rules import SHANGHAI
 
@@ -53,7 +56,7 @@ FINDINGS = (
     ("partly_substantiated", 15),
     ("unsubstantiated", 20),
 )
-#: Feedback problems of the round: the city reported 36 (domain.md §1).
+#: Feedback problems of the round: the city reported 36.
 TASKS = 36
 
 
@@ -341,7 +344,7 @@ def build_demo(
                 deadline=deadline.isoformat(),
             )
             ledger.fire(tid, "start", actor=owner, at=planned_at + dt.timedelta(days=3))
-            # Eight short-term tasks were done by the report date (domain.md §1: 8 done).
+            # Eight short-term tasks were done by the report date, as the city reported.
             if term == "short" and k <= 24:
                 t = _t(dt.date(2023, 12, 10), 10) + dt.timedelta(days=k % 7)
                 ledger.fire(tid, "claim_completion", actor=owner, at=t, evidence="整改完成报告")
@@ -399,15 +402,27 @@ def run_demo(
     *,
     as_of: dt.date,
     lang: str = "zh",
-    out: TextIO = sys.stdout,
-    err: TextIO = sys.stderr,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    calendar: ChinaCalendar | None = None,
 ) -> int:
-    """Build the demo ledger in the SQLite file ``db`` and print its status; return 0."""
+    """Build the demo ledger in the SQLite file ``db`` and print its status, then the
+    commands that read it again; return 0.
+
+    ``calendar`` is the working-day calendar to compute with (default: the data package's).
+    """
     from ._report import status_report
+
+    # Read at the call, not at import: a host (or a test) may have replaced the streams.
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
 
     started = time.perf_counter()
     with Ledger.open(
-        db, rulebook="hunan-provincial-2023", store_options={"synchronous": "NORMAL"}
+        db,
+        rulebook="hunan-provincial-2023",
+        store_options={"synchronous": "NORMAL"},
+        calendar=calendar,
     ) as ledger:
         err.write(f"构建台账 {db} …\n" if lang == "zh" else f"Building the ledger in {db} …\n")
         counts = build_demo(ledger, progress=err)
@@ -422,6 +437,7 @@ def run_demo(
                 f"整改任务 {counts['tasks']} 项；本次巡检记录预警/升级 {len(alerts)} 条。"
                 f"用时 {built:.1f} 秒。\n"
                 "（轮次、日期、规则与地区取自益阳市2023年督察简报；信访件、结论与任务为固定种子生成的示例数据。）\n"
+                "\n再次查看这个台账：\n"
             )
         else:
             out.write(
@@ -430,5 +446,10 @@ def run_demo(
                 f"{len(alerts)} warnings and escalations. Built in {built:.1f} s.\n"
                 "(Round, dates, rules and areas are those of the Yiyang 2023 briefing; "
                 "complaints, findings and tasks are synthetic, from a fixed seed.)\n"
+                "\nTo look at this ledger again:\n"
             )
+        # The absolute path, quoted for a shell, so the lines can be pasted anywhere as they are.
+        path = shlex.quote(os.path.abspath(db))
+        out.write(f"  inspection-flow status {path} --as-of {as_of.isoformat()} --lang {lang_}\n")
+        out.write(f"  inspection-flow verify {path}\n")
     return 0

@@ -58,7 +58,9 @@ def explain(due: Due, cal: ChinaCalendar, lang: Lang) -> str:
     unit = rule.unit.value
     lines: list[str] = [w.text("explain.rule", rule=rule.describe(w))]
     if rule.name:
-        lines.append(w.text("explain.name", name=rule.name))
+        # A rulebook's key is an identifier; the tables name the built-in ones in words.
+        name = w.label(f"label.rule.{rule.name}", rule.name, rule.name)
+        lines.append(w.text("explain.name", name=name))
     if unit == "hours":
         lines.append(w.text("explain.from_instant", anchor=due.anchor))
     elif rule.count_start_day and due.first_day != due.start:

@@ -37,6 +37,7 @@ __all__ = [
     "canonical_json",
     "chain_hash",
     "fold",
+    "in_due_order",
     "iso",
     "one_area",
     "replay",
@@ -52,7 +53,9 @@ ALERT = "alert"
 ALERT_WITHDRAWN = "alert_withdrawn"
 LEDGER_NOTES = frozenset({ALERT, ALERT_WITHDRAWN})
 
-DeadlineStatus = Literal["open", "met", "cancelled"]
+#: What became of a deadline: still ``open``; ``met`` by its due time; ``met_late``, after
+#: it; or ``cancelled``.  A deadline stored as met before ``met_late`` existed stays met.
+DeadlineStatus = Literal["open", "met", "met_late", "cancelled"]
 
 
 def iso(value: dt.datetime) -> str:
@@ -393,7 +396,7 @@ class Snapshot:
             before it was kept (see :attr:`facts_until`).
         terminal: whether its state is final.
         data: its fields (summary, channel, owner, measures, finding, …).
-        deadlines: its deadline records by name.
+        deadlines: its deadline records by name, by due instant then name.
         last_hash: the hash of its latest event.
     """
 
@@ -490,9 +493,9 @@ class Snapshot:
                 updated_at=_parse_dt(data["updated_at"], "updated_at"),
                 terminal=bool(data["terminal"]),
                 data=data.get("data", {}),
-                deadlines={
-                    k: DeadlineRecord.from_dict(v) for k, v in data.get("deadlines", {}).items()
-                },
+                deadlines=in_due_order(
+                    {k: DeadlineRecord.from_dict(v) for k, v in data.get("deadlines", {}).items()}
+                ),
                 last_hash=data.get("last_hash", GENESIS),
                 occurred_at=_parse_opt_dt(data.get("occurred_at"), "occurred_at"),
             )
@@ -534,6 +537,23 @@ def one_area(area: str) -> tuple[str]:
     return found
 
 
+def in_due_order(deadlines: Mapping[str, DeadlineRecord]) -> Mapping[str, DeadlineRecord]:
+    """Return ``deadlines`` in their one defined order: by due instant, then by name.
+
+    The mapping itself is returned when already in order, so mappings shared between
+    entities stay shared.
+    """
+    if len(deadlines) < 2:
+        return deadlines
+    previous: tuple[dt.datetime, str] | None = None
+    for name, record in deadlines.items():
+        key = (record.due_at, name)
+        if previous is not None and key < previous:
+            return dict(sorted(deadlines.items(), key=lambda item: (item[1].due_at, item[0])))
+        previous = key
+    return deadlines
+
+
 def fold(
     snapshot: Snapshot | None,
     event: Event,
@@ -547,8 +567,9 @@ def fold(
     rebuilding an entity from its events always gives the state it had.  A creating
     event's payload is the entity's initial data.  Effects ``deadlines`` hold whole
     deadline records (started, paused, extended…); effects ``end`` hold ``[status, at]``
-    for deadlines met, cancelled or reopened.  ``records`` may hand over every deadline
-    record the event's effects were written from, which spares parsing them again.
+    for deadlines met (on time or late), cancelled or reopened.  ``records`` may hand over
+    every deadline record the event's effects were written from, which spares parsing
+    them again.
     ``chained=False`` folds a selection of an entity's events (those that happened by a
     day, see :meth:`Ledger.as_of`), whose versions may have gaps.
 
@@ -564,7 +585,7 @@ def fold(
         if event.version != 1 or not isinstance(create, Mapping):
             raise StoreError(f"{event.entity_id}: the first event must create the entity")
         deadlines: Mapping[str, DeadlineRecord] = (
-            {n: DeadlineRecord.from_dict(r) for n, r in deadline_changes.items()}
+            in_due_order({n: DeadlineRecord.from_dict(r) for n, r in deadline_changes.items()})
             if deadline_changes
             else NO_DEADLINES
         )
@@ -611,6 +632,8 @@ def fold(
             if ends:
                 for name, end in ends.items():
                     deadlines[name] = _end(event, deadlines.get(name), name, end)
+        # Stores and readers see one order (``deadlines(id)[0]`` is the earliest due).
+        deadlines = in_due_order(deadlines)
     else:
         deadlines = snapshot.deadlines
     setters = effects.get("set")
@@ -651,11 +674,12 @@ def fold(
     )
 
 
-_END_STATUSES = frozenset({"open", "met", "cancelled"})
+_END_STATUSES = frozenset({"open", "met", "met_late", "cancelled"})
 
 
 def _end(event: Event, record: DeadlineRecord | None, name: str, end: Any) -> DeadlineRecord:
-    """Apply one ``end`` effect, ``[status, at]``: a deadline met, cancelled or reopened."""
+    """Apply one ``end`` effect, ``[status, at]``: a deadline met (on time or late),
+    cancelled or reopened."""
     try:
         status, at = end
     except (TypeError, ValueError):

@@ -14,7 +14,7 @@ from ._records import Snapshot
 from ._rulebook import Rulebook
 from ._rules import SHANGHAI, as_instant
 from ._wording import Lang, Wording, wording
-from .exceptions import DefinitionError
+from .exceptions import DefinitionError, EntityNotFoundError
 
 __all__ = ["status_report"]
 
@@ -22,6 +22,11 @@ __all__ = ["status_report"]
 _KINDS = ("round", "complaint", "task", "document_request")
 #: The working days ahead the report looks for deadlines coming due.
 _DUE_SOON_DAYS = 10
+#: The days before the calendar's last covered day from which the report warns of it.
+_COVERAGE_WARNING_DAYS = 60
+#: The alert the ledger records when a due time passes: lateness itself, not a step up a
+#: ladder, so an overdue line never reads as escalated by it.
+_PASSED = "overdue"
 
 
 def _state_label(lifecycle: Lifecycle | None, state: str, w: Wording) -> str:
@@ -63,6 +68,32 @@ def _pct(value: float | None, w: Wording) -> str:
     return w.text("report.percent", percent=value * 100)
 
 
+def _overdue(item: Snapshot, ledger: Ledger, now: dt.datetime, w: Wording) -> str:
+    """How long ``item`` is overdue, in the words of its overdue deadline, and the furthest
+    escalation recorded on that deadline by ``now``."""
+    due = item.next_due_at
+    assert due is not None
+    views = [v for v in ledger.deadlines(item.entity_id) if v.is_overdue(now)]
+    view = next((v for v in views if v.due_at == due), views[0] if views else None)
+    generic = w.text("report.overdue_generic")
+    overdue = generic if view is None else w.label(f"label.overdue.{view.name}", generic, generic)
+    when = w.text("report.overdue_by", overdue=overdue, days=(now - due).days)
+    if view is None:
+        return when
+    record = view.record
+    escalations = sorted(
+        (at, name, label)
+        for kind, name, at, label in record.alerts
+        if kind == "escalation" and name != _PASSED and name in record.fired and at <= now
+    )
+    if not escalations:
+        return when
+    _, name, label_zh = escalations[-1]
+    # Ladders label their steps in Chinese only; another language reads the step's name.
+    alert = w.label(f"label.alert.{name}", label_zh, name.replace("_", " "))
+    return w.text("report.escalated", when=when, alert=alert)
+
+
 def _line(item: Snapshot, ledger: Ledger, now: dt.datetime, w: Wording) -> str:
     due = item.next_due_at
     title = str(
@@ -74,10 +105,14 @@ def _line(item: Snapshot, ledger: Ledger, now: dt.datetime, w: Wording) -> str:
     if due is None:
         when = ""
     elif due <= now:
-        when = w.text("report.overdue_by", days=(now - due).days)
+        when = _overdue(item, ledger, now, w)
     else:
         last = (due - dt.timedelta(microseconds=1)).date()
         when = w.text("report.due_on", day=last.isoformat())
+    if due is not None and any(
+        r.provisional and r.status == "open" and r.due_at == due for r in item.deadlines.values()
+    ):
+        when += w.text("report.provisional")
     return w.text(
         "report.item",
         entity_id=item.entity_id,
@@ -88,15 +123,54 @@ def _line(item: Snapshot, ledger: Ledger, now: dt.datetime, w: Wording) -> str:
     )
 
 
+def _coverage_line(ledger: Ledger, day: dt.date, w: Wording) -> str | None:
+    """Warn when ``day`` is near or past the last day the ledger's calendar covers."""
+    last = dt.date(ledger.calendar.years.stop - 1, 12, 31)
+    left = (last - day).days
+    if left > _COVERAGE_WARNING_DAYS:
+        return None
+    key = "report.calendar_ends" if left >= 0 else "report.calendar_ended"
+    return w.text(key, last=last.isoformat(), days=left, year=last.year + 1)
+
+
+def _late_hand_overs(ledger: Ledger, round_id: str | None, w: Wording) -> list[str]:
+    """Lines naming the batches handed over after the batch day of some of their cases."""
+    late: dict[tuple[int, str, str], int] = {}
+    for case in ledger.find(kind="complaint", **({"round_id": round_id} if round_id else {})):
+        handed = case.data.get("handed_over_day")
+        due = case.data.get("batch_day")
+        if (
+            case.batch is not None
+            and isinstance(handed, str)
+            and isinstance(due, str)
+            and due < handed
+        ):
+            key = (case.batch, due, handed)
+            late[key] = late.get(key, 0) + 1
+    lines = []
+    for (number, due, handed), n in sorted(late.items()):
+        days = (dt.date.fromisoformat(handed) - dt.date.fromisoformat(due)).days
+        lines.append(
+            w.count("report.late_hand_over", n, number=number, day=due, handed=handed, days=days)
+        )
+    return lines
+
+
 def _counts_rulebook(ledger: Ledger, round_id: str | None) -> Rulebook:
     """The rulebook whose lifecycles label the counts: the round's, the one rulebook
     every round follows, or else the ledger's default.
 
     Reading each round's rulebook also registers its areas, for their names.
+
+    Raises:
+        EntityNotFoundError: the ledger holds no round ``round_id``.
     """
     of_round = {rnd.entity_id: ledger.rulebook_of(rnd) for rnd in ledger.find(kind="round")}
     if round_id in of_round:
         return of_round[round_id]
+    if round_id is not None:
+        # Counting a round that is not there would print zeros a reader takes for facts.
+        raise EntityNotFoundError(round_id, "round", sorted(of_round))
     used = {rb.name: rb for rb in of_round.values()}
     return next(iter(used.values())) if len(used) == 1 else ledger.rulebook
 
@@ -129,6 +203,7 @@ def status_report(
 
     Raises:
         UnknownLanguageError: no wording table is registered for ``lang``.
+        EntityNotFoundError: ``round_id`` names no round of the ledger.
     """
     # Long by design: the report's sections, in the order printed; each section is a few lines of
     # the same shape.
@@ -144,6 +219,8 @@ def status_report(
     out: list[str] = []
     day = (now - dt.timedelta(microseconds=1)).date()
     out.append(w.text("report.title", day=day.isoformat()))
+    if (coverage := _coverage_line(ledger, day, w)) is not None:
+        out.append(coverage)
     held = {str(k) for k in ledger.counts("kind")}
     for kind in (*_KINDS, *sorted(held - set(_KINDS))):
         counts = ledger.counts("state", kind=kind, round_id=None if kind == "round" else round_id)
@@ -190,6 +267,7 @@ def status_report(
                 cases=sum(by_batch[b] for b in batches),
             )
         )
+    out.extend(_late_hand_overs(ledger, round_id, w))
     rates = ledger.rates(now, round_id=round_id)
     out.append(
         w.text(
@@ -197,6 +275,17 @@ def status_report(
             case_closing=_pct(rates["case_closing_rate"], w),
             task_closing=_pct(rates["task_closing_rate"], w),
             on_schedule=_pct(rates["on_schedule_rate"], w),
+        )
+    )
+    out.append(
+        w.text(
+            "report.on_time",
+            case_on_time=_pct(rates["case_on_time_rate"], w),
+            cases_met_late=rates["cases_met_late"],
+            cases_overdue=rates["cases_overdue"],
+            task_on_time=_pct(rates["task_on_time_rate"], w),
+            tasks_met_late=rates["tasks_met_late"],
+            tasks_overdue=rates["tasks_overdue"],
         )
     )
     overdue = [

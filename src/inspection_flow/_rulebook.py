@@ -51,7 +51,18 @@ _TOP_KEYS = {
     "lifecycles",
 }
 _RULEBOOK_KEYS = {"name", "title", "level", "extends"}
-_INTAKE_KEYS = {"hotline_opens", "hotline_closes", "windowed_channels", "source", "confidence"}
+_INTAKE_KEYS = {
+    "hotline_opens",
+    "hotline_closes",
+    "windowed_channels",
+    "outside_round",
+    "source",
+    "confidence",
+}
+
+#: What receiving a complaint about an area outside the round's does (``[intake]
+#: outside_round``): refuse it, or record it as passed on to that area's own authorities.
+OUTSIDE_ROUND = ("refuse", "pass_on")
 _DISPATCH_KEYS = {"cadence", "source", "confidence"}
 _RECORDING_KEYS = {"backdate_limit"}
 _AREA_KEYS = {"name", "parent"}
@@ -85,7 +96,7 @@ _LIFECYCLE_KEYS = {
     "confidence",
 }
 _STATE_KEYS = {"name", "label_zh", "label_en", "terminal", "counts_as"}
-_FIELD_KEYS = {"name", "type", "required", "choices", "label_zh"}
+_FIELD_KEYS = {"name", "type", "required", "choices", "label_zh", "labels_zh"}
 _FIELD_TYPES = ("str", "int", "bool", "date", "datetime", "list", "dict", "choice", "area", "areas")
 _NEW_TRANSITION_KEYS = {
     "event",
@@ -143,6 +154,9 @@ class Rulebook:
         areas: area codes with their names and parents.
         lifecycles: the lifecycle definitions, with this rulebook's changes applied.
         notes: the source and confidence of each value, by dotted key.
+        outside_round: what a complaint about an area outside the round's areas gets:
+            ``"refuse"`` (the default) or ``"pass_on"`` (recorded, and passed on to
+            that area at once).
         backdate_limit: how far back a fact may be entered without a reason
             (``[recording] backdate_limit``); ``None``, the default, sets no limit.
 
@@ -163,6 +177,7 @@ class Rulebook:
     areas: Mapping[str, tuple[str, str | None]] = attrs.field(converter=_read_only)
     lifecycles: Mapping[str, Lifecycle] = attrs.field(converter=_read_only)
     notes: Mapping[str, tuple[str, str]] = attrs.field(converter=_read_only)
+    outside_round: str = "refuse"
     backdate_limit: DeadlineRule | None = None
 
     def rule(self, key: str) -> DeadlineRule:
@@ -454,7 +469,14 @@ class _Parser:
         if not isinstance(extra_roles, Mapping):
             raise self.fail("roles", "must be a table of role = label")
         roles.update(extra_roles)
-        intake = self.intake(self.table(data, "intake", required=True))
+        intake_table = self.table(data, "intake", required=True)
+        intake = self.intake(intake_table)
+        outside_round = intake_table.get("outside_round", "refuse")
+        if outside_round not in OUTSIDE_ROUND:
+            raise self.fail(
+                "intake.outside_round",
+                f"must be {' or '.join(OUTSIDE_ROUND)}, not {outside_round!r}",
+            )
         rules: dict[str, DeadlineRule] = {}
         for key, value in self.table(data, "deadlines", required=True).items():
             if not isinstance(value, Mapping):
@@ -537,6 +559,7 @@ class _Parser:
             areas,
             lifecycles,
             self.notes,
+            outside_round,
             backdate_limit,
         )
 
@@ -706,6 +729,14 @@ class _Parser:
                 raise self.fail(f"{fkey}.choices", "must be a list of text")
             if ftype == "choice" and not choices:
                 raise self.fail(f"{fkey}.choices", "a choice field needs its choices")
+            labels = f.get("labels_zh", {})
+            if not isinstance(labels, Mapping) or not all(
+                k in choices and isinstance(v, str) and v.strip() for k, v in labels.items()
+            ):
+                raise self.fail(
+                    f"{fkey}.labels_zh",
+                    "must be a table of choice = Chinese label, for its choices",
+                )
             out.append(
                 Field(
                     self.text(f, f"{fkey}.name"),
@@ -713,6 +744,7 @@ class _Parser:
                     required,
                     tuple(choices),
                     self.text(f, f"{fkey}.label_zh", ""),
+                    labels,
                 )
             )
         return tuple(out)

@@ -1027,6 +1027,12 @@ def _build(kind: type[Any], data: Any, key: str) -> Any:
         raise InvalidRuleError(
             f"{key}.{unknown[0]}", data[unknown[0]], f"unknown key; known: {sorted(fields)}"
         )
+    required = [a.name for a in attrs.fields(kind) if a.init and a.default is attrs.NOTHING]
+    missing = [name for name in required if name not in data]
+    if missing:
+        raise InvalidRuleError(
+            key, data, f"{missing[0]!r} is required; each entry needs {', '.join(required)}"
+        )
     try:
         return kind(**data)
     except TypeError as exc:

@@ -13,7 +13,9 @@ Three kinds of key:
 * counted templates, e.g. ``unit.hours``: a table may add ``unit.hours.one``, used when
   the count is one (English plurals);
 * labels, ``label.state.<lifecycle>.<state>``, ``label.event.<lifecycle>.<event>``,
-  ``label.deadline.<name>``, ``label.holiday.<English name>``, ``label.category.<code>``:
+  ``label.deadline.<name>``, ``label.holiday.<English name>``, ``label.category.<code>``,
+  ``label.rule.<rulebook key>``, ``label.overdue.<deadline>`` (an overdue line's words),
+  ``label.alert.<ladder step>``:
   plain text naming a thing the definitions already name in Chinese and English.  A table
   without the label uses the definitions' own, in the language its ``labels`` key says
   (``zh`` or ``en``).
@@ -46,8 +48,9 @@ _ZH: dict[str, str] = {
     "weekday.7": "日",
     "day": "{date}（周{weekday}）",
     "span": "{first}..{last}",
-    "end_of_day": "{day} 24:00 (Asia/Shanghai)",
+    "end_of_day": "{day} 24:00（北京时间）",
     "names_sep": "、",
+    "intake.outside_round": "不属本轮督察范围（{round}），转{area}处理",
     "unit.working_days": "{n}个工作日",
     "unit.calendar_days": "{n}日",
     "unit.months": "{n}个月",
@@ -89,19 +92,31 @@ _ZH: dict[str, str] = {
     "explain.provisional": "注意：结果为暂定（涉及未公布放假安排的年度）",
     "explain.calendar": "日历：{version}",
     # -- a stored deadline explained ------------------------------------------------------
-    "deadline.head": "{label}（{name}）",
+    # The deadline's key is an identifier of the code; a Chinese reader gets its label only.
+    "deadline.head": "{label}",
     "deadline.fixed": "期限由方案确定（{anchor}）：{due}",
     "deadline.extended": "延期：{reason}",
     "deadline.status": "状态：{status}",
     "deadline.status_ended": "状态：{status} {ended_at}",
     "deadline.status.open": "未完成",
     "deadline.status.met": "已完成",
+    "deadline.status.met_late": "逾期完成",
+    "deadline.late_by": "{status}（逾期{n}天）",
     "deadline.status.cancelled": "已取消",
     "deadline.moved": (
         "注意：按现行规则和日历应为 {today}，已存期限 {stored} 未改动；如需更新请执行 recompute"
     ),
     # -- the status report ----------------------------------------------------------------
     "report.title": "台账情况（截至 {day} 24:00）",
+    "report.calendar_ends": (
+        "注意：工作日历只覆盖到 {last}（还有{days}天）；{year}年放假安排公布后，"
+        "用 inspection-flow calendar add 台账 年度文件.toml 补充"
+    ),
+    "report.calendar_ended": (
+        "注意：工作日历只覆盖到 {last}，其后的期限为暂定或无法计算；{year}年放假安排公布后，"
+        "用 inspection-flow calendar add 台账 年度文件.toml 补充，再执行 recompute"
+    ),
+    "report.provisional": "（暂定）",
     "report.kind.round": "督察轮次",
     "report.kind.complaint": "信访件",
     "report.kind.task": "整改任务",
@@ -116,11 +131,20 @@ _ZH: dict[str, str] = {
     "report.categories_sep": "，",
     "report.batches": "交办批次：{batches}批（第{first}–{last}批），共{cases}件",
     "report.rates": "办结率 {case_closing}；整改任务销号率 {task_closing}；序时进度 {on_schedule}",
+    "report.late_hand_over": (
+        "晚交办：第{number}批 {n}件应于 {day} 交办，{handed} 才交办（晚{days}天）"
+    ),
+    "report.on_time": (
+        "按时办结率 {case_on_time}（逾期办结 {cases_met_late} 件，仍超期 {cases_overdue} 件）；"
+        "按期完成率 {task_on_time}（逾期完成 {tasks_met_late} 项，仍超期 {tasks_overdue} 项）"
+    ),
     "report.percent": "{percent:.1f}%",
     "report.no_rate": "—",
     "report.overdue": "超期事项：{n}",
     "report.item": "  {entity_id}  {area}  {state}  {when}  {title}",
-    "report.overdue_by": "超期{days}天",
+    "report.overdue_by": "{overdue}{days}天",
+    "report.overdue_generic": "超期",
+    "report.escalated": "{when}，已升级至{alert}",
     "report.due_on": "{day}到期",
     "report.more": "  …另有{n}项",
     "report.explained": "【{entity_id}】\n{explanation}",
@@ -133,6 +157,21 @@ _ZH: dict[str, str] = {
     # -- diagrams -------------------------------------------------------------------------
     "diagram.activities": "不改变状态：{events}",
     "diagram.events_sep": "、",
+    # -- names of the built-in rulebooks' rules, and what an overdue deadline means -------
+    "label.rule.station_in": "进驻期",
+    "label.rule.case_result": "办理结果反馈",
+    "label.rule.case_publish": "办理结果公开",
+    "label.rule.plan": "报送整改方案",
+    "label.rule.progress_report": "报送整改进展",
+    "label.rule.public_notice": "销号公示",
+    "label.rule.document_request": "提供调阅资料",
+    "label.rule.task_deadline": "整改时限",
+    "label.overdue.result_due": "逾期未反馈",
+    "label.overdue.publish_due": "逾期未公开",
+    "label.overdue.plan_due": "逾期未报送整改方案",
+    "label.overdue.progress_report_due": "逾期未报送整改进展",
+    "label.overdue.rectify_due": "逾期未完成整改",
+    "label.overdue.provide_due": "逾期未提供",
 }
 
 _EN: dict[str, str] = {
@@ -148,6 +187,7 @@ _EN: dict[str, str] = {
     "span": "{first}..{last}",
     "end_of_day": "{day} 24:00 (Asia/Shanghai)",
     "names_sep": " and ",
+    "intake.outside_round": "outside the round's areas ({round}); passed on to {area}",
     "unit.working_days": "{n} working days",
     "unit.working_days.one": "{n} working day",
     "unit.calendar_days": "{n} calendar days",
@@ -209,12 +249,26 @@ _EN: dict[str, str] = {
     "deadline.status_ended": "Status: {status} {ended_at}",
     "deadline.status.open": "open",
     "deadline.status.met": "met",
+    "deadline.status.met_late": "met late",
+    "deadline.late_by": "{status} ({n} days late)",
+    "deadline.late_by.one": "{status} ({n} day late)",
     "deadline.status.cancelled": "cancelled",
     "deadline.moved": (
         "Note: today's rules and calendar give {today}; the stored {stored} is unchanged "
         "until recompute is run"
     ),
     "report.title": "Ledger status as of {day} 24:00",
+    "report.calendar_ends": (
+        "Note: the working-day calendar covers days up to {last} ({days} days left); once "
+        "the {year} holiday notice is published, add it with "
+        "inspection-flow calendar add LEDGER YEAR-FILE.toml"
+    ),
+    "report.calendar_ended": (
+        "Note: the working-day calendar covers days up to {last}; deadlines after it are "
+        "provisional or cannot be computed; once the {year} holiday notice is published, add "
+        "it with inspection-flow calendar add LEDGER YEAR-FILE.toml, then recompute"
+    ),
+    "report.provisional": " (provisional)",
     "report.kind.round": "rounds",
     "report.kind.complaint": "complaint cases",
     "report.kind.task": "rectification tasks",
@@ -232,11 +286,26 @@ _EN: dict[str, str] = {
         "Case closing rate {case_closing}; task closing rate {task_closing}; "
         "on schedule {on_schedule}"
     ),
+    "report.late_hand_over": (
+        "Handed over late: batch {number}, {n} cases due {day}, handed over {handed} "
+        "({days} days late)"
+    ),
+    "report.late_hand_over.one": (
+        "Handed over late: batch {number}, {n} case due {day}, handed over {handed} "
+        "({days} days late)"
+    ),
+    "report.on_time": (
+        "Cases concluded on time {case_on_time} ({cases_met_late} late, {cases_overdue} still "
+        "overdue); tasks completed on time {task_on_time} ({tasks_met_late} late, "
+        "{tasks_overdue} still overdue)"
+    ),
     "report.percent": "{percent:.1f}%",
     "report.no_rate": "—",
     "report.overdue": "Overdue: {n}",
     "report.item": "  {entity_id}  {area}  {state}  {when}  {title}",
     "report.overdue_by": "{days} days overdue",
+    "report.overdue_generic": "overdue",
+    "report.escalated": "{when}, escalated to {alert}",
     "report.due_on": "due {day}",
     "report.more": "  … and {n} more",
     "report.explained": "[{entity_id}] \n{explanation}",

@@ -18,7 +18,7 @@ The tree::
     ├── RulebookError                    (ValueError)   a rulebook file fails validation (file, key)
     ├── LifecycleError
     │   ├── DefinitionError              (ValueError)   a lifecycle definition is inconsistent
-    │   ├── InvalidTransitionError                      event not allowed in the current state
+    │   ├── InvalidTransitionError                      event unknown, or not allowed in the state
     │   ├── GuardError                                  a precondition of the event failed
     │   ├── PermissionDeniedError        (PermissionError) role or jurisdiction forbids the event
     │   ├── PayloadError                 (ValueError)   the event's data is missing or malformed
@@ -106,14 +106,29 @@ class CalendarDataError(CalendarError, ValueError):
         year: the year of the schedule.
         day: the offending date, if one date is at fault.
         problem: what is wrong, in words.
+        file: the year file the schedule was read from, if any.
+        key: where in that file, e.g. ``year.2027.workdays[0]``, if one key is at fault.
     """
 
-    def __init__(self, year: int, problem: str, day: _dt.date | None = None) -> None:
+    def __init__(
+        self,
+        year: int,
+        problem: str,
+        day: _dt.date | None = None,
+        *,
+        file: str | None = None,
+        key: str | None = None,
+    ) -> None:
         self.year = year
         self.day = day
         self.problem = problem
+        self.file = file
+        self.key = key
         where = f" ({day.isoformat()})" if day is not None else ""
-        super().__init__(f"Schedule for {year}{where}: {problem}")
+        place = ""
+        if file is not None:
+            place = f" in {file}" + (f", at {key}" if key else "")
+        super().__init__(f"Schedule for {year}{where}{place}: {problem}")
 
 
 # --- rules -------------------------------------------------------------------------------
@@ -210,22 +225,44 @@ class DefinitionError(LifecycleError, ValueError):
 
 
 class InvalidTransitionError(LifecycleError):
-    """The event is not allowed in the entity's current state.
+    """The event is not allowed in the entity's current state, or is no event at all.
 
     Attributes:
         entity_id, state, event: the refused command.
         allowed: the events allowed in this state.
+        unknown: whether the lifecycle has no event of that name at all (a misspelling).
+        suggestions: events of the lifecycle whose names are close to ``event``.
     """
 
-    def __init__(self, entity_id: str, state: str, event: str, allowed: Sequence[str]) -> None:
+    def __init__(
+        self,
+        entity_id: str,
+        state: str,
+        event: str,
+        allowed: Sequence[str],
+        *,
+        unknown: bool = False,
+        suggestions: Sequence[str] = (),
+    ) -> None:
         self.entity_id = entity_id
         self.state = state
         self.event = event
         self.allowed = tuple(allowed)
+        self.unknown = unknown
+        self.suggestions = tuple(suggestions)
         hint = ", ".join(self.allowed) if self.allowed else "none: the state is final"
-        super().__init__(
-            f"{entity_id} is '{state}'; '{event}' is not possible now. Allowed now: {hint}."
-        )
+        if unknown:
+            guess = (
+                f"did you mean {' or '.join(repr(s) for s in self.suggestions)}? "
+                if self.suggestions
+                else ""
+            )
+            message = f"{entity_id}: {event!r} is an unknown event; {guess}Allowed now: {hint}."
+        else:
+            message = (
+                f"{entity_id} is '{state}'; '{event}' is not possible now. Allowed now: {hint}."
+            )
+        super().__init__(message)
 
 
 class GuardError(LifecycleError):
@@ -335,11 +372,21 @@ class EntityNotFoundError(InspectionFlowError, LookupError):
 
     Attributes:
         entity_id: the identifier that was looked up.
+        kind: the kind of entity looked for (``round``), or empty for any.
+        known: identifiers of that kind the ledger does hold, when they were listed.
     """
 
-    def __init__(self, entity_id: str) -> None:
+    def __init__(self, entity_id: str, kind: str = "", known: Sequence[str] = ()) -> None:
         self.entity_id = entity_id
-        super().__init__(f"No entity {entity_id!r} in this ledger.")
+        self.kind = kind
+        self.known = tuple(known)
+        if kind:
+            held = (
+                f"; its {kind}s: {', '.join(self.known)}" if self.known else f"; it has no {kind}"
+            )
+            super().__init__(f"No {kind} {entity_id!r} in this ledger{held}.")
+        else:
+            super().__init__(f"No entity {entity_id!r} in this ledger.")
 
 
 # --- wording -----------------------------------------------------------------------------

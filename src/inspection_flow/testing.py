@@ -27,13 +27,13 @@ import abc
 import datetime as dt
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import attrs
 import pytest
 
 from ._areas import Actor
-from ._records import Commit, DeadlineRecord, Event, Snapshot, fold
+from ._records import Commit, DeadlineRecord, DeadlineStatus, Event, Snapshot, fold
 from .exceptions import ConcurrencyError, PayloadError
 from .stores import EventStore
 
@@ -61,7 +61,7 @@ def deadline(
     *,
     alerts: Sequence[dt.datetime] = (),
     fired: Sequence[int] = (),
-    status: Literal["open", "met", "cancelled"] = "open",
+    status: DeadlineStatus = "open",
 ) -> dict[str, Any]:
     """Return a deadline record as event effects store it.
 
@@ -70,7 +70,7 @@ def deadline(
         due_at: when it falls due.
         alerts: instants of its alerts, named ``alert-0``, ``alert-1``, …
         fired: indexes of the alerts that have fired.
-        status: ``open``, ``met`` or ``cancelled``.
+        status: ``open``, ``met``, ``met_late`` or ``cancelled``.
     """
     record = DeadlineRecord(
         name=name,
@@ -506,6 +506,27 @@ class StoreContract(abc.ABC):
             out[entity_id] = commit.snapshot
         store.append(create_commit("no-deadline"))
         return out
+
+    def test_deadlines_are_read_by_due_instant_then_name(self, store: EventStore) -> None:
+        """An entity's deadlines read back by due instant, ties by name, however written."""
+        commit = create_commit(
+            "two-deadlines",
+            deadlines={
+                "b-late": deadline("b-late", T0 + 5 * _DAY),
+                "c-early": deadline("c-early", T0 + 2 * _DAY),
+                "a-early": deadline("a-early", T0 + 2 * _DAY),
+            },
+        )
+        store.append(commit)
+        stored = store.get("two-deadlines")
+        assert stored is not None
+        assert list(stored.deadlines) == ["a-early", "c-early", "b-late"]
+        store.append(next_commit(stored, deadlines={"a-early": deadline("a-early", T0 + 9 * _DAY)}))
+        moved = store.get("two-deadlines")
+        assert moved is not None
+        assert list(moved.deadlines) == ["c-early", "b-late", "a-early"]
+        found = store.find(kind="complaint")
+        assert [list(s.deadlines) for s in found] == [list(moved.deadlines)]
 
     def test_overdue_ordering(self, store: EventStore) -> None:
         """overdue lists open entities due at or before now, earliest first, ties by id."""

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .._areas import Actor, AreaRegistry
-from .._calendar import ChinaCalendar
+from .._calendar import ChinaCalendar, YearSchedule
 from .._checks import (
     check_id,
 )
@@ -72,6 +72,11 @@ class _Base:
         )
         self._derivations: Mapping[str, Derivation] = DERIVATIONS
         self.calendar = calendar if calendar is not None else ChinaCalendar()
+        # Years supplied to the ledger are kept in its store, so that every process
+        # opening it computes on the same calendar.
+        supplied = self.store.calendar_years()
+        if supplied:
+            self.calendar = self.calendar.with_years(supplied)
         self.clock: Clock = clock if clock is not None else SystemClock()
         default = rulebook if isinstance(rulebook, Rulebook) else load_rulebook(rulebook)
         self.rulebook = default
@@ -84,6 +89,8 @@ class _Base:
         self._round_rulebook: dict[str, Rulebook] = {}
         # Jurisdiction answers, by (actor area, entity area); cleared when areas change.
         self._covers_cache: dict[tuple[str, str], bool] = {}
+        # Area codes found to name an area, so each is looked at once per registry state.
+        self._known_areas: tuple[int, set[str]] = (self.areas.generation, set())
         self._covers_generation = self.areas.generation
         self._shapes: dict[tuple[Any, ...], Mapping[str, Any]] = {}
         self._lifecycles: dict[tuple[str, str], Lifecycle] = {}
@@ -155,6 +162,30 @@ class _Base:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def supply_calendar_year(self, schedule: YearSchedule) -> bool:
+        """Keep a year's working-day schedule in the ledger and compute with it from now on.
+
+        For a year the data package does not have yet (or a correction of one it has):
+        the store keeps it, so every process that opens the ledger uses it.  Deadlines
+        already recorded do not move by themselves; :meth:`recompute` moves them and
+        records what moved.
+
+        Args:
+            schedule: the year, e.g. from :meth:`YearSchedule.from_file`.
+
+        Returns:
+            Whether the ledger's calendar changed (``False`` if it kept that same year).
+
+        Raises:
+            CalendarDataError: ``schedule`` is not a :class:`YearSchedule`, or the year
+                would leave a gap after the calendar's years; nothing is kept.
+            StoreError: the store keeps no calendar years or was opened read-only.
+        """
+        calendar = self.calendar.with_years([schedule])
+        changed = self.store.keep_calendar_year(schedule)
+        self.calendar = calendar
+        return changed
 
     def _register_areas(self, rb: Rulebook) -> None:
         for code, (name, parent) in rb.areas.items():

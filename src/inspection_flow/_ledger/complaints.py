@@ -27,9 +27,11 @@ from .._records import (
 )
 from .._rulebook import Rulebook
 from .._rules import SHANGHAI, Channel, as_instant
+from .._wording import wording
 from ..exceptions import (
     GuardError,
     PayloadError,
+    PermissionDeniedError,
 )
 from .engine import _build
 from .inputs import _CATEGORY_SET, _check_actor, _check_category, _check_ids, _check_text, _plain
@@ -56,6 +58,8 @@ class _Intake:
 # A Channel is a str enum: looking up the member itself finds its value's entry, and a
 # value is found in a set of members.
 _CHANNEL_VALUES: Mapping[Any, str] = {c.value: c.value for c in Channel}
+
+_HAND_OVER = "hand_over_batch"
 
 
 class _Complaints(_Rounds):
@@ -102,7 +106,7 @@ class _Complaints(_Rounds):
                 f"unknown channel {channel!r}; use one of {', '.join(c.value for c in Channel)}",
             ) from None
         if category.__class__ is not str or category not in _CATEGORY_SET:
-            _check_category(complaint_id, category)
+            category = _check_category(complaint_id, category)
         if summary.__class__ is not str or not summary.strip() or not summary.isprintable():
             _check_text(complaint_id, "summary", summary)
         if area.__class__ is not str or complaint_id is not None or command_id is not None:
@@ -125,6 +129,7 @@ class _Complaints(_Rounds):
         # round state; later complaints of the same kind reuse the answer and effects.
         key = (actor, area, category) if actor.__class__ is Actor else None
         known = ctx.creations.get(key) if key is not None else None
+        outside = False
         if known is None or entity_id.__class__ is not str or not entity_id:
             known = None
             self._in_round(rnd, actor, entity_id)
@@ -168,8 +173,15 @@ class _Complaints(_Rounds):
                 command_id=command_id,
                 late_entry_reason=late_entry_reason,
             )
-            # A back-dated entry's effects are its own, never shared with later complaints.
-            if key is not None and not snap.deadlines and "late_entry" not in ev.effects:
+            # Never remembered as a known shape: each such complaint is looked at again;
+            # a back-dated entry's effects are its own, never shared with later ones.
+            outside = not any(self.areas.covers(r, area) for r in rnd.areas)
+            if (
+                key is not None
+                and not snap.deadlines
+                and not outside
+                and "late_entry" not in ev.effects
+            ):
                 shape = (
                     snap.kind,
                     snap.lifecycle,
@@ -197,7 +209,45 @@ class _Complaints(_Rounds):
                 f"the hotline ({ctx.window}) closed with the station-in on {ctx.last_day}; "
                 "record a later complaint as a letter",
             )
+        if outside:
+            return self._outside_round(ctx.rulebook, rnd, ev, snap, command_id, complaint_id)
         return self._commit_new(ev, snap, command_id, generated=not complaint_id)
+
+    def _outside_round(
+        self,
+        rb: Rulebook,
+        rnd: Snapshot,
+        ev: Event,
+        snap: Snapshot,
+        command_id: str | None,
+        complaint_id: str | None,
+    ) -> Snapshot:
+        """Refuse a complaint about an area outside the round's, or record it as passed on
+        to that area, as the rulebook's ``[intake] outside_round`` says.
+
+        Raises:
+            GuardError: the rulebook refuses such complaints (its default).
+        """
+        names = "、".join(f"{self.areas.name(a)} {a}" for a in rnd.areas)
+        where = f"{self.areas.name(snap.area)} {snap.area}"
+        if rb.outside_round != "pass_on":
+            raise GuardError(
+                snap.entity_id,
+                CREATE,
+                "within_round",
+                f"{where} is outside the round {rnd.entity_id} over {names}; record the "
+                f"complaint in the round covering {snap.area}, or set [intake] outside_round "
+                '= "pass_on" in the rulebook to pass such complaints on',
+            )
+        reason = wording("zh").text("intake.outside_round", round=names, area=where)
+        # Worked out before anything is written, so a refusal of the pass-on leaves no
+        # complaint behind.
+        ev2, passed = self._transition(snap, "pass_on", ev.actor, ev.at, {"reason": reason}, None)
+        stored = self._commit_new(ev, snap, command_id, generated=not complaint_id)
+        if stored.version != snap.version or stored.last_hash != snap.last_hash:
+            return stored  # a retried command: the first attempt's answer stands
+        self._write((Commit(passed, (ev2,), snap.version),))
+        return passed
 
     def _intake_context(self, rnd: Snapshot) -> _Intake:
         """What receiving a complaint needs of its round, worked out once per round state."""
@@ -246,50 +296,97 @@ class _Complaints(_Rounds):
 
         The batch holds the intake of the day before (the previous day's hotline window and
         letters); cases still waiting from earlier days join it.  Each case's result clock
-        starts at ``at``.  Returns ``None`` when no case is waiting.
+        starts at ``at``, and the day it was handed over is recorded (``handed_over_day``)
+        beside the batch day its intake gave it (``batch_day``, unchanged): the batch
+        names the cases handed over after their batch day (:attr:`Batch.late`).  Returns
+        ``None`` when nothing was received for the day.
         ``late_entry_reason`` is as for :meth:`fire`.
 
         Raises:
-            PermissionDeniedError, GuardError, ChronologyError: as for :meth:`fire`;
-            nothing is written then.
+            GuardError: ``at`` is before ``day``, or the day's batch was already handed
+                over and nothing has been received for it since (the message names the
+                batch).
+            PermissionDeniedError, ChronologyError: as for :meth:`fire`; nothing is
+                written then.
         """
-        check_id(round_id, "round_id", event="record_batch")
-        check_date(day, "day", entity_id=round_id, event="record_batch")
-        _check_actor(actor, round_id, "record_batch")
-        rnd = self._round(round_id, _INTAKE_STATES, "handing over a batch")
+        # Refusals speak of the command the clerk called, never of the round's internal
+        # record_batch event.
+        check_id(round_id, "round_id", event=_HAND_OVER)
+        check_date(day, "day", entity_id=round_id, event=_HAND_OVER)
+        _check_actor(actor, round_id, _HAND_OVER)
+        rnd = self._round(round_id, _INTAKE_STATES, "handing over a batch", _HAND_OVER)
+        recording = self.lifecycle_of(rnd).transition(rnd.state, "record_batch")
+        if recording is not None and actor.role not in recording.roles:
+            raise PermissionDeniedError(
+                round_id,
+                _HAND_OVER,
+                actor.role,
+                actor.area,
+                f"only {', '.join(sorted(recording.roles))} may hand over a batch",
+            )
         if as_instant(at, "at").date() < day:
             # The batch of a day holds the intake of the day before, complete only once
             # that day is over.
             raise GuardError(
                 round_id,
-                "record_batch",
+                _HAND_OVER,
                 "batch_day",
                 f"the batch of {day.isoformat()} cannot be handed over before that day",
             )
         cases = self.pending_for_batch(round_id, day)
         if not cases:
+            done = self._batch_of_day(round_id, day)
+            if done is not None:
+                raise GuardError(
+                    round_id,
+                    _HAND_OVER,
+                    "batch_day",
+                    f"the batch of {day.isoformat()} was already handed over (batch {done}) "
+                    "and no case has been received for it since",
+                )
             return None
         number = int(rnd.data.get("batches", 0)) + 1
+        on = as_instant(at, "at").astimezone(SHANGHAI).date()
+        handed = {"day": on.isoformat()}
         commits: list[Commit] = []
         for snap in cases:
             ev1, mid = self._transition(
                 snap, "batch", actor, at, {"number": number}, None, late_entry_reason
             )
-            ev2, new = self._transition(mid, "hand_over", actor, at, {}, None, late_entry_reason)
+            ev2, new = self._transition(
+                mid, "hand_over", actor, at, handed, None, late_entry_reason
+            )
             commits.append(Commit(new, (ev1, ev2), snap.version))
         ids = [s.entity_id for s in cases]
+        late = [
+            s.entity_id
+            for s in cases
+            if str(s.data.get("batch_day", handed["day"])) < handed["day"]
+        ]
+        recorded: dict[str, Any] = {
+            "number": number,
+            "day": day.isoformat(),
+            "cases": ids,
+            "handed_over_on": handed["day"],
+        }
+        if late:
+            recorded["late"] = late
         ev, new_round = self._transition(
-            rnd,
-            "record_batch",
-            actor,
-            at,
-            {"number": number, "day": day.isoformat(), "cases": ids},
-            None,
-            late_entry_reason,
+            rnd, "record_batch", actor, at, recorded, None, late_entry_reason
         )
         commits.append(Commit(new_round, (ev,), rnd.version))
         self._write(commits)
-        return Batch(round_id, number, day, tuple(ids))
+        return Batch(round_id, number, day, tuple(ids), on, tuple(late))
+
+    def _batch_of_day(self, round_id: str, day: dt.date) -> int | None:
+        """Return the number of the latest batch handed over for ``day``, if any."""
+        wanted = day.isoformat()
+        numbers = [
+            int(ev.payload["number"])
+            for ev in self.store.events(round_id)
+            if ev.name == "record_batch" and ev.payload.get("day") == wanted
+        ]
+        return numbers[-1] if numbers else None
 
     def split_case(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from .._areas import Actor
@@ -27,6 +27,7 @@ from .._records import (
     Event,
     Snapshot,
     fold,
+    in_due_order,
     iso,
     one_area,
 )
@@ -36,7 +37,6 @@ from ..exceptions import (
     ChronologyError,
     ConcurrencyError,
     GuardError,
-    InvalidTransitionError,
     LifecycleError,
     PayloadError,
     PermissionDeniedError,
@@ -50,6 +50,7 @@ from .inputs import (
     _id_in_use,
     _placeholder,
     _plain,
+    _unknown_area,
 )
 from .values import _MEMO_SIZE, _NO_DATA, _SYSTEM, ALERT_WITHDRAWN, Decision
 
@@ -174,7 +175,7 @@ class _Engine(_Deadlines):
     ) -> tuple[Transition, dict[str, Any]]:
         t = lc.transition(snap.state, event)
         if t is None:
-            raise InvalidTransitionError(snap.entity_id, snap.state, event, lc.allowed(snap.state))
+            raise lc.refusal(snap.entity_id, snap.state, event)
         if actor.role not in t.roles:
             raise PermissionDeniedError(
                 snap.entity_id,
@@ -197,6 +198,7 @@ class _Engine(_Deadlines):
             if f.type not in ("area", "areas") or f.name not in clean or f.name in placeholders:
                 continue
             codes = [clean[f.name]] if f.type == "area" else clean[f.name]
+            self._check_known_areas(snap.entity_id, event, f.name, codes)
             outside = [c for c in codes if not self._covers(actor, (c,))]
             if outside:
                 raise PermissionDeniedError(
@@ -217,6 +219,27 @@ class _Engine(_Deadlines):
         if t.clock is not None:
             self._check_clock(snap, t, clean)
         return t, clean
+
+    def _check_known_areas(
+        self, entity_id: str, event: str, field: str, codes: Iterable[str]
+    ) -> None:
+        """Refuse a code that names no area, suggesting the registered areas close to it.
+
+        Raises:
+            PayloadError: naming ``field``; the entity and event are as given.
+        """
+        generation, known = self._known_areas
+        if generation != self.areas.generation:
+            known = set()
+            self._known_areas = (self.areas.generation, known)
+        for code in codes:
+            if code in known:
+                continue
+            if not self.areas.known(code):
+                raise PayloadError(
+                    entity_id, event, field, _unknown_area(code, self.areas.suggest(code))
+                )
+            known.add(code)
 
     def can(
         self,
@@ -239,6 +262,9 @@ class _Engine(_Deadlines):
         t = lc.transition(snap.state, event)
         reasons: list[str] = []
         if t is None:
+            refusal = lc.refusal(snap.entity_id, snap.state, event)
+            if refusal.unknown:
+                return Decision(False, (str(refusal),))
             allowed = ", ".join(lc.allowed(snap.state)) or "none"
             return Decision(
                 False,
@@ -462,6 +488,11 @@ class _Engine(_Deadlines):
                 record = changed or snap.deadlines.get(b.name)
                 if record is not None and record.status == "open":
                     status: DeadlineStatus = "met" if met else "cancelled"
+                    # Late is a recorded fact, not a later reading of the dates: the end
+                    # effect says met_late, so no change of rule or calendar alters it.
+                    late = record.kind == "due" and not record.suspended
+                    if met and late and at >= record.due_at:
+                        status = "met_late"
                     if changed is None:
                         ends[b.name] = (status, iso(at))
                     deadlines[b.name] = record.ended(status, at)
@@ -474,7 +505,11 @@ class _Engine(_Deadlines):
         if snap.deadlines:
             for b in lc.deadlines_reopened_by(event):
                 record = snap.deadlines.get(b.name)
-                if record is not None and record.status == "met" and b.name not in deadlines:
+                if (
+                    record is not None
+                    and record.status in ("met", "met_late")
+                    and b.name not in deadlines
+                ):
                     ends[b.name] = ("open", None)
                     deadlines[b.name] = record.ended("open", None)
         if new_state in lc.terminal_states:
@@ -486,14 +521,29 @@ class _Engine(_Deadlines):
         # Batch numbers and deadlines started together (a day's batch, its hand-over):
         # many cases set the same fields and start the same shared records, so they share
         # one (immutable) effects mapping and deadline mapping.
-        shareable = not data and not ends and bool(setters or deadlines)
+        # Plain recorded values (a batch's hand-over day) are shared with the rest.
+        shareable = (
+            not ends
+            and bool(setters or deadlines)
+            and all(v.__class__ in (str, int, bool) for v in data.values())
+        )
         if shareable:
-            key = (tuple(setters.items()), tuple((n, id(r)) for n, r in deadlines.items()))
+            key = (
+                tuple(setters.items()),
+                tuple((n, id(r)) for n, r in deadlines.items()),
+                tuple(data.items()),
+            )
             hit = self._effects_memo.get(key)
             if hit is not None and all(
                 a is b for a, b in zip(hit[0], deadlines.values(), strict=True)
             ):
                 return hit[1], hit[2]
+        started_in = tuple(deadlines.values())
+        # Kept in the one order of deadlines (due instant, then name), sorted once per
+        # shared mapping.
+        ordered = in_due_order(deadlines)
+        if ordered is not deadlines:
+            deadlines = dict(ordered)
         effects: dict[str, Any] = {}
         if data:
             effects["data"] = data
@@ -507,7 +557,7 @@ class _Engine(_Deadlines):
             if len(self._effects_memo) >= _MEMO_SIZE:
                 self._effects_memo.clear()
             # The records are kept with their ids, so a reused id never matches.
-            self._effects_memo[key] = (tuple(deadlines.values()), effects, deadlines)
+            self._effects_memo[key] = (started_in, effects, deadlines)
         return effects, deadlines
 
     def create(
@@ -624,6 +674,7 @@ class _Engine(_Deadlines):
         _check_actor(actor, entity_id, CREATE)
         if area.__class__ is not str or areas:
             _check_areas(entity_id, area, areas)
+        self._check_known_areas(entity_id, CREATE, "areas" if areas else "area", areas or (area,))
         when = as_instant(at, "at")
         kind = lifecycle.kind
         if creators is None:
@@ -654,6 +705,9 @@ class _Engine(_Deadlines):
         }
         if extra_deadlines:
             records.update(extra_deadlines)
+        ordered = in_due_order(records)
+        if ordered is not records:
+            records = dict(ordered)
         shape = (kind, lifecycle.name, area, owner_areas, round_id, parent_id, batch, category)
         if records:
             effects: Mapping[str, Any] = {

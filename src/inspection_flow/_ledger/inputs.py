@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._areas import Actor
@@ -76,12 +76,26 @@ def _check_ids(entity_id: object, area: object, command_id: object) -> None:
 
 def _check_areas(entity_id: str, area: object, areas: object) -> None:
     """Refuse an owner area, or list of owner areas, that is not area codes."""
+    if isinstance(area, int) and not isinstance(area, bool):
+        # A code typed as a number: say how to write it, rather than only that it is wrong.
+        raise PayloadError(
+            entity_id, CREATE, "area", f"{area} must be text: write the code as '{area}'"
+        )
     check_id(area, "area", entity_id=entity_id, event=CREATE)
     if areas is not None:
         if not isinstance(areas, (list, tuple)):
             raise PayloadError(entity_id, CREATE, "areas", "must be a list of area codes")
         for a in areas:
             check_id(a, "areas", entity_id=entity_id, event=CREATE)
+
+
+def _unknown_area(code: str, suggestions: Sequence[str]) -> str:
+    """Say that ``code`` is no area, with the registered areas close to it."""
+    guess = f"did you mean {' or '.join(suggestions)}? " if suggestions else ""
+    return (
+        f"unknown area {code!r}; {guess}An area is a GB/T 2260 code (430903) or a code "
+        "registered in the ledger's areas (yiyang-datonghu)"
+    )
 
 
 #: The filters of :meth:`Ledger.find`, and what each accepts.
@@ -117,12 +131,20 @@ def _check_filters(filters: Mapping[str, Any]) -> None:
             raise PayloadError("-", "find", shown(key), f"is not a filter; use {known}")
 
 
-def _check_category(entity_id: str | None, category: object) -> None:
-    """Refuse a pollution category the ledger does not know."""
-    if category.__class__ is not str or category not in CATEGORIES:
-        raise PayloadError(
-            _named(entity_id), CREATE, "category", f"use one of {', '.join(CATEGORIES)}"
-        )
+def _check_category(entity_id: str | None, category: object) -> str:
+    """Return the category's name, given by name or by its Chinese label (大气 is air).
+
+    Raises:
+        PayloadError: a pollution category the ledger does not know.
+    """
+    if category.__class__ is str:
+        if category in _CATEGORY_SET:
+            return str(category)
+        named = _CATEGORY_OF_LABEL.get(str(category))
+        if named is not None:
+            return named
+    known = ", ".join(f"{c} ({CATEGORIES_ZH[c]})" for c in CATEGORIES)
+    raise PayloadError(_named(entity_id), CREATE, "category", f"use one of {known}")
 
 
 def _plain(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -223,6 +245,7 @@ CATEGORIES_ZH = {
 
 
 _CATEGORY_SET = frozenset(CATEGORIES)
+_CATEGORY_OF_LABEL = {label: name for name, label in CATEGORIES_ZH.items()}
 
 
 _COUNT_BY = ("state", "area", "batch", "category", "kind")

@@ -12,7 +12,9 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from .._records import Commit, Event, Snapshot, fold
+import attrs
+
+from .._records import ALERT, Commit, Event, Snapshot, fold
 from .._rules import SHANGHAI, as_instant
 from ..exceptions import AnchorError, StoreError
 from ..stores import Anchor, MemoryStore, RepairReport, VerifyReport
@@ -40,10 +42,13 @@ class Ledger(_Queries):
 
         The view folds only the events that happened by then (``at``, not when they
         were recorded), so a briefing for a past day counts what was true that day,
-        and a paper record entered the next morning counts on the day it happened.  It
-        reads the store's events once (one pass, :meth:`EventStore.histories`) and keeps
-        the result in memory: it costs more than the live projection, in proportion to
-        the events read.
+        and a paper record entered the next morning counts on the day it happened.  A
+        sweep records the alerts it finds in one event dated by the latest of them; each
+        alert counts from its own instant, so one that fell due by then counts as
+        recorded although its event is dated later (the event is not in the view's
+        history).  It reads the store's events once (one pass,
+        :meth:`EventStore.histories`) and keeps the result in memory: it costs more than
+        the live projection, in proportion to the events read.
 
         Args:
             when: a day (meaning its end, 24:00 Asia/Shanghai), or an aware instant.
@@ -58,13 +63,37 @@ class Ledger(_Queries):
         """
         cutoff = _cutoff(when)
         store = MemoryStore()
-        for events in self.store.histories(cutoff):
+        for events in self.store.histories():
             snapshot: Snapshot | None = None
+            kept: list[Event] = []
             for event in events:
-                snapshot = fold(snapshot, event, chained=False)
-            assert snapshot is not None
-            store.append(Commit(snapshot, tuple(events), 0))
+                if event.at <= cutoff:
+                    snapshot = fold(snapshot, event, chained=False)
+                    kept.append(event)
+                elif event.name == ALERT and snapshot is not None:
+                    snapshot = _alerts_due_by(snapshot, event, cutoff)
+            if snapshot is not None:
+                store.append(Commit(snapshot, tuple(kept), 0))
         return LedgerView(self, store, cutoff)
+
+
+def _alerts_due_by(snapshot: Snapshot, event: Event, cutoff: dt.datetime) -> Snapshot:
+    """Return ``snapshot`` with the alerts of a later-dated sweep event that fell due by
+    ``cutoff`` counted as fired."""
+    due = [
+        (deadline, name)
+        for key in ("alerts", "superseded")
+        for deadline, _, name, instant in event.payload.get(key, ())
+        if dt.datetime.fromisoformat(instant) <= cutoff
+    ]
+    if not due:
+        return snapshot
+    deadlines = dict(snapshot.deadlines)
+    for deadline, name in due:
+        record = deadlines.get(deadline)
+        if record is not None and name not in record.fired:
+            deadlines[deadline] = attrs.evolve(record, fired=(*record.fired, name))
+    return attrs.evolve(snapshot, deadlines=deadlines)
 
 
 def _cutoff(when: Any) -> dt.datetime:

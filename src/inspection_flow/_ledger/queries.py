@@ -22,6 +22,14 @@ from ..stores import Anchor, RepairReport, VerifyReport
 from .inputs import _COUNT_BY, _check_filters
 from .tasks import _Tasks
 
+#: The deadline whose keeping makes a case concluded on time (按时办结) and a task
+#: completed on schedule (按期完成).
+_TIMED = {"complaint": "result_due", "task": "rectify_due"}
+
+
+def _rate(on_time: int, late: int) -> float | None:
+    return on_time / (on_time + late) if on_time + late else None
+
 
 class _Queries(_Tasks):
     """Queries over the ledger: finding entities, overdue and due-soon items, counts and
@@ -121,10 +129,15 @@ class _Queries(_Tasks):
 
     def rates(
         self, now: dt.datetime, *, round_id: str | None = None, area: str | None = None
-    ) -> dict[str, float | None]:
+    ) -> dict[str, float | int | None]:
         """Return the closing rate of cases (办结率), the closing rate of tasks (销号率) and
         the on-schedule rate of open tasks (序时进度), each ``None`` when there is nothing
-        to rate.
+        to rate; and how deadlines were kept: ``case_on_time_rate`` (按时办结率, cases
+        whose result was reported by its due time among those reported) and
+        ``task_on_time_rate`` (按期完成率, tasks completed by their deadline among those
+        completed), each ``None`` when nothing was yet done, with the counts of cases and
+        tasks done late (``cases_met_late``, ``tasks_met_late``) apart from those still
+        open past due at ``now`` (``cases_overdue``, ``tasks_overdue``).
 
         What counts as closed or outside the rate is what the lifecycles say of their
         states (:meth:`tally`).
@@ -141,11 +154,46 @@ class _Queries(_Tasks):
             for s in self.overdue(now, kind="task", area=area)
             if (round_id is None or s.round_id == round_id) and task_lc.counts_as(s.state) == "open"
         )
+        case_on_time, cases_late, cases_overdue = self._timeliness("complaint", now, round_id, area)
+        task_on_time, tasks_late, tasks_overdue = self._timeliness("task", now, round_id, area)
         return {
             "case_closing_rate": cases["closed"] / in_scope if in_scope else None,
             "task_closing_rate": tasks["closed"] / total_tasks if total_tasks else None,
             "on_schedule_rate": (open_tasks - behind) / open_tasks if open_tasks else None,
+            "case_on_time_rate": _rate(case_on_time, cases_late),
+            "cases_met_late": cases_late,
+            "cases_overdue": cases_overdue,
+            "task_on_time_rate": _rate(task_on_time, tasks_late),
+            "tasks_met_late": tasks_late,
+            "tasks_overdue": tasks_overdue,
         }
+
+    def _timeliness(
+        self, kind: str, now: dt.datetime, round_id: str | None, area: str | None
+    ) -> tuple[int, int, int]:
+        """Count the entities of ``kind`` whose main deadline was met on time, met late,
+        and is still open past due at ``now``."""
+        deadline = _TIMED[kind]
+        filters: dict[str, str] = {"kind": kind}
+        if round_id is not None:
+            filters["round_id"] = round_id
+        if area is not None:
+            filters["area"] = area
+        when = as_instant(now, "now")
+        on_time = late = overdue = 0
+        # Read entity by entity: whether a deadline was late is stored in its record,
+        # which no index of the stores holds.
+        for snap in self.find(**filters):
+            record = snap.deadlines.get(deadline)
+            if record is None:
+                continue
+            if record.status == "met":
+                on_time += 1
+            elif record.status == "met_late":
+                late += 1
+            elif record.status == "open" and not record.suspended and when >= record.due_at:
+                overdue += 1
+        return on_time, late, overdue
 
     def verify(self, *, deep: bool = False, anchor: Anchor | str | None = None) -> VerifyReport:
         """Audit the ledger and report every problem found (see :meth:`EventStore.verify`).

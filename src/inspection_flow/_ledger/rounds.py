@@ -128,16 +128,18 @@ class _Rounds(_Sweep):
         self._round_rulebook[round_id] = rb
         return self._commit_new(ev, snap, command_id)
 
-    def _round(self, round_id: str, states: Collection[str] | None, what: str) -> Snapshot:
+    def _round(
+        self, round_id: str, states: Collection[str] | None, what: str, event: str = CREATE
+    ) -> Snapshot:
         rnd = self.get(round_id)
         if rnd.kind != "round":
             raise PayloadError(
-                round_id, CREATE, "round_id", f"{round_id} is a {rnd.kind}, not a round"
+                round_id, event, "round_id", f"{round_id} is a {rnd.kind}, not a round"
             )
         if states is not None and rnd.state not in states:
             raise GuardError(
                 round_id,
-                CREATE,
+                event,
                 "round_state",
                 f"{what} is not possible while the round is '{rnd.state}'",
             )

@@ -41,7 +41,7 @@ class _Tasks(_Complaints):
         rb = self.rulebook_of(rnd)
         _check_text(task_id, "title", title)
         if category is not None:
-            _check_category(task_id, category)
+            category = _check_category(task_id, category)
         entity_id = task_id or f"{round_id}/T-{uuid.uuid4().hex[:12]}"
         ev, snap = self._create(
             entity_id=entity_id,

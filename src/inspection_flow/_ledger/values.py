@@ -57,12 +57,22 @@ class Decision:
 
 @attrs.frozen
 class Batch:
-    """A daily hand-over batch (交办批次) of complaint cases."""
+    """A daily hand-over batch (交办批次) of complaint cases.
+
+    Attributes:
+        round_id, number, day: the round, the batch's number and the day it is the batch of.
+        case_ids: the cases handed over.
+        handed_over_on: the day they were handed over (their clocks start then).
+        late: the cases whose batch day, as their intake gave it, is earlier than the day
+            they were handed over.
+    """
 
     round_id: str
     number: int
     day: dt.date
     case_ids: tuple[str, ...]
+    handed_over_on: dt.date | None = None
+    late: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -105,8 +115,38 @@ class DeadlineView:
 
     @property
     def status(self) -> str:
-        """``open``, ``met`` or ``cancelled``."""
+        """``open``, ``met`` (by the due time), ``met_late`` (after it) or ``cancelled``."""
         return self.record.status
+
+    @property
+    def days_late(self) -> int | None:
+        """How late the deadline was met: calendar days from its last day to the day it
+        was met (0 when on time); ``None`` while it is open or once cancelled.
+
+        Calendar days, not working days: a result due on Friday and reported on Monday is
+        three days late.  Days are Asia/Shanghai days.
+        """
+        record = self.record
+        if record.status not in ("met", "met_late") or record.ended_at is None:
+            return None
+        return self.days_late_at(record.ended_at)
+
+    def days_late_at(self, at: dt.datetime) -> int:
+        """Return how many calendar days late the deadline is at ``at``: counted from its
+        last day to ``at``'s day while open, to the day it was met once met; 0 when it is
+        not late, was cancelled, or is the end of a period.
+
+        Raises:
+            AnchorError: ``at`` is not an aware instant.
+        """
+        record = self.record
+        when = as_instant(at, "at")
+        if record.kind != "due" or record.status == "cancelled":
+            return 0
+        if record.status != "open" and record.ended_at is not None:
+            when = min(when, record.ended_at)
+        day = when.astimezone(SHANGHAI).date()
+        return max(0, (day - record.last_day).days)
 
     @property
     def last_day(self) -> dt.date:
@@ -156,6 +196,9 @@ class DeadlineView:
         else:
             body = self.due.explain(w) if self.due is not None else ""
         status = w.text(f"deadline.status.{self.record.status}")
+        late = self.days_late
+        if self.record.status == "met_late" and late:
+            status = w.count("deadline.late_by", late, status=status)
         ended = self.record.ended_at
         lines = [
             head,

@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Literal
 
+from .._calendar import YearSchedule
 from .._records import GENESIS, Commit, Event, Snapshot, chain_hash, replay
 from ..exceptions import StoreError, TamperError
 from ._audit import (
@@ -194,6 +195,27 @@ class EventStore(abc.ABC):
             events = [e for e in self.events(entity_id) if until is None or e.at <= until]
             if events:
                 yield events
+
+    # -- calendar years -------------------------------------------------------------------
+
+    def calendar_years(self) -> list[YearSchedule]:
+        """Return the working-day schedules supplied to the ledger, in order of year.
+
+        A store shared by several processes keeps them so that every process computes
+        with the same calendar.  This default keeps none.
+        """
+        return []
+
+    def keep_calendar_year(self, schedule: YearSchedule) -> bool:
+        """Keep ``schedule`` (replacing a kept schedule of its year); return whether it changed.
+
+        Raises:
+            StoreError: the store keeps no calendar years, or was opened read-only.
+        """
+        raise StoreError(
+            f"{type(self).__name__} keeps no calendar years; give the ledger a calendar "
+            f"with the year instead (ChinaCalendar.from_files)"
+        )
 
     # -- integrity ------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import datetime as dt
 import threading
 from collections.abc import Collection, Iterator, Sequence
 
+from .._calendar import YearSchedule
 from .._records import Commit, Event, Snapshot
 from ..exceptions import ConcurrencyError, TamperError
 from ._audit import Anchor, CommandRow, EntityRecords, LedgerHead, ProjectionRow, anchor_of
@@ -25,8 +26,19 @@ class MemoryStore(EventStore):
         # Every event in the order the store took it: the ledger's order, for anchors.
         self._log: list[Event] = []
         self._lock = threading.Lock()
+        self._calendar_years: dict[int, YearSchedule] = {}
 
     keeps_head = True
+
+    def calendar_years(self) -> list[YearSchedule]:
+        return [self._calendar_years[y] for y in sorted(self._calendar_years)]
+
+    def keep_calendar_year(self, schedule: YearSchedule) -> bool:
+        with self._lock:
+            if self._calendar_years.get(schedule.year) == schedule:
+                return False
+            self._calendar_years[schedule.year] = schedule
+            return True
 
     def append(self, commit: Commit) -> tuple[Event, ...]:
         with self._lock:

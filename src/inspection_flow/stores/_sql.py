@@ -11,6 +11,9 @@ Tables (all prefixed ``if_`` so they can live beside an application's own)::
     if_ledger_head         one row: how many events, entities and applied commands the
                            ledger holds, written in the same transaction as they are; each
                            event's ``seq`` is its position in the ledger's order
+    if_calendar_years      working-day schedules supplied to the ledger (a year the data
+                           package does not have yet), one row per year, read by every
+                           process that opens the ledger
 
 Upgrading the schema: :data:`metadata` describes the current tables, so a project that
 manages its database with Alembic points ``target_metadata`` at
@@ -27,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import importlib.util
+import json
 import os
 import random
 import sqlite3
@@ -40,6 +44,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from .._calendar import YearSchedule
 from .._records import Commit, Event, Snapshot, canonical_json, replay
 from ..exceptions import (
     ConcurrencyError,
@@ -206,6 +211,12 @@ _commands = sa.Table(
     sa.Column("last_version", sa.Integer, nullable=False),
 )
 
+_calendar_years = sa.Table(
+    "if_calendar_years",
+    metadata,
+    sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("schedule", sa.Text, nullable=False),
+)
 
 # The statements of the write path and of point reads, built once: building a statement
 # with literal values costs more than executing it.
@@ -995,6 +1006,33 @@ class SQLStore(EventStore):
                 f"that version: {'; '.join(problems)}; it was not opened"
             )
         return False
+
+    # -- calendar years ----------------------------------------------------------------------
+
+    def calendar_years(self) -> list[YearSchedule]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                sa.select(_calendar_years.c.schedule).order_by(_calendar_years.c.year)
+            ).scalars()
+            return [YearSchedule.from_dict(json.loads(text)) for text in rows]
+
+    def keep_calendar_year(self, schedule: YearSchedule) -> bool:
+        text = json.dumps(schedule.to_dict(), ensure_ascii=False, sort_keys=True)
+        with self._writing() as conn:
+            found = conn.execute(
+                sa.select(_calendar_years.c.schedule).where(_calendar_years.c.year == schedule.year)
+            ).scalar_one_or_none()
+            if found == text:
+                return False
+            if found is None:
+                conn.execute(sa.insert(_calendar_years).values(year=schedule.year, schedule=text))
+            else:
+                conn.execute(
+                    sa.update(_calendar_years)
+                    .where(_calendar_years.c.year == schedule.year)
+                    .values(schedule=text)
+                )
+            return True
 
     @staticmethod
     def _check_version(found: str) -> None:
@@ -1907,8 +1945,8 @@ def _audited_columns(snapshot: Snapshot) -> dict[str, Any]:
 
 
 def _upgrade_1_to_2(conn: sa.Connection) -> None:
-    """Give every event its position and recording time, and the ledger its head (schema 1
-    to 2); events written before keep no recording time."""
+    """Give every event its position and recording time, the ledger its head and a table of
+    supplied calendar years (schema 1 to 2); events written before keep no recording time."""
     conn.exec_driver_sql("ALTER TABLE if_events ADD COLUMN seq BIGINT NOT NULL DEFAULT 0")
     conn.exec_driver_sql("ALTER TABLE if_events ADD COLUMN recorded_at VARCHAR")
     conn.exec_driver_sql(
@@ -1922,6 +1960,7 @@ def _upgrade_1_to_2(conn: sa.Connection) -> None:
         if index.name == "ix_if_events_seq":
             index.create(conn)
     _head.create(conn, checkfirst=True)
+    _calendar_years.create(conn, checkfirst=True)
     counts = conn.execute(
         sa.select(
             sa.select(sa.func.count()).select_from(_events).scalar_subquery(),
