@@ -414,3 +414,30 @@ def _own_guards(guards: Mapping[str, Guard] | None) -> dict[str, Guard]:
                 "-", f"guard {name!r}", "give a name and a function of a GuardContext"
             )
     return dict(guards)
+
+
+def _event_keeping_state(
+    snap: Snapshot,
+    name: str,
+    at: dt.datetime,
+    actor: Actor,
+    payload: Mapping[str, Any],
+    effects: Mapping[str, Any],
+    recorded_at: dt.datetime | None,
+) -> Event:
+    """An event the ledger records of its own on ``snap`` (an alert, a recompute, a
+    withdrawal): it follows the entity's latest event and leaves its state as it is."""
+    return Event.new(
+        snap.entity_id,
+        snap.version + 1,
+        name,
+        at,
+        actor,
+        payload,
+        snap.state,
+        snap.state,
+        effects,
+        None,
+        snap.last_hash,
+        recorded_at,
+    )

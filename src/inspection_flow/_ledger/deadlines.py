@@ -15,7 +15,6 @@ from .._definitions import DeadlineBinding, Transition
 from .._records import (
     Commit,
     DeadlineRecord,
-    Event,
     Snapshot,
     fold,
     iso,
@@ -27,7 +26,7 @@ from ..exceptions import (
     InspectionFlowError,
     PayloadError,
 )
-from .base import _Base
+from .base import _Base, _event_keeping_state
 from .inputs import _check_actor, _extension
 from .values import _MEMO_SIZE, RECOMPUTE, DeadlineView, Moved
 
@@ -267,18 +266,13 @@ class _Deadlines(_Base):
                 )
                 changes[name] = fresh.to_dict()
         if moved and apply:
-            ev = Event.new(
-                entity_id,
-                snap.version + 1,
+            ev = _event_keeping_state(
+                snap,
                 RECOMPUTE,
                 when,
                 actor,
                 {"moved": [m.deadline for m in moved]},
-                snap.state,
-                snap.state,
                 {"deadlines": changes},
-                None,
-                snap.last_hash,
                 self._recorded_at(),
             )
             self._write((Commit(fold(snap, ev), (ev,), snap.version),))

@@ -41,6 +41,7 @@ from ..exceptions import (
     PayloadError,
     PermissionDeniedError,
 )
+from .base import _event_keeping_state
 from .deadlines import _Deadlines
 from .inputs import (
     _check_actor,
@@ -127,18 +128,13 @@ def _withdrawal(before: Snapshot, after: Snapshot, fact: Event) -> Event | None:
     if not withdrawn:
         return None
     # Dated when the fact happened: from then on the alerts had no ground.
-    return Event.new(
-        after.entity_id,
-        after.version + 1,
+    return _event_keeping_state(
+        after,
         ALERT_WITHDRAWN,
         fact.at,
         _SYSTEM,
         {"withdrawn": withdrawn, "because": [fact.version, fact.name]},
-        after.state,
-        after.state,
         {},
-        None,
-        after.last_hash,
         fact.recorded_at,
     )
 

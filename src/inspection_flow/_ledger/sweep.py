@@ -15,7 +15,6 @@ from .._checks import (
 from .._records import (
     Commit,
     DeadlineRecord,
-    Event,
     Snapshot,
     fold,
     iso,
@@ -24,6 +23,7 @@ from .._rules import as_instant
 from ..exceptions import (
     ConcurrencyError,
 )
+from .base import _event_keeping_state
 from .engine import _Engine
 from .values import _SYSTEM, ALERT, AlertNotice
 
@@ -110,19 +110,8 @@ class _Sweep(_Engine):
         payload: dict[str, Any] = {"alerts": [[n, a[0], a[1], iso(a[2])] for n, a, _ in pending]}
         if superseded:
             payload["superseded"] = [[n, a[0], a[1], iso(a[2])] for n, a, _ in superseded]
-        ev = Event.new(
-            snap.entity_id,
-            snap.version + 1,
-            ALERT,
-            at,
-            _SYSTEM,
-            payload,
-            snap.state,
-            snap.state,
-            {"deadlines": changes},
-            None,
-            snap.last_hash,
-            self._recorded_at(),
+        ev = _event_keeping_state(
+            snap, ALERT, at, _SYSTEM, payload, {"deadlines": changes}, self._recorded_at()
         )
         self._write((Commit(fold(snap, ev), (ev,), snap.version),))
         return [
