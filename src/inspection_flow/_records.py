@@ -356,7 +356,12 @@ class Event:
             "prev_hash": prev_hash,
         }
         if recorded_at is not None:
-            content["recorded_at"] = iso(recorded_at)
+            # As for "at": orjson writes a Shanghai instant exactly as isoformat() does.
+            content["recorded_at"] = (
+                recorded_at
+                if recorded_at.tzinfo is SHANGHAI and recorded_at.year > 1901
+                else recorded_at.isoformat()
+            )
         digest = hashlib.sha256(canonical_bytes(content)).hexdigest()
         return cls(
             entity_id,
