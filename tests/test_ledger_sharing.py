@@ -212,6 +212,29 @@ def test_an_instant_of_1900_hashes_as_isoformat_writes_it() -> None:
     assert ev.sealed().hash == ev.hash
 
 
+@given(st.datetimes(min_value=dt.datetime(1900, 1, 2), max_value=dt.datetime(9999, 12, 30)))
+def test_an_events_times_hash_as_isoformat_writes_them(naive: dt.datetime) -> None:
+    """The time an event happened and the time it was recorded, handed to the encoder
+    directly when they are recent Shanghai instants, hash as their isoformat() text."""
+    instant = naive.replace(tzinfo=SHANGHAI)
+    ev = Event.new(
+        "X",
+        1,
+        "create",
+        instant,
+        TEAM,
+        {},
+        "",
+        "received",
+        {"create": {}},
+        None,
+        "0" * 64,
+        instant,
+    )
+    assert ev.to_dict()["recorded_at"] == instant.isoformat()
+    assert ev.sealed().hash == ev.hash
+
+
 def test_events_compare_as_json() -> None:
     """Arrays written as tuples equal the lists a store reads back; content still counts."""
     base = ("X", 1, "create", at("2023-06-27"), TEAM)
