@@ -55,7 +55,7 @@ RUNS = 5
 
 ROUND = "HN-2023-2-YY"
 OFFICE = Actor("leading_office", "430000", "省督察办")
-TEAM = Actor("inspection_team", "430000", "省第二督察组")
+TEAM = Actor("inspection_team", "430000", "省第四督察组")
 LIAISON = Actor("liaison", "430900", "益阳市联络组")
 OWNER = Actor("owner_unit", "430903", "赫山区")
 AREAS = ("430902", "430903", "430921", "430922", "430923", "430981")

@@ -79,7 +79,7 @@ DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 RULEBOOK = "hunan-provincial-2023"
 ROUND = "HN-2023-2-YY"
 OFFICE = Actor("leading_office", "430000", "省督察办")
-TEAM = Actor("inspection_team", "430000", "省第二督察组")
+TEAM = Actor("inspection_team", "430000", "省第四督察组")
 LIAISON = Actor("liaison", "430900", "益阳市联络组")
 OWNER = Actor("owner_unit", "430903", "赫山区")
 

@@ -21,7 +21,7 @@ def at(day: str, hour: int, minute: int = 0) -> dt.datetime:
 
 ROUND = "HN-2023-R2-YY"
 OFFICE = Actor("leading_office", "430000", "湖南省督察办")
-TEAM = Actor("inspection_team", "430000", "省第二生态环境保护督察组")
+TEAM = Actor("inspection_team", "430000", "省第四生态环境保护督察组")
 LIAISON = Actor("liaison", "430900", "益阳市督察联络组")
 HESHAN = Actor("owner_unit", "430903", "赫山区人民政府")
 ZIYANG = Actor("owner_unit", "430902", "资阳区人民政府")

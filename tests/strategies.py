@@ -129,7 +129,7 @@ def working_day_rules(draw: st.DrawFn) -> DeadlineRule:
 #: The actors of the source case (domain.md §1, §6): the province (430000) inspects the
 #: city of Yiyang (430900); 赫山区 (430903) is one of its districts.
 OFFICE = Actor("leading_office", "430000", "湖南省督察办")
-TEAM = Actor("inspection_team", "430000", "省第二生态环境保护督察组")
+TEAM = Actor("inspection_team", "430000", "省第四生态环境保护督察组")
 LIAISON = Actor("liaison", "430900", "益阳市联络组")
 PARTY = Actor("inspected_party", "430900", "益阳市人民政府")
 RECT_OFFICE = Actor("rectification_office", "430900", "益阳市整改办")

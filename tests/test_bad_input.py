@@ -98,7 +98,7 @@ def test_what_is_hashed_is_what_sqlite_keeps(tmp_path: Path) -> None:
     path = tmp_path / "ledger.db"
     with Ledger.open(str(path), rulebook="hunan-provincial-2023") as led:
         seed(led)
-        actor = Actor("inspection_team", "430000", "第二督察组")
+        actor = Actor("inspection_team", "430000", "第四督察组")
         led.receive_complaint(
             "R",
             channel="letter",
