@@ -135,14 +135,15 @@ def test_central_station_in_is_about_a_month() -> None:
 
 
 def test_hunan_registers_yiyang_and_its_zones() -> None:
-    """The Hunan rulebook names Yiyang's districts and its two zones without a code."""
+    """The Hunan rulebook names Yiyang's districts and its two zones without a GB/T 2260
+    code, under the statistics codes in common use."""
     rb = load_rulebook("hunan-provincial-2023")
     assert rb.areas["430900"] == ("益阳市", "430000")
-    assert rb.areas["yiyang-datonghu"] == ("大通湖区", "430900")
+    assert rb.areas["430971"] == ("大通湖区", "430900")
     ledger = Ledger(rulebook=rb)
-    assert ledger.areas.name("yiyang-hitech") == "益阳高新区"
-    assert ledger.areas.covers("430900", "yiyang-datonghu")
-    assert not ledger.areas.covers("430903", "yiyang-datonghu")
+    assert ledger.areas.name("430972") == "益阳高新区"
+    assert ledger.areas.covers("430900", "430971")
+    assert not ledger.areas.covers("430903", "430971")
 
 
 def test_unknown_rule_or_lifecycle_is_a_rulebook_error() -> None:

@@ -31,7 +31,7 @@ ZIYANG = Actor("owner_unit", "430902", "资阳区")
 ANHUA = Actor("owner_unit", "430923", "安化县")
 TAOJIANG = Actor("owner_unit", "430922", "桃江县")
 YUANJIANG = Actor("owner_unit", "430981", "沅江市")
-DATONGHU = Actor("owner_unit", "yiyang-datonghu", "大通湖区")
+DATONGHU = Actor("owner_unit", "430971", "大通湖区")
 
 
 def at(day: str, hour: int = 9, minute: int = 0) -> dt.datetime:
@@ -76,7 +76,7 @@ def replay() -> SourceCase:
     # 06-20: the round is set; the city holds its deployment meeting (部署会).
     ledger.create_round(
         ROUND,
-        name="湖南省第二生态环境保护督察组进驻益阳市",
+        name="湖南省第四生态环境保护督察组进驻益阳市",
         area="430900",
         actor=OFFICE,
         at=at("2023-06-20", 8),
@@ -120,7 +120,7 @@ def replay() -> SourceCase:
         ("YY-C03", at("2023-06-27", 19, 59), "phone", "430923", "ecology"),
         ("YY-C04", at("2023-06-27", 20, 0), "phone", "430922", "noise"),
         ("YY-C05", at("2023-06-27", 23, 0), "phone", "430981", "water"),
-        ("YY-L01", at("2023-06-27", 23, 0), "letter", "yiyang-datonghu", "water"),
+        ("YY-L01", at("2023-06-27", 23, 0), "letter", "430971", "water"),
     ]:
         ledger.receive_complaint(
             ROUND,
@@ -149,12 +149,12 @@ def replay() -> SourceCase:
         "assign",
         LIAISON,
         at("2023-06-28", 10),
-        owners=["yiyang-datonghu", "430981"],
+        owners=["430971", "430981"],
         mode="shared",
     )
     fire("YY-C04", "assign", LIAISON, at("2023-06-29", 10), owners=["430922"])
     seen["split"] = ledger.split_case(
-        "YY-C05", ["430981", "yiyang-datonghu"], actor=LIAISON, at=at("2023-06-29", 10)
+        "YY-C05", ["430981", "430971"], actor=LIAISON, at=at("2023-06-29", 10)
     )
     for cid, owner, day in [
         ("YY-C01", HESHAN, "2023-06-28"),
@@ -223,7 +223,7 @@ def replay() -> SourceCase:
     # Another city of the same batch of the inspection numbers its batches from 1.
     ledger.create_round(
         OTHER_ROUND,
-        name="湖南省第二生态环境保护督察组进驻常德市",
+        name="湖南省第二轮省级生态环境保护督察进驻常德市",
         area="430700",
         actor=OFFICE,
         at=at("2023-06-20", 8),
@@ -471,7 +471,7 @@ def test_split_and_shared_cases(case: SourceCase) -> None:
     parts: list[Snapshot] = case.seen["split"]
     assert [(p.entity_id, p.area) for p in parts] == [
         ("YY-C05-1", "430981"),
-        ("YY-C05-2", "yiyang-datonghu"),
+        ("YY-C05-2", "430971"),
     ]
     assert case.ledger.get("YY-C05").state == "split"
     due = {
@@ -479,7 +479,7 @@ def test_split_and_shared_cases(case: SourceCase) -> None:
     }
     assert set(due.values()) == {D(2023, 7, 10)}
     shared = case.ledger.get("YY-L01")
-    assert shared.areas == ("yiyang-datonghu", "430981")
+    assert shared.areas == ("430971", "430981")
     actors = {e.actor.name for e in case.ledger.history("YY-L01")[-2:]}
     assert actors == {"大通湖区", "沅江市"}
 
@@ -543,7 +543,7 @@ def test_the_ledger_dashboards(case: SourceCase) -> None:
         "noise": 1,
     }
     assert len(ledger.find(kind="complaint", area="430900")) == 9
-    assert [s.entity_id for s in ledger.find(kind="complaint", area="yiyang-datonghu")] == [
+    assert [s.entity_id for s in ledger.find(kind="complaint", area="430971")] == [
         "YY-C05-2",
         "YY-L01",
     ]

@@ -37,7 +37,7 @@ class Actor:
     Args:
         role: one of :data:`ROLES` (or a role a rulebook defines).
         area: the actor's jurisdiction, a GB/T 2260 division code (``430900``) or a
-            code registered in the ledger's :class:`AreaRegistry` (``yiyang-datonghu``).
+            code registered in the ledger's :class:`AreaRegistry` (``430971``, 大通湖区).
         name: the person or unit, recorded in the audit trail.
     """
 
@@ -66,15 +66,22 @@ class AreaRegistry:
     """Administrative areas and their parents, to decide jurisdiction.
 
     GB/T 2260 codes need no registration: ``430000`` (a province) contains ``4309xx``
-    (its cities) which contain their counties.  Areas without a code — a management
-    zone such as 大通湖区, a high-tech zone — are registered with their parent.
+    (its cities) which contain their counties.  Areas without a GB/T 2260 code — a
+    management zone such as 大通湖区, a high-tech zone — are registered with their
+    parent, under the code in common use (the national statistics code ``430971``).
+
+    An alias (:meth:`register_alias`) is another id of a registered area, such as an
+    id a ledger used before the area had a code: entities recorded under either are
+    one place to jurisdiction, :meth:`Ledger.find` and counts by area.  Events keep the
+    id they were recorded with; the mapping is made when asked.
     """
 
-    __slots__ = ("_listed", "_names", "_parents", "generation")
+    __slots__ = ("_aliases", "_listed", "_names", "_parents", "generation")
 
     def __init__(self, areas: Mapping[str, tuple[str, str | None]] | None = None) -> None:
         self._parents: dict[str, str | None] = {}
         self._names: dict[str, str] = {}
+        self._aliases: dict[str, str] = {}
         # Cities whose county-level divisions are registered: another county-level code
         # under them is a misspelling, not an area the registry merely has no name for.
         self._listed: set[str] = set()
@@ -93,11 +100,65 @@ class AreaRegistry:
         check_text(name, "name", event="register_area")
         if parent is not None:
             check_id(parent, "parent", event="register_area")
+        if code in self._aliases:
+            raise PayloadError(
+                "-",
+                "register_area",
+                "code",
+                f"{code} is registered as another id of {self._aliases[code]} "
+                f"{self._names[self._aliases[code]]}; register that code instead",
+            )
         self._parents[code] = parent if parent is not None else _gbt_parent(code)
         self._names[code] = name
         if _is_county_code(code):
             self._listed.add(code[:4] + "00")
         self.generation += 1
+
+    def register_alias(self, alias: str, code: str) -> None:
+        """Register ``alias`` as another id of the registered area ``code``.
+
+        Args:
+            alias: the other id, e.g. a placeholder used before the area had a code.
+            code: the area's own code, already registered.
+
+        Raises:
+            PayloadError: ``code`` is not registered, or is itself an alias; ``alias``
+                is a registered area or already an alias of another area.  Nothing
+                changes.
+        """
+        check_id(alias, "alias", event="register_alias")
+        check_id(code, "code", event="register_alias")
+        if code not in self._names:
+            hint = (
+                f"it is itself another id of {self._aliases[code]}"
+                if code in self._aliases
+                else "register the area first"
+            )
+            raise PayloadError("-", "register_alias", "code", f"{code} is not an area: {hint}")
+        if alias in self._names:
+            raise PayloadError(
+                "-",
+                "register_alias",
+                "alias",
+                f"{alias} is the area {self._names[alias]}; an alias must be an id of no area",
+            )
+        if self._aliases.get(alias, code) != code:
+            raise PayloadError(
+                "-",
+                "register_alias",
+                "alias",
+                f"{alias} is already an alias of {self._aliases[alias]}, not of {code}",
+            )
+        self._aliases[alias] = code
+        self.generation += 1
+
+    def canonical(self, code: str) -> str:
+        """Return the area's own code: ``code`` itself unless it is an alias."""
+        return self._aliases.get(code, code)
+
+    def aliases(self) -> Mapping[str, str]:
+        """Return the registered aliases, each mapped to its area's code."""
+        return dict(self._aliases)
 
     def known(self, code: str) -> bool:
         """Whether ``code`` names an area.
@@ -106,7 +167,7 @@ class AreaRegistry:
         county-level one under a city whose county-level divisions are registered (a
         rulebook listing 益阳's counties makes ``430930`` a misspelling of ``430903``).
         """
-        if code in self._names:
+        if code in self._names or code in self._aliases:
             return True
         if not _GBT2260.match(code):
             return False
@@ -126,8 +187,8 @@ class AreaRegistry:
         return [f"{c} {self._names[c]}" for c in codes[:n]]
 
     def name(self, code: str) -> str:
-        """Return the area's name, or its code where none is registered."""
-        return self._names.get(check_id(code, "area"), code)
+        """Return the area's name (an alias's area's), or its code where none is registered."""
+        return self._names.get(self.canonical(check_id(code, "area")), code)
 
     def names(self) -> Mapping[str, str]:
         """Return the registered names by code."""
@@ -135,6 +196,7 @@ class AreaRegistry:
 
     def parent(self, code: str) -> str | None:
         """Return the area that contains ``code``, or ``None`` at the top."""
+        code = self._aliases.get(code, code)
         if code in self._parents:
             return self._parents[code]
         check_id(code, "area")
@@ -152,12 +214,17 @@ class AreaRegistry:
     def covers(self, outer: str, inner: str) -> bool:
         """Whether ``outer``'s jurisdiction includes ``inner``.
 
+        An alias stands for its area, on either side.
+
         Raises:
             PayloadError: either code is not an area code (text).
         """
         if outer.__class__ is not str or inner.__class__ is not str:
             check_id(outer, "area")
             check_id(inner, "area")
+        if self._aliases:
+            outer = self._aliases.get(outer, outer)
+            inner = self._aliases.get(inner, inner)
         if outer == inner:
             return True
         return any(a == outer for a in self.ancestors(inner))

@@ -26,7 +26,7 @@ __all__ = ["ROUND_ID", "build_demo"]
 ROUND_ID = "HN-2023-R2-B1-YY"
 
 OFFICE = Actor("leading_office", "430000", "省生态环境保护督察办")
-TEAM = Actor("inspection_team", "430000", "省第二生态环境保护督察组")
+TEAM = Actor("inspection_team", "430000", "省第四生态环境保护督察组")
 LIAISON = Actor("liaison", "430900", "益阳市督察联络组")
 RECT_OFFICE = Actor("rectification_office", "430900", "益阳市整改办")
 
@@ -38,8 +38,8 @@ AREAS = (
     ("430922", "桃江县", 13),
     ("430981", "沅江市", 13),
     ("430921", "南县", 11),
-    ("yiyang-datonghu", "大通湖区", 8),
-    ("yiyang-hitech", "益阳高新区", 9),
+    ("430971", "大通湖区", 8),
+    ("430972", "益阳高新区", 9),
 )
 CATEGORIES = (
     ("air", 30, ("企业废气排放异味扰民", "露天焚烧秸秆", "搅拌站扬尘污染")),

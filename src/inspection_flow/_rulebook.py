@@ -65,7 +65,7 @@ _INTAKE_KEYS = {
 OUTSIDE_ROUND = ("refuse", "pass_on")
 _DISPATCH_KEYS = {"cadence", "source", "confidence"}
 _RECORDING_KEYS = {"backdate_limit"}
-_AREA_KEYS = {"name", "parent"}
+_AREA_KEYS = {"name", "parent", "aliases"}
 _PERMISSION_KEYS = {"lifecycle", "event", "roles"}
 _TRANSITION_KEYS = {"lifecycle", "event", "sources", "target", "roles", "label_zh", "label_en"}
 _BINDING_KEYS = {
@@ -159,6 +159,8 @@ class Rulebook:
             that area at once).
         backdate_limit: how far back a fact may be entered without a reason
             (``[recording] backdate_limit``); ``None``, the default, sets no limit.
+        area_aliases: other ids of the areas (``[areas.<code>] aliases``), each mapped
+            to its area's code; entities recorded under an alias count as that area's.
 
     A rulebook is immutable: its mappings are read-only views of copies made when it is
     built, so neither assigning into them nor changing the dicts it was built from
@@ -179,6 +181,7 @@ class Rulebook:
     notes: Mapping[str, tuple[str, str]] = attrs.field(converter=_read_only)
     outside_round: str = "refuse"
     backdate_limit: DeadlineRule | None = None
+    area_aliases: Mapping[str, str] = attrs.field(converter=_read_only, factory=dict)
 
     def rule(self, key: str) -> DeadlineRule:
         """Return the deadline rule ``key``.
@@ -437,6 +440,14 @@ class _Parser:
             raise self.fail(key, f"must be the code of the containing area, not {shown(value)}")
         return value
 
+    def area_aliases(self, data: Mapping[str, Any], key: str) -> list[str]:
+        value = data.get("aliases", [])
+        if not isinstance(value, list) or not all(
+            isinstance(a, str) and a and a.strip() == a for a in value
+        ):
+            raise self.fail(key, f"must be a list of area ids, not {shown(value)}")
+        return list(value)
+
     def note(self, key: str, data: Mapping[str, Any]) -> None:
         src = data.get("source", "")
         conf = data.get("confidence", "")
@@ -519,6 +530,7 @@ class _Parser:
         if dispatch_t:
             self.note("dispatch", dispatch_t)
         areas: dict[str, tuple[str, str | None]] = {}
+        area_aliases: dict[str, str] = {}
         for code, value in self.table(data, "areas").items():
             if not isinstance(value, Mapping):
                 raise self.fail(f"areas.{code}", "must be a table with name and parent")
@@ -527,6 +539,18 @@ class _Parser:
                 self.text(value, f"areas.{code}.name"),
                 self.parent(value, f"areas.{code}.parent"),
             )
+            for alias in self.area_aliases(value, f"areas.{code}.aliases"):
+                if alias in area_aliases and area_aliases[alias] != code:
+                    raise self.fail(
+                        f"areas.{code}.aliases",
+                        f"{alias!r} is already an alias of {area_aliases[alias]}",
+                    )
+                area_aliases[alias] = code
+        for alias, code in area_aliases.items():
+            if alias in areas:
+                raise self.fail(
+                    f"areas.{code}.aliases", f"{alias!r} is an area of its own, not an alias"
+                )
         recording = self.table(data, "recording")
         self.known_keys(recording, "recording", _RECORDING_KEYS)
         backdate_limit: DeadlineRule | None = None
@@ -561,6 +585,7 @@ class _Parser:
             self.notes,
             outside_round,
             backdate_limit,
+            area_aliases,
         )
 
     def intake(self, t: Mapping[str, Any]) -> IntakeRule:

@@ -190,6 +190,8 @@ class _Base:
     def _register_areas(self, rb: Rulebook) -> None:
         for code, (name, parent) in rb.areas.items():
             self.areas.register(code, name, parent)
+        for alias, code in rb.area_aliases.items():
+            self.areas.register_alias(alias, code)
 
     def add_rulebook(self, rulebook: Rulebook) -> None:
         """Make ``rulebook`` available to rounds that name it (replacing one of that name)."""

@@ -94,7 +94,7 @@ def _unknown_area(code: str, suggestions: Sequence[str]) -> str:
     guess = f"did you mean {' or '.join(suggestions)}? " if suggestions else ""
     return (
         f"unknown area {code!r}; {guess}An area is a GB/T 2260 code (430903) or a code "
-        "registered in the ledger's areas (yiyang-datonghu)"
+        "registered in the ledger's areas (430971)"
     )
 
 

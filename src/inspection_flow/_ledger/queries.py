@@ -88,6 +88,9 @@ class _Queries(_Tasks):
     ) -> dict[str | int | None, int]:
         """Count entities by state, area, batch, category or kind.
 
+        By area, an alias's entities count with its area's, under the area's code
+        (see :meth:`AreaRegistry.register_alias`).
+
         Raises:
             PayloadError: ``by`` or a filter is not one the ledger knows.
         """
@@ -97,7 +100,14 @@ class _Queries(_Tasks):
             )
         _check_filters({"kind": kind, "round_id": round_id, "area": area})
         areas = self.areas_within(area) if area else None
-        return self.store.counts(by, kind=kind, round_id=round_id, areas=areas)
+        counted = self.store.counts(by, kind=kind, round_id=round_id, areas=areas)
+        if by != "area" or not self.areas.aliases():
+            return counted
+        merged: dict[str | int | None, int] = {}
+        for key, n in counted.items():
+            own = self.areas.canonical(key) if isinstance(key, str) else key
+            merged[own] = merged.get(own, 0) + n
+        return merged
 
     def tally(
         self, kind: str, *, round_id: str | None = None, area: str | None = None
