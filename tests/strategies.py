@@ -27,6 +27,16 @@ LAST_PUBLISHED = dt.date(2026, 12, 31)
 MAX_STEP = 60
 
 
+#: Ids under which Yiyang's areas are recorded in the Hunan rulebook: each zone's
+#: statistics code and its old id (an alias), beside two districts.
+YIYANG_AREA_IDS = ("430971", "yiyang-datonghu", "430972", "yiyang-hitech", "430903", "430902")
+
+
+def yiyang_area_ids() -> st.SearchStrategy[list[str]]:
+    """Lists of the area ids complaints may be recorded under, old ids and codes mixed."""
+    return st.lists(st.sampled_from(YIYANG_AREA_IDS), min_size=1, max_size=8)
+
+
 def published_days() -> st.SearchStrategy[dt.date]:
     """Any day of a published year."""
     return st.dates(FIRST_PUBLISHED, LAST_PUBLISHED)

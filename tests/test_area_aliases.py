@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
 
 import pytest
+from hypothesis import given
 
 from inspection_flow import (
     SHANGHAI,
@@ -19,7 +21,7 @@ from inspection_flow import (
     load_rulebook,
     status_report,
 )
-from strategies import LIAISON, OFFICE, TEAM
+from strategies import LIAISON, OFFICE, TEAM, yiyang_area_ids
 
 D = dt.date
 DATONGHU = Actor("owner_unit", "430971", "大通湖区")
@@ -38,27 +40,38 @@ def yiyang_registry() -> AreaRegistry:
     return areas
 
 
-def with_cases(ledger: Ledger) -> Ledger:
-    """A Yiyang round with one case under 大通湖区's old id, two under its code, one in 赫山区."""
+def stationed(ledger: Ledger) -> Ledger:
+    """A Yiyang round stationed on 2023-06-26."""
     ledger.create_round("R", name="益阳市", area="430900", actor=OFFICE, at=at("2023-06-20"))
     ledger.fire("R", "announce", actor=OFFICE, at=at("2023-06-20", 10))
     ledger.fire("R", "station_in", actor=TEAM, at=at("2023-06-26"), meeting="动员会")
+    return ledger
+
+
+def receive(ledger: Ledger, cid: str, area: str) -> None:
+    """A letter about waste water in ``area``, received on 2023-06-27."""
+    ledger.receive_complaint(
+        "R",
+        channel="letter",
+        received_at=at("2023-06-27", 10),
+        area=area,
+        summary="养殖废水直排沟渠",
+        category="water",
+        actor=TEAM,
+        complaint_id=cid,
+    )
+
+
+def with_cases(ledger: Ledger) -> Ledger:
+    """A Yiyang round with one case under 大通湖区's old id, two under its code, one in 赫山区."""
+    stationed(ledger)
     for cid, area in (
         ("C-old", "yiyang-datonghu"),
         ("C-new", "430971"),
         ("C-new-2", "430971"),
         ("C-heshan", "430903"),
     ):
-        ledger.receive_complaint(
-            "R",
-            channel="letter",
-            received_at=at("2023-06-27", 10),
-            area=area,
-            summary="养殖废水直排沟渠",
-            category="water",
-            actor=TEAM,
-            complaint_id=cid,
-        )
+        receive(ledger, cid, area)
     return ledger
 
 
@@ -232,3 +245,16 @@ def test_the_status_report_lists_one_place_once(ledger: Ledger) -> None:
     lines = [line for line in text.splitlines() if "大通湖区" in line]
     assert len(lines) == 1
     assert "3" in lines[0]
+
+
+@given(yiyang_area_ids())
+def test_counts_by_area_are_the_counts_of_each_place(ids: list[str]) -> None:
+    """However cases mix old ids and codes, counts by area are those of their areas."""
+    ledger = stationed(Ledger(rulebook="hunan-provincial-2023"))
+    for n, area in enumerate(ids):
+        receive(ledger, f"C-{n}", area)
+    expected = Counter(ledger.areas.canonical(a) for a in ids)
+    assert ledger.counts("area", kind="complaint") == dict(expected)
+    for place in expected:
+        found = ledger.find(kind="complaint", area=place)
+        assert len(found) == expected[place]
