@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import given
 
@@ -258,3 +259,24 @@ def test_counts_by_area_are_the_counts_of_each_place(ids: list[str]) -> None:
     for place in expected:
         found = ledger.find(kind="complaint", area=place)
         assert len(found) == expected[place]
+
+
+def test_a_ledger_recorded_under_the_old_ids_counts_with_the_codes(tmp_path: Path) -> None:
+    """Cases stored when the old id was an area count, once reopened, with the code's."""
+    hunan = load_rulebook("hunan-provincial-2023")
+    before = attrs.evolve(
+        hunan,
+        areas={
+            **{c: v for c, v in hunan.areas.items() if c != "430971"},
+            "yiyang-datonghu": ("大通湖区", "430900"),
+        },
+        area_aliases={},
+    )
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with Ledger.open(url, rulebook=before) as ledger:
+        receive(stationed(ledger), "C-old", "yiyang-datonghu")
+    with Ledger.open(url, rulebook=hunan) as ledger:
+        receive(ledger, "C-new", "430971")
+        assert ledger.counts("area", kind="complaint") == {"430971": 2}
+        assert ledger.get("C-old").area == "yiyang-datonghu"
+        assert ledger.verify(deep=True).ok
