@@ -96,7 +96,7 @@ BRIEFING: dict[str, tuple[str, str, dict[str, Any]]] = {
         "430902",
         "2023-06-27",
         {
-            "handling_status": "concluded_in_stages",
+            "handling_status": "interim_closed",
             "rectification_orders": 1,
             "fines_10k_yuan": 3.75,
             "persons_held_accountable": 1,
@@ -146,10 +146,10 @@ def test_a_result_records_its_handling_status_and_outcomes_apart(ledger: Ledger)
     briefed(ledger)
     c1, c2, c3, c4 = (ledger.get(c) for c in ("C1", "C2", "C3", "C4"))
     assert [c.data["handling_status"] for c in (c1, c2, c3, c4)] == [
-        "concluded",
-        "concluded_in_stages",
+        "closed",
+        "interim_closed",
         "in_progress",
-        "concluded",
+        "closed",
     ]
     assert (c1.data["fines_10k_yuan"], c2.data["fines_10k_yuan"]) == ("12.5", "3.75")
     assert c3.data["fines_10k_yuan"] == "0.015"
@@ -161,7 +161,8 @@ def test_a_result_records_its_handling_status_and_outcomes_apart(ledger: Ledger)
 
 
 def test_outcomes_sum_by_area_and_batch_as_a_briefing_states_them(ledger: Ledger) -> None:
-    """sums() totals each outcome over the round, by area and by batch, exactly."""
+    """sums() totals each outcome over the round, by area and by batch, exactly, the groups
+    in order of code and number."""
     briefed(ledger)
     total = ledger.sums(OUTCOMES, round_id="R")
     assert total == {
@@ -185,6 +186,7 @@ def test_outcomes_sum_by_area_and_batch_as_a_briefing_states_them(ledger: Ledger
         1: {"penalty_cases": 1, "fines_10k_yuan": Decimal("16.25")},
         2: {"penalty_cases": 2, "fines_10k_yuan": Decimal("0.015")},
     }
+    assert (list(by_area), list(by_batch)) == (["430902", "430903"], [1, 2])
     assert ledger.sums(["detentions"], area="430902") == {None: {"detentions": 0}}
     assert ledger.sums(["detentions"], area="430900", by="area")["430903"] == {"detentions": 2}
 
@@ -245,3 +247,50 @@ def test_sums_refuses_bad_arguments_with_library_errors(
         ledger.sums(*args, **kwargs)
     assert info.value.field == field
     assert words in str(info.value)
+
+
+def test_a_rulebook_lifecycle_may_record_counts_and_amounts(tmp_path: Path) -> None:
+    """A TOML lifecycle's fields may be count and decimal; they are checked and summed."""
+    import test_custom_lifecycles as custom
+
+    text = custom.SUMMONS_TOML.replace(
+        '{ name = "attendees", type = "int" }',
+        '{ name = "attendees", type = "count" }, { name = "cost", type = "decimal" }',
+    )
+    ledger = Ledger(rulebook=load_rulebook(custom.write_rulebook(tmp_path, text)))
+    for tid, attendees, cost in (("YT-1", 0, "0.5"), ("YT-2", 6, "1.25")):
+        ledger.create(
+            "summons_talk",
+            entity_id=tid,
+            actor=custom.OFFICE,
+            at=at("2023-10-09"),
+            **custom.TALK_FIELDS,
+        )
+        ledger.fire(
+            tid,
+            "hold_talk",
+            actor=custom.OFFICE,
+            at=at("2023-10-16"),
+            attendees=attendees,
+            cost=cost,
+        )
+    assert ledger.sums(["attendees", "cost"], kind="summons_talk") == {
+        None: {"attendees": 6, "cost": Decimal("1.75")}
+    }
+    ledger.create(
+        "summons_talk",
+        entity_id="YT-3",
+        actor=custom.OFFICE,
+        at=at("2023-10-09"),
+        **custom.TALK_FIELDS,
+    )
+    with pytest.raises(PayloadError, match="more than 4 places"):
+        ledger.fire(
+            "YT-3",
+            "hold_talk",
+            actor=custom.OFFICE,
+            at=at("2023-10-16"),
+            attendees=1,
+            cost="0.00001",
+        )
+    assert ledger.get("YT-3").state == "scheduled"

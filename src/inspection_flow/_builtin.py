@@ -416,10 +416,10 @@ DISPOSITIONS = (
 )
 
 #: 办理状态 of a reported result, as published lists state it.
-HANDLING_STATUSES = ("concluded", "concluded_in_stages", "in_progress")
+HANDLING_STATUSES = ("closed", "interim_closed", "in_progress")
 HANDLING_STATUSES_ZH = {
-    "concluded": "已办结",
-    "concluded_in_stages": "阶段性办结",
+    "closed": "已办结",
+    "interim_closed": "阶段性办结",
     "in_progress": "正在办理",
 }
 

@@ -127,6 +127,7 @@ class _Queries(_Tasks):
             For each group, each field's sum: an ``int`` for whole numbers, a
             :class:`decimal.Decimal` for amounts, exact; an entity that did not record a
             field adds nothing to it, and a group is listed only if an entity is in it.
+            Groups come by area code or batch number, ``None`` last.
 
         Raises:
             PayloadError: ``fields`` is empty or names a key no event of ``kind`` records
@@ -174,7 +175,9 @@ class _Queries(_Tasks):
                 if value is not None:
                     # Amounts are stored as decimal text, whole numbers as numbers.
                     totals[key] += decimal.Decimal(value) if amounts[key] else int(value)
-        return out
+        # Groups in a briefing's order, the same from every store: by code or number,
+        # the cases of no batch last.
+        return {g: out[g] for g in sorted(out, key=lambda g: (g is None, str(g).zfill(20)))}
 
     def _summable(self, kind: str, round_id: str | None) -> dict[str, bool]:
         """The data keys events of ``kind`` record from number fields: ``True`` for an
