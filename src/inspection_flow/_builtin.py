@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ._areas import ROLES, Actor
-from ._definitions import DeadlineBinding, Field, Lifecycle, State, Transition
+from ._definitions import DeadlineBinding, Field, FieldType, Lifecycle, State, Transition
 from ._guards import GuardContext, register_derivation, register_guard
 from .exceptions import PayloadError
 
@@ -415,6 +415,27 @@ DISPOSITIONS = (
     "accountability",
 )
 
+#: 办理状态 of a reported result, as published lists state it.
+HANDLING_STATUSES = ("closed", "interim_closed", "in_progress")
+HANDLING_STATUSES_ZH = {
+    "closed": "已办结",
+    "interim_closed": "阶段性办结",
+    "in_progress": "正在办理",
+}
+
+#: The counted outcomes of 边督边改 a result reports, as briefings count them: each a
+#: payload field and data key of the same name, its type and its label with its unit.
+#: The fine is an amount in 万元 kept as decimal text (see :class:`Field`).
+OUTCOMES: tuple[tuple[str, FieldType, str], ...] = (
+    ("rectification_orders", "count", "责令整改（家）"),
+    ("penalty_cases", "count", "立案处罚（家）"),
+    ("fines_10k_yuan", "decimal", "罚款（万元）"),
+    ("criminal_investigations", "count", "立案侦查（件）"),
+    ("detentions", "count", "行政/刑事拘留（人）"),
+    ("summons_talks", "count", "约谈（人）"),
+    ("persons_held_accountable", "count", "问责（人）"),
+)
+
 COMPLAINT = Lifecycle(
     name="complaint",
     kind="complaint",
@@ -548,10 +569,30 @@ COMPLAINT = Lifecycle(
             OWNER,
             "反馈办理情况",
             "report result",
-            fields=(Field("summary", "str"), Field("dispositions", "list", required=False)),
+            fields=(
+                Field("summary", "str"),
+                Field("dispositions", "list", required=False),
+                Field(
+                    "handling_status",
+                    "choice",
+                    required=False,
+                    choices=HANDLING_STATUSES,
+                    label_zh="办理状态",
+                    labels_zh=HANDLING_STATUSES_ZH,
+                ),
+                *(
+                    Field(name, kind, required=False, label_zh=label)
+                    for name, kind, label in OUTCOMES
+                ),
+            ),
             # The result has its own text: the complaint's summary is what was complained
             # of, and no later event changes it.
-            records=(("summary", "result_summary"), ("dispositions", "dispositions")),
+            records=(
+                ("summary", "result_summary"),
+                ("dispositions", "dispositions"),
+                ("handling_status", "handling_status"),
+                *((name, name) for name, _, _ in OUTCOMES),
+            ),
         ),
         _t(
             "publish",

@@ -13,10 +13,11 @@ It is long because a definition's validation is kept beside the definition it ch
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import difflib
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -32,7 +33,18 @@ __all__ = ["CREATE", "DeadlineBinding", "Field", "Lifecycle", "State", "Transiti
 _log = logging.getLogger(__name__)
 
 FieldType = Literal[
-    "str", "int", "bool", "date", "datetime", "list", "dict", "choice", "area", "areas"
+    "str",
+    "int",
+    "count",
+    "decimal",
+    "bool",
+    "date",
+    "datetime",
+    "list",
+    "dict",
+    "choice",
+    "area",
+    "areas",
 ]
 
 
@@ -63,6 +75,11 @@ class Field:
 
     ``labels_zh`` gives choices their Chinese labels (``{"substantiated": "属实"}``);
     a label is accepted as input wherever its choice is, and the choice is recorded.
+
+    Numbers: ``int`` is a whole number from 1 (a batch, a count of problems); ``count``
+    is a whole number from 0 (家, 件, 人 counted in a briefing, where none is a fact);
+    ``decimal`` is a non-negative amount with at most four places after the point (罚款
+    in 万元), recorded as its decimal text (``"12.5"``) so that no reader rounds it.
     """
 
     name: str
@@ -601,6 +618,31 @@ def check_payload(
     return out
 
 
+#: The places after the point a ``decimal`` field keeps: 0.0001 万元 is one yuan.
+DECIMAL_PLACES = 4
+
+
+def _decimal_text(value: Any, bad: Callable[[str], PayloadError]) -> str:
+    """Return a non-negative amount as its plain decimal text (``"12.5"``), or raise.
+
+    The amount is kept as text so that no store or JSON reader rounds it through a float;
+    a float is taken as the digits it prints as (``12.5``), which is what was typed.
+    """
+    cls = value.__class__
+    if cls is bool or not isinstance(value, (int, float, str, decimal.Decimal)):
+        raise bad(f"{shown(value)} must be an amount such as '12.5'")
+    try:
+        amount = decimal.Decimal(repr(value) if cls is float else str(value).strip())
+    except decimal.InvalidOperation:
+        raise bad(f"{shown(value)} must be an amount such as '12.5'") from None
+    if not amount.is_finite() or amount < 0 or amount > MAX_WHOLE:
+        raise bad(f"{shown(value)} must be an amount from 0 to {MAX_WHOLE}")
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -DECIMAL_PLACES:
+        raise bad(f"{shown(value)} has more than {DECIMAL_PLACES} places after the point")
+    return format(amount.normalize() if amount else decimal.Decimal(0), "f")
+
+
 def _check_value(entity_id: str, event: str, spec: Field, value: Any) -> Any:
     def bad(problem: str) -> PayloadError:
         return PayloadError(entity_id, event, spec.name, problem)
@@ -626,6 +668,14 @@ def _check_value(entity_id: str, event: str, spec: Field, value: Any) -> Any:
         if not 0 < value <= MAX_WHOLE:
             raise bad(f"{shown(value)} must be from 1 to {MAX_WHOLE}")
         return int(value)
+    if t == "count":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("must be a whole number (0 when there were none)")
+        if not 0 <= value <= MAX_WHOLE:
+            raise bad(f"{shown(value)} must be from 0 to {MAX_WHOLE}")
+        return int(value)
+    if t == "decimal":
+        return _decimal_text(value, bad)
     if t == "bool":
         if not isinstance(value, bool):
             raise bad("must be true or false")

@@ -97,7 +97,20 @@ _LIFECYCLE_KEYS = {
 }
 _STATE_KEYS = {"name", "label_zh", "label_en", "terminal", "counts_as"}
 _FIELD_KEYS = {"name", "type", "required", "choices", "label_zh", "labels_zh"}
-_FIELD_TYPES = ("str", "int", "bool", "date", "datetime", "list", "dict", "choice", "area", "areas")
+_FIELD_TYPES = (
+    "str",
+    "int",
+    "count",
+    "decimal",
+    "bool",
+    "date",
+    "datetime",
+    "list",
+    "dict",
+    "choice",
+    "area",
+    "areas",
+)
 _NEW_TRANSITION_KEYS = {
     "event",
     "sources",

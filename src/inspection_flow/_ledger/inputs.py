@@ -195,6 +195,8 @@ def _placeholder(kind: str, choices: tuple[str, ...]) -> Any:
         return choices[0]
     return {
         "int": 1,
+        "count": 0,
+        "decimal": "0",
         "bool": True,
         "date": "2100-01-01",
         "datetime": "2100-01-01T00:00:00+08:00",
@@ -249,3 +251,6 @@ _CATEGORY_OF_LABEL = {label: name for name, label in CATEGORIES_ZH.items()}
 
 
 _COUNT_BY = ("state", "area", "batch", "category", "kind")
+
+
+_SUM_BY = ("area", "batch")

@@ -4,6 +4,8 @@ and the audit."""
 from __future__ import annotations
 
 import datetime as dt
+import decimal
+from collections.abc import Sequence
 from typing import Literal
 
 from .._checks import (
@@ -19,7 +21,7 @@ from ..exceptions import (
     PayloadError,
 )
 from ..stores import Anchor, RepairReport, VerifyReport
-from .inputs import _COUNT_BY, _check_filters
+from .inputs import _COUNT_BY, _SUM_BY, _check_filters
 from .tasks import _Tasks
 
 #: The deadline whose keeping makes a case concluded on time (按时办结) and a task
@@ -108,6 +110,103 @@ class _Queries(_Tasks):
             own = self.areas.canonical(key) if isinstance(key, str) else key
             merged[own] = merged.get(own, 0) + n
         return merged
+
+    def sums(
+        self,
+        fields: Sequence[str],
+        *,
+        kind: str = "complaint",
+        round_id: str | None = None,
+        area: str | None = None,
+        by: Literal["area", "batch"] | None = None,
+    ) -> dict[str | int | None, dict[str, int | decimal.Decimal]]:
+        """Sum numeric data over the entities of ``kind``, by area or batch, as a briefing
+        states its totals (责令整改 N 家, 罚款 N 万元, …).
+
+        Args:
+            fields: data keys that events of the lifecycle of ``kind`` record from whole
+                number (``int``, ``count``) or amount (``decimal``) fields, e.g. the
+                outcomes a complaint's result reports (``rectification_orders``,
+                ``fines_10k_yuan``, …).
+            kind, round_id, area: which entities (``area`` covers the areas within it).
+            by: ``"area"`` (each entity's primary area), ``"batch"`` (its hand-over
+                batch, ``None`` for none), or ``None`` for one total under the key
+                ``None``.
+
+        Returns:
+            For each group, each field's sum: an ``int`` for whole numbers, a
+            :class:`decimal.Decimal` for amounts, exact; an entity that did not record a
+            field adds nothing to it, and a group is listed only if an entity is in it.
+            Groups come by area code or batch number, ``None`` last.
+
+        Raises:
+            PayloadError: ``fields`` is empty or names a key no event of ``kind`` records
+                as a number; ``by`` or a filter is not one the ledger knows.
+
+        Cost: every matching entity's snapshot is read (one query of the store); no index
+        holds the data, so a sum over a whole province's cases reads them all.
+        """
+        if by is not None and by not in _SUM_BY:
+            raise PayloadError(
+                "-", "sums", "by", f"{shown(by)}: sum by one of {', '.join(_SUM_BY)} or None"
+            )
+        _check_filters({"kind": kind, "round_id": round_id, "area": area})
+        amounts = self._summable(kind, round_id)
+        if isinstance(fields, str) or not isinstance(fields, (list, tuple)) or not fields:
+            raise PayloadError(
+                "-", "sums", "fields", f"{shown(fields)} must be a non-empty list of data keys"
+            )
+        for key in fields:
+            if key.__class__ is not str or key not in amounts:
+                raise PayloadError(
+                    "-",
+                    "sums",
+                    "fields",
+                    f"{shown(key)} is not a number that {kind} events record; "
+                    f"sum one of {', '.join(sorted(amounts))}",
+                )
+        filters: dict[str, str] = {"kind": kind}
+        if round_id is not None:
+            filters["round_id"] = round_id
+        if area is not None:
+            filters["area"] = area
+        out: dict[str | int | None, dict[str, int | decimal.Decimal]] = {}
+        for snap in self.find(**filters):
+            group: str | int | None = (
+                snap.area if by == "area" else snap.batch if by == "batch" else None
+            )
+            totals = out.get(group)
+            if totals is None:
+                totals = out[group] = {
+                    key: decimal.Decimal(0) if amounts[key] else 0 for key in fields
+                }
+            for key in fields:
+                value = snap.data.get(key)
+                if value is not None:
+                    # Amounts are stored as decimal text, whole numbers as numbers.
+                    totals[key] += decimal.Decimal(value) if amounts[key] else int(value)
+        # Groups in a briefing's order, the same from every store: by code or number,
+        # the cases of no batch last.
+        return {g: out[g] for g in sorted(out, key=lambda g: (g is None, str(g).zfill(20)))}
+
+    def _summable(self, kind: str, round_id: str | None) -> dict[str, bool]:
+        """The data keys events of ``kind`` record from number fields: ``True`` for an
+        amount (``decimal``), ``False`` for a whole number."""
+        lc = self._lifecycle_of_kind(kind, round_id)
+        out: dict[str, bool] = {}
+        for t in lc.transitions:
+            recorded = (
+                t.records
+                if t.records is not None
+                else tuple((f.name, f.name) for f in t.fields)
+                if t.target is not None
+                else ()
+            )
+            for field, key in recorded:
+                spec = t.field_index.get(field)
+                if spec is not None and spec.type in ("int", "count", "decimal"):
+                    out[key] = spec.type == "decimal"
+        return out
 
     def tally(
         self, kind: str, *, round_id: str | None = None, area: str | None = None
