@@ -114,6 +114,8 @@ def test_a_case_runs_from_transfer_to_publication(ledger: Ledger) -> None:
         talked_to="赫山区住建局负责人",
     )
     assert talked_to(ledger, "ZR-001") == 5
+    totals = ledger.get("ZR-001").data
+    assert (totals["talks"], totals["people_talked_to"]) == (2, 5)
     # A later talk asks for its own report: the deadline runs again from the later talk.
     assert [(d.status, d.last_day) for d in ledger.deadlines("ZR-001")] == [
         ("open", dt.date(2023, 12, 20))
@@ -134,6 +136,20 @@ def test_a_case_runs_from_transfer_to_publication(ledger: Ledger) -> None:
     assert ledger.counts("state", kind="accountability") == {"published": 1}
     assert ledger.available("ZR-001", DISCIPLINE) == []
     assert ledger.verify(deep=True).ok
+
+
+def test_a_talk_without_its_count_changes_nothing(ledger: Ledger) -> None:
+    """A talk must say how many people were talked to; a refused one adds to no total."""
+    transferred(ledger)
+    before = ledger.get("ZR-001")
+    with pytest.raises(PayloadError):
+        ledger.fire("ZR-001", "hold_summons_talk", actor=TEAM, at=at("2023-10-16"), talked_to="x")
+    with pytest.raises(PayloadError):
+        ledger.fire(
+            "ZR-001", "hold_summons_talk", actor=TEAM, at=at("2023-10-16"), people=-1, talked_to="x"
+        )
+    assert ledger.get("ZR-001") == before
+    assert ledger.deadlines("ZR-001") == []
 
 
 def test_only_the_discipline_role_investigates_and_decides(ledger: Ledger) -> None:

@@ -119,7 +119,19 @@ for _name, _guard in (
     ("all_tasks_closed", _all_tasks_closed),
 ):
     register_guard(_name, _guard)
+
+
+def _talk_totals(ctx: GuardContext) -> Mapping[str, Any]:
+    """Summons talks held on a case and people talked to, so far, as briefings count them."""
+    data = ctx.snapshot.data
+    return {
+        "talks": int(data.get("talks", 0)) + 1,
+        "people_talked_to": int(data.get("people_talked_to", 0)) + ctx.payload["people"],
+    }
+
+
 register_derivation("owners_mode", _owners_mode)
+register_derivation("talk_totals", _talk_totals)
 
 
 def _t(
@@ -920,12 +932,13 @@ ACCOUNTABILITY = Lifecycle(
             TEAM | OFFICE | RECT_OFFICE | DISCIPLINE,
             "约谈",
             "hold summons talk",
-            # Each talk is an event of its own: the people talked to are summed over the
-            # case's history, never overwritten by the next talk.
+            # Each talk is an event of its own and keeps its count; the case keeps running
+            # totals, so no later talk overwrites an earlier one's people.
             fields=(
                 Field("people", "int", label_zh="约谈人数"),
                 Field("talked_to", "str", label_zh="约谈对象"),
             ),
+            derive="talk_totals",
         ),
         _t(
             "submit_talk_report",
