@@ -19,6 +19,7 @@ from inspection_flow import (
     PayloadError,
     PermissionDeniedError,
     load_rulebook,
+    status_report,
 )
 
 OFFICE = Actor("leading_office", "430000", "省督察办")
@@ -150,6 +151,18 @@ def test_a_talk_without_its_count_changes_nothing(ledger: Ledger) -> None:
         )
     assert ledger.get("ZR-001") == before
     assert ledger.deadlines("ZR-001") == []
+
+
+def test_the_status_report_counts_cases_and_lists_a_late_talk_report(ledger: Ledger) -> None:
+    """The status report counts accountability cases by state and lists a report not made."""
+    transferred(ledger)
+    ledger.fire(
+        "ZR-001", "hold_summons_talk", actor=TEAM, at=at("2023-10-16"), people=3, talked_to="x"
+    )
+    lines = status_report(ledger, dt.date(2023, 11, 20)).splitlines()
+    assert lines[1] == "责任追究问题: 1（已移交 1）"
+    assert "超期事项：1" in lines
+    assert "约谈整改书面报告" in lines
 
 
 def test_only_the_discipline_role_investigates_and_decides(ledger: Ledger) -> None:
