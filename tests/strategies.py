@@ -147,9 +147,12 @@ OWNER = Actor("owner_unit", "430903", "赫山区")
 ACCEPTOR = Actor("accepting_unit", "430900", "益阳市生态环境局")
 PUBLIC = Actor("public", "430903", "群众")
 
+DISCIPLINE = Actor("discipline", "430900", "益阳市纪委监委")
+
 #: The actor who plays each role.
 BY_ROLE: dict[str, Actor] = {
-    a.role: a for a in (OFFICE, TEAM, LIAISON, PARTY, RECT_OFFICE, OWNER, ACCEPTOR, PUBLIC)
+    a.role: a
+    for a in (OFFICE, TEAM, LIAISON, PARTY, RECT_OFFICE, OWNER, ACCEPTOR, PUBLIC, DISCIPLINE)
 }
 
 #: Actors with a role of the inspection but no jurisdiction over Yiyang's entities.
@@ -241,6 +244,10 @@ _PAYLOADS: dict[tuple[str, str], dict[str, Any]] = {
     ("task", "start_notice"): {"where": "益阳市人民政府网站"},
     ("task", "object"): {"reason": "群众反映仍有偷排"},
     ("document_request", "provide"): {"note": "已提供台账"},
+    ("accountability", "decide"): {"people": 2, "note": "诫勉2人"},
+    ("accountability", "publish"): {"where": "湖南日报"},
+    ("accountability", "hold_summons_talk"): {"people": 3, "talked_to": "赫山区政府负责人"},
+    ("accountability", "submit_talk_report"): {"report": "约谈整改情况报告"},
 }
 
 

@@ -230,6 +230,7 @@ def test_the_rulebook_file_adds_the_summons_talk_to_the_provincial_one(summons: 
     """A rulebook extending a built-in one adds the lifecycle, its rule, states and fields."""
     lc = summons.lifecycle("summons_talk")
     assert sorted(summons.lifecycles) == [
+        "accountability",
         "complaint",
         "document_request",
         "round",

@@ -17,6 +17,7 @@ import pytest
 import transitions
 
 from inspection_flow import (
+    ACCOUNTABILITY,
     COMPLAINT,
     DOCUMENT_REQUEST,
     LIFECYCLES,
@@ -93,12 +94,13 @@ def test_builtin_lifecycle_validates(lc: Lifecycle) -> None:
 
 
 def test_builtin_lifecycles_are_the_exported_ones() -> None:
-    """LIFECYCLES holds the round, complaint, task and document request, by name."""
+    """LIFECYCLES holds the round, complaint, task, document request and accountability case."""
     assert LIFECYCLES == {
         "round": ROUND,
         "complaint": COMPLAINT,
         "task": TASK,
         "document_request": DOCUMENT_REQUEST,
+        "accountability": ACCOUNTABILITY,
     }
 
 
@@ -687,6 +689,17 @@ class PathRunner:
                 task_id="T-1",
             )
             self.entity = "T-1"
+        elif lifecycle == "accountability":
+            self.ledger.create(
+                "accountability",
+                round_id="R",
+                entity_id="ZR-1",
+                actor=TEAM,
+                at=self.tick(),
+                area="430903",
+                problem="黑臭水体整治不力",
+            )
+            self.entity = "ZR-1"
         else:
             self.ledger.request_documents(
                 "R",

@@ -221,6 +221,10 @@ count_start_day = true
 amount = 1
 unit = "working_days"
 
+[deadlines.summons_report]
+amount = 30
+unit = "calendar_days"
+
 [ladders.task_deadline]
 source = "test"
 confidence = "L"
@@ -699,7 +703,13 @@ def test_a_refused_assignment_leaks_into_no_later_rulebook() -> None:
     assert again == rb
     assert "extra" not in again.lifecycles
     assert again.lifecycles["task"] is LIFECYCLES["task"]
-    assert sorted(LIFECYCLES) == ["complaint", "document_request", "round", "task"]
+    assert sorted(LIFECYCLES) == [
+        "accountability",
+        "complaint",
+        "document_request",
+        "round",
+        "task",
+    ]
 
 
 def test_a_rulebook_keeps_its_values_when_the_callers_data_changes() -> None:

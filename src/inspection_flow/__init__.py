@@ -4,7 +4,16 @@ inspections (生态环境保护督察)."""
 import typing as _typing
 
 from ._areas import ROLES, Actor, AreaRegistry
-from ._builtin import COMPLAINT, DOCUMENT_REQUEST, FINDINGS, FINDINGS_ZH, LIFECYCLES, ROUND, TASK
+from ._builtin import (
+    ACCOUNTABILITY,
+    COMPLAINT,
+    DOCUMENT_REQUEST,
+    FINDINGS,
+    FINDINGS_ZH,
+    LIFECYCLES,
+    ROUND,
+    TASK,
+)
 from ._calendar import ChinaCalendar, DayInfo, YearSchedule
 from ._definitions import DeadlineBinding, Field, Lifecycle, State, Transition
 from ._guards import GuardContext, guard, register_derivation, register_guard
@@ -83,6 +92,7 @@ if _typing.TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [  # noqa: RUF022 - plain sorted order
+    "ACCOUNTABILITY",
     "Actor",
     "Alert",
     "AlertNotice",

@@ -1,7 +1,7 @@
 """The built-in lifecycles: inspection round, complaint case, rectification task, document
-request (domain.md §5).
+request, accountability case (domain.md §5).
 
-It is long because it is data: four lifecycles, each transition a few lines.
+It is long because it is data: five lifecycles, each transition a few lines.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from ._definitions import DeadlineBinding, Field, FieldType, Lifecycle, State, T
 from ._guards import GuardContext, register_derivation, register_guard
 from .exceptions import PayloadError
 
-__all__ = ["COMPLAINT", "DOCUMENT_REQUEST", "LIFECYCLES", "ROUND", "TASK"]
+__all__ = ["ACCOUNTABILITY", "COMPLAINT", "DOCUMENT_REQUEST", "LIFECYCLES", "ROUND", "TASK"]
 
 _ROLES = frozenset(ROLES)
 
@@ -26,6 +26,7 @@ RECT_OFFICE = frozenset({"rectification_office"})
 OWNER = frozenset({"owner_unit"})
 ACCEPTOR = frozenset({"accepting_unit"})
 SYSTEM = frozenset({"system"})
+DISCIPLINE = frozenset({"discipline"})
 CLOCK_KEEPERS = frozenset({"rectification_office", "leading_office", "inspection_team"})
 
 
@@ -118,7 +119,19 @@ for _name, _guard in (
     ("all_tasks_closed", _all_tasks_closed),
 ):
     register_guard(_name, _guard)
+
+
+def _talk_totals(ctx: GuardContext) -> Mapping[str, Any]:
+    """Summons talks held on a case and people talked to, so far, as briefings count them."""
+    data = ctx.snapshot.data
+    return {
+        "talks": int(data.get("talks", 0)) + 1,
+        "people_talked_to": int(data.get("people_talked_to", 0)) + ctx.payload["people"],
+    }
+
+
 register_derivation("owners_mode", _owners_mode)
+register_derivation("talk_totals", _talk_totals)
 
 
 def _t(
@@ -898,8 +911,100 @@ DOCUMENT_REQUEST = Lifecycle(
     ),
 )
 
+# --- accountability case (责任追究问题) -------------------------------------------------------
+
+ACCOUNTABILITY = Lifecycle(
+    name="accountability",
+    kind="accountability",
+    label_zh="责任追究问题",
+    label_en="accountability case",
+    initial="transferred",
+    roles=_ROLES,
+    # The team draws up the list of problems and files (问题清单和案卷) and the leading office
+    # hands them over (移交移送); either may enter the case.
+    creators=TEAM | OFFICE,
+    fields=(
+        Field("problem", "str", label_zh="问题"),
+        Field("transferred_to", "str", required=False, label_zh="移交对象"),
+    ),
+    states=(
+        State("transferred", "已移交", "transferred"),
+        State("investigating", "调查中", "investigating"),
+        State("decided", "已问责", "decided"),
+        State("published", "已公开", "published", terminal=True, counts_as="closed"),
+    ),
+    transitions=(
+        _t(
+            "start_investigation",
+            "transferred",
+            "investigating",
+            DISCIPLINE,
+            "组织调查",
+            "start investigation",
+        ),
+        _t(
+            "decide",
+            "investigating",
+            "decided",
+            DISCIPLINE,
+            "问责",
+            "decide accountability",
+            # How many people were held accountable is what announcements count (问责X人);
+            # none is a decision too, recorded as 0.
+            fields=(
+                Field("people", "int", label_zh="问责人数"),
+                Field("note", "str", required=False, label_zh="问责情况"),
+            ),
+            records=(("people", "held_accountable"), ("note", "decision")),
+        ),
+        _t(
+            "publish",
+            "decided",
+            "published",
+            LIAISON | OFFICE,
+            "公开问责情况",
+            "publish",
+            fields=(Field("where", "str", required=False, label_zh="公开渠道"),),
+        ),
+        _t(
+            "hold_summons_talk",
+            ("transferred", "investigating", "decided"),
+            None,
+            TEAM | OFFICE | RECT_OFFICE | DISCIPLINE,
+            "约谈",
+            "hold summons talk",
+            # Each talk is an event of its own and keeps its count; the case keeps running
+            # totals, so no later talk overwrites an earlier one's people.
+            fields=(
+                Field("people", "int", label_zh="约谈人数"),
+                Field("talked_to", "str", label_zh="约谈对象"),
+            ),
+            derive="talk_totals",
+        ),
+        _t(
+            "submit_talk_report",
+            ("transferred", "investigating", "decided"),
+            None,
+            LIAISON | OWNER,
+            "报送约谈整改情况",
+            "submit talk report",
+            fields=(Field("report", "str", label_zh="书面报告"),),
+        ),
+    ),
+    deadlines=(
+        DeadlineBinding(
+            "talk_report_due",
+            "summons_report",
+            "hold_summons_talk",
+            frozenset({"submit_talk_report"}),
+            label_zh="约谈整改书面报告",
+            label_en="written report after a summons talk",
+        ),
+    ),
+)
+
 #: The built-in lifecycles by name, read-only: every rulebook starts from these, so a
 #: change here would leak into each rulebook loaded afterwards.
 LIFECYCLES: Mapping[str, Lifecycle] = MappingProxyType(
-    {lc.name: lc for lc in (ROUND, COMPLAINT, TASK, DOCUMENT_REQUEST)}
+    {lc.name: lc for lc in (ROUND, COMPLAINT, TASK, DOCUMENT_REQUEST, ACCOUNTABILITY)}
 )
