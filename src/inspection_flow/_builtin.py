@@ -242,7 +242,10 @@ ROUND = Lifecycle(
             TEAM,
             "动员会·进驻",
             "station in",
-            fields=(Field("meeting", "str", required=False),),
+            fields=(
+                Field("meeting", "str", required=False),
+                Field("announced_end", "date", required=False, label_zh="公告的进驻结束日期"),
+            ),
         ),
         _t("end_station_in", "stationed", "station_in_ended", TEAM, "进驻结束", "end station-in"),
         _t(
@@ -387,6 +390,7 @@ ROUND = Lifecycle(
             "station_in",
             "station_in",
             frozenset({"end_station_in"}),
+            date_field="announced_end",
             label_zh="进驻结束",
             label_en="end of station-in",
             kind="period",

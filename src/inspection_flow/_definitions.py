@@ -155,7 +155,9 @@ class DeadlineBinding:
         met_by: events that meet the deadline.
         cancelled_by: events that drop it (e.g. a case passed on).
         date_field: a payload field that holds the last day itself (a task's own
-            rectification deadline); the rule then supplies only the ladders.
+            rectification deadline); the rule then supplies only the ladders.  When the
+            field is optional and left out (a station-in whose announcement gives no end
+            date), the rule computes the last day as for a deadline without one.
         kind: ``"due"`` for something someone must do by then (overdue afterwards);
             ``"period"`` for the end of a span (station-in, public notice), which is never
             overdue and never counted among due items.
@@ -459,6 +461,22 @@ class Lifecycle:
     def deadlines_reopened_by(self, event: str) -> tuple[DeadlineBinding, ...]:
         """Return the deadlines that ``event`` opens again once met."""
         return self._reopens.get(event, ())
+
+    def needs_rule(self, binding: DeadlineBinding) -> bool:
+        """Whether ``binding`` may need its rulebook rule to compute a last day.
+
+        A deadline without a ``date_field`` always does; one with it does when an event
+        that starts it may leave the field out.
+        """
+        if binding.date_field is None:
+            return True
+        starters = {e for e, started in self._starts.items() if binding in started}
+        return any(
+            f.name == binding.date_field and not f.required
+            for t in self.transitions
+            if t.event in starters
+            for f in t.fields
+        )
 
     def rule_keys(self) -> frozenset[str]:
         """The rulebook keys this lifecycle's deadlines need."""

@@ -238,7 +238,7 @@ class Rulebook:
                 raise RulebookError(self.source, "lifecycles", f"{shown(lc)} is not a Lifecycle")
             self._check_roles(lc)
             for b in lc.deadlines:
-                if b.date_field is None and b.rule not in self.rules:
+                if lc.needs_rule(b) and b.rule not in self.rules:
                     raise RulebookError(
                         self.source,
                         f"deadlines.{b.rule}",
@@ -579,7 +579,7 @@ class _Parser:
         lifecycles = self.lifecycles(data, roles)
         for lc in lifecycles.values():
             for b in lc.deadlines:
-                if b.date_field is None and b.rule not in rules:
+                if lc.needs_rule(b) and b.rule not in rules:
                     raise self.fail(
                         f"deadlines.{b.rule}",
                         f"is required by the {lc.name} deadline {b.name!r}",

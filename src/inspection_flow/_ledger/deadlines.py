@@ -33,6 +33,13 @@ from .values import _MEMO_SIZE, RECOMPUTE, DeadlineView, Moved
 _log = logging.getLogger(__name__)
 
 
+def _given(binding: DeadlineBinding, record: DeadlineRecord) -> bool:
+    """Whether the record's last day was given in the data rather than computed."""
+    # A day given in the data is kept in a rule built for it and named after the
+    # deadline (Rulebook.rule_for); a computed one keeps the rulebook's rule and key.
+    return binding.date_field is not None and record.rule.get("name") == binding.name
+
+
 class _Deadlines(_Base):
     """The deadline engine: starting deadlines, their clocks (pauses, extensions),
     explaining and recomputing them."""
@@ -43,12 +50,17 @@ class _Deadlines(_Base):
         lc = self.lifecycle_of(snap)
         rb = self.rulebook_of(snap)
         labels = {b.name: (b.label_zh or b.name, b.label_en or b.name) for b in lc.deadlines}
-        fixed = {b.name for b in lc.deadlines if b.date_field is not None}
-        rules = {b.name: b.rule for b in lc.deadlines if b.date_field is None}
+        bindings = {b.name: b for b in lc.deadlines}
+        fixed = {
+            name
+            for name, record in snap.deadlines.items()
+            if name in bindings and _given(bindings[name], record)
+        }
+        rules = {b.name: b.rule for b in lc.deadlines}
         out = []
         for name, record in snap.deadlines.items():
             live = record
-            if record.status == "open" and rules.get(name) in rb.rules:
+            if record.status == "open" and name not in fixed and rules.get(name) in rb.rules:
                 # An open deadline is explained as today's rulebook would compute it, so a
                 # changed rule shows as moved until recompute records it.
                 live = attrs.evolve(record, rule=rb.rules[rules[name]].to_dict())
@@ -113,7 +125,7 @@ class _Deadlines(_Base):
         at: dt.datetime,
         payload: Mapping[str, Any],
     ) -> DeadlineRecord:
-        if binding.date_field is not None:
+        if binding.date_field is not None and payload.get(binding.date_field) is not None:
             last = dt.date.fromisoformat(payload[binding.date_field])
             if last <= at.date():
                 raise PayloadError(
@@ -250,7 +262,7 @@ class _Deadlines(_Base):
                 continue
             binding = next((b for b in lc.deadlines if b.name == name), None)
             rule_dict = record.rule
-            if binding is not None and binding.date_field is None:
+            if binding is not None and not _given(binding, record):
                 rule_dict = rb.rule(binding.rule).to_dict()
             fresh = self._recomputed(record, rule=rule_dict)
             if fresh.last_day != record.last_day or fresh.due_at != record.due_at:
