@@ -137,3 +137,13 @@ def test_demo_keeps_complaints_text_and_shows_late_results(
         assert all(c.data["summary"] != c.data["result_summary"] for c in reported)
         statuses = {c.deadlines["result_due"].status for c in reported}
         assert {"met", "met_late"} <= statuses
+
+
+def test_an_error_about_a_name_with_a_line_break_is_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A ledger name typed with a line break in it is shown escaped: the error stays one
+    line, as scripts reading it expect."""
+    assert main(["verify", "no\nsuch.db"]) == 2
+    err = capsys.readouterr().err
+    assert err == "inspection-flow: no\\nsuch.db: no such ledger file (nothing was created)\n"

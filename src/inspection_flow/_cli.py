@@ -56,6 +56,12 @@ def _calendar(args: argparse.Namespace) -> ChinaCalendar:
     return ChinaCalendar.from_files(*args.calendar_files)
 
 
+def _say(message: str) -> None:
+    """Print an error on one line of stderr: a name typed with a line break in it is
+    shown escaped, so scripts reading the error see one line."""
+    print(message.replace("\r", "\\r").replace("\n", "\\n"), file=sys.stderr)
+
+
 def _uncovered(exc: CalendarCoverageError) -> str:
     return (
         f"inspection-flow: no official working-day schedule is known for {exc.year} "
@@ -131,10 +137,9 @@ def _demo(args: argparse.Namespace) -> int:
         db = args.db
         if os.path.exists(db):
             if not args.force:
-                print(
+                _say(
                     f"inspection-flow: {db} exists; choose another --db, or pass --force to "
-                    "replace it",
-                    file=sys.stderr,
+                    "replace it"
                 )
                 return 2
             for suffix in ("", "-wal", "-shm"):
@@ -290,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             and args.db is not None
             and (problem := _existing(args.db))
         ):
-            print(problem, file=sys.stderr)
+            _say(problem)
             return 2
         if args.command == "status":
             from ._ledger import Ledger
@@ -338,10 +343,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 0
     except CalendarCoverageError as exc:
-        print(_uncovered(exc), file=sys.stderr)
+        _say(_uncovered(exc))
         return 2
     except InspectionFlowError as exc:
-        print(f"inspection-flow: {exc}", file=sys.stderr)
+        _say(f"inspection-flow: {exc}")
         return 2
     return 1  # pragma: no cover - argparse rejects unknown commands
 
