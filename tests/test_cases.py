@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from inspection_flow import Ledger, RulebookError, load_rulebook
+from inspection_flow import Ledger, PayloadError, RulebookError, load_rulebook, status_report
 from strategies import OFFICE, TEAM
 from test_fuzz import at
 
@@ -149,3 +149,41 @@ def test_channel_letters_can_be_set(tmp_path: Path) -> None:
     rb = _rulebook(tmp_path, NUMBERED + 'channel_letters = {visit = "F"}\n')
     assert rb.channel_letters["visit"] == "F"  # type: ignore[attr-defined]
     assert rb.channel_letters["phone"] == "D"  # type: ignore[attr-defined]
+
+
+# --- several categories ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_type_totals_count_each_category(tmp_path: Path, backend: str) -> None:
+    """Two complaints of air, one also of noise and water: by categories air 2, noise 1,
+    water 1 (4 > 2 cases); by category only the primary ones."""
+    with _open(tmp_path, backend) as led:
+        _receive(led, "phone", at("2023-06-27", 9), categories=["noise", "噪声", "water"])
+        _receive(led, "phone", at("2023-06-27", 10))
+        both = led.counts("categories", kind="complaint", round_id="R")
+        assert both == {"air": 2, "noise": 1, "water": 1}
+        assert led.counts("category", kind="complaint", round_id="R") == {"air": 2}
+        first = led.get("R/D3SX202306270001")
+        assert first.data["categories"] == ["air", "noise", "water"]
+        assert first.category == "air"
+
+
+@pytest.mark.parametrize("given", ["noise", ["fax"], [3]])
+def test_bad_categories_are_refused_and_nothing_is_written(tmp_path: Path, given: object) -> None:
+    """categories that are not a list of known categories are refused; nothing is written."""
+    with _open(tmp_path, "memory") as led:
+        with pytest.raises(PayloadError) as info:
+            _receive(led, "phone", at("2023-06-27", 9), categories=given)
+        assert info.value.field in {"categories", "category"}
+        assert led.find(kind="complaint") == []
+        assert _receive(led, "phone", at("2023-06-27", 9)) == "D3SX202306270001"
+
+
+def test_the_status_report_counts_each_category(tmp_path: Path) -> None:
+    """The report's counts by category give air 2 and noise 1 for two cases, one of both."""
+    with _open(tmp_path, "memory") as led:
+        _receive(led, "phone", at("2023-06-27", 9), categories=["noise"])
+        _receive(led, "phone", at("2023-06-27", 10))
+        report = status_report(led, dt.date(2023, 6, 27), round_id="R")
+    assert "信访件按类别：大气 2，噪声 1" in report

@@ -67,6 +67,21 @@ _HAND_OVER = "hand_over_batch"
 _NUMBER_RETRIES = 20
 
 
+def _all_categories(
+    complaint_id: str | None, category: str, categories: Sequence[str]
+) -> list[str]:
+    """Return every category of a complaint, the primary one first, each once.
+
+    Raises:
+        PayloadError: ``categories`` is not a list, or names an unknown category.
+    """
+    if not isinstance(categories, (list, tuple)):
+        raise PayloadError(
+            complaint_id or "-", CREATE, "categories", "must be a list of pollution categories"
+        )
+    return list(dict.fromkeys([category, *(_check_category(complaint_id, c) for c in categories)]))
+
+
 class _NumberTaken(Exception):
     """Another process gave out the acceptance number a receipt was about to write."""
 
@@ -92,6 +107,7 @@ class _Complaints(_Rounds):
         complaint_id: str | None = None,
         command_id: str | None = None,
         late_entry_reason: str | None = None,
+        categories: Sequence[str] | None = None,
         **data: Any,
     ) -> Snapshot:
         """Record a complaint (信访件) received by the round's team.
@@ -99,6 +115,11 @@ class _Complaints(_Rounds):
         Its intake day follows the rulebook's hotline window (a call after 20:00 belongs to
         the next day); it will be handed over in the batch of the day after.
         ``late_entry_reason`` is as for :meth:`fire`.
+
+        ``category`` is the complaint's primary pollution category, the one
+        ``counts("category")`` counts; ``categories`` names every category it concerns
+        (一件举报可能涉及多种问题类型), kept as ``data["categories"]`` with the primary one
+        first, each counted by ``counts("categories")``.
 
         When the rulebook sets ``[intake] acceptance_number`` and no ``complaint_id`` is
         given, the complaint gets the next acceptance number (受理编号) of its intake day,
@@ -121,6 +142,7 @@ class _Complaints(_Rounds):
                     complaint_id=complaint_id,
                     command_id=command_id,
                     late_entry_reason=late_entry_reason,
+                    categories=categories,
                     **data,
                 )
             except _NumberTaken as taken:
@@ -141,6 +163,7 @@ class _Complaints(_Rounds):
         complaint_id: str | None = None,
         command_id: str | None = None,
         late_entry_reason: str | None = None,
+        categories: Sequence[str] | None = None,
         **data: Any,
     ) -> Snapshot:
         """Record a complaint; see :meth:`receive_complaint`."""
@@ -205,6 +228,8 @@ class _Complaints(_Rounds):
         }
         if data:
             payload = {**_plain(data), **payload}
+        if categories is not None:
+            payload["categories"] = _all_categories(complaint_id, category, categories)
         if number is not None:
             payload["acceptance_number"] = number
             payload["acceptance_seq"] = seq
