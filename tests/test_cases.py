@@ -187,3 +187,51 @@ def test_the_status_report_counts_each_category(tmp_path: Path) -> None:
         _receive(led, "phone", at("2023-06-27", 10))
         report = status_report(led, dt.date(2023, 6, 27), round_id="R")
     assert "信访件按类别：大气 2，噪声 1" in report
+
+
+# --- repeats (重复件) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_a_repeat_handed_over_points_to_its_original_and_stays_counted(
+    tmp_path: Path, backend: str
+) -> None:
+    """A repeat in batch 2 of a case of batch 1 records 见第1批 and counts in batch 2."""
+    with _open(tmp_path, backend) as led:
+        original = "R/" + _receive(led, "letter", at("2023-06-27", 9))
+        led.hand_over_batch("R", dt.date(2023, 6, 28), actor=TEAM, at=at("2023-06-28", 9))
+        repeat = "R/" + _receive(led, "letter", at("2023-06-28", 10))
+        led.hand_over_batch("R", dt.date(2023, 6, 29), actor=TEAM, at=at("2023-06-29", 9))
+        led.mark_duplicate(repeat, original, actor=TEAM, at=at("2023-06-29", 10))
+        snap = led.get(repeat)
+        assert snap.state == "duplicate"
+        assert snap.data["duplicate_of"] == original
+        assert snap.data["duplicate_of_batch"] == 1
+        assert led.counts("batch", kind="complaint", round_id="R") == {1: 1, 2: 1}
+        assert [v.status for v in led.deadlines(repeat)] == [
+            "cancelled",
+            "cancelled",
+        ]
+
+
+def test_a_repeat_found_on_receipt_points_to_an_unbatched_original(tmp_path: Path) -> None:
+    """Marked before either is batched, a repeat records its original and no batch."""
+    with _open(tmp_path, "memory") as led:
+        original = "R/" + _receive(led, "phone", at("2023-06-27", 9))
+        repeat = "R/" + _receive(led, "phone", at("2023-06-27", 10))
+        led.mark_duplicate(repeat, original, actor=TEAM, at=at("2023-06-27", 11))
+        assert led.get(repeat).data["duplicate_of"] == original
+        assert "duplicate_of_batch" not in led.get(repeat).data
+
+
+@pytest.mark.parametrize("other", ["self", "R"])
+def test_a_repeat_of_itself_or_of_no_complaint_is_refused(tmp_path: Path, other: str) -> None:
+    """Naming the case itself or the round as the original is refused; nothing is written."""
+    with _open(tmp_path, "memory") as led:
+        repeat = "R/" + _receive(led, "phone", at("2023-06-27", 9))
+        with pytest.raises(PayloadError, match="not another complaint") as info:
+            led.mark_duplicate(
+                repeat, repeat if other == "self" else other, actor=TEAM, at=at("2023-06-27", 11)
+            )
+        assert info.value.field == "duplicate_of"
+        assert led.get(repeat).state == "received"

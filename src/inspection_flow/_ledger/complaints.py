@@ -514,6 +514,57 @@ class _Complaints(_Rounds):
         ]
         return numbers[-1] if numbers else None
 
+    def mark_duplicate(
+        self,
+        case_id: str,
+        original_id: str,
+        *,
+        actor: Actor,
+        at: dt.datetime,
+        command_id: str | None = None,
+        late_entry_reason: str | None = None,
+    ) -> Event:
+        """Mark a complaint a repeat (重复件) of ``original_id``, pointing to it and its batch.
+
+        A repeat is marked on receipt, or once handed over in a batch (重复件，见第X批),
+        where it stays counted in the batch's and the round's totals as published lists
+        count it; its result and publication clocks stop.  The case records
+        ``duplicate_of`` and, once the original was batched, ``duplicate_of_batch``.
+        ``command_id`` and ``late_entry_reason`` are as for :meth:`fire`.
+
+        Raises:
+            PayloadError: the original is the case itself, or not a complaint of the same
+                round; EntityNotFoundError: either is unknown; InvalidTransitionError,
+                PermissionDeniedError: as for :meth:`fire`.  Nothing is written then.
+        """
+        case = self.get(check_id(case_id, "case_id", event="mark_duplicate"))
+        original = self.get(
+            check_id(original_id, "original_id", entity_id=case_id, event="mark_duplicate")
+        )
+        if original.entity_id == case.entity_id or (original.kind, original.round_id) != (
+            case.kind,
+            case.round_id,
+        ):
+            raise PayloadError(
+                case_id,
+                "mark_duplicate",
+                "duplicate_of",
+                f"{original_id} is not another complaint of round {case.round_id}; name the "
+                "case this one repeats",
+            )
+        pointer: dict[str, Any] = {"duplicate_of": original.entity_id}
+        if original.batch is not None:
+            pointer["duplicate_of_batch"] = original.batch
+        return self.fire(
+            case_id,
+            "mark_duplicate",
+            actor=actor,
+            at=at,
+            command_id=command_id,
+            late_entry_reason=late_entry_reason,
+            **pointer,
+        )
+
     def split_case(
         self,
         case_id: str,
