@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import multiprocessing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from inspection_flow import Ledger, PayloadError, RulebookError, load_rulebook, status_report
+from processes import run_all
 from strategies import OFFICE, TEAM
 from test_fuzz import at
 
@@ -88,6 +92,41 @@ def test_two_ledgers_on_one_file_never_give_the_same_number(tmp_path: Path) -> N
             ]
     assert len(set(numbers)) == 6
     assert sorted(numbers) == [f"D3SX20230627{i:04d}" for i in range(1, 7)]
+
+
+def _receiver(path: str, rulebook: str, barrier: Any, out: str) -> None:
+    """Receive ten calls into the shared file, each at the same moment as the others."""
+    numbers = []
+    with Ledger.open(path, rulebook=load_rulebook(rulebook)) as led:
+        for i in range(10):
+            barrier.wait(timeout=60)
+            numbers.append(_receive(led, "phone", at("2023-06-27", 9 + i)))
+    Path(out).write_text(json.dumps(numbers))
+
+
+def test_processes_receiving_at_once_never_share_a_number(tmp_path: Path) -> None:
+    """Three processes receiving thirty calls at once give out 0001 to 0030, each once."""
+    _open(tmp_path, "sqlite").close()
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["inspection_flow", "sqlalchemy"])
+    barrier = ctx.Barrier(3)
+    outs = [tmp_path / f"numbers-{n}.json" for n in range(3)]
+    run_all(
+        [
+            ctx.Process(
+                target=_receiver,
+                args=(
+                    str(tmp_path / "ledger.db"),
+                    str(tmp_path / "numbered.toml"),
+                    barrier,
+                    str(o),
+                ),
+            )
+            for o in outs
+        ]
+    )
+    numbers = [n for o in outs for n in json.loads(o.read_text())]
+    assert sorted(numbers) == [f"D3SX20230627{i:04d}" for i in range(1, 31)]
 
 
 def test_a_refused_receipt_leaves_no_gap(tmp_path: Path) -> None:
