@@ -983,7 +983,12 @@ def test_can_and_available_answer_for_each_actor(ledger: Ledger) -> None:
     assert "not possible in state 'handed_over'" in ledger.can("C", "accept", LIAISON).reasons[0]
     assert ledger.available("C", LIAISON) == ["split", "assign"]
     assert ledger.available("C", PARTY) == ["split", "assign"]
-    assert ledger.available("C", TEAM) == ["mark_key", "pause_clock", "grant_extension"]
+    assert ledger.available("C", TEAM) == [
+        "mark_duplicate",
+        "mark_key",
+        "pause_clock",
+        "grant_extension",
+    ]
     assert ledger.available("C", RECT_OFFICE) == ["pause_clock", "grant_extension"]
     assert ledger.available("C", OWNER) == []
     assert ledger.available("C", Actor("liaison", "430700")) == []

@@ -491,12 +491,17 @@ COMPLAINT = Lifecycle(
         ),
         _t(
             "mark_duplicate",
-            "received",
+            # A repeat is found on receipt, or once handed over in a batch, where it
+            # stays counted (重复件，见第X批).
+            ("received", "handed_over"),
             "duplicate",
             TEAM,
             "重复件",
             "mark duplicate",
-            fields=(Field("duplicate_of", "str"),),
+            fields=(
+                Field("duplicate_of", "str", label_zh="原件"),
+                Field("duplicate_of_batch", "int", required=False, label_zh="见第X批"),
+            ),
         ),
         _t(
             "batch",
@@ -688,7 +693,7 @@ COMPLAINT = Lifecycle(
             "case_result",
             "hand_over",
             frozenset({"report_result"}),
-            frozenset({"split"}),
+            frozenset({"split", "mark_duplicate"}),
             label_zh="办理结果反馈",
             label_en="case result due",
         ),
@@ -697,7 +702,7 @@ COMPLAINT = Lifecycle(
             "case_publish",
             "hand_over",
             frozenset({"publish"}),
-            frozenset({"split"}),
+            frozenset({"split", "mark_duplicate"}),
             label_zh="办理结果公开",
             label_en="result publication due",
         ),

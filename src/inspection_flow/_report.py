@@ -244,7 +244,7 @@ def status_report(
         out.append(w.text("report.by_area"))
         for area, n in sorted(by_area.items(), key=lambda kv: (-kv[1], str(kv[0]))):
             out.append(w.text("report.area_count", area=ledger.areas.name(str(area)), n=n))
-    by_cat = ledger.counts("category", kind="complaint", round_id=round_id)
+    by_cat = ledger.counts("categories", kind="complaint", round_id=round_id)
     if by_cat:
         cats = w.text("report.categories_sep").join(
             w.text(

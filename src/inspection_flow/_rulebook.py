@@ -56,6 +56,8 @@ _INTAKE_KEYS = {
     "hotline_closes",
     "windowed_channels",
     "outside_round",
+    "acceptance_number",
+    "channel_letters",
     "source",
     "confidence",
 }
@@ -63,6 +65,9 @@ _INTAKE_KEYS = {
 #: What receiving a complaint about an area outside the round's does (``[intake]
 #: outside_round``): refuse it, or record it as passed on to that area's own authorities.
 OUTSIDE_ROUND = ("refuse", "pass_on")
+#: The letters published acceptance numbers give the channels: D (电) a call, X (信) a
+#: written complaint.
+CHANNEL_LETTERS = {"phone": "D", "letter": "X", "mailbox": "X", "email": "X", "visit": "X"}
 _DISPATCH_KEYS = {"cadence", "source", "confidence"}
 _RECORDING_KEYS = {"backdate_limit"}
 _AREA_KEYS = {"name", "parent", "aliases"}
@@ -172,6 +177,11 @@ class Rulebook:
             that area at once).
         backdate_limit: how far back a fact may be entered without a reason
             (``[recording] backdate_limit``); ``None``, the default, sets no limit.
+        acceptance_number: the form of a complaint's acceptance number (受理编号), with
+            the placeholders ``{channel}`` (the channel's letter), ``{day}`` (the intake
+            day as YYYYMMDD) and ``{seq}`` (the day's sequence, e.g. ``{seq:04d}``);
+            ``""``, the default, gives no numbers.
+        channel_letters: the letter of each channel in an acceptance number.
         area_aliases: other ids of the areas (``[areas.<code>] aliases``), each mapped
             to its area's code; entities recorded under an alias count as that area's.
 
@@ -195,6 +205,10 @@ class Rulebook:
     outside_round: str = "refuse"
     backdate_limit: DeadlineRule | None = None
     area_aliases: Mapping[str, str] = attrs.field(converter=_read_only, factory=dict)
+    acceptance_number: str = ""
+    channel_letters: Mapping[str, str] = attrs.field(
+        converter=_read_only, factory=lambda: dict(CHANNEL_LETTERS)
+    )
 
     def rule(self, key: str) -> DeadlineRule:
         """Return the deadline rule ``key``.
@@ -501,6 +515,7 @@ class _Parser:
                 "intake.outside_round",
                 f"must be {' or '.join(OUTSIDE_ROUND)}, not {outside_round!r}",
             )
+        acceptance_number, channel_letters = self.numbering(intake_table)
         rules: dict[str, DeadlineRule] = {}
         for key, value in self.table(data, "deadlines", required=True).items():
             if not isinstance(value, Mapping):
@@ -599,7 +614,41 @@ class _Parser:
             outside_round,
             backdate_limit,
             area_aliases,
+            acceptance_number,
+            channel_letters,
         )
+
+    def numbering(self, t: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
+        """Read and try ``[intake] acceptance_number`` and ``channel_letters``."""
+        form = t.get("acceptance_number", "")
+        if not isinstance(form, str):
+            raise self.fail("intake.acceptance_number", "must be a string")
+        letters = dict(CHANNEL_LETTERS)
+        given = t.get("channel_letters", {})
+        if not isinstance(given, Mapping):
+            raise self.fail("intake.channel_letters", "must be a table of channel = letter")
+        for channel, letter in given.items():
+            if channel not in CHANNEL_LETTERS or not isinstance(letter, str) or not letter:
+                raise self.fail(
+                    f"intake.channel_letters.{channel}",
+                    f"write one of {', '.join(CHANNEL_LETTERS)} = a non-empty letter",
+                )
+            letters[channel] = letter
+        if form:
+            if "{seq" not in form or "{day" not in form:
+                raise self.fail(
+                    "intake.acceptance_number",
+                    "must hold {day} and {seq} so that each number is the day's own, "
+                    'e.g. "{channel}3SX{day}{seq:04d}"',
+                )
+            try:
+                form.format(channel="D", day="20250528", seq=1)
+            except (KeyError, IndexError, ValueError) as exc:
+                raise self.fail(
+                    "intake.acceptance_number",
+                    f"{form!r} is not a form of {{channel}}, {{day}} and {{seq}}: {exc}",
+                ) from None
+        return form, letters
 
     def intake(self, t: Mapping[str, Any]) -> IntakeRule:
         self.known_keys(t, "intake", _INTAKE_KEYS)

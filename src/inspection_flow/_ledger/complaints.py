@@ -53,6 +53,9 @@ class _Intake:
     first_day: dt.date | None
     last_day: dt.date | None
     creations: dict[tuple[Actor, str, str], tuple[tuple[Any, ...], Mapping[str, Any]]]
+    # The last acceptance sequence given out by intake day, read from the store once per
+    # day and round state, then counted on here.
+    sequences: dict[str, int] = attrs.field(factory=dict)
 
 
 # A Channel is a str enum: looking up the member itself finds its value's entry, and a
@@ -60,6 +63,31 @@ class _Intake:
 _CHANNEL_VALUES: Mapping[Any, str] = {c.value: c.value for c in Channel}
 
 _HAND_OVER = "hand_over_batch"
+# How often a receipt counts again when other processes took its number meanwhile.
+_NUMBER_RETRIES = 20
+
+
+def _all_categories(
+    complaint_id: str | None, category: str, categories: Sequence[str]
+) -> list[str]:
+    """Return every category of a complaint, the primary one first, each once.
+
+    Raises:
+        PayloadError: ``categories`` is not a list, or names an unknown category.
+    """
+    if not isinstance(categories, (list, tuple)):
+        raise PayloadError(
+            complaint_id or "-", CREATE, "categories", "must be a list of pollution categories"
+        )
+    return list(dict.fromkeys([category, *(_check_category(complaint_id, c) for c in categories)]))
+
+
+class _NumberTaken(Exception):
+    """Another process gave out the acceptance number a receipt was about to write."""
+
+    def __init__(self, error: PayloadError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class _Complaints(_Rounds):
@@ -79,6 +107,7 @@ class _Complaints(_Rounds):
         complaint_id: str | None = None,
         command_id: str | None = None,
         late_entry_reason: str | None = None,
+        categories: Sequence[str] | None = None,
         **data: Any,
     ) -> Snapshot:
         """Record a complaint (信访件) received by the round's team.
@@ -86,7 +115,58 @@ class _Complaints(_Rounds):
         Its intake day follows the rulebook's hotline window (a call after 20:00 belongs to
         the next day); it will be handed over in the batch of the day after.
         ``late_entry_reason`` is as for :meth:`fire`.
+
+        ``category`` is the complaint's primary pollution category, the one
+        ``counts("category")`` counts; ``categories`` names every category it concerns
+        (一件举报可能涉及多种问题类型), kept as ``data["categories"]`` with the primary one
+        first, each counted by ``counts("categories")``.
+
+        When the rulebook sets ``[intake] acceptance_number`` and no ``complaint_id`` is
+        given, the complaint gets the next acceptance number (受理编号) of its intake day,
+        kept as ``data["acceptance_number"]`` and as its id (``<round_id>/<number>``): the
+        store refuses an id twice, so two processes never give out the same number (the
+        later one counts again and takes the next).
         """
+        # A receipt whose number another process took meanwhile counts again and takes the
+        # next: the store refuses an id twice.
+        for tries in range(_NUMBER_RETRIES, -1, -1):
+            try:
+                return self._receive_complaint(
+                    round_id,
+                    channel=channel,
+                    received_at=received_at,
+                    area=area,
+                    summary=summary,
+                    category=category,
+                    actor=actor,
+                    complaint_id=complaint_id,
+                    command_id=command_id,
+                    late_entry_reason=late_entry_reason,
+                    categories=categories,
+                    **data,
+                )
+            except _NumberTaken as taken:
+                if not tries:
+                    raise taken.error from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _receive_complaint(
+        self,
+        round_id: str,
+        *,
+        channel: Channel | str,
+        received_at: dt.datetime,
+        area: str,
+        summary: str,
+        category: str,
+        actor: Actor,
+        complaint_id: str | None = None,
+        command_id: str | None = None,
+        late_entry_reason: str | None = None,
+        categories: Sequence[str] | None = None,
+        **data: Any,
+    ) -> Snapshot:
+        """Record a complaint; see :meth:`receive_complaint`."""
         # Long by design: the hot path of an intake of thousands of cases a day: checks and
         # effects are worked out once per actor, area and category, inline (see
         # docs/performance.md).
@@ -124,7 +204,13 @@ class _Complaints(_Rounds):
         days = self._day_iso.get(intake)
         if days is None:
             days = self._day_iso[intake] = (intake.isoformat(), (intake + _ONE_DAY).isoformat())
-        entity_id = complaint_id or f"{round_id}/C-{uuid.uuid4().hex[:12]}"
+        number = None
+        seq = 0
+        if complaint_id is None and ctx.rulebook.acceptance_number:
+            number, seq = self._acceptance_number(ctx, round_id, ch, intake, days[0])
+            entity_id = f"{round_id}/{number}"
+        else:
+            entity_id = complaint_id or f"{round_id}/C-{uuid.uuid4().hex[:12]}"
         # Who may record a complaint of this area and category is worked out once per
         # round state; later complaints of the same kind reuse the answer and effects.
         key = (actor, area, category) if actor.__class__ is Actor else None
@@ -133,7 +219,7 @@ class _Complaints(_Rounds):
         if known is None or entity_id.__class__ is not str or not entity_id:
             known = None
             self._in_round(rnd, actor, entity_id)
-        payload = {
+        payload: dict[str, Any] = {
             "channel": ch,
             "received_at": iso(when),
             "summary": summary,
@@ -142,6 +228,11 @@ class _Complaints(_Rounds):
         }
         if data:
             payload = {**_plain(data), **payload}
+        if categories is not None:
+            payload["categories"] = _all_categories(complaint_id, category, categories)
+        if number is not None:
+            payload["acceptance_number"] = number
+            payload["acceptance_seq"] = seq
         if known is not None:
             recorded = self._recorded_at()
             late = self._late_entry(
@@ -209,9 +300,44 @@ class _Complaints(_Rounds):
                 f"the hotline ({ctx.window}) closed with the station-in on {ctx.last_day}; "
                 "record a later complaint as a letter",
             )
-        if outside:
-            return self._outside_round(ctx.rulebook, rnd, ev, snap, command_id, complaint_id)
-        return self._commit_new(ev, snap, command_id, generated=not complaint_id)
+        try:
+            if outside:
+                stored = self._outside_round(ctx.rulebook, rnd, ev, snap, command_id, complaint_id)
+            else:
+                stored = self._commit_new(ev, snap, command_id, generated=not complaint_id)
+        except PayloadError as exc:
+            if number is None or exc.field != "entity_id":
+                raise
+            ctx.sequences.pop(days[0], None)
+            raise _NumberTaken(exc) from None
+        if number is not None and stored.entity_id == entity_id:
+            # Counted on only once written: a refused receipt leaves no gap.
+            ctx.sequences[days[0]] = max(seq, ctx.sequences.get(days[0], 0))
+        return stored
+
+    def _acceptance_number(
+        self, ctx: _Intake, round_id: str, channel: str, intake: dt.date, day: str
+    ) -> tuple[str, int]:
+        """Return the next acceptance number (受理编号) of the round's intake day, and its
+        sequence."""
+        last = ctx.sequences.get(day)
+        if last is None:
+            # Once per day and round state: the numbers already given out, read back.
+            last = max(
+                (
+                    int(s.data.get("acceptance_seq", 0))
+                    for s in self.store.find(kind="complaint", round_id=round_id)
+                    if s.data.get("intake_day") == day
+                ),
+                default=0,
+            )
+            ctx.sequences[day] = last
+        number = ctx.rulebook.acceptance_number.format(
+            channel=ctx.rulebook.channel_letters.get(channel, channel),
+            day=intake.strftime("%Y%m%d"),
+            seq=last + 1,
+        )
+        return number, last + 1
 
     def _outside_round(
         self,
@@ -387,6 +513,57 @@ class _Complaints(_Rounds):
             if ev.name == "record_batch" and ev.payload.get("day") == wanted
         ]
         return numbers[-1] if numbers else None
+
+    def mark_duplicate(
+        self,
+        case_id: str,
+        original_id: str,
+        *,
+        actor: Actor,
+        at: dt.datetime,
+        command_id: str | None = None,
+        late_entry_reason: str | None = None,
+    ) -> Event:
+        """Mark a complaint a repeat (重复件) of ``original_id``, pointing to it and its batch.
+
+        A repeat is marked on receipt, or once handed over in a batch (重复件，见第X批),
+        where it stays counted in the batch's and the round's totals as published lists
+        count it; its result and publication clocks stop.  The case records
+        ``duplicate_of`` and, once the original was batched, ``duplicate_of_batch``.
+        ``command_id`` and ``late_entry_reason`` are as for :meth:`fire`.
+
+        Raises:
+            PayloadError: the original is the case itself, or not a complaint of the same
+                round; EntityNotFoundError: either is unknown; InvalidTransitionError,
+                PermissionDeniedError: as for :meth:`fire`.  Nothing is written then.
+        """
+        case = self.get(check_id(case_id, "case_id", event="mark_duplicate"))
+        original = self.get(
+            check_id(original_id, "original_id", entity_id=case_id, event="mark_duplicate")
+        )
+        if original.entity_id == case.entity_id or (original.kind, original.round_id) != (
+            case.kind,
+            case.round_id,
+        ):
+            raise PayloadError(
+                case_id,
+                "mark_duplicate",
+                "duplicate_of",
+                f"{original_id} is not another complaint of round {case.round_id}; name the "
+                "case this one repeats",
+            )
+        pointer: dict[str, Any] = {"duplicate_of": original.entity_id}
+        if original.batch is not None:
+            pointer["duplicate_of_batch"] = original.batch
+        return self.fire(
+            case_id,
+            "mark_duplicate",
+            actor=actor,
+            at=at,
+            command_id=command_id,
+            late_entry_reason=late_entry_reason,
+            **pointer,
+        )
 
     def split_case(
         self,

@@ -250,7 +250,7 @@ _CATEGORY_SET = frozenset(CATEGORIES)
 _CATEGORY_OF_LABEL = {label: name for name, label in CATEGORIES_ZH.items()}
 
 
-_COUNT_BY = ("state", "area", "batch", "category", "kind")
+_COUNT_BY = ("state", "area", "batch", "category", "categories", "kind")
 
 
 _SUM_BY = ("area", "batch")
