@@ -122,7 +122,7 @@ class _Tasks(_Complaints):
             ``"behind"`` (未达序时进度).
 
         Raises:
-            UnknownEntityError: no task has this id.
+            EntityNotFoundError: no entity has this id.
         """
         snap = self.get(task_id)
         lifecycle = self.lifecycle_of(snap)
