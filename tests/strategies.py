@@ -209,7 +209,16 @@ def payload_for(lifecycle: str, event: str, snap: Snapshot, at: dt.datetime) -> 
             "measures": "关停取缔非法砂石码头",
             "term": "short",
             "deadline": (at + dt.timedelta(days=90)).date().isoformat(),
+            "milestones": [
+                f"{(at + dt.timedelta(days=30)).date().isoformat()} 完成码头拆除",
+                f"{(at + dt.timedelta(days=60)).date().isoformat()} 完成岸线复绿",
+            ],
         }
+    if (lifecycle, event) == ("task", "meet_milestone"):
+        # The first milestone not yet met; past the last, one the plan did not set.
+        met = set(snap.data.get("milestones_met") or [])
+        planned = len(snap.data.get("milestones") or [])
+        return {"milestone": next(n for n in range(1, planned + 2) if n not in met)}
     if (lifecycle, event) == ("task", "approve_extension"):
         record = snap.deadlines.get("rectify_due")
         base = record.last_day if record is not None else at.date()

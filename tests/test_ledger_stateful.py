@@ -350,6 +350,10 @@ class LedgerMachine(RuleBasedStateMachine):
         for guard in t.guards:
             if self.guard_fails(guard, snap, actor, when):
                 return GuardError
+        if event == "meet_milestone" and payload["milestone"] > len(
+            snap.data.get("milestones") or []
+        ):
+            return PayloadError
         if event in CLOCK_EVENTS:
             record = snap.deadlines.get(payload["deadline"])
             if record is None or record.status != "open":

@@ -6,6 +6,7 @@ It is long because it is data: five lifecycles, each transition a few lines.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -130,7 +131,69 @@ def _talk_totals(ctx: GuardContext) -> Mapping[str, Any]:
     }
 
 
+def parse_milestone(text: str) -> tuple[dt.date, str] | None:
+    """A milestone (阶段目标) as its date and goal, from ``"YYYY-MM-DD 描述"``; ``None``
+    when the text is not of that form."""
+    day, _, goal = text.strip().partition(" ")
+    try:
+        due = dt.date.fromisoformat(day)
+    except ValueError:
+        return None
+    goal = goal.strip()
+    return (due, goal) if goal and len(day) == 10 else None
+
+
+def _milestones(ctx: GuardContext) -> Mapping[str, Any]:
+    """Milestones are checked when planned, so that progress can always be judged."""
+    given = ctx.payload.get("milestones")
+    if given is None:
+        return {}
+    parsed = [parse_milestone(text) for text in given]
+    for number, (text, milestone) in enumerate(zip(given, parsed, strict=True), start=1):
+        if milestone is None:
+            raise PayloadError(
+                ctx.snapshot.entity_id,
+                ctx.event,
+                "milestones",
+                f"milestone {number} ({text!r}) must read 'YYYY-MM-DD 描述', "
+                "its date then what is to be achieved by it",
+            )
+    days = [m[0] for m in parsed if m is not None]
+    if days != sorted(days):
+        raise PayloadError(
+            ctx.snapshot.entity_id,
+            ctx.event,
+            "milestones",
+            "list the milestones in the order of their dates",
+        )
+    return {"milestones": [text.strip() for text in given]}
+
+
+def _milestone_met(ctx: GuardContext) -> Mapping[str, Any]:
+    """A milestone is met once, and only one the plan set."""
+    planned = ctx.snapshot.data.get("milestones") or []
+    number = ctx.payload["milestone"]
+    met = list(ctx.snapshot.data.get("milestones_met") or [])
+    if number > len(planned):
+        raise PayloadError(
+            ctx.snapshot.entity_id,
+            ctx.event,
+            "milestone",
+            f"the plan sets {len(planned)} milestone(s); give the number of one of them",
+        )
+    if number in met:
+        raise PayloadError(
+            ctx.snapshot.entity_id,
+            ctx.event,
+            "milestone",
+            f"milestone {number} ({planned[number - 1]}) is recorded as met already",
+        )
+    return {"milestones_met": sorted([*met, number])}
+
+
 register_derivation("owners_mode", _owners_mode)
+register_derivation("milestones", _milestones)
+register_derivation("milestone_met", _milestone_met)
 register_derivation("talk_totals", _talk_totals)
 
 
@@ -747,8 +810,16 @@ TASK = Lifecycle(
                 Field("measures", "str"),
                 Field("term", "choice", choices=TERMS),
                 Field("deadline", "date"),
+                Field("lead_unit", "str", required=False, label_zh="牵头单位"),
+                Field("responsible_units", "list", required=False, label_zh="责任单位"),
+                Field("supporting_units", "list", required=False, label_zh="配合单位"),
+                Field("leader", "str", required=False, label_zh="责任领导"),
+                Field("person", "str", required=False, label_zh="责任人"),
+                Field("target", "str", required=False, label_zh="整改目标"),
+                Field("milestones", "list", required=False, label_zh="阶段目标"),
             ),
             assigns="owner",
+            derive="milestones",
         ),
         _t("start", "planned", "in_progress", OWNER, "开始整改", "start"),
         _t(
@@ -787,6 +858,19 @@ TASK = Lifecycle(
             "列为长期坚持",
             "mark long-term",
             fields=(Field("reason", "str"),),
+        ),
+        _t(
+            "meet_milestone",
+            ("in_progress", "extension_requested", "long_term"),
+            None,
+            OWNER | RECT_OFFICE,
+            "完成阶段目标",
+            "meet milestone",
+            fields=(
+                Field("milestone", "int", label_zh="阶段目标序号"),
+                Field("evidence", "str", required=False, label_zh="佐证材料"),
+            ),
+            derive="milestone_met",
         ),
         _t(
             "claim_completion",

@@ -278,11 +278,18 @@ class _Queries(_Tasks):
         total_tasks = sum(tasks.values())
         open_tasks = tasks["open"]
         task_lc = self._lifecycle_of_kind("task", round_id)
-        # Counted from the index of due times: only the overdue tasks are read.
+        on = as_instant(now, "now").astimezone(SHANGHAI).date()
+        # 序时进度 is judged against each task's milestones (阶段目标), so every open task
+        # is read, not only those in the index of due times.
+        filters: dict[str, str] = {"kind": "task"}
+        if round_id is not None:
+            filters["round_id"] = round_id
+        if area is not None:
+            filters["area"] = area
         behind = sum(
             1
-            for s in self.overdue(now, kind="task", area=area)
-            if (round_id is None or s.round_id == round_id) and task_lc.counts_as(s.state) == "open"
+            for s in self.find(**filters)
+            if task_lc.counts_as(s.state) == "open" and self._progress_now(s, on) == "behind"
         )
         case_on_time, cases_late, cases_overdue = self._timeliness("complaint", now, round_id, area)
         task_on_time, tasks_late, tasks_overdue = self._timeliness("task", now, round_id, area)

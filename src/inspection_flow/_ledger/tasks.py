@@ -4,15 +4,32 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from .._areas import Actor
+from .._builtin import parse_milestone
 from .._records import (
     Snapshot,
 )
+from .._rules import SHANGHAI
 from .complaints import _Complaints
 from .inputs import _check_category, _check_text, _plain
 from .rounds import _DOCUMENT_STATES, _TASK_STATES
+
+Progress = Literal["done", "on_schedule", "behind"]
+
+
+def _judge(
+    closed: bool, milestones: list[str], met: set[int], deadline_passed: bool, on: dt.date
+) -> Progress:
+    """已完成 / 达到序时进度 / 未达序时进度: every milestone due by ``on`` must be met."""
+    if closed:
+        return "done"
+    for number, text in enumerate(milestones, start=1):
+        milestone = parse_milestone(text)
+        if milestone is not None and milestone[0] < on and number not in met:
+            return "behind"
+    return "behind" if deadline_passed else "on_schedule"
 
 
 class _Tasks(_Complaints):
@@ -92,3 +109,56 @@ class _Tasks(_Complaints):
             late_entry_reason=late_entry_reason,
         )
         return self._commit_new(ev, snap, command_id, generated=not request_id)
+
+    def progress(self, task_id: str, *, on: dt.date) -> Progress:
+        """Judge a task's 序时进度 on the day ``on``, from its history up to that day.
+
+        A milestone (阶段目标) dated before ``on`` must have been reported met
+        (``meet_milestone``) by the end of ``on``; a task that is not long-term must also
+        not be past its rectification deadline (整改时限).
+
+        Returns:
+            ``"done"`` (已完成): closed by that day; ``"on_schedule"`` (达到序时进度);
+            ``"behind"`` (未达序时进度).
+
+        Raises:
+            EntityNotFoundError: no entity has this id.
+        """
+        snap = self.get(task_id)
+        lifecycle = self.lifecycle_of(snap)
+        state = snap.state
+        milestones: list[str] = []
+        met: set[int] = set()
+        for event in self.history(task_id):
+            if event.at.astimezone(SHANGHAI).date() > on:
+                break
+            state = event.state_after
+            if event.name == "plan":
+                milestones = list(event.payload.get("milestones") or [])
+            elif event.name == "meet_milestone":
+                met.add(event.payload["milestone"])
+        record = snap.deadlines.get("rectify_due")
+        passed = (
+            record is not None
+            and record.status == "open"
+            and not record.suspended
+            and record.last_day < on
+        )
+        return _judge(lifecycle.counts_as(state) == "closed", milestones, met, passed, on)
+
+    def _progress_now(self, snap: Snapshot, on: dt.date) -> Progress:
+        """A task's 序时进度 on ``on`` from its current record (no history read)."""
+        record = snap.deadlines.get("rectify_due")
+        passed = (
+            record is not None
+            and record.status == "open"
+            and not record.suspended
+            and record.last_day < on
+        )
+        return _judge(
+            self.lifecycle_of(snap).counts_as(snap.state) == "closed",
+            list(snap.data.get("milestones") or []),
+            set(snap.data.get("milestones_met") or []),
+            passed,
+            on,
+        )
