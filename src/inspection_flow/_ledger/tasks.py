@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from typing import Any, Literal
 
 from .._areas import Actor
@@ -53,27 +54,26 @@ class _Tasks(_Complaints):
 
         ``late_entry_reason`` is as for :meth:`fire`.
         """
-        rnd = self._round(round_id, _TASK_STATES, "adding tasks from feedback")
-        self._in_round(rnd, actor, task_id or "-")
-        rb = self.rulebook_of(rnd)
-        _check_text(task_id, "title", title)
-        if category is not None:
-            category = _check_category(task_id, category)
-        entity_id = task_id or f"{round_id}/T-{uuid.uuid4().hex[:12]}"
-        ev, snap = self._create(
-            entity_id=entity_id,
-            lifecycle=rb.lifecycle("task"),
-            rb=rb,
+
+        def checked() -> tuple[str | None, dict[str, Any]]:
+            _check_text(task_id, "title", title)
+            known = _check_category(task_id, category) if category is not None else None
+            return known, {**_plain(data), "title": title}
+
+        return self._create_in_round(
+            round_id,
+            _TASK_STATES,
+            "adding tasks from feedback",
+            "task",
+            "T",
+            task_id,
+            checked,
             area=area,
             actor=actor,
             at=at,
-            round_id=round_id,
-            category=category,
-            data={**_plain(data), "title": title},
             command_id=command_id,
             late_entry_reason=late_entry_reason,
         )
-        return self._commit_new(ev, snap, command_id, generated=not task_id)
 
     def request_documents(
         self,
@@ -91,24 +91,67 @@ class _Tasks(_Complaints):
 
         ``late_entry_reason`` is as for :meth:`fire`.
         """
-        rnd = self._round(round_id, _DOCUMENT_STATES, "requesting documents")
-        self._in_round(rnd, actor, request_id or "-")
+
+        def checked() -> tuple[str | None, dict[str, Any]]:
+            _check_text(request_id, "documents", documents)
+            return None, {"documents": documents}
+
+        return self._create_in_round(
+            round_id,
+            _DOCUMENT_STATES,
+            "requesting documents",
+            "document_request",
+            "D",
+            request_id,
+            checked,
+            area=area,
+            actor=actor,
+            at=at,
+            command_id=command_id,
+            late_entry_reason=late_entry_reason,
+        )
+
+    def _create_in_round(
+        self,
+        round_id: str,
+        states: frozenset[str],
+        what: str,
+        lifecycle: str,
+        prefix: str,
+        given_id: str | None,
+        checked: Callable[[], tuple[str | None, dict[str, Any]]],
+        *,
+        area: str,
+        actor: Actor,
+        at: dt.datetime,
+        command_id: str | None,
+        late_entry_reason: str | None,
+    ) -> Snapshot:
+        """Create an entity of one of the round's lifecycles, while the round is in
+        ``states``, with an id made up (``<round>/<prefix>-…``) when none is given.
+
+        ``checked`` checks the command's own fields once the round and the actor's part
+        in it are (who asks comes first) and gives the category and data.
+        """
+        rnd = self._round(round_id, states, what)
+        self._in_round(rnd, actor, given_id or "-")
         rb = self.rulebook_of(rnd)
-        _check_text(request_id, "documents", documents)
-        entity_id = request_id or f"{round_id}/D-{uuid.uuid4().hex[:12]}"
+        category, data = checked()
+        entity_id = given_id or f"{round_id}/{prefix}-{uuid.uuid4().hex[:12]}"
         ev, snap = self._create(
             entity_id=entity_id,
-            lifecycle=rb.lifecycle("document_request"),
+            lifecycle=rb.lifecycle(lifecycle),
             rb=rb,
             area=area,
             actor=actor,
             at=at,
             round_id=round_id,
-            data={"documents": documents},
+            category=category,
+            data=data,
             command_id=command_id,
             late_entry_reason=late_entry_reason,
         )
-        return self._commit_new(ev, snap, command_id, generated=not request_id)
+        return self._commit_new(ev, snap, command_id, generated=not given_id)
 
     def progress(self, task_id: str, *, on: dt.date) -> Progress:
         """Judge a task's 序时进度 on the day ``on``, from its history up to that day.
