@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+import typing
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -21,7 +22,7 @@ import attrs
 from ._areas import ROLES
 from ._builtin import LIFECYCLES
 from ._checks import shown
-from ._definitions import DeadlineBinding, Field, Lifecycle, State, Transition
+from ._definitions import DeadlineBinding, Field, FieldType, Lifecycle, State, Transition
 from ._guards import DERIVATIONS, GUARDS
 from ._rules import Channel, DailyWindow, DeadlineRule, EarlyWarning, EscalationStep, IntakeRule
 from .exceptions import DefinitionError, InspectionFlowError, RulebookError
@@ -102,20 +103,8 @@ _LIFECYCLE_KEYS = {
 }
 _STATE_KEYS = {"name", "label_zh", "label_en", "terminal", "counts_as"}
 _FIELD_KEYS = {"name", "type", "required", "choices", "label_zh", "labels_zh"}
-_FIELD_TYPES = (
-    "str",
-    "int",
-    "count",
-    "decimal",
-    "bool",
-    "date",
-    "datetime",
-    "list",
-    "dict",
-    "choice",
-    "area",
-    "areas",
-)
+# The field types a TOML lifecycle may use: those a Field takes.
+_FIELD_TYPES: tuple[str, ...] = typing.get_args(FieldType)
 _NEW_TRANSITION_KEYS = {
     "event",
     "sources",
