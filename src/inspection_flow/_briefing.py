@@ -138,8 +138,11 @@ def overview(b: Briefing) -> list[str]:
 
 def _area_rows(b: Briefing) -> list[list[str]]:
     rows = [
-        [a.name, *map(str, (a.received, a.handed_over, a.closed, a.interim_closed))]
-        + [str(a.in_progress), str(a.overdue)]
+        [
+            a.name,
+            *map(str, (a.received, a.handed_over, a.closed, a.interim_closed)),
+            *map(str, (a.in_progress, a.overdue)),
+        ]
         for a in b.areas
     ]
     total = [

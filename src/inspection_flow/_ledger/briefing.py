@@ -391,7 +391,7 @@ def compute_briefing(
                 deadline=dv.name,
                 deadline_label=dv.label_zh,
                 last_day=dv.last_day,
-                days_overdue=dv.days_late_at(now),
+                days_overdue=(now - dv.due_at).days,
                 escalation=_escalation(view, snap, now),
                 explanation=dv.explain("zh"),
             )
