@@ -6,17 +6,23 @@ import argparse
 import datetime as dt
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from ._calendar import ChinaCalendar, YearSchedule
 from ._rules import SHANGHAI, DeadlineRule, as_instant
 from ._terminal import print_table, to_json
+
 from .exceptions import (
     CalendarCoverageError,
     InspectionFlowError,
     LifecycleError,
+    MissingDependencyError,
     PayloadError,
     StoreError,
 )
+
+if TYPE_CHECKING:
+    from ._ledger import Ledger
 
 # Commands on an existing ledger: a missing file is a usage error (exit 2) found before
 # opening, so nothing is created; the reading ones also open it read-only.
@@ -92,10 +98,9 @@ def _uncovered(exc: CalendarCoverageError) -> str:
 
 
 def _calendar_add(args: argparse.Namespace) -> int:
-    from ._ledger import Ledger
 
     schedules = [s for path in args.files for s in YearSchedule.from_file(path)]
-    with Ledger.open(args.db, calendar=_calendar(args)) as ledger:
+    with _open(args.db, calendar=_calendar(args)) as ledger:
         for sched in schedules:
             if ledger.supply_calendar_year(sched):
                 print(f"{sched.year}: kept in the ledger ({sched.source})")
@@ -129,9 +134,7 @@ def _calendar_show(args: argparse.Namespace) -> int:
     if args.db is None:
         calendar = _calendar(args)
     else:
-        from ._ledger import Ledger
-
-        with Ledger.open(args.db, read_only=True, calendar=_calendar(args)) as ledger:
+        with _open(args.db, read_only=True, calendar=_calendar(args)) as ledger:
             calendar = ledger.calendar
     if args.json:
         years = {y: calendar.schedule(y).source for y in calendar.years}
@@ -168,6 +171,19 @@ def _demo(args: argparse.Namespace) -> int:
                 if os.path.exists(db + suffix):
                     os.remove(db + suffix)
     return run_demo(db, as_of=args.as_of, lang=args.lang, calendar=_calendar(args))
+
+
+def _open(target: str, **options: Any) -> Ledger:
+    """Open a ledger; a target that is no ledger (an empty or foreign database, a URL of
+    a missing file) is a usage error, not a refusal."""
+    from ._ledger import Ledger
+
+    try:
+        return Ledger.open(target, **options)
+    except MissingDependencyError:
+        raise
+    except StoreError as exc:
+        raise _UsageError(str(exc)) from exc
 
 
 def _version() -> str:
@@ -246,10 +262,7 @@ def _calendar_line(calendar: ChinaCalendar, lang: str) -> str:
     )
 
 
-def _status_json(ledger: object, as_of: dt.date, round_id: str | None) -> dict[str, object]:
-    from ._ledger import Ledger
-
-    assert isinstance(ledger, Ledger)
+def _status_json(ledger: Ledger, as_of: dt.date, round_id: str | None) -> dict[str, object]:
     view = ledger.as_of(as_of)
     now = _end_of(as_of)
     kinds = sorted(str(k) for k in view.counts("kind"))
@@ -270,11 +283,8 @@ def _status_json(ledger: object, as_of: dt.date, round_id: str | None) -> dict[s
 
 
 def _overdue_rows(
-    ledger: object, as_of: dt.date, args: argparse.Namespace
+    ledger: Ledger, as_of: dt.date, args: argparse.Namespace
 ) -> list[dict[str, object]]:
-    from ._ledger import Ledger
-
-    assert isinstance(ledger, Ledger)
     view = ledger.as_of(as_of)
     now = _end_of(as_of)
     rows: list[dict[str, object]] = []
@@ -305,10 +315,9 @@ def _overdue_rows(
 
 
 def _overdue(args: argparse.Namespace) -> int:
-    from ._ledger import Ledger
 
     as_of = args.as_of or _today()
-    with Ledger.open(args.db, read_only=True, calendar=_calendar(args)) as ledger:
+    with _open(args.db, read_only=True, calendar=_calendar(args)) as ledger:
         rows = _overdue_rows(ledger, as_of, args)
     if args.json:
         print(to_json({"as_of": as_of, "overdue": rows}))
@@ -342,11 +351,10 @@ def _overdue(args: argparse.Namespace) -> int:
 
 
 def _fire(args: argparse.Namespace) -> int:
-    from ._ledger import Ledger
 
     payload = dict(args.data)
     at = args.at or dt.datetime.now(SHANGHAI)
-    with Ledger.open(args.db, calendar=_calendar(args)) as ledger:
+    with _open(args.db, calendar=_calendar(args)) as ledger:
         event = ledger.fire(
             args.entity,
             args.event,
@@ -381,10 +389,9 @@ def _fire(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from ._ledger import Ledger
 
     now = args.now or dt.datetime.now(SHANGHAI)
-    with Ledger.open(args.db, calendar=_calendar(args)) as ledger:
+    with _open(args.db, calendar=_calendar(args)) as ledger:
         notices = ledger.sweep(now)
     if args.json:
         print(to_json({"now": now, "alerts": notices}))
@@ -405,10 +412,9 @@ def _report(args: argparse.Namespace) -> int:
     import os
 
     from ._briefing import briefing_docx, briefing_html, briefing_markdown
-    from ._ledger import Ledger
 
     as_of = args.as_of or _today()
-    with Ledger.open(args.db, read_only=True, calendar=_calendar(args)) as ledger:
+    with _open(args.db, read_only=True, calendar=_calendar(args)) as ledger:
         briefing = ledger.briefing(
             as_of, period=args.period, number=args.number, round_id=args.round_id
         )
@@ -716,13 +722,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             _say(problem)
             return 2
         if args.command == "status":
-            from ._ledger import Ledger
             from ._report import status_report
 
             as_of = args.as_of or _today()
             # Reading commands open the ledger read-only: they never create a file or
             # tables, and they work on an archive in a read-only directory.
-            with Ledger.open(
+            with _open(
                 args.db, read_only=True, rulebook=args.rulebook, calendar=_calendar(args)
             ) as ledger:
                 if args.json:
@@ -740,25 +745,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "report":
             return _report(args)
         if args.command == "verify":
-            from ._ledger import Ledger
-
-            with Ledger.open(args.db, read_only=True, calendar=_calendar(args)) as ledger:
+            with _open(args.db, read_only=True, calendar=_calendar(args)) as ledger:
                 report = ledger.verify(deep=args.deep, anchor=args.anchor)
             print(to_json(report) if args.json else report)
             return 0 if report.ok else _REFUSED
         if args.command == "anchor":
-            from ._ledger import Ledger
-
-            with Ledger.open(args.db, read_only=True, calendar=_calendar(args)) as ledger:
+            with _open(args.db, read_only=True, calendar=_calendar(args)) as ledger:
                 anchor = ledger.anchor()
             print(
                 to_json({"anchor": str(anchor), "events": anchor.events}) if args.json else anchor
             )
             return 0
         if args.command == "repair":
-            from ._ledger import Ledger
-
-            with Ledger.open(args.db, calendar=_calendar(args)) as ledger:
+            with _open(args.db, calendar=_calendar(args)) as ledger:
                 repaired = ledger.repair()
             print(repaired)
             return 0 if repaired.ok else _REFUSED
