@@ -14,6 +14,7 @@ from ._builtin import (
     ROUND,
     TASK,
 )
+from ._briefing import briefing_docx, briefing_html, briefing_markdown
 from ._calendar import ChinaCalendar, DayInfo, YearSchedule
 from ._definitions import DeadlineBinding, Field, Lifecycle, State, Transition
 from ._guards import GuardContext, guard, register_derivation, register_guard
@@ -22,6 +23,11 @@ from ._ledger import (
     CATEGORIES_ZH,
     AlertNotice,
     Batch,
+    Briefing,
+    BriefingArea,
+    BriefingBatch,
+    BriefingItem,
+    BriefingTask,
     Clock,
     DeadlineView,
     Decision,
@@ -101,6 +107,11 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "AreaRegistry",
     "BUILTIN_RULEBOOKS",
     "Batch",
+    "Briefing",
+    "BriefingArea",
+    "BriefingBatch",
+    "BriefingItem",
+    "BriefingTask",
     "CATEGORIES",
     "CATEGORIES_ZH",
     "COMPLAINT",
@@ -179,6 +190,9 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "Wording",
     "WordingError",
     "YearSchedule",
+    "briefing_docx",
+    "briefing_html",
+    "briefing_markdown",
     "guard",
     "load_rulebook",
     "parse_rulebook",

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from ._calendar import ChinaCalendar, YearSchedule
 from ._rules import SHANGHAI, DeadlineRule, as_instant
 from ._terminal import print_table, to_json
-
 from .exceptions import (
     CalendarCoverageError,
     InspectionFlowError,

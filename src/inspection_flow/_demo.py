@@ -72,7 +72,7 @@ def _days(first: dt.date, last: dt.date) -> Iterator[dt.date]:
 
 
 class _Progress:
-    """Progress of a long step on one line of a terminal (or plain lines elsewhere)."""
+    """Progress of a long step as a bar on one line of a terminal (plain lines elsewhere)."""
 
     def __init__(self, out: TextIO | None) -> None:
         self.out = out
@@ -82,7 +82,8 @@ class _Progress:
         if self.out is None:
             return
         if self.tty:
-            self.out.write(f"\r{label} {done}/{total}")
+            filled = 24 * done // max(1, total)
+            self.out.write(f"\r{label} [{'█' * filled}{'·' * (24 - filled)}] {done}/{total}")
             if done == total:
                 self.out.write("\n")
             self.out.flush()
