@@ -348,8 +348,11 @@ def compute_briefing(
     daily: list[tuple[dt.date, int]] = []
     if intake:
         # A call after the hotline closes belongs to the next day's intake (R1), which
-        # may lie past the period's last day; it is shown on its own day.
-        d, end = min(intake), max(last, *intake)
+        # may lie past the period's last day; it is shown on its own day.  Days without
+        # intake after the last one are shown for a week at most: a briefing months after
+        # the station-in charts the station-in, not months of zeros.
+        latest = max(intake)
+        d, end = min(intake), max(latest, min(last, latest + dt.timedelta(days=7)))
         while d <= end:
             daily.append((d, intake.get(d, 0)))
             d += dt.timedelta(days=1)
