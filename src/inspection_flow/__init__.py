@@ -4,6 +4,7 @@ inspections (生态环境保护督察)."""
 import typing as _typing
 
 from ._areas import ROLES, Actor, AreaRegistry
+from ._briefing import briefing_docx, briefing_html, briefing_markdown
 from ._builtin import (
     ACCOUNTABILITY,
     COMPLAINT,
@@ -14,7 +15,6 @@ from ._builtin import (
     ROUND,
     TASK,
 )
-from ._briefing import briefing_docx, briefing_html, briefing_markdown
 from ._calendar import ChinaCalendar, DayInfo, YearSchedule
 from ._definitions import DeadlineBinding, Field, Lifecycle, State, Transition
 from ._guards import GuardContext, guard, register_derivation, register_guard
