@@ -185,6 +185,16 @@ def _open(target: str, **options: Any) -> Ledger:
         raise _UsageError(str(exc)) from exc
 
 
+def _anchor_text(text: str) -> str:
+    """An anchor as typed; one that cannot be read is a usage error."""
+    from .stores import Anchor
+
+    try:
+        return str(Anchor.parse(text))
+    except StoreError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -565,7 +575,9 @@ def _parser() -> argparse.ArgumentParser:
         help="also fold every entity from its events and compare its projection",
     )
     verify.add_argument(
-        "--anchor", help="an anchor printed earlier by 'inspection-flow anchor' to check against"
+        "--anchor",
+        type=_anchor_text,
+        help="an anchor printed earlier by 'inspection-flow anchor' to check against",
     )
     anchor = sub.add_parser(
         "anchor",
