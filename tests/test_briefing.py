@@ -383,3 +383,57 @@ def test_html_renders_in_chromium(demo: Ledger, tmp_path: Path, day: dt.date, pe
     assert all(s is not None and s["width"] > 100 and s["height"] > 50 for s in sizes)
     assert shot.stat().st_size > 10_000
     assert printed.startswith(b"%PDF")
+
+
+def _small_round(ledger: Ledger) -> None:
+    """Three days of the source case, by hand: intake, a batch, findings, results with the
+    outcomes of 边督边改, one case closed and one interim-closed."""
+    office = Actor("leading_office", "430000", "湖南省生态环境保护督察办")
+    team = Actor("inspection_team", "430000", "省第四生态环境保护督察组")
+    liaison = Actor("liaison", "430900", "益阳市督察联络组")
+
+    def at(day: int, hour: int, minute: int = 0) -> dt.datetime:
+        return dt.datetime(2023, 6, day, hour, minute, tzinfo=SHANGHAI)
+
+    ledger.create_round("YY", name="益阳市", area="430900", actor=office, at=at(19, 9))
+    ledger.fire("YY", "announce", actor=office, at=at(19, 10))
+    ledger.fire("YY", "station_in", actor=team, at=at(26, 9))
+    ids = []
+    for minute, area, category in ((5, "430903", "noise"), (40, "430923", "water")):
+        case = ledger.receive_complaint(
+            "YY", channel="phone", received_at=at(26, 10, minute), area=area,
+            summary="示例", category=category, actor=team,
+        )  # fmt: skip
+        ids.append((case.entity_id, area))
+    ledger.hand_over_batch("YY", dt.date(2023, 6, 27), actor=team, at=at(27, 9))
+    for n, (cid, area) in enumerate(ids):
+        owner = Actor("owner_unit", area, "区县人民政府")
+        ledger.fire(cid, "assign", actor=liaison, at=at(27, 10), owners=[area])
+        ledger.fire(cid, "start_investigation", actor=owner, at=at(27, 11))
+        ledger.fire(cid, "record_finding", actor=owner, at=at(28, 9), finding="substantiated")
+        ledger.fire(
+            cid, "report_result", actor=owner, at=at(28, 15), summary="已查处",
+            handling_status="closed" if n == 0 else "interim_closed",
+            rectification_orders=1, fines_10k_yuan="0.35",
+        )  # fmt: skip
+        ledger.fire(cid, "publish", actor=liaison, at=at(29, 9))
+        ledger.fire(cid, "close" if n == 0 else "close_interim", actor=liaison, at=at(29, 10))
+
+
+def test_every_store_gives_the_same_briefing(ledger_url: str) -> None:
+    """The same round kept in memory and in SQLite or PostgreSQL gives the same briefing,
+    amounts summed exactly (0.35 + 0.35 万元 = 0.70)."""
+    memory = Ledger(rulebook="hunan-provincial-2023")
+    _small_round(memory)
+    with Ledger.open(ledger_url, rulebook="hunan-provincial-2023") as stored:
+        _small_round(stored)
+        b = stored.briefing(dt.date(2023, 6, 29))
+    assert b == memory.briefing(dt.date(2023, 6, 29))
+    assert (b.closed, b.interim_closed, b.closed_in_period) == (1, 1, 2)
+    assert dict(b.outcomes) == {
+        "rectification_orders": 2,
+        "fines_10k_yuan": decimal.Decimal("0.70"),
+    }
+    assert dict(b.handling_statuses) == {"closed": 1, "interim_closed": 1}
+    assert b.substantiated_rate == 1.0
+    assert "边督边改：责令整改2家，罚款0.7万元。" in briefing_markdown(b)

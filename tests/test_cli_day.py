@@ -206,3 +206,23 @@ def test_plain_tables_align_chinese(capsys: pytest.CaptureFixture[str]) -> None:
     assert [width(line) for line in lines[1:]] == [width(lines[1])] * 2
     assert lines[2].endswith("12")
     assert lines[1].endswith(" 3")
+
+
+def test_a_terminal_gets_a_rich_table() -> None:
+    """On a terminal, with rich installed, the table is drawn by rich (box lines), and
+    the Chinese cells are kept whole."""
+    pytest.importorskip("rich")
+    import io
+
+    from inspection_flow._terminal import print_table
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Terminal()
+    print_table(("区县", "n"), [("赫山区", 3), ("益阳高新区", 12)], out, title="超期")
+    text = out.getvalue()
+    assert "┃" in text or "│" in text
+    assert "益阳高新区" in text
+    assert "超期" in text
