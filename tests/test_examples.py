@@ -28,6 +28,11 @@ EXPECTED = {
         "overdue: YY-0002, YY-0003, YY-0004, YY-0005",
         "hash chains: intact: 6 entities, 32 events",
     ],
+    "scheduler.py": [
+        "two workers swept 2023-06-27 to 2023-08-31",
+        "alerts recorded: 20, delivered: 20",
+        "each delivered exactly once",
+    ],
 }
 
 # A quoted excerpt is marked in the docs as: <!-- excerpt: examples/NAME.py --> followed
