@@ -66,7 +66,8 @@ class FastClock:
             except (FileNotFoundError, ValueError):
                 return self.start
         elapsed = max(0.0, time.time() - self._started) * self.speed
-        return min(self.end, self.start + dt.timedelta(seconds=elapsed))
+        span = (self.end - self.start).total_seconds()
+        return self.start + dt.timedelta(seconds=min(span, elapsed))
 
 
 def deliver(notice: AlertNotice, worker: str) -> None:
