@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from examples.backend.app import Settings, create_app, load_tokens
+from examples.backend.app import EXAMPLE_TOKENS, Settings, create_app, load_tokens
 from examples.backend.seed import ROUND, seed
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -22,9 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from inspection_flow import SHANGHAI, Actor, Commit, Ledger, SQLStore
 from processes import run_all
 
-TOKENS = load_tokens(
-    Path(__file__).resolve().parent.parent / "examples" / "backend" / "tokens.example.json"
-)
+TOKENS = load_tokens(EXAMPLE_TOKENS)
 TEAM = {"Authorization": "Bearer team-demo-token"}
 LIAISON = {"Authorization": "Bearer liaison-demo-token"}
 HESHAN = {"Authorization": "Bearer heshan-demo-token"}

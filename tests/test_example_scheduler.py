@@ -8,8 +8,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from examples import scheduler
+
 from inspection_flow import Ledger
 
 

@@ -62,6 +62,9 @@ from inspection_flow import (
 
 # --- configuration ---------------------------------------------------------------------
 
+#: The demonstration's tokens: the team, Yiyang's liaison group, 赫山区 and 资阳区.
+EXAMPLE_TOKENS = Path(__file__).with_name("tokens.example.json")
+
 
 @attrs.frozen
 class Settings:
@@ -91,9 +94,9 @@ class Settings:
         )
 
 
-def load_tokens(path: Path) -> dict[str, Actor]:
+def load_tokens(path: str | os.PathLike[str]) -> dict[str, Actor]:
     """Read a JSON file mapping each bearer token to the actor it stands for."""
-    raw = json.loads(path.read_text(encoding="utf-8"))
+    raw = json.loads(Path(path).read_text(encoding="utf-8"))
     return {token: Actor.from_dict(actor) for token, actor in raw.items()}
 
 
