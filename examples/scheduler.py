@@ -155,6 +155,7 @@ def seed(target: str) -> None:
                 summary="夜间施工噪声扰民",
                 category="noise",
                 actor=TEAM,
+                complaint_id=f"YY-{n + 1:04d}",
             )
             batch_day = day + dt.timedelta(days=1)
             ledger.hand_over_batch(ROUND, batch_day, actor=TEAM, at=at(batch_day.isoformat(), 9))
