@@ -374,7 +374,8 @@ def _error_response(request: Request, exc: Exception) -> JSONResponse:
         allowed=list(exc.allowed) if isinstance(exc, InvalidTransitionError) else None,
     )
     headers = {}
-    if isinstance(exc, (ConcurrencyError, StoreError)) and status in (409, 503):
+    # A lost race, or a database that is down: both are worth trying again shortly.
+    if isinstance(exc, ConcurrencyError) or status == 503:
         headers["Retry-After"] = str(request.app.state.settings.retry_after)
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
