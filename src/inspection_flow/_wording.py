@@ -166,12 +166,14 @@ _ZH: dict[str, str] = {
     "label.rule.public_notice": "销号公示",
     "label.rule.document_request": "提供调阅资料",
     "label.rule.task_deadline": "整改时限",
+    "label.rule.dispatch_report": "调度进展报送",
     "label.overdue.result_due": "逾期未反馈",
     "label.overdue.publish_due": "逾期未公开",
     "label.overdue.plan_due": "逾期未报送整改方案",
     "label.overdue.progress_report_due": "逾期未报送整改进展",
     "label.overdue.rectify_due": "逾期未完成整改",
     "label.overdue.provide_due": "逾期未提供",
+    "label.overdue.reports_due": "逾期未报送调度进展",
 }
 
 _EN: dict[str, str] = {

@@ -2,7 +2,17 @@
 
 from .inputs import CATEGORIES, CATEGORIES_ZH
 from .ledger import Ledger, LedgerView
-from .values import AlertNotice, Batch, Clock, DeadlineView, Decision, Moved, SystemClock
+from .values import (
+    AlertNotice,
+    Batch,
+    Clock,
+    DeadlineView,
+    Decision,
+    DispatchResult,
+    Moved,
+    Publication,
+    SystemClock,
+)
 
 __all__ = [
     "CATEGORIES",
@@ -12,8 +22,10 @@ __all__ = [
     "Clock",
     "DeadlineView",
     "Decision",
+    "DispatchResult",
     "Ledger",
     "LedgerView",
     "Moved",
+    "Publication",
     "SystemClock",
 ]
