@@ -22,6 +22,7 @@ from inspection_flow import (
     PermissionDeniedError,
     RulebookError,
     load_rulebook,
+    status_report,
 )
 from strategies import ACCEPTOR, LIAISON, OFFICE, OWNER, RECT_OFFICE, TEAM
 
@@ -140,6 +141,26 @@ def test_lights_at_a_dispatch(ledger: Ledger) -> None:
     assert snap.deadlines["reports_due"].status == "met_late"
     assert ledger.dispatch_result(snap.entity_id) == result
     assert ledger.dispatches("R") == [result]
+
+
+def test_a_briefing_states_the_latest_dispatch(ledger: Ledger) -> None:
+    """The status report gives the latest evaluated dispatch's lights and escalations."""
+    ledger.open_dispatch("R", "2023-11", actor=RECT_OFFICE, at=at("2023-11-01"))
+    ledger.evaluate_dispatch(
+        "R/dispatch-2023-11", on=D(2023, 11, 30), actor=RECT_OFFICE, at=at("2023-12-01")
+    )
+    zh = status_report(ledger, D(2023, 12, 2), round_id="R").splitlines()
+    assert (
+        "调度（2023-11，评价日 2023-11-30）：贴蓝签1项、挂黄牌1项、亮红灯1项、已完成1项；"
+        "专函督办：无；约谈：T3"
+    ) in zh
+    en = status_report(ledger, D(2023, 12, 2), lang="en").splitlines()
+    assert (
+        "Dispatch 2023-11 (judged 2023-11-30): blue 1, yellow 1, red 1, done 1; "
+        "supervision letters: none; summons talks: T3"
+    ) in en
+    # As of the day before the evaluation, there was none to state.
+    assert not any("调度（" in line for line in status_report(ledger, D(2023, 11, 30)).splitlines())
 
 
 def test_two_yellow_cards_bring_a_supervision_letter(ledger: Ledger) -> None:

@@ -20,9 +20,11 @@ from inspection_flow import (
     PayloadError,
     PermissionDeniedError,
     load_rulebook,
+    status_report,
 )
 from strategies import LIAISON, OFFICE, TEAM
 
+D = dt.date
 HUNAN = load_rulebook("hunan-provincial-2023")
 HESHAN = Actor("owner_unit", "430903", "赫山区")
 ZIYANG = Actor("owner_unit", "430902", "资阳区")
@@ -174,6 +176,21 @@ def test_a_changed_status_is_published_again_in_a_later_list(ledger: Ledger) -> 
     ]
     assert lists == [("publish", first.publication_id), ("republish", second.publication_id)]
     assert ledger.awaiting_publication("R") == []
+
+
+def test_a_briefing_states_the_lists_and_the_cases_awaiting_one(ledger: Ledger) -> None:
+    """The status report counts the lists published and the cases awaiting publication."""
+    two_batches(ledger)
+    reported(ledger, "C1", "2023-07-05", "阶段性办结")
+    reported(ledger, "C3", "2023-07-05", "已办结")
+    ledger.publish_list("R", 1, actor=LIAISON, at=at("2023-07-06"))
+    zh = status_report(ledger, D(2023, 7, 6), round_id="R").splitlines()
+    assert "已公开一览表：1张（最近一张：第1批，2023-07-06）；待公开或待再次公开：1件" in zh
+    en = status_report(ledger, D(2023, 7, 6), lang="en").splitlines()
+    assert (
+        "Lists published: 1 (latest: batch 1, 2023-07-06); awaiting publication or "
+        "publication again: 1 cases"
+    ) in en
 
 
 def test_named_cases_must_await_publication(ledger: Ledger) -> None:
