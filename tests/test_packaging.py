@@ -121,7 +121,7 @@ def test_every_runtime_dependency_is_imported_by_the_package(requirement: str) -
 
 
 def test_the_test_extra_holds_no_lint_tools_and_testing_brings_pytest() -> None:
-    """Lint tools live in the lint dependency group; inspection_flow.testing's extra brings pytest."""
+    """Lint tools are the lint dependency group; the testing extra brings pytest."""
     extras = PROJECT["optional-dependencies"]
     tools = {"ruff", "mypy", "import-linter"}
     assert not tools & {_name(r) for r in extras["test"]}
