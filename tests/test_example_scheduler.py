@@ -32,7 +32,7 @@ def test_two_workers_deliver_each_alert_once(pg_schema_url: str, tmp_path: Path)
         assert ledger.sweep(scheduler.DEMO_END) == []
         cases = ledger.find(kind="complaint")
         assert len(cases) == 10
-        # Each case's result and publication deadlines passed in July: one lapse each.
+        # Each case's result deadline passed in July: one lapse each.
         due = {
             (case.entity_id, name)
             for case in cases
