@@ -44,6 +44,7 @@ _TOP_KEYS = {
     "deadlines",
     "ladders",
     "dispatch",
+    "acceptance",
     "areas",
     "bindings",
     "permissions",
@@ -70,6 +71,11 @@ OUTSIDE_ROUND = ("refuse", "pass_on")
 #: written complaint.
 CHANNEL_LETTERS = {"phone": "D", "letter": "X", "mailbox": "X", "email": "X", "visit": "X"}
 _DISPATCH_KEYS = {"cadence", "source", "confidence"}
+_ACCEPTANCE_KEYS = {"by", "source", "confidence"}
+#: Who may accept a rectification task (``[acceptance] by``): a unit of a higher level
+#: than the task's areas, or the task's lead unit (牵头单位), the leading industry
+#: department.
+ACCEPTORS = ("higher_level", "industry_department")
 _RECORDING_KEYS = {"backdate_limit"}
 _AREA_KEYS = {"name", "parent", "aliases"}
 _PERMISSION_KEYS = {"lifecycle", "event", "roles"}
@@ -173,6 +179,10 @@ class Rulebook:
         channel_letters: the letter of each channel in an acceptance number.
         area_aliases: other ids of the areas (``[areas.<code>] aliases``), each mapped
             to its area's code; entities recorded under an alias count as that area's.
+        acceptance_by: who may verify and accept a rectification task (``[acceptance]
+            by``): ``"higher_level"``, a unit whose area covers the task's areas and is
+            none of them; ``"industry_department"``, the unit named as the task's lead
+            unit (牵头单位); ``()``, the default, any accepting unit.
 
     A rulebook is immutable: its mappings are read-only views of copies made when it is
     built, so neither assigning into them nor changing the dicts it was built from
@@ -198,6 +208,7 @@ class Rulebook:
     channel_letters: Mapping[str, str] = attrs.field(
         converter=_read_only, factory=lambda: dict(CHANNEL_LETTERS)
     )
+    acceptance_by: tuple[str, ...] = ()
 
     def rule(self, key: str) -> DeadlineRule:
         """Return the deadline rule ``key``.
@@ -241,7 +252,7 @@ class Rulebook:
                 raise RulebookError(self.source, "lifecycles", f"{shown(lc)} is not a Lifecycle")
             self._check_roles(lc)
             for b in lc.deadlines:
-                if lc.needs_rule(b) and b.rule not in self.rules:
+                if lc.needs_rule(b) and not b.rule_optional and b.rule not in self.rules:
                     raise RulebookError(
                         self.source,
                         f"deadlines.{b.rule}",
@@ -546,6 +557,7 @@ class _Parser:
             raise self.fail("dispatch.cadence", "must be monthly or quarterly")
         if dispatch_t:
             self.note("dispatch", dispatch_t)
+        acceptance_by = self.acceptance(self.table(data, "acceptance"))
         areas: dict[str, tuple[str, str | None]] = {}
         area_aliases: dict[str, str] = {}
         for code, value in self.table(data, "areas").items():
@@ -583,7 +595,7 @@ class _Parser:
         lifecycles = self.lifecycles(data, roles)
         for lc in lifecycles.values():
             for b in lc.deadlines:
-                if lc.needs_rule(b) and b.rule not in rules:
+                if lc.needs_rule(b) and not b.rule_optional and b.rule not in rules:
                     raise self.fail(
                         f"deadlines.{b.rule}",
                         f"is required by the {lc.name} deadline {b.name!r}",
@@ -605,7 +617,23 @@ class _Parser:
             area_aliases,
             acceptance_number,
             channel_letters,
+            acceptance_by,
         )
+
+    def acceptance(self, t: Mapping[str, Any]) -> tuple[str, ...]:
+        """Who may accept a rectification task: ``[acceptance] by``, from :data:`ACCEPTORS`."""
+        self.known_keys(t, "acceptance", _ACCEPTANCE_KEYS)
+        by = t.get("by", [])
+        if not isinstance(by, list) or not all(isinstance(b, str) for b in by):
+            raise self.fail("acceptance.by", f"must be a list of {', '.join(ACCEPTORS)}")
+        for b in by:
+            if b not in ACCEPTORS:
+                raise self.fail(
+                    "acceptance.by", f"unknown acceptor {b!r}; use {' or '.join(ACCEPTORS)}"
+                )
+        if t:
+            self.note("acceptance", t)
+        return tuple(dict.fromkeys(by))
 
     def numbering(self, t: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
         """Read and try ``[intake] acceptance_number`` and ``channel_letters``."""

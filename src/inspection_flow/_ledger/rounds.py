@@ -43,8 +43,13 @@ _INTAKE_STATES = frozenset(
 )
 
 
+#: Round states in which tasks are added: from the station-in on, when a problem found
+#: may be rectified on the spot (立行立改), to the feedback's tasks and rectification.
 _TASK_STATES = frozenset(
     {
+        "stationed",
+        "station_in_ended",
+        "report_approved",
         "feedback_given",
         "plan_submitted",
         "plan_approved",

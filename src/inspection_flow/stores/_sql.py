@@ -1502,6 +1502,26 @@ class SQLStore(EventStore):
         with self._reading() as conn:
             return {key: int(n) for key, n in conn.execute(query)}
 
+    def counts_by_area(
+        self,
+        *,
+        kind: str | None = None,
+        round_id: str | None = None,
+        areas: Collection[str] | None = None,
+    ) -> dict[str, int]:
+        # One row per entity and area is kept for the area filters: grouping them counts
+        # an entity of several areas under each, from the index alone.
+        area = _entity_areas.c.area
+        joined = _entities.join(_entity_areas, _entities.c.entity_id == _entity_areas.c.entity_id)
+        query = _filtered(
+            sa.select(area, sa.func.count()).select_from(joined).group_by(area),
+            kind=kind,
+            round_id=round_id,
+            areas=areas,
+        )
+        with self._reading() as conn:
+            return {key: int(n) for key, n in conn.execute(query)}
+
     def entity_ids(self) -> Iterator[str]:
         # One page per query, no cursor held open between pages: a caller may stop early.
         last: str | None = None
