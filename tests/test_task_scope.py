@@ -518,3 +518,62 @@ def test_milestones_added_must_follow_those_planned(ledger: Ledger) -> None:
             milestones=["2023-12-31 年度目标"],
         )
     assert ledger.get("T") == before
+
+
+def test_a_rulebook_lifecycle_declares_several_owner_fields_and_a_lasting_state() -> None:
+    """TOML transitions may assign from several fields and a state may outlive its round."""
+    rb = parse_rulebook(
+        {
+            **_minimal(),
+            "lifecycles": [
+                {
+                    "name": "joint_task",
+                    "creators": ["rectification_office"],
+                    "states": [
+                        {"name": "open"},
+                        {"name": "ongoing", "outlives_round": True},
+                        {"name": "done", "terminal": True, "counts_as": "closed"},
+                    ],
+                    "transitions": [
+                        {
+                            "event": "share",
+                            "sources": ["open"],
+                            "target": "ongoing",
+                            "roles": ["rectification_office"],
+                            "fields": [
+                                {"name": "lead", "type": "area"},
+                                {"name": "others", "type": "areas", "required": False},
+                            ],
+                            "assigns": ["lead", "others"],
+                        },
+                        {
+                            "event": "finish",
+                            "sources": ["ongoing"],
+                            "target": "done",
+                            "roles": ["owner_unit"],
+                        },
+                    ],
+                }
+            ],
+        }
+    )
+    lc = rb.lifecycle("joint_task")
+    assert lc.outlives_round("ongoing")
+    assert not lc.outlives_round("open")
+    ledger = Ledger(rulebook=rb)
+    ledger.create(
+        "joint_task", entity_id="J", actor=RECT_OFFICE, at=at("2023-10-09"), area="430900"
+    )
+    ledger.fire(
+        "J", "share", actor=RECT_OFFICE, at=at("2023-10-10"), lead=NANXIAN, others=[YUANJIANG]
+    )
+    assert ledger.get("J").areas == (NANXIAN, YUANJIANG)
+    bad = {
+        "name": "bad",
+        "states": [{"name": "open"}],
+        "transitions": [
+            {"event": "x", "sources": ["open"], "roles": ["owner_unit"], "assigns": [1]}
+        ],
+    }
+    with pytest.raises(RulebookError, match=r"assigns\] must be a name, or a list of names"):
+        parse_rulebook({**_minimal(), "lifecycles": [bad]})

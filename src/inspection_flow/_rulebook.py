@@ -107,7 +107,7 @@ _LIFECYCLE_KEYS = {
     "source",
     "confidence",
 }
-_STATE_KEYS = {"name", "label_zh", "label_en", "terminal", "counts_as"}
+_STATE_KEYS = {"name", "label_zh", "label_en", "terminal", "counts_as", "outlives_round"}
 _FIELD_KEYS = {"name", "type", "required", "choices", "label_zh", "labels_zh"}
 # The field types a TOML lifecycle may use: those a Field takes.
 _FIELD_TYPES: tuple[str, ...] = typing.get_args(FieldType)
@@ -759,6 +759,9 @@ class _Parser:
             terminal = st.get("terminal", False)
             if not isinstance(terminal, bool):
                 raise self.fail(f"{skey}.terminal", "must be true or false")
+            outlives_round = st.get("outlives_round", False)
+            if not isinstance(outlives_round, bool):
+                raise self.fail(f"{skey}.outlives_round", "must be true or false")
             sname = self.text(st, f"{skey}.name")
             states.append(
                 State(
@@ -767,6 +770,7 @@ class _Parser:
                     self.text(st, f"{skey}.label_en", sname),
                     terminal,
                     counts_as,  # type: ignore[arg-type]
+                    outlives_round,
                 )
             )
         if not states:
@@ -888,11 +892,25 @@ class _Parser:
         clock = item.get("clock")
         if clock is not None and clock not in ("pause", "resume", "extend"):
             raise self.fail(f"{key}.clock", "must be pause, resume or extend")
-        optional: dict[str, str | None] = {}
+        optional: dict[str, Any] = {}
         for name in ("records_actor", "assigns", "sets_batch", "extends", "derive"):
             value = item.get(name)
-            if value is not None and (not isinstance(value, str) or not value):
-                raise self.fail(f"{key}.{name}", "must be a name")
+            if (
+                name in ("assigns", "extends")
+                and isinstance(value, list)
+                and value
+                and all(isinstance(v, str) and v for v in value)
+            ):
+                # Several fields whose areas together are the owners; several deadlines
+                # of which the first the entity has is extended.
+                value = tuple(value)
+            elif value is not None and (not isinstance(value, str) or not value):
+                raise self.fail(
+                    f"{key}.{name}",
+                    "must be a name, or a list of names"
+                    if name in ("assigns", "extends")
+                    else "must be a name",
+                )
             optional[name] = value
         if optional["derive"] is not None and optional["derive"] not in DERIVATIONS:
             raise self.fail(f"{key}.derive", f"unknown derivation {optional['derive']!r}")
