@@ -24,6 +24,7 @@ from inspection_flow import (
     RulebookError,
     load_rulebook,
     parse_rulebook,
+    status_report,
 )
 from strategies import ACCEPTOR, LIAISON, OFFICE, RECT_OFFICE, TEAM
 
@@ -212,6 +213,7 @@ def test_a_problem_found_during_the_station_in_is_rectified_on_the_spot(ledger: 
     assert ledger.progress("T-NOW", on=D(2023, 7, 10)) == "on_schedule"
     assert ledger.progress("T-NOW", on=D(2023, 7, 11)) == "behind"
     assert ledger.rates(at("2023-07-11"))["tasks_overdue"] == 1
+    assert "逾期未完成立行立改" in status_report(ledger, at("2023-07-11"), round_id="R")
 
 
 def test_an_on_the_spot_deadline_given_is_kept_and_may_be_extended(ledger: Ledger) -> None:

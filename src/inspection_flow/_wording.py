@@ -166,11 +166,13 @@ _ZH: dict[str, str] = {
     "label.rule.public_notice": "销号公示",
     "label.rule.document_request": "提供调阅资料",
     "label.rule.task_deadline": "整改时限",
+    "label.rule.immediate_rectification": "立行立改时限",
     "label.overdue.result_due": "逾期未反馈",
     "label.overdue.publish_due": "逾期未公开",
     "label.overdue.plan_due": "逾期未报送整改方案",
     "label.overdue.progress_report_due": "逾期未报送整改进展",
     "label.overdue.rectify_due": "逾期未完成整改",
+    "label.overdue.immediate_due": "逾期未完成立行立改",
     "label.overdue.provide_due": "逾期未提供",
 }
 

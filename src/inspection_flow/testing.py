@@ -451,6 +451,8 @@ class StoreContract(abc.ABC):
         assert _ids(store.find(areas=["430921"])) == ["case-1"]
         assert store.counts("area", areas=["430903"]) == {"430903": 1}
         assert store.counts_by_area() == {"430903": 1, "430921": 1}
+        assert store.counts_by_area(areas=["430921"]) == {"430903": 1, "430921": 1}
+        assert store.counts_by_area(areas=["430902"]) == {}
         assert store.counts_by_area(areas=["430921"], kind="complaint") == {
             "430903": 1,
             "430921": 1,
