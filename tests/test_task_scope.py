@@ -579,3 +579,18 @@ def test_a_rulebook_lifecycle_declares_several_owner_fields_and_a_lasting_state(
     }
     with pytest.raises(RulebookError, match=r"assigns\] must be a name, or a list of names"):
         parse_rulebook({**_minimal(), "lifecycles": [bad]})
+
+
+def test_a_task_of_no_round_is_not_rectified_on_the_spot() -> None:
+    """A task created outside any round has no station-in: 立行立改 is refused, saying so."""
+    ledger = Ledger(rulebook=HUNAN)
+    ledger.create("task", entity_id="T", actor=RECT_OFFICE, at=at("2023-06-28"), area=HESHAN)
+    with pytest.raises(GuardError, match="belongs to no round"):
+        ledger.fire(
+            "T",
+            "rectify_immediately",
+            actor=RECT_OFFICE,
+            at=at("2023-06-29"),
+            owner=HESHAN,
+            measures="覆盖",
+        )

@@ -107,7 +107,9 @@ def _all_tasks_closed(ctx: GuardContext) -> str | None:
 def _during_station_in(ctx: GuardContext) -> str | None:
     """立行立改 is for what the station-in finds, while the team is stationed."""
     round_id = ctx.snapshot.round_id
-    state = ctx.ledger.get(round_id).state if round_id is not None else None
+    if round_id is None:
+        return "the task belongs to no round, so no station-in found it; plan it instead"
+    state = ctx.ledger.get(round_id).state
     if state != "stationed":
         return (
             f"rectification on the spot (立行立改) is for problems found during the "
