@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -70,7 +70,14 @@ OUTSIDE_ROUND = ("refuse", "pass_on")
 #: The letters published acceptance numbers give the channels: D (电) a call, X (信) a
 #: written complaint.
 CHANNEL_LETTERS = {"phone": "D", "letter": "X", "mailbox": "X", "email": "X", "visit": "X"}
-_DISPATCH_KEYS = {"cadence", "source", "confidence"}
+_DISPATCH_KEYS = {
+    "cadence",
+    "source",
+    "confidence",
+    "report_day",
+    "report_source",
+    "report_confidence",
+}
 _ACCEPTANCE_KEYS = {"by", "source", "confidence"}
 #: Who may accept a rectification task (``[acceptance] by``): a unit of a higher level
 #: than the task's areas, or the task's lead unit (牵头单位), the leading industry
@@ -164,6 +171,9 @@ class Rulebook:
         rules: deadline rules by key (``station_in``, ``case_result``, ``plan``, …).
         ladders: warning/escalation ladders for deadlines whose dates come from the data.
         dispatch: progress dispatch cadence (``monthly`` or ``quarterly``).
+        dispatch_report_day: the day of a dispatch's month by which progress reports are
+            due (``[dispatch] report_day``): a day from 1 to 28, or ``"last"`` (月底),
+            the default.
         areas: area codes with their names and parents.
         lifecycles: the lifecycle definitions, with this rulebook's changes applied.
         notes: the source and confidence of each value, by dotted key.
@@ -208,6 +218,7 @@ class Rulebook:
     channel_letters: Mapping[str, str] = attrs.field(
         converter=_read_only, factory=lambda: dict(CHANNEL_LETTERS)
     )
+    dispatch_report_day: int | Literal["last"] = "last"
     acceptance_by: tuple[str, ...] = ()
 
     def rule(self, key: str) -> DeadlineRule:
@@ -557,6 +568,23 @@ class _Parser:
             raise self.fail("dispatch.cadence", "must be monthly or quarterly")
         if dispatch_t:
             self.note("dispatch", dispatch_t)
+        report_day = dispatch_t.get("report_day", "last")
+        if report_day != "last" and (
+            not isinstance(report_day, int)
+            or isinstance(report_day, bool)
+            or not 1 <= report_day <= 28
+        ):
+            raise self.fail(
+                "dispatch.report_day", 'must be a day from 1 to 28, or "last" for the month\'s end'
+            )
+        if "report_day" in dispatch_t:
+            self.note(
+                "dispatch.report_day",
+                {
+                    "source": dispatch_t.get("report_source", ""),
+                    "confidence": dispatch_t.get("report_confidence", ""),
+                },
+            )
         acceptance_by = self.acceptance(self.table(data, "acceptance"))
         areas: dict[str, tuple[str, str | None]] = {}
         area_aliases: dict[str, str] = {}
@@ -617,7 +645,8 @@ class _Parser:
             area_aliases,
             acceptance_number,
             channel_letters,
-            acceptance_by,
+            dispatch_report_day=report_day,
+            acceptance_by=acceptance_by,
         )
 
     def acceptance(self, t: Mapping[str, Any]) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ from .._records import (
 from .._rules import SHANGHAI
 from .complaints import _Complaints
 from .inputs import _check_category, _check_text, _plain
-from .rounds import _DOCUMENT_STATES, _TASK_STATES
+from .rounds import _DOCUMENT_STATES, _TASK_ADD_STATES
 
 Progress = Literal["done", "on_schedule", "behind"]
 
@@ -86,7 +86,7 @@ class _Tasks(_Complaints):
 
         return self._create_in_round(
             round_id,
-            _TASK_STATES,
+            _TASK_ADD_STATES,
             "adding tasks from feedback",
             "task",
             "T",
