@@ -32,7 +32,15 @@ from ._ledger import (
 )
 from ._records import Commit, DeadlineRecord, DeadlineStatus, Event, Snapshot
 from ._report import status_report
-from ._rulebook import BUILTIN_RULEBOOKS, Ladder, Rulebook, load_rulebook, parse_rulebook
+from ._rulebook import (
+    BUILTIN_RULEBOOKS,
+    Ladder,
+    Rulebook,
+    RulebookValue,
+    load_rulebook,
+    parse_rulebook,
+    regime_in_force,
+)
 from ._rules import (
     SHANGHAI,
     Alert,
@@ -163,6 +171,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "RuleError",
     "Rulebook",
     "RulebookError",
+    "RulebookValue",
     "SHANGHAI",
     "SQLStore",
     "Snapshot",
@@ -182,6 +191,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "guard",
     "load_rulebook",
     "parse_rulebook",
+    "regime_in_force",
     "register_derivation",
     "register_guard",
     "register_wording",
