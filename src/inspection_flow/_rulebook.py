@@ -576,6 +576,8 @@ def _read(name_or_path: str | os.PathLike[str], source: str) -> str:
         raise RulebookError(
             source, "-", f"not UTF-8 text (byte {exc.start}); save the rulebook as UTF-8 TOML"
         ) from None
+    except RulebookError:
+        raise  # already says what is wrong (a RulebookError is a ValueError too)
     except (OSError, ValueError) as exc:
         raise RulebookError(source, "-", f"cannot be read: {exc}") from None
 
