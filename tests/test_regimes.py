@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from inspection_flow import (
+    LIFECYCLES,
     SHANGHAI,
     Actor,
     ChinaCalendar,
@@ -401,3 +403,36 @@ def test_the_command_line_shows_each_value_with_its_confidence(
     assert rows["ladders.task_deadline.escalations.supervision_letter"][1] == "L"
     assert main(["rulebooks", "central-1999"]) == 2
     assert "no built-in rulebook" in capsys.readouterr().err
+
+
+# --- what a regime keeps of the rulebook it is chosen for ------------------------------------
+
+
+def test_a_rulebook_written_on_central_is_its_own_not_a_choice_of_regimes(tmp_path: Path) -> None:
+    """A city's rulebook extending central keeps its own values for its rounds: it does not
+    inherit central's choice among regimes."""
+    path = tmp_path / "city.toml"
+    path.write_text(
+        '[rulebook]\nextends = "central"\nname = "city"\nlevel = "municipal"\n\n'
+        '[deadlines.plan]\namount = 20\nunit = "working_days"\n'
+        'source = "example: the city\'s own 20 working days"\nconfidence = "L"\n',
+        encoding="utf-8",
+    )
+    city = load_rulebook(path)
+    assert city.regimes == ()
+    ledger = Ledger(rulebook=city)
+    assert fed_back(ledger, "2021-04-01", "2021-04-06", "2021-07-16") == "city"
+    assert plan_due(ledger) == D(2021, 8, 13)  # 20 working days after 2021-07-16
+
+
+def test_lifecycles_added_to_central_go_with_the_regime_chosen() -> None:
+    """central given lifecycles of one's own keeps them in the regime a round gets, and in
+    a ledger opened again with it."""
+    custom = attrs.evolve(LIFECYCLES["task"], name="inspection_note", kind="inspection_note")
+    ours = CENTRAL.with_lifecycles(custom)
+    ledger = Ledger(rulebook=ours)
+    assert fed_back(ledger, "2021-04-01", "2021-04-06", "2021-07-16") == "central-2019"
+    assert ledger.rulebook_of("R").lifecycle("inspection_note") is custom
+    assert ledger.rulebook_of("R").rule("plan").amount == 30
+    again = Ledger(ledger.store, rulebook=ours)
+    assert again.rulebook_of("R").lifecycle("inspection_note") is custom

@@ -560,7 +560,13 @@ def _extended(data: Mapping[str, Any], source: str, depth: int = 0) -> Mapping[s
             merged[key] = [*old, *value]
         else:
             merged[key] = value
-    merged["rulebook"] = {k: v for k, v in merged["rulebook"].items() if k != "extends"}
+    # A rulebook written on another is a rulebook of its own: it never inherits the
+    # generic choice among regimes (``regimes``) of a base such as ``central``.
+    merged["rulebook"] = {
+        k: v
+        for k, v in merged["rulebook"].items()
+        if k != "extends" and (k != "regimes" or "regimes" in head)
+    }
     return merged
 
 

@@ -208,6 +208,16 @@ class _Base:
         rb = self._rulebooks.get(name)
         if rb is None:
             rb = load_rulebook(name)
+            # A regime of a generic rulebook the ledger holds (``central`` given with
+            # lifecycles of the user's own) carries those lifecycles, so that choosing the
+            # regime by a round's date never drops them.
+            generic = next((g for g in self._rulebooks.values() if name in g.regimes), None)
+            if generic is not None:
+                extra = [
+                    lc for key, lc in generic.lifecycles.items() if rb.lifecycles.get(key) is not lc
+                ]
+                if extra:
+                    rb = rb.with_lifecycles(*extra)
             self.add_rulebook(rb)
         return rb
 
