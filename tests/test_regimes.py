@@ -436,3 +436,31 @@ def test_lifecycles_added_to_central_go_with_the_regime_chosen() -> None:
     assert ledger.rulebook_of("R").rule("plan").amount == 30
     again = Ledger(ledger.store, rulebook=ours)
     assert again.rulebook_of("R").lifecycle("inspection_note") is custom
+
+
+@pytest.mark.parametrize("name", ["central-2019", "central-2022", "hunan-provincial-2023"])
+def test_a_copied_value_says_so_first_and_is_l(name: str) -> None:
+    """Any value a built-in rulebook copies from another begins "复制自 NAME 规则手册" and
+    is L, whatever else its source says."""
+    for key, (source, confidence) in load_rulebook(name).notes.items():
+        if "复制自" in source:
+            assert source.startswith("复制自 "), key
+            assert source.split(" ")[1] in {"central", "central-2019"}, key
+            assert confidence == "L", key
+
+
+@pytest.mark.parametrize(
+    "name", ["central", "central-2019", "central-2022", "hunan-provincial-2023"]
+)
+def test_the_docs_show_each_builtin_value_as_the_rulebook_words_it(name: str) -> None:
+    """docs/rulebooks.md shows the source of every value of the built-in rulebooks as the
+    rulebook words it (the earlier regimes: their regime and plan)."""
+    docs = (Path(__file__).parent.parent / "docs" / "rulebooks.md").read_text(encoding="utf-8")
+    for value in load_rulebook(name).values("zh"):
+        if name in ("central-2019", "central-2022") and value.key not in (
+            "rulebook",
+            "deadlines.plan",
+        ):
+            continue
+        cells = [text.replace("|", "\\|") for text in (value.value, value.source)]
+        assert f"| {cells[0]} | {cells[1]} | {value.confidence} |" in docs, (name, value.key)
