@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -149,6 +149,53 @@ class _Complaints(_Rounds):
                 if not tries:
                     raise taken.error from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def receive_complaints(
+        self, round_id: str, rows: Iterable[Mapping[str, Any]], *, actor: Actor
+    ) -> list[Snapshot]:
+        """Record many complaints received by the round's team, in one write: an import.
+
+        Each row holds the keyword arguments of :meth:`receive_complaint` (``channel``,
+        ``received_at``, ``area``, ``summary``, ``category``, and any of
+        ``complaint_id``, ``command_id``, ``late_entry_reason``, ``categories`` and
+        other data); ``actor`` records them all.  Every check of
+        :meth:`receive_complaint` is made on every row; the round is read once, and the
+        rows' ids are checked together with one look-up per 500.  Inside
+        :meth:`batch` the rows join the block's write.
+
+        Returns:
+            The complaints' snapshots, in the order of the rows.
+
+        Raises:
+            PayloadError: a row is not a mapping, or names ``round_id`` or ``actor``
+                (given once, for all rows); and every error of
+                :meth:`receive_complaint`, for the first row refused. Nothing of the
+                rows is written then.
+        """
+        check_id(round_id, "round_id", event=CREATE)
+        _check_actor(actor, round_id, CREATE)
+        given = list(rows) if not isinstance(rows, list) else rows
+        for row in given:
+            if not isinstance(row, Mapping) or not all(k.__class__ is str for k in row):
+                raise PayloadError(
+                    round_id,
+                    CREATE,
+                    "rows",
+                    f"each row must be a mapping of receive_complaint's arguments, not {row!r}",
+                )
+            if "round_id" in row or "actor" in row:
+                raise PayloadError(
+                    str(row.get("complaint_id") or round_id),
+                    CREATE,
+                    "round_id" if "round_id" in row else "actor",
+                    "give the round and the actor once, for all rows, not in a row",
+                )
+        with self.batch():
+            self._read_ahead(
+                [round_id]
+                + [i for row in given if (i := row.get("complaint_id")).__class__ is str]
+            )
+            return [self.receive_complaint(round_id, actor=actor, **row) for row in given]
 
     def _receive_complaint(
         self,

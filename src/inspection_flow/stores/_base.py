@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Literal
@@ -97,6 +98,28 @@ class EventStore(abc.ABC):
     @abc.abstractmethod
     def get(self, entity_id: str) -> Snapshot | None:
         """Return the entity's snapshot, or ``None``."""
+
+    def get_many(self, entity_ids: Collection[str]) -> dict[str, Snapshot]:
+        """Return the snapshots of those of ``entity_ids`` that exist, by id.
+
+        One look-up for many ids (a store may answer them with one query); ids that name
+        no entity are absent from the answer.
+        """
+        found: dict[str, Snapshot] = {}
+        for entity_id in entity_ids:
+            snap = self.get(entity_id)
+            if snap is not None:
+                found[entity_id] = snap
+        return found
+
+    @contextlib.contextmanager
+    def holding_reads(self) -> Iterator[None]:
+        """Keep what reads need (a connection) from one read to the next within the block.
+
+        The ledger holds it for a :meth:`Ledger.batch`; reads inside see what is stored,
+        as outside.  The default keeps nothing.
+        """
+        yield
 
     @abc.abstractmethod
     def events(self, entity_id: str) -> list[Event]:

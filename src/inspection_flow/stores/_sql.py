@@ -45,7 +45,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 from .._calendar import YearSchedule
-from .._records import Commit, Event, Snapshot, canonical_json, replay
+from .._records import Commit, Event, Snapshot, canonical_json, replay, stored_data
 from ..exceptions import (
     ConcurrencyError,
     InspectionFlowError,
@@ -261,6 +261,11 @@ _ADVANCE_HEAD = (
 # Positional placeholders of the drivers whose executemany takes tuples (sqlite3,
 # psycopg); other drivers get SQLAlchemy's statements.
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+# Ids per query of SQLStore.get_many (SQLite allows 32,766 parameters, PostgreSQL 65,535).
+_MANY = 500
+# Snapshots kept with their stored text by SQLStore, so that reading back an entity the
+# store wrote or read recently costs a comparison of texts, not a decoding (about 4 KB each).
+_DECODED = 20_000
 
 
 class _Redo(Exception):
@@ -654,7 +659,7 @@ def _projection(snapshot: Snapshot) -> dict[str, Any]:
         # Writing an entity ends any lease on its alerts: what was due has changed.
         "claimed_by": None,
         "claimed_until": None,
-        "snapshot": _json(snapshot.to_dict(), snapshot.entity_id, snapshot.version, "snapshot"),
+        "snapshot": _json(stored_data(snapshot), snapshot.entity_id, snapshot.version, "snapshot"),
     }
 
 
@@ -759,6 +764,13 @@ class SQLStore(EventStore):
         self._insert_plans: dict[
             tuple[str, tuple[str, ...]], tuple[str, list[tuple[int, Callable[[Any], Any]]]]
         ] = {}
+        # A connection of the driver kept for reads by holding_reads, and the point reads
+        # in the driver's own terms (None: SQLAlchemy's statements are used instead).
+        self._held: Any = None
+        self._raw_reads: tuple[str, str, str] | None = None
+        # The latest snapshots written or read, with their stored text: a read that finds
+        # the same text needs no decoding (bounded; the oldest go first).
+        self._decoded: dict[str, tuple[str, Snapshot]] = {}
         if isinstance(target, sa.Connection):
             self._connection = target
             self._engine = target.engine
@@ -1129,13 +1141,21 @@ class SQLStore(EventStore):
             try:
                 with self._writing() as conn:
                     self._write_bulk(conn, todo)
+                self._remember_written(todo)
                 return results
             except _Redo:
                 pass
         with self._writing() as conn:
             for commit, row, event_rows in todo:
                 self._write_one(conn, commit, row, event_rows)
+        self._remember_written(todo)
         return results
+
+    def _remember_written(self, todo: list[tuple[Commit, dict[str, Any], list[Any]]]) -> None:
+        # Kept with the text written: a later read uses it only if it finds that text
+        # (a caller's transaction rolled back, another writer: the text differs).
+        for commit, row, _ in todo:
+            self._remember(commit.entity_id, row["snapshot"], commit.snapshot)
 
     def _write_bulk(
         self,
@@ -1197,7 +1217,7 @@ class SQLStore(EventStore):
             self._insert_many(conn, _entities, inserts)
             if updates:
                 if conn.dialect.supports_sane_multi_rowcount:
-                    if conn.execute(_UPDATE_ENTITY, updates).rowcount != len(updates):
+                    if self._update_many(conn, updates) != len(updates):
                         raise _Redo
                 else:
                     for keyed in updates:
@@ -1257,6 +1277,40 @@ class SQLStore(EventStore):
                 values[i] = convert(values[i])
             params.append(tuple(values))
         conn.exec_driver_sql(sql, params)
+
+    def _update_many(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
+        """Update entities (rows of :func:`_projection` with ``b_entity_id`` and
+        ``b_expected``) with one ``executemany`` of the driver, as :meth:`_insert_many`
+        inserts; return how many rows matched their expected version."""
+        dialect = conn.dialect
+        mark = _PLACEHOLDERS.get(dialect.paramstyle)
+        if mark is None or conn.get_execution_options().get("schema_translate_map"):
+            return int(conn.execute(_UPDATE_ENTITY, rows).rowcount)
+        names = tuple(n for n in rows[0] if not n.startswith("b_"))
+        plan = self._insert_plans.get(("UPDATE", names))
+        if plan is None:
+            quote = dialect.identifier_preparer
+            sets = ", ".join(f"{quote.quote(n)} = {mark}" for n in names)
+            sql = (
+                f"UPDATE {quote.format_table(_entities)} SET {sets} "
+                f"WHERE {quote.quote('entity_id')} = {mark} AND {quote.quote('version')} = {mark}"
+            )
+            converters: list[tuple[int, Callable[[Any], Any]]] = []
+            for i, name in enumerate(names):
+                column = _entities.c[name]
+                processor = column.type.dialect_impl(dialect).bind_processor(dialect)
+                if processor is not None:
+                    converters.append((i, processor))
+            plan = self._insert_plans[("UPDATE", names)] = (sql, converters)
+        sql, converters = plan
+        params: list[tuple[Any, ...]] = []
+        for row in rows:
+            values = [row[n] for n in names]
+            for i, convert in converters:
+                values[i] = convert(values[i])
+            values += (row["b_entity_id"], row["b_expected"])
+            params.append(tuple(values))
+        return int(conn.exec_driver_sql(sql, params).rowcount)
 
     def _write_one(
         self,
@@ -1350,9 +1404,108 @@ class SQLStore(EventStore):
         return [_decode_snapshot(r.entity_id, r.version, r.snapshot) for r in rows]
 
     def get(self, entity_id: str) -> Snapshot | None:
-        with self._reading() as conn:
-            row = conn.execute(_SELECT_SNAPSHOT, {"b_entity_id": entity_id}).one_or_none()
-        return None if row is None else _decode_snapshot(row.entity_id, row.version, row.snapshot)
+        held = self._held
+        if held is not None:
+            assert self._raw_reads is not None
+            rows = self._read_raw(held, self._raw_reads[0], (entity_id,))
+            row = rows[0] if rows else None
+        else:
+            with self._reading() as conn:
+                row = conn.execute(_SELECT_SNAPSHOT, {"b_entity_id": entity_id}).one_or_none()
+        return None if row is None else self._snapshot(row[0], row[1], row[2])
+
+    def _snapshot(self, entity_id: str, version: Any, text: Any) -> Snapshot:
+        """Decode a stored snapshot, or return the one decoded or written from that text."""
+        known = self._decoded.get(entity_id)
+        if known is not None and known[0] == text:
+            return known[1]
+        snap = _decode_snapshot(entity_id, version, text)
+        self._remember(entity_id, text, snap)
+        return snap
+
+    def _remember(self, entity_id: str, text: str, snap: Snapshot) -> None:
+        decoded = self._decoded
+        decoded.pop(entity_id, None)
+        if len(decoded) >= _DECODED:
+            del decoded[next(iter(decoded))]
+        decoded[entity_id] = (text, snap)
+
+    def get_many(self, entity_ids: Collection[str]) -> dict[str, Snapshot]:
+        """Return the snapshots of those of ``entity_ids`` that exist, by id: one query per
+        500 ids."""
+        wanted = list(dict.fromkeys(entity_ids))
+        if not wanted:
+            return {}
+        with self.holding_reads():
+            held = self._held
+            rows: list[Any] = []
+            for k in range(0, len(wanted), _MANY):
+                part = wanted[k : k + _MANY]
+                if held is not None:
+                    assert self._raw_reads is not None
+                    _, select, mark = self._raw_reads
+                    sql = f"{select} IN ({', '.join([mark] * len(part))})"
+                    rows += self._read_raw(held, sql, part)
+                else:
+                    query = _select_snapshots().where(_entities.c.entity_id.in_(part))
+                    with self._reading() as conn:
+                        rows += conn.execute(query).all()
+        return {row[0]: self._snapshot(row[0], row[1], row[2]) for row in rows}
+
+    def _read_raw(self, held: Any, sql: str, params: Sequence[Any]) -> list[Any]:
+        """Run a read on the held connection of the driver; return its rows."""
+        cursor = held.cursor()
+        try:
+            cursor.execute(sql, tuple(params))
+            return list(cursor.fetchall())
+        except self._engine.dialect.loaded_dbapi.Error as exc:
+            raise StoreError(f"the database could not be read: {exc}") from exc
+        finally:
+            cursor.close()
+
+    @contextlib.contextmanager
+    def holding_reads(self) -> Iterator[None]:
+        """Keep one connection of the driver for the point reads of the block.
+
+        A point read through SQLAlchemy costs several times the database's own work (a
+        check-out from the pool, the statement's machinery); :meth:`get` and
+        :meth:`get_many` inside the block run on one connection without either.  Reads
+        run outside any transaction, as elsewhere: each sees what is committed.  A store
+        given a connection, or an engine whose tables are mapped elsewhere, reads as
+        always.
+        """
+        if self._held is not None or self._connection is not None:
+            yield
+            return
+        dialect = self._engine.dialect
+        mark = _PLACEHOLDERS.get(dialect.paramstyle)
+        if mark is None or self._engine.get_execution_options().get("schema_translate_map"):
+            yield
+            return
+        if self._raw_reads is None:
+            table = dialect.identifier_preparer.format_table(_entities)
+            select = f"SELECT entity_id, version, snapshot FROM {table} WHERE entity_id"
+            self._raw_reads = (f"{select} = {mark}", select, mark)
+        try:
+            raw = self._engine.raw_connection()
+        except sa.exc.DBAPIError as exc:
+            raise StoreError(f"the database could not be read: {exc.orig}") from exc
+        driver: Any = raw.driver_connection
+        autocommit = None
+        try:
+            if dialect.name == "postgresql":
+                # Each read on its own, as _reading does: no transaction left open.
+                autocommit = driver.autocommit
+                driver.autocommit = True
+            self._held = raw
+            yield
+        finally:
+            self._held = None
+            try:
+                if autocommit is not None:
+                    driver.autocommit = autocommit
+            finally:
+                raw.close()
 
     def events(self, entity_id: str) -> list[Event]:
         with self._reading() as conn:
