@@ -392,7 +392,10 @@ def apply_block(
 
 
 def write(
-    conn: sqlite3.Connection, entities: list[tuple[Any, ...]], events: list[tuple[Any, ...]], *,
+    conn: sqlite3.Connection,
+    entities: list[tuple[Any, ...]],
+    events: list[tuple[Any, ...]],
+    *,
     insert: bool,
 ) -> None:
     conn.execute("BEGIN IMMEDIATE")

@@ -302,6 +302,8 @@ class _Base:
             self._pending[c.entity_id] = c.snapshot
             if c.command_id is not None:
                 self._pending_commands[c.command_id] = c.events
+        if len(commits) == 1:
+            return commits[0].events
         return tuple(e for c in commits for e in c.events)
 
     @contextlib.contextmanager

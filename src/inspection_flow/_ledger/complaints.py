@@ -192,8 +192,7 @@ class _Complaints(_Rounds):
                 )
         with self.batch():
             self._read_ahead(
-                [round_id]
-                + [i for row in given if (i := row.get("complaint_id")).__class__ is str]
+                [round_id] + [i for row in given if (i := row.get("complaint_id")).__class__ is str]
             )
             return [self.receive_complaint(round_id, actor=actor, **row) for row in given]
 

@@ -45,7 +45,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 from .._calendar import YearSchedule
-from .._records import Commit, Event, Snapshot, canonical_json, replay, stored_data
+from .._records import Commit, Event, Snapshot, canonical_json, iso, replay, stored_data
 from ..exceptions import (
     ConcurrencyError,
     InspectionFlowError,
@@ -600,7 +600,7 @@ def _event_row(event: Event) -> dict[str, Any]:
         "entity_id": event.entity_id,
         "version": event.version,
         "name": event.name,
-        "at": event.at.isoformat(),
+        "at": iso(event.at),
         "at_utc": _aware(event.at, f"{event.entity_id} event {event.version} time"),
         "actor_role": event.actor.role,
         "actor_area": event.actor.area,
@@ -612,7 +612,7 @@ def _event_row(event: Event) -> dict[str, Any]:
         "command_id": event.command_id,
         "prev_hash": event.prev_hash,
         "hash": event.hash,
-        "recorded_at": None if event.recorded_at is None else event.recorded_at.isoformat(),
+        "recorded_at": None if event.recorded_at is None else iso(event.recorded_at),
         # Given by the head when the event is written (_advance_head).
         "seq": 0,
     }
@@ -641,6 +641,13 @@ def _event_rows(commit: Commit) -> list[dict[str, Any]]:
 
 
 def _projection(snapshot: Snapshot) -> dict[str, Any]:
+    row = _columns(snapshot)
+    row["snapshot"] = _json(stored_data(snapshot), snapshot.entity_id, snapshot.version, "snapshot")
+    return row
+
+
+def _columns(snapshot: Snapshot) -> dict[str, Any]:
+    """The entity's columns but its snapshot."""
     return {
         "kind": snapshot.kind,
         "lifecycle": snapshot.lifecycle,
@@ -659,8 +666,22 @@ def _projection(snapshot: Snapshot) -> dict[str, Any]:
         # Writing an entity ends any lease on its alerts: what was due has changed.
         "claimed_by": None,
         "claimed_until": None,
-        "snapshot": _json(stored_data(snapshot), snapshot.entity_id, snapshot.version, "snapshot"),
     }
+
+
+#: The entity columns some index holds: an update leaves them out when they keep their value.
+_INDEXED_COLUMNS = (
+    "kind",
+    "state",
+    "area",
+    "round_id",
+    "parent_id",
+    "batch",
+    "category",
+    "terminal",
+    "next_due_at",
+    "next_alert_at",
+)
 
 
 def _sets_areas(event: Event) -> bool:
@@ -764,13 +785,13 @@ class SQLStore(EventStore):
         self._insert_plans: dict[
             tuple[str, tuple[str, ...]], tuple[str, list[tuple[int, Callable[[Any], Any]]]]
         ] = {}
-        # A connection of the driver kept for reads by holding_reads, and the point reads
+        # A cursor of the driver kept for reads by holding_reads, and the point reads
         # in the driver's own terms (None: SQLAlchemy's statements are used instead).
         self._held: Any = None
         self._raw_reads: tuple[str, str, str] | None = None
         # The latest snapshots written or read, with their stored text: a read that finds
         # the same text needs no decoding (bounded; the oldest go first).
-        self._decoded: dict[str, tuple[str, Snapshot]] = {}
+        self._decoded: dict[str, tuple[str, Snapshot, dict[str, Any] | None]] = {}
         if isinstance(target, sa.Connection):
             self._connection = target
             self._engine = target.engine
@@ -1155,7 +1176,7 @@ class SQLStore(EventStore):
         # Kept with the text written: a later read uses it only if it finds that text
         # (a caller's transaction rolled back, another writer: the text differs).
         for commit, row, _ in todo:
-            self._remember(commit.entity_id, row["snapshot"], commit.snapshot)
+            self._remember(commit.entity_id, row["snapshot"], commit.snapshot, row)
 
     def _write_bulk(
         self,
@@ -1183,6 +1204,11 @@ class SQLStore(EventStore):
         replaced: list[dict[str, Any]] = []
         created: set[str] = set()
         seen: set[str] = set()
+        decoded = self._decoded
+        updated: dict[str, int] = {}
+        for commit, _, _ in todo:
+            if commit.expected_version:
+                updated[commit.entity_id] = updated.get(commit.entity_id, 0) + 1
         for commit, row, rows in todo:
             entity_id = commit.entity_id
             if commit.expected_version == 0:
@@ -1193,9 +1219,21 @@ class SQLStore(EventStore):
                 areas[entity_id] = commit.snapshot
                 created.add(entity_id)
             else:
-                updates.append(
-                    {**row, "b_entity_id": entity_id, "b_expected": commit.expected_version}
-                )
+                keyed = {**row, "b_entity_id": entity_id, "b_expected": commit.expected_version}
+                known = decoded.get(entity_id)
+                if (
+                    known is not None
+                    and known[1].version == commit.expected_version
+                    and updated[entity_id] == 1
+                ):
+                    # The row holds the columns of the version the command read (the
+                    # update matches only that version): an indexed column left as it
+                    # is spares the database rewriting that index's entry.
+                    before = known[2] if known[2] is not None else _columns(known[1])
+                    for name in _INDEXED_COLUMNS:
+                        if keyed[name] == before[name]:
+                            del keyed[name]
+                updates.append(keyed)
                 if any(_sets_areas(e) for e in commit.events):
                     if entity_id not in created and entity_id not in areas:
                         replaced.append({"b_entity_id": entity_id})
@@ -1216,13 +1254,20 @@ class SQLStore(EventStore):
             # the batch creates follow their creation (updates run in batch order).
             self._insert_many(conn, _entities, inserts)
             if updates:
-                if conn.dialect.supports_sane_multi_rowcount:
-                    if self._update_many(conn, updates) != len(updates):
-                        raise _Redo
-                else:
-                    for keyed in updates:
-                        if conn.execute(_UPDATE_ENTITY, keyed).rowcount != 1:
+                # One statement per set of columns changed; an entity updated more than
+                # once in the batch sets every column, so its updates stay in order.
+                groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+                for keyed in updates:
+                    groups.setdefault(tuple(keyed), []).append(keyed)
+                for group in groups.values():
+                    if conn.dialect.supports_sane_multi_rowcount:
+                        if self._update_many(conn, group) != len(group):
                             raise _Redo
+                    else:
+                        # The statement sets the columns each row names.
+                        for keyed in group:
+                            if conn.execute(_UPDATE_ENTITY, keyed).rowcount != 1:
+                                raise _Redo
             if replaced:
                 conn.execute(_DELETE_AREAS, replaced)
             area_rows = [
@@ -1423,12 +1468,14 @@ class SQLStore(EventStore):
         self._remember(entity_id, text, snap)
         return snap
 
-    def _remember(self, entity_id: str, text: str, snap: Snapshot) -> None:
+    def _remember(
+        self, entity_id: str, text: str, snap: Snapshot, row: dict[str, Any] | None = None
+    ) -> None:
         decoded = self._decoded
         decoded.pop(entity_id, None)
         if len(decoded) >= _DECODED:
             del decoded[next(iter(decoded))]
-        decoded[entity_id] = (text, snap)
+        decoded[entity_id] = (text, snap, row)
 
     def get_many(self, entity_ids: Collection[str]) -> dict[str, Snapshot]:
         """Return the snapshots of those of ``entity_ids`` that exist, by id: one query per
@@ -1452,16 +1499,13 @@ class SQLStore(EventStore):
                         rows += conn.execute(query).all()
         return {row[0]: self._snapshot(row[0], row[1], row[2]) for row in rows}
 
-    def _read_raw(self, held: Any, sql: str, params: Sequence[Any]) -> list[Any]:
-        """Run a read on the held connection of the driver; return its rows."""
-        cursor = held.cursor()
+    def _read_raw(self, cursor: Any, sql: str, params: Sequence[Any]) -> list[Any]:
+        """Run a read with the held cursor of the driver; return its rows."""
         try:
             cursor.execute(sql, tuple(params))
             return list(cursor.fetchall())
         except self._engine.dialect.loaded_dbapi.Error as exc:
             raise StoreError(f"the database could not be read: {exc}") from exc
-        finally:
-            cursor.close()
 
     @contextlib.contextmanager
     def holding_reads(self) -> Iterator[None]:
@@ -1492,16 +1536,19 @@ class SQLStore(EventStore):
             raise StoreError(f"the database could not be read: {exc.orig}") from exc
         driver: Any = raw.driver_connection
         autocommit = None
+        cursor = None
         try:
             if dialect.name == "postgresql":
                 # Each read on its own, as _reading does: no transaction left open.
                 autocommit = driver.autocommit
                 driver.autocommit = True
-            self._held = raw
+            cursor = self._held = driver.cursor()
             yield
         finally:
             self._held = None
             try:
+                if cursor is not None:
+                    cursor.close()
                 if autocommit is not None:
                     driver.autocommit = autocommit
             finally:
