@@ -37,7 +37,7 @@ import sqlite3
 import time
 import urllib.parse
 import weakref
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import orjson
@@ -1586,6 +1586,58 @@ class SQLStore(EventStore):
             open_only=open_only,
         )
         return self._snapshots(query.order_by(_entities.c.entity_id))
+
+    def find_pages(self, *, page: int = 2000, **filters: Any) -> Iterator[list[Snapshot]]:
+        """Yield :meth:`find`'s answer page by page: one query per page, after the last
+        entity id of the page before."""
+        last: str | None = None
+        while True:
+            query = _filtered(_select_snapshots(), **filters)
+            if last is not None:
+                query = query.where(_entities.c.entity_id > last)
+            found = self._snapshots(query.order_by(_entities.c.entity_id).limit(page))
+            if found:
+                yield found
+            if len(found) < page:
+                return
+            last = found[-1].entity_id
+
+    def append_chunks(self, chunks: Iterable[Sequence[Commit]]) -> None:
+        """Write the chunks in one transaction, each with one statement per table as it
+        comes (see :meth:`EventStore.append_chunks`)."""
+        failed: list[Commit] = []
+        try:
+            with self._writing() as conn:
+                for chunk in chunks:
+                    prepared = []
+                    for commit in chunk:
+                        _check_commit(commit)
+                        if commit.command_id is not None:
+                            raise StoreError(
+                                f"{commit.entity_id}: append_chunks writes commits without "
+                                f"command ids; use append_batch"
+                            )
+                        prepared.append((commit, _projection(commit.snapshot), _event_rows(commit)))
+                    if prepared:
+                        failed = list(chunk)
+                        self._write_bulk(conn, prepared)
+        except _Redo:
+            # The transaction was rolled back: nothing of any chunk is written.
+            error = self._append_chunks_conflict(failed)
+            if error is not None:
+                raise error from None
+            raise StoreError(
+                f"{failed[0].entity_id}: the database refused the write, and nothing was "
+                f"written; retry it, and if it persists run verify()"
+            ) from None
+
+    def _append_chunks_conflict(self, commits: Sequence[Commit]) -> ConcurrencyError | None:
+        with self._reading() as conn:
+            for commit in commits:
+                actual = self._version(conn, commit.entity_id)
+                if actual != commit.expected_version:
+                    return ConcurrencyError(commit.entity_id, commit.expected_version, actual)
+        return None
 
     def overdue(
         self,
