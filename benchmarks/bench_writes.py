@@ -27,6 +27,7 @@ The load average is printed at the start and the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -38,7 +39,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from inspection_flow import SHANGHAI, Actor, Ledger
 
@@ -168,6 +172,236 @@ def part_handover(cases: int, runs: int) -> bool:
     return ok
 
 
+# -- (p) PostgreSQL --------------------------------------------------------------------------
+
+STEPS = (
+    ("assign", Actor("liaison", "430900", "益阳市联络组"), {"owners": ["430903"]}),
+    ("start_investigation", Actor("owner_unit", "430903", "赫山区"), {}),
+    ("record_finding", Actor("owner_unit", "430903", "赫山区"), {"finding": "substantiated"}),
+    ("start_rectification", Actor("owner_unit", "430903", "赫山区"), {}),
+    ("report_result", Actor("owner_unit", "430903", "赫山区"), {"summary": "已责令整改"}),
+)
+
+
+@contextlib.contextmanager
+def pg_schema(url: str) -> Iterator[str]:
+    """A URL whose connections work in a fresh schema, dropped afterwards."""
+    import sqlalchemy as sa
+
+    schema = f"if_bench_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url)
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        try:
+            scoped = sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+            yield scoped.render_as_string(hide_password=False)
+        finally:
+            with admin.begin() as conn:
+                conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    finally:
+        admin.dispose()
+
+
+def pg_populate(url: str, prefixes: Sequence[str], cases: int) -> None:
+    """The round, and ``cases`` handed-over cases per prefix (not timed)."""
+    ledger = Ledger.open(url, rulebook=RULEBOOK)
+    ledger.create_round(ROUND, name="益阳市", area="430900", actor=OFFICE, at=at(20, 9))
+    ledger.fire(ROUND, "announce", actor=OFFICE, at=at(20, 10))
+    ledger.fire(ROUND, "station_in", actor=TEAM, at=at(26, 9))
+    for prefix in prefixes:
+        rows = [
+            {
+                "channel": "phone",
+                "received_at": at(27, 10),
+                "area": "430903",
+                "summary": "夜间施工噪声扰民",
+                "category": "noise",
+                "complaint_id": f"{prefix}{i:06d}",
+            }
+            for i in range(cases)
+        ]
+        ledger.receive_complaints(ROUND, rows, actor=TEAM)
+    ledger.hand_over_batch(ROUND, dt.date(2023, 6, 28), actor=TEAM, at=at(28, 9))
+    ledger.close()
+
+
+def pg_ledger_worker(url: str, prefix: str, cases: int, barrier: Any, results: Any) -> None:
+    """Fire every step on this worker's cases, one transaction per command."""
+    ledger = Ledger.open(url, rulebook=RULEBOOK)
+    ids = [f"{prefix}{i:06d}" for i in range(cases)]
+    ledger.rulebook_of(ledger.get(ids[0]))
+    if barrier is not None:
+        barrier.wait()
+    cpu, start = time.process_time(), time.perf_counter()
+    when = at(28, 10)
+    for event, actor, payload in STEPS:
+        for entity_id in ids:
+            ledger.fire(entity_id, event, actor=actor, at=when, **payload)
+    results.put((start, time.perf_counter(), cases * len(STEPS), time.process_time() - cpu))
+    ledger.close()
+
+
+def pg_raw_worker(url: str, prefix: str, cases: int, barrier: Any, results: Any) -> None:
+    """The yardstick: per command one SELECT, then UPDATE + INSERT in one transaction,
+    with psycopg alone; the event as canonical JSON, chained by SHA-256."""
+    import hashlib
+
+    import orjson
+    import psycopg
+    import sqlalchemy as sa
+
+    dsn = sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = psycopg.connect(dsn, autocommit=True)
+    with conn.cursor() as cur:
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS raw_entities (entity_id TEXT PRIMARY KEY, "
+            "state TEXT NOT NULL, version INTEGER NOT NULL, snapshot TEXT NOT NULL)"
+        )
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS raw_events (entity_id TEXT NOT NULL, version INTEGER "
+            "NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL, hash TEXT NOT NULL, "
+            "PRIMARY KEY (entity_id, version))"
+        )
+        cur.execute(
+            "INSERT INTO raw_entities SELECT entity_id, state, version, snapshot "
+            "FROM if_entities WHERE entity_id LIKE %s",
+            (f"{prefix}%",),
+        )
+    ids = [f"{prefix}{i:06d}" for i in range(cases)]
+    if barrier is not None:
+        barrier.wait()
+    cpu, start = time.process_time(), time.perf_counter()
+    when = at(28, 10).isoformat()
+    cur = conn.cursor()
+    for event, actor, payload in STEPS:
+        actor_data = actor.to_dict()
+        for entity_id in ids:
+            cur.execute(
+                "SELECT version, snapshot FROM raw_entities WHERE entity_id = %s", (entity_id,)
+            )
+            version, text = cur.fetchone()
+            snapshot = orjson.loads(text)
+            content = {
+                "entity_id": entity_id,
+                "version": version + 1,
+                "name": event,
+                "at": when,
+                "actor": actor_data,
+                "payload": payload,
+                "state_before": snapshot["state"],
+                "state_after": event,
+                "effects": {"data": payload} if payload else {},
+                "command_id": None,
+                "prev_hash": snapshot["last_hash"],
+                "recorded_at": dt.datetime.now(SHANGHAI).isoformat(),
+            }
+            body = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+            digest = hashlib.sha256(body).hexdigest()
+            snapshot.update(state=event, version=version + 1, last_hash=digest, updated_at=when)
+            with conn.transaction():
+                cur.execute(
+                    "UPDATE raw_entities SET state = %s, version = %s, snapshot = %s "
+                    "WHERE entity_id = %s AND version = %s",
+                    (event, version + 1, orjson.dumps(snapshot).decode(), entity_id, version),
+                )
+                if cur.rowcount != 1:
+                    raise RuntimeError(f"{entity_id} moved on")
+                cur.execute(
+                    "INSERT INTO raw_events VALUES (%s, %s, %s, %s, %s)",
+                    (entity_id, version + 1, event, body.decode(), digest),
+                )
+    results.put((start, time.perf_counter(), cases * len(STEPS), time.process_time() - cpu))
+    conn.close()
+
+
+def pg_run(url: str, worker: Any, workers: int, cases: int) -> tuple[float, int, float]:
+    """Run ``workers`` processes of ``worker`` on fresh cases; return (s, commands, cpu s)."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    prefixes = [f"W{w}-" for w in range(workers)]
+    with pg_schema(url) as scoped:
+        pg_populate(scoped, prefixes, cases)
+        barrier = ctx.Barrier(workers)
+        results = ctx.Queue()
+        procs = [
+            ctx.Process(target=worker, args=(scoped, p, cases, barrier, results)) for p in prefixes
+        ]
+        for p in procs:
+            p.start()
+        got = [results.get(timeout=3600) for _ in procs]
+        for p in procs:
+            p.join()
+            if p.exitcode:
+                raise RuntimeError(f"a worker failed (exit {p.exitcode})")
+    first = min(g[0] for g in got)
+    last = max(g[1] for g in got)
+    return last - first, sum(g[2] for g in got), sum(g[3] for g in got)
+
+
+def part_postgres(url: str, *, quick: bool, runs: int) -> None:
+    cases = 40 if quick else 400
+    print(f"(p) PostgreSQL, one transaction per command, {cases * len(STEPS):,} commands a worker")
+    try:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(url, connect_args={"connect_timeout": 5})
+        with engine.connect() as conn:
+            version = conn.exec_driver_sql("SHOW server_version").scalar()
+        engine.dispose()
+    except Exception as exc:
+        print(f"    SKIP: PostgreSQL at {url} unreachable ({exc.__class__.__name__})")
+        return
+    print(f"    PostgreSQL {version}")
+    cpu: dict[str, list[float]] = {"ledger": [], "raw": []}
+    for run in range(runs):
+        for name, worker in (("raw", pg_raw_worker), ("ledger", pg_ledger_worker)):
+            seconds, commands, used = pg_run(url, worker, 1, cases)
+            cpu[name].append(used / commands)
+            print(
+                f"    run {run + 1} {name:<6} 1 worker  {commands / seconds:6.0f} commands/s, "
+                f"client CPU {used / commands * 1e3:.3f} ms/command  load {load()}",
+                flush=True,
+            )
+    ledger_cpu = statistics.median(cpu["ledger"])
+    ratio = statistics.median(a / b for a, b in zip(cpu["ledger"], cpu["raw"], strict=True))
+    ok = ledger_cpu <= 0.6e-3 and ratio <= 3.0
+    print(
+        f"    client CPU per command: ledger {ledger_cpu * 1e3:.3f} ms (median; target <= 0.6), "
+        f"raw psycopg {statistics.median(cpu['raw']) * 1e3:.3f} ms; ledger / raw = "
+        f"{ratio:.2f}x (target <= 3x) {'PASS' if ok else 'FAIL'}"
+    )
+    rates: dict[int, list[float]] = {1: [], 2: []}
+    for workers in (1, 2, 2, 1):
+        idle = cpu_idle()
+        seconds, commands, _ = pg_run(url, pg_ledger_worker, workers, cases)
+        busy = cpu_idle(idle)
+        rates[workers].append(commands / seconds)
+        print(
+            f"    ledger {workers} worker{'s' if workers > 1 else ' '} "
+            f"{commands / seconds:6.0f} commands/s  (machine CPU {busy:.0%} busy)  load {load()}",
+            flush=True,
+        )
+    gain = statistics.median(rates[2]) / statistics.median(rates[1])
+    free = os.getloadavg()[0] < (os.cpu_count() or 1) - 1
+    note = "" if free else " -- no second core was free (load average above nproc - 1)"
+    print(
+        f"    2 workers / 1 worker = {gain:.2f}x (target >= 1.5x when a second core is free){note}"
+    )
+
+
+def cpu_idle(since: tuple[int, int] | None = None) -> Any:
+    """The machine's (busy, total) CPU ticks, or the busy share since ``since``."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    now = (sum(ticks) - ticks[3] - ticks[4], sum(ticks))
+    if since is None:
+        return now
+    total = now[1] - since[1]
+    return (now[0] - since[0]) / total if total else 0.0
+
+
 # -- the run ---------------------------------------------------------------------------------
 
 
@@ -201,8 +435,6 @@ def main() -> int:
     if "h" in args.parts:
         part_handover(args.cases or (5_000 if args.quick else 100_000), runs)
     if "p" in args.parts:
-        from bench_writes_pg import part_postgres
-
         part_postgres(args.pg_url, quick=args.quick, runs=runs)
     print(f"load average at the end: {load()}; {time.perf_counter() - began:.0f} s in all")
     return 0

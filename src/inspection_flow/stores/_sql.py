@@ -261,6 +261,12 @@ _ADVANCE_HEAD = (
 # Positional placeholders of the drivers whose executemany takes tuples (sqlite3,
 # psycopg); other drivers get SQLAlchemy's statements.
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+# _ADVANCE_HEAD in the terms of the drivers the store runs statements on directly.
+_HEAD_SQL = {
+    style: f"UPDATE if_ledger_head SET events = events + {mark}, entities = entities + {mark}, "
+    f"commands = commands + {mark} WHERE id = 1 RETURNING events"
+    for style, mark in _PLACEHOLDERS.items()
+}
 # Ids per query of SQLStore.get_many (SQLite allows 32,766 parameters, PostgreSQL 65,535).
 _MANY = 500
 # Snapshots kept with their stored text by SQLStore, so that reading back an entity the
@@ -622,10 +628,15 @@ def _advance_head(
     conn: sa.Connection, event_rows: Sequence[dict[str, Any]], entities: int, commands: int
 ) -> None:
     """Count what the transaction writes in the ledger's head, and number its events."""
-    last = conn.execute(
-        _ADVANCE_HEAD,
-        {"b_events": len(event_rows), "b_entities": entities, "b_commands": commands},
-    ).scalar_one_or_none()
+    sql = _HEAD_SQL.get(conn.dialect.paramstyle)
+    if sql is None or conn.get_execution_options().get("schema_translate_map"):
+        last = conn.execute(
+            _ADVANCE_HEAD,
+            {"b_events": len(event_rows), "b_entities": entities, "b_commands": commands},
+        ).scalar_one_or_none()
+    else:
+        found = _driver(conn, sql, (len(event_rows), entities, commands), fetch=True)
+        last = found[0][0] if found else None
     if last is None:
         raise StoreError(
             "the ledger's head (table if_ledger_head) is missing, so nothing more can be "
@@ -634,6 +645,25 @@ def _advance_head(
     first = int(last) - len(event_rows) + 1
     for i, row in enumerate(event_rows):
         row["seq"] = first + i
+
+
+def _driver(conn: sa.Connection, sql: str, params: Sequence[Any], *, fetch: bool = False) -> Any:
+    """Run one statement on the driver's own cursor, in ``conn``'s transaction; return
+    its rows (``fetch``) or its row count.
+
+    SQLAlchemy's machinery around one statement costs several times what the driver
+    does; the store's fixed statements on the write path skip it.  The driver's errors
+    are raised as SQLAlchemy's (``IntegrityError`` …), as from ``conn.execute``.
+    """
+    dbapi = conn.dialect.loaded_dbapi
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if fetch else cursor.rowcount
+    except dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(sql, params, exc, dbapi.Error) from exc
+    finally:
+        cursor.close()
 
 
 def _event_rows(commit: Commit) -> list[dict[str, Any]]:
@@ -1321,7 +1351,10 @@ class SQLStore(EventStore):
             for i, convert in converters:
                 values[i] = convert(values[i])
             params.append(tuple(values))
-        conn.exec_driver_sql(sql, params)
+        if len(params) == 1:
+            _driver(conn, sql, params[0])
+        else:
+            conn.exec_driver_sql(sql, params)
 
     def _update_many(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
         """Update entities (rows of :func:`_projection` with ``b_entity_id`` and
@@ -1355,6 +1388,8 @@ class SQLStore(EventStore):
                 values[i] = convert(values[i])
             values += (row["b_entity_id"], row["b_expected"])
             params.append(tuple(values))
+        if len(params) == 1:
+            return int(_driver(conn, sql, params[0]))
         return int(conn.exec_driver_sql(sql, params).rowcount)
 
     def _write_one(
@@ -1368,14 +1403,14 @@ class SQLStore(EventStore):
         snapshot = commit.snapshot
         if commit.expected_version == 0:
             try:
-                conn.execute(_INSERT_ENTITY, [{"entity_id": entity_id, **row}])
+                self._insert_many(conn, _entities, [{"entity_id": entity_id, **row}])
             except sa.exc.IntegrityError as exc:
                 raise _Conflict(commit, cause=exc) from None
         else:
             # The version check and the write are one statement, so two writers holding
             # the same version cannot both succeed, whatever the isolation level.
             keyed = {**row, "b_entity_id": entity_id, "b_expected": commit.expected_version}
-            if conn.execute(_UPDATE_ENTITY, keyed).rowcount != 1:
+            if self._update_many(conn, [keyed]) != 1:
                 raise _Conflict(commit, self._version(conn, entity_id))
         # An entity's areas change only through an event that sets them (see fold), so
         # the area rows are rewritten only then.
@@ -1388,11 +1423,11 @@ class SQLStore(EventStore):
             1 if commit.command_id is not None else 0,
         )
         try:
-            if event_rows:
-                conn.execute(_INSERT_EVENTS, event_rows)
+            self._insert_many(conn, _events, event_rows)
             if commit.command_id is not None:
-                conn.execute(
-                    _INSERT_COMMAND,
+                self._insert_many(
+                    conn,
+                    _commands,
                     [
                         {
                             "command_id": commit.command_id,
@@ -1449,6 +1484,13 @@ class SQLStore(EventStore):
         return [_decode_snapshot(r.entity_id, r.version, r.snapshot) for r in rows]
 
     def get(self, entity_id: str) -> Snapshot | None:
+        if self._held is None and self._connection is None:
+            # One connection of the driver, without SQLAlchemy's machinery around it.
+            with self.holding_reads():
+                return self._get(entity_id)
+        return self._get(entity_id)
+
+    def _get(self, entity_id: str) -> Snapshot | None:
         held = self._held
         if held is not None:
             assert self._raw_reads is not None
