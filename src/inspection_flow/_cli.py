@@ -217,6 +217,11 @@ def _parser() -> argparse.ArgumentParser:
         help="default rulebook of the ledger (rounds name their own)",
     )
     status.add_argument("--lang", choices=("zh", "en"), default="zh")
+    status.add_argument(
+        "--verify",
+        action="store_true",
+        help="also audit the whole ledger (hash chains, head), which reads every event",
+    )
     verify = sub.add_parser(
         "verify",
         parents=[years],
@@ -306,7 +311,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             with Ledger.open(
                 args.db, read_only=True, rulebook=args.rulebook, calendar=_calendar(args)
             ) as ledger:
-                print(status_report(ledger, args.as_of, round_id=args.round_id, lang=args.lang))
+                report = status_report(
+                    ledger, args.as_of, round_id=args.round_id, lang=args.lang, verify=args.verify
+                )
+                print(report)
             return 0
         if args.command == "verify":
             from ._ledger import Ledger
