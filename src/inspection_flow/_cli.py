@@ -311,10 +311,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             with Ledger.open(
                 args.db, read_only=True, rulebook=args.rulebook, calendar=_calendar(args)
             ) as ledger:
-                report = status_report(
+                text = status_report(
                     ledger, args.as_of, round_id=args.round_id, lang=args.lang, verify=args.verify
                 )
-                print(report)
+                print(text)
             return 0
         if args.command == "verify":
             from ._ledger import Ledger

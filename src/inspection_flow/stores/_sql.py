@@ -42,6 +42,7 @@ from typing import Any, Literal
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as _postgresql
 from sqlalchemy.engine import Dialect
 
 from .._calendar import YearSchedule
@@ -64,7 +65,15 @@ from ._audit import (
     anchor_of,
     audit,
 )
-from ._base import CountKey, EventStore, check_chain
+from ._base import (
+    CountKey,
+    DueSpan,
+    EventStore,
+    check_chain,
+    plain_value,
+    tally_values,
+    value_paths,
+)
 from ._commands import first_result
 
 __all__ = ["SCHEMA_VERSION", "SQLStore", "metadata"]
@@ -1407,6 +1416,7 @@ class SQLStore(EventStore):
         *,
         kind: str | None = None,
         areas: Collection[str] | None = None,
+        limit: int | None = None,
     ) -> list[Snapshot]:
         due = _entities.c.next_due_at
         query = _filtered(
@@ -1416,7 +1426,10 @@ class SQLStore(EventStore):
             kind=kind,
             areas=areas,
         )
-        return self._snapshots(query.order_by(due, _entities.c.entity_id))
+        query = query.order_by(due, _entities.c.entity_id)
+        if limit is not None:
+            query = query.limit(limit)
+        return self._snapshots(query)
 
     def due_alerts(self, now: dt.datetime, *, limit: int = 1000) -> list[Snapshot]:
         alert = _entities.c.next_alert_at
@@ -1501,6 +1514,73 @@ class SQLStore(EventStore):
         )
         with self._reading() as conn:
             return {key: int(n) for key, n in conn.execute(query)}
+
+    def count_values(
+        self,
+        fields: Sequence[str],
+        *,
+        kind: str | None = None,
+        round_id: str | None = None,
+        areas: Collection[str] | None = None,
+        due: DueSpan | None = None,
+    ) -> dict[tuple[Any, ...], int]:
+        """Count entities by values of their snapshots; see :meth:`EventStore.count_values`.
+
+        Counted by the database (``GROUP BY`` over the values the JSON functions read from
+        the snapshot column): no snapshot is sent to Python or decoded.
+        """
+        paths = value_paths(fields)
+        with self._reading() as conn:
+            dialect = conn.dialect.name
+            if dialect not in ("sqlite", "postgresql"):
+                found = self.find(kind=kind, round_id=round_id, areas=areas)
+                return tally_values(found, paths)
+            if dialect == "sqlite":
+                source: Any = _entities
+                document = _entities.c.snapshot
+            else:
+                # The text is parsed once per row, not once per field: a subquery the
+                # planner keeps (OFFSET 0) casts it to jsonb.
+                source = _filtered(
+                    sa.select(
+                        *(_entities.c[name] for name in sorted(_COLUMN_VALUES)),
+                        sa.cast(_entities.c.snapshot, _JSONB).label("doc"),
+                    ),
+                    kind=kind,
+                    round_id=round_id,
+                    areas=areas,
+                )
+                source = _due_within(source, due).offset(0).subquery()
+                document = source.c.doc
+            values = [
+                (
+                    (source.c if dialect == "postgresql" else _entities.c)[path[0]]
+                    if len(path) == 1 and path[0] in _COLUMN_VALUES
+                    else _json_at(dialect, document, path)
+                ).label(f"v{i}")
+                for i, path in enumerate(paths)
+            ]
+            query = sa.select(*values, sa.func.count()).select_from(source).group_by(*values)
+            if dialect == "sqlite":
+                query = _due_within(
+                    _filtered(query, kind=kind, round_id=round_id, areas=areas), due
+                )
+            decoded = [
+                dialect == "sqlite" and not (len(p) == 1 and p[0] in _COLUMN_VALUES) for p in paths
+            ]
+            out: dict[tuple[Any, ...], int] = {}
+            for row in conn.execute(query):
+                key = tuple(
+                    plain_value(_loads(v) if json and v is not None else v)
+                    for v, json in zip(row[:-1], decoded, strict=False)
+                )
+                out[key] = out.get(key, 0) + int(row[-1])
+            return out
+
+    def latest_at(self) -> dt.datetime | None:
+        with self._reading() as conn:
+            found = conn.execute(sa.select(sa.func.max(_events.c.at_utc))).scalar_one_or_none()
+        return None if found is None else _Instant().process_result_value(found, None)  # type: ignore[arg-type]
 
     def entity_ids(self) -> Iterator[str]:
         # One page per query, no cursor held open between pages: a caller may stop early.
@@ -1874,6 +1954,48 @@ def _lease_clock(
     )
     micros = lease // dt.timedelta(microseconds=1)
     return present, present + sa.literal(micros, sa.BigInteger())
+
+
+_JSONB = _postgresql.JSONB()
+
+
+#: Snapshot keys the projection keeps in columns of the same name and value: counted from
+#: the column, not from the snapshot's JSON.
+_COLUMN_VALUES = frozenset(
+    [
+        "entity_id",
+        "kind",
+        "lifecycle",
+        "state",
+        "version",
+        "area",
+        "round_id",
+        "parent_id",
+        "batch",
+        "category",
+        "terminal",
+    ]
+)
+
+
+def _json_at(dialect: str, document: Any, path: tuple[str, ...]) -> sa.ColumnElement[Any]:
+    """The JSON value at ``path`` in ``document``: JSON text on SQLite (``->``), jsonb
+    on PostgreSQL (``#>``); SQL NULL where the path leads nowhere."""
+    if dialect == "sqlite":
+        where = "$" + "".join(f'."{key}"' for key in path)
+        found: sa.ColumnElement[Any] = document.op("->")(sa.literal(where, sa.String()))
+    else:
+        found = document.op("#>")(sa.literal("{" + ",".join(path) + "}", sa.String()))
+    return found
+
+
+def _due_within(query: sa.Select[Any], due: DueSpan | None) -> sa.Select[Any]:
+    if due is None:
+        return query
+    start, end = due
+    at = _entities.c.next_due_at
+    query = query.where(_open, at <= _aware(end, "end"))
+    return query if start is None else query.where(at > _aware(start, "start"))
 
 
 def _select_snapshots() -> sa.Select[Any]:
