@@ -133,7 +133,9 @@ def build_round(ledger: Ledger, r: int, cases: int, rng: random.Random) -> None:
                 continue
             owner = Actor("owner_unit", area, "区县人民政府")
             begun = ledger.get(cid).updated_at
-            ledger.fire(cid, "assign", actor=LIAISON, at=begun + dt.timedelta(hours=2), owners=[area])
+            ledger.fire(
+                cid, "assign", actor=LIAISON, at=begun + dt.timedelta(hours=2), owners=[area]
+            )
             when = begun + dt.timedelta(days=1)
             ledger.fire(cid, "start_investigation", actor=owner, at=when)
             when += dt.timedelta(days=2)
@@ -180,16 +182,12 @@ def build_ledger(path: Path, cases: int, seed: int = 20230626) -> None:
         ledger = Ledger(memory, rulebook=RULEBOOK)
         build_round(ledger, r, min(ROUND_CASES, left), rng)
         left -= ROUND_CASES
-        commits = [
-            Commit(snap, tuple(memory.events(snap.entity_id)), 0) for snap in memory.find()
-        ]
+        commits = [Commit(snap, tuple(memory.events(snap.entity_id)), 0) for snap in memory.find()]
         for k in range(0, len(commits), 5_000):
             target.append_batch(commits[k : k + 5_000])
         del ledger, memory, commits
         gc.collect()
-        print(
-            f"      built round {r}/{rounds} ({time.perf_counter() - started:.0f} s)", flush=True
-        )
+        print(f"      built round {r}/{rounds} ({time.perf_counter() - started:.0f} s)", flush=True)
     target.close()
 
 
@@ -302,7 +300,9 @@ def part_verify(cache: Path, cases: int, runs: int) -> dict[str, bool]:
         f"{rate:,.0f} events/s (target >= {TARGET_VERIFY_EVENTS_S:,.0f}) "
         f"{verdict(passed['verify'])}"
     )
-    print(f"    verify(deep=True): median {statistics.median(deep):.2f} s = {deep_rate:,.0f} events/s")
+    print(
+        f"    verify(deep=True): median {statistics.median(deep):.2f} s = {deep_rate:,.0f} events/s"
+    )
     # Repair: damage every tenth projection row on a copy, then rewrite them.
     copy = cache / f"repair-{cases}.db"
     shutil.copyfile(path, copy)
@@ -432,10 +432,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--cache", type=Path, help="keep the built ledgers in this directory")
     args = parser.parse_args(argv)
-    sizes = args.cases or ([2_000] if args.quick else [100_000])
+    sizes = args.cases or ([500] if args.quick else [100_000])
     runs = 1 if args.quick else 5
-    tasks = 20_000 if args.quick else 1_000_000
-    print(f"python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, nproc {os.cpu_count()}")
+    tasks = 5_000 if args.quick else 1_000_000
+    print(
+        f"python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, nproc {os.cpu_count()}"
+    )
     print(f"load average at the start: {load()}; quick={args.quick}, parts {args.parts}")
     cache = args.cache or Path(tempfile.mkdtemp(prefix="bench_read_"))
     cache.mkdir(parents=True, exist_ok=True)
@@ -444,7 +446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "s": lambda: part_status(cache, sizes, runs),
         "v": lambda: part_verify(cache, min(sizes), runs),
         "m": lambda: part_memory(tasks, runs),
-        "i": lambda: part_import(3 if args.quick else 10),
+        "i": lambda: part_import(2 if args.quick else 10),
     }
     try:
         for key in args.parts:

@@ -1985,7 +1985,7 @@ def _json_at(dialect: str, document: Any, path: tuple[str, ...]) -> sa.ColumnEle
         where = "$" + "".join(f'."{key}"' for key in path)
         found: sa.ColumnElement[Any] = document.op("->")(sa.literal(where, sa.String()))
     else:
-        found = document.op("#>")(sa.literal("{" + ",".join(path) + "}", sa.String()))
+        found = document.op("#>")(sa.literal(list(path), _postgresql.ARRAY(sa.Text())))
     return found
 
 
