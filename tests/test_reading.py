@@ -220,3 +220,27 @@ def test_the_benchmark_runs_quick() -> None:
     assert "summary:" in done.stdout
     for part in ("(s) inspection-flow status", "(v) verify", "(m) MemoryStore", "(i) import"):
         assert part in done.stdout
+
+
+def test_importing_the_package_loads_nothing_heavy() -> None:
+    """``import inspection_flow`` loads the calendar and deadline rules only: no SQLAlchemy,
+    no importlib.metadata, no ledger, stores or lifecycle engine until first used."""
+    heavy = [
+        "sqlalchemy",
+        "importlib.metadata",
+        "transitions",
+        "pendulum",
+        "inspection_flow._ledger",
+        "inspection_flow.stores",
+        "inspection_flow._builtin",
+    ]
+    code = (
+        "import sys, inspection_flow\n"
+        f"loaded = [m for m in {heavy!r} if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+        "inspection_flow.DeadlineRule.working_days(30)\n"
+        "assert inspection_flow.Ledger.__name__ == 'Ledger'\n"
+        "assert 'inspection_flow._ledger' in sys.modules\n"
+        "from inspection_flow import *\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
