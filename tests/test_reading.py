@@ -244,3 +244,16 @@ def test_importing_the_package_loads_nothing_heavy() -> None:
         "from inspection_flow import *\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_calendar_benchmark_runs_quick() -> None:
+    """benchmarks/bench_calendar.py --quick checks every yardstick and prints the bisect floor."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_calendar.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    assert "ours vs bisect floor per scalar call" in done.stdout
+    assert "ours vs numpy searchsorted per item" in done.stdout
