@@ -64,6 +64,7 @@ from ._audit import (
     LedgerHead,
     Problem,
     ProjectionRow,
+    RepairReport,
     VerifyReport,
     anchor_of,
     audit,
@@ -91,6 +92,8 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=_UTC)
 _MODE_OPTION = "inspection_flow_mode"
 # Rows fetched per query when walking a whole table (entity ids, verify).
 _PAGE = 2000
+#: Entities whose projection a repair rewrites in one transaction.
+_REPAIR_BATCH = 1000
 
 
 class _Instant(sa.types.TypeDecorator[dt.datetime]):
@@ -1828,57 +1831,96 @@ class SQLStore(EventStore):
                 anchor=checked,
             )
 
-    def _rewrite_projection(self, snapshot: Snapshot) -> int:
-        entity_id = snapshot.entity_id
-        with self._writing() as conn:
-            values = _projection(snapshot)
-            if conn.execute(_SELECT_VERSION, {"b_entity_id": entity_id}).one_or_none() is None:
-                conn.execute(_INSERT_ENTITY, [{"entity_id": entity_id, **values}])
-            else:
-                conn.execute(
-                    sa.update(_entities).where(_entities.c.entity_id == entity_id).values(**values)
+    def repair(self) -> RepairReport:
+        """Rewrite drifted projection rows from the events; see :meth:`EventStore.repair`.
+
+        One deep audit finds them; they are then rewritten :data:`_REPAIR_BATCH` entities
+        to a transaction, each batch's events read in one query.
+        """
+        report = self.verify(deep=True)
+        unrepairable = tuple(p for p in report.problems if not p.repairable)
+        broken = {p.entity_id for p in unrepairable if p.entity_id is not None}
+        entities = sorted(
+            {
+                p.entity_id
+                for p in report.problems
+                if p.repairable and p.entity_id is not None and p.entity_id not in broken
+            }
+        )
+        repaired: list[str] = []
+        commands = 0
+        for k in range(0, len(entities), _REPAIR_BATCH):
+            chunk = entities[k : k + _REPAIR_BATCH]
+            with self._writing() as conn:
+                histories: dict[str, list[Event]] = {}
+                query = (
+                    sa.select(_events)
+                    .where(_events.c.entity_id.in_(chunk))
+                    .order_by(_events.c.entity_id, _events.c.version)
                 )
-            self._write_areas(conn, snapshot, replace=True)
-            history = self._events(conn, entity_id)
-            carried: dict[str, list[int]] = {}
-            for event in history:
-                if event.command_id is not None:
-                    carried.setdefault(event.command_id, []).append(event.version)
-            stale = sa.delete(_commands).where(_commands.c.entity_id == entity_id)
-            if carried:
-                stale = stale.where(_commands.c.command_id.not_in(list(carried)))
-            conn.execute(stale)
-            present = set(
-                conn.execute(
-                    sa.select(_commands.c.command_id).where(
-                        _commands.c.command_id.in_(list(carried))
-                    )
-                ).scalars()
+                for row in conn.execute(query):
+                    histories.setdefault(row.entity_id, []).append(_decode_event(row))
+                for entity_id in chunk:
+                    snapshot = replay(histories.get(entity_id, []))
+                    if snapshot is None:
+                        continue
+                    commands += self._rewrite_in(conn, snapshot, histories[entity_id])
+                    repaired.append(entity_id)
+        return RepairReport(tuple(repaired), commands, unrepairable)
+
+    def _rewrite_projection(self, snapshot: Snapshot) -> int:
+        with self._writing() as conn:
+            return self._rewrite_in(conn, snapshot, self._events(conn, snapshot.entity_id))
+
+    def _rewrite_in(self, conn: sa.Connection, snapshot: Snapshot, history: list[Event]) -> int:
+        """Rewrite ``snapshot``'s projection row, areas and command records in ``conn``'s
+        transaction; return how many command records were restored."""
+        entity_id = snapshot.entity_id
+        values = _projection(snapshot)
+        if conn.execute(_SELECT_VERSION, {"b_entity_id": entity_id}).one_or_none() is None:
+            conn.execute(_INSERT_ENTITY, [{"entity_id": entity_id, **values}])
+        else:
+            conn.execute(
+                sa.update(_entities).where(_entities.c.entity_id == entity_id).values(**values)
             )
-            restored = [
-                {
-                    "command_id": command_id,
-                    "entity_id": entity_id,
-                    "first_version": versions[0],
-                    "last_version": versions[-1],
-                }
-                for command_id, versions in carried.items()
-                if command_id not in present
-            ]
-            if restored:
-                conn.execute(_INSERT_COMMAND, restored)
-            for command_id, versions in carried.items():
-                if command_id in present:
-                    conn.execute(
-                        sa.update(_commands)
-                        .where(_commands.c.command_id == command_id)
-                        .values(
-                            entity_id=entity_id,
-                            first_version=versions[0],
-                            last_version=versions[-1],
-                        )
+        self._write_areas(conn, snapshot, replace=True)
+        carried: dict[str, list[int]] = {}
+        for event in history:
+            if event.command_id is not None:
+                carried.setdefault(event.command_id, []).append(event.version)
+        stale = sa.delete(_commands).where(_commands.c.entity_id == entity_id)
+        if carried:
+            stale = stale.where(_commands.c.command_id.not_in(list(carried)))
+        conn.execute(stale)
+        present = set(
+            conn.execute(
+                sa.select(_commands.c.command_id).where(_commands.c.command_id.in_(list(carried)))
+            ).scalars()
+        )
+        restored = [
+            {
+                "command_id": command_id,
+                "entity_id": entity_id,
+                "first_version": versions[0],
+                "last_version": versions[-1],
+            }
+            for command_id, versions in carried.items()
+            if command_id not in present
+        ]
+        if restored:
+            conn.execute(_INSERT_COMMAND, restored)
+        for command_id, versions in carried.items():
+            if command_id in present:
+                conn.execute(
+                    sa.update(_commands)
+                    .where(_commands.c.command_id == command_id)
+                    .values(
+                        entity_id=entity_id,
+                        first_version=versions[0],
+                        last_version=versions[-1],
                     )
-            return len(restored)
+                )
+        return len(restored)
 
     @classmethod
     def upgrade(cls, target: str | os.PathLike[str] | sa.Engine) -> int:
