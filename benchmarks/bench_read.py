@@ -206,8 +206,9 @@ def ledger_file(cache: Path, cases: int) -> Path:
 # -- (s) the status report --------------------------------------------------------------------
 
 
-def run_process(argv: Sequence[str]) -> tuple[float, float, str]:
-    """Run ``argv``; return its wall time, its peak RSS in MB, and its output."""
+def run_process(argv: Sequence[str]) -> tuple[float, float, str, float]:
+    """Run ``argv``; return its wall time, its peak RSS in MB, its output and the CPU
+    seconds it used (user and system)."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = proc.communicate()
@@ -216,16 +217,17 @@ def run_process(argv: Sequence[str]) -> tuple[float, float, str]:
     # so each run is measured by a wrapper that prints its own.
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}):\n{err.decode()}")
-    text = out.decode()
-    peak = float(text.rsplit("peak-rss-kb ", 1)[1]) / 1024
-    return elapsed, peak, text.rsplit("peak-rss-kb ", 1)[0]
+    text, tail = out.decode().rsplit("peak-rss-kb ", 1)
+    peak_kb, cpu = tail.split()
+    return elapsed, float(peak_kb) / 1024, text, float(cpu)
 
 
 _WRAPPER = (
     "import resource, sys\n"
     "from inspection_flow._cli import main\n"
     "code = main(sys.argv[1:])\n"
-    "print('peak-rss-kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    "usage = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "print('peak-rss-kb', usage.ru_maxrss, usage.ru_utime + usage.ru_stime)\n"
     "sys.exit(code)\n"
 )
 
@@ -240,21 +242,27 @@ def part_status(cache: Path, sizes: Sequence[int], runs: int) -> dict[str, bool]
         base = [sys.executable, "-c", _WRAPPER, "status", str(path), "--as-of", AS_OF.isoformat()]
         plain: list[tuple[float, float]] = []
         verified: list[tuple[float, float]] = []
+        cpu: list[float] = []
         text = ""
         for _ in range(runs):
-            s, mb, text = run_process(base)
+            s, mb, text, used = run_process(base)
             plain.append((s, mb))
+            cpu.append(used)
             if cases <= 100_000 or not verified:
                 verified.append(run_process([*base, "--verify"])[:2])
         med_s = statistics.median(s for s, _ in plain)
         med_mb = statistics.median(mb for _, mb in plain)
         print(runs_line("status (s)", [s for s, _ in plain], "s"))
         print(runs_line("status (MB)", [mb for _, mb in plain], "MB", "{:.0f}"))
+        print(runs_line("status CPU (s)", cpu, "s"))
         print(runs_line("status --verify (s)", [s for s, _ in verified], "s"))
         ver_s = statistics.median(s for s, _ in verified)
         limit_s = TARGET_STATUS_S.get(cases)
         limit_mb = TARGET_STATUS_MB.get(cases)
-        line = f"    status: median {med_s:.2f} s, {med_mb:.0f} MB peak RSS"
+        line = (
+            f"    status: median {med_s:.2f} s wall, {statistics.median(cpu):.2f} s CPU, "
+            f"{med_mb:.0f} MB peak RSS"
+        )
         if limit_s is not None:
             ok = med_s < limit_s and (limit_mb is None or med_mb < limit_mb)
             passed[f"status {cases:,}"] = ok
@@ -278,12 +286,14 @@ def part_verify(cache: Path, cases: int, runs: int) -> dict[str, bool]:
     path = ledger_file(cache, cases)
     with Ledger.open(path, read_only=True) as ledger:
         shallow: list[float] = []
+        shallow_cpu: list[float] = []
         deep: list[float] = []
         events = 0
         for _ in range(runs):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             report = ledger.verify()
             shallow.append(time.perf_counter() - start)
+            shallow_cpu.append(time.process_time() - cpu)
             assert report.ok, report
             events = report.events
             start = time.perf_counter()
@@ -291,6 +301,11 @@ def part_verify(cache: Path, cases: int, runs: int) -> dict[str, bool]:
             deep.append(time.perf_counter() - start)
             assert report.ok, report
     print(runs_line("verify (s)", shallow, "s"))
+    print(runs_line("verify CPU (s)", shallow_cpu, "s"))
+    print(
+        f"    verify by CPU time: {events / statistics.median(shallow_cpu):,.0f} events/s "
+        "(what the machine's other load does not change as much)"
+    )
     print(runs_line("verify(deep=True) (s)", deep, "s"))
     rate = events / statistics.median(shallow)
     deep_rate = events / statistics.median(deep)
