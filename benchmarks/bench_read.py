@@ -296,10 +296,11 @@ def part_verify(cache: Path, cases: int, runs: int) -> dict[str, bool]:
             shallow_cpu.append(time.process_time() - cpu)
             assert report.ok, report
             events = report.events
-            start = time.perf_counter()
-            report = ledger.verify(deep=True)
-            deep.append(time.perf_counter() - start)
-            assert report.ok, report
+        # The deep audit folds every entity: one run, it is not a target.
+        start = time.perf_counter()
+        report = ledger.verify(deep=True)
+        deep.append(time.perf_counter() - start)
+        assert report.ok, report
     print(runs_line("verify (s)", shallow, "s"))
     print(runs_line("verify CPU (s)", shallow_cpu, "s"))
     print(
@@ -315,9 +316,7 @@ def part_verify(cache: Path, cases: int, runs: int) -> dict[str, bool]:
         f"{rate:,.0f} events/s (target >= {TARGET_VERIFY_EVENTS_S:,.0f}) "
         f"{verdict(passed['verify'])}"
     )
-    print(
-        f"    verify(deep=True): median {statistics.median(deep):.2f} s = {deep_rate:,.0f} events/s"
-    )
+    print(f"    verify(deep=True): one run, {deep[0]:.2f} s = {deep_rate:,.0f} events/s")
     # Repair: damage every tenth projection row on a copy, then rewrite them.
     copy = cache / f"repair-{cases}.db"
     shutil.copyfile(path, copy)
