@@ -283,3 +283,28 @@ def test_repair_rewrites_in_batches(
         assert len(report.repaired) == damaged
         assert report.ok
         assert ledger.verify(deep=True).ok
+
+
+def test_a_view_on_the_live_store_writes_nothing(demo_file: Path, tmp_path: Path) -> None:
+    """A view that reads the ledger's own store refuses sweeps and calendar years before
+    touching the store: no lease is taken, nothing is kept."""
+    import shutil
+
+    from inspection_flow import StoreError, YearSchedule
+
+    copy = tmp_path / "live.db"
+    shutil.copyfile(demo_file, copy)
+    with Ledger.open(copy) as ledger:
+        latest = ledger.store.latest_at()
+        assert latest is not None
+        view = ledger.as_of(latest + dt.timedelta(days=400))
+        assert view.store is ledger.store
+        head = ledger.store.head()
+        with pytest.raises(StoreError, match="for reading only"):
+            view.sweep(latest + dt.timedelta(days=400))
+        with pytest.raises(StoreError, match="for reading only"):
+            view.supply_calendar_year(YearSchedule(2099, {}, {}, "test"))
+        assert ledger.store.head() == head
+        assert ledger.store.calendar_years() == []
+        # No lease was taken: the ledger's own sweep finds every alert due.
+        assert ledger.sweep(latest + dt.timedelta(days=400))

@@ -14,11 +14,13 @@ from typing import Any
 
 import attrs
 
+from .._calendar import YearSchedule
 from .._records import ALERT, Commit, Event, Snapshot, fold
 from .._rules import SHANGHAI, as_instant
 from ..exceptions import AnchorError, StoreError
 from ..stores import Anchor, EventStore, MemoryStore, RepairReport, VerifyReport
 from .queries import _Queries
+from .values import AlertNotice
 
 __all__ = ["Ledger", "LedgerView"]
 
@@ -162,6 +164,23 @@ class LedgerView(Ledger):
     def _commit_new(
         self, ev: Event, snap: Snapshot, command_id: str | None, *, generated: bool = False
     ) -> Snapshot:
+        raise self._refuse()
+
+    def sweep(self, now: dt.datetime | None = None, *, limit: int = 500) -> list[AlertNotice]:
+        """Refuse: a view records no alerts (a view of the whole ledger reads its store,
+        where claiming alerts would hold them back from the ledger's own sweepers).
+
+        Raises:
+            StoreError: always.
+        """
+        raise self._refuse()
+
+    def supply_calendar_year(self, schedule: YearSchedule) -> bool:
+        """Refuse: a view keeps no calendar year (keep it in the ledger itself).
+
+        Raises:
+            StoreError: always.
+        """
         raise self._refuse()
 
     def verify(self, *, deep: bool = False, anchor: Anchor | str | None = None) -> VerifyReport:
