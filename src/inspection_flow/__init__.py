@@ -49,6 +49,7 @@ from .exceptions import (
 )
 
 if _typing.TYPE_CHECKING:
+    from ._briefing import briefing_docx, briefing_html, briefing_markdown
     from ._builtin import (
         ACCOUNTABILITY,
         COMPLAINT,
@@ -66,6 +67,11 @@ if _typing.TYPE_CHECKING:
         CATEGORIES_ZH,
         AlertNotice,
         Batch,
+        Briefing,
+        BriefingArea,
+        BriefingBatch,
+        BriefingItem,
+        BriefingTask,
         Clock,
         DeadlineView,
         Decision,
@@ -94,6 +100,14 @@ if _typing.TYPE_CHECKING:
 #: and built-in lifecycles load when first asked for, so that ``import inspection_flow``
 #: stays quick for calendar and deadline work (see docs/performance.md).
 _LAZY = {
+    "briefing_docx": "._briefing",
+    "briefing_html": "._briefing",
+    "briefing_markdown": "._briefing",
+    "Briefing": "._ledger",
+    "BriefingArea": "._ledger",
+    "BriefingBatch": "._ledger",
+    "BriefingItem": "._ledger",
+    "BriefingTask": "._ledger",
     "ACCOUNTABILITY": "._builtin",
     "COMPLAINT": "._builtin",
     "DOCUMENT_REQUEST": "._builtin",
@@ -157,6 +171,11 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "AreaRegistry",
     "BUILTIN_RULEBOOKS",
     "Batch",
+    "Briefing",
+    "BriefingArea",
+    "BriefingBatch",
+    "BriefingItem",
+    "BriefingTask",
     "CATEGORIES",
     "CATEGORIES_ZH",
     "COMPLAINT",
@@ -235,6 +254,9 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "Wording",
     "WordingError",
     "YearSchedule",
+    "briefing_docx",
+    "briefing_html",
+    "briefing_markdown",
     "guard",
     "load_rulebook",
     "parse_rulebook",
