@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from inspection_flow import (
     COMPLAINT,
@@ -311,3 +313,45 @@ def test_a_message_filled_wrongly_is_a_library_error() -> None:
         wording("zh").text("explain.nothing")
     with pytest.raises(WordingError, match="percent"):
         wording("en").text("report.percent", percent="high")
+
+
+# --- spans of time in words ------------------------------------------------------------
+
+_SH = dt.timezone(dt.timedelta(hours=8))
+
+
+@given(seconds=st.integers(min_value=0, max_value=400 * 86400))
+def test_a_span_is_worded_in_its_largest_whole_unit(seconds: int) -> None:
+    """Whole days from one day on, else whole hours, else minutes, never weeks; both ways round."""
+    start = dt.datetime(2023, 7, 1, 9, 30, tzinfo=_SH)
+    end = start + dt.timedelta(seconds=seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, minutes = rest // 3600, rest % 3600 // 60
+    if days:
+        zh, en = f"{days}天", f"{days} day" + ("s" if days != 1 else "")
+    elif hours:
+        zh, en = f"{hours}小时", f"{hours} hour" + ("s" if hours != 1 else "")
+    else:
+        zh, en = f"{minutes}分钟", f"{minutes} minute" + ("s" if minutes != 1 else "")
+    assert wording("zh").span(start, end) == zh
+    assert wording("en").span(start, end) == en
+    assert wording("zh").span(end, start) == zh
+
+
+def test_a_span_across_time_zones_is_the_time_between_the_instants() -> None:
+    """The same instant written in UTC and in Shanghai is no span at all."""
+    at = dt.datetime(2023, 7, 1, 1, tzinfo=dt.timezone.utc)
+    assert wording("en").span(at, at.astimezone(_SH)) == "0 minutes"
+    assert wording("zh").span(at, at + dt.timedelta(hours=30)) == "1天"
+
+
+def test_a_language_pendulum_lacks_words_spans_in_its_fallback() -> None:
+    """A registered table whose language pendulum has no locale for falls back to English."""
+    table = Wording("x-test", {})
+    at = dt.datetime(2023, 7, 1, tzinfo=_SH)
+    assert table.span(at, at + dt.timedelta(days=3)) == "3 days"
+
+
+def test_a_span_of_naive_datetimes_is_refused() -> None:
+    with pytest.raises(WordingError, match="time zone"):
+        wording("zh").span(dt.datetime(2023, 7, 1), dt.datetime(2023, 7, 2))

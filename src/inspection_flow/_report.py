@@ -78,7 +78,7 @@ def _overdue(item: Snapshot, ledger: Ledger, now: dt.datetime, w: Wording) -> st
     view = next((v for v in views if v.due_at == due), views[0] if views else None)
     generic = w.text("report.overdue_generic")
     overdue = generic if view is None else w.label(f"label.overdue.{view.name}", generic, generic)
-    when = w.text("report.overdue_by", overdue=overdue, days=(now - due).days)
+    when = w.text("report.overdue_by", overdue=overdue, span=w.span(due, now))
     if view is None:
         return when
     record = view.record
@@ -109,7 +109,14 @@ def _line(item: Snapshot, ledger: Ledger, now: dt.datetime, w: Wording) -> str:
         when = _overdue(item, ledger, now, w)
     else:
         last = (due - dt.timedelta(microseconds=1)).date()
-        when = w.text("report.due_on", day=last.isoformat())
+        # The day in progress at ``now`` (a report as of a day's 24:00 is in that day);
+        # the working days left are the whole ones after it, up to the last day.
+        today = (now.astimezone(due.tzinfo) - dt.timedelta(microseconds=1)).date()
+        if last == today:
+            when = w.text("report.due_today", day=last.isoformat())
+        else:
+            left = ledger.calendar.workdays_between(today, last)
+            when = w.count("report.due_on", left, day=last.isoformat())
     if due is not None and any(
         r.provisional and r.status == "open" and r.due_at == due for r in item.deadlines.values()
     ):

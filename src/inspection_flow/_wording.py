@@ -23,6 +23,7 @@ Three kinds of key:
 
 from __future__ import annotations
 
+import datetime as dt
 import string
 import threading
 from collections.abc import Mapping
@@ -142,10 +143,11 @@ _ZH: dict[str, str] = {
     "report.no_rate": "—",
     "report.overdue": "超期事项：{n}",
     "report.item": "  {entity_id}  {area}  {state}  {when}  {title}",
-    "report.overdue_by": "{overdue}{days}天",
+    "report.overdue_by": "{overdue}{span}",
     "report.overdue_generic": "超期",
     "report.escalated": "{when}，已升级至{alert}",
-    "report.due_on": "{day}到期",
+    "report.due_on": "{day}到期（还有{n}个工作日）",
+    "report.due_today": "{day}到期（今日）",
     "report.more": "  …另有{n}项",
     "report.explained": "【{entity_id}】\n{explanation}",
     "report.due_soon": "{days}个工作日内到期：{n}",
@@ -303,10 +305,12 @@ _EN: dict[str, str] = {
     "report.no_rate": "—",
     "report.overdue": "Overdue: {n}",
     "report.item": "  {entity_id}  {area}  {state}  {when}  {title}",
-    "report.overdue_by": "{days} days overdue",
+    "report.overdue_by": "{span} overdue",
     "report.overdue_generic": "overdue",
     "report.escalated": "{when}, escalated to {alert}",
-    "report.due_on": "due {day}",
+    "report.due_on": "due {day} ({n} working days left)",
+    "report.due_on.one": "due {day} (1 working day left)",
+    "report.due_today": "due {day} (today)",
     "report.more": "  … and {n} more",
     "report.explained": "[{entity_id}] \n{explanation}",
     "report.due_soon": "Due within {days} working days: {n}",
@@ -482,6 +486,36 @@ class Wording:
         one = isinstance(n, int) and abs(n) == 1
         return self._fill(key, self._find(key, one), {**fields, "n": n})
 
+    def span(self, start: dt.datetime, end: dt.datetime, /) -> str:
+        """Return the time from ``start`` to ``end`` in words, in its largest whole unit:
+        whole days from one day on (``3天``, ``3 days``), else whole hours, else minutes.
+
+        Offices count lateness in days (超期3天), never in weeks; the unit words and their
+        plural forms are pendulum's locale data for this table's language, or for the
+        nearest table it falls back to that pendulum has (English at last).
+
+        Raises:
+            WordingError: ``start`` or ``end`` is not an aware datetime.
+        """
+        for value in (start, end):
+            if not isinstance(value, dt.datetime) or value.utcoffset() is None:
+                raise WordingError(
+                    self.lang, shown(value), "a span needs two datetimes with a time zone"
+                )
+        import pendulum  # pendulum is loaded only when a report words a span
+
+        # A duration of elapsed time, not a calendar interval: 14 hours across midnight
+        # are 14 hours, not a day.
+        elapsed = pendulum.duration(seconds=abs((end - start).total_seconds()))
+        for unit, amount in (
+            ("day", elapsed.in_days()),
+            ("hour", elapsed.in_hours()),
+            ("minute", elapsed.in_minutes()),
+        ):
+            if amount or unit == "minute":
+                return _unit_words(self, unit, amount)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def _fill(self, key: str, template: str, fields: Mapping[str, object]) -> str:
         try:
             return template.format(**fields)
@@ -516,6 +550,25 @@ class Wording:
                 message does not have.
         """
         return Wording(self.lang, texts, self)
+
+
+def _unit_words(table: Wording, unit: str, amount: int) -> str:
+    """``amount`` of ``unit`` (day, hour, minute) in the words of pendulum's locale for
+    ``table``'s language, or of the nearest fallback table pendulum has a locale for."""
+    from pendulum.locales.locale import Locale
+
+    lang: Wording | None = table
+    while lang is not None:
+        try:
+            locale = Locale.load(lang.lang)
+        except ValueError:  # pendulum has no locale of this language
+            lang = lang.fallback
+            continue
+        template = locale.translation(f"units.{unit}.{locale.plural(amount)}")
+        if isinstance(template, str):
+            return template.format(amount)
+        lang = lang.fallback
+    return f"{amount} {unit}{'' if amount == 1 else 's'}"
 
 
 _ENGLISH: Wording = Wording("en", _EN, None)
