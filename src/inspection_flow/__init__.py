@@ -53,10 +53,12 @@ if _typing.TYPE_CHECKING:
     from ._builtin import (
         ACCOUNTABILITY,
         COMPLAINT,
+        DISPATCH,
         DOCUMENT_REQUEST,
         FINDINGS,
         FINDINGS_ZH,
         LIFECYCLES,
+        PUBLICATION,
         ROUND,
         TASK,
     )
@@ -75,9 +77,11 @@ if _typing.TYPE_CHECKING:
         Clock,
         DeadlineView,
         Decision,
+        DispatchResult,
         Ledger,
         LedgerView,
         Moved,
+        Publication,
         SystemClock,
     )
     from ._records import Commit, DeadlineRecord, DeadlineStatus, Event, Snapshot
@@ -100,6 +104,10 @@ if _typing.TYPE_CHECKING:
 #: and built-in lifecycles load when first asked for, so that ``import inspection_flow``
 #: stays quick for calendar and deadline work (see docs/performance.md).
 _LAZY = {
+    "DISPATCH": "._builtin",
+    "PUBLICATION": "._builtin",
+    "DispatchResult": "._ledger",
+    "Publication": "._ledger",
     "briefing_docx": "._briefing",
     "briefing_html": "._briefing",
     "briefing_markdown": "._briefing",
@@ -189,6 +197,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "Commit",
     "ConcurrencyError",
     "CountKey",
+    "DISPATCH",
     "DOCUMENT_REQUEST",
     "DailyWindow",
     "DayInfo",
@@ -199,6 +208,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "DeadlineView",
     "Decision",
     "DefinitionError",
+    "DispatchResult",
     "Due",
     "EarlyWarning",
     "EntityNotFoundError",
@@ -228,10 +238,12 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "MemoryStore",
     "MissingDependencyError",
     "Moved",
+    "PUBLICATION",
     "Pause",
     "PayloadError",
     "PermissionDeniedError",
     "Problem",
+    "Publication",
     "ROLES",
     "ROUND",
     "RepairReport",

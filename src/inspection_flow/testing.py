@@ -422,6 +422,55 @@ class StoreContract(abc.ABC):
         t1 = commits[3].snapshot
         store.append(next_commit(t1, state="rectifying"))
 
+    def test_get_many(self, store: EventStore) -> None:
+        """get_many answers the ids that name entities, each as get does."""
+        a = create_commit("case-a")
+        b = create_commit("case-b")
+        store.append_batch([a, b, next_commit(a.snapshot, state="handling")])
+        found = store.get_many(["case-b", "case-x", "case-a", "case-b"])
+        assert sorted(found) == ["case-a", "case-b"]
+        assert found["case-a"] == store.get("case-a")
+        assert found["case-b"] == b.snapshot
+        assert store.get_many([]) == {}
+
+    def test_append_chunks_writes_all_or_nothing(self, store: EventStore) -> None:
+        """Chunks are written together; a stale commit or a failure while the chunks are
+        produced writes none of them."""
+        base = create_commit("case-a")
+        store.append(base)
+        moved = next_commit(base.snapshot)
+        store.append(moved)
+        with pytest.raises(ConcurrencyError):
+            store.append_chunks(
+                [[create_commit("case-b")], [next_commit(base.snapshot, state="closed")]]
+            )
+
+        def failing() -> Iterator[list[Commit]]:
+            yield [create_commit("case-c")]
+            raise RuntimeError("producing the chunks failed")
+
+        with pytest.raises(RuntimeError):
+            store.append_chunks(failing())
+        assert store.get_many(["case-b", "case-c"]) == {}
+        assert store.events("case-b") == store.events("case-c") == []
+        assert store.get("case-a") == moved.snapshot
+        later = next_commit(moved.snapshot, state="closed")
+        store.append_chunks(iter([[create_commit("case-b")], [], [later]]))
+        assert store.get("case-a") == later.snapshot
+        assert store.get("case-b") is not None
+
+    def test_find_pages_follow_find(self, store: EventStore) -> None:
+        """find_pages yields find's answer in pages of the size asked."""
+        self._population(store)
+        pages = list(store.find_pages(page=2))
+        assert [len(p) for p in pages] == [2, 2, 1]
+        assert [s for p in pages for s in p] == store.find()
+        assert [_ids(p) for p in store.find_pages(page=2, state="received")] == [
+            ["c-1", "c-3"],
+            ["t-2"],
+        ]
+        assert list(store.find_pages(kind="nothing")) == []
+
     def test_find_filters(self, store: EventStore) -> None:
         """find applies every filter given, and orders by entity id."""
         self._population(store)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 import datetime as dt
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -208,6 +209,54 @@ class EventStore(abc.ABC):
     @abc.abstractmethod
     def get(self, entity_id: str) -> Snapshot | None:
         """Return the entity's snapshot, or ``None``."""
+
+    def append_chunks(self, chunks: Iterable[Sequence[Commit]]) -> None:
+        """Write the commits of every chunk in one transaction: all of them or none.
+
+        For a write too large to hold at once (a hand-over of 100,000 cases): a store
+        may write each chunk as it comes, so that only one is held.  The chunks may be
+        produced lazily; an exception while producing them writes nothing.  The commits
+        carry no command ids.
+
+        Raises:
+            ConcurrencyError: an entity moved on, or a new one exists (nothing written).
+        """
+        commits = [c for chunk in chunks for c in chunk]
+        if commits:
+            self.append_batch(commits)
+
+    def find_pages(self, *, page: int = 2000, **filters: Any) -> Iterator[list[Snapshot]]:
+        """Yield what :meth:`find` returns in pages of at most ``page`` snapshots, in the
+        order of entity ids, so that a caller holds one page at a time.
+
+        A store may read each page when it is asked for; an entity written meanwhile
+        may then be seen in its new state or not.
+        """
+        found = self.find(**filters)
+        for k in range(0, len(found), page):
+            yield found[k : k + page]
+
+    def get_many(self, entity_ids: Collection[str]) -> dict[str, Snapshot]:
+        """Return the snapshots of those of ``entity_ids`` that exist, by id.
+
+        One look-up for many ids (a store may answer them with one query); ids that name
+        no entity are absent from the answer.
+        """
+        found: dict[str, Snapshot] = {}
+        for entity_id in entity_ids:
+            snap = self.get(entity_id)
+            if snap is not None:
+                found[entity_id] = snap
+        return found
+
+    @contextlib.contextmanager
+    def holding_reads(self) -> Iterator[None]:
+        """Keep what reads need (a connection) from one read to the next within the block.
+
+        The ledger holds it for a :meth:`Ledger.batch`; reads inside see what is stored,
+        as outside.  The default keeps nothing.
+        """
+        yield
 
     @abc.abstractmethod
     def events(self, entity_id: str) -> list[Event]:

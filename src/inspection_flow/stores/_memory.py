@@ -194,6 +194,10 @@ class MemoryStore(EventStore):
     def get(self, entity_id: str) -> Snapshot | None:
         return self._snapshots.get(entity_id)
 
+    def get_many(self, entity_ids: Collection[str]) -> dict[str, Snapshot]:
+        snapshots = self._snapshots
+        return {i: s for i in entity_ids if (s := snapshots.get(i)) is not None}
+
     def events(self, entity_id: str) -> list[Event]:
         events = self._events.get(entity_id)
         if events is None:

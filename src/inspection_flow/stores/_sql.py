@@ -38,7 +38,7 @@ import sqlite3
 import time
 import urllib.parse
 import weakref
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import orjson
@@ -47,7 +47,7 @@ from sqlalchemy.dialects import postgresql as _postgresql
 from sqlalchemy.engine import Dialect
 
 from .._calendar import YearSchedule
-from .._records import Commit, Event, Snapshot, canonical_json, replay
+from .._records import Commit, Event, Snapshot, canonical_json, iso, replay, stored_data
 from ..exceptions import (
     ConcurrencyError,
     InspectionFlowError,
@@ -276,6 +276,17 @@ _ADVANCE_HEAD = (
 # Positional placeholders of the drivers whose executemany takes tuples (sqlite3,
 # psycopg); other drivers get SQLAlchemy's statements.
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+# _ADVANCE_HEAD in the terms of the drivers the store runs statements on directly.
+_HEAD_SQL = {
+    style: f"UPDATE if_ledger_head SET events = events + {mark}, entities = entities + {mark}, "
+    f"commands = commands + {mark} WHERE id = 1 RETURNING events"
+    for style, mark in _PLACEHOLDERS.items()
+}
+# Ids per query of SQLStore.get_many (SQLite allows 32,766 parameters, PostgreSQL 65,535).
+_MANY = 500
+# Snapshots kept with their stored text by SQLStore, so that reading back an entity the
+# store wrote or read recently costs a comparison of texts, not a decoding (about 4 KB each).
+_DECODED = 20_000
 
 
 class _Redo(Exception):
@@ -612,7 +623,7 @@ def _event_row(event: Event) -> dict[str, Any]:
         "entity_id": event.entity_id,
         "version": event.version,
         "name": event.name,
-        "at": event.at.isoformat(),
+        "at": iso(event.at),
         "at_utc": _aware(event.at, f"{event.entity_id} event {event.version} time"),
         "actor_role": event.actor.role,
         "actor_area": event.actor.area,
@@ -624,7 +635,7 @@ def _event_row(event: Event) -> dict[str, Any]:
         "command_id": event.command_id,
         "prev_hash": event.prev_hash,
         "hash": event.hash,
-        "recorded_at": None if event.recorded_at is None else event.recorded_at.isoformat(),
+        "recorded_at": None if event.recorded_at is None else iso(event.recorded_at),
         # Given by the head when the event is written (_advance_head).
         "seq": 0,
     }
@@ -634,10 +645,15 @@ def _advance_head(
     conn: sa.Connection, event_rows: Sequence[dict[str, Any]], entities: int, commands: int
 ) -> None:
     """Count what the transaction writes in the ledger's head, and number its events."""
-    last = conn.execute(
-        _ADVANCE_HEAD,
-        {"b_events": len(event_rows), "b_entities": entities, "b_commands": commands},
-    ).scalar_one_or_none()
+    sql = _HEAD_SQL.get(conn.dialect.paramstyle)
+    if sql is None or conn.get_execution_options().get("schema_translate_map"):
+        last = conn.execute(
+            _ADVANCE_HEAD,
+            {"b_events": len(event_rows), "b_entities": entities, "b_commands": commands},
+        ).scalar_one_or_none()
+    else:
+        found = _driver(conn, sql, (len(event_rows), entities, commands), fetch=True)
+        last = found[0][0] if found else None
     if last is None:
         raise StoreError(
             "the ledger's head (table if_ledger_head) is missing, so nothing more can be "
@@ -648,11 +664,37 @@ def _advance_head(
         row["seq"] = first + i
 
 
+def _driver(conn: sa.Connection, sql: str, params: Sequence[Any], *, fetch: bool = False) -> Any:
+    """Run one statement on the driver's own cursor, in ``conn``'s transaction; return
+    its rows (``fetch``) or its row count.
+
+    SQLAlchemy's machinery around one statement costs several times what the driver
+    does; the store's fixed statements on the write path skip it.  The driver's errors
+    are raised as SQLAlchemy's (``IntegrityError`` …), as from ``conn.execute``.
+    """
+    dbapi = conn.dialect.loaded_dbapi
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if fetch else cursor.rowcount
+    except dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(sql, params, exc, dbapi.Error) from exc
+    finally:
+        cursor.close()
+
+
 def _event_rows(commit: Commit) -> list[dict[str, Any]]:
     return [_event_row(e) for e in commit.events]
 
 
 def _projection(snapshot: Snapshot) -> dict[str, Any]:
+    row = _columns(snapshot)
+    row["snapshot"] = _json(stored_data(snapshot), snapshot.entity_id, snapshot.version, "snapshot")
+    return row
+
+
+def _columns(snapshot: Snapshot) -> dict[str, Any]:
+    """The entity's columns but its snapshot."""
     return {
         "kind": snapshot.kind,
         "lifecycle": snapshot.lifecycle,
@@ -671,8 +713,22 @@ def _projection(snapshot: Snapshot) -> dict[str, Any]:
         # Writing an entity ends any lease on its alerts: what was due has changed.
         "claimed_by": None,
         "claimed_until": None,
-        "snapshot": _json(snapshot.to_dict(), snapshot.entity_id, snapshot.version, "snapshot"),
     }
+
+
+#: The entity columns some index holds: an update leaves them out when they keep their value.
+_INDEXED_COLUMNS = (
+    "kind",
+    "state",
+    "area",
+    "round_id",
+    "parent_id",
+    "batch",
+    "category",
+    "terminal",
+    "next_due_at",
+    "next_alert_at",
+)
 
 
 def _sets_areas(event: Event) -> bool:
@@ -776,6 +832,13 @@ class SQLStore(EventStore):
         self._insert_plans: dict[
             tuple[str, tuple[str, ...]], tuple[str, list[tuple[int, Callable[[Any], Any]]]]
         ] = {}
+        # A cursor of the driver kept for reads by holding_reads, and the point reads
+        # in the driver's own terms (None: SQLAlchemy's statements are used instead).
+        self._held: Any = None
+        self._raw_reads: tuple[str, str, str] | None = None
+        # The latest snapshots written or read, with their stored text: a read that finds
+        # the same text needs no decoding (bounded; the oldest go first).
+        self._decoded: dict[str, tuple[str, Snapshot, dict[str, Any] | None]] = {}
         if isinstance(target, sa.Connection):
             self._connection = target
             self._engine = target.engine
@@ -1146,13 +1209,21 @@ class SQLStore(EventStore):
             try:
                 with self._writing() as conn:
                     self._write_bulk(conn, todo)
+                self._remember_written(todo)
                 return results
             except _Redo:
                 pass
         with self._writing() as conn:
             for commit, row, event_rows in todo:
                 self._write_one(conn, commit, row, event_rows)
+        self._remember_written(todo)
         return results
+
+    def _remember_written(self, todo: list[tuple[Commit, dict[str, Any], list[Any]]]) -> None:
+        # Kept with the text written: a later read uses it only if it finds that text
+        # (a caller's transaction rolled back, another writer: the text differs).
+        for commit, row, _ in todo:
+            self._remember(commit.entity_id, row["snapshot"], commit.snapshot, row)
 
     def _write_bulk(
         self,
@@ -1180,6 +1251,11 @@ class SQLStore(EventStore):
         replaced: list[dict[str, Any]] = []
         created: set[str] = set()
         seen: set[str] = set()
+        decoded = self._decoded
+        updated: dict[str, int] = {}
+        for commit, _, _ in todo:
+            if commit.expected_version:
+                updated[commit.entity_id] = updated.get(commit.entity_id, 0) + 1
         for commit, row, rows in todo:
             entity_id = commit.entity_id
             if commit.expected_version == 0:
@@ -1190,9 +1266,21 @@ class SQLStore(EventStore):
                 areas[entity_id] = commit.snapshot
                 created.add(entity_id)
             else:
-                updates.append(
-                    {**row, "b_entity_id": entity_id, "b_expected": commit.expected_version}
-                )
+                keyed = {**row, "b_entity_id": entity_id, "b_expected": commit.expected_version}
+                known = decoded.get(entity_id)
+                if (
+                    known is not None
+                    and known[1].version == commit.expected_version
+                    and updated[entity_id] == 1
+                ):
+                    # The row holds the columns of the version the command read (the
+                    # update matches only that version): an indexed column left as it
+                    # is spares the database rewriting that index's entry.
+                    before = known[2] if known[2] is not None else _columns(known[1])
+                    for name in _INDEXED_COLUMNS:
+                        if keyed[name] == before[name]:
+                            del keyed[name]
+                updates.append(keyed)
                 if any(_sets_areas(e) for e in commit.events):
                     if entity_id not in created and entity_id not in areas:
                         replaced.append({"b_entity_id": entity_id})
@@ -1213,13 +1301,20 @@ class SQLStore(EventStore):
             # the batch creates follow their creation (updates run in batch order).
             self._insert_many(conn, _entities, inserts)
             if updates:
-                if conn.dialect.supports_sane_multi_rowcount:
-                    if conn.execute(_UPDATE_ENTITY, updates).rowcount != len(updates):
-                        raise _Redo
-                else:
-                    for keyed in updates:
-                        if conn.execute(_UPDATE_ENTITY, keyed).rowcount != 1:
+                # One statement per set of columns changed; an entity updated more than
+                # once in the batch sets every column, so its updates stay in order.
+                groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+                for keyed in updates:
+                    groups.setdefault(tuple(keyed), []).append(keyed)
+                for group in groups.values():
+                    if conn.dialect.supports_sane_multi_rowcount:
+                        if self._update_many(conn, group) != len(group):
                             raise _Redo
+                    else:
+                        # The statement sets the columns each row names.
+                        for keyed in group:
+                            if conn.execute(_UPDATE_ENTITY, keyed).rowcount != 1:
+                                raise _Redo
             if replaced:
                 conn.execute(_DELETE_AREAS, replaced)
             area_rows = [
@@ -1273,7 +1368,46 @@ class SQLStore(EventStore):
             for i, convert in converters:
                 values[i] = convert(values[i])
             params.append(tuple(values))
-        conn.exec_driver_sql(sql, params)
+        if len(params) == 1:
+            _driver(conn, sql, params[0])
+        else:
+            conn.exec_driver_sql(sql, params)
+
+    def _update_many(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
+        """Update entities (rows of :func:`_projection` with ``b_entity_id`` and
+        ``b_expected``) with one ``executemany`` of the driver, as :meth:`_insert_many`
+        inserts; return how many rows matched their expected version."""
+        dialect = conn.dialect
+        mark = _PLACEHOLDERS.get(dialect.paramstyle)
+        if mark is None or conn.get_execution_options().get("schema_translate_map"):
+            return int(conn.execute(_UPDATE_ENTITY, rows).rowcount)
+        names = tuple(n for n in rows[0] if not n.startswith("b_"))
+        plan = self._insert_plans.get(("UPDATE", names))
+        if plan is None:
+            quote = dialect.identifier_preparer
+            sets = ", ".join(f"{quote.quote(n)} = {mark}" for n in names)
+            sql = (
+                f"UPDATE {quote.format_table(_entities)} SET {sets} "
+                f"WHERE {quote.quote('entity_id')} = {mark} AND {quote.quote('version')} = {mark}"
+            )
+            converters: list[tuple[int, Callable[[Any], Any]]] = []
+            for i, name in enumerate(names):
+                column = _entities.c[name]
+                processor = column.type.dialect_impl(dialect).bind_processor(dialect)
+                if processor is not None:
+                    converters.append((i, processor))
+            plan = self._insert_plans[("UPDATE", names)] = (sql, converters)
+        sql, converters = plan
+        params: list[tuple[Any, ...]] = []
+        for row in rows:
+            values = [row[n] for n in names]
+            for i, convert in converters:
+                values[i] = convert(values[i])
+            values += (row["b_entity_id"], row["b_expected"])
+            params.append(tuple(values))
+        if len(params) == 1:
+            return int(_driver(conn, sql, params[0]))
+        return int(conn.exec_driver_sql(sql, params).rowcount)
 
     def _write_one(
         self,
@@ -1286,14 +1420,14 @@ class SQLStore(EventStore):
         snapshot = commit.snapshot
         if commit.expected_version == 0:
             try:
-                conn.execute(_INSERT_ENTITY, [{"entity_id": entity_id, **row}])
+                self._insert_many(conn, _entities, [{"entity_id": entity_id, **row}])
             except sa.exc.IntegrityError as exc:
                 raise _Conflict(commit, cause=exc) from None
         else:
             # The version check and the write are one statement, so two writers holding
             # the same version cannot both succeed, whatever the isolation level.
             keyed = {**row, "b_entity_id": entity_id, "b_expected": commit.expected_version}
-            if conn.execute(_UPDATE_ENTITY, keyed).rowcount != 1:
+            if self._update_many(conn, [keyed]) != 1:
                 raise _Conflict(commit, self._version(conn, entity_id))
         # An entity's areas change only through an event that sets them (see fold), so
         # the area rows are rewritten only then.
@@ -1306,11 +1440,11 @@ class SQLStore(EventStore):
             1 if commit.command_id is not None else 0,
         )
         try:
-            if event_rows:
-                conn.execute(_INSERT_EVENTS, event_rows)
+            self._insert_many(conn, _events, event_rows)
             if commit.command_id is not None:
-                conn.execute(
-                    _INSERT_COMMAND,
+                self._insert_many(
+                    conn,
+                    _commands,
                     [
                         {
                             "command_id": commit.command_id,
@@ -1367,9 +1501,117 @@ class SQLStore(EventStore):
         return [_decode_snapshot(r.entity_id, r.version, r.snapshot) for r in rows]
 
     def get(self, entity_id: str) -> Snapshot | None:
-        with self._reading() as conn:
-            row = conn.execute(_SELECT_SNAPSHOT, {"b_entity_id": entity_id}).one_or_none()
-        return None if row is None else _decode_snapshot(row.entity_id, row.version, row.snapshot)
+        if self._held is None and self._connection is None:
+            # One connection of the driver, without SQLAlchemy's machinery around it.
+            with self.holding_reads():
+                return self._get(entity_id)
+        return self._get(entity_id)
+
+    def _get(self, entity_id: str) -> Snapshot | None:
+        held = self._held
+        if held is not None:
+            assert self._raw_reads is not None
+            rows = self._read_raw(held, self._raw_reads[0], (entity_id,))
+            row = rows[0] if rows else None
+        else:
+            with self._reading() as conn:
+                row = conn.execute(_SELECT_SNAPSHOT, {"b_entity_id": entity_id}).one_or_none()
+        return None if row is None else self._snapshot(row[0], row[1], row[2])
+
+    def _snapshot(self, entity_id: str, version: Any, text: Any) -> Snapshot:
+        """Decode a stored snapshot, or return the one decoded or written from that text."""
+        known = self._decoded.get(entity_id)
+        if known is not None and known[0] == text:
+            return known[1]
+        snap = _decode_snapshot(entity_id, version, text)
+        self._remember(entity_id, text, snap)
+        return snap
+
+    def _remember(
+        self, entity_id: str, text: str, snap: Snapshot, row: dict[str, Any] | None = None
+    ) -> None:
+        decoded = self._decoded
+        decoded.pop(entity_id, None)
+        if len(decoded) >= _DECODED:
+            del decoded[next(iter(decoded))]
+        decoded[entity_id] = (text, snap, row)
+
+    def get_many(self, entity_ids: Collection[str]) -> dict[str, Snapshot]:
+        """Return the snapshots of those of ``entity_ids`` that exist, by id: one query per
+        500 ids."""
+        wanted = list(dict.fromkeys(entity_ids))
+        if not wanted:
+            return {}
+        with self.holding_reads():
+            held = self._held
+            rows: list[Any] = []
+            for k in range(0, len(wanted), _MANY):
+                part = wanted[k : k + _MANY]
+                if held is not None:
+                    assert self._raw_reads is not None
+                    _, select, mark = self._raw_reads
+                    sql = f"{select} IN ({', '.join([mark] * len(part))})"
+                    rows += self._read_raw(held, sql, part)
+                else:
+                    query = _select_snapshots().where(_entities.c.entity_id.in_(part))
+                    with self._reading() as conn:
+                        rows += conn.execute(query).all()
+        return {row[0]: self._snapshot(row[0], row[1], row[2]) for row in rows}
+
+    def _read_raw(self, cursor: Any, sql: str, params: Sequence[Any]) -> list[Any]:
+        """Run a read with the held cursor of the driver; return its rows."""
+        try:
+            cursor.execute(sql, tuple(params))
+            return list(cursor.fetchall())
+        except self._engine.dialect.loaded_dbapi.Error as exc:
+            raise StoreError(f"the database could not be read: {exc}") from exc
+
+    @contextlib.contextmanager
+    def holding_reads(self) -> Iterator[None]:
+        """Keep one connection of the driver for the point reads of the block.
+
+        A point read through SQLAlchemy costs several times the database's own work (a
+        check-out from the pool, the statement's machinery); :meth:`get` and
+        :meth:`get_many` inside the block run on one connection without either.  Reads
+        run outside any transaction, as elsewhere: each sees what is committed.  A store
+        given a connection, or an engine whose tables are mapped elsewhere, reads as
+        always.
+        """
+        if self._held is not None or self._connection is not None:
+            yield
+            return
+        dialect = self._engine.dialect
+        mark = _PLACEHOLDERS.get(dialect.paramstyle)
+        if mark is None or self._engine.get_execution_options().get("schema_translate_map"):
+            yield
+            return
+        if self._raw_reads is None:
+            table = dialect.identifier_preparer.format_table(_entities)
+            select = f"SELECT entity_id, version, snapshot FROM {table} WHERE entity_id"
+            self._raw_reads = (f"{select} = {mark}", select, mark)
+        try:
+            raw = self._engine.raw_connection()
+        except sa.exc.DBAPIError as exc:
+            raise StoreError(f"the database could not be read: {exc.orig}") from exc
+        driver: Any = raw.driver_connection
+        autocommit = None
+        cursor = None
+        try:
+            if dialect.name == "postgresql":
+                # Each read on its own, as _reading does: no transaction left open.
+                autocommit = driver.autocommit
+                driver.autocommit = True
+            cursor = self._held = driver.cursor()
+            yield
+        finally:
+            self._held = None
+            try:
+                if cursor is not None:
+                    cursor.close()
+                if autocommit is not None:
+                    driver.autocommit = autocommit
+            finally:
+                raw.close()
 
     def events(self, entity_id: str) -> list[Event]:
         with self._reading() as conn:
@@ -1403,6 +1645,58 @@ class SQLStore(EventStore):
             open_only=open_only,
         )
         return self._snapshots(query.order_by(_entities.c.entity_id))
+
+    def find_pages(self, *, page: int = 2000, **filters: Any) -> Iterator[list[Snapshot]]:
+        """Yield :meth:`find`'s answer page by page: one query per page, after the last
+        entity id of the page before."""
+        last: str | None = None
+        while True:
+            query = _filtered(_select_snapshots(), **filters)
+            if last is not None:
+                query = query.where(_entities.c.entity_id > last)
+            found = self._snapshots(query.order_by(_entities.c.entity_id).limit(page))
+            if found:
+                yield found
+            if len(found) < page:
+                return
+            last = found[-1].entity_id
+
+    def append_chunks(self, chunks: Iterable[Sequence[Commit]]) -> None:
+        """Write the chunks in one transaction, each with one statement per table as it
+        comes (see :meth:`EventStore.append_chunks`)."""
+        failed: list[Commit] = []
+        try:
+            with self._writing() as conn:
+                for chunk in chunks:
+                    prepared = []
+                    for commit in chunk:
+                        _check_commit(commit)
+                        if commit.command_id is not None:
+                            raise StoreError(
+                                f"{commit.entity_id}: append_chunks writes commits without "
+                                f"command ids; use append_batch"
+                            )
+                        prepared.append((commit, _projection(commit.snapshot), _event_rows(commit)))
+                    if prepared:
+                        failed = list(chunk)
+                        self._write_bulk(conn, prepared)
+        except _Redo:
+            # The transaction was rolled back: nothing of any chunk is written.
+            error = self._append_chunks_conflict(failed)
+            if error is not None:
+                raise error from None
+            raise StoreError(
+                f"{failed[0].entity_id}: the database refused the write, and nothing was "
+                f"written; retry it, and if it persists run verify()"
+            ) from None
+
+    def _append_chunks_conflict(self, commits: Sequence[Commit]) -> ConcurrencyError | None:
+        with self._reading() as conn:
+            for commit in commits:
+                actual = self._version(conn, commit.entity_id)
+                if actual != commit.expected_version:
+                    return ConcurrencyError(commit.entity_id, commit.expected_version, actual)
+        return None
 
     def overdue(
         self,
