@@ -589,6 +589,11 @@ def _parser() -> argparse.ArgumentParser:
         help="default rulebook of the ledger (rounds name their own)",
     )
     status.add_argument("--lang", choices=("zh", "en"), default="zh")
+    status.add_argument(
+        "--verify",
+        action="store_true",
+        help="also audit the whole ledger (hash chains, head), which reads every event",
+    )
     verify = sub.add_parser(
         "verify",
         parents=[years, as_json],
@@ -775,7 +780,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if args.json:
                     print(to_json(_status_json(ledger, as_of, args.round_id)))
                     return 0
-                print(status_report(ledger, as_of, round_id=args.round_id, lang=args.lang))
+                text = status_report(
+                    ledger, as_of, round_id=args.round_id, lang=args.lang, verify=args.verify
+                )
+                print(text)
                 print(_calendar_line(ledger.calendar, args.lang))
             return 0
         if args.command == "overdue":

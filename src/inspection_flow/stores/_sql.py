@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import importlib.util
 import json
 import os
@@ -42,6 +43,7 @@ from typing import Any, Literal
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as _postgresql
 from sqlalchemy.engine import Dialect
 
 from .._calendar import YearSchedule
@@ -55,16 +57,27 @@ from ..exceptions import (
 )
 from ._audit import (
     Anchor,
+    AuditedEvent,
+    CheckedEvent,
     CommandRow,
     EntityRecords,
     LedgerHead,
     Problem,
     ProjectionRow,
+    RepairReport,
     VerifyReport,
     anchor_of,
     audit,
 )
-from ._base import CountKey, EventStore, check_chain
+from ._base import (
+    CountKey,
+    DueSpan,
+    EventStore,
+    check_chain,
+    plain_value,
+    tally_values,
+    value_paths,
+)
 from ._commands import first_result
 
 __all__ = ["SCHEMA_VERSION", "SQLStore", "metadata"]
@@ -79,6 +92,8 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=_UTC)
 _MODE_OPTION = "inspection_flow_mode"
 # Rows fetched per query when walking a whole table (entity ids, verify).
 _PAGE = 2000
+#: Entities whose projection a repair rewrites in one transaction.
+_REPAIR_BATCH = 1000
 
 
 class _Instant(sa.types.TypeDecorator[dt.datetime]):
@@ -1703,6 +1718,7 @@ class SQLStore(EventStore):
         *,
         kind: str | None = None,
         areas: Collection[str] | None = None,
+        limit: int | None = None,
     ) -> list[Snapshot]:
         due = _entities.c.next_due_at
         query = _filtered(
@@ -1712,7 +1728,10 @@ class SQLStore(EventStore):
             kind=kind,
             areas=areas,
         )
-        return self._snapshots(query.order_by(due, _entities.c.entity_id))
+        query = query.order_by(due, _entities.c.entity_id)
+        if limit is not None:
+            query = query.limit(limit)
+        return self._snapshots(query)
 
     def due_alerts(self, now: dt.datetime, *, limit: int = 1000) -> list[Snapshot]:
         alert = _entities.c.next_alert_at
@@ -1797,6 +1816,73 @@ class SQLStore(EventStore):
         )
         with self._reading() as conn:
             return {key: int(n) for key, n in conn.execute(query)}
+
+    def count_values(
+        self,
+        fields: Sequence[str],
+        *,
+        kind: str | None = None,
+        round_id: str | None = None,
+        areas: Collection[str] | None = None,
+        due: DueSpan | None = None,
+    ) -> dict[tuple[Any, ...], int]:
+        """Count entities by values of their snapshots; see :meth:`EventStore.count_values`.
+
+        Counted by the database (``GROUP BY`` over the values the JSON functions read from
+        the snapshot column): no snapshot is sent to Python or decoded.
+        """
+        paths = value_paths(fields)
+        with self._reading() as conn:
+            dialect = conn.dialect.name
+            if dialect not in ("sqlite", "postgresql"):
+                found = self.find(kind=kind, round_id=round_id, areas=areas)
+                return tally_values(found, paths)
+            if dialect == "sqlite":
+                source: Any = _entities
+                document = _entities.c.snapshot
+            else:
+                # The text is parsed once per row, not once per field: a subquery the
+                # planner keeps (OFFSET 0) casts it to jsonb.
+                source = _filtered(
+                    sa.select(
+                        *(_entities.c[name] for name in sorted(_COLUMN_VALUES)),
+                        sa.cast(_entities.c.snapshot, _JSONB).label("doc"),
+                    ),
+                    kind=kind,
+                    round_id=round_id,
+                    areas=areas,
+                )
+                source = _due_within(source, due).offset(0).subquery()
+                document = source.c.doc
+            values = [
+                (
+                    (source.c if dialect == "postgresql" else _entities.c)[path[0]]
+                    if len(path) == 1 and path[0] in _COLUMN_VALUES
+                    else _json_at(dialect, document, path)
+                ).label(f"v{i}")
+                for i, path in enumerate(paths)
+            ]
+            query = sa.select(*values, sa.func.count()).select_from(source).group_by(*values)
+            if dialect == "sqlite":
+                query = _due_within(
+                    _filtered(query, kind=kind, round_id=round_id, areas=areas), due
+                )
+            decoded = [
+                dialect == "sqlite" and not (len(p) == 1 and p[0] in _COLUMN_VALUES) for p in paths
+            ]
+            out: dict[tuple[Any, ...], int] = {}
+            for row in conn.execute(query):
+                key = tuple(
+                    plain_value(_loads(v) if json and v is not None else v)
+                    for v, json in zip(row[:-1], decoded, strict=False)
+                )
+                out[key] = out.get(key, 0) + int(row[-1])
+            return out
+
+    def latest_at(self) -> dt.datetime | None:
+        with self._reading() as conn:
+            found = conn.execute(sa.select(sa.func.max(_events.c.at_utc))).scalar_one_or_none()
+        return None if found is None else _Instant().process_result_value(found, None)  # type: ignore[arg-type]
 
     def entity_ids(self) -> Iterator[str]:
         # One page per query, no cursor held open between pages: a caller may stop early.
@@ -1951,15 +2037,22 @@ class SQLStore(EventStore):
     ) -> Iterator[EntityRecords]:
         # Long by design: reads one page of entities from every table the audit compares, in one
         # transaction.
-        events: dict[str, list[tuple[int | None, Event | TamperError]]] = {}
+        events: dict[str, list[tuple[int | None, AuditedEvent]]] = {}
         noted: dict[str, list[Problem]] = {}
+        slow = ids
+        if not deep and conn.dialect.name in ("sqlite", "postgresql"):
+            # The hashes are checked on the stored text; only the entities where something
+            # does not hold are read again as whole events, to say what.
+            checked, suspect = _checked_events(conn, ids)
+            events.update(checked)
+            slow = [entity_id for entity_id in ids if entity_id in suspect]
         query = (
             sa.select(_events)
-            .where(_events.c.entity_id.in_(ids))
+            .where(_events.c.entity_id.in_(slow))
             .order_by(_events.c.entity_id, _events.c.version)
         )
-        for row in conn.execute(query):
-            item: Event | TamperError
+        for row in conn.execute(query) if slow else ():
+            item: Event | CheckedEvent | TamperError
             try:
                 item = _decode_event(row)
             except TamperError as exc:
@@ -2034,57 +2127,96 @@ class SQLStore(EventStore):
                 anchor=checked,
             )
 
-    def _rewrite_projection(self, snapshot: Snapshot) -> int:
-        entity_id = snapshot.entity_id
-        with self._writing() as conn:
-            values = _projection(snapshot)
-            if conn.execute(_SELECT_VERSION, {"b_entity_id": entity_id}).one_or_none() is None:
-                conn.execute(_INSERT_ENTITY, [{"entity_id": entity_id, **values}])
-            else:
-                conn.execute(
-                    sa.update(_entities).where(_entities.c.entity_id == entity_id).values(**values)
+    def repair(self) -> RepairReport:
+        """Rewrite drifted projection rows from the events; see :meth:`EventStore.repair`.
+
+        One deep audit finds them; they are then rewritten :data:`_REPAIR_BATCH` entities
+        to a transaction, each batch's events read in one query.
+        """
+        report = self.verify(deep=True)
+        unrepairable = tuple(p for p in report.problems if not p.repairable)
+        broken = {p.entity_id for p in unrepairable if p.entity_id is not None}
+        entities = sorted(
+            {
+                p.entity_id
+                for p in report.problems
+                if p.repairable and p.entity_id is not None and p.entity_id not in broken
+            }
+        )
+        repaired: list[str] = []
+        commands = 0
+        for k in range(0, len(entities), _REPAIR_BATCH):
+            chunk = entities[k : k + _REPAIR_BATCH]
+            with self._writing() as conn:
+                histories: dict[str, list[Event]] = {}
+                query = (
+                    sa.select(_events)
+                    .where(_events.c.entity_id.in_(chunk))
+                    .order_by(_events.c.entity_id, _events.c.version)
                 )
-            self._write_areas(conn, snapshot, replace=True)
-            history = self._events(conn, entity_id)
-            carried: dict[str, list[int]] = {}
-            for event in history:
-                if event.command_id is not None:
-                    carried.setdefault(event.command_id, []).append(event.version)
-            stale = sa.delete(_commands).where(_commands.c.entity_id == entity_id)
-            if carried:
-                stale = stale.where(_commands.c.command_id.not_in(list(carried)))
-            conn.execute(stale)
-            present = set(
-                conn.execute(
-                    sa.select(_commands.c.command_id).where(
-                        _commands.c.command_id.in_(list(carried))
-                    )
-                ).scalars()
+                for row in conn.execute(query):
+                    histories.setdefault(row.entity_id, []).append(_decode_event(row))
+                for entity_id in chunk:
+                    snapshot = replay(histories.get(entity_id, []))
+                    if snapshot is None:
+                        continue
+                    commands += self._rewrite_in(conn, snapshot, histories[entity_id])
+                    repaired.append(entity_id)
+        return RepairReport(tuple(repaired), commands, unrepairable)
+
+    def _rewrite_projection(self, snapshot: Snapshot) -> int:
+        with self._writing() as conn:
+            return self._rewrite_in(conn, snapshot, self._events(conn, snapshot.entity_id))
+
+    def _rewrite_in(self, conn: sa.Connection, snapshot: Snapshot, history: list[Event]) -> int:
+        """Rewrite ``snapshot``'s projection row, areas and command records in ``conn``'s
+        transaction; return how many command records were restored."""
+        entity_id = snapshot.entity_id
+        values = _projection(snapshot)
+        if conn.execute(_SELECT_VERSION, {"b_entity_id": entity_id}).one_or_none() is None:
+            conn.execute(_INSERT_ENTITY, [{"entity_id": entity_id, **values}])
+        else:
+            conn.execute(
+                sa.update(_entities).where(_entities.c.entity_id == entity_id).values(**values)
             )
-            restored = [
-                {
-                    "command_id": command_id,
-                    "entity_id": entity_id,
-                    "first_version": versions[0],
-                    "last_version": versions[-1],
-                }
-                for command_id, versions in carried.items()
-                if command_id not in present
-            ]
-            if restored:
-                conn.execute(_INSERT_COMMAND, restored)
-            for command_id, versions in carried.items():
-                if command_id in present:
-                    conn.execute(
-                        sa.update(_commands)
-                        .where(_commands.c.command_id == command_id)
-                        .values(
-                            entity_id=entity_id,
-                            first_version=versions[0],
-                            last_version=versions[-1],
-                        )
+        self._write_areas(conn, snapshot, replace=True)
+        carried: dict[str, list[int]] = {}
+        for event in history:
+            if event.command_id is not None:
+                carried.setdefault(event.command_id, []).append(event.version)
+        stale = sa.delete(_commands).where(_commands.c.entity_id == entity_id)
+        if carried:
+            stale = stale.where(_commands.c.command_id.not_in(list(carried)))
+        conn.execute(stale)
+        present = set(
+            conn.execute(
+                sa.select(_commands.c.command_id).where(_commands.c.command_id.in_(list(carried)))
+            ).scalars()
+        )
+        restored = [
+            {
+                "command_id": command_id,
+                "entity_id": entity_id,
+                "first_version": versions[0],
+                "last_version": versions[-1],
+            }
+            for command_id, versions in carried.items()
+            if command_id not in present
+        ]
+        if restored:
+            conn.execute(_INSERT_COMMAND, restored)
+        for command_id, versions in carried.items():
+            if command_id in present:
+                conn.execute(
+                    sa.update(_commands)
+                    .where(_commands.c.command_id == command_id)
+                    .values(
+                        entity_id=entity_id,
+                        first_version=versions[0],
+                        last_version=versions[-1],
                     )
-            return len(restored)
+                )
+        return len(restored)
 
     @classmethod
     def upgrade(cls, target: str | os.PathLike[str] | sa.Engine) -> int:
@@ -2170,6 +2302,143 @@ def _lease_clock(
     )
     micros = lease // dt.timedelta(microseconds=1)
     return present, present + sa.literal(micros, sa.BigInteger())
+
+
+_JSONB = _postgresql.JSONB()
+
+
+#: Snapshot keys the projection keeps in columns of the same name and value: counted from
+#: the column, not from the snapshot's JSON.
+_COLUMN_VALUES = frozenset(
+    [
+        "entity_id",
+        "kind",
+        "lifecycle",
+        "state",
+        "version",
+        "area",
+        "round_id",
+        "parent_id",
+        "batch",
+        "category",
+        "terminal",
+    ]
+)
+
+
+def _json_at(dialect: str, document: Any, path: tuple[str, ...]) -> sa.ColumnElement[Any]:
+    """The JSON value at ``path`` in ``document``: JSON text on SQLite (``->``), jsonb
+    on PostgreSQL (``#>``); SQL NULL where the path leads nowhere."""
+    if dialect == "sqlite":
+        where = "$" + "".join(f'."{key}"' for key in path)
+        found: sa.ColumnElement[Any] = document.op("->")(sa.literal(where, sa.String()))
+    else:
+        found = document.op("#>")(sa.literal(list(path), _postgresql.ARRAY(sa.Text())))
+    return found
+
+
+def _due_within(query: sa.Select[Any], due: DueSpan | None) -> sa.Select[Any]:
+    if due is None:
+        return query
+    start, end = due
+    at = _entities.c.next_due_at
+    query = query.where(_open, at <= _aware(end, "end"))
+    return query if start is None else query.where(at > _aware(start, "start"))
+
+
+_CHECKED_COLUMNS = (
+    "entity_id, version, name, at, at_utc, actor_role, actor_area, actor_name, payload, "
+    "effects, state_before, state_after, command_id, prev_hash, hash, recorded_at, seq"
+)
+
+
+def _checked_events(
+    conn: sa.Connection, ids: Sequence[str]
+) -> tuple[dict[str, list[tuple[int | None, AuditedEvent]]], set[str]]:
+    """Read the events of ``ids`` and check each one's hash on its stored text.
+
+    The hashed content is rebuilt around the stored payload and effects as they are
+    (canonical JSON, written so), so no event is decoded; the time column is checked
+    against the event's time.  Returns the events of the entities where everything held,
+    and the entities where something did not (to be read again as whole events).
+    """
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
+        marks = ",".join("?" * len(ids))
+        sql = f"SELECT {_CHECKED_COLUMNS} FROM if_events WHERE entity_id IN ({marks})"
+        params: Any = list(ids)
+    else:
+        sql = f"SELECT {_CHECKED_COLUMNS} FROM if_events WHERE entity_id = ANY(%s)"
+        params = (list(ids),)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute(sql + " ORDER BY entity_id, version", params)
+    out: dict[str, list[tuple[int | None, AuditedEvent]]] = {}
+    suspect: set[str] = set()
+    sha256 = hashlib.sha256
+    dumps = orjson.dumps
+    fragment = orjson.Fragment
+    sort = orjson.OPT_SORT_KEYS
+    parse = dt.datetime.fromisoformat
+    for row in cursor:
+        entity_id = row[0]
+        if entity_id in suspect:
+            continue
+        (_, version, name, at, at_utc, role, area, actor, payload, effects) = row[:10]
+        (before, after, command_id, prev_hash, hashed, recorded, seq) = row[10:]
+        try:
+            content = {
+                "actor": {"area": area, "name": actor, "role": role},
+                "at": at,
+                "command_id": command_id,
+                "effects": fragment(effects),
+                "entity_id": entity_id,
+                "name": name,
+                "payload": fragment(payload),
+                "prev_hash": prev_hash,
+                "state_after": after,
+                "state_before": before,
+                "version": version,
+            }
+            if recorded is not None:
+                content["recorded_at"] = recorded
+            when = parse(at)
+            # A time without an offset fails here: subtracting an aware epoch raises.
+            held = sha256(dumps(content, option=sort)).hexdigest() == hashed and (
+                (when - _EPOCH) // _MICROSECOND == at_utc if sqlite else when == at_utc
+            )
+            late = None
+            if held and '"late_entry"' in effects:
+                late = orjson.loads(effects).get("late_entry")
+                held = isinstance(late, dict)
+        except (TypeError, ValueError, AttributeError):
+            held = False
+        if not held:
+            suspect.add(entity_id)
+            out.pop(entity_id, None)
+            continue
+        out.setdefault(entity_id, []).append(
+            (
+                int(seq),
+                CheckedEvent(
+                    entity_id,
+                    version,
+                    name,
+                    when,
+                    parse(recorded) if late is not None and recorded is not None else None,
+                    prev_hash,
+                    hashed,
+                    before,
+                    after,
+                    command_id,
+                    late,
+                ),
+            )
+        )
+    cursor.close()
+    return out, suspect
+
+
+_MICROSECOND = dt.timedelta(microseconds=1)
 
 
 def _select_snapshots() -> sa.Select[Any]:
