@@ -1,0 +1,646 @@
+"""Importing a hand-kept 信访件台账 (.xlsx or .csv) into a ledger: every row checked before
+anything is written, each receipt and hand-over recorded through the ledger's commands.
+
+What an import records: each complaint's receipt (受理) and, where the row gives its
+交办日期, its hand-over in the batch of that day.  The later columns (办理状态, 是否属实,
+办理结果…) are read and named in the report, not recorded: findings and results are
+recorded by those who handle the cases, each under their own name.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from .._areas import Actor
+from .._ledger import Ledger
+from .._records import Snapshot
+from .._rules import SHANGHAI
+from ..exceptions import (
+    EntityNotFoundError,
+    InspectionFlowError,
+    RowProblem,
+    TableError,
+    TableImportError,
+)
+from ._deps import require
+from .cells import (
+    FIELDS,
+    RECORDED,
+    CellError,
+    field_of_header,
+    normalise_header,
+    parse_batch,
+    parse_categories,
+    parse_channel,
+    parse_day,
+    parse_instant,
+)
+
+__all__ = ["ImportReport", "import_table"]
+
+#: Rows searched for the header row, under titles and notes a sheet may start with.
+_HEADER_SEARCH = 10
+#: The reason recorded on every event an import enters after the fact.
+_LATE_REASON = "据手工台账补录（导入）"
+#: When a row gives a day of receipt but no time: noon, inside the hotline's hours.
+_NOON = dt.time(12, 0)
+#: When a batch was handed over, where the 交办日期 gives no time.
+_HAND_OVER_TIME = dt.time(9, 0)
+_REQUIRED = ("number", "area", "category", "summary")
+
+
+@attrs.frozen
+class ImportReport:
+    """What an import did.
+
+    Attributes:
+        path, sheet: the file and sheet read.
+        received: complaints recorded as received.
+        handed_over: complaints handed over (in batches by their 交办日期).
+        already: rows whose complaint the ledger already held (nothing added).
+        rejected: the bad rows skipped (``skip_bad``), each with its reason.
+        not_recorded: columns read but not recorded (later steps, unknown headers).
+        rejects_path: where the rejected rows were written, if anywhere.
+    """
+
+    path: str
+    sheet: str
+    received: int
+    handed_over: int
+    already: int
+    rejected: tuple[RowProblem, ...] = ()
+    not_recorded: tuple[str, ...] = ()
+    rejects_path: str | None = None
+
+    def __str__(self) -> str:
+        line = (
+            f"{self.path} [{self.sheet}]: {self.received} received, {self.handed_over} handed "
+            f"over, {self.already} already in the ledger"
+        )
+        if self.rejected:
+            rows = len({p.row for p in self.rejected})
+            line += f", {rows} bad row(s) skipped"
+            if self.rejects_path:
+                line += f" (written to {self.rejects_path})"
+        if self.not_recorded:
+            line += f"; columns not recorded: {', '.join(self.not_recorded)}"
+        return line
+
+
+@attrs.frozen
+class _Row:
+    """A good row, read."""
+
+    line: int
+    number: str
+    received_at: dt.datetime
+    channel: str
+    area: str
+    categories: tuple[str, ...]
+    summary: str
+    handed_over: dt.datetime | None
+    batch: int | None
+
+
+# -- reading the file --------------------------------------------------------------------
+
+
+def _read_xlsx(path: str, sheet: str | None) -> tuple[str, list[tuple[int, list[Any]]]]:
+    openpyxl = require("openpyxl")
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a file it cannot read
+        raise TableError(path, f"cannot read the workbook: {exc}") from exc
+    try:
+        names = list(book.sheetnames)
+        if sheet is None:
+            preferred = [n for n in names if n in ("信访件台账", "Complaint cases")]
+            sheet = preferred[0] if preferred else names[0]
+        elif sheet not in names:
+            raise TableError(path, f"no sheet {sheet!r}; the workbook has {', '.join(names)}")
+        rows = [
+            (number, list(values))
+            for number, values in enumerate(book[sheet].iter_rows(values_only=True), start=1)
+        ]
+    finally:
+        book.close()
+    return sheet, rows
+
+
+def _read_csv(path: str) -> tuple[str, list[tuple[int, list[Any]]]]:
+    # Excel saves "CSV UTF-8" with a BOM and plain "CSV" in the system's code page, GB18030
+    # on Chinese Windows: try the one, then the other.
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            with open(path, encoding=encoding, newline="") as f:
+                rows = list(csv.reader(f))
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - gb18030 decodes any byte string
+        raise TableError(path, "the CSV file is neither UTF-8 nor GB18030 text")
+    sheet = os.path.splitext(os.path.basename(path))[0]
+    return sheet, [(number, list(values)) for number, values in enumerate(rows, start=1)]
+
+
+def read_mapping(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Read a mapping file: a TOML table ``[columns]`` of local header = field (or the
+    standard header it means).
+
+    Raises:
+        TableError: unreadable file, or a field no table has.
+    """
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    target = os.fspath(path)
+    try:
+        with open(target, "rb") as f:
+            data = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise TableError(target, f"cannot read the mapping file: {exc}") from exc
+    columns = data.get("columns")
+    if not isinstance(columns, dict) or not columns:
+        raise TableError(target, 'the mapping file needs a table [columns] of "header" = "field"')
+    return _check_mapping(columns, target)
+
+
+def _check_mapping(columns: Mapping[str, Any], where: str) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for header, target in columns.items():
+        field = target if target in FIELDS else field_of_header(target)
+        if not isinstance(target, str) or field is None:
+            known = ", ".join(f"{k} ({v[0]})" for k, v in FIELDS.items())
+            raise TableError(where, f"column {header!r} maps to {target!r}; use one of {known}")
+        mapping[normalise_header(header)] = field
+    return mapping
+
+
+def _find_header(
+    rows: list[tuple[int, list[Any]]], mapping: Mapping[str, str], path: str
+) -> tuple[int, dict[str, int], list[str]]:
+    """The header row: the first of the top rows naming the acceptance number and at least
+    two other fields; returns its index, the column of each field and the columns not
+    recorded."""
+    for index, (_, values) in enumerate(rows[:_HEADER_SEARCH]):
+        fields = [field_of_header(v, mapping) for v in values]
+        if "number" in fields and sum(f is not None for f in fields) >= 3:
+            columns: dict[str, int] = {}
+            unread: list[str] = []
+            for col, (value, field) in enumerate(zip(values, fields)):
+                if field is None or field not in RECORDED:
+                    if str(value or "").strip():
+                        unread.append(str(value).strip())
+                    continue
+                if field in columns:
+                    raise TableError(
+                        path,
+                        f"two columns name {FIELDS[field][0]}: {values[columns[field]]!r} and "
+                        f"{value!r}; map one of them to another field in a mapping file",
+                    )
+                columns[field] = col
+            missing = [FIELDS[f][0] for f in _REQUIRED if f not in columns]
+            if "received_at" not in columns and "received_day" not in columns:
+                missing.append(FIELDS["received_at"][0])
+            if missing:
+                raise TableError(
+                    path,
+                    f"the header row (row {rows[index][0]}) has no column for "
+                    f"{', '.join(missing)}; name it in a mapping file (--mapping)",
+                )
+            return index, columns, unread
+    raise TableError(
+        path,
+        f"no header row in the first {_HEADER_SEARCH} rows names 受理编号 and the other "
+        "columns of a 信访件台账; name local headers in a mapping file (--mapping)",
+    )
+
+
+# -- checking the rows -------------------------------------------------------------------
+
+
+class _Reader:
+    """Reads the cells of one row, collecting a problem for each bad one."""
+
+    def __init__(
+        self, ledger: Ledger, sheet: str, headers: list[Any], columns: dict[str, int], year: int
+    ) -> None:
+        self.ledger = ledger
+        self.sheet = sheet
+        self.headers = headers
+        self.columns = columns
+        self.year = year
+        names = ledger.areas.names()
+        self.area_of_name = {name: code for code, name in names.items()}
+
+    def cell(self, values: list[Any], field: str) -> Any:
+        col = self.columns.get(field)
+        if col is None or col >= len(values):
+            return None
+        value = values[col]
+        return value.strip() if isinstance(value, str) else value
+
+    def header(self, field: str) -> str:
+        col = self.columns.get(field)
+        return str(self.headers[col]).strip() if col is not None else FIELDS[field][0]
+
+    def area(self, value: Any) -> str:
+        text = str(value or "").strip()
+        if not text:
+            raise CellError("empty")
+        if text in self.area_of_name:
+            return self.area_of_name[text]
+        areas = self.ledger.areas
+        if areas.known(text):
+            return text
+        hints = areas.suggest(text)
+        hint = f"; did you mean {' or '.join(hints)}?" if hints else ""
+        raise CellError(f"{text!r} is no area the ledger knows{hint}")
+
+    def read(
+        self, line: int, values: list[Any], channel: str
+    ) -> tuple[_Row | None, list[RowProblem]]:
+        problems: list[RowProblem] = []
+
+        def get(field: str, parse: Any, *, required: bool = True) -> Any:
+            value = self.cell(values, field)
+            if value is None or (isinstance(value, str) and not value):
+                if required:
+                    problems.append(RowProblem(self.sheet, line, self.header(field), "", "empty"))
+                return None
+            try:
+                return parse(value)
+            except CellError as exc:
+                shown = "" if str(exc) == "empty" else str(value)
+                problems.append(RowProblem(self.sheet, line, self.header(field), shown, str(exc)))
+                return None
+
+        number = get("number", lambda v: str(int(v)) if isinstance(v, float) else str(v))
+        area = get("area", self.area)
+        categories = get("category", parse_categories)
+        summary = get("summary", _summary)
+        chan = get("channel", parse_channel, required=False) or channel
+        batch = get("batch", parse_batch, required=False)
+        handed = get("handed_over", lambda v: parse_day(v, self.year), required=False)
+        received: dt.datetime | None = None
+        column = "received_at" if "received_at" in self.columns else "received_day"
+        raw = self.cell(values, "received_at")
+        try:
+            received = parse_instant(
+                raw, self.cell(values, "received_day"), self.year, default_time=_NOON
+            )
+        except CellError as exc:
+            problems.append(RowProblem(self.sheet, line, self.header(column), _shown(raw), str(exc)))
+        if batch is not None and handed is None and "handed_over" in self.columns:
+            problems.append(
+                RowProblem(
+                    self.sheet, line, self.header("handed_over"), "",
+                    f"batch {batch} but no 交办日期: give the day it was handed over",
+                )
+            )
+        if problems:
+            return None, problems
+        assert received is not None
+        return (
+            _Row(
+                line,
+                number,
+                received,
+                chan,
+                area,
+                tuple(categories),
+                summary,
+                dt.datetime.combine(handed, _HAND_OVER_TIME, SHANGHAI) if handed else None,
+                batch,
+            ),
+            [],
+        )
+
+
+def _shown(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _summary(value: Any) -> str:
+    # A cell typed with Alt+Enter holds line breaks; the ledger keeps one line of text.
+    text = " ".join(str(value).split())
+    if not text:
+        raise CellError("empty")
+    return text
+
+
+def _empty(values: list[Any]) -> bool:
+    return all(v is None or not str(v).strip() for v in values)
+
+
+# -- the import --------------------------------------------------------------------------
+
+
+def import_table(
+    ledger: Ledger,
+    path: str | os.PathLike[str],
+    *,
+    round_id: str | None = None,
+    actor: Actor | None = None,
+    sheet: str | None = None,
+    mapping: Mapping[str, str] | str | os.PathLike[str] | None = None,
+    channel: str = "phone",
+    skip_bad: bool | str | os.PathLike[str] = False,
+) -> ImportReport:
+    """Import a hand-kept 信访件台账 (.xlsx or .csv) into ``ledger``.
+
+    Each row becomes a complaint received by the round's team (its id the row's 受理编号),
+    and rows with a 交办日期 are handed over in the batch of that day.  Re-importing the
+    same file adds nothing: a complaint the ledger holds is left as it is.
+
+    Args:
+        path: the file; ``.xlsx`` (the sheet 信访件台账, or the first) or ``.csv``.
+        round_id: the round (may be left out when the ledger holds one round).
+        actor: who receives and hands over (default: the inspection team of the round's
+            province).
+        sheet: the sheet of a workbook to read.
+        mapping: local headers and the fields they mean: a dict or a TOML mapping file
+            with a table ``[columns]``.
+        channel: how complaints arrived where the row does not say (default ``phone``).
+        skip_bad: import the good rows although some are bad; a path writes the bad rows
+            there, each with its reason (``.csv`` or ``.xlsx``).
+
+    Returns:
+        An :class:`ImportReport`.
+
+    Raises:
+        TableImportError: rows are bad (each listed with sheet, row, column and reason)
+            and ``skip_bad`` is not set; nothing was imported.
+        TableError: the file cannot be read, has no header row, or names no round.
+        MissingDependencyError: a ``.xlsx`` file without openpyxl (``[office]``).
+    """
+    target = os.fspath(path)
+    suffix = os.path.splitext(target)[1].lower()
+    if suffix not in (".xlsx", ".csv"):
+        raise TableError(target, "import a .xlsx or .csv file")
+    if not os.path.exists(target):
+        raise TableError(target, "no such file")
+    if mapping is None:
+        local: dict[str, str] = {}
+    elif isinstance(mapping, Mapping):
+        local = _check_mapping(mapping, "mapping")
+    else:
+        local = read_mapping(mapping)
+    rnd = _round(ledger, round_id, target)
+    if actor is None:
+        actor = Actor("inspection_team", rnd.area[:2] + "0000", "督察组")
+    name, rows = _read_xlsx(target, sheet) if suffix == ".xlsx" else _read_csv(target)
+    start, columns, unread = _find_header(rows, local, target)
+    headers = rows[start][1]
+    reader = _Reader(ledger, name, headers, columns, _year(rnd))
+    problems: list[RowProblem] = []
+    good: list[_Row] = []
+    seen: dict[str, int] = {}
+    for line, values in rows[start + 1 :]:
+        if _empty(values):
+            continue
+        row, found = reader.read(line, values, channel)
+        if row is not None and row.number in seen:
+            found = [
+                RowProblem(
+                    name, line, reader.header("number"), row.number,
+                    f"the same 受理编号 as row {seen[row.number]}",
+                )
+            ]
+            row = None
+        if row is None:
+            problems.extend(found)
+        else:
+            seen[row.number] = line
+            good.append(row)
+    return _record(
+        ledger, rnd, actor, good, problems, target, name, unread, skip_bad, rows, start
+    )
+
+
+def _round(ledger: Ledger, round_id: str | None, path: str) -> Snapshot:
+    if round_id is not None:
+        try:
+            rnd = ledger.get(round_id)
+        except EntityNotFoundError:
+            rnd = None
+        if rnd is None or rnd.kind != "round":
+            raise TableError(path, f"the ledger holds no round {round_id!r}")
+        return rnd
+    rounds = ledger.find(kind="round")
+    if len(rounds) != 1:
+        names = ", ".join(r.entity_id for r in rounds) or "none"
+        raise TableError(path, f"name the round to import into (rounds: {names})")
+    return rounds[0]
+
+
+def _year(rnd: Snapshot) -> int:
+    """The round's year, for days typed without one (6月27日): its station-in's."""
+    station = rnd.deadlines.get("station_in_ends")
+    if station is not None:
+        return dt.datetime.fromisoformat(station.anchor).astimezone(SHANGHAI).year
+    return rnd.created_at.astimezone(SHANGHAI).year
+
+
+def _entity_id(ledger: Ledger, rnd: Snapshot, number: str) -> str:
+    if ledger.rulebook_of(rnd).acceptance_number:
+        return f"{rnd.entity_id}/{number}"
+    return number
+
+
+def _record(
+    ledger: Ledger,
+    rnd: Snapshot,
+    actor: Actor,
+    good: list[_Row],
+    problems: list[RowProblem],
+    path: str,
+    sheet: str,
+    unread: list[str],
+    skip_bad: bool | str | os.PathLike[str],
+    rows: list[tuple[int, list[Any]]],
+    start: int,
+) -> ImportReport:
+    """Record the good rows, or nothing while a row is bad and ``skip_bad`` is not set."""
+    round_id = rnd.entity_id
+    numbered = ledger.rulebook_of(rnd).acceptance_number
+    already = 0
+    received: dict[str, Snapshot] = {}
+    fresh: list[_Row] = []
+    for row in good:
+        try:
+            ledger.get(_entity_id(ledger, rnd, row.number))
+            already += 1
+        except EntityNotFoundError:
+            fresh.append(row)
+    if problems and not skip_bad:
+        raise TableImportError(path, problems)
+    hand_over: dict[dt.date, list[_Row]] = {}
+    with ledger.batch():
+        for row in fresh:
+            entity_id = _entity_id(ledger, rnd, row.number)
+            extra: dict[str, Any] = {"acceptance_number": row.number} if numbered else {}
+            try:
+                snap = ledger.receive_complaint(
+                    round_id,
+                    channel=row.channel,
+                    received_at=row.received_at,
+                    area=row.area,
+                    summary=row.summary,
+                    category=row.categories[0],
+                    categories=list(row.categories) if len(row.categories) > 1 else None,
+                    actor=actor,
+                    complaint_id=entity_id,
+                    command_id=f"import/{round_id}/{row.number}",
+                    late_entry_reason=_LATE_REASON,
+                    **extra,
+                )
+            except InspectionFlowError as exc:
+                problems.append(RowProblem(sheet, row.line, "", row.number, str(exc)))
+                continue
+            received[row.number] = snap
+            if row.handed_over is not None:
+                batch_day = str(snap.data.get("batch_day", ""))
+                if row.handed_over.date().isoformat() < batch_day:
+                    problems.append(
+                        RowProblem(
+                            sheet, row.line, FIELDS["handed_over"][0],
+                            row.handed_over.date().isoformat(),
+                            f"before the batch day {batch_day} its receipt gives it",
+                        )
+                    )
+                    del received[row.number]
+                    continue
+                hand_over.setdefault(row.handed_over.date(), []).append(row)
+        # A batch hands over every case waiting for its day: batches that contradict the
+        # ledger's cannot be imported in part, so they refuse the file even with skip_bad.
+        contradictions = _check_batches(ledger, rnd, hand_over, received, fresh, sheet)
+        if contradictions or (problems and not skip_bad):
+            problems.extend(contradictions)
+            problems.sort(key=lambda p: p.row)
+            raise TableImportError(path, problems)
+    handed = 0
+    for day in sorted(hand_over):
+        wanted = [r for r in hand_over[day] if r.number in received]
+        if not wanted:
+            continue
+        batch = ledger.hand_over_batch(
+            round_id,
+            day,
+            actor=actor,
+            at=wanted[0].handed_over or dt.datetime.combine(day, _HAND_OVER_TIME, SHANGHAI),
+            late_entry_reason=_LATE_REASON,
+        )
+        handed += len(batch.case_ids) if batch is not None else 0
+    problems.sort(key=lambda p: p.row)
+    written = _write_rejects(skip_bad, problems, rows, start, path)
+    return ImportReport(
+        path,
+        sheet,
+        len(received),
+        handed,
+        already,
+        tuple(problems),
+        tuple(unread),
+        written,
+    )
+
+
+def _check_batches(
+    ledger: Ledger,
+    rnd: Snapshot,
+    hand_over: dict[dt.date, list[_Row]],
+    received: dict[str, Snapshot],
+    fresh: list[_Row],
+    sheet: str,
+) -> list[RowProblem]:
+    """Check that the batches the rows name are the ones their hand-over will make: a
+    batch holds every case waiting for its day, and batches are numbered in order."""
+    problems: list[RowProblem] = []
+    waiting = [
+        (r, received[r.number]) for r in fresh if r.number in received and r.handed_over is None
+    ]
+    stored = ledger.find(kind="complaint", round_id=rnd.entity_id, state="received")
+    number = int(rnd.data.get("batches", 0))
+    for day in sorted(hand_over):
+        iso = day.isoformat()
+        number += 1
+        for row, snap in waiting:
+            if str(snap.data.get("batch_day", "")) <= iso:
+                problems.append(
+                    RowProblem(
+                        sheet, row.line, FIELDS["handed_over"][0], "",
+                        f"no 交办日期, but its batch day {snap.data.get('batch_day')} falls "
+                        f"before the batch of {iso}, which hands over every waiting case",
+                    )
+                )
+        waiting = [(r, s) for r, s in waiting if str(s.data.get("batch_day", "")) > iso]
+        for snap in stored:
+            if str(snap.data.get("batch_day", "")) <= iso:
+                problems.append(
+                    RowProblem(
+                        sheet, 0, "", snap.entity_id,
+                        f"the ledger's case {snap.entity_id} waits for the batch of {iso} "
+                        "but the file does not hand it over",
+                    )
+                )
+        stored = [s for s in stored if str(s.data.get("batch_day", "")) > iso]
+        for row in hand_over[day]:
+            if row.batch is not None and row.batch != number:
+                problems.append(
+                    RowProblem(
+                        sheet, row.line, FIELDS["batch"][0], str(row.batch),
+                        f"the hand-over of {iso} is batch {number} of the round",
+                    )
+                )
+    return problems
+
+
+def _write_rejects(
+    skip_bad: bool | str | os.PathLike[str],
+    problems: Sequence[RowProblem],
+    rows: list[tuple[int, list[Any]]],
+    start: int,
+    path: str,
+) -> str | None:
+    """Write the rejected rows, as they were, each with its reasons, to ``skip_bad``."""
+    if isinstance(skip_bad, bool) or not problems:
+        return None
+    target = os.fspath(skip_bad)
+    if os.path.abspath(target) == os.path.abspath(path):
+        raise TableError(target, "write the rejected rows to another file than the one imported")
+    reasons: dict[int, list[str]] = {}
+    for p in problems:
+        where = f"{p.column}: " if p.column else ""
+        reasons.setdefault(p.row, []).append(f"{where}{p.reason}")
+    by_line = dict(rows)
+    header = ["行号", *[_shown(v) for v in rows[start][1]], "原因"]
+    out = [
+        [line, *[_shown(v) for v in by_line.get(line, [])], "；".join(why)]
+        for line, why in sorted(reasons.items())
+    ]
+    if target.lower().endswith(".xlsx"):
+        openpyxl = require("openpyxl")
+        book = openpyxl.Workbook()
+        sheet = book.active
+        sheet.title = "未导入"
+        sheet.append(header)
+        for r in out:
+            sheet.append(r)
+        sheet.freeze_panes = "A2"
+        book.save(target)
+    else:
+        with open(target, "w", encoding="utf-8-sig", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
+            writer.writerows(out)
+    return target
