@@ -30,6 +30,7 @@ from ._ledger import (
     Moved,
     SystemClock,
 )
+from ._office import ImportReport
 from ._records import Commit, DeadlineRecord, DeadlineStatus, Event, Snapshot
 from ._report import status_report
 from ._rulebook import BUILTIN_RULEBOOKS, Ladder, Rulebook, load_rulebook, parse_rulebook
@@ -66,9 +67,12 @@ from .exceptions import (
     MissingDependencyError,
     PayloadError,
     PermissionDeniedError,
+    RowProblem,
     RulebookError,
     RuleError,
     StoreError,
+    TableError,
+    TableImportError,
     TamperError,
     UnitMismatchError,
     UnknownLanguageError,
@@ -136,6 +140,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "Field",
     "GuardContext",
     "GuardError",
+    "ImportReport",
     "InspectionFlowError",
     "IntakeRule",
     "InvalidRuleError",
@@ -160,6 +165,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "ROLES",
     "ROUND",
     "RepairReport",
+    "RowProblem",
     "RuleError",
     "Rulebook",
     "RulebookError",
@@ -170,6 +176,8 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "StoreError",
     "SystemClock",
     "TASK",
+    "TableError",
+    "TableImportError",
     "TamperError",
     "Transition",
     "Unit",

@@ -28,7 +28,7 @@ The tree::
     ├── WordingError                     (ValueError)   a wording table is malformed (language, key)
     │   └── UnknownLanguageError         (LookupError)  no wording table for that language
     ├── TableError                       (ValueError)   a 台账 table cannot be written or read
-    │   └── TableImportError                            rows of a table to import are bad (each listed)
+    │   └── TableImportError                            rows to import are bad (each listed)
     └── StoreError                                      the storage failed or holds bad data
         ├── ConcurrencyError                            a stale writer lost an optimistic race
         ├── TamperError                                 the hash chain of stored events is broken

@@ -6,7 +6,7 @@ openpyxl and pandas (the ``[office]`` extra) are imported when first used.
 """
 
 from .export import KINDS, export_table, table_rows
-
-
+from .frames import to_frame
+from .importer import ImportReport, import_table
 
 __all__ = ["KINDS", "ImportReport", "export_table", "import_table", "table_rows", "to_frame"]

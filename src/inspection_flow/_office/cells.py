@@ -33,20 +33,52 @@ class CellError(ValueError):
 #: Fields an import reads, each with the header names offices give it.  The first name
 #: is the one the export writes.
 FIELDS: Mapping[str, tuple[str, ...]] = {
-    "number": ("受理编号", "编号", "信访件编号", "举报件编号", "受理号", "件号", "转办编号",
-               "acceptance number", "number"),
+    "number": (
+        "受理编号",
+        "编号",
+        "信访件编号",
+        "举报件编号",
+        "受理号",
+        "件号",
+        "转办编号",
+        "acceptance number",
+        "number",
+    ),
     "batch": ("交办批次", "批次", "转办批次", "交办批次号", "batch"),
     "handed_over": ("交办日期", "交办时间", "转办日期", "转办时间", "交办日", "handed over"),
     "received_at": ("受理时间", "来电时间", "来信时间", "举报时间", "接收时间", "received at"),
-    "received_day": ("受理日期", "来电日期", "来信日期", "举报日期", "接收日期", "日期",
-                     "received on"),
+    "received_day": (
+        "受理日期",
+        "来电日期",
+        "来信日期",
+        "举报日期",
+        "接收日期",
+        "日期",
+        "received on",
+    ),
     "channel": ("来源", "举报方式", "来源方式", "渠道", "受理方式", "channel"),
-    "area": ("区县", "行政区域", "所属区县", "属地", "县市区", "区县（市）", "责任地区",
-             "地区", "area"),
-    "category": ("类别", "污染类型", "问题类型", "举报类型", "类型", "category",
-                 "pollution type"),
-    "summary": ("内容摘要", "交办问题基本情况", "举报内容", "反映问题", "问题描述", "主要内容",
-                "信访内容", "summary"),
+    "area": (
+        "区县",
+        "行政区域",
+        "所属区县",
+        "属地",
+        "县市区",
+        "区县（市）",
+        "责任地区",
+        "地区",
+        "area",
+    ),
+    "category": ("类别", "污染类型", "问题类型", "举报类型", "类型", "category", "pollution type"),
+    "summary": (
+        "内容摘要",
+        "交办问题基本情况",
+        "举报内容",
+        "反映问题",
+        "问题描述",
+        "主要内容",
+        "信访内容",
+        "summary",
+    ),
     # Columns the export writes that an import reads but does not record: what becomes of
     # a case after its hand-over is recorded by those who handle it (see docs/office.md).
     "state": ("办理状态", "status"),
@@ -59,8 +91,17 @@ FIELDS: Mapping[str, tuple[str, ...]] = {
 
 #: Fields recorded by an import; the others are read and named in its report.
 RECORDED = frozenset(
-    {"number", "batch", "handed_over", "received_at", "received_day", "channel", "area",
-     "category", "summary"}
+    {
+        "number",
+        "batch",
+        "handed_over",
+        "received_at",
+        "received_day",
+        "channel",
+        "area",
+        "category",
+        "summary",
+    }
 )
 
 _SPACES = re.compile(r"[\s\u3000*＊:：]+")
@@ -93,11 +134,20 @@ def field_of_header(text: Any, mapping: Mapping[str, str] | None = None) -> str 
 
 #: Day forms offices type, as pendulum formats, longest first.
 _DAY_FORMS = (
-    "YYYY年M月D日 H:mm", "YYYY年M月D日H:mm", "YYYY年M月D日 H时mm分", "YYYY年M月D日H时mm分",
-    "YYYY年M月D日 H时", "YYYY年M月D日",
-    "YYYY/M/D H:mm:ss", "YYYY/M/D H:mm", "YYYY/M/D",
-    "YYYY-M-D H:mm:ss", "YYYY-M-D H:mm", "YYYY-M-D",
-    "YYYY.M.D H:mm", "YYYY.M.D",
+    "YYYY年M月D日 H:mm",
+    "YYYY年M月D日H:mm",
+    "YYYY年M月D日 H时mm分",
+    "YYYY年M月D日H时mm分",
+    "YYYY年M月D日 H时",
+    "YYYY年M月D日",
+    "YYYY/M/D H:mm:ss",
+    "YYYY/M/D H:mm",
+    "YYYY/M/D",
+    "YYYY-M-D H:mm:ss",
+    "YYYY-M-D H:mm",
+    "YYYY-M-D",
+    "YYYY.M.D H:mm",
+    "YYYY.M.D",
     "YYYYMMDD",
 )
 _TIME_FORMS = ("H:mm:ss", "H:mm", "H时mm分", "H时", "H点mm分", "H点")
@@ -105,6 +155,7 @@ _MONTH_DAY = re.compile(r"^\d{1,2}月\d{1,2}日")
 _SERIAL = re.compile(r"^\d{5}(\.\d+)?$")
 #: Excel's day 0 (its serial dates count from 1899-12-30, the 1900 leap-year bug included).
 _EXCEL_EPOCH = pendulum.Date(1899, 12, 30)
+_TZ = pendulum.timezone("Asia/Shanghai")
 #: Serial dates from 1954 to 2118: a whole number outside is no date an office typed.
 _SERIALS = range(20000, 80000)
 
@@ -118,7 +169,7 @@ def _from_serial(value: float) -> tuple[dt.date, dt.time | None]:
     if not fraction:
         return dt.date(day.year, day.month, day.day), None
     minutes = round(fraction * 24 * 60)
-    moment = pendulum.datetime(day.year, day.month, day.day, tz=SHANGHAI).add(minutes=minutes)
+    moment = pendulum.datetime(day.year, day.month, day.day, tz=_TZ).add(minutes=minutes)
     return moment.date(), moment.time()
 
 
@@ -130,7 +181,7 @@ def _parse_text(text: str, year: int) -> tuple[dt.date | None, dt.time | None]:
         text = f"{year}年{text}"
     for form in _DAY_FORMS:
         try:
-            moment = pendulum.from_format(text, form, tz=SHANGHAI)
+            moment = pendulum.from_format(text, form, tz=_TZ)
         except ValueError as exc:
             if "does not match" in str(exc):
                 continue
@@ -140,7 +191,7 @@ def _parse_text(text: str, year: int) -> tuple[dt.date | None, dt.time | None]:
     for form in _TIME_FORMS:
         try:
             # Only the time of day is kept: the day pendulum fills in is never read.
-            moment = pendulum.from_format(text, form, tz=SHANGHAI)
+            moment = pendulum.from_format(text, form, tz=_TZ)
         except ValueError:
             continue
         return None, moment.time()
@@ -192,9 +243,7 @@ def parse_day(value: Any, year: int) -> dt.date:
     return day
 
 
-def parse_instant(
-    value: Any, day_value: Any, year: int, *, default_time: dt.time
-) -> dt.datetime:
+def parse_instant(value: Any, day_value: Any, year: int, *, default_time: dt.time) -> dt.datetime:
     """Read when a complaint was received: a cell with the day and time, or a day column
     and a time column; without a time, ``default_time``.
 

@@ -10,10 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._ledger import Ledger
-from .._wording import Lang
 from ..exceptions import TableError
 from ._deps import require
-from .tables import KINDS, Table, build_table, columns_of
+from .tables import KINDS, Lang, Table, build_table, columns_of
 
 __all__ = ["KINDS", "export_table", "table_rows", "write_csv", "write_xlsx"]
 
@@ -99,7 +98,7 @@ def write_csv(table: Table, path: str) -> None:
         writer = csv.writer(out)
         writer.writerow(table.headers)
         for row in table.rows:
-            writer.writerow([_text(v, k) for v, k in zip(row, kinds)])
+            writer.writerow([_text(v, k) for v, k in zip(row, kinds, strict=True)])
 
 
 def write_xlsx(tables: Sequence[Table], path: str) -> None:
@@ -120,12 +119,7 @@ def write_xlsx(tables: Sequence[Table], path: str) -> None:
         for cell in sheet[1]:
             cell.font = bold
         for row in table.rows:
-            sheet.append(
-                [
-                    v.replace(tzinfo=None) if isinstance(v, dt.datetime) else v
-                    for v in row
-                ]
-            )
+            sheet.append([v.replace(tzinfo=None) if isinstance(v, dt.datetime) else v for v in row])
         for index, column in enumerate(table.columns, start=1):
             letter = utils.get_column_letter(index)
             sheet.column_dimensions[letter].width = column.width

@@ -196,7 +196,7 @@ def _find_header(
         if "number" in fields and sum(f is not None for f in fields) >= 3:
             columns: dict[str, int] = {}
             unread: list[str] = []
-            for col, (value, field) in enumerate(zip(values, fields)):
+            for col, (value, field) in enumerate(zip(values, fields, strict=True)):
                 if field is None or field not in RECORDED:
                     if str(value or "").strip():
                         unread.append(str(value).strip())
@@ -299,11 +299,16 @@ class _Reader:
                 raw, self.cell(values, "received_day"), self.year, default_time=_NOON
             )
         except CellError as exc:
-            problems.append(RowProblem(self.sheet, line, self.header(column), _shown(raw), str(exc)))
+            problems.append(
+                RowProblem(self.sheet, line, self.header(column), _shown(raw), str(exc))
+            )
         if batch is not None and handed is None and "handed_over" in self.columns:
             problems.append(
                 RowProblem(
-                    self.sheet, line, self.header("handed_over"), "",
+                    self.sheet,
+                    line,
+                    self.header("handed_over"),
+                    "",
                     f"batch {batch} but no 交办日期: give the day it was handed over",
                 )
             )
@@ -412,7 +417,10 @@ def import_table(
         if row is not None and row.number in seen:
             found = [
                 RowProblem(
-                    name, line, reader.header("number"), row.number,
+                    name,
+                    line,
+                    reader.header("number"),
+                    row.number,
                     f"the same 受理编号 as row {seen[row.number]}",
                 )
             ]
@@ -422,12 +430,17 @@ def import_table(
         else:
             seen[row.number] = line
             good.append(row)
-    return _record(
-        ledger, rnd, actor, good, problems, target, name, unread, skip_bad, rows, start
-    )
+    return _record(ledger, rnd, actor, good, problems, target, name, unread, skip_bad, rows, start)
 
 
 def _round(ledger: Ledger, round_id: str | None, path: str) -> Snapshot:
+    rnd = _find_round(ledger, round_id, path)
+    # The round's rulebook registers its areas when first loaded: before names are read.
+    ledger.rulebook_of(rnd)
+    return rnd
+
+
+def _find_round(ledger: Ledger, round_id: str | None, path: str) -> Snapshot:
     if round_id is not None:
         try:
             rnd = ledger.get(round_id)
@@ -513,7 +526,9 @@ def _record(
                 if row.handed_over.date().isoformat() < batch_day:
                     problems.append(
                         RowProblem(
-                            sheet, row.line, FIELDS["handed_over"][0],
+                            sheet,
+                            row.line,
+                            FIELDS["handed_over"][0],
                             row.handed_over.date().isoformat(),
                             f"before the batch day {batch_day} its receipt gives it",
                         )
@@ -578,7 +593,10 @@ def _check_batches(
             if str(snap.data.get("batch_day", "")) <= iso:
                 problems.append(
                     RowProblem(
-                        sheet, row.line, FIELDS["handed_over"][0], "",
+                        sheet,
+                        row.line,
+                        FIELDS["handed_over"][0],
+                        "",
                         f"no 交办日期, but its batch day {snap.data.get('batch_day')} falls "
                         f"before the batch of {iso}, which hands over every waiting case",
                     )
@@ -588,7 +606,10 @@ def _check_batches(
             if str(snap.data.get("batch_day", "")) <= iso:
                 problems.append(
                     RowProblem(
-                        sheet, 0, "", snap.entity_id,
+                        sheet,
+                        0,
+                        "",
+                        snap.entity_id,
                         f"the ledger's case {snap.entity_id} waits for the batch of {iso} "
                         "but the file does not hand it over",
                     )
@@ -598,7 +619,10 @@ def _check_batches(
             if row.batch is not None and row.batch != number:
                 problems.append(
                     RowProblem(
-                        sheet, row.line, FIELDS["batch"][0], str(row.batch),
+                        sheet,
+                        row.line,
+                        FIELDS["batch"][0],
+                        str(row.batch),
                         f"the hand-over of {iso} is batch {number} of the round",
                     )
                 )

@@ -17,12 +17,13 @@ from .._definitions import Lifecycle
 from .._ledger import CATEGORIES_ZH, Ledger
 from .._records import DeadlineRecord, Snapshot
 from .._rules import SHANGHAI, Channel
-from .._wording import Lang
 from ..exceptions import DefinitionError, TableError
 
 __all__ = ["KINDS", "Column", "Table", "build_table", "cutoff"]
 
 CellType = Literal["text", "int", "date", "datetime"]
+#: The languages a table is written in.
+Lang = Literal["zh", "en"]
 
 
 @attrs.frozen
@@ -217,15 +218,15 @@ class _Labels:
         named = snap.data.get("categories")
         cats = list(named) if isinstance(named, list) and named else [snap.category]
         if self.lang == "zh":
-            return "、".join(CATEGORIES_ZH.get(c, c) for c in cats if c)
-        return ", ".join(c.replace("_", " ") for c in cats if c)
+            return "、".join(CATEGORIES_ZH.get(c, c) for c in cats if c is not None)
+        return ", ".join(c.replace("_", " ") for c in cats if c is not None)
 
     def finding(self, snap: Snapshot) -> str:
         finding = snap.data.get("finding")
         if not finding:
             return ""
         if self.lang == "zh":
-            return FINDINGS_ZH.get(finding, finding)
+            return str(FINDINGS_ZH.get(finding, finding))
         return str(finding).replace("_", " ")
 
     def channel(self, value: Any) -> str:
@@ -297,9 +298,7 @@ def _complaint_rows(ledger: Ledger, now: dt.datetime, w: _Labels) -> list[tuple[
 
 
 #: Complaint states in which the result has been published.
-_PUBLISHED = frozenset(
-    {"published", "interim_closed", "closed", "under_acceptance", "accepted"}
-)
+_PUBLISHED = frozenset({"published", "interim_closed", "closed", "under_acceptance", "accepted"})
 
 
 def _task_rows(ledger: Ledger, as_of: dt.date, w: _Labels) -> list[tuple[Any, ...]]:
@@ -373,8 +372,7 @@ def _escalation_rows(ledger: Ledger, now: dt.datetime, w: _Labels) -> list[tuple
             steps = sorted(
                 (at, step, label)
                 for kind, step, at, label in record.alerts
-                if kind == "escalation" and step != "overdue" and step in record.fired
-                and at <= now
+                if kind == "escalation" and step != "overdue" and step in record.fired and at <= now
             )
             if not steps:
                 continue
@@ -399,7 +397,7 @@ def _handling(data: Mapping[str, Any], lang: Lang) -> str:
     dispositions = data.get("dispositions")
     if isinstance(dispositions, list) and dispositions:
         if lang == "zh":
-            parts.append("、".join(_DISPOSITIONS.get(d, d) for d in dispositions))
+            parts.append("、".join(str(_DISPOSITIONS.get(d, d)) for d in dispositions))
         else:
             parts.append(", ".join(str(d).replace("_", " ") for d in dispositions))
     return "；".join(parts) if lang == "zh" else "; ".join(parts)
@@ -465,7 +463,9 @@ def columns_of(kind: str) -> tuple[Column, ...]:
     try:
         return _COLUMNS[kind]
     except KeyError:
-        raise TableError("-", f"unknown table kind {kind!r}; use one of {', '.join(KINDS)}") from None
+        raise TableError(
+            "-", f"unknown table kind {kind!r}; use one of {', '.join(KINDS)}"
+        ) from None
 
 
 def build_table(
@@ -488,6 +488,10 @@ def build_table(
         raise TableError("-", f"unknown language {lang!r}; tables are written in zh or en")
     if not isinstance(as_of, dt.date) or isinstance(as_of, dt.datetime):
         raise TableError("-", f"as_of must be a day (datetime.date), not {as_of!r}")
+    # Each round's rulebook registers its areas when first loaded: load them before any
+    # area is named.
+    for rnd in ledger.find(kind="round"):
+        ledger.rulebook_of(rnd)
     w = _Labels(ledger, lang)
     now = cutoff(as_of)
     build: Callable[[], list[tuple[Any, ...]]] = {
