@@ -39,7 +39,7 @@ from .cells import (
     parse_categories,
     parse_channel,
     parse_day,
-    parse_instant,
+    parse_moment,
 )
 
 __all__ = ["ImportReport", "import_table"]
@@ -291,17 +291,7 @@ class _Reader:
         chan = get("channel", parse_channel, required=False) or channel
         batch = get("batch", parse_batch, required=False)
         handed = get("handed_over", lambda v: parse_day(v, self.year), required=False)
-        received: dt.datetime | None = None
-        column = "received_at" if "received_at" in self.columns else "received_day"
-        raw = self.cell(values, "received_at")
-        try:
-            received = parse_instant(
-                raw, self.cell(values, "received_day"), self.year, default_time=_NOON
-            )
-        except CellError as exc:
-            problems.append(
-                RowProblem(self.sheet, line, self.header(column), _shown(raw), str(exc))
-            )
+        received = self.received(line, values, problems)
         if batch is not None and handed is None and "handed_over" in self.columns:
             problems.append(
                 RowProblem(
@@ -315,6 +305,7 @@ class _Reader:
         if problems:
             return None, problems
         assert received is not None
+        assert chan is not None
         return (
             _Row(
                 line,
@@ -329,6 +320,45 @@ class _Reader:
             ),
             [],
         )
+
+    def received(
+        self, line: int, values: list[Any], problems: list[RowProblem]
+    ) -> dt.datetime | None:
+        """When the row's complaint was received: the day and time of one column, or a
+        day column and a time column; noon when no time is given."""
+        moments: dict[str, tuple[dt.date | None, dt.time | None]] = {}
+        for field in ("received_at", "received_day"):
+            value = self.cell(values, field)
+            if value is None or not str(value).strip():
+                continue
+            try:
+                moments[field] = parse_moment(value, self.year)
+            except CellError as exc:
+                problems.append(
+                    RowProblem(self.sheet, line, self.header(field), _shown(value), str(exc))
+                )
+        if len(moments) < sum(
+            self.cell(values, f) is not None and bool(str(self.cell(values, f)).strip())
+            for f in ("received_at", "received_day")
+        ):
+            return None
+        at_day, at_time = moments.get("received_at", (None, None))
+        on_day, on_time = moments.get("received_day", (None, None))
+        day = at_day or on_day
+        if day is None:
+            field = "received_day" if "received_day" in self.columns else "received_at"
+            problems.append(
+                RowProblem(
+                    self.sheet,
+                    line,
+                    self.header(field),
+                    "",
+                    "no day of receipt: give 受理时间 with its day, or 受理日期",
+                )
+            )
+            return None
+        time = at_time or on_time or _NOON
+        return dt.datetime.combine(day, time.replace(tzinfo=None), SHANGHAI)
 
 
 def _shown(value: Any) -> str:
