@@ -303,6 +303,9 @@ class _Reader:
                 )
             )
         if problems:
+            # In the order of the sheet's columns, as the clerk reads the row.
+            order = {str(h).strip(): i for i, h in enumerate(self.headers) if h is not None}
+            problems.sort(key=lambda p: order.get(p.column, len(order)))
             return None, problems
         assert received is not None
         assert chan is not None
