@@ -26,6 +26,7 @@ def test_the_notebook_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     client.execute()
     shown = notebook.cells[1].outputs[0]["data"]
     assert "text/html" in shown
-    assert "entities" in shown["text/plain"] and "hunan-provincial-2023" in shown["text/plain"]
+    assert "entities" in shown["text/plain"]
+    assert "hunan-provincial-2023" in shown["text/plain"]
     snapshot = notebook.cells[3].outputs[0]["data"]["text/html"]
     assert "result_due" in snapshot
