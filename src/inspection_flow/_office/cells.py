@@ -4,6 +4,7 @@ numbers and labels offices type, parsed with pendulum."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -173,19 +174,43 @@ def _from_serial(value: float) -> tuple[dt.date, dt.time | None]:
     return moment.date(), moment.time()
 
 
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?$")
+_DIGITS = re.compile(r"\d")
+#: The form that last read each shape of text (digits as 9): a sheet types its dates one
+#: way, so pendulum is asked once with the right form, not with every form in turn.
+_FORM_OF_SHAPE: dict[str, str] = {}
+_SHAPES_KEPT = 256
+
+
+@functools.lru_cache(maxsize=8192)
 def _parse_text(text: str, year: int) -> tuple[dt.date | None, dt.time | None]:
+    # Cached: a sheet repeats its days and times, and pendulum reads each text once.
     if _SERIAL.match(text):
         return _from_serial(float(text))
     if _MONTH_DAY.match(text):
         # 6月27日 is a day of the round's year; pendulum would fill in the current one.
         text = f"{year}年{text}"
-    for form in _DAY_FORMS:
+    if _ISO.match(text):
+        try:
+            parsed = pendulum.parse(text, exact=True, tz=_TZ)
+        except ValueError as exc:
+            raise CellError(f"{text!r} is not a date: {exc}") from None
+        if isinstance(parsed, pendulum.DateTime):
+            return parsed.date(), parsed.time()
+        assert isinstance(parsed, pendulum.Date)
+        return dt.date(parsed.year, parsed.month, parsed.day), None
+    shape = _DIGITS.sub("9", text)
+    known = _FORM_OF_SHAPE.get(shape)
+    forms = (known, *_DAY_FORMS) if known else _DAY_FORMS
+    for form in forms:
         try:
             moment = pendulum.from_format(text, form, tz=_TZ)
         except ValueError as exc:
             if "does not match" in str(exc):
                 continue
             raise CellError(f"{text!r} is not a date: {exc}") from None
+        if len(_FORM_OF_SHAPE) < _SHAPES_KEPT:
+            _FORM_OF_SHAPE[shape] = form
         has_time = "H" in form
         return moment.date(), moment.time() if has_time else None
     for form in _TIME_FORMS:

@@ -330,20 +330,19 @@ class _Reader:
         """When the row's complaint was received: the day and time of one column, or a
         day column and a time column; noon when no time is given."""
         moments: dict[str, tuple[dt.date | None, dt.time | None]] = {}
+        bad = False
         for field in ("received_at", "received_day"):
             value = self.cell(values, field)
-            if value is None or not str(value).strip():
+            if value is None or value == "":
                 continue
             try:
                 moments[field] = parse_moment(value, self.year)
             except CellError as exc:
+                bad = True
                 problems.append(
                     RowProblem(self.sheet, line, self.header(field), _shown(value), str(exc))
                 )
-        if len(moments) < sum(
-            self.cell(values, f) is not None and bool(str(self.cell(values, f)).strip())
-            for f in ("received_at", "received_day")
-        ):
+        if bad:
             return None
         at_day, at_time = moments.get("received_at", (None, None))
         on_day, on_time = moments.get("received_day", (None, None))
@@ -522,11 +521,12 @@ def _record(
     already = 0
     received: dict[str, Snapshot] = {}
     fresh: list[_Row] = []
+    # One read of the round's complaints, not one per row.
+    held = {s.entity_id for s in ledger.find(kind="complaint", round_id=round_id)}
     for row in good:
-        try:
-            ledger.get(_entity_id(ledger, rnd, row.number))
+        if _entity_id(ledger, rnd, row.number) in held:
             already += 1
-        except EntityNotFoundError:
+        else:
             fresh.append(row)
     if problems and not skip_bad:
         raise TableImportError(path, problems)
