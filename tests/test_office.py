@@ -248,6 +248,51 @@ def test_disclosure_shows_findings_handling_and_accountability() -> None:
     assert {row[8] for row in table.rows} <= {"无"} | {r[8] for r in table.rows if "人" in r[8]}
 
 
+def test_escalation_list_shows_the_furthest_step_recorded_by_the_day() -> None:
+    """The escalation list names each deadline's furthest step recorded by the sweep as of
+    the day: a yellow card in early January, a supervision letter later, a summons talk by
+    March."""
+    from inspection_flow._office import table_rows
+
+    ledger = Ledger(rulebook="hunan-provincial-2023")
+    build_demo(ledger)
+    ledger.sweep(dt.datetime(2024, 3, 1, tzinfo=SHANGHAI))
+    steps = {
+        day: {row[6] for row in table_rows(ledger, "escalations", as_of=day).rows}
+        for day in (dt.date(2023, 12, 31), dt.date(2024, 1, 5), dt.date(2024, 1, 20))
+    }
+    assert steps == {
+        dt.date(2023, 12, 31): set(),
+        dt.date(2024, 1, 5): {"超期黄牌"},
+        dt.date(2024, 1, 20): {"督办函"},
+    }
+    march = table_rows(ledger, "escalations", as_of=dt.date(2024, 3, 31))
+    assert [row[0] for row in march.rows] == ["YY-T04", "YY-T25", "YY-T28", "YY-T31", "YY-T34"]
+    assert {row[6] for row in march.rows} == {"约谈"}
+    assert march.rows[0][4:6] == ("整改时限", dt.date(2023, 12, 31))
+
+
+def test_task_ledger_columns_follow_progress() -> None:
+    """The 整改台账 gives each task's owner, deadline, 序时进度 and how far it has come
+    towards closing."""
+    from inspection_flow._office import table_rows
+
+    ledger = Ledger(rulebook="hunan-provincial-2023")
+    build_demo(ledger)
+    table = table_rows(ledger, "tasks", as_of=dt.date(2024, 3, 31))
+    first, second = table.rows[:2]
+    assert first[:5] == (
+        1,
+        "反馈问题1：赫山区夜间施工噪声扰民整治不到位",
+        "赫山区",
+        "制定专项整治方案，明确责任人和时限",
+        dt.date(2023, 12, 31),
+    )
+    assert first[5:] == ("备案", "已完成", "是", "是", "是")
+    assert second[5:] == ("整改中", "达到序时进度", "否", "否", "否")
+    assert len(table.rows) == 36
+
+
 # -- round trip and idempotency ----------------------------------------------------------
 
 

@@ -129,7 +129,7 @@ class Ledger(_Queries):
 
         Every row is checked before anything is written; while a row is bad nothing is
         imported unless ``skip_bad`` is set (a path writes the rejected rows there).
-        See :func:`docs/office.md` for the headers, date forms and mapping files read.
+        docs/office.md lists the headers, date forms and mapping files read.
 
         Raises:
             TableImportError: bad rows, each with sheet, row number, column and reason.
