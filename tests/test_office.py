@@ -504,6 +504,40 @@ def test_a_mapping_file_names_local_headers(tmp_path: Path) -> None:
     assert ledger.get("X-1").data["summary"] == "广场舞噪声"
 
 
+def test_a_list_of_cases_handed_over_is_read_without_receipt_times(tmp_path: Path) -> None:
+    """A list in the published form, with no receipt column, records each case as
+    received the day before its 交办日期; areas named with their city, categories in
+    longer words."""
+    path = tmp_path / "交办清单.csv"
+    path.write_text(
+        "序号,受理编号,交办日期,行政区域,污染类型,交办问题基本情况\n"
+        "1,X430000202306260001,2023-06-27,益阳市赫山区,工业废气,化工厂夜间排放刺鼻气体\n"
+        "2,D430000202306260002,2023-06-27,湖南省益阳市资阳区,生活污水、建筑噪音,小区污水外溢\n",
+        encoding="utf-8",
+    )
+    ledger = stationed(Ledger(rulebook="hunan-provincial-2023"))
+    report = ledger.import_table(path, channel="letter")
+    assert (report.received, report.handed_over) == (2, 2)
+    first = ledger.get("X430000202306260001")
+    assert (first.area, first.category, first.batch) == ("430903", "air", 1)
+    assert first.data["received_at"] == "2023-06-26T12:00:00+08:00"
+    second = ledger.get("D430000202306260002")
+    assert (second.area, second.data["categories"]) == ("430902", ["water", "noise"])
+
+
+def test_an_area_under_another_city_is_not_taken_for_a_county(tmp_path: Path) -> None:
+    """A county name after a city that does not contain it is refused, not guessed."""
+    path = tmp_path / "a.csv"
+    path.write_text(
+        "受理编号,受理时间,区县,类别,内容摘要\nA-1,2023-06-26 10:00,长沙市赫山区,噪声,噪声\n",
+        encoding="utf-8",
+    )
+    ledger = stationed(Ledger(rulebook="hunan-provincial-2023"))
+    with pytest.raises(TableImportError) as caught:
+        ledger.import_table(path)
+    assert caught.value.problems[0].column == "区县"
+
+
 def test_a_gb18030_csv_is_read(tmp_path: Path) -> None:
     """A CSV saved by Excel on Chinese Windows (GB18030) reads as well as UTF-8."""
     path = tmp_path / "gbk.csv"

@@ -335,7 +335,19 @@ _CATEGORY_WORDS: dict[str, str] = {
     "其他污染": "other",
     "其它污染": "other",
     "solid waste": "solid_waste",
+    "污水": "water",
+    "粉尘": "air",
+    "臭气": "air",
+    "异味": "air",
+    "黑臭水体": "water",
+    "危废": "solid_waste",
+    "危险废物": "solid_waste",
 }
+#: Words of two characters or more that name a category inside a longer label (工业废气,
+#: 餐饮油烟, 建筑噪音), longest first; one character (水) would match too much (水泥).
+_CATEGORY_PARTS = sorted(
+    (w for w in _CATEGORY_WORDS if len(w) >= 2 and not w.isascii()), key=len, reverse=True
+)
 _SEPARATORS = re.compile(r"[、,，/;；\s]+")
 
 
@@ -352,6 +364,10 @@ def parse_categories(value: Any) -> list[str]:
     found: list[str] = []
     for word in words:
         category = _CATEGORY_WORDS.get(word.lower())
+        if category is None:
+            category = next(
+                (_CATEGORY_WORDS[part] for part in _CATEGORY_PARTS if part in word), None
+            )
         if category is None:
             known = "、".join(CATEGORIES_ZH.values())
             raise CellError(f"{word!r} is no pollution category; use one of {known}")

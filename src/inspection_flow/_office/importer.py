@@ -209,7 +209,7 @@ def _find_header(
                     )
                 columns[field] = col
             missing = [FIELDS[f][0] for f in _REQUIRED if f not in columns]
-            if "received_at" not in columns and "received_day" not in columns:
+            if not {"received_at", "received_day", "handed_over"} & set(columns):
                 missing.append(FIELDS["received_at"][0])
             if missing:
                 raise TableError(
@@ -262,6 +262,17 @@ class _Reader:
         areas = self.ledger.areas
         if areas.known(text):
             return text
+        # 益阳市赫山区: an area named after the areas that contain it.
+        for name in sorted(self.area_of_name, key=len, reverse=True):
+            if text.endswith(name) and name != text:
+                prefix = text[: -len(name)]
+                code = self.area_of_name[name]
+                above = set(areas.ancestors(code))
+                if all(
+                    self.area_of_name.get(part, "") in above
+                    for part in _split_names(prefix, self.area_of_name)
+                ):
+                    return code
         hints = areas.suggest(text)
         hint = f"; did you mean {' or '.join(hints)}?" if hints else ""
         raise CellError(f"{text!r} is no area the ledger knows{hint}")
@@ -347,6 +358,15 @@ class _Reader:
         at_day, at_time = moments.get("received_at", (None, None))
         on_day, on_time = moments.get("received_day", (None, None))
         day = at_day or on_day
+        if day is None and not moments and "handed_over" in self.columns:
+            # A list of cases handed over gives no receipt: a batch holds the intake of
+            # the day before its day.
+            handed = self.cell(values, "handed_over")
+            if handed is not None and handed != "":
+                try:
+                    day = parse_day(handed, self.year) - dt.timedelta(days=1)
+                except CellError:
+                    return None  # reported as the 交办日期's problem
         if day is None:
             field = "received_day" if "received_day" in self.columns else "received_at"
             problems.append(
@@ -355,12 +375,25 @@ class _Reader:
                     line,
                     self.header(field),
                     "",
-                    "no day of receipt: give 受理时间 with its day, or 受理日期",
+                    "no day of receipt: give 受理时间 with its day, 受理日期 or 交办日期",
                 )
             )
             return None
         time = at_time or on_time or _NOON
         return dt.datetime.combine(day, time.replace(tzinfo=None), SHANGHAI)
+
+
+def _split_names(text: str, names: Mapping[str, str]) -> list[str]:
+    """Split ``text`` into registered area names, longest first; an unknown rest is kept
+    as one part, which no area's ancestors hold."""
+    parts: list[str] = []
+    while text:
+        found = next((n for n in sorted(names, key=len, reverse=True) if text.startswith(n)), None)
+        if found is None:
+            return [*parts, text]
+        parts.append(found)
+        text = text[len(found) :]
+    return parts
 
 
 def _shown(value: Any) -> str:
