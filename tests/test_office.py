@@ -538,6 +538,22 @@ def test_an_area_under_another_city_is_not_taken_for_a_county(tmp_path: Path) ->
     assert caught.value.problems[0].column == "区县"
 
 
+def test_an_actor_who_may_not_hand_over_imports_nothing(tmp_path: Path) -> None:
+    """Rows to hand over, imported by someone who may not hand over, import nothing."""
+    path = tmp_path / "a.csv"
+    path.write_text(
+        "受理编号,受理时间,区县,类别,内容摘要,交办日期\n"
+        "A-1,2023-06-26 10:00,赫山区,噪声,噪声,2023-06-27\n",
+        encoding="utf-8",
+    )
+    ledger = stationed(Ledger(rulebook="hunan-provincial-2023"))
+    before = events(ledger)
+    liaison = Actor("liaison", "430900", "益阳市督察联络组")
+    with pytest.raises(TableError, match="may not hand over batches"):
+        ledger.import_table(path, actor=liaison)
+    assert events(ledger) == before
+
+
 def test_a_gb18030_csv_is_read(tmp_path: Path) -> None:
     """A CSV saved by Excel on Chinese Windows (GB18030) reads as well as UTF-8."""
     path = tmp_path / "gbk.csv"

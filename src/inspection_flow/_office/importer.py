@@ -563,6 +563,17 @@ def _record(
             fresh.append(row)
     if problems and not skip_bad:
         raise TableImportError(path, problems)
+    handed_days = sorted(r.handed_over for r in fresh if r.handed_over is not None)
+    if handed_days:
+        # The hand-overs are written after the receipts: whoever imports must be allowed
+        # to hand over before anything is written.
+        may = ledger.can(round_id, "record_batch", actor, at=handed_days[0])
+        if not may:
+            raise TableError(
+                path,
+                f"{actor.name or actor.role} may not hand over batches of {round_id}: "
+                f"{'; '.join(may.reasons)}; nothing was imported",
+            )
     hand_over: dict[dt.date, list[_Row]] = {}
     with ledger.batch():
         for row in fresh:

@@ -13,7 +13,6 @@ from typing import Any, Literal
 import attrs
 
 from .._builtin import FINDINGS_ZH
-from .._definitions import Lifecycle
 from .._ledger import CATEGORIES_ZH, Ledger
 from .._records import DeadlineRecord, Snapshot
 from .._rules import SHANGHAI, Channel
@@ -200,14 +199,12 @@ class _Labels:
         key = (snap.lifecycle, snap.state)
         label = self._states.get(key)
         if label is None:
-            label = snap.state
-            lifecycle: Lifecycle | None
+            label = snap.state  # a state no definition labels reads as its name
             try:
-                lifecycle = self.ledger.lifecycle_of(snap)
-                state = lifecycle.state(snap.state)
+                state = self.ledger.lifecycle_of(snap).state(snap.state)
                 label = state.label_zh if self.lang == "zh" else state.label_en
             except (DefinitionError, LookupError):
-                lifecycle = None
+                pass
             self._states[key] = label
         return label
 
