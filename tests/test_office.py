@@ -645,6 +645,17 @@ def test_to_frame_has_typed_columns_and_chinese_labels(source: Ledger) -> None:
     assert list(zh.columns[:2]) == ["受理编号", "交办批次"]
 
 
+def test_to_frame_with_polars(source: Ledger) -> None:
+    """engine="polars" gives a polars frame with the same typed columns."""
+    pl = pytest.importorskip("polars")
+    frame = source.to_frame("complaints", as_of=AS_OF, engine="polars", columns="zh")
+    assert frame.schema["交办批次"] == pl.Int64
+    assert frame.schema["交办日期"] == pl.Date
+    assert frame.schema["受理时间"] == pl.Datetime(time_zone="Asia/Shanghai")
+    assert frame["受理编号"].to_list() == ["YY-0001", "YY-0002", "YY-0003", "YY-0004"]
+    assert frame["交办日期"].to_list()[:2] == [dt.date(2023, 6, 27), dt.date(2023, 6, 28)]
+
+
 def test_a_missing_extra_names_the_install_command(
     source: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
