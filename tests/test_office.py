@@ -185,6 +185,20 @@ def test_unknown_kind_and_file_type_are_refused(source: Ledger, tmp_path: Path) 
     assert list(tmp_path.iterdir()) == []
 
 
+def test_import_refuses_a_missing_file_and_an_unknown_channel(
+    source: Ledger, tmp_path: Path
+) -> None:
+    """A missing file, another file type or an unknown default channel is a TableError."""
+    with pytest.raises(TableError, match="no such file"):
+        source.import_table(tmp_path / "missing.csv")
+    with pytest.raises(TableError, match=r"\.xlsx or \.csv"):
+        source.import_table(tmp_path / "a.ods")
+    path = tmp_path / "a.csv"
+    source.export(path, as_of=AS_OF)
+    with pytest.raises(TableError, match="no channel"):
+        source.import_table(path, channel="pigeon")
+
+
 def test_export_reads_the_ledger_as_of_the_day(source: Ledger, tmp_path: Path) -> None:
     """A table as of 06-27 holds the cases received by then, before the second batch."""
     path = tmp_path / "a.csv"
