@@ -55,11 +55,29 @@ def _anchor(text: str) -> dt.date | dt.datetime:
         ) from None
 
 
+def _typed(text: str) -> tuple[dt.date | None, dt.time | None]:
+    """A day and/or time of day in a form an office types (2024/3/31, 2024年3月31日,
+    3月31日 of this year, 2024-03-31 09:00), read by pendulum as the 台账 import reads them."""
+    from ._office.cells import CellError, parse_moment
+
+    try:
+        # The command line is the edge: a day typed without its year is of this year.
+        return parse_moment(text, dt.date.today().year)
+    except CellError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date (2024-03-31, 2024/3/31, 2024年3月31日): {exc}"
+        ) from None
+
+
 def _day(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+        pass
+    day, _ = _typed(text)
+    if day is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is a time of day; give the date")
+    return day
 
 
 def _existing(target: str) -> str | None:
@@ -225,14 +243,23 @@ def _version() -> str:
 
 
 def _instant(text: str) -> dt.datetime:
+    """An instant: ISO 8601 with its offset, or a day and time as an office types them
+    (2024-07-15 09:00, 2024/7/15 9:00, 2024年7月15日 9:00), in China Standard Time."""
     try:
         value = dt.datetime.fromisoformat(text.strip())
+        if len(text.strip()) <= len("2024-07-15"):
+            # A day alone is no instant: when in the day it happened is the point.
+            raise ValueError(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an instant; write it as YYYY-MM-DDTHH:MM+08:00"
-        ) from None
+        day, time = _typed(text)
+        if day is None or time is None:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not an instant; give a day and a time, e.g. 2024-07-15 09:00 "
+                "(China Standard Time) or 2024-07-15T09:00+08:00"
+            ) from None
+        value = dt.datetime.combine(day, time.replace(tzinfo=None))
     if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no time zone; add one, e.g. {text}+08:00")
+        value = value.replace(tzinfo=SHANGHAI)
     return as_instant(value)
 
 
@@ -793,7 +820,7 @@ def _day_work_parsers(
     fire.add_argument("event", help="the event, e.g. record_finding")
     fire.add_argument("--actor", type=_actor, required=True, help="ROLE:AREA[:NAME] of who acts")
     fire.add_argument(
-        "--at", type=_instant, help="when it happened, YYYY-MM-DDTHH:MM+08:00 (default now)"
+        "--at", type=_instant, help="when it happened, e.g. 2024-07-15 09:00 (UTC+8) (default now)"
     )
     fire.add_argument(
         "--data",
@@ -813,7 +840,7 @@ def _day_work_parsers(
     )
     sweep.add_argument("db", help="SQLite file or database URL")
     sweep.add_argument(
-        "--now", type=_instant, help="the instant YYYY-MM-DDTHH:MM+08:00 (default now)"
+        "--now", type=_instant, help="the instant, e.g. 2024-07-15 09:00 (UTC+8) (default now)"
     )
     sweep.add_argument("--json", action="store_true", help="print the alerts recorded as JSON")
     report = sub.add_parser(
