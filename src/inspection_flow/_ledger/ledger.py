@@ -9,17 +9,25 @@ sweep → the inspection's domain commands (rounds, complaints, tasks) → queri
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import Any
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from .._areas import Actor
+from .._calendar import YearSchedule
+from .._display import html_table, markdown_table
 from .._records import ALERT, Commit, Event, Snapshot, fold
 from .._rules import SHANGHAI, as_instant
 from ..exceptions import AnchorError, StoreError
-from ..stores import Anchor, MemoryStore, RepairReport, VerifyReport
+from ..stores import Anchor, EventStore, MemoryStore, RepairReport, VerifyReport
 from .briefing import Briefing, Period, compute_briefing
 from .queries import _Queries
+from .values import AlertNotice
+
+if TYPE_CHECKING:
+    from .._office import ImportReport
 
 __all__ = ["Ledger", "LedgerView"]
 
@@ -47,9 +55,11 @@ class Ledger(_Queries):
         sweep records the alerts it finds in one event dated by the latest of them; each
         alert counts from its own instant, so one that fell due by then counts as
         recorded although its event is dated later (the event is not in the view's
-        history).  It reads the store's events once (one pass,
-        :meth:`EventStore.histories`) and keeps the result in memory: it costs more than
-        the live projection, in proportion to the events read.
+        history).  When nothing in the store happened after the cutoff
+        (:meth:`EventStore.latest_at`), the view reads the ledger's own projection, as
+        quick as the ledger; otherwise it reads the store's events once (one pass,
+        :meth:`EventStore.histories`) and keeps the result in memory, which costs in
+        proportion to the events read.
 
         Args:
             when: a day (meaning its end, 24:00 Asia/Shanghai), or an aware instant.
@@ -63,6 +73,14 @@ class Ledger(_Queries):
             AnchorError: ``when`` is neither a day nor an aware datetime.
         """
         cutoff = _cutoff(when)
+        latest = self.store.latest_at()
+        if latest is not None and latest <= cutoff:
+            # Every event is in the view: its fold is the stored projection.
+            return LedgerView(self, self.store, cutoff)
+        return self._replayed(cutoff)
+
+    def _replayed(self, cutoff: dt.datetime) -> LedgerView:
+        """The view as of ``cutoff``, folded from the events that happened by then."""
         store = MemoryStore()
         for events in self.store.histories():
             snapshot: Snapshot | None = None
@@ -112,6 +130,130 @@ class Ledger(_Queries):
         complaints and tasks.
         """
         return compute_briefing(self, as_of, period=period, number=number, round_id=round_id)
+
+    # -- office documents (the [office] extra; see docs/office.md) --------------------------
+
+    def export(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        kind: str | Sequence[str] = "complaints",
+        as_of: dt.date,
+        lang: Literal["zh", "en"] = "zh",
+        batch: int | None = None,
+    ) -> None:
+        """Write the ledger's tables as they stood at the end of ``as_of`` to a file.
+
+        Args:
+            path: a ``.xlsx`` workbook (one sheet per kind: frozen header, column widths,
+                date cells) or a ``.csv`` file (one kind, UTF-8 with a BOM).
+            kind: ``complaints`` (信访件台账), ``tasks`` (整改台账), ``overdue``,
+                ``escalations``, ``disclosure`` (信访件办理情况一览表), or several.
+            as_of: the day whose end the tables are drawn at.
+            lang: ``zh`` (Chinese headers and labels) or ``en``.
+            batch: for ``disclosure``, the batch to list (default: every batch).
+
+        Raises:
+            TableError: unknown kind, language or file type.
+            MissingDependencyError: a ``.xlsx`` file without ``inspection-flow[office]``.
+        """
+        # The office layer stands above the ledger; it is loaded only when asked for.
+        from .._office import export_table
+
+        export_table(self, path, kind=kind, as_of=as_of, lang=lang, batch=batch)
+
+    def import_table(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        round_id: str | None = None,
+        actor: Actor | None = None,
+        sheet: str | None = None,
+        mapping: Mapping[str, str] | str | os.PathLike[str] | None = None,
+        channel: str = "phone",
+        skip_bad: bool | str | os.PathLike[str] = False,
+    ) -> ImportReport:
+        """Import a hand-kept 信访件台账 (``.xlsx`` or ``.csv``): each row's receipt,
+        and its hand-over where it gives a 交办日期; re-importing adds nothing.
+
+        Every row is checked before anything is written; while a row is bad nothing is
+        imported unless ``skip_bad`` is set (a path writes the rejected rows there).
+        docs/office.md lists the headers, date forms and mapping files read.
+
+        Raises:
+            TableImportError: bad rows, each with sheet, row number, column and reason.
+            TableError: the file cannot be read, or has no header row.
+            MissingDependencyError: a ``.xlsx`` file without ``inspection-flow[office]``.
+        """
+        from .._office import import_table
+
+        return import_table(
+            self,
+            path,
+            round_id=round_id,
+            actor=actor,
+            sheet=sheet,
+            mapping=mapping,
+            channel=channel,
+            skip_bad=skip_bad,
+        )
+
+    def to_frame(
+        self,
+        kind: str = "complaints",
+        *,
+        as_of: dt.date,
+        lang: Literal["zh", "en"] = "zh",
+        columns: str = "keys",
+        engine: str = "pandas",
+        batch: int | None = None,
+    ) -> Any:
+        """Return a table of the ledger as it stood at the end of ``as_of`` as a
+        DataFrame with typed columns (whole numbers, days, instants, text).
+
+        Args:
+            kind: as for :meth:`export`.
+            lang: the language of the labels in the cells (states, areas, categories).
+            columns: name the columns by field (``keys``) or by header (``zh``, ``en``);
+                ``frame.attrs["labels"]`` maps each field to its Chinese header (pandas).
+            engine: ``pandas`` or ``polars``.
+
+        Raises:
+            TableError: unknown kind, language, column naming or engine.
+            MissingDependencyError: the engine is not installed.
+        """
+        from .._office import to_frame
+
+        return to_frame(
+            self, kind, as_of=as_of, lang=lang, columns=columns, engine=engine, batch=batch
+        )
+
+    # -- display --------------------------------------------------------------------------
+
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        # The store's head is one small read: a repr never counts a large ledger's rows.
+        head = self.store.head()
+        store = self.store
+        shown = repr(store) if type(store).__repr__ is not object.__repr__ else type(store).__name__
+        rows = [("store", shown), ("rulebook", self.rulebook.name)]
+        if head is not None:
+            rows += [("entities", str(head.entities)), ("events", str(head.events))]
+        cutoff = getattr(self, "cutoff", None)
+        if cutoff is not None:
+            rows.append(("as of", cutoff.isoformat()))
+        return type(self).__name__, rows
+
+    def __repr__(self) -> str:
+        name, rows = self._summary()
+        return f"<{name} " + ", ".join(f"{k}={v}" for k, v in rows) + ">"
+
+    def _repr_html_(self) -> str:
+        name, rows = self._summary()
+        return html_table(name, ("", ""), rows)
+
+    def _repr_markdown_(self) -> str:
+        name, rows = self._summary()
+        return markdown_table(name, ("", ""), rows)
 
 
 def _alerts_due_by(snapshot: Snapshot, event: Event, cutoff: dt.datetime) -> Snapshot:
@@ -164,7 +306,7 @@ class LedgerView(Ledger):
         ledger: the ledger it is a view of.
     """
 
-    def __init__(self, ledger: Ledger, store: MemoryStore, cutoff: dt.datetime) -> None:
+    def __init__(self, ledger: Ledger, store: EventStore, cutoff: dt.datetime) -> None:
         super().__init__(
             store,
             rulebook=ledger.rulebook,
@@ -189,6 +331,23 @@ class LedgerView(Ledger):
     def _commit_new(
         self, ev: Event, snap: Snapshot, command_id: str | None, *, generated: bool = False
     ) -> Snapshot:
+        raise self._refuse()
+
+    def sweep(self, now: dt.datetime | None = None, *, limit: int = 500) -> list[AlertNotice]:
+        """Refuse: a view records no alerts (a view of the whole ledger reads its store,
+        where claiming alerts would hold them back from the ledger's own sweepers).
+
+        Raises:
+            StoreError: always.
+        """
+        raise self._refuse()
+
+    def supply_calendar_year(self, schedule: YearSchedule) -> bool:
+        """Refuse: a view keeps no calendar year (keep it in the ledger itself).
+
+        Raises:
+            StoreError: always.
+        """
         raise self._refuse()
 
     def verify(self, *, deep: bool = False, anchor: Anchor | str | None = None) -> VerifyReport:
