@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -69,7 +69,14 @@ OUTSIDE_ROUND = ("refuse", "pass_on")
 #: The letters published acceptance numbers give the channels: D (电) a call, X (信) a
 #: written complaint.
 CHANNEL_LETTERS = {"phone": "D", "letter": "X", "mailbox": "X", "email": "X", "visit": "X"}
-_DISPATCH_KEYS = {"cadence", "source", "confidence"}
+_DISPATCH_KEYS = {
+    "cadence",
+    "source",
+    "confidence",
+    "report_day",
+    "report_source",
+    "report_confidence",
+}
 _RECORDING_KEYS = {"backdate_limit"}
 _AREA_KEYS = {"name", "parent", "aliases"}
 _PERMISSION_KEYS = {"lifecycle", "event", "roles"}
@@ -158,6 +165,9 @@ class Rulebook:
         rules: deadline rules by key (``station_in``, ``case_result``, ``plan``, …).
         ladders: warning/escalation ladders for deadlines whose dates come from the data.
         dispatch: progress dispatch cadence (``monthly`` or ``quarterly``).
+        dispatch_report_day: the day of a dispatch's month by which progress reports are
+            due (``[dispatch] report_day``): a day from 1 to 28, or ``"last"`` (月底),
+            the default.
         areas: area codes with their names and parents.
         lifecycles: the lifecycle definitions, with this rulebook's changes applied.
         notes: the source and confidence of each value, by dotted key.
@@ -198,6 +208,7 @@ class Rulebook:
     channel_letters: Mapping[str, str] = attrs.field(
         converter=_read_only, factory=lambda: dict(CHANNEL_LETTERS)
     )
+    dispatch_report_day: int | Literal["last"] = "last"
 
     def rule(self, key: str) -> DeadlineRule:
         """Return the deadline rule ``key``.
@@ -546,6 +557,23 @@ class _Parser:
             raise self.fail("dispatch.cadence", "must be monthly or quarterly")
         if dispatch_t:
             self.note("dispatch", dispatch_t)
+        report_day = dispatch_t.get("report_day", "last")
+        if report_day != "last" and (
+            not isinstance(report_day, int)
+            or isinstance(report_day, bool)
+            or not 1 <= report_day <= 28
+        ):
+            raise self.fail(
+                "dispatch.report_day", 'must be a day from 1 to 28, or "last" for the month\'s end'
+            )
+        if "report_day" in dispatch_t:
+            self.note(
+                "dispatch.report_day",
+                {
+                    "source": dispatch_t.get("report_source", ""),
+                    "confidence": dispatch_t.get("report_confidence", ""),
+                },
+            )
         areas: dict[str, tuple[str, str | None]] = {}
         area_aliases: dict[str, str] = {}
         for code, value in self.table(data, "areas").items():
@@ -605,6 +633,7 @@ class _Parser:
             area_aliases,
             acceptance_number,
             channel_letters,
+            dispatch_report_day=report_day,
         )
 
     def numbering(self, t: Mapping[str, Any]) -> tuple[str, dict[str, str]]:

@@ -135,6 +135,15 @@ _ZH: dict[str, str] = {
     "report.late_hand_over": (
         "晚交办：第{number}批 {n}件应于 {day} 交办，{handed} 才交办（晚{days}天）"
     ),
+    "report.publications": (
+        "已公开一览表：{n}张（最近一张：第{batch}批，{day}）；待公开或待再次公开：{waiting}件"
+    ),
+    "report.dispatch": (
+        "调度（{period}，评价日 {day}）：贴蓝签{blue}项、挂黄牌{yellow}项、亮红灯{red}项、"
+        "已完成{done}项；专函督办：{letters}；约谈：{talks}"
+    ),
+    "report.none": "无",
+    "report.ids_sep": "、",
     "report.on_time": (
         "按时办结率 {case_on_time}（逾期办结 {cases_met_late} 件，仍超期 {cases_overdue} 件）；"
         "按期完成率 {task_on_time}（逾期完成 {tasks_met_late} 项，仍超期 {tasks_overdue} 项）"
@@ -168,12 +177,14 @@ _ZH: dict[str, str] = {
     "label.rule.public_notice": "销号公示",
     "label.rule.document_request": "提供调阅资料",
     "label.rule.task_deadline": "整改时限",
+    "label.rule.dispatch_report": "调度进展报送",
     "label.overdue.result_due": "逾期未反馈",
     "label.overdue.publish_due": "逾期未公开",
     "label.overdue.plan_due": "逾期未报送整改方案",
     "label.overdue.progress_report_due": "逾期未报送整改进展",
     "label.overdue.rectify_due": "逾期未完成整改",
     "label.overdue.provide_due": "逾期未提供",
+    "label.overdue.reports_due": "逾期未报送调度进展",
 }
 
 _EN: dict[str, str] = {
@@ -296,6 +307,16 @@ _EN: dict[str, str] = {
         "Handed over late: batch {number}, {n} case due {day}, handed over {handed} "
         "({days} days late)"
     ),
+    "report.publications": (
+        "Lists published: {n} (latest: batch {batch}, {day}); awaiting publication or "
+        "publication again: {waiting} cases"
+    ),
+    "report.dispatch": (
+        "Dispatch {period} (judged {day}): blue {blue}, yellow {yellow}, red {red}, "
+        "done {done}; supervision letters: {letters}; summons talks: {talks}"
+    ),
+    "report.none": "none",
+    "report.ids_sep": ", ",
     "report.on_time": (
         "Cases concluded on time {case_on_time} ({cases_met_late} late, {cases_overdue} still "
         "overdue); tasks completed on time {task_on_time} ({tasks_met_late} late, "
