@@ -6,7 +6,8 @@ changelog, included into the site whole, links to ``docs/ledger.md`` from the re
 root. On the site those files are pages of their own (source-case.md, changelog.md): the
 links are rewritten when a page is built, the Markdown files stay as they are. The
 changelog page is CHANGELOG.md itself, read here (not by a snippet, which would be expanded
-after this hook) so that its links can be made relative to docs/.
+after this hook) so that its links can be made relative to docs/. The generated reference
+loses the Sphinx role markers (``:meth:``) its docstrings carry.
 """
 
 from __future__ import annotations
@@ -31,6 +32,16 @@ def _rewrite(markdown: str, from_root: bool) -> str:
         return f"]({target}{anchor})"
 
     return _LINK.sub(replace, markdown)
+
+
+# The docstrings cross-reference with Sphinx roles (:meth:`sweep`), which the Google-style
+# renderer leaves as text before the code: the site shows the name alone.
+_ROLE = re.compile(r":(?:meth|class|func|attr|exc|mod|data|obj):(?=<code>)")
+
+
+def on_page_content(html: str, page: Any, **kwargs: Any) -> str:
+    """The page's HTML without the Sphinx role markers the docstrings carry."""
+    return _ROLE.sub("", html)
 
 
 def on_page_markdown(markdown: str, page: Any, **kwargs: Any) -> str:
