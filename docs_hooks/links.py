@@ -4,10 +4,11 @@ The Markdown in docs/ is read on GitHub as well as on the site, so it links to f
 they live in the repository (``../examples/source_case.py``, ``../CHANGELOG.md``); the
 changelog, included into the site whole, links to ``docs/ledger.md`` from the repository's
 root. On the site those files are pages of their own (source-case.md, changelog.md): the
-links are rewritten when a page is built, the Markdown files stay as they are. The
-changelog page is CHANGELOG.md itself, read here (not by a snippet, which would be expanded
-after this hook) so that its links can be made relative to docs/. The generated reference
-loses the Sphinx role markers (``:meth:``) its docstrings carry.
+links are rewritten when a page is built, the Markdown files stay as they are. The notebook
+is served as it is, to download. The changelog page is CHANGELOG.md itself, read here (not
+by a snippet, which would be expanded after this hook) so that its links can be made
+relative to docs/. The generated reference loses the Sphinx role markers (``:meth:``) its
+docstrings carry.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from typing import Any
 OUTSIDE_DOCS = {
     "../examples/source_case.py": "source-case.md",
     "../CHANGELOG.md": "changelog.md",
+    "../examples/notebook.ipynb": "examples/notebook.ipynb",
 }
+#: Files from outside docs/ that the site serves as they are, to download.
+SHIPPED = ("examples/notebook.ipynb",)
 _LINK = re.compile(r"\]\((?P<target>[^)\s#]+)(?P<anchor>#[^)\s]*)?\)")
 
 
@@ -42,6 +46,16 @@ _ROLE = re.compile(r":(?:meth|class|func|attr|exc|mod|data|obj):(?=<code>)")
 def on_page_content(html: str, page: Any, **kwargs: Any) -> str:
     """The page's HTML without the Sphinx role markers the docstrings carry."""
     return _ROLE.sub("", html)
+
+
+def on_files(files: Any, config: Any) -> Any:
+    """Add the files the site serves for download (the notebook) to the site's files."""
+    from mkdocs.structure.files import File
+
+    root = Path(config["config_file_path"]).parent
+    for name in SHIPPED:
+        files.append(File.generated(config, name, abs_src_path=str(root / name)))
+    return files
 
 
 def on_page_markdown(markdown: str, page: Any, **kwargs: Any) -> str:
