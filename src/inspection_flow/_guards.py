@@ -23,6 +23,7 @@ from .exceptions import DefinitionError
 if TYPE_CHECKING:
     from ._areas import Actor
     from ._records import Snapshot
+    from ._rulebook import Rulebook
 
 __all__ = [
     "DERIVATIONS",
@@ -43,6 +44,9 @@ class LedgerView(Protocol):
 
     def find(self, **filters: Any) -> list[Snapshot]:
         """Return entities matching the filters of :meth:`Ledger.find`."""
+
+    def rulebook_of(self, entity: Snapshot | str) -> Rulebook:
+        """Return the rulebook governing an entity (its round's)."""
 
 
 @attrs.frozen
