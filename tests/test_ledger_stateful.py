@@ -29,6 +29,7 @@ from inspection_flow import (
     Lifecycle,
     PayloadError,
     PermissionDeniedError,
+    Rulebook,
     Snapshot,
     load_rulebook,
 )
@@ -84,6 +85,48 @@ MAX_ENTITIES = 9
 #: Who fires: the right actor for the event, any role, an actor of another area, or the
 #: owner's own unit posing as its verifier.
 WHO = st.sampled_from(["right", "right", "right", "any", "elsewhere", "same_unit"])
+
+
+_REVIEW_GUARDS = frozenset(
+    {
+        "result_with_this_level",
+        "result_with_team",
+        "fully_closed",
+        "next_acceptance_review",
+        "acceptance_complete",
+    }
+)
+
+
+def _level_of(actor: Actor) -> str:
+    """An actor's review level, as a clerk reads it: the team, or its area's level."""
+    if actor.role == "inspection_team":
+        return "team"
+    if actor.area.endswith("0000"):
+        return "province"
+    return "city" if actor.area.endswith("00") else "county"
+
+
+def _review_guard_fails(
+    guard: str, rulebook: Rulebook, snap: Snapshot, actor: Actor, when: dt.datetime
+) -> bool:
+    """Whether a guard of the relay or of acceptance refuses, worked out from the data."""
+    relay = rulebook.review_levels
+    level = snap.data.get("result_level") or relay[1]
+    if guard == "result_with_this_level":
+        return level == "team" or _level_of(actor) != level
+    if guard == "result_with_team":
+        return snap.state == "reported" and level != "team"
+    if guard == "fully_closed":
+        return snap.state == "interim_closed"
+    done = [r["level"] for r in snap.data.get("acceptance_reviews") or []]
+    missing = [lv for lv in rulebook.acceptance_levels if lv not in done]
+    if guard == "next_acceptance_review":
+        by = snap.data.get("applied_by")
+        own = by is not None and (by["area"], by["name"]) == (actor.area, actor.name)
+        return not missing or _level_of(actor) != missing[0] or own
+    notice = snap.deadlines.get("notice_ends")
+    return bool(missing) or notice is None or notice.status != "open" or when < notice.due_at
 
 
 class LedgerMachine(RuleBasedStateMachine):
@@ -372,6 +415,8 @@ class LedgerMachine(RuleBasedStateMachine):
         if guard == "notice_elapsed":
             record = snap.deadlines.get("notice_ends")
             return record is None or record.status != "open" or when < record.due_at
+        if guard in _REVIEW_GUARDS:
+            return _review_guard_fails(guard, self.ledger.rulebook_of(snap), snap, actor, when)
         assert guard == "all_tasks_closed"
         tasks = self.ledger.find(kind="task", round_id="R")
         return any(s.state not in ("closed", "filed") for s in tasks)

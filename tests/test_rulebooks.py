@@ -69,7 +69,7 @@ def test_builtin_values_carry_source_and_confidence(name: str) -> None:
     expected = (
         {f"deadlines.{k}" for k in rb.rules}
         | {f"ladders.{k}" for k in rb.ladders}
-        | {"intake", "dispatch"}
+        | {"intake", "dispatch", "review"}
     )
     assert set(rb.notes) == expected
     for key, (source, confidence) in rb.notes.items():

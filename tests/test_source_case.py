@@ -28,6 +28,7 @@ OTHER_ROUND = "HN-2023-2-CD"
 
 HESHAN = Actor("owner_unit", "430903", "赫山区")
 ZIYANG = Actor("owner_unit", "430902", "资阳区")
+ZIYANG_ACCEPTOR = Actor("accepting_unit", "430902", "资阳区生态环境分局")
 ANHUA = Actor("owner_unit", "430923", "安化县")
 TAOJIANG = Actor("owner_unit", "430922", "桃江县")
 YUANJIANG = Actor("owner_unit", "430981", "沅江市")
@@ -187,8 +188,11 @@ def replay() -> SourceCase:
     fire("YY-C02", "report_result", ZIYANG, at("2023-07-06"), summary="已完成清淤")
     fire("YY-C03", "report_result", ANHUA, at("2023-07-06"), summary="部分属实，已整改")
     fire("YY-C04", "report_result", TAOJIANG, at("2023-07-07"), summary="经核查不属实")
+    # The city's liaison group checks each county's result and sends it up to the team.
     for cid in ("YY-C01", "YY-C02", "YY-C03"):
+        fire(cid, "forward_result", LIAISON, at("2023-07-07", 9))
         fire(cid, "publish", LIAISON, at("2023-07-07", 10), where="益阳日报")
+    fire("YY-C04", "forward_result", LIAISON, at("2023-07-08", 9))
     fire("YY-C04", "publish", LIAISON, at("2023-07-08", 10), where="益阳日报")
     for cid in ("YY-C01", "YY-C03", "YY-C04"):
         fire(cid, "close", LIAISON, at("2023-07-10"))
@@ -299,9 +303,20 @@ def replay() -> SourceCase:
     fire("YY-T01", "file", RECT_OFFICE, at("2024-01-30"))
     seen["rates 2024-02-01"] = ledger.rates(at("2024-02-01"), round_id=ROUND)
 
-    # The case accepted and closed (验收销号) after its interim closing.
+    # The case accepted and closed (验收销号): not while closed only for now (阶段性办结);
+    # once closed fully, reviewed by the district and the city, after its public notice.
+    case.refused(
+        "interim acceptance", lambda: fire("YY-C02", "apply_acceptance", ZIYANG, at("2023-09-20"))
+    )
+    fire("YY-C02", "close", LIAISON, at("2023-09-28"))
     fire("YY-C02", "apply_acceptance", ZIYANG, at("2023-10-10"))
-    fire("YY-C02", "accept", ACCEPTOR, at("2023-10-15"))
+    fire("YY-C02", "review_acceptance", ZIYANG_ACCEPTOR, at("2023-10-10", 15))
+    fire("YY-C02", "start_notice", ZIYANG, at("2023-10-11"), where="资阳区人民政府网站")
+    case.refused(
+        "acceptance in notice", lambda: fire("YY-C02", "accept", ACCEPTOR, at("2023-10-20"))
+    )
+    fire("YY-C02", "review_acceptance", ACCEPTOR, at("2023-10-20", 10))
+    fire("YY-C02", "accept", ACCEPTOR, ledger.get("YY-C02").deadlines["notice_ends"].due_at)
 
     # The medium-term and the long-term task, then the round closes and is archived.
     fire("YY-T02", "start", ZIYANG, at("2023-11-27"))

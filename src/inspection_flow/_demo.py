@@ -280,6 +280,8 @@ def build_demo(
                 summary="已调查处理，详见办理情况",
                 dispositions=dispositions,
             )
+            # The city's liaison group checks the county's result and sends it up.
+            ledger.fire(cid, "forward_result", actor=LIAISON, at=t + dt.timedelta(hours=1))
             t += dt.timedelta(days=rng.randint(1, 3))
             ledger.fire(cid, "publish", actor=LIAISON, at=t, where="益阳日报、益阳市人民政府网")
             if rng.random() < 0.55:
