@@ -481,6 +481,33 @@ def test_the_four_findings(case: SourceCase) -> None:
     ]
 
 
+def test_each_result_went_up_through_the_city(case: SourceCase) -> None:
+    """Every result published reached the team through the city's liaison group."""
+    for cid in ("YY-C01", "YY-C02", "YY-C03", "YY-C04"):
+        names = [e.name for e in case.ledger.history(cid)]
+        assert names.index("report_result") < names.index("forward_result") < names.index("publish")
+        assert case.ledger.get(cid).data["result_level"] == "team"
+
+
+def test_the_case_was_accepted_only_after_full_closing_its_notice_and_reviews(
+    case: SourceCase,
+) -> None:
+    """YY-C02 was refused acceptance while closed only for now, and during its notice without
+    the city's review; it was accepted once both had happened."""
+    interim = case.seen["interim acceptance"]
+    assert isinstance(interim, GuardError)
+    assert interim.guard == "fully_closed"
+    early = case.seen["acceptance in notice"]
+    assert isinstance(early, GuardError)
+    assert early.guard == "acceptance_complete"
+    assert "runs until 2023-10-24 24:00" in early.reason
+    assert "city level (市级)" in early.reason
+    snap = case.ledger.get("YY-C02")
+    assert snap.state == "accepted"
+    assert [r["level"] for r in snap.data["acceptance_reviews"]] == ["county", "city"]
+    assert snap.deadlines["notice_ends"].status == "met"
+
+
 def test_split_and_shared_cases(case: SourceCase) -> None:
     """A split case's parts keep its clock; both owners act on a shared case."""
     parts: list[Snapshot] = case.seen["split"]
