@@ -4,6 +4,7 @@ inspections (生态环境保护督察)."""
 import typing as _typing
 
 from ._areas import ROLES, Actor, AreaRegistry
+from ._briefing import briefing_docx, briefing_html, briefing_markdown
 from ._builtin import (
     ACCOUNTABILITY,
     COMPLAINT,
@@ -22,6 +23,11 @@ from ._ledger import (
     CATEGORIES_ZH,
     AlertNotice,
     Batch,
+    Briefing,
+    BriefingArea,
+    BriefingBatch,
+    BriefingItem,
+    BriefingTask,
     Clock,
     DeadlineView,
     Decision,
@@ -101,6 +107,11 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "AreaRegistry",
     "BUILTIN_RULEBOOKS",
     "Batch",
+    "Briefing",
+    "BriefingArea",
+    "BriefingBatch",
+    "BriefingItem",
+    "BriefingTask",
     "CATEGORIES",
     "CATEGORIES_ZH",
     "COMPLAINT",
@@ -179,6 +190,9 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "Wording",
     "WordingError",
     "YearSchedule",
+    "briefing_docx",
+    "briefing_html",
+    "briefing_markdown",
     "guard",
     "load_rulebook",
     "parse_rulebook",

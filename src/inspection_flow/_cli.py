@@ -6,14 +6,37 @@ import argparse
 import datetime as dt
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from ._calendar import ChinaCalendar, YearSchedule
-from ._rules import DeadlineRule, as_instant
-from .exceptions import CalendarCoverageError, InspectionFlowError
+from ._rules import SHANGHAI, DeadlineRule, as_instant
+from ._terminal import print_table, to_json
+from .exceptions import (
+    CalendarCoverageError,
+    InspectionFlowError,
+    LifecycleError,
+    MissingDependencyError,
+    PayloadError,
+    StoreError,
+)
 
-# Commands that write to an existing ledger; the reading ones (status, verify, anchor)
-# open it read-only, and the store refuses a missing file itself.
-_WRITING_ON_LEDGERS = ("repair", "upgrade", "calendar")
+if TYPE_CHECKING:
+    from ._ledger import Ledger
+
+# Commands on an existing ledger: a missing file is a usage error (exit 2) found before
+# opening, so nothing is created; the reading ones also open it read-only.
+_WRITING_ON_LEDGERS = (
+    "repair",
+    "upgrade",
+    "calendar",
+    "fire",
+    "sweep",
+    "status",
+    "verify",
+    "anchor",
+    "overdue",
+    "report",
+)
 
 
 def _anchor(text: str) -> dt.date | dt.datetime:
@@ -74,10 +97,9 @@ def _uncovered(exc: CalendarCoverageError) -> str:
 
 
 def _calendar_add(args: argparse.Namespace) -> int:
-    from ._ledger import Ledger
 
     schedules = [s for path in args.files for s in YearSchedule.from_file(path)]
-    with Ledger.open(args.db, calendar=_calendar(args)) as ledger:
+    with _open(args.db, calendar=_calendar(args)) as ledger:
         for sched in schedules:
             if ledger.supply_calendar_year(sched):
                 print(f"{sched.year}: kept in the ledger ({sched.source})")
@@ -111,10 +133,12 @@ def _calendar_show(args: argparse.Namespace) -> int:
     if args.db is None:
         calendar = _calendar(args)
     else:
-        from ._ledger import Ledger
-
-        with Ledger.open(args.db, read_only=True, calendar=_calendar(args)) as ledger:
+        with _open(args.db, read_only=True, calendar=_calendar(args)) as ledger:
             calendar = ledger.calendar
+    if args.json:
+        years = {y: calendar.schedule(y).source for y in calendar.years}
+        print(to_json({"calendar": calendar.version, "years": years}))
+        return 0
     print(f"calendar: {calendar.version}")
     print(f"covers {calendar.years.start}–{calendar.years.stop - 1}")
     for year in calendar.years:
@@ -148,6 +172,315 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(db, as_of=args.as_of, lang=args.lang, calendar=_calendar(args))
 
 
+def _open(target: str, **options: Any) -> Ledger:
+    """Open a ledger; a target that is no ledger (an empty or foreign database, a URL of
+    a missing file) is a usage error, not a refusal."""
+    from ._ledger import Ledger
+
+    try:
+        return Ledger.open(target, **options)
+    except MissingDependencyError:
+        raise
+    except StoreError as exc:
+        raise _UsageError(str(exc)) from exc
+
+
+def _anchor_text(text: str) -> str:
+    """An anchor as typed; one that cannot be read is a usage error."""
+    from .stores import Anchor
+
+    try:
+        return str(Anchor.parse(text))
+    except StoreError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("inspection-flow")
+    except PackageNotFoundError:  # pragma: no cover - run from a source tree
+        return "unknown"
+
+
+def _instant(text: str) -> dt.datetime:
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an instant; write it as YYYY-MM-DDTHH:MM+08:00"
+        ) from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone; add one, e.g. {text}+08:00")
+    return as_instant(value)
+
+
+def _actor(text: str) -> object:
+    from ._areas import Actor
+
+    role, _, rest = text.partition(":")
+    area, _, name = rest.partition(":")
+    if not role or not area:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: write the actor as ROLE:AREA[:NAME], e.g. owner_unit:430903:赫山区人民政府"
+        )
+    return Actor(role, area, name)
+
+
+def _data_item(text: str) -> tuple[str, object]:
+    """``key=value``: the value read as JSON when it is (numbers, lists, true), else text."""
+    import json
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: write event data as KEY=VALUE")
+    try:
+        value: object = json.loads(raw)
+    except ValueError:
+        value = raw
+    if isinstance(value, float):
+        value = raw  # amounts are exact decimal text, never binary floats
+    return key.strip(), value
+
+
+def _today() -> dt.date:
+    # The command line is the edge: it may read the clock, the library never does.
+    return dt.datetime.now(SHANGHAI).date()
+
+
+def _end_of(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), SHANGHAI)
+
+
+def _calendar_line(calendar: ChinaCalendar, lang: str) -> str:
+    """Name the source of a calendar: the data package's version and any year supplied."""
+    supplied = [
+        f"{y}: {calendar.schedule(y).source}"
+        for y in calendar.years
+        if not calendar.schedule(y).source.startswith("chinesecalendar")
+    ]
+    extra = ("；" if lang == "zh" else "; ") + "; ".join(supplied) if supplied else ""
+    if lang == "zh":
+        return (
+            f"工作日历：{calendar.version}（国务院放假调休通知，经 chinesecalendar 数据包）{extra}"
+        )
+    return (
+        f"Working-day calendar: {calendar.version} (the State Council's holiday notices, "
+        f"through the chinesecalendar package){extra}"
+    )
+
+
+def _status_json(ledger: Ledger, as_of: dt.date, round_id: str | None) -> dict[str, object]:
+    view = ledger.as_of(as_of)
+    now = _end_of(as_of)
+    kinds = sorted(str(k) for k in view.counts("kind"))
+    return {
+        "as_of": as_of,
+        "round_id": round_id,
+        "calendar": ledger.calendar.version,
+        "states": {
+            k: view.counts("state", kind=k, round_id=None if k == "round" else round_id)
+            for k in kinds
+        },
+        "areas": view.counts("area", kind="complaint", round_id=round_id),
+        "categories": view.counts("categories", kind="complaint", round_id=round_id),
+        "batches": view.counts("batch", kind="complaint", round_id=round_id),
+        "rates": view.rates(now, round_id=round_id),
+        "overdue": [s.entity_id for s in view.overdue(now)],
+    }
+
+
+def _overdue_rows(
+    ledger: Ledger, as_of: dt.date, args: argparse.Namespace
+) -> list[dict[str, object]]:
+    view = ledger.as_of(as_of)
+    now = _end_of(as_of)
+    rows: list[dict[str, object]] = []
+    for snap in view.overdue(now, kind=args.kind, area=args.area):
+        if args.round_id is not None and args.round_id not in (snap.round_id, snap.entity_id):
+            continue
+        views = [v for v in view.deadlines(snap.entity_id) if v.is_overdue(now)]
+        if not views:
+            continue
+        dv = next((v for v in views if v.due_at == snap.next_due_at), views[0])
+        lifecycle = view.lifecycle_of(snap)
+        rows.append(
+            {
+                "entity_id": snap.entity_id,
+                "kind": snap.kind,
+                "area": snap.area,
+                "area_name": view.areas.name(snap.area),
+                "state": snap.state,
+                "state_label": lifecycle.state(snap.state).label_zh,
+                "deadline": dv.name,
+                "deadline_label": dv.label_zh,
+                "last_day": dv.last_day,
+                "days_overdue": (now - dv.due_at).days,
+                "explanation": dv.explain(args.lang),
+            }
+        )
+    return rows
+
+
+def _overdue(args: argparse.Namespace) -> int:
+
+    as_of = args.as_of or _today()
+    with _open(args.db, read_only=True, calendar=_calendar(args)) as ledger:
+        rows = _overdue_rows(ledger, as_of, args)
+    if args.json:
+        print(to_json({"as_of": as_of, "overdue": rows}))
+        return 0
+    zh = args.lang == "zh"
+    print_table(
+        ("编号", "区县", "状态", "期限", "截止日", "超期天数")
+        if zh
+        else ("id", "area", "state", "deadline", "last day", "days overdue"),
+        [
+            (
+                r["entity_id"],
+                r["area_name"],
+                r["state_label"] if zh else r["state"],
+                r["deadline_label"] if zh else r["deadline"],
+                str(r["last_day"]),
+                r["days_overdue"],
+            )
+            for r in rows
+        ],
+        sys.stdout,
+        title=(
+            f"{as_of.isoformat()} 超期事项：{len(rows)}"
+            if zh
+            else f"Overdue on {as_of}: {len(rows)}"
+        ),
+    )
+    for r in rows[: args.explain]:
+        print(f"\n【{r['entity_id']}】\n{r['explanation']}")
+    return 0
+
+
+def _fire(args: argparse.Namespace) -> int:
+
+    payload = dict(args.data)
+    at = args.at or dt.datetime.now(SHANGHAI)
+    with _open(args.db, calendar=_calendar(args)) as ledger:
+        event = ledger.fire(
+            args.entity,
+            args.event,
+            actor=args.actor,
+            at=at,
+            command_id=args.command_id,
+            late_entry_reason=args.late_entry_reason,
+            **payload,
+        )
+        snap = ledger.get(args.entity)
+    if args.json:
+        print(
+            to_json(
+                {
+                    "entity_id": event.entity_id,
+                    "event": event.name,
+                    "version": event.version,
+                    "at": event.at,
+                    "state": snap.state,
+                    "deadlines": {
+                        name: {"status": r.status, "last_day": r.last_day}
+                        for name, r in snap.deadlines.items()
+                    },
+                }
+            )
+        )
+    else:
+        print(
+            f"{event.entity_id}: {event.name} recorded as event {event.version}; state {snap.state}"
+        )
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+
+    now = args.now or dt.datetime.now(SHANGHAI)
+    with _open(args.db, calendar=_calendar(args)) as ledger:
+        notices = ledger.sweep(now)
+    if args.json:
+        print(to_json({"now": now, "alerts": notices}))
+        return 0
+    print_table(
+        ("entity", "area", "deadline", "alert", "due", "label"),
+        [
+            (n.entity_id, n.area, n.deadline, n.name, n.due_at.isoformat(), n.label_zh)
+            for n in notices
+        ],
+        sys.stdout,
+        title=f"sweep at {now.isoformat()}: {len(notices)} alert(s) recorded",
+    )
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    import os
+
+    from ._briefing import briefing_docx, briefing_html, briefing_markdown
+
+    as_of = args.as_of or _today()
+    with _open(args.db, read_only=True, calendar=_calendar(args)) as ledger:
+        briefing = ledger.briefing(
+            as_of, period=args.period, number=args.number, round_id=args.round_id
+        )
+    if args.json:
+        print(to_json(briefing))
+        return 0
+    if args.format == "docx":
+        out = args.out or f"briefing-{as_of.isoformat()}.docx"
+        briefing_docx(briefing, out)
+        print(f"{briefing.title}: {os.path.abspath(out)}")
+        return 0
+    text = briefing_html(briefing) if args.format == "html" else briefing_markdown(briefing)
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    with open(args.out, "w", encoding="utf-8") as f:
+        f.write(text)
+    print(f"{briefing.title}: {os.path.abspath(args.out)}")
+    return 0
+
+
+def _diagram(args: argparse.Namespace) -> int:
+    from ._rulebook import load_rulebook
+
+    rulebook = load_rulebook(args.rulebook)
+    lifecycle = rulebook.lifecycles.get(args.lifecycle)
+    if lifecycle is None:
+        raise _UsageError(
+            f"{args.lifecycle!r} is not a lifecycle of rulebook {rulebook.name!r}; "
+            f"its lifecycles: {', '.join(sorted(rulebook.lifecycles))}"
+        )
+    text = lifecycle.mermaid(args.lang)
+    if args.json:
+        print(to_json({"lifecycle": lifecycle.name, "rulebook": rulebook.name, "mermaid": text}))
+    else:
+        print(text)
+    return 0
+
+
+class _UsageError(Exception):
+    """What was typed names nothing or cannot be read: exit status 2."""
+
+
+#: Exit statuses: 0 done, 1 refused by the ledger or a check failed, 2 a usage error.
+_REFUSED, _USAGE = 1, 2
+
+
+def _status_of(exc: InspectionFlowError) -> int:
+    """1 when the ledger refused the command or a store failed; 2 when what was typed
+    (a date, a rule, a rulebook, an id, a language) cannot be used."""
+    if isinstance(exc, PayloadError) and exc.entity_id == "-":
+        return _USAGE  # a query's filter or option, as typed, not a command refused
+    if isinstance(exc, (LifecycleError, StoreError)):
+        return _REFUSED
+    return _USAGE
+
+
 def _parser() -> argparse.ArgumentParser:
     # Long by design: one argparse declaration per command; long but flat.
     parser = argparse.ArgumentParser(
@@ -171,10 +504,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="compute past the published years with weekends only, marked provisional",
     )
+    parser.add_argument("--version", action="version", version=f"inspection-flow {_version()}")
+    # Every reading command can print JSON for scripts instead of text for people.
+    as_json = argparse.ArgumentParser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="print JSON instead of text")
     sub = parser.add_subparsers(dest="command", required=True)
     due = sub.add_parser(
         "due",
-        parents=[years, provisional],
+        parents=[years, provisional, as_json],
         help="compute and explain a deadline",
         description="Compute a due date from an anchor and a rule, and explain each step. "
         "Example: inspection-flow due 2023-09-20 '30 working days'",
@@ -206,10 +543,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--lang", choices=("zh", "en"), default="zh")
     status = sub.add_parser(
-        "status", parents=[years, provisional], help="print the status of an existing ledger"
+        "status",
+        parents=[years, provisional, as_json],
+        help="print the status of an existing ledger",
+        description="Print a ledger's status as of a day (default today): counts by state, "
+        "area, batch and category, rates, overdue and due-soon items, and the calendar used.",
     )
     status.add_argument("db", help="SQLite file or database URL")
-    status.add_argument("--as-of", type=_day, required=True, help="status date YYYY-MM-DD")
+    status.add_argument(
+        "--as-of", type=_day, default=None, help="status date YYYY-MM-DD (default today)"
+    )
     status.add_argument("--round", dest="round_id", help="only this round")
     status.add_argument(
         "--rulebook",
@@ -219,7 +562,7 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--lang", choices=("zh", "en"), default="zh")
     verify = sub.add_parser(
         "verify",
-        parents=[years],
+        parents=[years, as_json],
         help="audit a ledger: hash chains, the ledger's head, and (--deep) the projection",
         description="Check every entity's hash chain, the ledger's head (nothing removed) "
         "and the record of applied commands; report every problem found. Exit status 0 "
@@ -232,11 +575,13 @@ def _parser() -> argparse.ArgumentParser:
         help="also fold every entity from its events and compare its projection",
     )
     verify.add_argument(
-        "--anchor", help="an anchor printed earlier by 'inspection-flow anchor' to check against"
+        "--anchor",
+        type=_anchor_text,
+        help="an anchor printed earlier by 'inspection-flow anchor' to check against",
     )
     anchor = sub.add_parser(
         "anchor",
-        parents=[years],
+        parents=[years, as_json],
         help="print a short digest of the whole ledger, to keep or publish outside it",
     )
     anchor.add_argument("db", help="SQLite file or database URL")
@@ -268,10 +613,98 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("db", help="SQLite file or database URL")
     add.add_argument("files", nargs="+", metavar="FILE", help="TOML year files")
     show = years_of.add_parser(
-        "show", parents=[years], help="print the years a calendar (or a ledger's) covers"
+        "show", parents=[years, as_json], help="print the years a calendar (or a ledger's) covers"
     )
     show.add_argument("db", nargs="?", help="SQLite file or database URL (optional)")
+    _day_work_parsers(sub, years, provisional, as_json)
     return parser
+
+
+def _day_work_parsers(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    years: argparse.ArgumentParser,
+    provisional: argparse.ArgumentParser,
+    as_json: argparse.ArgumentParser,
+) -> None:
+    """The commands of a day's work on a ledger: overdue, fire, sweep, report, diagram."""
+    overdue = sub.add_parser(
+        "overdue",
+        parents=[years, provisional, as_json],
+        help="list the items past a deadline on a day, most overdue first",
+    )
+    overdue.add_argument("db", help="SQLite file or database URL")
+    overdue.add_argument("--as-of", type=_day, help="the day YYYY-MM-DD (default today)")
+    overdue.add_argument("--kind", help="only this kind (complaint, task, …)")
+    overdue.add_argument("--area", help="only this area and the areas within it (a code)")
+    overdue.add_argument("--round", dest="round_id", help="only this round")
+    overdue.add_argument(
+        "--explain", type=int, default=0, metavar="N", help="explain the first N deadlines"
+    )
+    overdue.add_argument("--lang", choices=("zh", "en"), default="zh")
+    fire = sub.add_parser(
+        "fire",
+        parents=[years],
+        help="record an event on an entity (a step of its lifecycle)",
+        description="Record EVENT on ENTITY for an actor. Example: inspection-flow fire "
+        "yiyang.db YY-0001 start_investigation --actor owner_unit:430903:赫山区人民政府 "
+        "--at 2023-06-28T09:00+08:00",
+    )
+    fire.add_argument("db", help="SQLite file or database URL")
+    fire.add_argument("entity", help="the entity's id")
+    fire.add_argument("event", help="the event, e.g. record_finding")
+    fire.add_argument("--actor", type=_actor, required=True, help="ROLE:AREA[:NAME] of who acts")
+    fire.add_argument(
+        "--at", type=_instant, help="when it happened, YYYY-MM-DDTHH:MM+08:00 (default now)"
+    )
+    fire.add_argument(
+        "--data",
+        type=_data_item,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help='event data (repeatable); JSON values such as 3 or ["430903"] are read as such',
+    )
+    fire.add_argument("--command-id", help="an id that makes a retry record the event once")
+    fire.add_argument("--late-entry-reason", help="why a fact is entered long after it happened")
+    fire.add_argument("--json", action="store_true", help="print the event recorded as JSON")
+    sweep = sub.add_parser(
+        "sweep",
+        parents=[years],
+        help="record the warnings and escalations that came due",
+    )
+    sweep.add_argument("db", help="SQLite file or database URL")
+    sweep.add_argument(
+        "--now", type=_instant, help="the instant YYYY-MM-DDTHH:MM+08:00 (default now)"
+    )
+    sweep.add_argument("--json", action="store_true", help="print the alerts recorded as JSON")
+    report = sub.add_parser(
+        "report",
+        parents=[years, as_json],
+        help="write the numbered briefing (工作简报 第N期) of a day or a week",
+        description="Write a round's briefing as of a day: headline figures, tables by area "
+        "and category, overdue and escalated items with their deadlines explained, tasks by "
+        "序时进度, and charts. Word needs the office extra (python-docx).",
+    )
+    report.add_argument("db", help="SQLite file or database URL")
+    report.add_argument("--as-of", type=_day, help="the briefing's day YYYY-MM-DD (default today)")
+    report.add_argument("--format", choices=("docx", "html", "md"), default="md")
+    report.add_argument(
+        "--out",
+        help="file to write (default: md and html to the screen, docx to briefing-DAY.docx)",
+    )
+    report.add_argument("--period", choices=("day", "week"), default="day")
+    report.add_argument("--number", type=int, help="the briefing's number 第N期")
+    report.add_argument("--round", dest="round_id", help="the round (default: the only one)")
+    diagram = sub.add_parser(
+        "diagram",
+        parents=[as_json],
+        help="print a lifecycle as a Mermaid state diagram",
+    )
+    diagram.add_argument(
+        "lifecycle", help="round, complaint, task, document_request, accountability, …"
+    )
+    diagram.add_argument("--rulebook", default="central", help="a built-in name or a TOML file")
+    diagram.add_argument("--lang", choices=("zh", "en"), default="zh")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -286,8 +719,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 roll=False if args.no_roll else None,
             )
             due = rule.compute(args.anchor, _calendar(args))
-            print(due.explain(args.lang))
+            print(to_json(due.to_dict()) if args.json else due.explain(args.lang))
             return 0
+        if args.command == "diagram":
+            return _diagram(args)
         if args.command == "demo":
             return _demo(args)
         if (
@@ -298,36 +733,45 @@ def main(argv: Sequence[str] | None = None) -> int:
             _say(problem)
             return 2
         if args.command == "status":
-            from ._ledger import Ledger
             from ._report import status_report
 
+            as_of = args.as_of or _today()
             # Reading commands open the ledger read-only: they never create a file or
             # tables, and they work on an archive in a read-only directory.
-            with Ledger.open(
+            with _open(
                 args.db, read_only=True, rulebook=args.rulebook, calendar=_calendar(args)
             ) as ledger:
-                print(status_report(ledger, args.as_of, round_id=args.round_id, lang=args.lang))
+                if args.json:
+                    print(to_json(_status_json(ledger, as_of, args.round_id)))
+                    return 0
+                print(status_report(ledger, as_of, round_id=args.round_id, lang=args.lang))
+                print(_calendar_line(ledger.calendar, args.lang))
             return 0
+        if args.command == "overdue":
+            return _overdue(args)
+        if args.command == "fire":
+            return _fire(args)
+        if args.command == "sweep":
+            return _sweep(args)
+        if args.command == "report":
+            return _report(args)
         if args.command == "verify":
-            from ._ledger import Ledger
-
-            with Ledger.open(args.db, read_only=True, calendar=_calendar(args)) as ledger:
+            with _open(args.db, read_only=True, calendar=_calendar(args)) as ledger:
                 report = ledger.verify(deep=args.deep, anchor=args.anchor)
-            print(report)
-            return 0 if report.ok else 1
+            print(to_json(report) if args.json else report)
+            return 0 if report.ok else _REFUSED
         if args.command == "anchor":
-            from ._ledger import Ledger
-
-            with Ledger.open(args.db, read_only=True, calendar=_calendar(args)) as ledger:
-                print(ledger.anchor())
+            with _open(args.db, read_only=True, calendar=_calendar(args)) as ledger:
+                anchor = ledger.anchor()
+            print(
+                to_json({"anchor": str(anchor), "events": anchor.events}) if args.json else anchor
+            )
             return 0
         if args.command == "repair":
-            from ._ledger import Ledger
-
-            with Ledger.open(args.db, calendar=_calendar(args)) as ledger:
+            with _open(args.db, calendar=_calendar(args)) as ledger:
                 repaired = ledger.repair()
             print(repaired)
-            return 0 if repaired.ok else 1
+            return 0 if repaired.ok else _REFUSED
         if args.command == "calendar":
             if args.calendar_command == "add":
                 return _calendar_add(args)
@@ -344,11 +788,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
     except CalendarCoverageError as exc:
         _say(_uncovered(exc))
-        return 2
+        return _USAGE
+    except _UsageError as exc:
+        _say(f"inspection-flow: {exc}")
+        return _USAGE
     except InspectionFlowError as exc:
         _say(f"inspection-flow: {exc}")
-        return 2
-    return 1  # pragma: no cover - argparse rejects unknown commands
+        return _status_of(exc)
+    except OSError as exc:
+        # A file to write that cannot be written (a --out in a missing folder, a full disk).
+        _say(f"inspection-flow: {exc}")
+        return _REFUSED
+    return _REFUSED  # pragma: no cover - argparse rejects unknown commands
 
 
 if __name__ == "__main__":  # pragma: no cover

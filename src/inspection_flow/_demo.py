@@ -14,7 +14,7 @@ import shlex
 import sys
 import time
 from collections.abc import Iterator
-from typing import Literal, TextIO
+from typing import Any, Literal, TextIO
 
 from ._areas import Actor
 from ._calendar import ChinaCalendar
@@ -72,7 +72,7 @@ def _days(first: dt.date, last: dt.date) -> Iterator[dt.date]:
 
 
 class _Progress:
-    """Progress of a long step on one line of a terminal (or plain lines elsewhere)."""
+    """Progress of a long step as a bar on one line of a terminal (plain lines elsewhere)."""
 
     def __init__(self, out: TextIO | None) -> None:
         self.out = out
@@ -82,7 +82,8 @@ class _Progress:
         if self.out is None:
             return
         if self.tty:
-            self.out.write(f"\r{label} {done}/{total}")
+            filled = 24 * done // max(1, total)
+            self.out.write(f"\r{label} [{'█' * filled}{'·' * (24 - filled)}] {done}/{total}")
             if done == total:
                 self.out.write("\n")
             self.out.flush()
@@ -272,6 +273,14 @@ def build_demo(
             dispositions = ["order_to_rectify"] if finding != "unsubstantiated" else []
             if finding == "substantiated" and rng.random() < 0.3:
                 dispositions.append("fine")
+            # The counted outcomes of 边督边改, as briefings state them; derived from the
+            # dispositions (no draw from the seed, so the stream stays as it was).
+            outcomes: dict[str, Any] = {}
+            if "order_to_rectify" in dispositions:
+                outcomes["rectification_orders"] = 1
+            if "fine" in dispositions:
+                outcomes["penalty_cases"] = 1
+                outcomes["fines_10k_yuan"] = f"{n % 5 + 1}.5"
             ledger.fire(
                 cid,
                 "report_result",
@@ -279,6 +288,8 @@ def build_demo(
                 at=t,
                 summary="已调查处理，详见办理情况",
                 dispositions=dispositions,
+                handling_status="closed" if finding == "unsubstantiated" else "interim_closed",
+                **outcomes,
             )
             # The city's liaison group checks the county's result and sends it up.
             ledger.fire(cid, "forward_result", actor=LIAISON, at=t + dt.timedelta(hours=1))

@@ -1,5 +1,6 @@
 """The ledger (台账) and what it hands back; see :mod:`.ledger` for how it is arranged."""
 
+from .briefing import Briefing, BriefingArea, BriefingBatch, BriefingItem, BriefingTask
 from .inputs import CATEGORIES, CATEGORIES_ZH
 from .ledger import Ledger, LedgerView
 from .values import AlertNotice, Batch, Clock, DeadlineView, Decision, Moved, SystemClock
@@ -9,6 +10,11 @@ __all__ = [
     "CATEGORIES_ZH",
     "AlertNotice",
     "Batch",
+    "Briefing",
+    "BriefingArea",
+    "BriefingBatch",
+    "BriefingItem",
+    "BriefingTask",
     "Clock",
     "DeadlineView",
     "Decision",

@@ -18,6 +18,7 @@ from .._records import ALERT, Commit, Event, Snapshot, fold
 from .._rules import SHANGHAI, as_instant
 from ..exceptions import AnchorError, StoreError
 from ..stores import Anchor, MemoryStore, RepairReport, VerifyReport
+from .briefing import Briefing, Period, compute_briefing
 from .queries import _Queries
 
 __all__ = ["Ledger", "LedgerView"]
@@ -75,6 +76,42 @@ class Ledger(_Queries):
             if snapshot is not None:
                 store.append(Commit(snapshot, tuple(kept), 0))
         return LedgerView(self, store, cutoff)
+
+    def briefing(
+        self,
+        as_of: dt.date,
+        *,
+        period: Period = "day",
+        number: int | None = None,
+        round_id: str | None = None,
+    ) -> Briefing:
+        """Count the figures of a numbered briefing (工作简报 第N期) for a day or a week.
+
+        Everything is counted from the ledger as it stood at the end of ``as_of``
+        (:meth:`as_of`): complaints received (受理) in the period and in all, hand-over
+        batches (交办批次), cases concluded (办结) and interim-closed (阶段性办结), findings
+        and the 属实率, the outcomes of 边督边改 where cases recorded them, a row per area,
+        counts by category, overdue and escalated items with the explanation of their
+        deadlines, and the round's tasks by 序时进度.  Render it with
+        :func:`briefing_markdown`, :func:`briefing_html` or :func:`briefing_docx`.
+
+        Args:
+            as_of: the briefing's day: the last day of its period.
+            period: ``"day"``, or ``"week"`` (the seven days ending on ``as_of``).
+            number: the briefing's number (第N期); by default the days (or weeks,
+                rounded up) since the team stationed in, so the day after the
+                station-in is 第1期 as in the source case.
+            round_id: the round (default: the only round the ledger holds).
+
+        Raises:
+            PayloadError: a bad ``as_of``, ``period`` or ``number``, or no ``round_id``
+                while the ledger holds several rounds.
+            EntityNotFoundError: ``round_id`` names no round of the ledger.
+
+        Cost: one :meth:`as_of` (every event read once), then one pass over the round's
+        complaints and tasks.
+        """
+        return compute_briefing(self, as_of, period=period, number=number, round_id=round_id)
 
 
 def _alerts_due_by(snapshot: Snapshot, event: Event, cutoff: dt.datetime) -> Snapshot:

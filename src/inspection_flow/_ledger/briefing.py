@@ -1,0 +1,453 @@
+"""The figures of a briefing (工作简报): what a day's or a week's briefing of a round states,
+counted from the ledger as it stood at the end of the period.
+
+The figures are read through the ledger's query API (``as_of``, ``find``, ``counts``,
+``sums``, ``rates``, ``overdue``, ``deadlines``, ``progress``); rendering them as Word,
+HTML or Markdown is the business of :mod:`inspection_flow._briefing`, above the ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Literal
+
+import attrs
+
+from .._builtin import FINDINGS, FINDINGS_ZH, HANDLING_STATUSES_ZH, OUTCOMES
+from .._checks import shown
+from .._rules import SHANGHAI
+from ..exceptions import DefinitionError, EntityNotFoundError, PayloadError
+from .inputs import CATEGORIES_ZH
+
+if TYPE_CHECKING:
+    from .._records import Snapshot
+    from .ledger import Ledger, LedgerView
+
+__all__ = [
+    "Briefing",
+    "BriefingArea",
+    "BriefingBatch",
+    "BriefingItem",
+    "BriefingTask",
+    "Period",
+    "compute_briefing",
+]
+
+Period = Literal["day", "week"]
+
+#: Findings that make a case substantiated in part or whole (属实、基本属实、部分属实).
+_SUBSTANTIATED = ("substantiated", "largely_substantiated", "partly_substantiated")
+#: The alert the ledger records when a due time passes: lateness, not an escalation.
+_PASSED = "overdue"
+
+
+@attrs.frozen
+class BriefingBatch:
+    """A hand-over batch (第N批) as the briefing counts it.
+
+    Attributes:
+        number: the batch's number; day: the day it was handed over; cases: its cases.
+    """
+
+    number: int
+    day: dt.date
+    cases: int
+
+
+@attrs.frozen
+class BriefingArea:
+    """One area's row of the briefing's table (分区县情况).
+
+    Attributes:
+        area, name: the area's code and name.
+        received: complaints received about it; handed_over: of them, in a batch.
+        closed: concluded (办结, acceptance included); interim_closed: 阶段性办结;
+        in_progress: handed over and still open; overdue: open past a deadline.
+    """
+
+    area: str
+    name: str
+    received: int
+    handed_over: int
+    closed: int
+    interim_closed: int
+    in_progress: int
+    overdue: int
+
+
+@attrs.frozen
+class BriefingItem:
+    """An overdue item, with the explanation of its deadline.
+
+    Attributes:
+        entity_id, kind, area_name, title, state_label: what it is.
+        deadline, deadline_label: the overdue deadline's name and label (中文).
+        last_day: the deadline's last day; days_overdue: calendar days past its due time.
+        escalation: the furthest escalation recorded by then (its label), or ``None``.
+        explanation: how the deadline was reached, in Chinese.
+    """
+
+    entity_id: str
+    kind: str
+    area_name: str
+    title: str
+    state_label: str
+    deadline: str
+    deadline_label: str
+    last_day: dt.date
+    days_overdue: int
+    escalation: str | None
+    explanation: str
+
+
+@attrs.frozen
+class BriefingTask:
+    """A rectification task and its 序时进度 on the briefing's day.
+
+    Attributes:
+        entity_id, problem_no, title, area_name, state_label: what it is.
+        deadline: its rectification deadline's last day, if planned.
+        progress: ``done`` (已完成), ``on_schedule`` (达到序时进度) or ``behind``.
+    """
+
+    entity_id: str
+    problem_no: int | None
+    title: str
+    area_name: str
+    state_label: str
+    deadline: dt.date | None
+    progress: str
+
+
+@attrs.frozen
+class Briefing:
+    """The figures of a numbered briefing (工作简报 第N期) of one round, for a day or a week.
+
+    Counted from the ledger as it stood at the end of ``last_day`` (:meth:`Ledger.as_of`).
+    "In the period" counts what happened from ``first_day`` to ``last_day``; the other
+    figures are totals up to ``last_day``.
+
+    Attributes:
+        round_id, round_name: the round.
+        period, number, first_day, last_day: which briefing it is (第 ``number`` 期).
+        station_in_first: the day the team stationed in, if it has.
+        received, received_in_period: complaints received (受理), all and in the period.
+        passed_on, duplicates: of them, passed to the local area and repeats.
+        batches: the hand-over batches (交办批次), by number; batches_in_period: their
+            numbers handed over in the period; handed_over: cases handed over in them.
+        daily_intake: complaints received each day, from the first intake day.
+        closed, interim_closed, in_progress: cases concluded (办结, acceptance included),
+            interim-closed (阶段性办结), and handed over but still open.
+        closed_in_period: cases concluded or interim-closed in the period.
+        findings: cases by finding (属实, 基本属实, 部分属实, 不属实), those recorded.
+        substantiated_rate: 属实率, the share of findings substantiated in whole or part,
+            ``None`` before any finding.
+        handling_statuses: results by the 办理状态 they reported, where reported.
+        outcomes: the counted outcomes of 边督边改 some case recorded, by data key: sum.
+        outcome_labels: each outcome's label with its unit (责令整改（家）, …).
+        areas: one row per area with complaints; categories: complaints by category
+            label (a case counts under each of its categories).
+        overdue, escalated: items past a deadline, and those escalated, most overdue first.
+        tasks: the round's rectification tasks with their 序时进度.
+        rates: :meth:`Ledger.rates` at the end of the period.
+    """
+
+    round_id: str
+    round_name: str
+    period: Period
+    number: int
+    first_day: dt.date
+    last_day: dt.date
+    station_in_first: dt.date | None
+    received: int
+    received_in_period: int
+    passed_on: int
+    duplicates: int
+    batches: tuple[BriefingBatch, ...]
+    batches_in_period: tuple[int, ...]
+    handed_over: int
+    daily_intake: tuple[tuple[dt.date, int], ...]
+    closed: int
+    interim_closed: int
+    in_progress: int
+    closed_in_period: int
+    findings: Mapping[str, int]
+    substantiated_rate: float | None
+    handling_statuses: Mapping[str, int]
+    outcomes: Mapping[str, int | decimal.Decimal]
+    outcome_labels: Mapping[str, str]
+    areas: tuple[BriefingArea, ...]
+    categories: tuple[tuple[str, int], ...]
+    overdue: tuple[BriefingItem, ...]
+    escalated: tuple[BriefingItem, ...]
+    tasks: tuple[BriefingTask, ...]
+    rates: Mapping[str, float | int | None]
+
+    @property
+    def title(self) -> str:
+        """The briefing's heading, e.g. ``工作简报 第1期``."""
+        return f"工作简报 第{self.number}期"
+
+    @property
+    def progress_counts(self) -> dict[str, int]:
+        """Tasks by 序时进度: ``done``, ``on_schedule``, ``behind``."""
+        out = {"done": 0, "on_schedule": 0, "behind": 0}
+        for t in self.tasks:
+            out[t.progress] = out.get(t.progress, 0) + 1
+        return out
+
+    @property
+    def findings_zh(self) -> dict[str, int]:
+        """:attr:`findings` under their Chinese labels."""
+        return {FINDINGS_ZH.get(k, k): n for k, n in self.findings.items()}
+
+    @property
+    def handling_statuses_zh(self) -> dict[str, int]:
+        """:attr:`handling_statuses` under their Chinese labels."""
+        return {HANDLING_STATUSES_ZH.get(k, k): n for k, n in self.handling_statuses.items()}
+
+
+def _day_of(snap: Snapshot, key: str) -> dt.date | None:
+    value = snap.data.get(key)
+    return dt.date.fromisoformat(value) if isinstance(value, str) else None
+
+
+def _round_of(view: LedgerView, round_id: str | None) -> Snapshot:
+    rounds = view.find(kind="round")
+    ids = sorted(r.entity_id for r in rounds)
+    if round_id is None:
+        if len(rounds) == 1:
+            return rounds[0]
+        raise PayloadError(
+            "-",
+            "briefing",
+            "round_id",
+            f"the ledger holds {len(rounds)} rounds on that day; name one of "
+            f"{', '.join(ids) or '(none)'}",
+        )
+    for r in rounds:
+        if r.entity_id == round_id:
+            return r
+    raise EntityNotFoundError(round_id, "round", ids)
+
+
+def _station_in(view: LedgerView, round_id: str) -> dt.date | None:
+    for event in view.history(round_id):
+        if event.name == "station_in":
+            return event.at.astimezone(SHANGHAI).date()
+    return None
+
+
+def _escalation(view: LedgerView, snap: Snapshot, now: dt.datetime) -> str | None:
+    labels = sorted(
+        (at, label or name)
+        for record in snap.deadlines.values()
+        for kind, name, at, label in record.alerts
+        if kind == "escalation" and name != _PASSED and name in record.fired and at <= now
+    )
+    return labels[-1][1] if labels else None
+
+
+def _state_label(view: LedgerView, snap: Snapshot) -> str:
+    try:
+        return view.lifecycle_of(snap).state(snap.state).label_zh
+    except DefinitionError:  # a state its lifecycle no longer defines
+        return snap.state
+
+
+def _title(snap: Snapshot) -> str:
+    return str(
+        snap.data.get("summary")
+        or snap.data.get("title")
+        or snap.data.get("documents")
+        or snap.data.get("name", "")
+    )
+
+
+def compute_briefing(
+    ledger: Ledger,
+    as_of: dt.date,
+    *,
+    period: Period = "day",
+    number: int | None = None,
+    round_id: str | None = None,
+) -> Briefing:
+    """Count the figures of a briefing; see :meth:`Ledger.briefing`."""
+    # Long by design: one pass per section of the briefing, in the order it prints.
+    if not isinstance(as_of, dt.date) or isinstance(as_of, dt.datetime):
+        raise PayloadError("-", "briefing", "as_of", f"{shown(as_of)} is not a day (date)")
+    if period not in ("day", "week"):
+        raise PayloadError("-", "briefing", "period", f"{shown(period)}: use 'day' or 'week'")
+    if number is not None and (number.__class__ is not int or not 1 <= number <= 10_000):
+        raise PayloadError("-", "briefing", "number", f"{shown(number)}: a whole number 1–10000")
+    view = ledger.as_of(as_of)
+    rnd = _round_of(view, round_id)
+    rid = rnd.entity_id
+    last = as_of
+    first = as_of - dt.timedelta(days=6 if period == "week" else 0)
+    now = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(0), SHANGHAI)
+    station_first = _station_in(view, rid)
+    if number is None:
+        # Numbered from the station-in, as the source case's 第1期 is the day after it.
+        days = (as_of - station_first).days if station_first is not None else 1
+        number = max(1, days if period == "day" else -(-days // 7))
+
+    complaints = view.find(kind="complaint", round_id=rid)
+    intake: dict[dt.date, int] = {}
+    received_in_period = passed_on = duplicates = 0
+    batch_days: dict[int, dt.date] = {}
+    batch_cases: dict[int, int] = {}
+    closed = interim = in_progress = closed_in_period = 0
+    findings = dict.fromkeys(FINDINGS, 0)
+    statuses: dict[str, int] = {}
+    recorded_outcomes: set[str] = set()
+    per_area: dict[str, list[int]] = {}
+    overdue_ids = {s.entity_id for s in view.overdue(now, kind="complaint")}
+    for snap in complaints:
+        day = _day_of(snap, "intake_day") or snap.created_at.astimezone(SHANGHAI).date()
+        intake[day] = intake.get(day, 0) + 1
+        if first <= day <= last:
+            received_in_period += 1
+        row = per_area.setdefault(view.areas.canonical(snap.area), [0] * 6)
+        row[0] += 1
+        if snap.state == "passed_on":
+            passed_on += 1
+        elif snap.state == "duplicate":
+            duplicates += 1
+        if snap.batch is not None:
+            row[1] += 1
+            handed = _day_of(snap, "handed_over_day") or _day_of(snap, "batch_day")
+            if handed is not None:
+                batch_days[snap.batch] = min(batch_days.get(snap.batch, handed), handed)
+            batch_cases[snap.batch] = batch_cases.get(snap.batch, 0) + 1
+        counted = view.lifecycle_of(snap).counts_as(snap.state)
+        if snap.state == "interim_closed":
+            interim += 1
+            row[3] += 1
+        elif counted == "closed":
+            closed += 1
+            row[2] += 1
+        elif counted == "open" and snap.batch is not None:
+            in_progress += 1
+            row[4] += 1
+        if counted == "closed" and first <= snap.facts_until.astimezone(SHANGHAI).date() <= last:
+            closed_in_period += 1
+        if snap.entity_id in overdue_ids:
+            row[5] += 1
+        finding = snap.data.get("finding")
+        if isinstance(finding, str):
+            findings[finding] = findings.get(finding, 0) + 1
+        status = snap.data.get("handling_status")
+        if isinstance(status, str):
+            statuses[status] = statuses.get(status, 0) + 1
+        recorded_outcomes.update(k for k, _, _ in OUTCOMES if snap.data.get(k) is not None)
+
+    daily: list[tuple[dt.date, int]] = []
+    if intake:
+        # A call after the hotline closes belongs to the next day's intake (R1), which
+        # may lie past the period's last day; it is shown on its own day.  Days without
+        # intake after the last one are shown for a week at most: a briefing months after
+        # the station-in charts the station-in, not months of zeros.
+        latest = max(intake)
+        d, end = min(intake), max(latest, min(last, latest + dt.timedelta(days=7)))
+        while d <= end:
+            daily.append((d, intake.get(d, 0)))
+            d += dt.timedelta(days=1)
+    batches = tuple(
+        BriefingBatch(n, batch_days.get(n, last), batch_cases[n]) for n in sorted(batch_cases)
+    )
+    found = sum(findings.values())
+    outcome_keys = [k for k, _, _ in OUTCOMES if k in recorded_outcomes]
+    outcomes: dict[str, int | decimal.Decimal] = {}
+    if outcome_keys:
+        outcomes = dict(view.sums(outcome_keys, round_id=rid).get(None, {}))
+    areas = tuple(
+        BriefingArea(code, view.areas.name(code), *row)
+        for code, row in sorted(per_area.items(), key=lambda kv: kv[0])
+    )
+    categories = tuple(
+        (CATEGORIES_ZH.get(str(c), str(c)), n)
+        for c, n in sorted(
+            view.counts("categories", kind="complaint", round_id=rid).items(),
+            key=lambda kv: (-kv[1], str(kv[0])),
+        )
+    )
+
+    items: list[BriefingItem] = []
+    for snap in view.overdue(now):
+        if snap.entity_id != rid and snap.round_id != rid:
+            continue
+        views = [v for v in view.deadlines(snap.entity_id) if v.is_overdue(now)]
+        if not views:
+            continue
+        dv = next((v for v in views if v.due_at == snap.next_due_at), views[0])
+        items.append(
+            BriefingItem(
+                entity_id=snap.entity_id,
+                kind=snap.kind,
+                area_name=view.areas.name(snap.area),
+                title=_title(snap),
+                state_label=_state_label(view, snap),
+                deadline=dv.name,
+                deadline_label=dv.label_zh,
+                last_day=dv.last_day,
+                days_overdue=(now - dv.due_at).days,
+                escalation=_escalation(view, snap, now),
+                explanation=dv.explain("zh"),
+            )
+        )
+
+    tasks = []
+    for snap in view.find(kind="task", round_id=rid):
+        record = snap.deadlines.get("rectify_due")
+        problem_no = snap.data.get("problem_no")
+        tasks.append(
+            BriefingTask(
+                entity_id=snap.entity_id,
+                problem_no=problem_no if isinstance(problem_no, int) else None,
+                title=_title(snap),
+                area_name=view.areas.name(snap.area),
+                state_label=_state_label(view, snap),
+                deadline=record.last_day if record is not None else None,
+                progress=view.progress(snap.entity_id, on=as_of),
+            )
+        )
+    tasks.sort(key=lambda t: (t.problem_no is None, t.problem_no or 0, t.entity_id))
+
+    return Briefing(
+        round_id=rid,
+        round_name=str(rnd.data.get("name", rid)),
+        period=period,
+        number=number,
+        first_day=first,
+        last_day=last,
+        station_in_first=station_first,
+        received=len(complaints),
+        received_in_period=received_in_period,
+        passed_on=passed_on,
+        duplicates=duplicates,
+        batches=batches,
+        batches_in_period=tuple(b.number for b in batches if first <= b.day <= last),
+        handed_over=sum(b.cases for b in batches),
+        daily_intake=tuple(daily),
+        closed=closed,
+        interim_closed=interim,
+        in_progress=in_progress,
+        closed_in_period=closed_in_period,
+        findings=MappingProxyType({k: n for k, n in findings.items() if n}),
+        substantiated_rate=(
+            sum(findings.get(k, 0) for k in _SUBSTANTIATED) / found if found else None
+        ),
+        handling_statuses=MappingProxyType(statuses),
+        outcomes=MappingProxyType(outcomes),
+        outcome_labels=MappingProxyType({k: label for k, _, label in OUTCOMES}),
+        areas=areas,
+        categories=categories,
+        overdue=tuple(items),
+        escalated=tuple(i for i in items if i.escalation is not None),
+        tasks=tuple(tasks),
+        rates=MappingProxyType(view.rates(now, round_id=rid)),
+    )
