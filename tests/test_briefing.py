@@ -416,6 +416,7 @@ def _small_round(ledger: Ledger) -> None:
             handling_status="closed" if n == 0 else "interim_closed",
             rectification_orders=1, fines_10k_yuan="0.35",
         )  # fmt: skip
+        ledger.fire(cid, "forward_result", actor=liaison, at=at(28, 16))
         ledger.fire(cid, "publish", actor=liaison, at=at(29, 9))
         ledger.fire(cid, "close" if n == 0 else "close_interim", actor=liaison, at=at(29, 10))
 
