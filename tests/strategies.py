@@ -267,6 +267,10 @@ _PAYLOADS: dict[tuple[str, str], dict[str, Any]] = {
     ("accountability", "publish"): {"where": "湖南日报"},
     ("accountability", "hold_summons_talk"): {"people": 3, "talked_to": "赫山区政府负责人"},
     ("accountability", "submit_talk_report"): {"report": "约谈整改情况报告"},
+    ("publication", "correct"): {"reason": "更正受理编号"},
+    ("dispatch", "receive_report"): {"task": "T-1"},
+    ("dispatch", "collect_reports"): {"missing": []},
+    ("dispatch", "evaluate"): {"on": "2023-09-30", "lights": {}},
 }
 
 

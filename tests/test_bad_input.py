@@ -3,6 +3,7 @@ that changes nothing; what is hashed is what a store keeps."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sqlite3
 import sys
@@ -124,7 +125,7 @@ def test_the_at_column_holds_the_instant_in_shanghai(tmp_path: Path) -> None:
         seed(led)
         utc = dt.datetime(2023, 10, 10, 2, tzinfo=dt.timezone.utc)
         led.fire("R", "hold_meeting", actor=TEAM, at=utc, kind="briefing", title="简报会")
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
         (text,) = conn.execute(
             "SELECT at FROM if_events WHERE entity_id = 'R' ORDER BY version DESC LIMIT 1"
         ).fetchone()

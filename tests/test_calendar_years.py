@@ -317,12 +317,14 @@ def test_status_marks_provisional_deadlines(year_file: pathlib.Path) -> None:
     ledger = Ledger(calendar=ChinaCalendar(unpublished="weekends"))
     fed_back_in_december(ledger)
     text = status_report(ledger, D(2027, 1, 20), lang="en")
-    assert "due 2027-01-26 (provisional)" in text
-    assert "2027-01-26到期（暂定）" in status_report(ledger, D(2027, 1, 20), lang="zh")
+    assert "due 2027-01-26 (4 working days left) (provisional)" in text
+    zh = status_report(ledger, D(2027, 1, 20), lang="zh")
+    assert "2027-01-26到期（还有4个工作日）（暂定）" in zh
     (sched,) = YearSchedule.from_file(year_file)
     ledger.supply_calendar_year(sched)
     ledger.recompute("R", actor=OFFICE, at=at("2027-01-04"))
-    assert "due 2027-01-27  " in status_report(ledger, D(2027, 1, 20), lang="en")
+    en = status_report(ledger, D(2027, 1, 20), lang="en")
+    assert "due 2027-01-27 (5 working days left)  " in en
 
 
 # --- the command line -------------------------------------------------------------------------

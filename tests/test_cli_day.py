@@ -167,9 +167,10 @@ def test_verify_exits_1_when_a_check_fails(copy: Path, capsys: pytest.CaptureFix
     """verify prints JSON on request, and exits 1 when the ledger was tampered with."""
     assert main(["verify", str(copy), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["problems"] == []
+    import contextlib
     import sqlite3
 
-    with sqlite3.connect(copy) as conn:
+    with contextlib.closing(sqlite3.connect(copy)) as conn, conn:
         conn.execute("UPDATE if_events SET payload = replace(payload, '整改', '整治') "
                      "WHERE entity_id = 'YY-T01'")  # fmt: skip
     assert main(["verify", str(copy)]) == 1

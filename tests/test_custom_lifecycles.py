@@ -232,7 +232,9 @@ def test_the_rulebook_file_adds_the_summons_talk_to_the_provincial_one(summons: 
     assert sorted(summons.lifecycles) == [
         "accountability",
         "complaint",
+        "dispatch",
         "document_request",
+        "publication",
         "round",
         "summons_talk",
         "task",

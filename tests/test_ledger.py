@@ -997,10 +997,11 @@ def test_can_and_available_answer_for_each_actor(ledger: Ledger) -> None:
         "pause_clock",
         actor=RECT_OFFICE,
         at=at("2023-06-29"),
-        deadline="publish_due",
+        deadline="result_due",
         reason="x",
     )
-    assert ledger.available("C", RECT_OFFICE) == ["pause_clock", "resume_clock", "grant_extension"]
+    # Its only clock is paused: it may be resumed or extended, and nothing else paused.
+    assert ledger.available("C", RECT_OFFICE) == ["resume_clock", "grant_extension"]
 
 
 def test_a_city_office_acts_on_its_counties(ledger: Ledger) -> None:
@@ -1506,12 +1507,15 @@ def test_overdue_due_within_counts_and_rates(ledger: Ledger) -> None:
         "document_request": 1,
     }
     now = at("2023-07-08", 12)
-    overdue = ledger.overdue(now)
-    assert [s.entity_id for s in overdue] == ["D", "C-1", "C-2"]
-    assert [s.entity_id for s in ledger.overdue(now, kind="complaint", area="430902")] == ["C-2"]
-    soon = ledger.due_within(2, at("2023-07-06"))
+    # The results of 06-28's batch fall due on Saturday 07-08, rolled to Monday 07-10.
+    assert [s.entity_id for s in ledger.overdue(now)] == ["D"]
+    later = at("2023-07-11", 12)
+    overdue = ledger.overdue(later)
+    assert [s.entity_id for s in overdue] == ["D", "C-1", "C-2", "C-4"]
+    assert [s.entity_id for s in ledger.overdue(later, kind="complaint", area="430902")] == ["C-2"]
+    soon = ledger.due_within(2, at("2023-07-08"))
     assert [s.entity_id for s in soon] == ["C-1", "C-2", "C-4"]
-    assert ledger.due_within(2, at("2023-07-06"), area="430902") == [ledger.get("C-2")]
+    assert ledger.due_within(2, at("2023-07-08"), area="430902") == [ledger.get("C-2")]
     rates = ledger.rates(now, round_id="R")
     assert (
         rates.items()
@@ -1767,8 +1771,12 @@ def test_deadlines_are_listed_by_due_instant_then_name(tmp_path: Any, backend: s
     with ledger:
         stationed(ledger)
         handed_over(ledger)
+        investigating(ledger)
+        ledger.fire("C", "record_finding", actor=OWNER, at=at("2023-06-29"), finding="属实")
+        # The publication clock starts with the result and falls due before the result's.
+        ledger.fire("C", "report_result", actor=OWNER, at=at("2023-07-04"), summary="已整改")
         assert [v.name for v in ledger.deadlines("C")] == ["publish_due", "result_due"]
-        assert ledger.deadlines("C")[0].last_day == D(2023, 7, 7)
+        assert ledger.deadlines("C")[0].last_day == D(2023, 7, 5)
 
 
 def test_a_late_hand_over_records_the_day_and_says_so(ledger: Ledger) -> None:

@@ -19,8 +19,10 @@ import transitions
 from inspection_flow import (
     ACCOUNTABILITY,
     COMPLAINT,
+    DISPATCH,
     DOCUMENT_REQUEST,
     LIFECYCLES,
+    PUBLICATION,
     ROUND,
     TASK,
     DeadlineBinding,
@@ -98,13 +100,16 @@ def test_builtin_lifecycle_validates(lc: Lifecycle) -> None:
 
 
 def test_builtin_lifecycles_are_the_exported_ones() -> None:
-    """LIFECYCLES holds the round, complaint, task, document request and accountability case."""
+    """LIFECYCLES holds the round, complaint, task, document request, accountability case,
+    publication and dispatch."""
     assert LIFECYCLES == {
         "round": ROUND,
         "complaint": COMPLAINT,
         "task": TASK,
         "document_request": DOCUMENT_REQUEST,
         "accountability": ACCOUNTABILITY,
+        "publication": PUBLICATION,
+        "dispatch": DISPATCH,
     }
 
 
@@ -715,6 +720,37 @@ class PathRunner:
                 problem="黑臭水体整治不力",
             )
             self.entity = "ZR-1"
+        elif lifecycle == "publication":
+            self.advance_round("announce", "station_in")
+            self.ledger.create(
+                "publication",
+                round_id="R",
+                entity_id="P-1",
+                actor=actor_for(PUBLICATION.creators),
+                at=self.tick(),
+                area="430900",
+                number=1,
+                batch=1,
+                published_on="2023-06-28",
+                cases=["C-1"],
+                statuses={"C-1": "closed"},
+            )
+            self.entity = "P-1"
+        elif lifecycle == "dispatch":
+            self.advance_round(
+                "announce", "station_in", "end_station_in", "approve_report", "give_feedback"
+            )
+            self.ledger.create(
+                "dispatch",
+                round_id="R",
+                entity_id="DP-1",
+                actor=actor_for(DISPATCH.creators),
+                at=self.tick(),
+                area="430900",
+                period=f"{self.now:%Y-%m}",
+                reports_due=(self.now + dt.timedelta(days=30)).date().isoformat(),
+            )
+            self.entity = "DP-1"
         else:
             self.ledger.request_documents(
                 "R",

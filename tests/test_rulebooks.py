@@ -69,7 +69,7 @@ def test_builtin_values_carry_source_and_confidence(name: str) -> None:
     expected = (
         {f"deadlines.{k}" for k in rb.rules}
         | {f"ladders.{k}" for k in rb.ladders}
-        | {"intake", "dispatch", "review"}
+        | {"intake", "dispatch", "dispatch.report_day", "review"}
     )
     assert set(rb.notes) == expected
     for key, (source, confidence) in rb.notes.items():
@@ -89,6 +89,11 @@ def test_builtin_rulebooks_have_every_rule_the_lifecycles_need(name: str) -> Non
         for b in lc.deadlines:
             if lc.needs_rule(b):
                 assert rb.rule(b.rule).amount > 0
+            elif lc.name == "dispatch":
+                # A dispatch's report day comes from [dispatch] report_day; no ladder warns
+                # of it.
+                assert b.rule not in rb.ladders
+                assert rb.notes["dispatch.report_day"][0]
             else:
                 assert b.rule in rb.ladders
 
@@ -711,7 +716,9 @@ def test_a_refused_assignment_leaks_into_no_later_rulebook() -> None:
     assert sorted(LIFECYCLES) == [
         "accountability",
         "complaint",
+        "dispatch",
         "document_request",
+        "publication",
         "round",
         "task",
     ]

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from inspection_flow import (
     COMPLAINT,
@@ -219,8 +221,8 @@ def test_a_third_language_words_a_status_report() -> None:
     assert lines[0] == "خاتىرە ئەھۋالى 2023-09-01 24:00"
     assert "complaint cases: 1 (تاپشۇرۇلدى 1)" in lines
     assert "ۋاقتى ئۆتكەن: 1" in lines
-    assert "  C  赫山区  تاپشۇرۇلدى  56 days overdue  砂石码头粉尘污染" in lines
-    assert "قائىدە: 9 calendar days (start day not counted; a rest last day rolls" in report
+    assert "  C  赫山区  تاپشۇرۇلدى  53 days overdue  砂石码头粉尘污染" in lines
+    assert "قائىدە: 10 calendar days (start day not counted; a rest last day rolls" in report
     english = status_report(ledger, D(2023, 9, 1), lang="en").splitlines()
     assert lines[1] == english[1] == "rounds: 1 (stationed 1)"
     assert len(lines) == len(english)
@@ -276,11 +278,11 @@ def test_the_report_labels_states_as_the_rounds_rulebook_does() -> None:
         zh = status_report(ledger, D(2023, 9, 1), round_id=round_id).splitlines()
         assert "督察轮次: 1（驻点中 1）" in zh
         assert "信访件: 1（已转办 1）" in zh
-        assert "  C  赫山区  已转办  逾期未公开56天  砂石码头粉尘污染" in zh
+        assert "  C  赫山区  已转办  逾期未反馈53天  砂石码头粉尘污染" in zh
         en = status_report(ledger, D(2023, 9, 1), round_id=round_id, lang="en").splitlines()
         assert "rounds: 1 (on site 1)" in en
         assert "complaint cases: 1 (sent on 1)" in en
-        assert "  C  赫山区  sent on  56 days overdue  砂石码头粉尘污染" in en
+        assert "  C  赫山区  sent on  53 days overdue  砂石码头粉尘污染" in en
 
 
 def test_the_built_in_rulebooks_label_the_report_as_before() -> None:
@@ -289,7 +291,7 @@ def test_the_built_in_rulebooks_label_the_report_as_before() -> None:
     yiyang(ledger)
     zh = status_report(ledger, D(2023, 9, 1)).splitlines()
     assert "信访件: 1（已交办 1）" in zh
-    assert "  C  赫山区  已交办  逾期未公开56天  砂石码头粉尘污染" in zh
+    assert "  C  赫山区  已交办  逾期未反馈53天  砂石码头粉尘污染" in zh
 
 
 def test_pauses_are_worded_by_the_table(calendar: ChinaCalendar) -> None:
@@ -311,3 +313,45 @@ def test_a_message_filled_wrongly_is_a_library_error() -> None:
         wording("zh").text("explain.nothing")
     with pytest.raises(WordingError, match="percent"):
         wording("en").text("report.percent", percent="high")
+
+
+# --- spans of time in words ------------------------------------------------------------
+
+_SH = dt.timezone(dt.timedelta(hours=8))
+
+
+@given(seconds=st.integers(min_value=0, max_value=400 * 86400))
+def test_a_span_is_worded_in_its_largest_whole_unit(seconds: int) -> None:
+    """Whole days from one day on, else whole hours, else minutes, never weeks; both ways round."""
+    start = dt.datetime(2023, 7, 1, 9, 30, tzinfo=_SH)
+    end = start + dt.timedelta(seconds=seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, minutes = rest // 3600, rest % 3600 // 60
+    if days:
+        zh, en = f"{days}天", f"{days} day" + ("s" if days != 1 else "")
+    elif hours:
+        zh, en = f"{hours}小时", f"{hours} hour" + ("s" if hours != 1 else "")
+    else:
+        zh, en = f"{minutes}分钟", f"{minutes} minute" + ("s" if minutes != 1 else "")
+    assert wording("zh").span(start, end) == zh
+    assert wording("en").span(start, end) == en
+    assert wording("zh").span(end, start) == zh
+
+
+def test_a_span_across_time_zones_is_the_time_between_the_instants() -> None:
+    """The same instant written in UTC and in Shanghai is no span at all."""
+    at = dt.datetime(2023, 7, 1, 1, tzinfo=dt.timezone.utc)
+    assert wording("en").span(at, at.astimezone(_SH)) == "0 minutes"
+    assert wording("zh").span(at, at + dt.timedelta(hours=30)) == "1天"
+
+
+def test_a_language_pendulum_lacks_words_spans_in_its_fallback() -> None:
+    """A registered table whose language pendulum has no locale for falls back to English."""
+    table = Wording("x-test", {})
+    at = dt.datetime(2023, 7, 1, tzinfo=_SH)
+    assert table.span(at, at + dt.timedelta(days=3)) == "3 days"
+
+
+def test_a_span_of_naive_datetimes_is_refused() -> None:
+    with pytest.raises(WordingError, match="time zone"):
+        wording("zh").span(dt.datetime(2023, 7, 1), dt.datetime(2023, 7, 2))

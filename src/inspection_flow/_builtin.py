@@ -1,7 +1,8 @@
 """The built-in lifecycles: inspection round, complaint case, rectification task, document
-request, accountability case (domain.md §5).
+request, accountability case (domain.md §5), the publication of a batch's results (一览表)
+and the monthly dispatch (调度).
 
-It is long because it is data: five lifecycles, each transition a few lines.
+It is long because it is data: seven lifecycles, each transition a few lines.
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ from ._definitions import DeadlineBinding, Field, FieldType, Lifecycle, State, T
 from ._guards import GuardContext, register_derivation, register_guard
 from .exceptions import PayloadError
 
-__all__ = ["ACCOUNTABILITY", "COMPLAINT", "DOCUMENT_REQUEST", "LIFECYCLES", "ROUND", "TASK"]
+__all__ = [
+    "ACCOUNTABILITY",
+    "COMPLAINT",
+    "DISPATCH",
+    "DOCUMENT_REQUEST",
+    "LIFECYCLES",
+    "PUBLICATION",
+    "ROUND",
+    "TASK",
+]
 
 _ROLES = frozenset(ROLES)
 
@@ -677,6 +687,45 @@ OUTCOMES: tuple[tuple[str, FieldType, str], ...] = (
     ("persons_held_accountable", "count", "问责（人）"),
 )
 
+
+def handling_status(state: str, data: Mapping[str, Any]) -> str | None:
+    """A case's 办理状态 now: what its closing says, else what its latest result reported.
+
+    Closing a case records its status too; the state is read first so that a case closed
+    before closing recorded it still counts as closed.
+    """
+    if state == "interim_closed":
+        return "interim_closed"
+    if state in ("closed", "under_acceptance", "accepted"):
+        return "closed"
+    status = data.get("handling_status")
+    return status if isinstance(status, str) else None
+
+
+def _as_published(ctx: GuardContext) -> Mapping[str, Any]:
+    """What a publication shows of a case: its 办理状态 then, and how often it was published."""
+    data = ctx.snapshot.data
+    out: dict[str, Any] = {"publications": int(data.get("publications", 0)) + 1}
+    status = handling_status(ctx.snapshot.state, data)
+    if status is not None:
+        out["published_status"] = status
+    return out
+
+
+register_derivation("as_published", _as_published)
+
+#: The fields of publishing a case's result, alone or in a list (一览表), and what they record.
+_PUBLISHED_IN = (
+    Field("where", "str", required=False, label_zh="公开渠道"),
+    Field("publication", "str", required=False, label_zh="公开清单"),
+    Field("list_batch", "int", required=False, label_zh="一览表所属批次（第N批）"),
+)
+_PUBLISHED_RECORDS = (
+    ("where", "where"),
+    ("publication", "published_in"),
+    ("list_batch", "published_in_batch"),
+)
+
 COMPLAINT = Lifecycle(
     name="complaint",
     kind="complaint",
@@ -880,8 +929,24 @@ COMPLAINT = Lifecycle(
             LIAISON,
             "公开办理结果",
             "publish",
-            fields=(Field("where", "str", required=False),),
+            fields=_PUBLISHED_IN,
             guards=("result_with_team",),
+            records=_PUBLISHED_RECORDS,
+            derive="as_published",
+        ),
+        _t(
+            "republish",
+            # A case whose 办理状态 changed after its list went out is published again in
+            # a later list (同时将第X批交办信访件……办理情况予以公开); an accepted case is
+            # final and is not.
+            ("published", "interim_closed", "closed", "under_acceptance", "public_notice"),
+            None,
+            LIAISON,
+            "再次公开办理情况",
+            "republish",
+            fields=_PUBLISHED_IN,
+            records=_PUBLISHED_RECORDS,
+            derive="as_published",
         ),
         _t(
             "return_for_rehandling",
@@ -1065,10 +1130,13 @@ COMPLAINT = Lifecycle(
             label_en="end of public notice",
             kind="period",
         ),
+        # Counted from the result: a list publishes results, so its clock cannot run out
+        # before the result is due (it did when it counted from the hand-over).  A result
+        # reported again after re-handling starts it again.
         DeadlineBinding(
             "publish_due",
             "case_publish",
-            "hand_over",
+            "report_result",
             frozenset({"publish"}),
             frozenset({"split", "mark_duplicate"}),
             label_zh="办理结果公开",
@@ -1401,8 +1469,130 @@ ACCOUNTABILITY = Lifecycle(
     ),
 )
 
+# --- publication of a batch's results (信访件办理情况一览表) -----------------------------------
+
+PUBLICATION = Lifecycle(
+    name="publication",
+    kind="publication",
+    label_zh="信访件办理情况公开（一览表）",
+    label_en="publication of case results",
+    initial="published",
+    roles=_ROLES,
+    # The inspected area publishes the results of the cases handed over to it.
+    creators=LIAISON,
+    fields=(
+        Field("number", "int", label_zh="公开序号"),
+        Field("batch", "int", label_zh="第N批"),
+        Field("published_on", "date", label_zh="公开日期"),
+        Field("cases", "list", label_zh="公开的信访件"),
+        Field("statuses", "dict", label_zh="公开时的办理状态"),
+        Field("republished", "list", required=False, label_zh="再次公开的信访件"),
+        Field("where", "str", required=False, label_zh="公开渠道"),
+    ),
+    states=(
+        State("published", "已公开", "published"),
+        State("filed", "已归档", "filed", terminal=True, counts_as="closed"),
+    ),
+    transitions=(
+        _t(
+            "correct",
+            "published",
+            None,
+            LIAISON,
+            "更正",
+            "correct",
+            # A published list is never edited: a correction is a fact of its own.
+            fields=(Field("reason", "str", label_zh="更正说明"),),
+        ),
+        _t("file", "published", "filed", LIAISON | OFFICE, "归档", "file"),
+    ),
+)
+
+# --- monthly dispatch (调度) and its warning lights --------------------------------------------
+
+#: The warning lights of a dispatch, after 广元市《环境保护督察问题整改“贴蓝签挂黄牌亮红灯”
+#: 制度（试行）》: blue (on schedule), yellow (behind, still able to finish in time), red
+#: (past its deadline, or judged unable to finish in time, criticised or exposed).
+LIGHTS = ("blue", "yellow", "red")
+LIGHTS_ZH = {"blue": "贴蓝签", "yellow": "挂黄牌", "red": "亮红灯"}
+
+DISPATCH = Lifecycle(
+    name="dispatch",
+    kind="dispatch",
+    label_zh="整改调度",
+    label_en="progress dispatch",
+    initial="called",
+    roles=_ROLES,
+    creators=RECT_OFFICE | OFFICE,
+    fields=(
+        Field("period", "str", label_zh="调度期（YYYY-MM）"),
+        Field("reports_due", "date", label_zh="进展报送截止日"),
+    ),
+    states=(
+        State("called", "已发调度通知", "called"),
+        State("collected", "进展已报齐", "reports collected"),
+        State("evaluated", "已亮灯评价", "evaluated", terminal=True, counts_as="closed"),
+    ),
+    transitions=(
+        _t(
+            "receive_report",
+            "called",
+            None,
+            OWNER | LIAISON | RECT_OFFICE,
+            "报送整改进展",
+            "receive report",
+            fields=(
+                Field("task", "str", label_zh="整改任务"),
+                Field("note", "str", required=False, label_zh="进展情况"),
+            ),
+        ),
+        _t(
+            "collect_reports",
+            "called",
+            "collected",
+            RECT_OFFICE | OFFICE,
+            "汇总调度情况",
+            "collect reports",
+            fields=(Field("missing", "list", required=False, label_zh="未按时报送"),),
+        ),
+        _t(
+            "evaluate",
+            ("called", "collected"),
+            "evaluated",
+            RECT_OFFICE | OFFICE,
+            "亮灯评价",
+            "evaluate",
+            # The lights are worked out by Ledger.evaluate_dispatch from the tasks' progress
+            # on the day given and the facts passed in; recorded here as they were shown.
+            fields=(
+                Field("on", "date", label_zh="评价日"),
+                Field("lights", "dict", label_zh="亮灯结果"),
+                Field("done", "list", required=False, label_zh="已完成"),
+                Field("reasons", "dict", required=False, label_zh="亮红灯原因"),
+                Field("supervision_letters", "list", required=False, label_zh="专函督办"),
+                Field("summons_talks", "list", required=False, label_zh="约谈"),
+                Field("note", "str", required=False),
+            ),
+        ),
+    ),
+    deadlines=(
+        DeadlineBinding(
+            "reports_due",
+            "dispatch_report",
+            "create",
+            frozenset({"collect_reports", "evaluate"}),
+            date_field="reports_due",
+            label_zh="报送整改进展",
+            label_en="progress reports due",
+        ),
+    ),
+)
+
 #: The built-in lifecycles by name, read-only: every rulebook starts from these, so a
 #: change here would leak into each rulebook loaded afterwards.
 LIFECYCLES: Mapping[str, Lifecycle] = MappingProxyType(
-    {lc.name: lc for lc in (ROUND, COMPLAINT, TASK, DOCUMENT_REQUEST, ACCOUNTABILITY)}
+    {
+        lc.name: lc
+        for lc in (ROUND, COMPLAINT, TASK, DOCUMENT_REQUEST, ACCOUNTABILITY, PUBLICATION, DISPATCH)
+    }
 )

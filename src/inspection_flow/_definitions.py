@@ -347,7 +347,10 @@ class Lifecycle:
                     )
             if d.date_field is not None:
                 for e in starters:
+                    # A deadline started on creation reads its day from the creation fields.
                     fields = {f.name for t in self.transitions if t.event == e for f in t.fields}
+                    if e == CREATE:
+                        fields.update(f.name for f in self.fields)
                     if d.date_field not in fields:
                         raise DefinitionError(
                             self.name,
@@ -472,11 +475,15 @@ class Lifecycle:
         if binding.date_field is None:
             return True
         starters = {e for e, started in self._starts.items() if binding in started}
-        return any(
+        optional = any(
             f.name == binding.date_field and not f.required
             for t in self.transitions
             if t.event in starters
             for f in t.fields
+        )
+        return optional or (
+            CREATE in starters
+            and any(f.name == binding.date_field and not f.required for f in self.fields)
         )
 
     def rule_keys(self) -> frozenset[str]:

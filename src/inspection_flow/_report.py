@@ -77,7 +77,7 @@ def _overdue(item: Snapshot, ledger: Ledger, now: dt.datetime, w: Wording) -> st
     view = next((v for v in views if v.due_at == due), views[0] if views else None)
     generic = w.text("report.overdue_generic")
     overdue = generic if view is None else w.label(f"label.overdue.{view.name}", generic, generic)
-    when = w.text("report.overdue_by", overdue=overdue, days=(now - due).days)
+    when = w.text("report.overdue_by", overdue=overdue, span=w.span(due, now))
     if view is None:
         return when
     record = view.record
@@ -108,7 +108,14 @@ def _line(item: Snapshot, ledger: Ledger, now: dt.datetime, w: Wording) -> str:
         when = _overdue(item, ledger, now, w)
     else:
         last = (due - dt.timedelta(microseconds=1)).date()
-        when = w.text("report.due_on", day=last.isoformat())
+        # The day in progress at ``now`` (a report as of a day's 24:00 is in that day);
+        # the working days left are the whole ones after it, up to the last day.
+        today = (now.astimezone(due.tzinfo) - dt.timedelta(microseconds=1)).date()
+        if last == today:
+            when = w.text("report.due_today", day=last.isoformat())
+        else:
+            left = ledger.calendar.workdays_between(today, last)
+            when = w.count("report.due_on", left, day=last.isoformat())
     if due is not None and any(
         r.provisional and r.status == "open" and r.due_at == due for r in item.deadlines.values()
     ):
@@ -156,6 +163,45 @@ def _late_hand_overs(ledger: Ledger, round_id: str | None, w: Wording) -> list[s
     return lines
 
 
+def _publications_and_dispatches(ledger: Ledger, round_id: str | None, w: Wording) -> list[str]:
+    """Per round: the lists published and the cases awaiting one; the latest dispatch's
+    lights and what escalates, as a briefing states them."""
+    lines: list[str] = []
+    rounds = [round_id] if round_id else sorted(r.entity_id for r in ledger.find(kind="round"))
+    none, sep = w.text("report.none"), w.text("report.ids_sep")
+    for rid in rounds:
+        published = ledger.publications(rid)
+        if published:
+            latest = published[-1]
+            lines.append(
+                w.count(
+                    "report.publications",
+                    len(published),
+                    batch=latest.batch,
+                    day=latest.published_on.isoformat(),
+                    waiting=len(ledger.awaiting_publication(rid)),
+                )
+            )
+        dispatched = ledger.dispatches(rid)
+        if dispatched:
+            last = dispatched[-1]
+            counts = last.counts
+            lines.append(
+                w.text(
+                    "report.dispatch",
+                    period=last.period,
+                    day=last.on.isoformat(),
+                    blue=counts["blue"],
+                    yellow=counts["yellow"],
+                    red=counts["red"],
+                    done=counts["done"],
+                    letters=sep.join(last.supervision_letters) or none,
+                    talks=sep.join(last.summons_talks) or none,
+                )
+            )
+    return lines
+
+
 def _counts_rulebook(ledger: Ledger, round_id: str | None) -> Rulebook:
     """The rulebook whose lifecycles label the counts: the round's, the one rulebook
     every round follows, or else the ledger's default.
@@ -186,7 +232,8 @@ def status_report(
 ) -> str:
     """Return the ledger's status as of an instant or a day (its end), as text.
 
-    Counts by kind and state, by area, by batch and category; overdue and due-soon items;
+    Counts by kind and state, by area, by batch and category; the lists published and the
+    latest dispatch's lights; overdue and due-soon items;
     closing and on-schedule rates; the integrity check.  Everything but the integrity
     check is counted from the events that happened by then (:meth:`Ledger.as_of`).
     ``explain`` overdue items come with the explanation of their deadline.  States carry
@@ -268,6 +315,7 @@ def status_report(
             )
         )
     out.extend(_late_hand_overs(ledger, round_id, w))
+    out.extend(_publications_and_dispatches(ledger, round_id, w))
     rates = ledger.rates(now, round_id=round_id)
     out.append(
         w.text(

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -70,7 +70,14 @@ OUTSIDE_ROUND = ("refuse", "pass_on")
 #: The letters published acceptance numbers give the channels: D (电) a call, X (信) a
 #: written complaint.
 CHANNEL_LETTERS = {"phone": "D", "letter": "X", "mailbox": "X", "email": "X", "visit": "X"}
-_DISPATCH_KEYS = {"cadence", "source", "confidence"}
+_DISPATCH_KEYS = {
+    "cadence",
+    "source",
+    "confidence",
+    "report_day",
+    "report_source",
+    "report_confidence",
+}
 _REVIEW_KEYS = {"levels", "acceptance", "source", "confidence"}
 #: The review levels a rulebook may name (``[review]``): the owner's own county, the city,
 #: the province (a central round's 省级协调联络组) and the inspection team.
@@ -166,6 +173,9 @@ class Rulebook:
         rules: deadline rules by key (``station_in``, ``case_result``, ``plan``, …).
         ladders: warning/escalation ladders for deadlines whose dates come from the data.
         dispatch: progress dispatch cadence (``monthly`` or ``quarterly``).
+        dispatch_report_day: the day of a dispatch's month by which progress reports are
+            due (``[dispatch] report_day``): a day from 1 to 28, or ``"last"`` (月底),
+            the default.
         areas: area codes with their names and parents.
         lifecycles: the lifecycle definitions, with this rulebook's changes applied.
         notes: the source and confidence of each value, by dotted key.
@@ -211,6 +221,7 @@ class Rulebook:
     channel_letters: Mapping[str, str] = attrs.field(
         converter=_read_only, factory=lambda: dict(CHANNEL_LETTERS)
     )
+    dispatch_report_day: int | Literal["last"] = "last"
     review_levels: tuple[str, ...] = DEFAULT_RELAY
     acceptance_levels: tuple[str, ...] = ()
 
@@ -561,6 +572,23 @@ class _Parser:
             raise self.fail("dispatch.cadence", "must be monthly or quarterly")
         if dispatch_t:
             self.note("dispatch", dispatch_t)
+        report_day = dispatch_t.get("report_day", "last")
+        if report_day != "last" and (
+            not isinstance(report_day, int)
+            or isinstance(report_day, bool)
+            or not 1 <= report_day <= 28
+        ):
+            raise self.fail(
+                "dispatch.report_day", 'must be a day from 1 to 28, or "last" for the month\'s end'
+            )
+        if "report_day" in dispatch_t:
+            self.note(
+                "dispatch.report_day",
+                {
+                    "source": dispatch_t.get("report_source", ""),
+                    "confidence": dispatch_t.get("report_confidence", ""),
+                },
+            )
         areas: dict[str, tuple[str, str | None]] = {}
         area_aliases: dict[str, str] = {}
         for code, value in self.table(data, "areas").items():
@@ -621,8 +649,9 @@ class _Parser:
             area_aliases,
             acceptance_number,
             channel_letters,
-            review_levels,
-            acceptance_levels,
+            dispatch_report_day=report_day,
+            review_levels=review_levels,
+            acceptance_levels=acceptance_levels,
         )
 
     def review(self, t: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -23,6 +23,7 @@ Three kinds of key:
 
 from __future__ import annotations
 
+import datetime as dt
 import string
 import threading
 from collections.abc import Mapping
@@ -134,6 +135,15 @@ _ZH: dict[str, str] = {
     "report.late_hand_over": (
         "晚交办：第{number}批 {n}件应于 {day} 交办，{handed} 才交办（晚{days}天）"
     ),
+    "report.publications": (
+        "已公开一览表：{n}张（最近一张：第{batch}批，{day}）；待公开或待再次公开：{waiting}件"
+    ),
+    "report.dispatch": (
+        "调度（{period}，评价日 {day}）：贴蓝签{blue}项、挂黄牌{yellow}项、亮红灯{red}项、"
+        "已完成{done}项；专函督办：{letters}；约谈：{talks}"
+    ),
+    "report.none": "无",
+    "report.ids_sep": "、",
     "report.on_time": (
         "按时办结率 {case_on_time}（逾期办结 {cases_met_late} 件，仍超期 {cases_overdue} 件）；"
         "按期完成率 {task_on_time}（逾期完成 {tasks_met_late} 项，仍超期 {tasks_overdue} 项）"
@@ -142,10 +152,11 @@ _ZH: dict[str, str] = {
     "report.no_rate": "—",
     "report.overdue": "超期事项：{n}",
     "report.item": "  {entity_id}  {area}  {state}  {when}  {title}",
-    "report.overdue_by": "{overdue}{days}天",
+    "report.overdue_by": "{overdue}{span}",
     "report.overdue_generic": "超期",
     "report.escalated": "{when}，已升级至{alert}",
-    "report.due_on": "{day}到期",
+    "report.due_on": "{day}到期（还有{n}个工作日）",
+    "report.due_today": "{day}到期（今日）",
     "report.more": "  …另有{n}项",
     "report.explained": "【{entity_id}】\n{explanation}",
     "report.due_soon": "{days}个工作日内到期：{n}",
@@ -166,12 +177,14 @@ _ZH: dict[str, str] = {
     "label.rule.public_notice": "销号公示",
     "label.rule.document_request": "提供调阅资料",
     "label.rule.task_deadline": "整改时限",
+    "label.rule.dispatch_report": "调度进展报送",
     "label.overdue.result_due": "逾期未反馈",
     "label.overdue.publish_due": "逾期未公开",
     "label.overdue.plan_due": "逾期未报送整改方案",
     "label.overdue.progress_report_due": "逾期未报送整改进展",
     "label.overdue.rectify_due": "逾期未完成整改",
     "label.overdue.provide_due": "逾期未提供",
+    "label.overdue.reports_due": "逾期未报送调度进展",
 }
 
 _EN: dict[str, str] = {
@@ -294,6 +307,16 @@ _EN: dict[str, str] = {
         "Handed over late: batch {number}, {n} case due {day}, handed over {handed} "
         "({days} days late)"
     ),
+    "report.publications": (
+        "Lists published: {n} (latest: batch {batch}, {day}); awaiting publication or "
+        "publication again: {waiting} cases"
+    ),
+    "report.dispatch": (
+        "Dispatch {period} (judged {day}): blue {blue}, yellow {yellow}, red {red}, "
+        "done {done}; supervision letters: {letters}; summons talks: {talks}"
+    ),
+    "report.none": "none",
+    "report.ids_sep": ", ",
     "report.on_time": (
         "Cases concluded on time {case_on_time} ({cases_met_late} late, {cases_overdue} still "
         "overdue); tasks completed on time {task_on_time} ({tasks_met_late} late, "
@@ -303,10 +326,12 @@ _EN: dict[str, str] = {
     "report.no_rate": "—",
     "report.overdue": "Overdue: {n}",
     "report.item": "  {entity_id}  {area}  {state}  {when}  {title}",
-    "report.overdue_by": "{days} days overdue",
+    "report.overdue_by": "{span} overdue",
     "report.overdue_generic": "overdue",
     "report.escalated": "{when}, escalated to {alert}",
-    "report.due_on": "due {day}",
+    "report.due_on": "due {day} ({n} working days left)",
+    "report.due_on.one": "due {day} (1 working day left)",
+    "report.due_today": "due {day} (today)",
     "report.more": "  … and {n} more",
     "report.explained": "[{entity_id}] \n{explanation}",
     "report.due_soon": "Due within {days} working days: {n}",
@@ -482,6 +507,36 @@ class Wording:
         one = isinstance(n, int) and abs(n) == 1
         return self._fill(key, self._find(key, one), {**fields, "n": n})
 
+    def span(self, start: dt.datetime, end: dt.datetime, /) -> str:
+        """Return the time from ``start`` to ``end`` in words, in its largest whole unit:
+        whole days from one day on (``3天``, ``3 days``), else whole hours, else minutes.
+
+        Offices count lateness in days (超期3天), never in weeks; the unit words and their
+        plural forms are pendulum's locale data for this table's language, or for the
+        nearest table it falls back to that pendulum has (English at last).
+
+        Raises:
+            WordingError: ``start`` or ``end`` is not an aware datetime.
+        """
+        for value in (start, end):
+            if not isinstance(value, dt.datetime) or value.utcoffset() is None:
+                raise WordingError(
+                    self.lang, shown(value), "a span needs two datetimes with a time zone"
+                )
+        import pendulum  # pendulum is loaded only when a report words a span
+
+        # A duration of elapsed time, not a calendar interval: 14 hours across midnight
+        # are 14 hours, not a day.
+        elapsed = pendulum.duration(seconds=abs((end - start).total_seconds()))
+        for unit, amount in (
+            ("day", elapsed.in_days()),
+            ("hour", elapsed.in_hours()),
+            ("minute", elapsed.in_minutes()),
+        ):
+            if amount or unit == "minute":
+                return _unit_words(self, unit, amount)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def _fill(self, key: str, template: str, fields: Mapping[str, object]) -> str:
         try:
             return template.format(**fields)
@@ -516,6 +571,25 @@ class Wording:
                 message does not have.
         """
         return Wording(self.lang, texts, self)
+
+
+def _unit_words(table: Wording, unit: str, amount: int) -> str:
+    """``amount`` of ``unit`` (day, hour, minute) in the words of pendulum's locale for
+    ``table``'s language, or of the nearest fallback table pendulum has a locale for."""
+    from pendulum.locales.locale import Locale
+
+    lang: Wording | None = table
+    while lang is not None:
+        try:
+            locale = Locale.load(lang.lang)
+        except ValueError:  # pendulum has no locale of this language
+            lang = lang.fallback
+            continue
+        template = locale.translation(f"units.{unit}.{locale.plural(amount)}")
+        if isinstance(template, str):
+            return template.format(amount)
+        lang = lang.fallback
+    return f"{amount} {unit}{'' if amount == 1 else 's'}"
 
 
 _ENGLISH: Wording = Wording("en", _EN, None)

@@ -3,7 +3,17 @@
 from .briefing import Briefing, BriefingArea, BriefingBatch, BriefingItem, BriefingTask
 from .inputs import CATEGORIES, CATEGORIES_ZH
 from .ledger import Ledger, LedgerView
-from .values import AlertNotice, Batch, Clock, DeadlineView, Decision, Moved, SystemClock
+from .values import (
+    AlertNotice,
+    Batch,
+    Clock,
+    DeadlineView,
+    Decision,
+    DispatchResult,
+    Moved,
+    Publication,
+    SystemClock,
+)
 
 __all__ = [
     "CATEGORIES",
@@ -18,8 +28,10 @@ __all__ = [
     "Clock",
     "DeadlineView",
     "Decision",
+    "DispatchResult",
     "Ledger",
     "LedgerView",
     "Moved",
+    "Publication",
     "SystemClock",
 ]

@@ -21,8 +21,8 @@ from ..exceptions import (
     PayloadError,
 )
 from ..stores import Anchor, RepairReport, VerifyReport
+from .dispatches import _Dispatches
 from .inputs import _COUNT_BY, _SUM_BY, _check_filters
-from .tasks import _Tasks
 
 #: The deadline whose keeping makes a case concluded on time (按时办结) and a task
 #: completed on schedule (按期完成).
@@ -33,7 +33,7 @@ def _rate(on_time: int, late: int) -> float | None:
     return on_time / (on_time + late) if on_time + late else None
 
 
-class _Queries(_Tasks):
+class _Queries(_Dispatches):
     """Queries over the ledger: finding entities, overdue and due-soon items, counts and
     rates, and the audit."""
 

@@ -75,6 +75,83 @@ class Batch:
     late: tuple[str, ...] = ()
 
 
+def _frozen_texts(mapping: Mapping[str, str]) -> Mapping[str, str]:
+    """A read-only copy of a mapping of text."""
+    return MappingProxyType(dict(mapping))
+
+
+@attrs.frozen
+class Publication:
+    """A published list of case results (信访件办理情况一览表, 第N批).
+
+    Attributes:
+        publication_id, round_id: the publication and its round.
+        number: its place among the round's publications (1, 2, …).
+        batch: the hand-over batch whose results it publishes (第N批).
+        published_on: the day it went out.
+        case_ids: every case it lists, in order.
+        statuses: each listed case's 办理状态 as published (``closed``,
+            ``interim_closed``, ``in_progress``; ``""`` when the result gave none).
+        republished: the listed cases published before, in an earlier list or alone.
+        where: where it was published.
+    """
+
+    publication_id: str
+    round_id: str
+    number: int
+    batch: int
+    published_on: dt.date
+    case_ids: tuple[str, ...]
+    statuses: Mapping[str, str] = attrs.field(converter=_frozen_texts)
+    republished: tuple[str, ...] = ()
+    where: str | None = None
+
+
+@attrs.frozen
+class DispatchResult:
+    """A dispatch's warning-light evaluation (亮灯评价), as a briefing shows it.
+
+    Attributes:
+        dispatch_id, round_id, period: the dispatch, its round and its month (YYYY-MM).
+        on: the day the tasks' progress was judged.
+        lights: each task evaluated and its light, ``blue`` (贴蓝签: on schedule),
+            ``yellow`` (挂黄牌: behind its milestones) or ``red`` (亮红灯: past its
+            deadline, or named red from the facts passed in).
+        done: the tasks already completed, which get no light.
+        reasons: why each red task is red.
+        supervision_letters: the tasks whose second yellow card this is (专函督办).
+        summons_talks: the red tasks, whose units' heads are summoned (约谈).
+    """
+
+    dispatch_id: str
+    round_id: str
+    period: str
+    on: dt.date
+    lights: Mapping[str, str] = attrs.field(converter=_frozen_texts)
+    done: tuple[str, ...] = ()
+    reasons: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_texts)
+    supervision_letters: tuple[str, ...] = ()
+    summons_talks: tuple[str, ...] = ()
+
+    def tasks(self, light: str) -> tuple[str, ...]:
+        """Return the tasks given ``light`` (``blue``, ``yellow`` or ``red``), in id order."""
+        return tuple(sorted(t for t, given in self.lights.items() if given == light))
+
+    @property
+    def counts(self) -> Mapping[str, int]:
+        """How many tasks got each light, how many were done, and how many escalate."""
+        return MappingProxyType(
+            {
+                "blue": len(self.tasks("blue")),
+                "yellow": len(self.tasks("yellow")),
+                "red": len(self.tasks("red")),
+                "done": len(self.done),
+                "supervision_letters": len(self.supervision_letters),
+                "summons_talks": len(self.summons_talks),
+            }
+        )
+
+
 @attrs.frozen
 class AlertNotice:
     """A warning or escalation that came due, recorded once on its entity."""

@@ -401,8 +401,10 @@ def _read_only_connector(path: str) -> Callable[[], sqlite3.Connection]:
             # The write-ahead log is opened lazily: read something to find out now.
             conn.execute("PRAGMA schema_version").fetchone()
             return conn
-        except sqlite3.OperationalError as exc:
+        except sqlite3.DatabaseError as exc:
             conn.close()
+            if not isinstance(exc, sqlite3.OperationalError):
+                raise
             code = getattr(exc, "sqlite_errorcode", None)
             if code is not None and code & 0xFF not in (_SQLITE_READONLY, _SQLITE_CANTOPEN):
                 raise
