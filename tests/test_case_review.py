@@ -703,3 +703,17 @@ class ReturnsAndReopening(RuleBasedStateMachine):
 
 TestReturnsAndReopening = ReturnsAndReopening.TestCase
 TestReturnsAndReopening.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
+
+
+def test_a_list_takes_in_only_results_that_reached_the_team() -> None:
+    """A batch's list (一览表) leaves a result still with the city for a later list."""
+    ledger = Ledger(rulebook=HUNAN)
+    reported(ledger)
+    assert ledger.awaiting_publication("R") == []
+    with pytest.raises(GuardError, match="forward_result"):
+        ledger.publish_list("R", 1, actor=LIAISON, at=at("2023-07-03"))
+    ledger.fire("C", "forward_result", actor=LIAISON, at=at("2023-07-03"))
+    assert [s.entity_id for s in ledger.awaiting_publication("R")] == ["C"]
+    listed = ledger.publish_list("R", 1, actor=LIAISON, at=at("2023-07-04"))
+    assert listed.case_ids == ("C",)
+    assert ledger.get("C").state == "published"

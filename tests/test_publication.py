@@ -102,6 +102,8 @@ def reported(ledger: Ledger, cid: str, day: str, status: str) -> None:
         summary="已责令停产整治",
         handling_status=status,
     )
+    # The city's liaison group sends it up to the team, whose results a list publishes.
+    ledger.fire(cid, "forward_result", actor=LIAISON, at=at(day, 12))
 
 
 def two_batches(ledger: Ledger) -> None:
@@ -250,6 +252,7 @@ def test_a_result_reported_again_is_published_again(ledger: Ledger) -> None:
     ledger.fire("C1", "return_for_rehandling", actor=TEAM, at=at("2023-07-07"), reason="群众不满意")
     ledger.fire("C1", "record_finding", actor=HESHAN, at=at("2023-07-09"), finding="属实")
     ledger.fire("C1", "report_result", actor=HESHAN, at=at("2023-07-10"), summary="已复查")
+    ledger.fire("C1", "forward_result", actor=LIAISON, at=at("2023-07-10", 12))
     publish_due = ledger.get("C1").deadlines["publish_due"]
     assert (publish_due.status, publish_due.last_day) == ("open", dt.date(2023, 7, 11))
     second = ledger.publish_list("R", 1, actor=LIAISON, at=at("2023-07-11"))
