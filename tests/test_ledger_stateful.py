@@ -139,7 +139,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.ledger.create_round("R", name="益阳市", area="430900", actor=OFFICE, at=T0)
         self.ids = ["R"]
         self.counter = itertools.count(1)
-        self.alerts: set[tuple[str, str, str]] = set()
+        self.alerts: set[tuple[str, str, str, dt.datetime]] = set()
 
     @initialize(stationed=st.booleans())
     def start(self, stationed: bool) -> None:
@@ -465,11 +465,13 @@ class LedgerMachine(RuleBasedStateMachine):
         assert self.ledger.get("R").data["batches"] == batch.number
 
     def sweep(self, data: st.DataObject) -> None:
-        """A sweep returns each warning and escalation once, whatever ran before."""
+        """A sweep returns each warning and escalation once, whatever ran before (a
+        deadline started again, such as publication after a result reported again, has
+        alerts of its own at its own instants)."""
         when = self.advance(data.draw(STEPS, label="step"))
         notices = self.ledger.sweep(when)
         for n in notices:
-            key = (n.entity_id, n.deadline, n.name)
+            key = (n.entity_id, n.deadline, n.name, n.at)
             assert key not in self.alerts, key
             self.alerts.add(key)
             assert n.at <= when
