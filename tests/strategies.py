@@ -122,7 +122,7 @@ def deadline_rules(draw: st.DrawFn) -> DeadlineRule:
         closes_at=closes_at,
         name=draw(st.text(max_size=12)),
         source=draw(st.text(max_size=12)),
-        confidence=draw(st.sampled_from(["", "H", "M", "L", "L-M", "M-H"])),
+        confidence=draw(st.sampled_from(["", "H", "M", "L"])),
         warnings=warnings,
         escalations=escalations,
     )

@@ -398,9 +398,14 @@ def _rulebook_data(review: dict[str, Any] | None = None) -> dict[str, Any]:
     """A minimal rulebook of one's own, with ``[review]`` when given."""
     data: dict[str, Any] = {
         "rulebook": {"name": "own", "level": "provincial"},
-        "intake": {"hotline_opens": "08:00", "hotline_closes": "20:00"},
+        "intake": {
+            "hotline_opens": "08:00",
+            "hotline_closes": "20:00",
+            "source": "本市办法",
+            "confidence": "L",
+        },
         "deadlines": {
-            key: {"amount": 10, "unit": "calendar_days"}
+            key: {"amount": 10, "unit": "calendar_days", "source": "本市办法", "confidence": "L"}
             for key in (
                 "station_in",
                 "case_result",
@@ -414,7 +419,7 @@ def _rulebook_data(review: dict[str, Any] | None = None) -> dict[str, Any]:
         },
     }
     if review is not None:
-        data["review"] = review
+        data["review"] = {"source": "本市办法", "confidence": "L", **review}
     return data
 
 

@@ -285,32 +285,52 @@ name = "dispatch-test"
 [intake]
 hotline_opens = "08:00"
 hotline_closes = "20:00"
+source = "example value"
+confidence = "L"
 [deadlines.station_in]
 amount = 21
 unit = "calendar_days"
+source = "example value"
+confidence = "L"
 [deadlines.case_result]
 amount = 10
 unit = "calendar_days"
+source = "example value"
+confidence = "L"
 [deadlines.case_publish]
 amount = 1
 unit = "calendar_days"
+source = "example value"
+confidence = "L"
 [deadlines.plan]
 amount = 30
 unit = "working_days"
+source = "example value"
+confidence = "L"
 [deadlines.progress_report]
 amount = 6
 unit = "months"
+source = "example value"
+confidence = "L"
 [deadlines.public_notice]
 amount = 10
 unit = "working_days"
+source = "example value"
+confidence = "L"
 [deadlines.document_request]
 amount = 2
 unit = "working_days"
+source = "example value"
+confidence = "L"
 [deadlines.summons_report]
 amount = 30
 unit = "calendar_days"
+source = "example value"
+confidence = "L"
 [dispatch]
 {dispatch}
+source = "example value"
+confidence = "L"
 """
 
 

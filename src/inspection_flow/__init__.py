@@ -1,48 +1,11 @@
 """inspection_flow: lifecycles and deadline rules of ecological-environment protection
 inspections (生态环境保护督察)."""
 
+import importlib as _importlib
 import typing as _typing
 
 from ._areas import ROLES, Actor, AreaRegistry
-from ._briefing import briefing_docx, briefing_html, briefing_markdown
-from ._builtin import (
-    ACCOUNTABILITY,
-    COMPLAINT,
-    DISPATCH,
-    DOCUMENT_REQUEST,
-    FINDINGS,
-    FINDINGS_ZH,
-    LIFECYCLES,
-    PUBLICATION,
-    ROUND,
-    TASK,
-)
 from ._calendar import ChinaCalendar, DayInfo, YearSchedule
-from ._definitions import DeadlineBinding, Field, Lifecycle, State, Transition
-from ._guards import GuardContext, guard, register_derivation, register_guard
-from ._ledger import (
-    CATEGORIES,
-    CATEGORIES_ZH,
-    AlertNotice,
-    Batch,
-    Briefing,
-    BriefingArea,
-    BriefingBatch,
-    BriefingItem,
-    BriefingTask,
-    Clock,
-    DeadlineView,
-    Decision,
-    DispatchResult,
-    Ledger,
-    LedgerView,
-    Moved,
-    Publication,
-    SystemClock,
-)
-from ._records import Commit, DeadlineRecord, DeadlineStatus, Event, Snapshot
-from ._report import status_report
-from ._rulebook import BUILTIN_RULEBOOKS, Ladder, Rulebook, load_rulebook, parse_rulebook
 from ._rules import (
     SHANGHAI,
     Alert,
@@ -84,20 +47,135 @@ from .exceptions import (
     UnknownLanguageError,
     WordingError,
 )
-from .stores import (
-    Anchor,
-    CountKey,
-    EventStore,
-    LateEntry,
-    LedgerHead,
-    MemoryStore,
-    Problem,
-    RepairReport,
-    VerifyReport,
-)
 
 if _typing.TYPE_CHECKING:
-    from .stores import SQLStore
+    from ._briefing import briefing_docx, briefing_html, briefing_markdown
+    from ._builtin import (
+        ACCOUNTABILITY,
+        COMPLAINT,
+        DISPATCH,
+        DOCUMENT_REQUEST,
+        FINDINGS,
+        FINDINGS_ZH,
+        LIFECYCLES,
+        PUBLICATION,
+        ROUND,
+        TASK,
+    )
+    from ._definitions import DeadlineBinding, Field, Lifecycle, State, Transition
+    from ._guards import GuardContext, guard, register_derivation, register_guard
+    from ._ledger import (
+        CATEGORIES,
+        CATEGORIES_ZH,
+        AlertNotice,
+        Batch,
+        Briefing,
+        BriefingArea,
+        BriefingBatch,
+        BriefingItem,
+        BriefingTask,
+        Clock,
+        DeadlineView,
+        Decision,
+        DispatchResult,
+        Ledger,
+        LedgerView,
+        Moved,
+        Publication,
+        SystemClock,
+    )
+    from ._records import Commit, DeadlineRecord, DeadlineStatus, Event, Snapshot
+    from ._report import status_report
+    from ._rulebook import (
+        BUILTIN_RULEBOOKS,
+        Ladder,
+        Rulebook,
+        RulebookValue,
+        load_rulebook,
+        parse_rulebook,
+        regime_in_force,
+    )
+    from .stores import (
+        Anchor,
+        CountKey,
+        EventStore,
+        LateEntry,
+        LedgerHead,
+        MemoryStore,
+        Problem,
+        RepairReport,
+        SQLStore,
+        VerifyReport,
+    )
+
+#: Where each name loaded on first use lives: the ledger, its records, stores, rulebooks
+#: and built-in lifecycles load when first asked for, so that ``import inspection_flow``
+#: stays quick for calendar and deadline work (see docs/performance.md).
+_LAZY = {
+    "DISPATCH": "._builtin",
+    "PUBLICATION": "._builtin",
+    "DispatchResult": "._ledger",
+    "Publication": "._ledger",
+    "briefing_docx": "._briefing",
+    "briefing_html": "._briefing",
+    "briefing_markdown": "._briefing",
+    "Briefing": "._ledger",
+    "BriefingArea": "._ledger",
+    "BriefingBatch": "._ledger",
+    "BriefingItem": "._ledger",
+    "BriefingTask": "._ledger",
+    "ACCOUNTABILITY": "._builtin",
+    "COMPLAINT": "._builtin",
+    "DOCUMENT_REQUEST": "._builtin",
+    "FINDINGS": "._builtin",
+    "FINDINGS_ZH": "._builtin",
+    "LIFECYCLES": "._builtin",
+    "ROUND": "._builtin",
+    "TASK": "._builtin",
+    "DeadlineBinding": "._definitions",
+    "Field": "._definitions",
+    "Lifecycle": "._definitions",
+    "State": "._definitions",
+    "Transition": "._definitions",
+    "GuardContext": "._guards",
+    "guard": "._guards",
+    "register_derivation": "._guards",
+    "register_guard": "._guards",
+    "CATEGORIES": "._ledger",
+    "CATEGORIES_ZH": "._ledger",
+    "AlertNotice": "._ledger",
+    "Batch": "._ledger",
+    "Clock": "._ledger",
+    "DeadlineView": "._ledger",
+    "Decision": "._ledger",
+    "Ledger": "._ledger",
+    "LedgerView": "._ledger",
+    "Moved": "._ledger",
+    "SystemClock": "._ledger",
+    "Commit": "._records",
+    "DeadlineRecord": "._records",
+    "DeadlineStatus": "._records",
+    "Event": "._records",
+    "Snapshot": "._records",
+    "status_report": "._report",
+    "BUILTIN_RULEBOOKS": "._rulebook",
+    "Ladder": "._rulebook",
+    "Rulebook": "._rulebook",
+    "load_rulebook": "._rulebook",
+    "parse_rulebook": "._rulebook",
+    "RulebookValue": "._rulebook",
+    "regime_in_force": "._rulebook",
+    "Anchor": ".stores",
+    "CountKey": ".stores",
+    "EventStore": ".stores",
+    "LateEntry": ".stores",
+    "LedgerHead": ".stores",
+    "MemoryStore": ".stores",
+    "Problem": ".stores",
+    "RepairReport": ".stores",
+    "VerifyReport": ".stores",
+    "SQLStore": ".stores",
+}
 
 __version__ = "0.1.0"
 
@@ -182,6 +260,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "RuleError",
     "Rulebook",
     "RulebookError",
+    "RulebookValue",
     "SHANGHAI",
     "SQLStore",
     "Snapshot",
@@ -204,6 +283,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "guard",
     "load_rulebook",
     "parse_rulebook",
+    "regime_in_force",
     "register_derivation",
     "register_guard",
     "register_wording",
@@ -213,13 +293,14 @@ __all__ = [  # noqa: RUF022 - plain sorted order
 
 
 def __getattr__(name: str) -> _typing.Any:
-    # The SQL store (and SQLAlchemy) loads on first use, keeping ``import inspection_flow``
-    # quick for calendar and deadline work.
-    if name == "SQLStore":
-        from .stores import SQLStore
-
-        return SQLStore
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module, __name__), name)
+    # The SQL store stays out of the module's namespace: dir() lists it all the same.
+    if name != "SQLStore":
+        globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:

@@ -12,7 +12,6 @@ import itertools
 import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping
-from importlib import metadata
 from typing import Any, Literal
 
 import attrs
@@ -323,8 +322,13 @@ _MISSED_MAKEUP_WORKDAYS = {
 def _provider_schedules() -> tuple[dict[int, YearSchedule], str]:
     import chinese_calendar as cc
 
-    # importlib.metadata scans sys.path (~0.1 s); the module's own attribute is instant.
-    version = str(getattr(cc, "__version__", "") or metadata.version("chinesecalendar"))
+    # importlib.metadata scans sys.path (~0.1 s) and costs ~30 ms to import; the module's
+    # own attribute is instant, so metadata is asked only when it is missing.
+    version = str(getattr(cc, "__version__", "") or "")
+    if not version:
+        from importlib import metadata
+
+        version = metadata.version("chinesecalendar")
     rest: dict[int, dict[dt.date, str]] = {}
     work: dict[int, dict[dt.date, str]] = {}
     for d, name in cc.holidays.items():

@@ -172,6 +172,26 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(db, as_of=args.as_of, lang=args.lang, calendar=_calendar(args))
 
 
+def _rulebooks(args: argparse.Namespace) -> int:
+    """List the built-in rulebooks with their regimes, or one rulebook's sourced values."""
+    from ._rulebook import BUILTIN_RULEBOOKS, load_rulebook
+
+    if args.name is None:
+        for name in BUILTIN_RULEBOOKS:
+            rb = load_rulebook(name)
+            since = rb.effective_from.isoformat() if rb.effective_from else ""
+            until = rb.effective_until.isoformat() if rb.effective_until else ""
+            span = f"{since}–{until}" if since else "-"
+            regimes = f" (by the round's date: {', '.join(rb.regimes)})" if rb.regimes else ""
+            print(f"{name}\t{rb.level}\t{span}\t{rb.regime or rb.title}{regimes}")
+        return 0
+    rb = load_rulebook(args.name)
+    print(f"{rb.name}: {rb.title}")
+    for value in rb.values(args.lang):
+        print(f"{value.key}\t{value.confidence}\t{value.value}\t{value.source}")
+    return 0
+
+
 def _open(target: str, **options: Any) -> Ledger:
     """Open a ledger; a target that is no ledger (an empty or foreign database, a URL of
     a missing file) is a usage error, not a refusal."""
@@ -525,6 +545,15 @@ def _parser() -> argparse.ArgumentParser:
         "--no-roll", action="store_true", help="do not move a rest last day to the next working day"
     )
     due.add_argument("--lang", choices=("zh", "en"), default="zh")
+    rulebooks = sub.add_parser(
+        "rulebooks",
+        help="list the built-in rulebooks and their regimes, or one rulebook's values",
+        description="Without a name: each built-in rulebook, its level, the dates its regime "
+        "is in force and the rules it follows. With a name or a TOML path: each value with "
+        "its confidence (H, M, L) and source, one a line, tab-separated.",
+    )
+    rulebooks.add_argument("name", nargs="?", help="a built-in rulebook name or a TOML file")
+    rulebooks.add_argument("--lang", choices=("zh", "en"), default="zh")
     demo = sub.add_parser(
         "demo",
         parents=[years, provisional],
@@ -560,6 +589,11 @@ def _parser() -> argparse.ArgumentParser:
         help="default rulebook of the ledger (rounds name their own)",
     )
     status.add_argument("--lang", choices=("zh", "en"), default="zh")
+    status.add_argument(
+        "--verify",
+        action="store_true",
+        help="also audit the whole ledger (hash chains, head), which reads every event",
+    )
     verify = sub.add_parser(
         "verify",
         parents=[years, as_json],
@@ -725,6 +759,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _diagram(args)
         if args.command == "demo":
             return _demo(args)
+        if args.command == "rulebooks":
+            return _rulebooks(args)
         if (
             args.command in _WRITING_ON_LEDGERS
             and args.db is not None
@@ -744,7 +780,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if args.json:
                     print(to_json(_status_json(ledger, as_of, args.round_id)))
                     return 0
-                print(status_report(ledger, as_of, round_id=args.round_id, lang=args.lang))
+                text = status_report(
+                    ledger, as_of, round_id=args.round_id, lang=args.lang, verify=args.verify
+                )
+                print(text)
                 print(_calendar_line(ledger.calendar, args.lang))
             return 0
         if args.command == "overdue":

@@ -443,7 +443,7 @@ def run_demo(
         alerts = ledger.sweep(end)
         built = time.perf_counter() - started
         lang_: Literal["zh", "en"] = "en" if lang == "en" else "zh"
-        out.write(status_report(ledger, as_of, round_id=ROUND_ID, lang=lang_) + "\n")
+        out.write(status_report(ledger, as_of, round_id=ROUND_ID, lang=lang_, verify=True) + "\n")
         if lang_ == "zh":
             out.write(
                 f"\n共受理信访件 {counts['complaints']} 件，交办 {counts['batches']} 批，"

@@ -385,6 +385,12 @@ def chain_hash(event: Event) -> str:
     return hashlib.sha256(canonical_bytes(event.content())).hexdigest()
 
 
+# Deadline records' data by the record's id, with the record (so that an id is never
+# mistaken after reuse): a record is shared by the many entities that started it at one
+# instant under one rule.
+_RECORD_DATA: dict[int, tuple[DeadlineRecord, dict[str, Any]]] = {}
+
+
 @attrs.frozen
 class Snapshot:
     """An entity's current state: the fold of its events, kept as the store's projection.
@@ -506,6 +512,46 @@ class Snapshot:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise StoreError(f"malformed snapshot {data!r}: {exc}") from exc
+
+
+def stored_data(snapshot: Snapshot) -> dict[str, Any]:
+    """Return ``snapshot.to_dict()`` for writing it out at once.
+
+    The deadline records' data may be shared with other snapshots' (one record is shared
+    by the many entities that started it at one instant under one rule), so the result
+    must only be read.
+    """
+    if not snapshot.deadlines:
+        return snapshot.to_dict()
+    memo = _RECORD_DATA
+    deadlines = {}
+    for name, record in snapshot.deadlines.items():
+        known = memo.get(id(record))
+        if known is None or known[0] is not record:
+            if len(memo) >= 8192:
+                memo.clear()
+            known = memo[id(record)] = (record, record.to_dict())
+        deadlines[name] = known[1]
+    return {
+        "entity_id": snapshot.entity_id,
+        "kind": snapshot.kind,
+        "lifecycle": snapshot.lifecycle,
+        "state": snapshot.state,
+        "version": snapshot.version,
+        "area": snapshot.area,
+        "areas": list(snapshot.areas),
+        "round_id": snapshot.round_id,
+        "parent_id": snapshot.parent_id,
+        "batch": snapshot.batch,
+        "category": snapshot.category,
+        "created_at": iso(snapshot.created_at),
+        "updated_at": iso(snapshot.updated_at),
+        "terminal": snapshot.terminal,
+        "data": dict(snapshot.data),
+        "deadlines": deadlines,
+        "last_hash": snapshot.last_hash,
+        **({"occurred_at": iso(snapshot.occurred_at)} if snapshot.occurred_at is not None else {}),
+    }
 
 
 @attrs.frozen

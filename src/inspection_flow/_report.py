@@ -7,6 +7,7 @@ lifecycle each entity follows under its round's rulebook labels them.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from ._definitions import Lifecycle
 from ._ledger import CATEGORIES_ZH, Ledger
@@ -143,17 +144,18 @@ def _coverage_line(ledger: Ledger, day: dt.date, w: Wording) -> str | None:
 def _late_hand_overs(ledger: Ledger, round_id: str | None, w: Wording) -> list[str]:
     """Lines naming the batches handed over after the batch day of some of their cases."""
     late: dict[tuple[int, str, str], int] = {}
-    for case in ledger.find(kind="complaint", **({"round_id": round_id} if round_id else {})):
-        handed = case.data.get("handed_over_day")
-        due = case.data.get("batch_day")
+    counted = ledger.count_values(
+        ["batch", "data.batch_day", "data.handed_over_day"], kind="complaint", round_id=round_id
+    )
+    for (batch, due, handed), n in counted.items():
         if (
-            case.batch is not None
+            isinstance(batch, int)
             and isinstance(handed, str)
             and isinstance(due, str)
             and due < handed
         ):
-            key = (case.batch, due, handed)
-            late[key] = late.get(key, 0) + 1
+            key = (batch, due, handed)
+            late[key] = late.get(key, 0) + n
     lines = []
     for (number, due, handed), n in sorted(late.items()):
         days = (dt.date.fromisoformat(handed) - dt.date.fromisoformat(due)).days
@@ -161,6 +163,32 @@ def _late_hand_overs(ledger: Ledger, round_id: str | None, w: Wording) -> list[s
             w.count("report.late_hand_over", n, number=number, day=due, handed=handed, days=days)
         )
     return lines
+
+
+def _in_round(item: Snapshot, round_id: str | None) -> bool:
+    return round_id is None or item.round_id in (round_id, None) or item.entity_id == round_id
+
+
+def _count_due(
+    ledger: Ledger, start: dt.datetime | None, end: dt.datetime, round_id: str | None
+) -> int:
+    """How many open entities of the report's rounds fall due in ``(start, end]``."""
+    counted = ledger.count_values(["round_id"], due=(start, end))
+    return sum(n for (rid,), n in counted.items() if round_id is None or rid in (round_id, None))
+
+
+def _first(
+    fetch: Callable[[int], list[Snapshot]], round_id: str | None, wanted: int
+) -> list[Snapshot]:
+    """The first ``wanted`` items of the report's rounds, reading no more rows than needed
+    (more each time the rounds left out filled the rows read)."""
+    limit = max(wanted, 1)
+    while True:
+        rows = fetch(limit)
+        kept = [s for s in rows if _in_round(s, round_id)]
+        if len(kept) >= wanted or len(rows) < limit:
+            return kept[:wanted]
+        limit *= 4
 
 
 def _publications_and_dispatches(ledger: Ledger, round_id: str | None, w: Wording) -> list[str]:
@@ -229,13 +257,14 @@ def status_report(
     lang: Lang = "zh",
     explain: int = 2,
     listed: int = 8,
+    verify: bool = False,
 ) -> str:
     """Return the ledger's status as of an instant or a day (its end), as text.
 
     Counts by kind and state, by area, by batch and category; the lists published and the
-    latest dispatch's lights; overdue and due-soon items;
-    closing and on-schedule rates; the integrity check.  Everything but the integrity
-    check is counted from the events that happened by then (:meth:`Ledger.as_of`).
+    latest dispatch's lights; overdue and due-soon items; closing and on-schedule rates;
+    and, if asked, the integrity check.  Everything but the integrity check is counted
+    from the events that happened by then (:meth:`Ledger.as_of`).
     ``explain`` overdue items come with the explanation of their deadline.  States carry
     the labels of the lifecycle each entity follows under its round's rulebook.
 
@@ -247,6 +276,8 @@ def status_report(
             :func:`register_wording`) or a :class:`Wording`.
         explain: how many overdue items to explain.
         listed: how many overdue and due-soon items to list.
+        verify: also audit the whole ledger (:meth:`Ledger.verify`), which reads every
+            event; without it the report reads only counts and the items it lists.
 
     Raises:
         UnknownLanguageError: no wording table is registered for ``lang``.
@@ -268,6 +299,52 @@ def status_report(
     out.append(w.text("report.title", day=day.isoformat()))
     if (coverage := _coverage_line(ledger, day, w)) is not None:
         out.append(coverage)
+    # The complaints are counted once by everything the report says of them.
+    with ledger._counted_together("complaint", round_id, _CASE_FIELDS):
+        _counted_sections(ledger, rulebook, round_id, now, out, w)
+    _listed_sections(ledger, round_id, now, out, w, explain=explain, listed=listed)
+    if not verify:
+        return "\n".join(out)
+    report = ledger.verify()
+    out.append("")
+    if report.ok:
+        out.append(
+            w.text(
+                "report.integrity_ok",
+                entities=report.entities,
+                events=report.events,
+                summary=str(report),
+            )
+        )
+    else:
+        out.append(w.count("report.integrity_problems", len(report.problems)))
+        out.extend(w.text("report.problem", problem=p) for p in report.problems[:5])
+    return "\n".join(out)
+
+
+#: What the report counts of complaints: categories, batches and their days, and the
+#: keeping of the result deadline.
+_CASE_FIELDS = (
+    "category",
+    "data.categories",
+    "batch",
+    "data.batch_day",
+    "data.handed_over_day",
+    "deadlines.result_due.status",
+    "deadlines.result_due.suspended",
+    "deadlines.result_due.due_at",
+)
+
+
+def _counted_sections(
+    ledger: Ledger,
+    rulebook: Rulebook,
+    round_id: str | None,
+    now: dt.datetime,
+    out: list[str],
+    w: Wording,
+) -> None:
+    """The counts, by kind and state, area, category and batch, and the rates."""
     held = {str(k) for k in ledger.counts("kind")}
     for kind in (*_KINDS, *sorted(held - set(_KINDS))):
         counts = ledger.counts("state", kind=kind, round_id=None if kind == "round" else round_id)
@@ -336,16 +413,26 @@ def status_report(
             tasks_overdue=rates["tasks_overdue"],
         )
     )
-    overdue = [
-        s
-        for s in ledger.overdue(now)
-        if round_id is None or s.round_id in (round_id, None) or s.entity_id == round_id
-    ]
-    out.append(w.text("report.overdue", n=len(overdue)))
+
+
+def _listed_sections(
+    ledger: Ledger,
+    round_id: str | None,
+    now: dt.datetime,
+    out: list[str],
+    w: Wording,
+    *,
+    explain: int,
+    listed: int,
+) -> None:
+    """The overdue and due-soon items: counted by the store, only those listed read."""
+    total = _count_due(ledger, None, now, round_id)
+    overdue = _first(lambda n: ledger.store.overdue(now, limit=n), round_id, max(listed, explain))
+    out.append(w.text("report.overdue", n=total))
     for item in overdue[:listed]:
         out.append(_line(item, ledger, now, w))
-    if len(overdue) > listed:
-        out.append(w.count("report.more", len(overdue) - listed))
+    if total > listed:
+        out.append(w.count("report.more", total - listed))
     for item in overdue[:explain]:
         views = [v for v in ledger.deadlines(item.entity_id) if v.is_overdue(now)]
         for view in views[:1]:
@@ -353,23 +440,9 @@ def status_report(
             out.append(
                 w.text("report.explained", entity_id=item.entity_id, explanation=view.explain(w))
             )
-    soon = ledger.due_within(_DUE_SOON_DAYS, now)
+    end = ledger.due_end(_DUE_SOON_DAYS, now)
+    soon = _first(lambda n: ledger.store.due_between(now, end, limit=n), None, listed)
     out.append("")
-    out.append(w.count("report.due_soon", len(soon), days=_DUE_SOON_DAYS))
+    out.append(w.count("report.due_soon", _count_due(ledger, now, end, None), days=_DUE_SOON_DAYS))
     for item in soon[:listed]:
         out.append(_line(item, ledger, now, w))
-    report = ledger.verify()
-    out.append("")
-    if report.ok:
-        out.append(
-            w.text(
-                "report.integrity_ok",
-                entities=report.entities,
-                events=report.events,
-                summary=str(report),
-            )
-        )
-    else:
-        out.append(w.count("report.integrity_problems", len(report.problems)))
-        out.extend(w.text("report.problem", problem=p) for p in report.problems[:5])
-    return "\n".join(out)

@@ -34,7 +34,7 @@ import pytest
 
 from ._areas import Actor
 from ._records import Commit, DeadlineRecord, DeadlineStatus, Event, Snapshot, fold
-from .exceptions import ConcurrencyError, PayloadError
+from .exceptions import ConcurrencyError, PayloadError, StoreError
 from .stores import EventStore
 
 __all__ = [
@@ -422,6 +422,55 @@ class StoreContract(abc.ABC):
         t1 = commits[3].snapshot
         store.append(next_commit(t1, state="rectifying"))
 
+    def test_get_many(self, store: EventStore) -> None:
+        """get_many answers the ids that name entities, each as get does."""
+        a = create_commit("case-a")
+        b = create_commit("case-b")
+        store.append_batch([a, b, next_commit(a.snapshot, state="handling")])
+        found = store.get_many(["case-b", "case-x", "case-a", "case-b"])
+        assert sorted(found) == ["case-a", "case-b"]
+        assert found["case-a"] == store.get("case-a")
+        assert found["case-b"] == b.snapshot
+        assert store.get_many([]) == {}
+
+    def test_append_chunks_writes_all_or_nothing(self, store: EventStore) -> None:
+        """Chunks are written together; a stale commit or a failure while the chunks are
+        produced writes none of them."""
+        base = create_commit("case-a")
+        store.append(base)
+        moved = next_commit(base.snapshot)
+        store.append(moved)
+        with pytest.raises(ConcurrencyError):
+            store.append_chunks(
+                [[create_commit("case-b")], [next_commit(base.snapshot, state="closed")]]
+            )
+
+        def failing() -> Iterator[list[Commit]]:
+            yield [create_commit("case-c")]
+            raise RuntimeError("producing the chunks failed")
+
+        with pytest.raises(RuntimeError):
+            store.append_chunks(failing())
+        assert store.get_many(["case-b", "case-c"]) == {}
+        assert store.events("case-b") == store.events("case-c") == []
+        assert store.get("case-a") == moved.snapshot
+        later = next_commit(moved.snapshot, state="closed")
+        store.append_chunks(iter([[create_commit("case-b")], [], [later]]))
+        assert store.get("case-a") == later.snapshot
+        assert store.get("case-b") is not None
+
+    def test_find_pages_follow_find(self, store: EventStore) -> None:
+        """find_pages yields find's answer in pages of the size asked."""
+        self._population(store)
+        pages = list(store.find_pages(page=2))
+        assert [len(p) for p in pages] == [2, 2, 1]
+        assert [s for p in pages for s in p] == store.find()
+        assert [_ids(p) for p in store.find_pages(page=2, state="received")] == [
+            ["c-1", "c-3"],
+            ["t-2"],
+        ]
+        assert list(store.find_pages(kind="nothing")) == []
+
     def test_find_filters(self, store: EventStore) -> None:
         """find applies every filter given, and orders by entity id."""
         self._population(store)
@@ -615,6 +664,89 @@ class StoreContract(abc.ABC):
         assert store.counts("state", kind="task") == {"rectifying": 1, "received": 1}
         assert store.counts("kind", round_id="central-2021") == {"task": 1}
         assert store.counts("kind", areas=["430921"]) == {"complaint": 1, "task": 1}
+
+    def test_due_between_limit(self, store: EventStore) -> None:
+        """due_between with a limit returns the earliest ones only, ties by id."""
+        self._deadlines(store)
+        got = store.due_between(T0, T0 + 9 * _DAY, limit=3)
+        assert _ids(got) == ["d-1", "d-2a", "d-2b"]
+        assert _ids(store.due_between(T0, T0 + 9 * _DAY, limit=0)) == []
+
+    def test_limits_follow_writes(self, store: EventStore) -> None:
+        """Queries with a limit see every write before them: moved, met and closed due times."""
+        snapshots = self._deadlines(store)
+        now = T0 + 3 * _DAY
+        assert _ids(store.overdue(now, limit=1)) == ["d-1"]
+        # d-1 moves later, d-2a is closed, d-9 moves earlier.
+        store.append(
+            next_commit(snapshots["d-1"], deadlines={"due": deadline("due", T0 + _DAY * 8)})
+        )
+        store.append(next_commit(snapshots["d-2a"], state="closed", set={"terminal": True}))
+        moved = deadline("due", T0 + _DAY / 2)
+        store.append(next_commit(snapshots["d-9"], deadlines={"due": moved}))
+        assert _ids(store.overdue(now, limit=2)) == ["d-9", "d-2b"]
+        assert _ids(store.overdue(now)) == ["d-9", "d-2b", "d-3"]
+        assert _ids(store.due_between(now, T0 + 9 * _DAY, limit=5)) == ["d-1"]
+        # The new due times carry no alerts: d-1 and d-9 left the alerts' order.
+        alerts = _ids(store.due_alerts(now))
+        assert "d-1" not in alerts
+        assert "d-9" not in alerts
+        assert "d-2b" in alerts
+        assert _ids(store.due_alerts(now, limit=2)) == alerts[:2]
+
+    def test_count_values(self, store: EventStore) -> None:
+        """count_values counts entities by values of their snapshots, with filters."""
+        self._population(store)
+        commit = create_commit(
+            "c-4",
+            area="430903",
+            batch=2,
+            category="air",
+            data={"categories": ["air", "water"], "fine": "1.5", "orders": 2, "seen": True},
+            deadlines={"due": deadline("due", T0 + _DAY)},
+        )
+        store.append(commit)
+        assert store.count_values(["kind"]) == {("complaint",): 4, ("task",): 2}
+        assert store.count_values(["category", "data.categories"], kind="complaint") == {
+            ("water", None): 2,
+            ("air", None): 1,
+            ("air", ("air", "water")): 1,
+        }
+        assert store.count_values(
+            ["data.fine", "data.orders", "data.seen", "data.missing"], areas=["430903"]
+        ) == {("1.5", 2, True, None): 1, (None, None, None, None): 2}
+        assert store.count_values(
+            ["deadlines.due.status", "deadlines.due.due_at", "deadlines.due.suspended"],
+            round_id="hunan-2023",
+        ) == {
+            ("open", (T0 + _DAY).isoformat(), False): 1,
+            (None, None, None): 4,
+        }
+        assert store.count_values(["batch", "terminal"], kind="complaint") == {
+            (1, False): 1,
+            (1, True): 1,
+            (2, False): 2,
+        }
+        assert store.count_values(["entity_id"], due=(None, T0 + 2 * _DAY)) == {("c-4",): 1}
+        assert store.count_values(["entity_id"], due=(T0 + _DAY, T0 + 2 * _DAY)) == {}
+
+    def test_count_values_refuses_other_fields(self, store: EventStore) -> None:
+        """count_values takes dotted paths into a snapshot, nothing else."""
+        for fields in ([], ["nope"], ["data.a b"], ["data..x"], "kind"):
+            with pytest.raises(StoreError, match="count"):
+                store.count_values(fields)
+
+    def test_latest_at(self, store: EventStore) -> None:
+        """latest_at is when the latest event happened, or None (unknown or empty)."""
+        empty = store.latest_at()
+        commit = create_commit("c-1")
+        store.append(commit)
+        store.append(next_commit(commit.snapshot, at=T0 + 5 * _DAY))
+        store.append(create_commit("c-2", at=T0 + _DAY))
+        found = store.latest_at()
+        if found is not None:
+            assert empty is None
+            assert found == T0 + 5 * _DAY
 
     # -- integrity ----------------------------------------------------------------------------
 

@@ -108,6 +108,9 @@ class _Base:
         self._pending: dict[str, Snapshot] | None = None
         self._pending_commits: list[Commit] = []
         self._pending_commands: dict[str, tuple[Event, ...]] = {}
+        # Inside a batch: what the store answered for each entity read (None: no such
+        # entity), so that a batch reads an entity, its round or a new id once.
+        self._reads: dict[str, Snapshot | None] = {}
         # Names this ledger's claims when several workers sweep one store.
         self._worker = f"ledger-{uuid.uuid4().hex[:12]}"
 
@@ -208,6 +211,16 @@ class _Base:
         rb = self._rulebooks.get(name)
         if rb is None:
             rb = load_rulebook(name)
+            # A regime of a generic rulebook the ledger holds (``central`` given with
+            # lifecycles of the user's own) carries those lifecycles, so that choosing the
+            # regime by a round's date never drops them.
+            generic = next((g for g in self._rulebooks.values() if name in g.regimes), None)
+            if generic is not None:
+                extra = [
+                    lc for key, lc in generic.lifecycles.items() if rb.lifecycles.get(key) is not lc
+                ]
+                if extra:
+                    rb = rb.with_lifecycles(*extra)
             self.add_rulebook(rb)
         return rb
 
@@ -256,11 +269,30 @@ class _Base:
 
     def _load(self, entity_id: str) -> Snapshot | None:
         pending = self._pending
-        if pending is not None:
-            snap = pending.get(entity_id)
-            if snap is not None:
-                return snap
-        return self.store.get(entity_id)
+        if pending is None:
+            return self.store.get(entity_id)
+        snap = pending.get(entity_id)
+        if snap is not None:
+            return snap
+        # Read once per batch: the batch writes only if no entity it read has moved on
+        # meanwhile (the store checks each version), and a new id taken meanwhile makes
+        # the store refuse the batch.
+        reads = self._reads
+        if entity_id in reads:
+            return reads[entity_id]
+        snap = reads[entity_id] = self.store.get(entity_id)
+        return snap
+
+    def _read_ahead(self, entity_ids: Iterable[str]) -> None:
+        """Inside a batch, read the entities the batch will use with one look-up."""
+        if self._pending is None:
+            return
+        reads = self._reads
+        wanted = [i for i in entity_ids if i not in reads and i not in self._pending]
+        if wanted:
+            found = self.store.get_many(wanted)
+            for entity_id in wanted:
+                reads[entity_id] = found.get(entity_id)
 
     def _command(self, command_id: str) -> tuple[Event, ...] | None:
         if self._pending is not None:
@@ -280,6 +312,8 @@ class _Base:
             self._pending[c.entity_id] = c.snapshot
             if c.command_id is not None:
                 self._pending_commands[c.command_id] = c.events
+        if len(commits) == 1:
+            return commits[0].events
         return tuple(e for c in commits for e in c.events)
 
     @contextlib.contextmanager
@@ -298,8 +332,10 @@ class _Base:
         self._pending = {}
         self._pending_commits = []
         self._pending_commands = {}
+        self._reads = {}
         try:
-            yield self
+            with self.store.holding_reads():
+                yield self
             commits = self._pending_commits
             self._pending = None
             if commits:
@@ -308,6 +344,7 @@ class _Base:
             self._pending = None
             self._pending_commits = []
             self._pending_commands = {}
+            self._reads = {}
 
     def history(self, entity_id: str) -> list[Event]:
         """Return the entity's events, oldest first (its audit trail)."""

@@ -4,8 +4,9 @@ their hand-over, splitting a case."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -65,6 +66,8 @@ _CHANNEL_VALUES: Mapping[Any, str] = {c.value: c.value for c in Channel}
 _HAND_OVER = "hand_over_batch"
 # How often a receipt counts again when other processes took its number meanwhile.
 _NUMBER_RETRIES = 20
+# Cases a hand-over outside a batch reads, moves and writes at a time.
+_HAND_OVER_PAGE = 2000
 
 
 def _all_categories(
@@ -149,6 +152,52 @@ class _Complaints(_Rounds):
                 if not tries:
                     raise taken.error from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def receive_complaints(
+        self, round_id: str, rows: Iterable[Mapping[str, Any]], *, actor: Actor
+    ) -> list[Snapshot]:
+        """Record many complaints received by the round's team, in one write: an import.
+
+        Each row holds the keyword arguments of :meth:`receive_complaint` (``channel``,
+        ``received_at``, ``area``, ``summary``, ``category``, and any of
+        ``complaint_id``, ``command_id``, ``late_entry_reason``, ``categories`` and
+        other data); ``actor`` records them all.  Every check of
+        :meth:`receive_complaint` is made on every row; the round is read once, and the
+        rows' ids are checked together with one look-up per 500.  Inside
+        :meth:`batch` the rows join the block's write.
+
+        Returns:
+            The complaints' snapshots, in the order of the rows.
+
+        Raises:
+            PayloadError: a row is not a mapping, or names ``round_id`` or ``actor``
+                (given once, for all rows); and every error of
+                :meth:`receive_complaint`, for the first row refused. Nothing of the
+                rows is written then.
+        """
+        check_id(round_id, "round_id", event=CREATE)
+        _check_actor(actor, round_id, CREATE)
+        given = list(rows) if not isinstance(rows, list) else rows
+        for row in given:
+            if not isinstance(row, Mapping) or not all(k.__class__ is str for k in row):
+                raise PayloadError(
+                    round_id,
+                    CREATE,
+                    "rows",
+                    f"each row must be a mapping of receive_complaint's arguments, not {row!r}",
+                )
+            if "round_id" in row or "actor" in row:
+                raise PayloadError(
+                    str(row.get("complaint_id") or round_id),
+                    CREATE,
+                    "round_id" if "round_id" in row else "actor",
+                    "give the round and the actor once, for all rows, not in a row",
+                )
+        with self.batch():
+            self._read_ahead(
+                [round_id] + [i for row in given if (i := row.get("complaint_id")).__class__ is str]
+            )
+            return [self.receive_complaint(round_id, actor=actor, **row) for row in given]
 
     def _receive_complaint(
         self,
@@ -459,7 +508,17 @@ class _Complaints(_Rounds):
                 "batch_day",
                 f"the batch of {day.isoformat()} cannot be handed over before that day",
             )
-        cases = self.pending_for_batch(round_id, day)
+        if self._pending is None:
+            # Outside a batch the cases are read, moved and written page by page, in one
+            # transaction: a hand-over of 100,000 cases never holds them all.
+            handed_over = self._hand_over_streamed(
+                rnd, day, actor=actor, at=at, late_entry_reason=late_entry_reason
+            )
+            if handed_over is not None:
+                return handed_over
+            cases = []
+        else:
+            cases = self.pending_for_batch(round_id, day)
         if not cases:
             done = self._batch_of_day(round_id, day)
             if done is not None:
@@ -502,6 +561,64 @@ class _Complaints(_Rounds):
         )
         commits.append(Commit(new_round, (ev,), rnd.version))
         self._write(commits)
+        return Batch(round_id, number, day, tuple(ids), on, tuple(late))
+
+    def _hand_over_streamed(
+        self,
+        rnd: Snapshot,
+        day: dt.date,
+        *,
+        actor: Actor,
+        at: dt.datetime,
+        late_entry_reason: str | None,
+    ) -> Batch | None:
+        """Hand over the day's cases page by page in one write; ``None`` if there are none."""
+        round_id = rnd.entity_id
+        wanted = day.isoformat()
+        pages = (
+            [s for s in page if str(s.data.get("batch_day", "")) <= wanted]
+            for page in self.store.find_pages(
+                kind="complaint", round_id=round_id, state="received", page=_HAND_OVER_PAGE
+            )
+        )
+        first = next((page for page in pages if page), None)
+        if first is None:
+            return None
+        number = int(rnd.data.get("batches", 0)) + 1
+        on = as_instant(at, "at").astimezone(SHANGHAI).date()
+        handed = {"day": on.isoformat()}
+        ids: list[str] = []
+        late: list[str] = []
+
+        def chunks() -> Iterator[list[Commit]]:
+            for page in itertools.chain((first,), pages):
+                commits = []
+                for snap in page:
+                    ev1, mid = self._transition(
+                        snap, "batch", actor, at, {"number": number}, None, late_entry_reason
+                    )
+                    ev2, new = self._transition(
+                        mid, "hand_over", actor, at, handed, None, late_entry_reason
+                    )
+                    commits.append(Commit(new, (ev1, ev2), snap.version))
+                    ids.append(snap.entity_id)
+                    if str(snap.data.get("batch_day", handed["day"])) < handed["day"]:
+                        late.append(snap.entity_id)
+                yield commits
+            recorded: dict[str, Any] = {
+                "number": number,
+                "day": wanted,
+                "cases": ids,
+                "handed_over_on": handed["day"],
+            }
+            if late:
+                recorded["late"] = late
+            ev, new_round = self._transition(
+                rnd, "record_batch", actor, at, recorded, None, late_entry_reason
+            )
+            yield [Commit(new_round, (ev,), rnd.version)]
+
+        self.store.append_chunks(chunks())
         return Batch(round_id, number, day, tuple(ids), on, tuple(late))
 
     def _batch_of_day(self, round_id: str, day: dt.date) -> int | None:

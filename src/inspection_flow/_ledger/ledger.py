@@ -14,12 +14,14 @@ from typing import Any
 
 import attrs
 
+from .._calendar import YearSchedule
 from .._records import ALERT, Commit, Event, Snapshot, fold
 from .._rules import SHANGHAI, as_instant
 from ..exceptions import AnchorError, StoreError
-from ..stores import Anchor, MemoryStore, RepairReport, VerifyReport
+from ..stores import Anchor, EventStore, MemoryStore, RepairReport, VerifyReport
 from .briefing import Briefing, Period, compute_briefing
 from .queries import _Queries
+from .values import AlertNotice
 
 __all__ = ["Ledger", "LedgerView"]
 
@@ -47,9 +49,11 @@ class Ledger(_Queries):
         sweep records the alerts it finds in one event dated by the latest of them; each
         alert counts from its own instant, so one that fell due by then counts as
         recorded although its event is dated later (the event is not in the view's
-        history).  It reads the store's events once (one pass,
-        :meth:`EventStore.histories`) and keeps the result in memory: it costs more than
-        the live projection, in proportion to the events read.
+        history).  When nothing in the store happened after the cutoff
+        (:meth:`EventStore.latest_at`), the view reads the ledger's own projection, as
+        quick as the ledger; otherwise it reads the store's events once (one pass,
+        :meth:`EventStore.histories`) and keeps the result in memory, which costs in
+        proportion to the events read.
 
         Args:
             when: a day (meaning its end, 24:00 Asia/Shanghai), or an aware instant.
@@ -63,6 +67,14 @@ class Ledger(_Queries):
             AnchorError: ``when`` is neither a day nor an aware datetime.
         """
         cutoff = _cutoff(when)
+        latest = self.store.latest_at()
+        if latest is not None and latest <= cutoff:
+            # Every event is in the view: its fold is the stored projection.
+            return LedgerView(self, self.store, cutoff)
+        return self._replayed(cutoff)
+
+    def _replayed(self, cutoff: dt.datetime) -> LedgerView:
+        """The view as of ``cutoff``, folded from the events that happened by then."""
         store = MemoryStore()
         for events in self.store.histories():
             snapshot: Snapshot | None = None
@@ -164,7 +176,7 @@ class LedgerView(Ledger):
         ledger: the ledger it is a view of.
     """
 
-    def __init__(self, ledger: Ledger, store: MemoryStore, cutoff: dt.datetime) -> None:
+    def __init__(self, ledger: Ledger, store: EventStore, cutoff: dt.datetime) -> None:
         super().__init__(
             store,
             rulebook=ledger.rulebook,
@@ -189,6 +201,23 @@ class LedgerView(Ledger):
     def _commit_new(
         self, ev: Event, snap: Snapshot, command_id: str | None, *, generated: bool = False
     ) -> Snapshot:
+        raise self._refuse()
+
+    def sweep(self, now: dt.datetime | None = None, *, limit: int = 500) -> list[AlertNotice]:
+        """Refuse: a view records no alerts (a view of the whole ledger reads its store,
+        where claiming alerts would hold them back from the ledger's own sweepers).
+
+        Raises:
+            StoreError: always.
+        """
+        raise self._refuse()
+
+    def supply_calendar_year(self, schedule: YearSchedule) -> bool:
+        """Refuse: a view keeps no calendar year (keep it in the ledger itself).
+
+        Raises:
+            StoreError: always.
+        """
         raise self._refuse()
 
     def verify(self, *, deep: bool = False, anchor: Anchor | str | None = None) -> VerifyReport:

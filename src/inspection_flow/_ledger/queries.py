@@ -3,10 +3,11 @@ and the audit."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
-from collections.abc import Collection, Sequence
-from typing import Literal
+from collections.abc import Collection, Iterator, Sequence
+from typing import Any, Literal
 
 from .._checks import (
     check_limit,
@@ -19,10 +20,13 @@ from .._records import (
 from .._rules import SHANGHAI, as_instant
 from ..exceptions import (
     PayloadError,
+    StoreError,
 )
 from ..stores import Anchor, RepairReport, VerifyReport
+from ..stores._base import value_paths
 from .dispatches import _Dispatches
 from .inputs import _COUNT_BY, _SUM_BY, _check_filters
+from .tasks import _judge
 
 #: The deadline whose keeping makes a case concluded on time (按时办结) and a task
 #: completed on schedule (按期完成).
@@ -36,6 +40,11 @@ def _rate(on_time: int, late: int) -> float | None:
 class _Queries(_Dispatches):
     """Queries over the ledger: finding entities, overdue and due-soon items, counts and
     rates, and the audit."""
+
+    # Counts taken together for a report (_counted_together): filters -> fields, counts.
+    _together: dict[
+        tuple[str | None, str | None], tuple[list[str], dict[tuple[Any, ...], int] | None]
+    ]
 
     def overdue(
         self,
@@ -64,21 +73,115 @@ class _Queries(_Dispatches):
         *,
         kind: str | None = None,
         area: str | None = None,
+        limit: int | None = None,
     ) -> list[Snapshot]:
         """Return open entities whose next deadline falls within ``working_days`` working
-        days after ``now``'s day (and is not yet past).
+        days after ``now``'s day (and is not yet past), earliest first (at most ``limit``
+        of them).
 
         Raises:
-            AnchorError, PayloadError: a bad instant, filter or ``working_days`` (0 to
-                10,000).
+            AnchorError, PayloadError: a bad instant, filter, ``working_days`` or
+                ``limit`` (0 to 10,000).
         """
         check_limit(working_days, "working_days", event="due_within")
         _check_filters({"kind": kind, "area": area})
+        if limit is not None:
+            check_limit(limit, "limit", event="due_within")
         when = as_instant(now, "now")
         last = self.calendar.add_workdays(when.date(), working_days)
         end = dt.datetime(last.year, last.month, last.day, tzinfo=SHANGHAI) + dt.timedelta(days=1)
         areas = self.areas_within(area) if area else None
-        return self.store.due_between(when, end, kind=kind, areas=areas)
+        return self.store.due_between(when, end, kind=kind, areas=areas, limit=limit)
+
+    def due_end(self, working_days: int, now: dt.datetime) -> dt.datetime:
+        """Return the end of the span :meth:`due_within` looks at: 24:00 of the
+        ``working_days``-th working day after ``now``'s day."""
+        check_limit(working_days, "working_days", event="due_within")
+        when = as_instant(now, "now")
+        last = self.calendar.add_workdays(when.date(), working_days)
+        return dt.datetime(last.year, last.month, last.day, tzinfo=SHANGHAI) + dt.timedelta(days=1)
+
+    def count_values(
+        self,
+        fields: Sequence[str],
+        *,
+        kind: str | None = None,
+        round_id: str | None = None,
+        area: str | None = None,
+        due: tuple[dt.datetime | None, dt.datetime] | None = None,
+    ) -> dict[tuple[Any, ...], int]:
+        """Count entities by values of their snapshots, as the store counts them
+        (:meth:`EventStore.count_values`): no snapshot is read into Python on a SQL store.
+
+        Args:
+            fields: dotted paths into a snapshot's plain form, e.g. ``["batch",
+                "data.handed_over_day"]`` or ``["deadlines.result_due.status"]``.
+            kind, round_id, area: which entities (``area`` covers the areas within it).
+            due: only open entities whose next due time lies in ``(start, end]``.
+
+        Returns:
+            The number of entities with each tuple of values.
+
+        Raises:
+            PayloadError: a filter or a field is not one the ledger knows.
+        """
+        _check_filters({"kind": kind, "round_id": round_id, "area": area})
+        if isinstance(fields, str) or not isinstance(fields, (list, tuple)):
+            raise PayloadError(
+                "-", "count_values", "fields", f"{shown(fields)} must be a list of fields"
+            )
+        try:
+            paths = value_paths(fields)
+        except StoreError as exc:
+            raise PayloadError("-", "count_values", "fields", str(exc)) from None
+        del paths
+        if due is not None:
+            start, end = due
+            due = (None if start is None else as_instant(start, "start"), as_instant(end, "end"))
+        return self._values(list(fields), kind=kind, round_id=round_id, area=area, due=due)
+
+    def _values(
+        self,
+        fields: list[str],
+        *,
+        kind: str | None = None,
+        round_id: str | None = None,
+        area: str | None = None,
+        due: tuple[dt.datetime | None, dt.datetime] | None = None,
+    ) -> dict[tuple[Any, ...], int]:
+        """:meth:`count_values` without the checks, answered from the counts taken
+        together (:meth:`_counted_together`) when they hold the fields."""
+        together = self.__dict__.get("_together")
+        shared = together.get((kind, round_id)) if together and area is None and not due else None
+        if together is not None and shared is not None and set(fields) <= set(shared[0]):
+            wide, groups = shared
+            if groups is None:
+                groups = self.store.count_values(wide, kind=kind, round_id=round_id)
+                together[(kind, round_id)] = (wide, groups)
+            at = [wide.index(f) for f in fields]
+            out: dict[tuple[Any, ...], int] = {}
+            for key, n in groups.items():
+                narrow = tuple(key[i] for i in at)
+                out[narrow] = out.get(narrow, 0) + n
+            return out
+        areas = self.areas_within(area) if area else None
+        return self.store.count_values(fields, kind=kind, round_id=round_id, areas=areas, due=due)
+
+    @contextlib.contextmanager
+    def _counted_together(
+        self, kind: str | None, round_id: str | None, fields: Sequence[str]
+    ) -> Iterator[None]:
+        """Within the block, answer counts of entities of ``kind`` (and ``round_id``) by
+        any of ``fields`` from one count by all of them: a report that counts the same
+        entities several ways reads them once."""
+        together = self.__dict__.get("_together")
+        if together is None:
+            together = self._together = {}
+        together[(kind, round_id)] = (list(fields), None)
+        try:
+            yield
+        finally:
+            together.pop((kind, round_id), None)
 
     def counts(
         self,
@@ -121,15 +224,21 @@ class _Queries(_Dispatches):
     ) -> dict[str | int | None, int]:
         """Count each category of each entity: the primary ones by the store, the others
         read from the entities that name more than one."""
-        # The store counts the primary categories cheaply; only the other categories need
-        # the entities read.
-        counted = self.store.counts("category", kind=kind, round_id=round_id, areas=areas)
-        for snap in self.store.find(kind=kind, round_id=round_id, areas=areas):
-            named = snap.data.get("categories")
-            if isinstance(named, list):
+        # The store counts each pair of primary category and list of categories.
+        counted: dict[str | int | None, int] = {}
+        pairs = (
+            self.store.count_values(
+                ["category", "data.categories"], kind=kind, round_id=round_id, areas=areas
+            )
+            if areas is not None
+            else self._values(["category", "data.categories"], kind=kind, round_id=round_id)
+        )
+        for (primary, named), n in pairs.items():
+            counted[primary] = counted.get(primary, 0) + n
+            if isinstance(named, tuple):
                 for c in named:
-                    if c != snap.category:
-                        counted[c] = counted.get(c, 0) + 1
+                    if c != primary:
+                        counted[c] = counted.get(c, 0) + n
         return counted
 
     def sums(
@@ -164,8 +273,8 @@ class _Queries(_Dispatches):
             PayloadError: ``fields`` is empty or names a key no event of ``kind`` records
                 as a number; ``by`` or a filter is not one the ledger knows.
 
-        Cost: every matching entity's snapshot is read (one query of the store); no index
-        holds the data, so a sum over a whole province's cases reads them all.
+        Cost: the store counts each combination of group and values
+        (:meth:`count_values`), in the database on a SQL store; no snapshot is decoded.
         """
         if by is not None and by not in _SUM_BY:
             raise PayloadError(
@@ -186,26 +295,25 @@ class _Queries(_Dispatches):
                     f"{shown(key)} is not a number that {kind} events record; "
                     f"sum one of {', '.join(sorted(amounts))}",
                 )
-        filters: dict[str, str] = {"kind": kind}
-        if round_id is not None:
-            filters["round_id"] = round_id
-        if area is not None:
-            filters["area"] = area
         out: dict[str | int | None, dict[str, int | decimal.Decimal]] = {}
-        for snap in self.find(**filters):
-            group: str | int | None = (
-                snap.area if by == "area" else snap.batch if by == "batch" else None
-            )
+        # The store counts each combination of group and values; summed here, exactly.
+        counted = self._values(
+            [by or "kind", *(f"data.{key}" for key in fields)],
+            kind=kind,
+            round_id=round_id,
+            area=area,
+        )
+        for (group_of, *values), n in counted.items():
+            group: str | int | None = group_of if by is not None else None
             totals = out.get(group)
             if totals is None:
                 totals = out[group] = {
                     key: decimal.Decimal(0) if amounts[key] else 0 for key in fields
                 }
-            for key in fields:
-                value = snap.data.get(key)
+            for key, value in zip(fields, values, strict=False):
                 if value is not None:
                     # Amounts are stored as decimal text, whole numbers as numbers.
-                    totals[key] += decimal.Decimal(value) if amounts[key] else int(value)
+                    totals[key] += (decimal.Decimal(value) if amounts[key] else int(value)) * n
         # Groups in a briefing's order, the same from every store: by code or number,
         # the cases of no batch last.
         return {g: out[g] for g in sorted(out, key=lambda g: (g is None, str(g).zfill(20)))}
@@ -279,18 +387,38 @@ class _Queries(_Dispatches):
         open_tasks = tasks["open"]
         task_lc = self._lifecycle_of_kind("task", round_id)
         on = as_instant(now, "now").astimezone(SHANGHAI).date()
-        # 序时进度 is judged against each task's milestones (阶段目标), so every open task
-        # is read, not only those in the index of due times.
-        filters: dict[str, str] = {"kind": "task"}
-        if round_id is not None:
-            filters["round_id"] = round_id
-        if area is not None:
-            filters["area"] = area
-        behind = sum(
-            1
-            for s in self.find(**filters)
-            if task_lc.counts_as(s.state) == "open" and self._progress_now(s, on) == "behind"
+        # 序时进度 is judged against each task's milestones (阶段目标): the store counts
+        # each combination of what the judgement reads, and each is judged once.
+        behind = 0
+        judged = self._values(
+            [
+                "round_id",
+                "lifecycle",
+                "state",
+                "data.milestones",
+                "data.milestones_met",
+                "deadlines.rectify_due.status",
+                "deadlines.rectify_due.suspended",
+                "deadlines.rectify_due.last_day",
+            ],
+            kind="task",
+            round_id=round_id,
+            area=area,
         )
+        for (rid, lifecycle, state, milestones, met, status, suspended, last), n in judged.items():
+            if task_lc.counts_as(state) != "open":
+                continue
+            rb = self.rulebook_of(rid) if rid is not None else self.rulebook
+            passed = status == "open" and not suspended and dt.date.fromisoformat(last) < on
+            progress = _judge(
+                rb.lifecycle(lifecycle).counts_as(state) == "closed",
+                list(milestones or []),
+                set(met or []),
+                passed,
+                on,
+            )
+            if progress == "behind":
+                behind += n
         case_on_time, cases_late, cases_overdue = self._timeliness("complaint", now, round_id, area)
         task_on_time, tasks_late, tasks_overdue = self._timeliness("task", now, round_id, area)
         return {
@@ -311,25 +439,29 @@ class _Queries(_Dispatches):
         """Count the entities of ``kind`` whose main deadline was met on time, met late,
         and is still open past due at ``now``."""
         deadline = _TIMED[kind]
-        filters: dict[str, str] = {"kind": kind}
-        if round_id is not None:
-            filters["round_id"] = round_id
-        if area is not None:
-            filters["area"] = area
         when = as_instant(now, "now")
         on_time = late = overdue = 0
-        # Read entity by entity: whether a deadline was late is stored in its record,
-        # which no index of the stores holds.
-        for snap in self.find(**filters):
-            record = snap.deadlines.get(deadline)
-            if record is None:
-                continue
-            if record.status == "met":
-                on_time += 1
-            elif record.status == "met_late":
-                late += 1
-            elif record.status == "open" and not record.suspended and when >= record.due_at:
-                overdue += 1
+        # Whether a deadline was late is stored in its record: the store counts each
+        # combination of status, suspension and due time (few: cases handed over together
+        # share their due times).
+        counted = self._values(
+            [f"deadlines.{deadline}.{key}" for key in ("status", "suspended", "due_at")],
+            kind=kind,
+            round_id=round_id,
+            area=area,
+        )
+        for (status, suspended, due_at), n in counted.items():
+            if status == "met":
+                on_time += n
+            elif status == "met_late":
+                late += n
+            elif (
+                status == "open"
+                and not suspended
+                and due_at is not None
+                and when >= dt.datetime.fromisoformat(due_at)
+            ):
+                overdue += n
         return on_time, late, overdue
 
     def verify(self, *, deep: bool = False, anchor: Anchor | str | None = None) -> VerifyReport:

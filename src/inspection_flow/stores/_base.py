@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 import datetime as dt
-from collections.abc import Callable, Collection, Iterator, Sequence
-from typing import Literal
+import re
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Literal
 
 from .._calendar import YearSchedule
-from .._records import GENESIS, Commit, Event, Snapshot, chain_hash, replay
+from .._records import (
+    GENESIS,
+    Commit,
+    DeadlineRecord,
+    Event,
+    Snapshot,
+    canonical_json,
+    chain_hash,
+    iso,
+    replay,
+)
 from ..exceptions import StoreError, TamperError
 from ._audit import (
     Anchor,
@@ -23,6 +35,106 @@ from ._audit import (
 __all__ = ["CountKey", "EventStore", "VerifyReport"]
 
 CountKey = Literal["state", "area", "batch", "category", "kind"]
+
+#: A span of due times ``(start, end]`` (``start`` ``None``: every due time up to ``end``).
+DueSpan = tuple["dt.datetime | None", dt.datetime]
+
+#: The top-level keys of a snapshot's plain form (:meth:`Snapshot.to_dict`).
+SNAPSHOT_KEYS = frozenset(
+    [
+        "entity_id",
+        "kind",
+        "lifecycle",
+        "state",
+        "version",
+        "area",
+        "areas",
+        "round_id",
+        "parent_id",
+        "batch",
+        "category",
+        "created_at",
+        "updated_at",
+        "terminal",
+        "data",
+        "deadlines",
+        "last_hash",
+        "occurred_at",
+    ]
+)
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def value_paths(fields: Sequence[str]) -> list[tuple[str, ...]]:
+    """Split dotted ``fields`` (``"data.categories"``, ``"deadlines.result_due.status"``)
+    into paths into a snapshot's plain form.
+
+    Raises:
+        StoreError: ``fields`` is empty, or a field is not a dotted path of identifiers
+            starting with a snapshot key.
+    """
+    if isinstance(fields, str) or not fields:
+        raise StoreError(f"count_values takes a non-empty list of fields, not {fields!r}")
+    paths = []
+    for field in fields:
+        parts = tuple(field.split(".")) if isinstance(field, str) else ()
+        if not parts or parts[0] not in SNAPSHOT_KEYS or not all(_KEY.match(p) for p in parts):
+            raise StoreError(
+                f"cannot count by {field!r}: give a dotted path into a snapshot, starting "
+                f"with one of {', '.join(sorted(SNAPSHOT_KEYS))} (e.g. 'data.categories')"
+            )
+        paths.append(parts)
+    return paths
+
+
+def plain_value(value: Any) -> Any:
+    """Return a JSON value as :meth:`EventStore.count_values` gives it: arrays as tuples,
+    objects as canonical JSON text, everything else as JSON has it."""
+    if value is None or value.__class__ in (str, int, float, bool):
+        return value
+    if isinstance(value, (list, tuple)):
+        return tuple(plain_value(v) for v in value)
+    if isinstance(value, dt.datetime):
+        return iso(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, DeadlineRecord):
+        return canonical_json(value.to_dict())
+    if isinstance(value, Mapping):
+        return canonical_json(dict(value))
+    return value
+
+
+def snapshot_value(snapshot: Snapshot, path: tuple[str, ...]) -> Any:
+    """Return the value at ``path`` in ``snapshot``'s plain form, ``None`` if absent."""
+    value: Any = getattr(snapshot, path[0])
+    for key in path[1:]:
+        if isinstance(value, DeadlineRecord):
+            value = value.to_dict()
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return plain_value(value)
+
+
+def tally_values(
+    snapshots: Iterable[Snapshot], paths: Sequence[tuple[str, ...]]
+) -> dict[tuple[Any, ...], int]:
+    """Count ``snapshots`` by the tuple of their values at ``paths``."""
+    out: dict[tuple[Any, ...], int] = {}
+    for snap in snapshots:
+        key = tuple(snapshot_value(snap, p) for p in paths)
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+def within(snapshot: Snapshot, due: DueSpan | None) -> bool:
+    """Whether ``snapshot`` is open with its next due time in ``due`` (or ``due`` is None)."""
+    if due is None:
+        return True
+    at = snapshot.next_due_at
+    start, end = due
+    return not snapshot.terminal and at is not None and at <= end and (start is None or at > start)
 
 
 def check_chain(entity_id: str, events: Sequence[Event]) -> tuple[int | None, str]:
@@ -98,6 +210,54 @@ class EventStore(abc.ABC):
     def get(self, entity_id: str) -> Snapshot | None:
         """Return the entity's snapshot, or ``None``."""
 
+    def append_chunks(self, chunks: Iterable[Sequence[Commit]]) -> None:
+        """Write the commits of every chunk in one transaction: all of them or none.
+
+        For a write too large to hold at once (a hand-over of 100,000 cases): a store
+        may write each chunk as it comes, so that only one is held.  The chunks may be
+        produced lazily; an exception while producing them writes nothing.  The commits
+        carry no command ids.
+
+        Raises:
+            ConcurrencyError: an entity moved on, or a new one exists (nothing written).
+        """
+        commits = [c for chunk in chunks for c in chunk]
+        if commits:
+            self.append_batch(commits)
+
+    def find_pages(self, *, page: int = 2000, **filters: Any) -> Iterator[list[Snapshot]]:
+        """Yield what :meth:`find` returns in pages of at most ``page`` snapshots, in the
+        order of entity ids, so that a caller holds one page at a time.
+
+        A store may read each page when it is asked for; an entity written meanwhile
+        may then be seen in its new state or not.
+        """
+        found = self.find(**filters)
+        for k in range(0, len(found), page):
+            yield found[k : k + page]
+
+    def get_many(self, entity_ids: Collection[str]) -> dict[str, Snapshot]:
+        """Return the snapshots of those of ``entity_ids`` that exist, by id.
+
+        One look-up for many ids (a store may answer them with one query); ids that name
+        no entity are absent from the answer.
+        """
+        found: dict[str, Snapshot] = {}
+        for entity_id in entity_ids:
+            snap = self.get(entity_id)
+            if snap is not None:
+                found[entity_id] = snap
+        return found
+
+    @contextlib.contextmanager
+    def holding_reads(self) -> Iterator[None]:
+        """Keep what reads need (a connection) from one read to the next within the block.
+
+        The ledger holds it for a :meth:`Ledger.batch`; reads inside see what is stored,
+        as outside.  The default keeps nothing.
+        """
+        yield
+
     @abc.abstractmethod
     def events(self, entity_id: str) -> list[Event]:
         """Return the entity's events in version order (empty if unknown)."""
@@ -141,9 +301,10 @@ class EventStore(abc.ABC):
         *,
         kind: str | None = None,
         areas: Collection[str] | None = None,
+        limit: int | None = None,
     ) -> list[Snapshot]:
         """Return open entities whose earliest open due time lies in ``(start, end]``,
-        earliest first."""
+        earliest first (at most ``limit`` of them)."""
 
     @abc.abstractmethod
     def due_alerts(self, now: dt.datetime, *, limit: int = 1000) -> list[Snapshot]:
@@ -178,6 +339,50 @@ class EventStore(abc.ABC):
         areas: Collection[str] | None = None,
     ) -> dict[str | int | None, int]:
         """Count entities by one column, with optional filters."""
+
+    def count_values(
+        self,
+        fields: Sequence[str],
+        *,
+        kind: str | None = None,
+        round_id: str | None = None,
+        areas: Collection[str] | None = None,
+        due: DueSpan | None = None,
+    ) -> dict[tuple[Any, ...], int]:
+        """Count entities by the values of ``fields`` in their snapshots, without
+        returning the snapshots: how many have each combination of values.
+
+        Args:
+            fields: dotted paths into a snapshot's plain form (:meth:`Snapshot.to_dict`),
+                e.g. ``"state"``, ``"data.categories"``, ``"deadlines.result_due.status"``.
+            kind, round_id, areas: as for :meth:`find`.
+            due: only open entities whose earliest open due time lies in ``(start, end]``
+                (``start`` ``None`` for every due time up to ``end``).
+
+        Returns:
+            For each tuple of values (one per field, in order) the number of entities
+            with it.  Values are as JSON holds them (instants and days as ISO text),
+            arrays as tuples, objects as canonical JSON text; a missing value is
+            ``None``.
+
+        Raises:
+            StoreError: a field is not a path into a snapshot.
+
+        This default reads the matching snapshots (:meth:`find`); stores override it to
+        count in the database.
+        """
+        paths = value_paths(fields)
+        found = self.find(kind=kind, round_id=round_id, areas=areas, open_only=due is not None)
+        return tally_values((s for s in found if within(s, due)), paths)
+
+    def latest_at(self) -> dt.datetime | None:
+        """Return when the latest of all events happened (its ``at``), ``None`` if the
+        store holds none or cannot tell cheaply.
+
+        A view of the ledger as of an instant at or after it is the ledger itself
+        (:meth:`Ledger.as_of`).  This default cannot tell.
+        """
+        return None
 
     @abc.abstractmethod
     def entity_ids(self) -> Iterator[str]:

@@ -2,18 +2,97 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from typing import Any
 
 from .._calendar import YearSchedule
 from .._records import Commit, Event, Snapshot
 from ..exceptions import ConcurrencyError, TamperError
 from ._audit import Anchor, CommandRow, EntityRecords, LedgerHead, ProjectionRow, anchor_of
-from ._base import CountKey, EventStore
+from ._base import CountKey, DueSpan, EventStore, tally_values, value_paths, within
 from ._commands import first_result
 
 __all__ = ["MemoryStore"]
+
+_DAY = 86_400
+
+
+def _day(at: dt.datetime) -> int:
+    return int(at.timestamp()) // _DAY
+
+
+class _TimeIndex:
+    """Entities by the day (UTC) of one of their instants, so that a query with a limit
+    reads the earliest days only instead of sorting every entity."""
+
+    def __init__(self, key: Callable[[Snapshot], dt.datetime | None]) -> None:
+        self.key = key
+        self.day_of: dict[str, int] = {}
+        self.buckets: dict[int, set[str]] = {}
+        self.days: list[int] = []  # sorted; a bucket emptied stays listed
+
+    def update(self, entity_id: str, snapshot: Snapshot | None) -> None:
+        old = self.day_of.pop(entity_id, None)
+        if old is not None:
+            self.buckets[old].discard(entity_id)
+        at = self.key(snapshot) if snapshot is not None else None
+        if at is None:
+            return
+        day = _day(at)
+        bucket = self.buckets.get(day)
+        if bucket is None:
+            bucket = self.buckets[day] = set()
+            bisect.insort(self.days, day)
+        bucket.add(entity_id)
+        self.day_of[entity_id] = day
+
+    def scan(
+        self,
+        snapshots: dict[str, Snapshot],
+        start: dt.datetime | None,
+        end: dt.datetime,
+        accept: Callable[[Snapshot], bool],
+        limit: int | None,
+    ) -> list[Snapshot]:
+        """The entities whose instant lies in ``(start, end]``, earliest first."""
+        key = self.key
+        lo = 0 if start is None else bisect.bisect_left(self.days, _day(start))
+        hi = bisect.bisect_right(self.days, _day(end))
+        out: list[tuple[dt.datetime, str, Snapshot]] = []
+        for day in self.days[lo:hi]:
+            found = []
+            for entity_id in self.buckets[day]:
+                snap = snapshots[entity_id]
+                at = key(snap)
+                if at is not None and at <= end and (start is None or at > start) and accept(snap):
+                    found.append((at, entity_id, snap))
+            found.sort(key=lambda t: (t[0], t[1]))
+            out.extend(found)
+            if limit is not None and len(out) >= limit:
+                break
+        return [t[2] for t in out[:limit]]
+
+
+def _open_due(snapshot: Snapshot) -> dt.datetime | None:
+    return None if snapshot.terminal else snapshot.next_due_at
+
+
+def _alert_at(snapshot: Snapshot) -> dt.datetime | None:
+    return snapshot.next_alert_at
+
+
+def _accepting(kind: str | None, areas: Collection[str] | None) -> Callable[[Snapshot], bool]:
+    area_set = frozenset(areas) if areas is not None else None
+
+    def accept(s: Snapshot) -> bool:
+        return (kind is None or s.kind == kind) and (
+            area_set is None or not area_set.isdisjoint(s.areas)
+        )
+
+    return accept
 
 
 class MemoryStore(EventStore):
@@ -27,6 +106,12 @@ class MemoryStore(EventStore):
         self._log: list[Event] = []
         self._lock = threading.Lock()
         self._calendar_years: dict[int, YearSchedule] = {}
+        # Indexes of due times and alert times, brought up to date from the log when a
+        # query needs them, so that writing pays nothing for them.
+        self._due = _TimeIndex(_open_due)
+        self._alerts = _TimeIndex(_alert_at)
+        self._indexed = 0  # events of the log the indexes have seen
+        self._rewritten: set[str] = set()  # entities rewritten apart from the log
 
     keeps_head = True
 
@@ -109,6 +194,10 @@ class MemoryStore(EventStore):
     def get(self, entity_id: str) -> Snapshot | None:
         return self._snapshots.get(entity_id)
 
+    def get_many(self, entity_ids: Collection[str]) -> dict[str, Snapshot]:
+        snapshots = self._snapshots
+        return {i: s for i in entity_ids if (s := snapshots.get(i)) is not None}
+
     def events(self, entity_id: str) -> list[Event]:
         events = self._events.get(entity_id)
         if events is None:
@@ -175,6 +264,21 @@ class MemoryStore(EventStore):
         )
         return sorted(found, key=lambda s: s.entity_id)
 
+    def _indexes(self) -> None:
+        """Bring the time indexes up to date with the entities written since last asked."""
+        with self._lock:
+            log = self._log
+            if self._indexed == len(log) and not self._rewritten:
+                return
+            touched = {e.entity_id for e in log[self._indexed :]} | self._rewritten
+            snapshots = self._snapshots
+            for entity_id in touched:
+                snap = snapshots.get(entity_id)
+                self._due.update(entity_id, snap)
+                self._alerts.update(entity_id, snap)
+            self._indexed = len(log)
+            self._rewritten.clear()
+
     def overdue(
         self,
         now: dt.datetime,
@@ -183,14 +287,8 @@ class MemoryStore(EventStore):
         areas: Collection[str] | None = None,
         limit: int | None = None,
     ) -> list[Snapshot]:
-        found = [
-            (due, s.entity_id, s)
-            for s in self._matching(kind=kind, areas=areas, open_only=True)
-            if (due := s.next_due_at) is not None and due <= now
-        ]
-        found.sort(key=lambda t: (t[0], t[1]))
-        out = [t[2] for t in found]
-        return out[:limit] if limit is not None else out
+        self._indexes()
+        return self._due.scan(self._snapshots, None, now, _accepting(kind, areas), limit)
 
     def due_between(
         self,
@@ -199,23 +297,30 @@ class MemoryStore(EventStore):
         *,
         kind: str | None = None,
         areas: Collection[str] | None = None,
+        limit: int | None = None,
     ) -> list[Snapshot]:
-        found = [
-            (due, s.entity_id, s)
-            for s in self._matching(kind=kind, areas=areas, open_only=True)
-            if (due := s.next_due_at) is not None and start < due <= end
-        ]
-        found.sort(key=lambda t: (t[0], t[1]))
-        return [t[2] for t in found]
+        self._indexes()
+        return self._due.scan(self._snapshots, start, end, _accepting(kind, areas), limit)
 
     def due_alerts(self, now: dt.datetime, *, limit: int = 1000) -> list[Snapshot]:
-        found = [
-            (at, s.entity_id, s)
-            for s in self._snapshots.values()
-            if (at := s.next_alert_at) is not None and at <= now
-        ]
-        found.sort(key=lambda t: (t[0], t[1]))
-        return [t[2] for t in found[:limit]]
+        self._indexes()
+        return self._alerts.scan(self._snapshots, None, now, _accepting(None, None), limit)
+
+    def count_values(
+        self,
+        fields: Sequence[str],
+        *,
+        kind: str | None = None,
+        round_id: str | None = None,
+        areas: Collection[str] | None = None,
+        due: DueSpan | None = None,
+    ) -> dict[tuple[Any, ...], int]:
+        paths = value_paths(fields)
+        found = self._matching(kind=kind, round_id=round_id, areas=areas)
+        return tally_values((s for s in found if within(s, due)), paths)
+
+    def latest_at(self) -> dt.datetime | None:
+        return max((e.at for e in self._log), default=None)
 
     def counts(
         self,
@@ -261,6 +366,7 @@ class MemoryStore(EventStore):
     def _rewrite_projection(self, snapshot: Snapshot) -> int:
         with self._lock:
             self._snapshots[snapshot.entity_id] = snapshot
+            self._rewritten.add(snapshot.entity_id)
             restored = 0
             for command_id, written in _commands_of(self.events(snapshot.entity_id)).items():
                 if command_id not in self._commands:

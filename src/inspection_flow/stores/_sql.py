@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import importlib.util
 import json
 import os
@@ -37,15 +38,16 @@ import sqlite3
 import time
 import urllib.parse
 import weakref
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as _postgresql
 from sqlalchemy.engine import Dialect
 
 from .._calendar import YearSchedule
-from .._records import Commit, Event, Snapshot, canonical_json, replay
+from .._records import Commit, Event, Snapshot, canonical_json, iso, replay, stored_data
 from ..exceptions import (
     ConcurrencyError,
     InspectionFlowError,
@@ -55,16 +57,27 @@ from ..exceptions import (
 )
 from ._audit import (
     Anchor,
+    AuditedEvent,
+    CheckedEvent,
     CommandRow,
     EntityRecords,
     LedgerHead,
     Problem,
     ProjectionRow,
+    RepairReport,
     VerifyReport,
     anchor_of,
     audit,
 )
-from ._base import CountKey, EventStore, check_chain
+from ._base import (
+    CountKey,
+    DueSpan,
+    EventStore,
+    check_chain,
+    plain_value,
+    tally_values,
+    value_paths,
+)
 from ._commands import first_result
 
 __all__ = ["SCHEMA_VERSION", "SQLStore", "metadata"]
@@ -79,6 +92,8 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=_UTC)
 _MODE_OPTION = "inspection_flow_mode"
 # Rows fetched per query when walking a whole table (entity ids, verify).
 _PAGE = 2000
+#: Entities whose projection a repair rewrites in one transaction.
+_REPAIR_BATCH = 1000
 
 
 class _Instant(sa.types.TypeDecorator[dt.datetime]):
@@ -261,6 +276,17 @@ _ADVANCE_HEAD = (
 # Positional placeholders of the drivers whose executemany takes tuples (sqlite3,
 # psycopg); other drivers get SQLAlchemy's statements.
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+# _ADVANCE_HEAD in the terms of the drivers the store runs statements on directly.
+_HEAD_SQL = {
+    style: f"UPDATE if_ledger_head SET events = events + {mark}, entities = entities + {mark}, "
+    f"commands = commands + {mark} WHERE id = 1 RETURNING events"
+    for style, mark in _PLACEHOLDERS.items()
+}
+# Ids per query of SQLStore.get_many (SQLite allows 32,766 parameters, PostgreSQL 65,535).
+_MANY = 500
+# Snapshots kept with their stored text by SQLStore, so that reading back an entity the
+# store wrote or read recently costs a comparison of texts, not a decoding (about 4 KB each).
+_DECODED = 20_000
 
 
 class _Redo(Exception):
@@ -597,7 +623,7 @@ def _event_row(event: Event) -> dict[str, Any]:
         "entity_id": event.entity_id,
         "version": event.version,
         "name": event.name,
-        "at": event.at.isoformat(),
+        "at": iso(event.at),
         "at_utc": _aware(event.at, f"{event.entity_id} event {event.version} time"),
         "actor_role": event.actor.role,
         "actor_area": event.actor.area,
@@ -609,7 +635,7 @@ def _event_row(event: Event) -> dict[str, Any]:
         "command_id": event.command_id,
         "prev_hash": event.prev_hash,
         "hash": event.hash,
-        "recorded_at": None if event.recorded_at is None else event.recorded_at.isoformat(),
+        "recorded_at": None if event.recorded_at is None else iso(event.recorded_at),
         # Given by the head when the event is written (_advance_head).
         "seq": 0,
     }
@@ -619,10 +645,15 @@ def _advance_head(
     conn: sa.Connection, event_rows: Sequence[dict[str, Any]], entities: int, commands: int
 ) -> None:
     """Count what the transaction writes in the ledger's head, and number its events."""
-    last = conn.execute(
-        _ADVANCE_HEAD,
-        {"b_events": len(event_rows), "b_entities": entities, "b_commands": commands},
-    ).scalar_one_or_none()
+    sql = _HEAD_SQL.get(conn.dialect.paramstyle)
+    if sql is None or conn.get_execution_options().get("schema_translate_map"):
+        last = conn.execute(
+            _ADVANCE_HEAD,
+            {"b_events": len(event_rows), "b_entities": entities, "b_commands": commands},
+        ).scalar_one_or_none()
+    else:
+        found = _driver(conn, sql, (len(event_rows), entities, commands), fetch=True)
+        last = found[0][0] if found else None
     if last is None:
         raise StoreError(
             "the ledger's head (table if_ledger_head) is missing, so nothing more can be "
@@ -633,11 +664,37 @@ def _advance_head(
         row["seq"] = first + i
 
 
+def _driver(conn: sa.Connection, sql: str, params: Sequence[Any], *, fetch: bool = False) -> Any:
+    """Run one statement on the driver's own cursor, in ``conn``'s transaction; return
+    its rows (``fetch``) or its row count.
+
+    SQLAlchemy's machinery around one statement costs several times what the driver
+    does; the store's fixed statements on the write path skip it.  The driver's errors
+    are raised as SQLAlchemy's (``IntegrityError`` …), as from ``conn.execute``.
+    """
+    dbapi = conn.dialect.loaded_dbapi
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if fetch else cursor.rowcount
+    except dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(sql, params, exc, dbapi.Error) from exc
+    finally:
+        cursor.close()
+
+
 def _event_rows(commit: Commit) -> list[dict[str, Any]]:
     return [_event_row(e) for e in commit.events]
 
 
 def _projection(snapshot: Snapshot) -> dict[str, Any]:
+    row = _columns(snapshot)
+    row["snapshot"] = _json(stored_data(snapshot), snapshot.entity_id, snapshot.version, "snapshot")
+    return row
+
+
+def _columns(snapshot: Snapshot) -> dict[str, Any]:
+    """The entity's columns but its snapshot."""
     return {
         "kind": snapshot.kind,
         "lifecycle": snapshot.lifecycle,
@@ -656,8 +713,22 @@ def _projection(snapshot: Snapshot) -> dict[str, Any]:
         # Writing an entity ends any lease on its alerts: what was due has changed.
         "claimed_by": None,
         "claimed_until": None,
-        "snapshot": _json(snapshot.to_dict(), snapshot.entity_id, snapshot.version, "snapshot"),
     }
+
+
+#: The entity columns some index holds: an update leaves them out when they keep their value.
+_INDEXED_COLUMNS = (
+    "kind",
+    "state",
+    "area",
+    "round_id",
+    "parent_id",
+    "batch",
+    "category",
+    "terminal",
+    "next_due_at",
+    "next_alert_at",
+)
 
 
 def _sets_areas(event: Event) -> bool:
@@ -761,6 +832,13 @@ class SQLStore(EventStore):
         self._insert_plans: dict[
             tuple[str, tuple[str, ...]], tuple[str, list[tuple[int, Callable[[Any], Any]]]]
         ] = {}
+        # A cursor of the driver kept for reads by holding_reads, and the point reads
+        # in the driver's own terms (None: SQLAlchemy's statements are used instead).
+        self._held: Any = None
+        self._raw_reads: tuple[str, str, str] | None = None
+        # The latest snapshots written or read, with their stored text: a read that finds
+        # the same text needs no decoding (bounded; the oldest go first).
+        self._decoded: dict[str, tuple[str, Snapshot, dict[str, Any] | None]] = {}
         if isinstance(target, sa.Connection):
             self._connection = target
             self._engine = target.engine
@@ -1131,13 +1209,21 @@ class SQLStore(EventStore):
             try:
                 with self._writing() as conn:
                     self._write_bulk(conn, todo)
+                self._remember_written(todo)
                 return results
             except _Redo:
                 pass
         with self._writing() as conn:
             for commit, row, event_rows in todo:
                 self._write_one(conn, commit, row, event_rows)
+        self._remember_written(todo)
         return results
+
+    def _remember_written(self, todo: list[tuple[Commit, dict[str, Any], list[Any]]]) -> None:
+        # Kept with the text written: a later read uses it only if it finds that text
+        # (a caller's transaction rolled back, another writer: the text differs).
+        for commit, row, _ in todo:
+            self._remember(commit.entity_id, row["snapshot"], commit.snapshot, row)
 
     def _write_bulk(
         self,
@@ -1165,6 +1251,11 @@ class SQLStore(EventStore):
         replaced: list[dict[str, Any]] = []
         created: set[str] = set()
         seen: set[str] = set()
+        decoded = self._decoded
+        updated: dict[str, int] = {}
+        for commit, _, _ in todo:
+            if commit.expected_version:
+                updated[commit.entity_id] = updated.get(commit.entity_id, 0) + 1
         for commit, row, rows in todo:
             entity_id = commit.entity_id
             if commit.expected_version == 0:
@@ -1175,9 +1266,21 @@ class SQLStore(EventStore):
                 areas[entity_id] = commit.snapshot
                 created.add(entity_id)
             else:
-                updates.append(
-                    {**row, "b_entity_id": entity_id, "b_expected": commit.expected_version}
-                )
+                keyed = {**row, "b_entity_id": entity_id, "b_expected": commit.expected_version}
+                known = decoded.get(entity_id)
+                if (
+                    known is not None
+                    and known[1].version == commit.expected_version
+                    and updated[entity_id] == 1
+                ):
+                    # The row holds the columns of the version the command read (the
+                    # update matches only that version): an indexed column left as it
+                    # is spares the database rewriting that index's entry.
+                    before = known[2] if known[2] is not None else _columns(known[1])
+                    for name in _INDEXED_COLUMNS:
+                        if keyed[name] == before[name]:
+                            del keyed[name]
+                updates.append(keyed)
                 if any(_sets_areas(e) for e in commit.events):
                     if entity_id not in created and entity_id not in areas:
                         replaced.append({"b_entity_id": entity_id})
@@ -1198,13 +1301,20 @@ class SQLStore(EventStore):
             # the batch creates follow their creation (updates run in batch order).
             self._insert_many(conn, _entities, inserts)
             if updates:
-                if conn.dialect.supports_sane_multi_rowcount:
-                    if conn.execute(_UPDATE_ENTITY, updates).rowcount != len(updates):
-                        raise _Redo
-                else:
-                    for keyed in updates:
-                        if conn.execute(_UPDATE_ENTITY, keyed).rowcount != 1:
+                # One statement per set of columns changed; an entity updated more than
+                # once in the batch sets every column, so its updates stay in order.
+                groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+                for keyed in updates:
+                    groups.setdefault(tuple(keyed), []).append(keyed)
+                for group in groups.values():
+                    if conn.dialect.supports_sane_multi_rowcount:
+                        if self._update_many(conn, group) != len(group):
                             raise _Redo
+                    else:
+                        # The statement sets the columns each row names.
+                        for keyed in group:
+                            if conn.execute(_UPDATE_ENTITY, keyed).rowcount != 1:
+                                raise _Redo
             if replaced:
                 conn.execute(_DELETE_AREAS, replaced)
             area_rows = [
@@ -1258,7 +1368,46 @@ class SQLStore(EventStore):
             for i, convert in converters:
                 values[i] = convert(values[i])
             params.append(tuple(values))
-        conn.exec_driver_sql(sql, params)
+        if len(params) == 1:
+            _driver(conn, sql, params[0])
+        else:
+            conn.exec_driver_sql(sql, params)
+
+    def _update_many(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
+        """Update entities (rows of :func:`_projection` with ``b_entity_id`` and
+        ``b_expected``) with one ``executemany`` of the driver, as :meth:`_insert_many`
+        inserts; return how many rows matched their expected version."""
+        dialect = conn.dialect
+        mark = _PLACEHOLDERS.get(dialect.paramstyle)
+        if mark is None or conn.get_execution_options().get("schema_translate_map"):
+            return int(conn.execute(_UPDATE_ENTITY, rows).rowcount)
+        names = tuple(n for n in rows[0] if not n.startswith("b_"))
+        plan = self._insert_plans.get(("UPDATE", names))
+        if plan is None:
+            quote = dialect.identifier_preparer
+            sets = ", ".join(f"{quote.quote(n)} = {mark}" for n in names)
+            sql = (
+                f"UPDATE {quote.format_table(_entities)} SET {sets} "
+                f"WHERE {quote.quote('entity_id')} = {mark} AND {quote.quote('version')} = {mark}"
+            )
+            converters: list[tuple[int, Callable[[Any], Any]]] = []
+            for i, name in enumerate(names):
+                column = _entities.c[name]
+                processor = column.type.dialect_impl(dialect).bind_processor(dialect)
+                if processor is not None:
+                    converters.append((i, processor))
+            plan = self._insert_plans[("UPDATE", names)] = (sql, converters)
+        sql, converters = plan
+        params: list[tuple[Any, ...]] = []
+        for row in rows:
+            values = [row[n] for n in names]
+            for i, convert in converters:
+                values[i] = convert(values[i])
+            values += (row["b_entity_id"], row["b_expected"])
+            params.append(tuple(values))
+        if len(params) == 1:
+            return int(_driver(conn, sql, params[0]))
+        return int(conn.exec_driver_sql(sql, params).rowcount)
 
     def _write_one(
         self,
@@ -1271,14 +1420,14 @@ class SQLStore(EventStore):
         snapshot = commit.snapshot
         if commit.expected_version == 0:
             try:
-                conn.execute(_INSERT_ENTITY, [{"entity_id": entity_id, **row}])
+                self._insert_many(conn, _entities, [{"entity_id": entity_id, **row}])
             except sa.exc.IntegrityError as exc:
                 raise _Conflict(commit, cause=exc) from None
         else:
             # The version check and the write are one statement, so two writers holding
             # the same version cannot both succeed, whatever the isolation level.
             keyed = {**row, "b_entity_id": entity_id, "b_expected": commit.expected_version}
-            if conn.execute(_UPDATE_ENTITY, keyed).rowcount != 1:
+            if self._update_many(conn, [keyed]) != 1:
                 raise _Conflict(commit, self._version(conn, entity_id))
         # An entity's areas change only through an event that sets them (see fold), so
         # the area rows are rewritten only then.
@@ -1291,11 +1440,11 @@ class SQLStore(EventStore):
             1 if commit.command_id is not None else 0,
         )
         try:
-            if event_rows:
-                conn.execute(_INSERT_EVENTS, event_rows)
+            self._insert_many(conn, _events, event_rows)
             if commit.command_id is not None:
-                conn.execute(
-                    _INSERT_COMMAND,
+                self._insert_many(
+                    conn,
+                    _commands,
                     [
                         {
                             "command_id": commit.command_id,
@@ -1352,9 +1501,117 @@ class SQLStore(EventStore):
         return [_decode_snapshot(r.entity_id, r.version, r.snapshot) for r in rows]
 
     def get(self, entity_id: str) -> Snapshot | None:
-        with self._reading() as conn:
-            row = conn.execute(_SELECT_SNAPSHOT, {"b_entity_id": entity_id}).one_or_none()
-        return None if row is None else _decode_snapshot(row.entity_id, row.version, row.snapshot)
+        if self._held is None and self._connection is None:
+            # One connection of the driver, without SQLAlchemy's machinery around it.
+            with self.holding_reads():
+                return self._get(entity_id)
+        return self._get(entity_id)
+
+    def _get(self, entity_id: str) -> Snapshot | None:
+        held = self._held
+        if held is not None:
+            assert self._raw_reads is not None
+            rows = self._read_raw(held, self._raw_reads[0], (entity_id,))
+            row = rows[0] if rows else None
+        else:
+            with self._reading() as conn:
+                row = conn.execute(_SELECT_SNAPSHOT, {"b_entity_id": entity_id}).one_or_none()
+        return None if row is None else self._snapshot(row[0], row[1], row[2])
+
+    def _snapshot(self, entity_id: str, version: Any, text: Any) -> Snapshot:
+        """Decode a stored snapshot, or return the one decoded or written from that text."""
+        known = self._decoded.get(entity_id)
+        if known is not None and known[0] == text:
+            return known[1]
+        snap = _decode_snapshot(entity_id, version, text)
+        self._remember(entity_id, text, snap)
+        return snap
+
+    def _remember(
+        self, entity_id: str, text: str, snap: Snapshot, row: dict[str, Any] | None = None
+    ) -> None:
+        decoded = self._decoded
+        decoded.pop(entity_id, None)
+        if len(decoded) >= _DECODED:
+            del decoded[next(iter(decoded))]
+        decoded[entity_id] = (text, snap, row)
+
+    def get_many(self, entity_ids: Collection[str]) -> dict[str, Snapshot]:
+        """Return the snapshots of those of ``entity_ids`` that exist, by id: one query per
+        500 ids."""
+        wanted = list(dict.fromkeys(entity_ids))
+        if not wanted:
+            return {}
+        with self.holding_reads():
+            held = self._held
+            rows: list[Any] = []
+            for k in range(0, len(wanted), _MANY):
+                part = wanted[k : k + _MANY]
+                if held is not None:
+                    assert self._raw_reads is not None
+                    _, select, mark = self._raw_reads
+                    sql = f"{select} IN ({', '.join([mark] * len(part))})"
+                    rows += self._read_raw(held, sql, part)
+                else:
+                    query = _select_snapshots().where(_entities.c.entity_id.in_(part))
+                    with self._reading() as conn:
+                        rows += conn.execute(query).all()
+        return {row[0]: self._snapshot(row[0], row[1], row[2]) for row in rows}
+
+    def _read_raw(self, cursor: Any, sql: str, params: Sequence[Any]) -> list[Any]:
+        """Run a read with the held cursor of the driver; return its rows."""
+        try:
+            cursor.execute(sql, tuple(params))
+            return list(cursor.fetchall())
+        except self._engine.dialect.loaded_dbapi.Error as exc:
+            raise StoreError(f"the database could not be read: {exc}") from exc
+
+    @contextlib.contextmanager
+    def holding_reads(self) -> Iterator[None]:
+        """Keep one connection of the driver for the point reads of the block.
+
+        A point read through SQLAlchemy costs several times the database's own work (a
+        check-out from the pool, the statement's machinery); :meth:`get` and
+        :meth:`get_many` inside the block run on one connection without either.  Reads
+        run outside any transaction, as elsewhere: each sees what is committed.  A store
+        given a connection, or an engine whose tables are mapped elsewhere, reads as
+        always.
+        """
+        if self._held is not None or self._connection is not None:
+            yield
+            return
+        dialect = self._engine.dialect
+        mark = _PLACEHOLDERS.get(dialect.paramstyle)
+        if mark is None or self._engine.get_execution_options().get("schema_translate_map"):
+            yield
+            return
+        if self._raw_reads is None:
+            table = dialect.identifier_preparer.format_table(_entities)
+            select = f"SELECT entity_id, version, snapshot FROM {table} WHERE entity_id"
+            self._raw_reads = (f"{select} = {mark}", select, mark)
+        try:
+            raw = self._engine.raw_connection()
+        except sa.exc.DBAPIError as exc:
+            raise StoreError(f"the database could not be read: {exc.orig}") from exc
+        driver: Any = raw.driver_connection
+        autocommit = None
+        cursor = None
+        try:
+            if dialect.name == "postgresql":
+                # Each read on its own, as _reading does: no transaction left open.
+                autocommit = driver.autocommit
+                driver.autocommit = True
+            cursor = self._held = driver.cursor()
+            yield
+        finally:
+            self._held = None
+            try:
+                if cursor is not None:
+                    cursor.close()
+                if autocommit is not None:
+                    driver.autocommit = autocommit
+            finally:
+                raw.close()
 
     def events(self, entity_id: str) -> list[Event]:
         with self._reading() as conn:
@@ -1389,6 +1646,58 @@ class SQLStore(EventStore):
         )
         return self._snapshots(query.order_by(_entities.c.entity_id))
 
+    def find_pages(self, *, page: int = 2000, **filters: Any) -> Iterator[list[Snapshot]]:
+        """Yield :meth:`find`'s answer page by page: one query per page, after the last
+        entity id of the page before."""
+        last: str | None = None
+        while True:
+            query = _filtered(_select_snapshots(), **filters)
+            if last is not None:
+                query = query.where(_entities.c.entity_id > last)
+            found = self._snapshots(query.order_by(_entities.c.entity_id).limit(page))
+            if found:
+                yield found
+            if len(found) < page:
+                return
+            last = found[-1].entity_id
+
+    def append_chunks(self, chunks: Iterable[Sequence[Commit]]) -> None:
+        """Write the chunks in one transaction, each with one statement per table as it
+        comes (see :meth:`EventStore.append_chunks`)."""
+        failed: list[Commit] = []
+        try:
+            with self._writing() as conn:
+                for chunk in chunks:
+                    prepared = []
+                    for commit in chunk:
+                        _check_commit(commit)
+                        if commit.command_id is not None:
+                            raise StoreError(
+                                f"{commit.entity_id}: append_chunks writes commits without "
+                                f"command ids; use append_batch"
+                            )
+                        prepared.append((commit, _projection(commit.snapshot), _event_rows(commit)))
+                    if prepared:
+                        failed = list(chunk)
+                        self._write_bulk(conn, prepared)
+        except _Redo:
+            # The transaction was rolled back: nothing of any chunk is written.
+            error = self._append_chunks_conflict(failed)
+            if error is not None:
+                raise error from None
+            raise StoreError(
+                f"{failed[0].entity_id}: the database refused the write, and nothing was "
+                f"written; retry it, and if it persists run verify()"
+            ) from None
+
+    def _append_chunks_conflict(self, commits: Sequence[Commit]) -> ConcurrencyError | None:
+        with self._reading() as conn:
+            for commit in commits:
+                actual = self._version(conn, commit.entity_id)
+                if actual != commit.expected_version:
+                    return ConcurrencyError(commit.entity_id, commit.expected_version, actual)
+        return None
+
     def overdue(
         self,
         now: dt.datetime,
@@ -1409,6 +1718,7 @@ class SQLStore(EventStore):
         *,
         kind: str | None = None,
         areas: Collection[str] | None = None,
+        limit: int | None = None,
     ) -> list[Snapshot]:
         due = _entities.c.next_due_at
         query = _filtered(
@@ -1418,7 +1728,10 @@ class SQLStore(EventStore):
             kind=kind,
             areas=areas,
         )
-        return self._snapshots(query.order_by(due, _entities.c.entity_id))
+        query = query.order_by(due, _entities.c.entity_id)
+        if limit is not None:
+            query = query.limit(limit)
+        return self._snapshots(query)
 
     def due_alerts(self, now: dt.datetime, *, limit: int = 1000) -> list[Snapshot]:
         alert = _entities.c.next_alert_at
@@ -1503,6 +1816,73 @@ class SQLStore(EventStore):
         )
         with self._reading() as conn:
             return {key: int(n) for key, n in conn.execute(query)}
+
+    def count_values(
+        self,
+        fields: Sequence[str],
+        *,
+        kind: str | None = None,
+        round_id: str | None = None,
+        areas: Collection[str] | None = None,
+        due: DueSpan | None = None,
+    ) -> dict[tuple[Any, ...], int]:
+        """Count entities by values of their snapshots; see :meth:`EventStore.count_values`.
+
+        Counted by the database (``GROUP BY`` over the values the JSON functions read from
+        the snapshot column): no snapshot is sent to Python or decoded.
+        """
+        paths = value_paths(fields)
+        with self._reading() as conn:
+            dialect = conn.dialect.name
+            if dialect not in ("sqlite", "postgresql"):
+                found = self.find(kind=kind, round_id=round_id, areas=areas)
+                return tally_values(found, paths)
+            if dialect == "sqlite":
+                source: Any = _entities
+                document = _entities.c.snapshot
+            else:
+                # The text is parsed once per row, not once per field: a subquery the
+                # planner keeps (OFFSET 0) casts it to jsonb.
+                source = _filtered(
+                    sa.select(
+                        *(_entities.c[name] for name in sorted(_COLUMN_VALUES)),
+                        sa.cast(_entities.c.snapshot, _JSONB).label("doc"),
+                    ),
+                    kind=kind,
+                    round_id=round_id,
+                    areas=areas,
+                )
+                source = _due_within(source, due).offset(0).subquery()
+                document = source.c.doc
+            values = [
+                (
+                    (source.c if dialect == "postgresql" else _entities.c)[path[0]]
+                    if len(path) == 1 and path[0] in _COLUMN_VALUES
+                    else _json_at(dialect, document, path)
+                ).label(f"v{i}")
+                for i, path in enumerate(paths)
+            ]
+            query = sa.select(*values, sa.func.count()).select_from(source).group_by(*values)
+            if dialect == "sqlite":
+                query = _due_within(
+                    _filtered(query, kind=kind, round_id=round_id, areas=areas), due
+                )
+            decoded = [
+                dialect == "sqlite" and not (len(p) == 1 and p[0] in _COLUMN_VALUES) for p in paths
+            ]
+            out: dict[tuple[Any, ...], int] = {}
+            for row in conn.execute(query):
+                key = tuple(
+                    plain_value(_loads(v) if json and v is not None else v)
+                    for v, json in zip(row[:-1], decoded, strict=False)
+                )
+                out[key] = out.get(key, 0) + int(row[-1])
+            return out
+
+    def latest_at(self) -> dt.datetime | None:
+        with self._reading() as conn:
+            found = conn.execute(sa.select(sa.func.max(_events.c.at_utc))).scalar_one_or_none()
+        return None if found is None else _Instant().process_result_value(found, None)  # type: ignore[arg-type]
 
     def entity_ids(self) -> Iterator[str]:
         # One page per query, no cursor held open between pages: a caller may stop early.
@@ -1657,15 +2037,22 @@ class SQLStore(EventStore):
     ) -> Iterator[EntityRecords]:
         # Long by design: reads one page of entities from every table the audit compares, in one
         # transaction.
-        events: dict[str, list[tuple[int | None, Event | TamperError]]] = {}
+        events: dict[str, list[tuple[int | None, AuditedEvent]]] = {}
         noted: dict[str, list[Problem]] = {}
+        slow = ids
+        if not deep and conn.dialect.name in ("sqlite", "postgresql"):
+            # The hashes are checked on the stored text; only the entities where something
+            # does not hold are read again as whole events, to say what.
+            checked, suspect = _checked_events(conn, ids)
+            events.update(checked)
+            slow = [entity_id for entity_id in ids if entity_id in suspect]
         query = (
             sa.select(_events)
-            .where(_events.c.entity_id.in_(ids))
+            .where(_events.c.entity_id.in_(slow))
             .order_by(_events.c.entity_id, _events.c.version)
         )
-        for row in conn.execute(query):
-            item: Event | TamperError
+        for row in conn.execute(query) if slow else ():
+            item: Event | CheckedEvent | TamperError
             try:
                 item = _decode_event(row)
             except TamperError as exc:
@@ -1740,57 +2127,96 @@ class SQLStore(EventStore):
                 anchor=checked,
             )
 
-    def _rewrite_projection(self, snapshot: Snapshot) -> int:
-        entity_id = snapshot.entity_id
-        with self._writing() as conn:
-            values = _projection(snapshot)
-            if conn.execute(_SELECT_VERSION, {"b_entity_id": entity_id}).one_or_none() is None:
-                conn.execute(_INSERT_ENTITY, [{"entity_id": entity_id, **values}])
-            else:
-                conn.execute(
-                    sa.update(_entities).where(_entities.c.entity_id == entity_id).values(**values)
+    def repair(self) -> RepairReport:
+        """Rewrite drifted projection rows from the events; see :meth:`EventStore.repair`.
+
+        One deep audit finds them; they are then rewritten :data:`_REPAIR_BATCH` entities
+        to a transaction, each batch's events read in one query.
+        """
+        report = self.verify(deep=True)
+        unrepairable = tuple(p for p in report.problems if not p.repairable)
+        broken = {p.entity_id for p in unrepairable if p.entity_id is not None}
+        entities = sorted(
+            {
+                p.entity_id
+                for p in report.problems
+                if p.repairable and p.entity_id is not None and p.entity_id not in broken
+            }
+        )
+        repaired: list[str] = []
+        commands = 0
+        for k in range(0, len(entities), _REPAIR_BATCH):
+            chunk = entities[k : k + _REPAIR_BATCH]
+            with self._writing() as conn:
+                histories: dict[str, list[Event]] = {}
+                query = (
+                    sa.select(_events)
+                    .where(_events.c.entity_id.in_(chunk))
+                    .order_by(_events.c.entity_id, _events.c.version)
                 )
-            self._write_areas(conn, snapshot, replace=True)
-            history = self._events(conn, entity_id)
-            carried: dict[str, list[int]] = {}
-            for event in history:
-                if event.command_id is not None:
-                    carried.setdefault(event.command_id, []).append(event.version)
-            stale = sa.delete(_commands).where(_commands.c.entity_id == entity_id)
-            if carried:
-                stale = stale.where(_commands.c.command_id.not_in(list(carried)))
-            conn.execute(stale)
-            present = set(
-                conn.execute(
-                    sa.select(_commands.c.command_id).where(
-                        _commands.c.command_id.in_(list(carried))
-                    )
-                ).scalars()
+                for row in conn.execute(query):
+                    histories.setdefault(row.entity_id, []).append(_decode_event(row))
+                for entity_id in chunk:
+                    snapshot = replay(histories.get(entity_id, []))
+                    if snapshot is None:
+                        continue
+                    commands += self._rewrite_in(conn, snapshot, histories[entity_id])
+                    repaired.append(entity_id)
+        return RepairReport(tuple(repaired), commands, unrepairable)
+
+    def _rewrite_projection(self, snapshot: Snapshot) -> int:
+        with self._writing() as conn:
+            return self._rewrite_in(conn, snapshot, self._events(conn, snapshot.entity_id))
+
+    def _rewrite_in(self, conn: sa.Connection, snapshot: Snapshot, history: list[Event]) -> int:
+        """Rewrite ``snapshot``'s projection row, areas and command records in ``conn``'s
+        transaction; return how many command records were restored."""
+        entity_id = snapshot.entity_id
+        values = _projection(snapshot)
+        if conn.execute(_SELECT_VERSION, {"b_entity_id": entity_id}).one_or_none() is None:
+            conn.execute(_INSERT_ENTITY, [{"entity_id": entity_id, **values}])
+        else:
+            conn.execute(
+                sa.update(_entities).where(_entities.c.entity_id == entity_id).values(**values)
             )
-            restored = [
-                {
-                    "command_id": command_id,
-                    "entity_id": entity_id,
-                    "first_version": versions[0],
-                    "last_version": versions[-1],
-                }
-                for command_id, versions in carried.items()
-                if command_id not in present
-            ]
-            if restored:
-                conn.execute(_INSERT_COMMAND, restored)
-            for command_id, versions in carried.items():
-                if command_id in present:
-                    conn.execute(
-                        sa.update(_commands)
-                        .where(_commands.c.command_id == command_id)
-                        .values(
-                            entity_id=entity_id,
-                            first_version=versions[0],
-                            last_version=versions[-1],
-                        )
+        self._write_areas(conn, snapshot, replace=True)
+        carried: dict[str, list[int]] = {}
+        for event in history:
+            if event.command_id is not None:
+                carried.setdefault(event.command_id, []).append(event.version)
+        stale = sa.delete(_commands).where(_commands.c.entity_id == entity_id)
+        if carried:
+            stale = stale.where(_commands.c.command_id.not_in(list(carried)))
+        conn.execute(stale)
+        present = set(
+            conn.execute(
+                sa.select(_commands.c.command_id).where(_commands.c.command_id.in_(list(carried)))
+            ).scalars()
+        )
+        restored = [
+            {
+                "command_id": command_id,
+                "entity_id": entity_id,
+                "first_version": versions[0],
+                "last_version": versions[-1],
+            }
+            for command_id, versions in carried.items()
+            if command_id not in present
+        ]
+        if restored:
+            conn.execute(_INSERT_COMMAND, restored)
+        for command_id, versions in carried.items():
+            if command_id in present:
+                conn.execute(
+                    sa.update(_commands)
+                    .where(_commands.c.command_id == command_id)
+                    .values(
+                        entity_id=entity_id,
+                        first_version=versions[0],
+                        last_version=versions[-1],
                     )
-            return len(restored)
+                )
+        return len(restored)
 
     @classmethod
     def upgrade(cls, target: str | os.PathLike[str] | sa.Engine) -> int:
@@ -1876,6 +2302,143 @@ def _lease_clock(
     )
     micros = lease // dt.timedelta(microseconds=1)
     return present, present + sa.literal(micros, sa.BigInteger())
+
+
+_JSONB = _postgresql.JSONB()
+
+
+#: Snapshot keys the projection keeps in columns of the same name and value: counted from
+#: the column, not from the snapshot's JSON.
+_COLUMN_VALUES = frozenset(
+    [
+        "entity_id",
+        "kind",
+        "lifecycle",
+        "state",
+        "version",
+        "area",
+        "round_id",
+        "parent_id",
+        "batch",
+        "category",
+        "terminal",
+    ]
+)
+
+
+def _json_at(dialect: str, document: Any, path: tuple[str, ...]) -> sa.ColumnElement[Any]:
+    """The JSON value at ``path`` in ``document``: JSON text on SQLite (``->``), jsonb
+    on PostgreSQL (``#>``); SQL NULL where the path leads nowhere."""
+    if dialect == "sqlite":
+        where = "$" + "".join(f'."{key}"' for key in path)
+        found: sa.ColumnElement[Any] = document.op("->")(sa.literal(where, sa.String()))
+    else:
+        found = document.op("#>")(sa.literal(list(path), _postgresql.ARRAY(sa.Text())))
+    return found
+
+
+def _due_within(query: sa.Select[Any], due: DueSpan | None) -> sa.Select[Any]:
+    if due is None:
+        return query
+    start, end = due
+    at = _entities.c.next_due_at
+    query = query.where(_open, at <= _aware(end, "end"))
+    return query if start is None else query.where(at > _aware(start, "start"))
+
+
+_CHECKED_COLUMNS = (
+    "entity_id, version, name, at, at_utc, actor_role, actor_area, actor_name, payload, "
+    "effects, state_before, state_after, command_id, prev_hash, hash, recorded_at, seq"
+)
+
+
+def _checked_events(
+    conn: sa.Connection, ids: Sequence[str]
+) -> tuple[dict[str, list[tuple[int | None, AuditedEvent]]], set[str]]:
+    """Read the events of ``ids`` and check each one's hash on its stored text.
+
+    The hashed content is rebuilt around the stored payload and effects as they are
+    (canonical JSON, written so), so no event is decoded; the time column is checked
+    against the event's time.  Returns the events of the entities where everything held,
+    and the entities where something did not (to be read again as whole events).
+    """
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
+        marks = ",".join("?" * len(ids))
+        sql = f"SELECT {_CHECKED_COLUMNS} FROM if_events WHERE entity_id IN ({marks})"
+        params: Any = list(ids)
+    else:
+        sql = f"SELECT {_CHECKED_COLUMNS} FROM if_events WHERE entity_id = ANY(%s)"
+        params = (list(ids),)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute(sql + " ORDER BY entity_id, version", params)
+    out: dict[str, list[tuple[int | None, AuditedEvent]]] = {}
+    suspect: set[str] = set()
+    sha256 = hashlib.sha256
+    dumps = orjson.dumps
+    fragment = orjson.Fragment
+    sort = orjson.OPT_SORT_KEYS
+    parse = dt.datetime.fromisoformat
+    for row in cursor:
+        entity_id = row[0]
+        if entity_id in suspect:
+            continue
+        (_, version, name, at, at_utc, role, area, actor, payload, effects) = row[:10]
+        (before, after, command_id, prev_hash, hashed, recorded, seq) = row[10:]
+        try:
+            content = {
+                "actor": {"area": area, "name": actor, "role": role},
+                "at": at,
+                "command_id": command_id,
+                "effects": fragment(effects),
+                "entity_id": entity_id,
+                "name": name,
+                "payload": fragment(payload),
+                "prev_hash": prev_hash,
+                "state_after": after,
+                "state_before": before,
+                "version": version,
+            }
+            if recorded is not None:
+                content["recorded_at"] = recorded
+            when = parse(at)
+            # A time without an offset fails here: subtracting an aware epoch raises.
+            held = sha256(dumps(content, option=sort)).hexdigest() == hashed and (
+                (when - _EPOCH) // _MICROSECOND == at_utc if sqlite else when == at_utc
+            )
+            late = None
+            if held and '"late_entry"' in effects:
+                late = orjson.loads(effects).get("late_entry")
+                held = isinstance(late, dict)
+        except (TypeError, ValueError, AttributeError):
+            held = False
+        if not held:
+            suspect.add(entity_id)
+            out.pop(entity_id, None)
+            continue
+        out.setdefault(entity_id, []).append(
+            (
+                int(seq),
+                CheckedEvent(
+                    entity_id,
+                    version,
+                    name,
+                    when,
+                    parse(recorded) if late is not None and recorded is not None else None,
+                    prev_hash,
+                    hashed,
+                    before,
+                    after,
+                    command_id,
+                    late,
+                ),
+            )
+        )
+    cursor.close()
+    return out, suspect
+
+
+_MICROSECOND = dt.timedelta(microseconds=1)
 
 
 def _select_snapshots() -> sa.Select[Any]:

@@ -1,0 +1,217 @@
+"""Large writes: receive_complaints, reads held for a batch, get_many, a streamed
+hand-over, and the benchmarks' quick modes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from inspection_flow import (
+    SHANGHAI,
+    Actor,
+    ChronologyError,
+    Ledger,
+    MemoryStore,
+    PayloadError,
+    Snapshot,
+    SQLStore,
+)
+from inspection_flow._ledger import complaints
+
+OFFICE = Actor("leading_office", "430000")
+TEAM = Actor("inspection_team", "430000")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def at(day: int, hour: int = 9) -> dt.datetime:
+    return dt.datetime(2023, 6, day, hour, tzinfo=SHANGHAI)
+
+
+def row(cid: str, hour: int = 10, area: str = "430903") -> dict[str, Any]:
+    return {
+        "channel": "phone",
+        "received_at": at(27, hour),
+        "area": area,
+        "summary": "噪声扰民",
+        "category": "noise",
+        "complaint_id": cid,
+    }
+
+
+class CountingStore(SQLStore):
+    """A SQLite store that counts the point reads the ledger makes."""
+
+    def __init__(self, target: Path) -> None:
+        super().__init__(target)
+        self.reads: list[str] = []
+
+    def get(self, entity_id: str) -> Snapshot | None:
+        self.reads.append(entity_id)
+        return super().get(entity_id)
+
+
+def stationed(store: MemoryStore | SQLStore) -> Ledger:
+    ledger = Ledger(store, rulebook="hunan-provincial-2023")
+    ledger.create_round("R", name="益阳", area="430900", actor=OFFICE, at=at(20))
+    ledger.fire("R", "announce", actor=OFFICE, at=at(20, 10))
+    ledger.fire("R", "station_in", actor=TEAM, at=at(26))
+    return ledger
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
+    if request.param == "memory":
+        store: MemoryStore | SQLStore = MemoryStore()
+    elif request.param == "sqlite":
+        store = SQLStore.open(tmp_path / "l.db")
+    else:
+        store = SQLStore.open(request.getfixturevalue("pg_schema_url"))
+    led = stationed(store)
+    yield led
+    led.close()
+
+
+def comparable(snap: Snapshot) -> tuple[Any, ...]:
+    return (snap.entity_id, snap.state, snap.version, snap.area, snap.category, dict(snap.data))
+
+
+def test_receive_complaints_records_what_receive_complaint_records(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """Each row is recorded as one receive_complaint call would record it."""
+    rows = [row(f"C{i}", hour=8 + i) for i in range(14)]
+    got = ledger.receive_complaints("R", rows, actor=TEAM)
+    one_by_one = stationed(MemoryStore())
+    expected = [one_by_one.receive_complaint("R", actor=TEAM, **r) for r in rows]
+    assert [comparable(s) for s in got] == [comparable(s) for s in expected]
+    assert [comparable(ledger.get(s.entity_id)) for s in got] == [comparable(s) for s in got]
+    # A call after 20:00 belongs to the next day, as for receive_complaint.
+    assert got[-1].data["intake_day"] == "2023-06-28"
+
+
+def test_receive_complaints_with_an_id_in_use_writes_nothing(ledger: Ledger) -> None:
+    """An id already stored, or given twice in the rows, refuses every row."""
+    ledger.receive_complaints("R", [row("C1")], actor=TEAM)
+    for rows in ([row("C2"), row("C1"), row("C3")], [row("C4"), row("C4")]):
+        with pytest.raises(PayloadError, match=r"C1|C4") as refused:
+            ledger.receive_complaints("R", rows, actor=TEAM)
+        assert refused.value.field == "entity_id"
+        assert ledger.counts("state", kind="complaint") == {"received": 1}
+
+
+def test_receive_complaints_refuses_rows_naming_the_actor_or_round(ledger: Ledger) -> None:
+    """The round and the actor are given once; a row naming them, or not a mapping, is refused."""
+    with pytest.raises(PayloadError, match="actor"):
+        ledger.receive_complaints("R", [{**row("C1"), "actor": TEAM}], actor=TEAM)
+    with pytest.raises(PayloadError, match="round_id"):
+        ledger.receive_complaints("R", [{**row("C1"), "round_id": "R"}], actor=TEAM)
+    with pytest.raises(PayloadError, match="mapping"):
+        ledger.receive_complaints("R", ["C1"], actor=TEAM)  # type: ignore[list-item]
+    assert ledger.counts("state", kind="complaint") == {}
+
+
+def test_receive_complaints_inside_a_batch_joins_its_write(ledger: Ledger) -> None:
+    """Inside batch() the rows are written with the block, and not if the block fails."""
+
+    def block() -> None:
+        with ledger.batch():
+            ledger.receive_complaints("R", [row("C1"), row("C2")], actor=TEAM)
+            assert ledger.get("C2").state == "received"
+            raise RuntimeError("the block fails")
+
+    with pytest.raises(RuntimeError):
+        block()
+    assert ledger.counts("state", kind="complaint") == {}
+
+
+def test_a_batch_reads_each_entity_once(tmp_path: Path) -> None:
+    """Inside batch() the round, each new id and each changed entity are read once."""
+    store = CountingStore(tmp_path / "l.db")
+    ledger = stationed(store)
+    store.reads.clear()
+    with ledger.batch():
+        for i in range(5):
+            ledger.receive_complaint("R", actor=TEAM, **row(f"C{i}"))
+    assert sorted(store.reads) == ["C0", "C1", "C2", "C3", "C4", "R"]
+    store.reads.clear()
+    ledger.receive_complaints("R", [row(f"D{i}") for i in range(5)], actor=TEAM)
+    assert store.reads == []  # the round and the ids came with one get_many
+    ledger.close()
+
+
+def test_get_many_returns_the_entities_that_exist(ledger: Ledger) -> None:
+    """get_many answers every id that names an entity, and leaves the others out."""
+    ledger.receive_complaints("R", [row(f"C{i}") for i in range(3)], actor=TEAM)
+    ids = ["C0", "nope", "C2", "R", "C0"] + [f"X{i}" for i in range(600)]
+    found = ledger.store.get_many(ids)
+    assert sorted(found) == ["C0", "C2", "R"]
+    assert found["C2"] == ledger.store.get("C2")
+    assert ledger.store.get_many([]) == {}
+
+
+@pytest.fixture
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(complaints, "_HAND_OVER_PAGE", 3)
+
+
+@pytest.mark.usefixtures("small_pages")
+def test_a_streamed_hand_over_moves_every_case(ledger: Ledger) -> None:
+    """Handed over page by page, the batch holds every case in order, as in one write."""
+    ledger.receive_complaints("R", [row(f"C{i:02d}") for i in range(10)], actor=TEAM)
+    batch = ledger.hand_over_batch("R", dt.date(2023, 6, 28), actor=TEAM, at=at(28))
+    assert batch is not None
+    assert batch.case_ids == tuple(f"C{i:02d}" for i in range(10))
+    assert ledger.counts("state", kind="complaint") == {"handed_over": 10}
+    assert ledger.get("R").data["batches"] == 1
+    assert ledger.history("R")[-1].payload["cases"] == list(batch.case_ids)
+    assert ledger.verify().ok
+    in_one = stationed(MemoryStore())
+    in_one.receive_complaints("R", [row(f"C{i:02d}") for i in range(10)], actor=TEAM)
+    with in_one.batch():
+        same = in_one.hand_over_batch("R", dt.date(2023, 6, 28), actor=TEAM, at=at(28))
+    assert same == batch
+    assert [comparable(ledger.get(c)) for c in batch.case_ids] == [
+        comparable(in_one.get(c)) for c in batch.case_ids
+    ]
+
+
+@pytest.mark.usefixtures("small_pages")
+def test_a_streamed_hand_over_refused_at_its_end_writes_nothing(ledger: Ledger) -> None:
+    """A refusal after pages of cases were written in the transaction leaves none moved."""
+    ledger.receive_complaints("R", [row(f"C{i:02d}") for i in range(10)], actor=TEAM)
+    # The round's latest fact is later than the hand-over: its record_batch, the last
+    # write, is refused.
+    ledger.fire("R", "visit", actor=TEAM, at=at(28, 12), department="市生态环境局")
+    head = ledger.store.head()
+    with pytest.raises(ChronologyError):
+        ledger.hand_over_batch("R", dt.date(2023, 6, 28), actor=TEAM, at=at(28))
+    assert ledger.counts("state", kind="complaint") == {"received": 10}
+    assert ledger.store.head() == head
+    assert ledger.verify().ok
+
+
+@pytest.mark.parametrize(
+    ("script", "args"),
+    [
+        ("bench_import.py", ["--quick", "--cases", "40"]),
+        ("bench_writes.py", ["--quick", "--parts", "h", "--cases", "60"]),
+    ],
+)
+def test_the_benchmarks_quick_modes_run(script: str, args: list[str]) -> None:
+    """The benchmarks' --quick modes run to their summary (a smoke test, nothing timed)."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "load average at the start" in done.stdout
+    assert "load average at the end" in done.stdout
