@@ -345,6 +345,9 @@ class Rulebook:
                 *ladder.escalations,
             )
             return ", ".join(_step_words(step, lang) for step in steps)
+        if head == "review":
+            accepting = ", ".join(self.acceptance_levels) or "none"
+            return f"levels {' → '.join(self.review_levels)}; acceptance {accepting}"
         if key == "dispatch.report_day":
             return str(self.dispatch_report_day)
         if head == "dispatch":
