@@ -72,7 +72,13 @@ def closed(ledger: Ledger, tid: str) -> None:
     """Claim, verify, sign off, notice and close a task; closed on 2023-11-08."""
     ledger.fire(tid, "claim_completion", actor=OWNER, at=at("2023-10-20"))
     ledger.fire(tid, "start_verification", actor=ACCEPTOR, at=at("2023-10-23"))
-    ledger.fire(tid, "sign_off", actor=ACCEPTOR, at=at("2023-10-24"))
+    ledger.fire(
+        tid,
+        "sign_off",
+        actor=ACCEPTOR,
+        at=at("2023-10-24"),
+        document_number="益环督整验〔2023〕4号",
+    )
     ledger.fire(tid, "start_notice", actor=RECT_OFFICE, at=at("2023-10-25"))
     ledger.fire(tid, "close", actor=RECT_OFFICE, at=at("2023-11-08"))
 

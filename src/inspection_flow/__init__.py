@@ -39,9 +39,12 @@ from .exceptions import (
     MissingDependencyError,
     PayloadError,
     PermissionDeniedError,
+    RowProblem,
     RulebookError,
     RuleError,
     StoreError,
+    TableError,
+    TableImportError,
     TamperError,
     UnitMismatchError,
     UnknownLanguageError,
@@ -84,6 +87,7 @@ if _typing.TYPE_CHECKING:
         Publication,
         SystemClock,
     )
+    from ._office import ImportReport
     from ._records import Commit, DeadlineRecord, DeadlineStatus, Event, Snapshot
     from ._report import status_report
     from ._rulebook import (
@@ -112,6 +116,7 @@ if _typing.TYPE_CHECKING:
 #: and built-in lifecycles load when first asked for, so that ``import inspection_flow``
 #: stays quick for calendar and deadline work (see docs/performance.md).
 _LAZY = {
+    "ImportReport": "._office",
     "DISPATCH": "._builtin",
     "PUBLICATION": "._builtin",
     "DispatchResult": "._ledger",
@@ -231,6 +236,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "Field",
     "GuardContext",
     "GuardError",
+    "ImportReport",
     "InspectionFlowError",
     "IntakeRule",
     "InvalidRuleError",
@@ -257,6 +263,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "ROLES",
     "ROUND",
     "RepairReport",
+    "RowProblem",
     "RuleError",
     "Rulebook",
     "RulebookError",
@@ -268,6 +275,8 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "StoreError",
     "SystemClock",
     "TASK",
+    "TableError",
+    "TableImportError",
     "TamperError",
     "Transition",
     "Unit",

@@ -68,6 +68,7 @@ _TOP_KEYS = {
     "deadlines",
     "ladders",
     "dispatch",
+    "acceptance",
     "areas",
     "bindings",
     "permissions",
@@ -119,6 +120,11 @@ REVIEW_LEVELS = ("county", "city", "province", "team")
 #: A complaint's result goes from its owner straight to the team unless the rulebook
 #: names the levels between; no acceptance review is required unless it names some.
 DEFAULT_RELAY = ("county", "team")
+_ACCEPTANCE_KEYS = {"by", "source", "confidence"}
+#: Who may accept a rectification task (``[acceptance] by``): a unit of a higher level
+#: than the task's areas, or the task's lead unit (牵头单位), the leading industry
+#: department.
+ACCEPTORS = ("higher_level", "industry_department")
 _RECORDING_KEYS = {"backdate_limit"}
 _AREA_KEYS = {"name", "parent", "aliases"}
 _PERMISSION_KEYS = {"lifecycle", "event", "roles"}
@@ -150,7 +156,7 @@ _LIFECYCLE_KEYS = {
     "source",
     "confidence",
 }
-_STATE_KEYS = {"name", "label_zh", "label_en", "terminal", "counts_as"}
+_STATE_KEYS = {"name", "label_zh", "label_en", "terminal", "counts_as", "outlives_round"}
 _FIELD_KEYS = {"name", "type", "required", "choices", "label_zh", "labels_zh"}
 # The field types a TOML lifecycle may use: those a Field takes.
 _FIELD_TYPES: tuple[str, ...] = typing.get_args(FieldType)
@@ -255,6 +261,10 @@ class Rulebook:
             acceptance``), in order, e.g. ``("county", "city")`` (区级验收, 市级复核).
         area_aliases: other ids of the areas (``[areas.<code>] aliases``), each mapped
             to its area's code; entities recorded under an alias count as that area's.
+        acceptance_by: who may verify and accept a rectification task (``[acceptance]
+            by``): ``"higher_level"``, a unit whose area covers the task's areas and is
+            none of them; ``"industry_department"``, the unit named as the task's lead
+            unit (牵头单位); ``()``, the default, any accepting unit.
         regime: the rule or rules in force the values follow (``[rulebook] regime``),
             e.g. 《中央生态环境保护督察工作规定》; ``""`` if the rulebook names none.
         effective_from: the first day the regime is in force, or ``None``.
@@ -290,6 +300,7 @@ class Rulebook:
     dispatch_report_day: int | Literal["last"] = "last"
     review_levels: tuple[str, ...] = DEFAULT_RELAY
     acceptance_levels: tuple[str, ...] = ()
+    acceptance_by: tuple[str, ...] = ()
     regime: str = ""
     effective_from: dt.date | None = None
     effective_until: dt.date | None = None
@@ -352,6 +363,8 @@ class Rulebook:
             return str(self.dispatch_report_day)
         if head == "dispatch":
             return self.dispatch
+        if head == "acceptance":
+            return ", ".join(self.acceptance_by)
         if head == "recording" and self.backdate_limit is not None:
             return self.backdate_limit.describe(lang)
         if head == "rulebook":
@@ -402,7 +415,7 @@ class Rulebook:
                 raise RulebookError(self.source, "lifecycles", f"{shown(lc)} is not a Lifecycle")
             self._check_roles(lc)
             for b in lc.deadlines:
-                if lc.needs_rule(b) and b.rule not in self.rules:
+                if lc.needs_rule(b) and not b.rule_optional and b.rule not in self.rules:
                     raise RulebookError(
                         self.source,
                         f"deadlines.{b.rule}",
@@ -807,6 +820,7 @@ class _Parser:
                     "confidence": dispatch_t.get("report_confidence", ""),
                 },
             )
+        acceptance_by = self.acceptance(self.table(data, "acceptance"))
         areas: dict[str, tuple[str, str | None]] = {}
         area_aliases: dict[str, str] = {}
         for code, value in self.table(data, "areas").items():
@@ -845,7 +859,7 @@ class _Parser:
         lifecycles = self.lifecycles(data, roles)
         for lc in lifecycles.values():
             for b in lc.deadlines:
-                if lc.needs_rule(b) and b.rule not in rules:
+                if lc.needs_rule(b) and not b.rule_optional and b.rule not in rules:
                     raise self.fail(
                         f"deadlines.{b.rule}",
                         f"is required by the {lc.name} deadline {b.name!r}",
@@ -874,6 +888,7 @@ class _Parser:
             dispatch_report_day=report_day,
             review_levels=review_levels,
             acceptance_levels=acceptance_levels,
+            acceptance_by=acceptance_by,
         )
 
     def review(self, t: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -908,6 +923,21 @@ class _Parser:
                 f"review.{key}", f"list the levels from the lowest up: {', '.join(REVIEW_LEVELS)}"
             )
         return tuple(given)
+
+    def acceptance(self, t: Mapping[str, Any]) -> tuple[str, ...]:
+        """Who may accept a rectification task: ``[acceptance] by``, from :data:`ACCEPTORS`."""
+        self.known_keys(t, "acceptance", _ACCEPTANCE_KEYS)
+        by = t.get("by", [])
+        if not isinstance(by, list) or not all(isinstance(b, str) for b in by):
+            raise self.fail("acceptance.by", f"must be a list of {', '.join(ACCEPTORS)}")
+        for b in by:
+            if b not in ACCEPTORS:
+                raise self.fail(
+                    "acceptance.by", f"unknown acceptor {b!r}; use {' or '.join(ACCEPTORS)}"
+                )
+        if t:
+            self.note("acceptance", t)
+        return tuple(dict.fromkeys(by))
 
     def regime(
         self, head: Mapping[str, Any]
@@ -1075,6 +1105,9 @@ class _Parser:
             terminal = st.get("terminal", False)
             if not isinstance(terminal, bool):
                 raise self.fail(f"{skey}.terminal", "must be true or false")
+            outlives_round = st.get("outlives_round", False)
+            if not isinstance(outlives_round, bool):
+                raise self.fail(f"{skey}.outlives_round", "must be true or false")
             sname = self.text(st, f"{skey}.name")
             states.append(
                 State(
@@ -1083,6 +1116,7 @@ class _Parser:
                     self.text(st, f"{skey}.label_en", sname),
                     terminal,
                     counts_as,  # type: ignore[arg-type]
+                    outlives_round,
                 )
             )
         if not states:
@@ -1204,11 +1238,25 @@ class _Parser:
         clock = item.get("clock")
         if clock is not None and clock not in ("pause", "resume", "extend"):
             raise self.fail(f"{key}.clock", "must be pause, resume or extend")
-        optional: dict[str, str | None] = {}
+        optional: dict[str, Any] = {}
         for name in ("records_actor", "assigns", "sets_batch", "extends", "derive"):
             value = item.get(name)
-            if value is not None and (not isinstance(value, str) or not value):
-                raise self.fail(f"{key}.{name}", "must be a name")
+            if (
+                name in ("assigns", "extends")
+                and isinstance(value, list)
+                and value
+                and all(isinstance(v, str) and v for v in value)
+            ):
+                # Several fields whose areas together are the owners; several deadlines
+                # of which the first the entity has is extended.
+                value = tuple(value)
+            elif value is not None and (not isinstance(value, str) or not value):
+                raise self.fail(
+                    f"{key}.{name}",
+                    "must be a name, or a list of names"
+                    if name in ("assigns", "extends")
+                    else "must be a name",
+                )
             optional[name] = value
         if optional["derive"] is not None and optional["derive"] not in DERIVATIONS:
             raise self.fail(f"{key}.derive", f"unknown derivation {optional['derive']!r}")

@@ -19,6 +19,7 @@ import attrs
 
 from ._calendar import ChinaCalendar
 from ._checks import MAX_AMOUNT, MAX_YEAR, MIN_YEAR
+from ._display import html_table, markdown_table
 from ._wording import Lang, wording
 from .exceptions import AnchorError, InvalidRuleError, UnitMismatchError
 
@@ -1110,6 +1111,34 @@ class Due:
 
     def __hash__(self) -> int:
         return hash(self._key())
+
+    def __repr__(self) -> str:
+        anchor = self.anchor.isoformat()
+        flags = "".join(
+            f", {flag}"
+            for flag, on in (("provisional", self.provisional), ("suspended", self.suspended))
+            if on
+        )
+        return (
+            f"<Due {self.rule.describe('en')} from {anchor}: last day "
+            f"{self.last_day.isoformat()}, due {self.due_at.isoformat()}{flags}>"
+        )
+
+    def _display_rows(self) -> list[tuple[str, str]]:
+        return [
+            ("rule", self.rule.describe("zh")),
+            ("anchor", self.anchor.isoformat()),
+            ("first day", self.first_day.isoformat()),
+            ("last day", self.last_day.isoformat()),
+            ("due at", self.due_at.isoformat()),
+            ("provisional", "yes" if self.provisional else "no"),
+        ]
+
+    def _repr_html_(self) -> str:
+        return html_table("Due", ("", ""), self._display_rows())
+
+    def _repr_markdown_(self) -> str:
+        return markdown_table("Due", ("", ""), self._display_rows())
 
     def _key(self) -> tuple[Any, ...]:
         return (

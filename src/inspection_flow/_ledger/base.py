@@ -416,7 +416,7 @@ class _Base:
         """Return ``area`` and every known area it covers."""
         check_id(area, "area", event="areas_within")
         known = set(self.areas.names()) | {
-            a for a in self.store.counts("area") if isinstance(a, str)
+            a for a in self.store.counts_by_area() if isinstance(a, str)
         }
         known.add(area)
         return sorted(a for a in known if self.areas.covers(area, a))

@@ -142,6 +142,15 @@ class _Deadlines(_Base):
             hit = self._started.get(key)
             if hit is not None and hit[0] is rb and hit[1] is self.calendar:
                 return hit[2]
+            if binding.rule_optional and binding.rule not in rb.rules:
+                raise PayloadError(
+                    entity_id,
+                    binding.starts_on,
+                    str(binding.date_field),
+                    f"the rulebook {rb.name!r} sets no time for the "
+                    f"{binding.label_en or binding.name} ([deadlines.{binding.rule}]); "
+                    "give its last day",
+                )
             rule = rb.rule(binding.rule)
             record = self._record(
                 binding.name, rule, at, rule.compute(at, self.calendar), kind=binding.kind

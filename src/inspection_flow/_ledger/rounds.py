@@ -44,6 +44,7 @@ _INTAKE_STATES = frozenset(
 )
 
 
+#: Round states of rectification: from the feedback on.
 _TASK_STATES = frozenset(
     {
         "feedback_given",
@@ -53,6 +54,10 @@ _TASK_STATES = frozenset(
         "rectifying",
     }
 )
+
+#: Round states in which tasks are added: from the station-in on, when a problem found
+#: may be rectified on the spot (立行立改), to the feedback's tasks and rectification.
+_TASK_ADD_STATES = _TASK_STATES | {"stationed", "station_in_ended", "report_approved"}
 
 
 #: Round states in which the team may request documents: any but the archived round.
