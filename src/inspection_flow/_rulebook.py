@@ -277,6 +277,17 @@ class Rulebook:
     built, so neither assigning into them nor changing the dicts it was built from
     changes it (assignment raises ``TypeError``).  Use :func:`attrs.evolve` to derive a
     changed rulebook.
+
+    Examples:
+        Load a built-in rulebook (or a TOML file) with :func:`load_rulebook`; each value
+        carries its source and confidence:
+
+        >>> from inspection_flow import load_rulebook
+        >>> hunan = load_rulebook("hunan-provincial-2023")
+        >>> hunan.rule("station_in").describe("en")
+        '21 calendar days (start day counted; no roll)'
+        >>> hunan.notes["deadlines.station_in"]
+        ('益阳市督察工作简报第1期：进驻时间2023年6月26日至7月16日', 'H')
     """
 
     name: str

@@ -395,6 +395,21 @@ class DeadlineRule:
     working day; the last day ends at 24:00 Asia/Shanghai.  Build rules with the
     constructors :meth:`working_days`, :meth:`calendar_days`, :meth:`months`,
     :meth:`hours`, or :meth:`parse`.
+
+    Raises:
+        InvalidRuleError: the amount is not a positive whole number, or the options do not
+            fit the unit.
+
+    Examples:
+        A rectification plan due 30 working days after the feedback of 2021-07-16:
+
+        >>> import datetime as dt
+        >>> from inspection_flow import ChinaCalendar, DeadlineRule
+        >>> due = DeadlineRule.working_days(30).compute(dt.date(2021, 7, 16), ChinaCalendar())
+        >>> due.last_day
+        datetime.date(2021, 8, 27)
+        >>> DeadlineRule.parse("10个工作日（含当日）").describe("en")
+        '10 working days (start day counted)'
     """
 
     amount: int

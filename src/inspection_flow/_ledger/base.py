@@ -404,8 +404,10 @@ class _Base:
     def find(self, **filters: Any) -> list[Snapshot]:
         """Return entities matching the filters of :meth:`EventStore.find`.
 
-        ``area=`` (one code) is expanded to every area it covers, so a city's office sees
-        its counties; ``areas=`` is passed as given.
+        The filters: ``kind``, ``round_id``, ``state`` (one or several), ``area`` or
+        ``areas``, ``batch``, ``category``, ``parent_id``, ``open_only``.  ``area=`` (one
+        code) is expanded to every area it covers, so a city's office sees its counties;
+        ``areas=`` is passed as given.
         """
         _check_filters(filters)
         if "area" in filters:

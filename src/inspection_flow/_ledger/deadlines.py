@@ -45,7 +45,17 @@ class _Deadlines(_Base):
     explaining and recomputing them."""
 
     def deadlines(self, entity_id: str) -> list[DeadlineView]:
-        """Return each deadline of the entity, stored values with a live explanation."""
+        """Return each deadline of the entity, stored values with a live explanation.
+
+        Returns:
+            One :class:`DeadlineView` per deadline, by due instant then name: its
+            ``status`` (``open``, ``met``, ``met_late``, ``cancelled``), ``last_day``,
+            ``due_at``, ``days_late``, ``is_overdue(now)``, ``explain(lang)`` and the
+            stored ``record``.
+
+        Raises:
+            EntityNotFoundError: no such entity.
+        """
         snap = self.get(entity_id)
         lc = self.lifecycle_of(snap)
         rb = self.rulebook_of(snap)

@@ -248,7 +248,11 @@ class _Engine(_Deadlines):
     ) -> Decision:
         """Say whether ``actor`` may fire ``event`` on the entity now, with the reasons if not.
 
-        Payload fields are checked only when given.
+        Payload fields are checked only when given.  Nothing is written.
+
+        Returns:
+            A :class:`Decision`, truthy when allowed; otherwise its ``reasons`` say why
+            (the state, the actor's role or jurisdiction, a guard, the payload).
         """
         _check_actor(actor, entity_id, event)
         snap = self.get(entity_id)

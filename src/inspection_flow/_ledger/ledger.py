@@ -44,6 +44,31 @@ class Ledger(_Queries):
         areas: extra areas (codes without GB/T 2260 structure, e.g. management zones).
         clock: the present, for :meth:`sweep` without ``now`` and for when each event is
             recorded (default: the system clock).
+
+    Raises:
+        RulebookError: ``rulebook`` names no built-in rulebook.
+
+    Examples:
+        The source case's first complaint, in memory (``Ledger.open`` gives a durable one):
+
+        >>> import datetime as dt
+        >>> from inspection_flow import SHANGHAI, Actor, Ledger
+        >>> ledger = Ledger(rulebook="hunan-provincial-2023")
+        >>> office = Actor("leading_office", "430000")
+        >>> team = Actor("inspection_team", "430000")
+        >>> _ = ledger.create_round(
+        ...     "HN-2023-R2-YY", name="湖南省第二轮省级督察 益阳", area="430900",
+        ...     actor=office, at=dt.datetime(2023, 6, 1, 9, tzinfo=SHANGHAI))
+        >>> _ = ledger.fire("HN-2023-R2-YY", "announce", actor=office,
+        ...                 at=dt.datetime(2023, 6, 20, 9, tzinfo=SHANGHAI))
+        >>> _ = ledger.fire("HN-2023-R2-YY", "station_in", actor=team,
+        ...                 at=dt.datetime(2023, 6, 26, 9, tzinfo=SHANGHAI))
+        >>> case = ledger.receive_complaint(
+        ...     "HN-2023-R2-YY", channel="phone", area="430903", category="noise",
+        ...     summary="夜间施工噪声扰民", actor=team,
+        ...     received_at=dt.datetime(2023, 6, 27, 19, 59, tzinfo=SHANGHAI))
+        >>> case.state, case.data["batch_day"]     # the hotline's day ends at 20:00
+        ('received', '2023-06-28')
     """
 
     def as_of(self, when: dt.date | dt.datetime) -> LedgerView:
