@@ -94,6 +94,7 @@ def _run_writers(target: str, tmp_path: Path) -> None:
         assert report.events == COMMITS
 
 
+@pytest.mark.slow
 def test_concurrent_writers_on_sqlite(tmp_path: Path) -> None:
     """Four processes appending 10,000 commits to shared entities on one SQLite file
     lose nothing, duplicate nothing, and leave intact chains equal to their replay."""
@@ -103,6 +104,7 @@ def test_concurrent_writers_on_sqlite(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_concurrent_writers_on_postgres(pg_schema_url: str, tmp_path: Path) -> None:
     """Four processes appending 10,000 commits to shared entities on PostgreSQL lose
     nothing, duplicate nothing, and leave intact chains equal to their replay."""
