@@ -122,7 +122,7 @@ def deadline_rules(draw: st.DrawFn) -> DeadlineRule:
         closes_at=closes_at,
         name=draw(st.text(max_size=12)),
         source=draw(st.text(max_size=12)),
-        confidence=draw(st.sampled_from(["", "H", "M", "L", "L-M", "M-H"])),
+        confidence=draw(st.sampled_from(["", "H", "M", "L"])),
         warnings=warnings,
         escalations=escalations,
     )
@@ -219,8 +219,10 @@ def payload_for(lifecycle: str, event: str, snap: Snapshot, at: dt.datetime) -> 
         met = set(snap.data.get("milestones_met") or [])
         planned = len(snap.data.get("milestones") or [])
         return {"milestone": next(n for n in range(1, planned + 2) if n not in met)}
+    if (lifecycle, event) == ("task", "add_milestones"):
+        return {"milestones": [f"{(at + dt.timedelta(days=400)).date().isoformat()} 年度目标"]}
     if (lifecycle, event) == ("task", "approve_extension"):
-        record = snap.deadlines.get("rectify_due")
+        record = snap.deadlines.get("rectify_due") or snap.deadlines.get("immediate_due")
         base = record.last_day if record is not None else at.date()
         return {"reason": "汛期无法施工", "until": (base + dt.timedelta(days=30)).isoformat()}
     return dict(_PAYLOADS.get((lifecycle, event), {}))
@@ -247,7 +249,13 @@ _PAYLOADS: dict[tuple[str, str], dict[str, Any]] = {
     ("complaint", "reject_acceptance"): {"reason": "现场仍有异味"},
     ("task", "request_extension"): {"reason": "汛期无法施工"},
     ("task", "deny_extension"): {"reason": "理由不充分"},
+    ("task", "rectify_immediately"): {
+        "owner": OWNER.area,
+        "measures": "当即拆除违建码头",
+        "typical_case": True,
+    },
     ("task", "mark_long_term"): {"reason": "需长期坚持"},
+    ("task", "sign_off"): {"document_number": "益环督整验〔2023〕1号"},
     ("task", "claim_completion"): {"evidence": "验收材料"},
     ("task", "fail_verification"): {"reason": "现场核查未完成整改"},
     ("task", "start_notice"): {"where": "益阳市人民政府网站"},

@@ -206,8 +206,16 @@ def at(day: str, hour: int = 10) -> dt.datetime:
 
 
 def fed_back_in_december(ledger: Ledger) -> None:
-    """A round given feedback on 2026-12-15: its plan falls due in 2027."""
-    ledger.create_round("R", name="益阳市", area="430900", actor=OFFICE, at=at("2026-09-01"))
+    """A round given feedback on 2026-12-15: its plan falls due in 2027 (30 working days,
+    as Hunan's provincial rulebook has it)."""
+    ledger.create_round(
+        "R",
+        name="益阳市",
+        area="430900",
+        actor=OFFICE,
+        at=at("2026-09-01"),
+        rulebook="hunan-provincial-2023",
+    )
     ledger.fire("R", "announce", actor=OFFICE, at=at("2026-09-01", 11))
     ledger.fire("R", "station_in", actor=TEAM, at=at("2026-09-07"), meeting="动员会")
     ledger.fire("R", "end_station_in", actor=TEAM, at=at("2026-10-07", 18))

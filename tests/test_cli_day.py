@@ -227,3 +227,31 @@ def test_a_terminal_gets_a_rich_table() -> None:
     assert "┃" in text or "│" in text
     assert "益阳高新区" in text
     assert "超期" in text
+
+
+def test_days_and_instants_are_read_as_an_office_types_them(
+    copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """2024年3月31日 and 2024/3/31 are 2024-03-31; 2024/7/15 9:00 is 09:00 China Standard Time."""
+    assert main(["overdue", str(copy), "--as-of", "2024-03-31", "--json"]) == 0
+    iso = capsys.readouterr().out
+    for typed in ("2024年3月31日", "2024/3/31", "2024.3.31", "20240331"):
+        assert main(["overdue", str(copy), "--as-of", typed, "--json"]) == 0
+        assert capsys.readouterr().out == iso
+    assert main(["sweep", str(copy), "--now", "2024/7/15 9:00", "--json"]) == 0
+    alerts = json.loads(capsys.readouterr().out)["alerts"]
+    assert alerts
+    assert all(a["at"] <= "2024-07-15T09:00:00+08:00" for a in alerts)
+    # The same instant with its offset: everything was already recorded.
+    assert main(["sweep", str(copy), "--now", "2024-07-15T01:00+00:00", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["alerts"] == []
+
+
+@pytest.mark.parametrize("bad", ["2024年13月31日", "31/2024", "明天", "20:30"])
+def test_a_day_that_cannot_be_read_is_a_usage_error(
+    copy: Path, bad: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["overdue", str(copy), "--as-of", bad])
+    assert exit_.value.code == 2
+    assert repr(bad) in capsys.readouterr().err

@@ -72,7 +72,13 @@ def closed(ledger: Ledger, tid: str) -> None:
     """Claim, verify, sign off, notice and close a task; closed on 2023-11-08."""
     ledger.fire(tid, "claim_completion", actor=OWNER, at=at("2023-10-20"))
     ledger.fire(tid, "start_verification", actor=ACCEPTOR, at=at("2023-10-23"))
-    ledger.fire(tid, "sign_off", actor=ACCEPTOR, at=at("2023-10-24"))
+    ledger.fire(
+        tid,
+        "sign_off",
+        actor=ACCEPTOR,
+        at=at("2023-10-24"),
+        document_number="益环督整验〔2023〕4号",
+    )
     ledger.fire(tid, "start_notice", actor=RECT_OFFICE, at=at("2023-10-25"))
     ledger.fire(tid, "close", actor=RECT_OFFICE, at=at("2023-11-08"))
 
@@ -285,32 +291,52 @@ name = "dispatch-test"
 [intake]
 hotline_opens = "08:00"
 hotline_closes = "20:00"
+source = "example value"
+confidence = "L"
 [deadlines.station_in]
 amount = 21
 unit = "calendar_days"
+source = "example value"
+confidence = "L"
 [deadlines.case_result]
 amount = 10
 unit = "calendar_days"
+source = "example value"
+confidence = "L"
 [deadlines.case_publish]
 amount = 1
 unit = "calendar_days"
+source = "example value"
+confidence = "L"
 [deadlines.plan]
 amount = 30
 unit = "working_days"
+source = "example value"
+confidence = "L"
 [deadlines.progress_report]
 amount = 6
 unit = "months"
+source = "example value"
+confidence = "L"
 [deadlines.public_notice]
 amount = 10
 unit = "working_days"
+source = "example value"
+confidence = "L"
 [deadlines.document_request]
 amount = 2
 unit = "working_days"
+source = "example value"
+confidence = "L"
 [deadlines.summons_report]
 amount = 30
 unit = "calendar_days"
+source = "example value"
+confidence = "L"
 [dispatch]
 {dispatch}
+source = "example value"
+confidence = "L"
 """
 
 

@@ -45,6 +45,8 @@ HUNAN = load_rulebook("hunan-provincial-2023")
 D = dt.date
 ZIYANG = Actor("owner_unit", "430902", "资阳区")
 CITY_OWNER = Actor("owner_unit", "430900", "益阳市生态环境局")
+#: The document number (文号) of an acceptance's sign-off.
+DOC = "益环督整验〔2023〕1号"
 
 
 def at(day: str, hour: int = 9, minute: int = 0) -> dt.datetime:
@@ -270,14 +272,14 @@ def test_the_claimant_cannot_sign_off_its_own_task(
 ) -> None:
     """The unit that claimed completion (same area and name) may not sign off its own task."""
     claimed(ledger, claimant)
-    ledger.fire("T", "start_verification", actor=signer, at=at("2023-11-02"))
+    ledger.fire("T", "start_verification", actor=ACCEPTOR, at=at("2023-11-02"))
     before = ledger.get("T")
     with pytest.raises(GuardError) as info:
-        ledger.fire("T", "sign_off", actor=signer, at=at("2023-11-03"))
+        ledger.fire("T", "sign_off", actor=signer, at=at("2023-11-03"), document_number=DOC)
     assert info.value.guard == "not_the_claimant"
     assert "谁验收、谁负责" in info.value.reason
     unchanged(ledger, "T", before, before.version)
-    ledger.fire("T", "sign_off", actor=ACCEPTOR, at=at("2023-11-03"))
+    ledger.fire("T", "sign_off", actor=ACCEPTOR, at=at("2023-11-03"), document_number=DOC)
     assert ledger.get("T").state == "signed_off"
 
 
@@ -291,7 +293,7 @@ def test_a_task_sent_back_has_its_deadline_open_again(ledger: Ledger, send_back:
     assert ledger.get("T").deadlines["rectify_due"].status == "met"
     ledger.fire("T", "start_verification", actor=ACCEPTOR, at=at("2023-11-02"))
     if send_back == "object":
-        ledger.fire("T", "sign_off", actor=ACCEPTOR, at=at("2023-11-03"))
+        ledger.fire("T", "sign_off", actor=ACCEPTOR, at=at("2023-11-03"), document_number=DOC)
         ledger.fire("T", "start_notice", actor=RECT_OFFICE, at=at("2023-11-06"))
         ledger.fire("T", "object", actor=PUBLIC, at=at("2023-11-08"), reason="仍有偷排")
     else:
@@ -675,10 +677,13 @@ def test_a_retried_creation_inside_a_batch_returns_the_stored_entity(ledger: Led
 
 
 def test_tasks_come_from_feedback(ledger: Ledger) -> None:
-    """Tasks are added after feedback by the office or team, with a valid category and title."""
-    stationed(ledger)
-    with pytest.raises(GuardError, match="while the round is 'stationed'"):
-        ledger.add_task("R", title="x", area="430903", actor=RECT_OFFICE, at=at("2023-07-01"))
+    """Tasks are added from the station-in on by the office or team, with a valid category
+    and title."""
+    ledger.create_round("R", name="益阳市", area="430900", actor=OFFICE, at=at("2023-06-20"))
+    ledger.fire("R", "announce", actor=OFFICE, at=at("2023-06-20", 10))
+    with pytest.raises(GuardError, match="while the round is 'announced'"):
+        ledger.add_task("R", title="x", area="430903", actor=RECT_OFFICE, at=at("2023-06-21"))
+    ledger.fire("R", "station_in", actor=TEAM, at=at("2023-06-26"), meeting="动员会")
     ledger.fire("R", "end_station_in", actor=TEAM, at=at("2023-07-16", 18))
     ledger.fire("R", "approve_report", actor=OFFICE, at=at("2023-09-15"))
     ledger.fire("R", "give_feedback", actor=TEAM, at=at("2023-09-26", 10))
@@ -824,7 +829,8 @@ def test_closing_waits_for_the_public_notice(ledger: Ledger) -> None:
         ("sign_off", ACCEPTOR, "2023-11-03"),
         ("start_notice", RECT_OFFICE, "2023-11-06"),
     ]:
-        ledger.fire("T", event, actor=actor, at=at(day))
+        signed = {"document_number": DOC} if event == "sign_off" else {}
+        ledger.fire("T", event, actor=actor, at=at(day), **signed)
     notice = ledger.get("T").deadlines["notice_ends"]
     assert notice.last_day == D(2023, 11, 17)
     before = ledger.get("T")
@@ -857,7 +863,8 @@ def test_closing_the_round_waits_for_every_task(ledger: Ledger) -> None:
     with pytest.raises(GuardError) as info:
         ledger.fire("R", "close_all", actor=RECT_OFFICE, at=at("2023-10-10"))
     assert info.value.guard == "all_tasks_closed"
-    assert "2 task(s) not yet closed: T-1, T-2" in info.value.reason
+    assert "2 task(s) neither closed nor kept up for the long term" in info.value.reason
+    assert "T-1 (planned), T-2 (planned)" in info.value.reason
     unchanged(ledger, "R", before, before.version)
 
 

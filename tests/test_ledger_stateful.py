@@ -60,7 +60,16 @@ INTAKE_STATES = frozenset(
     }
 )
 TASK_STATES = frozenset(
-    {"feedback_given", "plan_submitted", "plan_approved", "plan_published", "rectifying"}
+    {
+        "stationed",
+        "station_in_ended",
+        "report_approved",
+        "feedback_given",
+        "plan_submitted",
+        "plan_approved",
+        "plan_published",
+        "rectifying",
+    }
 )
 CLOCK_EVENTS = frozenset({"pause_clock", "resume_clock", "grant_extension"})
 LEDGER_EVENTS = frozenset({"create", "alert", "alert_withdrawn", "recompute", "inherit"})
@@ -381,9 +390,18 @@ class LedgerMachine(RuleBasedStateMachine):
         if guard == "notice_elapsed":
             record = snap.deadlines.get("notice_ends")
             return record is None or record.status != "open" or when < record.due_at
+        if guard == "during_station_in":
+            return self.ledger.get("R").state != "stationed"
+        if guard == "acceptor_named":
+            # The rulebook names a higher level or the lead unit; the plans name none.
+            own = {self.ledger.areas.canonical(a) for a in snap.areas}
+            return self.ledger.areas.canonical(actor.area) in own or not all(
+                self.ledger.areas.covers(actor.area, a) for a in own
+            )
         assert guard == "all_tasks_closed"
         tasks = self.ledger.find(kind="task", round_id="R")
-        return any(s.state not in ("closed", "filed") for s in tasks)
+        # A task kept up for the long term (长期坚持) outlives its round.
+        return any(s.state not in ("closed", "filed", "long_term") for s in tasks)
 
     # -- batches and sweeps ---------------------------------------------------------------
 

@@ -382,8 +382,9 @@ def test_an_on_enter_deadline_starts_on_every_way_in() -> None:
 def test_a_task_sent_back_reopens_its_rectification_deadline() -> None:
     """rectify_due is reopened when verification fails or the public notice meets an objection."""
     due = TASK.deadline("rectify_due")
-    assert TASK.deadlines_reopened_by("fail_verification") == (due,)
-    assert TASK.deadlines_reopened_by("object") == (due,)
+    on_the_spot = TASK.deadline("immediate_due")
+    assert TASK.deadlines_reopened_by("fail_verification") == (due, on_the_spot)
+    assert TASK.deadlines_reopened_by("object") == (due, on_the_spot)
     assert TASK.deadlines_reopened_by("close") == ()
 
 
@@ -399,7 +400,9 @@ def test_unknown_names_are_refused_by_the_questions() -> None:
 
 def test_rule_keys_name_every_deadline_rule() -> None:
     """rule_keys() lists the rulebook keys a lifecycle's deadlines need."""
-    assert TASK.rule_keys() == frozenset({"task_deadline", "public_notice"})
+    assert TASK.rule_keys() == frozenset(
+        {"task_deadline", "immediate_rectification", "public_notice"}
+    )
     assert ROUND.rule_keys() == frozenset({"station_in", "plan", "progress_report"})
 
 
@@ -661,7 +664,7 @@ def test_paths_reach_every_state_and_use_every_transition() -> None:
 class PathRunner:
     """Runs events on one fresh entity of a fresh ledger, at instants one hour apart."""
 
-    def __init__(self, lifecycle: str) -> None:
+    def __init__(self, lifecycle: str, path: tuple[str, ...] = ()) -> None:
         self.ledger = Ledger(rulebook=HUNAN)
         self.lifecycle = lifecycle
         self.now = T0
@@ -682,8 +685,12 @@ class PathRunner:
             )
             self.entity = "C-1"
         elif lifecycle == "task":
+            # A task rectified on the spot (立行立改) arises during the station-in.
+            on_the_spot = path[:1] == ("rectify_immediately",)
             self.advance_round(
-                "announce", "station_in", "end_station_in", "approve_report", "give_feedback"
+                *("announce", "station_in")
+                if on_the_spot
+                else ("announce", "station_in", "end_station_in", "approve_report", "give_feedback")
             )
             self.ledger.add_task(
                 "R",
@@ -807,7 +814,7 @@ class PathRunner:
 )
 def test_every_legal_path_runs_through_a_ledger(lifecycle: str, path: tuple[str, ...]) -> None:
     """Each legal path, fired by the right actors, ends as the definition says, one event a step."""
-    runner = PathRunner(lifecycle)
+    runner = PathRunner(lifecycle, path)
     before = len(runner.ledger.history(runner.entity))
     runner.run(path)
     lc = LIFECYCLES[lifecycle]

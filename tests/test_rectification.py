@@ -160,7 +160,9 @@ def test_a_closed_task_is_done_from_its_closing_day(ledger: Ledger) -> None:
         ledger.fire("T", "meet_milestone", actor=OWNER, at=at(day), milestone=number)
     ledger.fire("T", "claim_completion", actor=OWNER, at=at("2024-04-01"))
     ledger.fire("T", "start_verification", actor=ACCEPTOR, at=at("2024-04-02"))
-    ledger.fire("T", "sign_off", actor=ACCEPTOR, at=at("2024-04-03"))
+    ledger.fire(
+        "T", "sign_off", actor=ACCEPTOR, at=at("2024-04-03"), document_number="益环验〔2024〕3号"
+    )
     ledger.fire("T", "start_notice", actor=RECT_OFFICE, at=at("2024-04-08"))
     notice_end = ledger.get("T").deadlines["notice_ends"].due_at
     ledger.fire("T", "close", actor=RECT_OFFICE, at=notice_end + dt.timedelta(hours=1))

@@ -47,8 +47,14 @@ def at(day: str, hour: int = 9, minute: int = 0) -> dt.datetime:
 
 
 def test_builtin_names() -> None:
-    """The library ships the central rulebook and Hunan's 2023 provincial one."""
-    assert BUILTIN_RULEBOOKS == ("central", "hunan-provincial-2023")
+    """The library ships the central rulebook, its regimes, and Hunan's 2023 provincial one."""
+    assert BUILTIN_RULEBOOKS == (
+        "central",
+        "central-2019",
+        "central-2022",
+        "central-2025",
+        "hunan-provincial-2023",
+    )
 
 
 @pytest.mark.parametrize("name", BUILTIN_RULEBOOKS)
@@ -56,7 +62,7 @@ def test_builtin_rulebooks_load(name: str) -> None:
     """Each built-in rulebook loads by name, with its level and a source naming it."""
     rb = load_rulebook(name)
     assert rb.name == name
-    assert rb.level == ("central" if name == "central" else "provincial")
+    assert rb.level == ("central" if name.startswith("central") else "provincial")
     assert rb.source == f"<builtin {name}>"
     assert rb.title
     assert rb.dispatch == "monthly"
@@ -69,7 +75,15 @@ def test_builtin_values_carry_source_and_confidence(name: str) -> None:
     expected = (
         {f"deadlines.{k}" for k in rb.rules}
         | {f"ladders.{k}" for k in rb.ladders}
+        | {
+            f"ladders.{k}.{kind}.{step.name}"
+            for k, ladder in rb.ladders.items()
+            for kind, steps in (("warnings", ladder.warnings), ("escalations", ladder.escalations))
+            for step in steps
+        }
         | {"intake", "dispatch", "dispatch.report_day"}
+        | ({"acceptance"} if rb.acceptance_by else set())
+        | ({"rulebook"} if name.startswith("central") else set())
     )
     assert set(rb.notes) == expected
     for key, (source, confidence) in rb.notes.items():
@@ -125,9 +139,10 @@ def test_hunan_hotline_answers_from_eight_to_eight() -> None:
     ("feedback", "due"),
     [(D(2021, 7, 16), D(2021, 8, 27)), (D(2023, 9, 26), D(2023, 11, 13))],
 )
-@pytest.mark.parametrize("name", BUILTIN_RULEBOOKS)
+@pytest.mark.parametrize("name", ["central-2019", "hunan-provincial-2023"])
 def test_plan_is_due_30_working_days_after_feedback(name: str, feedback: D, due: D) -> None:
-    """The plan is due 30 working days after feedback, make-up workdays counted."""
+    """Under the 2019 rules (and Hunan's copy of them) the plan is due 30 working days
+    after feedback, make-up workdays counted."""
     rule = load_rulebook(name).rule("plan")
     assert (rule.amount, rule.unit, rule.count_start_day) == (30, Unit.WORKING_DAYS, False)
     assert rule.compute(feedback, CAL).last_day == due
@@ -213,27 +228,39 @@ confidence = "M"
 [deadlines.case_publish]
 amount = 9
 unit = "calendar_days"
+source = "example value (case_publish)"
+confidence = "L"
 
 [deadlines.plan]
 amount = 20
 unit = "working_days"
+source = "example value (plan)"
+confidence = "L"
 
 [deadlines.progress_report]
 amount = 3
 unit = "months"
+source = "example value (progress_report)"
+confidence = "L"
 
 [deadlines.public_notice]
 amount = 5
 unit = "working_days"
 count_start_day = true
+source = "example value (public_notice)"
+confidence = "L"
 
 [deadlines.document_request]
 amount = 1
 unit = "working_days"
+source = "example value (document_request)"
+confidence = "L"
 
 [deadlines.summons_report]
 amount = 30
 unit = "calendar_days"
+source = "example value (summons_report)"
+confidence = "L"
 
 [ladders.task_deadline]
 source = "test"
@@ -273,7 +300,7 @@ def test_a_user_rulebook_loads_with_its_values(tmp_path: Path) -> None:
     assert rb.intake.window == DailyWindow(dt.time(9), dt.time(18))
     assert rb.rule("case_result").amount == 5
     assert rb.notes["deadlines.case_result"] == ("a city's own 5 days (domain.md R4)", "M")
-    assert rb.notes["deadlines.plan"] == ("", "")
+    assert rb.notes["deadlines.plan"] == ("example value (plan)", "L")
     assert rb.notes["dispatch"] == ("test", "M")
     assert rb.areas["changde-hitech"] == ("常德高新区", "430700")
     assert load_rulebook(str(path)) == rb
@@ -311,7 +338,7 @@ def test_a_round_created_with_a_user_rulebook_follows_it(tmp_path: Path) -> None
     assert result.last_day == D(2024, 4, 18)
     # The default rulebook of the same ledger still governs its other rounds.
     ledger.create_round("ZJ", name="张家界市", area="430800", actor=office, at=at("2024-04-01"))
-    assert ledger.rulebook_of("ZJ").name == "central"
+    assert ledger.rulebook_of("ZJ").name == "central-2022"  # the regime in force that day
 
 
 def test_a_round_takes_a_rulebook_object(tmp_path: Path) -> None:
@@ -349,6 +376,8 @@ label_zh = "专家评审"
 [deadlines.verification]
 amount = 5
 unit = "working_days"
+source = "example value (verification)"
+confidence = "L"
 
 [[bindings]]
 lifecycle = "task"
@@ -405,6 +434,8 @@ def test_bindings_carry_labels_kind_and_reopening_events(tmp_path: Path) -> None
 [deadlines.acceptance]
 amount = 5
 unit = "working_days"
+source = "example value (acceptance)"
+confidence = "L"
 
 [[bindings]]
 lifecycle = "complaint"
@@ -463,8 +494,8 @@ kind = "period"
         ),
         (
             replaced(
-                'amount = 20\nunit = "working_days"',
-                'amount = 20\nunit = "working_days"\nconfidence = "certain"',
+                'source = "example value (plan)"\nconfidence = "L"',
+                'source = "example value (plan)"\nconfidence = "certain"',
             ),
             "deadlines.plan.confidence",
             "H, M or L",
@@ -523,7 +554,11 @@ kind = "period"
             "required by the task deadline 'verify_due'",
         ),
         (
-            BASE.replace('[deadlines.plan]\namount = 20\nunit = "working_days"\n', ""),
+            BASE.replace(
+                '[deadlines.plan]\namount = 20\nunit = "working_days"\n'
+                'source = "example value (plan)"\nconfidence = "L"\n',
+                "",
+            ),
             "deadlines.plan",
             "required by the round deadline 'plan_due'",
         ),
@@ -651,7 +686,8 @@ def test_bad_toml_names_the_file(tmp_path: Path) -> None:
 def test_a_missing_file_names_the_builtins(tmp_path: Path) -> None:
     """A path that does not exist is refused, listing the built-in names."""
     path = tmp_path / "nowhere.toml"
-    with pytest.raises(RulebookError, match="central, hunan-provincial-2023") as info:
+    names = ", ".join(BUILTIN_RULEBOOKS)
+    with pytest.raises(RulebookError, match=names) as info:
         load_rulebook(path)
     assert info.value.source == str(path)
 

@@ -283,7 +283,7 @@ def replay() -> SourceCase:
     fire("YY-T01", "start", HESHAN, at("2023-11-27"))
     fire("YY-T01", "claim_completion", HESHAN, at("2023-12-20"), evidence="整改销号材料")
     fire("YY-T01", "start_verification", ACCEPTOR, at("2023-12-22"))
-    fire("YY-T01", "sign_off", ACCEPTOR, at("2023-12-25"))
+    fire("YY-T01", "sign_off", ACCEPTOR, at("2023-12-25"), document_number="益环验〔2023〕1号")
     fire("YY-T01", "start_notice", RECT_OFFICE, at("2023-12-26"), where="益阳市人民政府网站")
     seen["first notice"] = ledger.get("YY-T01").deadlines["notice_ends"]
     fire("YY-T01", "object", PUBLIC, at("2024-01-03"), reason="群众反映仍有偷排")
@@ -291,7 +291,7 @@ def replay() -> SourceCase:
     seen["overdue 01-05"] = ledger.overdue(at("2024-01-05"), kind="task")
     fire("YY-T01", "claim_completion", HESHAN, at("2024-01-10"))
     fire("YY-T01", "start_verification", ACCEPTOR, at("2024-01-11"))
-    fire("YY-T01", "sign_off", ACCEPTOR, at("2024-01-12"))
+    fire("YY-T01", "sign_off", ACCEPTOR, at("2024-01-12"), document_number="益环验〔2024〕1号")
     fire("YY-T01", "start_notice", RECT_OFFICE, at("2024-01-15"))
     seen["second notice"] = ledger.get("YY-T01").deadlines["notice_ends"]
     case.refused("early close", lambda: fire("YY-T01", "close", RECT_OFFICE, at("2024-01-26", 17)))
@@ -311,7 +311,7 @@ def replay() -> SourceCase:
     for tid, owner, day in [("YY-T02", ZIYANG, "2024-05-06"), ("YY-T03", ANHUA, "2024-05-06")]:
         fire(tid, "claim_completion", owner, at(day))
         fire(tid, "start_verification", ACCEPTOR, at(day, 10))
-        fire(tid, "sign_off", ACCEPTOR, at(day, 11))
+        fire(tid, "sign_off", ACCEPTOR, at(day, 11), document_number=f"益环验〔2023〕{tid}号")
         fire(tid, "start_notice", RECT_OFFICE, at(day, 12))
         fire(tid, "close", RECT_OFFICE, ledger.get(tid).deadlines["notice_ends"].due_at)
         fire(tid, "file", RECT_OFFICE, at("2024-05-31"))

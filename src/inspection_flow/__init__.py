@@ -39,9 +39,12 @@ from .exceptions import (
     MissingDependencyError,
     PayloadError,
     PermissionDeniedError,
+    RowProblem,
     RulebookError,
     RuleError,
     StoreError,
+    TableError,
+    TableImportError,
     TamperError,
     UnitMismatchError,
     UnknownLanguageError,
@@ -84,9 +87,18 @@ if _typing.TYPE_CHECKING:
         Publication,
         SystemClock,
     )
+    from ._office import ImportReport
     from ._records import Commit, DeadlineRecord, DeadlineStatus, Event, Snapshot
     from ._report import status_report
-    from ._rulebook import BUILTIN_RULEBOOKS, Ladder, Rulebook, load_rulebook, parse_rulebook
+    from ._rulebook import (
+        BUILTIN_RULEBOOKS,
+        Ladder,
+        Rulebook,
+        RulebookValue,
+        load_rulebook,
+        parse_rulebook,
+        regime_in_force,
+    )
     from .stores import (
         Anchor,
         CountKey,
@@ -104,6 +116,7 @@ if _typing.TYPE_CHECKING:
 #: and built-in lifecycles load when first asked for, so that ``import inspection_flow``
 #: stays quick for calendar and deadline work (see docs/performance.md).
 _LAZY = {
+    "ImportReport": "._office",
     "DISPATCH": "._builtin",
     "PUBLICATION": "._builtin",
     "DispatchResult": "._ledger",
@@ -155,6 +168,8 @@ _LAZY = {
     "Rulebook": "._rulebook",
     "load_rulebook": "._rulebook",
     "parse_rulebook": "._rulebook",
+    "RulebookValue": "._rulebook",
+    "regime_in_force": "._rulebook",
     "Anchor": ".stores",
     "CountKey": ".stores",
     "EventStore": ".stores",
@@ -221,6 +236,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "Field",
     "GuardContext",
     "GuardError",
+    "ImportReport",
     "InspectionFlowError",
     "IntakeRule",
     "InvalidRuleError",
@@ -247,9 +263,11 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "ROLES",
     "ROUND",
     "RepairReport",
+    "RowProblem",
     "RuleError",
     "Rulebook",
     "RulebookError",
+    "RulebookValue",
     "SHANGHAI",
     "SQLStore",
     "Snapshot",
@@ -257,6 +275,8 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "StoreError",
     "SystemClock",
     "TASK",
+    "TableError",
+    "TableImportError",
     "TamperError",
     "Transition",
     "Unit",
@@ -272,6 +292,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "guard",
     "load_rulebook",
     "parse_rulebook",
+    "regime_in_force",
     "register_derivation",
     "register_guard",
     "register_wording",

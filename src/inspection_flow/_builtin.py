@@ -15,6 +15,7 @@ from typing import Any
 from ._areas import ROLES, Actor
 from ._definitions import DeadlineBinding, Field, FieldType, Lifecycle, State, Transition
 from ._guards import GuardContext, register_derivation, register_guard
+from ._rules import SHANGHAI
 from .exceptions import PayloadError
 
 __all__ = [
@@ -98,15 +99,64 @@ def _notice_elapsed(ctx: GuardContext) -> str | None:
 
 
 def _all_tasks_closed(ctx: GuardContext) -> str | None:
-    open_tasks = [
-        s.entity_id
-        for s in ctx.ledger.find(kind="task", round_id=ctx.snapshot.entity_id)
-        if s.state not in ("closed", "filed")
-    ]
+    """Every task of the round closed, or in a state that outlives the round (长期坚持)."""
+    open_tasks = []
+    for s in ctx.ledger.find(kind="task", round_id=ctx.snapshot.entity_id):
+        lc = ctx.ledger.lifecycle_of(s)
+        if lc.counts_as(s.state) == "open" and not lc.outlives_round(s.state):
+            open_tasks.append(f"{s.entity_id} ({s.state})")
     if open_tasks:
         shown = ", ".join(open_tasks[:5]) + (" …" if len(open_tasks) > 5 else "")
-        return f"{len(open_tasks)} task(s) not yet closed: {shown}"
+        return (
+            f"{len(open_tasks)} task(s) neither closed nor kept up for the long term "
+            f"(长期坚持): {shown}; close them, or mark those that go on long-term"
+        )
     return None
+
+
+def _during_station_in(ctx: GuardContext) -> str | None:
+    """立行立改 is for what the station-in finds, while the team is stationed."""
+    round_id = ctx.snapshot.round_id
+    if round_id is None:
+        return "the task belongs to no round, so no station-in found it; plan it instead"
+    state = ctx.ledger.get(round_id).state
+    if state != "stationed":
+        return (
+            f"rectification on the spot (立行立改) is for problems found during the "
+            f"station-in, and the round {round_id} is {state!r}; plan the task instead"
+        )
+    return None
+
+
+def _acceptor_named(ctx: GuardContext) -> str | None:
+    """Only the acceptors the rulebook names (``[acceptance] by``) verify and accept."""
+    by = ctx.ledger.rulebook_of(ctx.snapshot).acceptance_by
+    if not by:
+        return None
+    areas = ctx.ledger.areas
+    own = list(dict.fromkeys(areas.canonical(a) for a in ctx.snapshot.areas))
+    higher = areas.canonical(ctx.actor.area) not in own and all(
+        areas.covers(ctx.actor.area, a) for a in own
+    )
+    if "higher_level" in by and higher:
+        return None
+    lead = ctx.snapshot.data.get("lead_unit")
+    if "industry_department" in by and lead and ctx.actor.name == lead:
+        return None
+    named = []
+    if "higher_level" in by:
+        named.append(f"a unit of a level above {', '.join(areas.name(a) for a in own)}")
+    if "industry_department" in by:
+        named.append(
+            f"the lead unit (牵头单位) {lead}"
+            if lead
+            else "the lead unit (牵头单位), which the plan does not name"
+        )
+    who = ctx.actor.name or areas.name(ctx.actor.area)
+    return (
+        f"{who} may not verify or accept this task: the rulebook's [acceptance] names "
+        f"{' or '.join(named)} (谁验收、谁负责)"
+    )
 
 
 def _owners_mode(ctx: GuardContext) -> Mapping[str, Any]:
@@ -128,6 +178,8 @@ for _name, _guard in (
     ("not_the_claimant", _not_the_claimant),
     ("notice_elapsed", _notice_elapsed),
     ("all_tasks_closed", _all_tasks_closed),
+    ("during_station_in", _during_station_in),
+    ("acceptor_named", _acceptor_named),
 ):
     register_guard(_name, _guard)
 
@@ -201,7 +253,68 @@ def _milestone_met(ctx: GuardContext) -> Mapping[str, Any]:
     return {"milestones_met": sorted([*met, number])}
 
 
+def _more_milestones(ctx: GuardContext) -> Mapping[str, Any]:
+    """Milestones added to those planned (a long-term task's next years), each dated
+    after the last one planned."""
+    given = ctx.payload.get("milestones")
+    if given is None:
+        return {}
+    planned = list(ctx.snapshot.data.get("milestones") or [])
+    every = {"milestones": [*planned, *given]}
+    return _milestones(GuardContext(ctx.ledger, ctx.snapshot, ctx.actor, ctx.at, every, ctx.event))
+
+
+def _day(at: dt.datetime) -> dt.date:
+    return at.astimezone(SHANGHAI).date()
+
+
+def _acceptance(ctx: GuardContext) -> Mapping[str, Any]:
+    """The day of acceptance: as given, else the day of the sign-off; never later."""
+    given = ctx.payload.get("accepted_on")
+    day = dt.date.fromisoformat(given) if given is not None else _day(ctx.at)
+    if day > _day(ctx.at):
+        raise PayloadError(
+            ctx.snapshot.entity_id,
+            ctx.event,
+            "accepted_on",
+            f"{day.isoformat()} is after the sign-off ({_day(ctx.at).isoformat()}); "
+            "give the day the acceptance was signed",
+        )
+    return {"accepted_on": day.isoformat()}
+
+
+def _closing_record(ctx: GuardContext) -> Mapping[str, Any]:
+    """The 销号 as the ledger records it: the acceptance's document number (文号) and
+    day, the public notice's first and last days, and the day of closing."""
+    data = ctx.snapshot.data
+    document = data.get("acceptance_document")
+    if not document:
+        raise PayloadError(
+            ctx.snapshot.entity_id,
+            ctx.event,
+            "acceptance_document",
+            "no document number (文号) of the acceptance is recorded; sign off with "
+            "document_number before closing",
+        )
+    notice = ctx.snapshot.deadlines.get("notice_ends")
+    record: dict[str, Any] = {
+        "acceptance_document": document,
+        "accepted_on": data.get("accepted_on"),
+        "notice_from": _day(dt.datetime.fromisoformat(notice.anchor)).isoformat()
+        if notice is not None
+        else None,
+        "notice_until": notice.last_day.isoformat() if notice is not None else None,
+        "closed_on": _day(ctx.at).isoformat(),
+    }
+    if "document_number" in ctx.payload:
+        record["closing_document"] = ctx.payload["document_number"]
+    return {"closing": record}
+
+
 register_derivation("owners_mode", _owners_mode)
+register_derivation("more_milestones", _more_milestones)
+register_derivation("acceptance", _acceptance)
+register_derivation("closing_record", _closing_record)
 register_derivation("milestones", _milestones)
 register_derivation("milestone_met", _milestone_met)
 register_derivation("talk_totals", _talk_totals)
@@ -858,6 +971,18 @@ COMPLAINT = Lifecycle(
 
 TERMS = ("short", "medium", "long")
 
+#: What a plan (整改台账) says of a task beyond its owner, measures and deadline.
+_PLAN_DETAILS = (
+    Field("owners", "areas", required=False, label_zh="涉及地区"),
+    Field("lead_unit", "str", required=False, label_zh="牵头单位"),
+    Field("responsible_units", "list", required=False, label_zh="责任单位"),
+    Field("supporting_units", "list", required=False, label_zh="配合单位"),
+    Field("leader", "str", required=False, label_zh="责任领导"),
+    Field("person", "str", required=False, label_zh="责任人"),
+    Field("target", "str", required=False, label_zh="整改目标"),
+    Field("milestones", "list", required=False, label_zh="阶段目标"),
+)
+
 TASK = Lifecycle(
     name="task",
     kind="task",
@@ -871,7 +996,7 @@ TASK = Lifecycle(
         State("planned", "纳入方案", "planned"),
         State("in_progress", "整改中", "in progress"),
         State("extension_requested", "申请延期", "extension requested"),
-        State("long_term", "长期坚持", "long-term"),
+        State("long_term", "长期坚持", "long-term", outlives_round=True),
         State("completion_claimed", "申请验收", "completion claimed"),
         State("verifying", "现场核查", "verifying"),
         State("signed_off", "审核签字", "signed off"),
@@ -892,15 +1017,30 @@ TASK = Lifecycle(
                 Field("measures", "str"),
                 Field("term", "choice", choices=TERMS),
                 Field("deadline", "date"),
-                Field("lead_unit", "str", required=False, label_zh="牵头单位"),
-                Field("responsible_units", "list", required=False, label_zh="责任单位"),
-                Field("supporting_units", "list", required=False, label_zh="配合单位"),
-                Field("leader", "str", required=False, label_zh="责任领导"),
-                Field("person", "str", required=False, label_zh="责任人"),
-                Field("target", "str", required=False, label_zh="整改目标"),
-                Field("milestones", "list", required=False, label_zh="阶段目标"),
+                *_PLAN_DETAILS,
             ),
-            assigns="owner",
+            # The lead county first, then the other counties the task spans: each one's
+            # officers see the task and may act on it.
+            assigns=("owner", "owners"),
+            derive="milestones",
+        ),
+        _t(
+            "rectify_immediately",
+            "identified",
+            "in_progress",
+            RECT_OFFICE,
+            "立行立改",
+            "rectify immediately",
+            guards=("during_station_in",),
+            fields=(
+                Field("owner", "area"),
+                Field("measures", "str"),
+                Field("deadline", "date", required=False),
+                Field("typical_case", "bool", required=False, label_zh="典型案例"),
+                *_PLAN_DETAILS,
+            ),
+            marks={"immediate": True},
+            assigns=("owner", "owners"),
             derive="milestones",
         ),
         _t("start", "planned", "in_progress", OWNER, "开始整改", "start"),
@@ -921,7 +1061,7 @@ TASK = Lifecycle(
             "批准延期",
             "approve extension",
             fields=(Field("reason", "str"), Field("until", "date")),
-            extends="rectify_due",
+            extends=("rectify_due", "immediate_due"),
         ),
         _t(
             "deny_extension",
@@ -939,7 +1079,22 @@ TASK = Lifecycle(
             RECT_OFFICE,
             "列为长期坚持",
             "mark long-term",
-            fields=(Field("reason", "str"),),
+            fields=(
+                Field("reason", "str"),
+                Field("milestones", "list", required=False, label_zh="年度阶段目标"),
+            ),
+            derive="more_milestones",
+        ),
+        _t(
+            "add_milestones",
+            ("in_progress", "extension_requested", "long_term"),
+            None,
+            RECT_OFFICE,
+            "增列阶段目标",
+            "add milestones",
+            fields=(Field("milestones", "list", label_zh="阶段目标"),),
+            records=(),
+            derive="more_milestones",
         ),
         _t(
             "meet_milestone",
@@ -971,6 +1126,7 @@ TASK = Lifecycle(
             ACCEPTOR,
             "现场核查",
             "start verification",
+            guards=("acceptor_named",),
         ),
         _t(
             "fail_verification",
@@ -979,6 +1135,7 @@ TASK = Lifecycle(
             ACCEPTOR,
             "核查不通过",
             "fail verification",
+            guards=("acceptor_named",),
             fields=(Field("reason", "str"),),
         ),
         _t(
@@ -988,7 +1145,14 @@ TASK = Lifecycle(
             ACCEPTOR,
             "审核签字",
             "sign off",
-            guards=("not_the_claimant",),
+            guards=("not_the_claimant", "acceptor_named"),
+            fields=(
+                Field("document_number", "str", label_zh="验收意见文号"),
+                Field("accepted_on", "date", required=False, label_zh="验收日期"),
+            ),
+            records=(("document_number", "acceptance_document"),),
+            records_actor="accepted_by",
+            derive="acceptance",
         ),
         _t(
             "start_notice",
@@ -1016,6 +1180,9 @@ TASK = Lifecycle(
             "销号",
             "close",
             guards=("notice_elapsed",),
+            fields=(Field("document_number", "str", required=False, label_zh="销号文号"),),
+            records=(),
+            derive="closing_record",
         ),
         _t("file", "closed", "filed", RECT_OFFICE, "备案", "file"),
         *_clock_events(
@@ -1032,6 +1199,17 @@ TASK = Lifecycle(
             reopened_by=frozenset({"fail_verification", "object"}),
             label_zh="整改时限",
             label_en="rectification deadline",
+        ),
+        DeadlineBinding(
+            "immediate_due",
+            "immediate_rectification",
+            "rectify_immediately",
+            frozenset({"claim_completion", "mark_long_term"}),
+            date_field="deadline",
+            reopened_by=frozenset({"fail_verification", "object"}),
+            label_zh="立行立改时限",
+            label_en="on-the-spot rectification deadline",
+            rule_optional=True,
         ),
         DeadlineBinding(
             "notice_ends",

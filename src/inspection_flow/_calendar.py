@@ -374,6 +374,19 @@ class ChinaCalendar:
 
     Raises:
         CalendarDataError: the extra schedules leave a gap between covered years.
+
+    Examples:
+        Sunday 2023-06-25 was a make-up workday after the Dragon Boat Festival:
+
+        >>> import datetime as dt
+        >>> from inspection_flow import ChinaCalendar
+        >>> calendar = ChinaCalendar()
+        >>> calendar.is_workday(dt.date(2023, 6, 25))
+        True
+        >>> calendar.add_workdays(dt.date(2023, 6, 21), 3)
+        datetime.date(2023, 6, 27)
+        >>> calendar.add_workdays(dt.date(2021, 7, 16), 30)
+        datetime.date(2021, 8, 27)
     """
 
     __slots__ = (

@@ -55,11 +55,29 @@ def _anchor(text: str) -> dt.date | dt.datetime:
         ) from None
 
 
+def _typed(text: str) -> tuple[dt.date | None, dt.time | None]:
+    """A day and/or time of day in a form an office types (2024/3/31, 2024年3月31日,
+    3月31日 of this year, 2024-03-31 09:00), read by pendulum as the 台账 import reads them."""
+    from ._office.cells import CellError, parse_moment
+
+    try:
+        # The command line is the edge: a day typed without its year is of this year.
+        return parse_moment(text, dt.date.today().year)
+    except CellError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date (2024-03-31, 2024/3/31, 2024年3月31日): {exc}"
+        ) from None
+
+
 def _day(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+        pass
+    day, _ = _typed(text)
+    if day is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is a time of day; give the date")
+    return day
 
 
 def _existing(target: str) -> str | None:
@@ -172,6 +190,26 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(db, as_of=args.as_of, lang=args.lang, calendar=_calendar(args))
 
 
+def _rulebooks(args: argparse.Namespace) -> int:
+    """List the built-in rulebooks with their regimes, or one rulebook's sourced values."""
+    from ._rulebook import BUILTIN_RULEBOOKS, load_rulebook
+
+    if args.name is None:
+        for name in BUILTIN_RULEBOOKS:
+            rb = load_rulebook(name)
+            since = rb.effective_from.isoformat() if rb.effective_from else ""
+            until = rb.effective_until.isoformat() if rb.effective_until else ""
+            span = f"{since}–{until}" if since else "-"
+            regimes = f" (by the round's date: {', '.join(rb.regimes)})" if rb.regimes else ""
+            print(f"{name}\t{rb.level}\t{span}\t{rb.regime or rb.title}{regimes}")
+        return 0
+    rb = load_rulebook(args.name)
+    print(f"{rb.name}: {rb.title}")
+    for value in rb.values(args.lang):
+        print(f"{value.key}\t{value.confidence}\t{value.value}\t{value.source}")
+    return 0
+
+
 def _open(target: str, **options: Any) -> Ledger:
     """Open a ledger; a target that is no ledger (an empty or foreign database, a URL of
     a missing file) is a usage error, not a refusal."""
@@ -205,14 +243,23 @@ def _version() -> str:
 
 
 def _instant(text: str) -> dt.datetime:
+    """An instant: ISO 8601 with its offset, or a day and time as an office types them
+    (2024-07-15 09:00, 2024/7/15 9:00, 2024年7月15日 9:00), in China Standard Time."""
     try:
         value = dt.datetime.fromisoformat(text.strip())
+        if len(text.strip()) <= len("2024-07-15"):
+            # A day alone is no instant: when in the day it happened is the point.
+            raise ValueError(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an instant; write it as YYYY-MM-DDTHH:MM+08:00"
-        ) from None
+        day, time = _typed(text)
+        if day is None or time is None:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not an instant; give a day and a time, e.g. 2024-07-15 09:00 "
+                "(China Standard Time) or 2024-07-15T09:00+08:00"
+            ) from None
+        value = dt.datetime.combine(day, time.replace(tzinfo=None))
     if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no time zone; add one, e.g. {text}+08:00")
+        value = value.replace(tzinfo=SHANGHAI)
     return as_instant(value)
 
 
@@ -481,6 +528,110 @@ def _status_of(exc: InspectionFlowError) -> int:
     return _USAGE
 
 
+def _export(args: argparse.Namespace) -> int:
+    with _open(args.db, read_only=True, rulebook=args.rulebook, calendar=_calendar(args)) as ledger:
+        ledger.export(
+            args.path,
+            kind=args.kinds or ["complaints"],
+            as_of=args.as_of,
+            lang=args.lang,
+            batch=args.batch,
+        )
+    print(f"wrote {args.path}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from .exceptions import TableImportError
+
+    with _open(args.db, rulebook=args.rulebook, calendar=_calendar(args)) as ledger:
+        try:
+            report = ledger.import_table(
+                args.path,
+                round_id=args.round_id,
+                sheet=args.sheet,
+                mapping=args.mapping,
+                channel=args.channel,
+                skip_bad=args.skip_bad or False,
+            )
+        except TableImportError as exc:
+            # One line to say what happened, then one line per bad row, for the clerk to
+            # correct in the sheet.
+            _say(
+                f"inspection-flow: {exc.path}: {len(exc.problems)} problem(s), nothing was "
+                "imported; correct these rows, or pass --skip-bad REJECTS.csv to import the "
+                "good rows"
+            )
+            for problem in exc.problems:
+                _say(f"  {problem}")
+            return _REFUSED
+    print(report)
+    return 0
+
+
+def _add_office_commands(sub: Any, years: argparse.ArgumentParser) -> None:
+    """The ``export`` and ``import`` commands (台账 files; the ``[office]`` extra)."""
+    export = sub.add_parser(
+        "export",
+        parents=[years],
+        help="write a ledger's tables (台账) to .xlsx or .csv",
+        description="Write tables of a ledger as they stood at the end of a day: "
+        "complaints (信访件台账), tasks (整改台账), overdue, escalations, disclosure "
+        "(信访件办理情况一览表). A .xlsx workbook takes one sheet per --kind; a .csv file "
+        "one kind, in UTF-8 with a BOM. Example: inspection-flow export yiyang.db "
+        "taizhang.xlsx --kind complaints --kind tasks --as-of 2023-07-20",
+    )
+    export.add_argument("db", help="SQLite file or database URL")
+    export.add_argument("path", help="the .xlsx or .csv file to write")
+    export.add_argument(
+        "--kind",
+        dest="kinds",
+        action="append",
+        choices=("complaints", "tasks", "overdue", "escalations", "disclosure"),
+        help="a table to write (repeatable; default complaints)",
+    )
+    export.add_argument("--as-of", type=_day, required=True, help="day YYYY-MM-DD")
+    export.add_argument("--batch", type=int, help="for disclosure: only this batch")
+    export.add_argument("--lang", choices=("zh", "en"), default="zh")
+    export.add_argument(
+        "--rulebook",
+        default="central",
+        help="default rulebook of the ledger (rounds name their own)",
+    )
+    export.set_defaults(run=_export)
+    imp = sub.add_parser(
+        "import",
+        parents=[years],
+        help="import a hand-kept 信访件台账 (.xlsx or .csv) into a ledger",
+        description="Record each row's receipt, and its hand-over where it gives a 交办日期. "
+        "Every row is checked first: while any is bad nothing is imported, and each bad "
+        "row is listed with its row number, column and reason. Re-importing adds nothing.",
+    )
+    imp.add_argument("db", help="SQLite file or database URL")
+    imp.add_argument("path", help="the .xlsx or .csv file to read")
+    imp.add_argument(
+        "--round", dest="round_id", help="the round (needed if the ledger has several)"
+    )
+    imp.add_argument("--sheet", help="the sheet of a workbook (default 信访件台账, or the first)")
+    imp.add_argument(
+        "--mapping", metavar="FILE", help='a TOML file: [columns] "local header" = "field"'
+    )
+    imp.add_argument(
+        "--skip-bad",
+        metavar="REJECTS",
+        help="import the good rows and write the bad ones, with reasons, to REJECTS",
+    )
+    imp.add_argument(
+        "--channel", default="phone", help="how complaints arrived where a row does not say"
+    )
+    imp.add_argument(
+        "--rulebook",
+        default="central",
+        help="default rulebook of the ledger (rounds name their own)",
+    )
+    imp.set_defaults(run=_import)
+
+
 def _parser() -> argparse.ArgumentParser:
     # Long by design: one argparse declaration per command; long but flat.
     parser = argparse.ArgumentParser(
@@ -525,6 +676,15 @@ def _parser() -> argparse.ArgumentParser:
         "--no-roll", action="store_true", help="do not move a rest last day to the next working day"
     )
     due.add_argument("--lang", choices=("zh", "en"), default="zh")
+    rulebooks = sub.add_parser(
+        "rulebooks",
+        help="list the built-in rulebooks and their regimes, or one rulebook's values",
+        description="Without a name: each built-in rulebook, its level, the dates its regime "
+        "is in force and the rules it follows. With a name or a TOML path: each value with "
+        "its confidence (H, M, L) and source, one a line, tab-separated.",
+    )
+    rulebooks.add_argument("name", nargs="?", help="a built-in rulebook name or a TOML file")
+    rulebooks.add_argument("--lang", choices=("zh", "en"), default="zh")
     demo = sub.add_parser(
         "demo",
         parents=[years, provisional],
@@ -622,6 +782,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     show.add_argument("db", nargs="?", help="SQLite file or database URL (optional)")
     _day_work_parsers(sub, years, provisional, as_json)
+    _add_office_commands(sub, years)
     return parser
 
 
@@ -659,7 +820,7 @@ def _day_work_parsers(
     fire.add_argument("event", help="the event, e.g. record_finding")
     fire.add_argument("--actor", type=_actor, required=True, help="ROLE:AREA[:NAME] of who acts")
     fire.add_argument(
-        "--at", type=_instant, help="when it happened, YYYY-MM-DDTHH:MM+08:00 (default now)"
+        "--at", type=_instant, help="when it happened, e.g. 2024-07-15 09:00 (UTC+8) (default now)"
     )
     fire.add_argument(
         "--data",
@@ -679,7 +840,7 @@ def _day_work_parsers(
     )
     sweep.add_argument("db", help="SQLite file or database URL")
     sweep.add_argument(
-        "--now", type=_instant, help="the instant YYYY-MM-DDTHH:MM+08:00 (default now)"
+        "--now", type=_instant, help="the instant, e.g. 2024-07-15 09:00 (UTC+8) (default now)"
     )
     sweep.add_argument("--json", action="store_true", help="print the alerts recorded as JSON")
     report = sub.add_parser(
@@ -730,6 +891,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _diagram(args)
         if args.command == "demo":
             return _demo(args)
+        if args.command in ("export", "import"):
+            if problem := _existing(args.db):
+                _say(problem)
+                return _USAGE
+            return int(args.run(args))
+        if args.command == "rulebooks":
+            return _rulebooks(args)
         if (
             args.command in _WRITING_ON_LEDGERS
             and args.db is not None

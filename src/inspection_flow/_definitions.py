@@ -60,6 +60,10 @@ class State:
     says how rates count an entity in the state: ``"open"`` (still to be done),
     ``"closed"`` (done: closed, accepted, filed…) or ``"excluded"`` (outside what is
     rated: passed on, a duplicate, split into others).
+
+    ``outlives_round`` marks an open state in which an entity does not keep its round
+    from closing: it stays tracked after the round is closed and archived (a task kept
+    up for the long term, 长期坚持, with its yearly milestones).
     """
 
     name: str
@@ -67,6 +71,7 @@ class State:
     label_en: str
     terminal: bool = False
     counts_as: Literal["open", "closed", "excluded"] = "open"
+    outlives_round: bool = False
 
 
 @attrs.frozen
@@ -107,11 +112,15 @@ class Transition:
       ``claimed_by``, so a guard can later refuse the same unit, 谁验收、谁负责).
     - ``marks``: constant data set by the event (e.g. ``{"key_case": True}``).
     - ``assigns``: a field of type ``area`` or ``areas`` that becomes the entity's owner
-      area(s).
+      area(s); or several such fields, whose areas together (in order, without repeats)
+      become them — a field left out adds none (a task's lead county and the other
+      counties it spans).
     - ``sets_batch``: a whole-number field that becomes the entity's batch number.
     - ``clock``: ``"pause"``, ``"resume"`` or ``"extend"``: the event works on the
       running clock of the deadline named by its ``deadline`` field.
-    - ``extends``: a deadline this event moves to the date in its ``until`` field.
+    - ``extends``: a deadline this event moves to the date in its ``until`` field; or
+      several, of which it moves the first the entity has (a task's plan deadline, or
+      its deadline of rectification on the spot).
     - ``derive``: a registered derivation (:func:`register_derivation`) adding data
       worked out from the payload.
     """
@@ -127,10 +136,10 @@ class Transition:
     records: tuple[tuple[str, str], ...] | None = None
     records_actor: str | None = None
     marks: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
-    assigns: str | None = None
+    assigns: str | tuple[str, ...] | None = None
     sets_batch: str | None = None
     clock: Literal["pause", "resume", "extend"] | None = None
-    extends: str | None = None
+    extends: str | tuple[str, ...] | None = None
     derive: str | None = None
     field_index: Mapping[str, Field] = attrs.field(init=False, repr=False, eq=False)
     # The plain dict behind ``field_index``, read on every payload check.
@@ -163,6 +172,8 @@ class DeadlineBinding:
             overdue and never counted among due items.
         reopened_by: events that open a met deadline again, its stored day unchanged
             (a task sent back to rectification after its completion was claimed).
+        rule_optional: a rulebook may leave the rule out (a rulebook written before the
+            deadline existed); the event that starts it must then give ``date_field``.
     """
 
     name: str
@@ -176,6 +187,7 @@ class DeadlineBinding:
     on_enter: str | None = None
     kind: Literal["due", "period"] = "due"
     reopened_by: frozenset[str] = frozenset()
+    rule_optional: bool = False
 
 
 #: The pseudo-event of an entity's creation, which a deadline may start on.
@@ -375,8 +387,9 @@ class Lifecycle:
         if t.derive is not None and t.derive not in DERIVATIONS:
             raise DefinitionError(self.name, where, f"unknown derivation {t.derive!r}")
         fields = t.field_index
+        assigned = (t.assigns,) if isinstance(t.assigns, str) else (t.assigns or (None,))
         for named, types, what in (
-            (t.assigns, ("area", "areas"), "assigns"),
+            *((a, ("area", "areas"), "assigns") for a in assigned),
             (t.sets_batch, ("int",), "sets_batch"),
         ):
             if named is not None and (named not in fields or fields[named].type not in types):
@@ -395,10 +408,11 @@ class Lifecycle:
         if t.extends is not None:
             if "until" not in fields:
                 raise DefinitionError(self.name, where, "an extending event needs an 'until' field")
-            if all(d.name != t.extends for d in self.deadlines):
-                raise DefinitionError(
-                    self.name, where, f"extends {t.extends!r}, which is not a deadline here"
-                )
+            for extended in (t.extends,) if isinstance(t.extends, str) else t.extends:
+                if all(d.name != extended for d in self.deadlines):
+                    raise DefinitionError(
+                        self.name, where, f"extends {extended!r}, which is not a deadline here"
+                    )
 
     # -- questions ------------------------------------------------------------------------
 
@@ -406,6 +420,12 @@ class Lifecycle:
         """How rates count an entity in ``state`` (``"open"`` for a state not defined)."""
         found = self._state_index.get(state)
         return found.counts_as if found is not None else "open"
+
+    def outlives_round(self, state: str) -> bool:
+        """Whether an entity in ``state`` stays tracked after its round closes, and so
+        does not keep the round from closing (see :class:`State`)."""
+        found = self._state_index.get(state)
+        return found is not None and found.outlives_round
 
     def states_counted_as(self, how: Literal["open", "closed", "excluded"]) -> frozenset[str]:
         """The states counted as ``how`` by rates."""

@@ -360,7 +360,13 @@ def build_demo(
                 t = _t(dt.date(2023, 12, 10), 10) + dt.timedelta(days=k % 7)
                 ledger.fire(tid, "claim_completion", actor=owner, at=t, evidence="整改完成报告")
                 ledger.fire(tid, "start_verification", actor=acceptor, at=t + dt.timedelta(days=3))
-                ledger.fire(tid, "sign_off", actor=acceptor, at=t + dt.timedelta(days=5))
+                ledger.fire(
+                    tid,
+                    "sign_off",
+                    actor=acceptor,
+                    at=t + dt.timedelta(days=5),
+                    document_number=f"益环督整验〔2023〕{k}号",
+                )
                 notice_at = t + dt.timedelta(days=6)
                 ledger.fire(
                     tid, "start_notice", actor=RECT_OFFICE, at=notice_at, where="益阳市人民政府网"

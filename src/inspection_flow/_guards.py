@@ -21,8 +21,10 @@ import attrs
 from .exceptions import DefinitionError
 
 if TYPE_CHECKING:
-    from ._areas import Actor
+    from ._areas import Actor, AreaRegistry
+    from ._definitions import Lifecycle
     from ._records import Snapshot
+    from ._rulebook import Rulebook
 
 __all__ = [
     "DERIVATIONS",
@@ -43,6 +45,16 @@ class LedgerView(Protocol):
 
     def find(self, **filters: Any) -> list[Snapshot]:
         """Return entities matching the filters of :meth:`Ledger.find`."""
+
+    @property
+    def areas(self) -> AreaRegistry:
+        """The areas and their parents, to decide who covers whom."""
+
+    def rulebook_of(self, entity: Snapshot | str) -> Rulebook:
+        """Return the rulebook governing an entity (its round's)."""
+
+    def lifecycle_of(self, snapshot: Snapshot) -> Lifecycle:
+        """Return the lifecycle definition an entity follows."""
 
 
 @attrs.frozen

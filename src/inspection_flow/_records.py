@@ -19,6 +19,7 @@ import attrs
 import orjson
 
 from ._areas import Actor
+from ._display import html_table, markdown_table
 from ._rules import SHANGHAI
 from .exceptions import StoreError
 
@@ -456,6 +457,36 @@ class Snapshot:
         """The earliest alert not yet fired among open deadlines, or ``None``."""
         ats = [a for d in self.deadlines.values() if (a := d.next_alert_at()) is not None]
         return min(ats) if ats else None
+
+    def __repr__(self) -> str:
+        # Short: a notebook or a log shows the entity, never its whole data.
+        parts = [self.entity_id, self.kind, self.state, f"area {self.area}"]
+        if self.batch is not None:
+            parts.append(f"batch {self.batch}")
+        deadlines = ", ".join(
+            f"{d.name} {d.last_day.isoformat()} {d.status}" for d in self.deadlines.values()
+        )
+        if deadlines:
+            parts.append(f"deadlines: {deadlines}")
+        return f"<Snapshot {' · '.join(parts)}>"
+
+    def _display(self) -> tuple[str, list[tuple[str, str, str, str]]]:
+        title = f"{self.entity_id} · {self.kind} · {self.state} · area {self.area}"
+        if self.batch is not None:
+            title += f" · batch {self.batch}"
+        rows = [
+            (d.name, d.last_day.isoformat(), d.due_at.isoformat(), str(d.status))
+            for d in self.deadlines.values()
+        ]
+        return title, rows
+
+    def _repr_html_(self) -> str:
+        title, rows = self._display()
+        return html_table(title, ("deadline", "last day", "due at", "status"), rows)
+
+    def _repr_markdown_(self) -> str:
+        title, rows = self._display()
+        return markdown_table(title, ("deadline", "last day", "due at", "status"), rows)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the snapshot as JSON-able data."""

@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import sys
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -24,7 +24,15 @@ from ._builtin import LIFECYCLES
 from ._checks import shown
 from ._definitions import DeadlineBinding, Field, FieldType, Lifecycle, State, Transition
 from ._guards import DERIVATIONS, GUARDS
-from ._rules import Channel, DailyWindow, DeadlineRule, EarlyWarning, EscalationStep, IntakeRule
+from ._rules import (
+    Channel,
+    DailyWindow,
+    DeadlineRule,
+    EarlyWarning,
+    EscalationStep,
+    IntakeRule,
+)
+from ._wording import Lang
 from .exceptions import DefinitionError, InspectionFlowError, RulebookError
 
 if sys.version_info >= (3, 11):
@@ -32,10 +40,25 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["BUILTIN_RULEBOOKS", "Ladder", "Rulebook", "load_rulebook"]
+__all__ = [
+    "BUILTIN_RULEBOOKS",
+    "Ladder",
+    "Rulebook",
+    "RulebookValue",
+    "load_rulebook",
+    "regime_in_force",
+]
 
-#: The rulebooks shipped with the library.
-BUILTIN_RULEBOOKS = ("central", "hunan-provincial-2023")
+#: The rulebooks shipped with the library.  ``central`` names the current central regime
+#: and, when a round is created under it, lets the round's date choose among
+#: ``central-2019``, ``central-2022`` and ``central-2025`` (docs/rulebooks.md, "Regimes").
+BUILTIN_RULEBOOKS = (
+    "central",
+    "central-2019",
+    "central-2022",
+    "central-2025",
+    "hunan-provincial-2023",
+)
 
 _TOP_KEYS = {
     "rulebook",
@@ -44,6 +67,7 @@ _TOP_KEYS = {
     "deadlines",
     "ladders",
     "dispatch",
+    "acceptance",
     "areas",
     "bindings",
     "permissions",
@@ -51,7 +75,18 @@ _TOP_KEYS = {
     "roles",
     "lifecycles",
 }
-_RULEBOOK_KEYS = {"name", "title", "level", "extends"}
+_RULEBOOK_KEYS = {
+    "name",
+    "title",
+    "level",
+    "extends",
+    "regime",
+    "effective_from",
+    "effective_until",
+    "regimes",
+    "source",
+    "confidence",
+}
 _INTAKE_KEYS = {
     "hotline_opens",
     "hotline_closes",
@@ -77,6 +112,11 @@ _DISPATCH_KEYS = {
     "report_source",
     "report_confidence",
 }
+_ACCEPTANCE_KEYS = {"by", "source", "confidence"}
+#: Who may accept a rectification task (``[acceptance] by``): a unit of a higher level
+#: than the task's areas, or the task's lead unit (牵头单位), the leading industry
+#: department.
+ACCEPTORS = ("higher_level", "industry_department")
 _RECORDING_KEYS = {"backdate_limit"}
 _AREA_KEYS = {"name", "parent", "aliases"}
 _PERMISSION_KEYS = {"lifecycle", "event", "roles"}
@@ -108,7 +148,7 @@ _LIFECYCLE_KEYS = {
     "source",
     "confidence",
 }
-_STATE_KEYS = {"name", "label_zh", "label_en", "terminal", "counts_as"}
+_STATE_KEYS = {"name", "label_zh", "label_en", "terminal", "counts_as", "outlives_round"}
 _FIELD_KEYS = {"name", "type", "required", "choices", "label_zh", "labels_zh"}
 # The field types a TOML lifecycle may use: those a Field takes.
 _FIELD_TYPES: tuple[str, ...] = typing.get_args(FieldType)
@@ -130,7 +170,9 @@ _NEW_TRANSITION_KEYS = {
     "extends",
     "derive",
 }
-_CONFIDENCES = ("", "H", "M", "L", "L-M", "M-H")
+#: The one confidence scale (docs/rulebooks.md, "Confidence"): H quoted from a rule or an
+#: announcement of the round, M from the same authority's practice, L inferred.
+_CONFIDENCES = ("H", "M", "L")
 
 
 def _read_only(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -144,12 +186,35 @@ def _read_only(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
 
 @attrs.frozen
 class Ladder:
-    """Warnings and escalation steps for a deadline whose date comes from the data."""
+    """Warnings and escalation steps for a deadline whose date comes from the data.
+
+    ``source`` and ``confidence`` label the ladder as a whole; a step that carries its
+    own (an offset no rule publishes, marked ``L``) says so in its own fields.
+    """
 
     warnings: tuple[EarlyWarning, ...] = ()
     escalations: tuple[EscalationStep, ...] = ()
     source: str = ""
     confidence: str = ""
+
+
+@attrs.frozen
+class RulebookValue:
+    """One value of a rulebook in words, with where it comes from, for a report.
+
+    Attributes:
+        key: the dotted key, as in :attr:`Rulebook.notes` (``deadlines.plan``,
+            ``ladders.task_deadline.escalations.summons_talk``, ``rulebook`` for the
+            regime and its dates).
+        value: the value in words, e.g. ``45个工作日（不含起算日）``.
+        source: the public source the rulebook names.
+        confidence: ``H``, ``M`` or ``L`` (docs/rulebooks.md, "Confidence").
+    """
+
+    key: str
+    value: str
+    source: str
+    confidence: str
 
 
 @attrs.frozen
@@ -183,11 +248,33 @@ class Rulebook:
         channel_letters: the letter of each channel in an acceptance number.
         area_aliases: other ids of the areas (``[areas.<code>] aliases``), each mapped
             to its area's code; entities recorded under an alias count as that area's.
+        acceptance_by: who may verify and accept a rectification task (``[acceptance]
+            by``): ``"higher_level"``, a unit whose area covers the task's areas and is
+            none of them; ``"industry_department"``, the unit named as the task's lead
+            unit (牵头单位); ``()``, the default, any accepting unit.
+        regime: the rule or rules in force the values follow (``[rulebook] regime``),
+            e.g. 《中央生态环境保护督察工作规定》; ``""`` if the rulebook names none.
+        effective_from: the first day the regime is in force, or ``None``.
+        effective_until: the last day it is in force, or ``None`` while it still is.
+        regimes: for a generic name such as ``central``, the rulebooks among which a
+            round's date chooses when the round is created (:func:`regime_in_force`);
+            ``()`` for a rulebook that is itself one regime.
 
     A rulebook is immutable: its mappings are read-only views of copies made when it is
     built, so neither assigning into them nor changing the dicts it was built from
     changes it (assignment raises ``TypeError``).  Use :func:`attrs.evolve` to derive a
     changed rulebook.
+
+    Examples:
+        Load a built-in rulebook (or a TOML file) with :func:`load_rulebook`; each value
+        carries its source and confidence:
+
+        >>> from inspection_flow import load_rulebook
+        >>> hunan = load_rulebook("hunan-provincial-2023")
+        >>> hunan.rule("station_in").describe("en")
+        '21 calendar days (start day counted; no roll)'
+        >>> hunan.notes["deadlines.station_in"]
+        ('益阳市督察工作简报第1期：进驻时间2023年6月26日至7月16日', 'H')
     """
 
     name: str
@@ -209,6 +296,75 @@ class Rulebook:
         converter=_read_only, factory=lambda: dict(CHANNEL_LETTERS)
     )
     dispatch_report_day: int | Literal["last"] = "last"
+    acceptance_by: tuple[str, ...] = ()
+    regime: str = ""
+    effective_from: dt.date | None = None
+    effective_until: dt.date | None = None
+    regimes: tuple[str, ...] = ()
+
+    def in_force(self, day: dt.date) -> bool:
+        """Whether the rulebook's regime is in force on ``day`` (always, without dates)."""
+        if self.effective_from is not None and day < self.effective_from:
+            return False
+        return self.effective_until is None or day <= self.effective_until
+
+    def values(self, lang: Lang = "zh") -> tuple[RulebookValue, ...]:
+        """Return every sourced value in words with its source and confidence, in the
+        order of :attr:`notes`; a ladder step without a label of its own shows its
+        ladder's.
+
+        Raises:
+            UnknownLanguageError: no wording table is registered for ``lang``.
+        """
+        out: list[RulebookValue] = []
+        for key, (source, confidence) in self.notes.items():
+            if key.startswith("ladders.") and key.count(".") > 1:
+                continue  # a step with a label of its own: listed with its ladder below
+            out.append(RulebookValue(key, self._value_words(key, lang), source, confidence))
+            if key.startswith("ladders.") and key.count(".") == 1:
+                ladder = self.ladders[key.split(".", 1)[1]]
+                steps: list[tuple[str, EarlyWarning | EscalationStep]] = [
+                    *(("warnings", w) for w in ladder.warnings),
+                    *(("escalations", e) for e in ladder.escalations),
+                ]
+                for kind, step in steps:
+                    out.append(
+                        RulebookValue(
+                            f"{key}.{kind}.{step.name}",
+                            _step_words(step, lang),
+                            step.source or source,
+                            step.confidence or confidence,
+                        )
+                    )
+        return tuple(out)
+
+    def _value_words(self, key: str, lang: Lang) -> str:
+        head, _, rest = key.partition(".")
+        if head == "deadlines":
+            return self.rules[rest].describe(lang)
+        if head == "intake":
+            channels = ", ".join(sorted(c.value for c in self.intake.windowed_channels))
+            return f"{self.intake.window.describe()} ({channels})"
+        if head == "ladders":
+            ladder = self.ladders[rest]
+            steps: tuple[EarlyWarning | EscalationStep, ...] = (
+                *ladder.warnings,
+                *ladder.escalations,
+            )
+            return ", ".join(_step_words(step, lang) for step in steps)
+        if key == "dispatch.report_day":
+            return str(self.dispatch_report_day)
+        if head == "dispatch":
+            return self.dispatch
+        if head == "acceptance":
+            return ", ".join(self.acceptance_by)
+        if head == "recording" and self.backdate_limit is not None:
+            return self.backdate_limit.describe(lang)
+        if head == "rulebook":
+            since = self.effective_from.isoformat() if self.effective_from else ""
+            until = self.effective_until.isoformat() if self.effective_until else ""
+            return f"{self.regime} {since}–{until}".strip()
+        return ""
 
     def rule(self, key: str) -> DeadlineRule:
         """Return the deadline rule ``key``.
@@ -252,7 +408,7 @@ class Rulebook:
                 raise RulebookError(self.source, "lifecycles", f"{shown(lc)} is not a Lifecycle")
             self._check_roles(lc)
             for b in lc.deadlines:
-                if lc.needs_rule(b) and b.rule not in self.rules:
+                if lc.needs_rule(b) and not b.rule_optional and b.rule not in self.rules:
                     raise RulebookError(
                         self.source,
                         f"deadlines.{b.rule}",
@@ -304,6 +460,52 @@ class Rulebook:
             warnings=ladder.warnings,
             escalations=ladder.escalations,
         )
+
+
+def _step_words(step: EarlyWarning | EscalationStep, lang: Lang) -> str:
+    """A ladder step in words: its label, and how far before or after the due time."""
+    label = step.label_zh if lang == "zh" and step.label_zh else step.name
+    if isinstance(step, EscalationStep):
+        return f"{label} +{step.unit.label(step.after, lang)}"
+    if step.before is not None and step.unit is not None:
+        return f"{label} -{step.unit.label(step.before, lang)}"
+    return f"{label} {step.fraction:.0%}"
+
+
+def regime_in_force(
+    rulebook: Rulebook, day: dt.date, lookup: Callable[[str], Rulebook] | None = None
+) -> Rulebook:
+    """Return the regime of ``rulebook`` in force on ``day``.
+
+    A rulebook without :attr:`Rulebook.regimes` is returned as it is: an explicit regime
+    always wins.  For a generic one (``central``) each named regime is looked up and the
+    latest one in force on ``day`` is returned.
+
+    Args:
+        rulebook: the rulebook a round is created under.
+        day: the round's date.
+        lookup: finds a rulebook by name; :func:`load_rulebook` by default (a ledger
+            passes its own, which knows the rulebooks handed to it).
+
+    Raises:
+        RulebookError: no regime is in force on ``day``, or one cannot be found.
+    """
+    if not rulebook.regimes:
+        return rulebook
+    find = lookup if lookup is not None else load_rulebook
+    found = [find(name) for name in rulebook.regimes]
+    in_force = [rb for rb in found if rb.in_force(day)]
+    if not in_force:
+        spans = "; ".join(
+            f"{rb.name} {rb.effective_from or '…'}–{rb.effective_until or ''}" for rb in found
+        )
+        raise RulebookError(
+            rulebook.source,
+            "rulebook.regimes",
+            f"no regime of {rulebook.name!r} is in force on {day.isoformat()} ({spans}); "
+            "name the round's rulebook (rulebook=...) to use one anyway",
+        )
+    return max(in_force, key=lambda rb: rb.effective_from or dt.date.min)
 
 
 def load_rulebook(name_or_path: str | Path) -> Rulebook:
@@ -395,7 +597,13 @@ def _extended(data: Mapping[str, Any], source: str, depth: int = 0) -> Mapping[s
             merged[key] = [*old, *value]
         else:
             merged[key] = value
-    merged["rulebook"] = {k: v for k, v in merged["rulebook"].items() if k != "extends"}
+    # A rulebook written on another is a rulebook of its own: it never inherits the
+    # generic choice among regimes (``regimes``) of a base such as ``central``.
+    merged["rulebook"] = {
+        k: v
+        for k, v in merged["rulebook"].items()
+        if k != "extends" and (k != "regimes" or "regimes" in head)
+    }
     return merged
 
 
@@ -411,6 +619,8 @@ def _read(name_or_path: str | os.PathLike[str], source: str) -> str:
         raise RulebookError(
             source, "-", f"not UTF-8 text (byte {exc.start}); save the rulebook as UTF-8 TOML"
         ) from None
+    except RulebookError:
+        raise  # already says what is wrong (a RulebookError is a ValueError too)
     except (OSError, ValueError) as exc:
         raise RulebookError(source, "-", f"cannot be read: {exc}") from None
 
@@ -475,13 +685,31 @@ class _Parser:
             raise self.fail(key, f"must be a list of area ids, not {shown(value)}")
         return list(value)
 
-    def note(self, key: str, data: Mapping[str, Any]) -> None:
+    def note(self, key: str, data: Mapping[str, Any], *, required: bool = True) -> None:
+        """Record the source and confidence of the value at ``key``.
+
+        A value needs both: a public source a user can look up, and a confidence on the
+        one scale (H, M, L).  With ``required=False`` (a lifecycle of the user's own,
+        which is a definition rather than a value) both may be left out together.
+        """
         src = data.get("source", "")
         conf = data.get("confidence", "")
         if not isinstance(src, str) or not isinstance(conf, str):
             raise self.fail(key, "'source' and 'confidence' must be text")
+        if not required and not src and not conf:
+            return
         if conf not in _CONFIDENCES:
-            raise self.fail(f"{key}.confidence", f"use H, M or L (or L-M, M-H), not {conf!r}")
+            raise self.fail(
+                f"{key}.confidence",
+                f"use H, M or L (H: quoted from a rule or an announcement of the round; "
+                f"M: from the same authority's practice; L: inferred), not {conf!r}",
+            )
+        if not src.strip():
+            raise self.fail(
+                f"{key}.source",
+                "is required: name a public source a user can look up (rule, announcement, "
+                "report), or say that none was found and mark the value L",
+            )
         self.notes[key] = (src, conf)
 
     def known_keys(self, data: Mapping[str, Any], key: str, known: set[str]) -> None:
@@ -502,6 +730,7 @@ class _Parser:
         level = self.text(head, "rulebook.level", "provincial")
         if level not in ("central", "provincial", "municipal", "county"):
             raise self.fail("rulebook.level", "must be central, provincial, municipal or county")
+        regime, effective_from, effective_until, regimes = self.regime(head)
         roles = set(ROLES)
         extra_roles = data.get("roles", {})
         if not isinstance(extra_roles, Mapping):
@@ -550,6 +779,16 @@ class _Parser:
                 str(value.get("confidence", "")),
             )
             self.note(f"ladders.{key}", value)
+            steps: list[tuple[str, EarlyWarning | EscalationStep]] = [
+                *(("warnings", w) for w in probe.warnings),
+                *(("escalations", e) for e in probe.escalations),
+            ]
+            for kind, step in steps:
+                if step.source or step.confidence:
+                    self.note(
+                        f"ladders.{key}.{kind}.{step.name}",
+                        {"source": step.source, "confidence": step.confidence},
+                    )
         dispatch_t = self.table(data, "dispatch")
         self.known_keys(dispatch_t, "dispatch", _DISPATCH_KEYS)
         dispatch = self.text(dispatch_t, "dispatch.cadence", "monthly")
@@ -574,6 +813,7 @@ class _Parser:
                     "confidence": dispatch_t.get("report_confidence", ""),
                 },
             )
+        acceptance_by = self.acceptance(self.table(data, "acceptance"))
         areas: dict[str, tuple[str, str | None]] = {}
         area_aliases: dict[str, str] = {}
         for code, value in self.table(data, "areas").items():
@@ -611,7 +851,7 @@ class _Parser:
         lifecycles = self.lifecycles(data, roles)
         for lc in lifecycles.values():
             for b in lc.deadlines:
-                if lc.needs_rule(b) and b.rule not in rules:
+                if lc.needs_rule(b) and not b.rule_optional and b.rule not in rules:
                     raise self.fail(
                         f"deadlines.{b.rule}",
                         f"is required by the {lc.name} deadline {b.name!r}",
@@ -633,8 +873,70 @@ class _Parser:
             area_aliases,
             acceptance_number,
             channel_letters,
+            regime=regime,
+            effective_from=effective_from,
+            effective_until=effective_until,
+            regimes=regimes,
             dispatch_report_day=report_day,
+            acceptance_by=acceptance_by,
         )
+
+    def acceptance(self, t: Mapping[str, Any]) -> tuple[str, ...]:
+        """Who may accept a rectification task: ``[acceptance] by``, from :data:`ACCEPTORS`."""
+        self.known_keys(t, "acceptance", _ACCEPTANCE_KEYS)
+        by = t.get("by", [])
+        if not isinstance(by, list) or not all(isinstance(b, str) for b in by):
+            raise self.fail("acceptance.by", f"must be a list of {', '.join(ACCEPTORS)}")
+        for b in by:
+            if b not in ACCEPTORS:
+                raise self.fail(
+                    "acceptance.by", f"unknown acceptor {b!r}; use {' or '.join(ACCEPTORS)}"
+                )
+        if t:
+            self.note("acceptance", t)
+        return tuple(dict.fromkeys(by))
+
+    def regime(
+        self, head: Mapping[str, Any]
+    ) -> tuple[str, dt.date | None, dt.date | None, tuple[str, ...]]:
+        """Read ``[rulebook] regime``, ``effective_from``, ``effective_until`` and
+        ``regimes``; the regime and its dates are a value, with source and confidence."""
+        regime = self.text(head, "rulebook.regime", "")
+        since = self.day(head, "rulebook.effective_from")
+        until = self.day(head, "rulebook.effective_until")
+        if since is not None and until is not None and until < since:
+            raise self.fail(
+                "rulebook.effective_until",
+                f"{until.isoformat()} is before effective_from {since.isoformat()}",
+            )
+        if (regime or since or until) and since is None:
+            raise self.fail(
+                "rulebook.effective_from",
+                "a regime needs the first day it is in force (YYYY-MM-DD)",
+            )
+        regimes = head.get("regimes", [])
+        if not isinstance(regimes, list) or not all(
+            isinstance(r, str) and r.strip() for r in regimes
+        ):
+            raise self.fail(
+                "rulebook.regimes", f"must be a list of rulebook names, not {regimes!r}"
+            )
+        if since is not None or "source" in head or "confidence" in head:
+            self.note("rulebook", head)
+        return regime, since, until, tuple(regimes)
+
+    def day(self, data: Mapping[str, Any], key: str) -> dt.date | None:
+        value = data.get(key.rsplit(".", 1)[-1])
+        if value is None:
+            return None
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return value
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        raise self.fail(key, f"write a date YYYY-MM-DD, not {value!r}")
 
     def numbering(self, t: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
         """Read and try ``[intake] acceptance_number`` and ``channel_letters``."""
@@ -760,6 +1062,9 @@ class _Parser:
             terminal = st.get("terminal", False)
             if not isinstance(terminal, bool):
                 raise self.fail(f"{skey}.terminal", "must be true or false")
+            outlives_round = st.get("outlives_round", False)
+            if not isinstance(outlives_round, bool):
+                raise self.fail(f"{skey}.outlives_round", "must be true or false")
             sname = self.text(st, f"{skey}.name")
             states.append(
                 State(
@@ -768,6 +1073,7 @@ class _Parser:
                     self.text(st, f"{skey}.label_en", sname),
                     terminal,
                     counts_as,  # type: ignore[arg-type]
+                    outlives_round,
                 )
             )
         if not states:
@@ -800,7 +1106,7 @@ class _Parser:
                 raise self.fail(
                     f"{key}.creators", f"unknown role {r!r}; known: {', '.join(sorted(roles))}"
                 )
-        self.note(key, item)
+        self.note(key, item, required=False)
         try:
             return Lifecycle(
                 name=name,
@@ -889,11 +1195,25 @@ class _Parser:
         clock = item.get("clock")
         if clock is not None and clock not in ("pause", "resume", "extend"):
             raise self.fail(f"{key}.clock", "must be pause, resume or extend")
-        optional: dict[str, str | None] = {}
+        optional: dict[str, Any] = {}
         for name in ("records_actor", "assigns", "sets_batch", "extends", "derive"):
             value = item.get(name)
-            if value is not None and (not isinstance(value, str) or not value):
-                raise self.fail(f"{key}.{name}", "must be a name")
+            if (
+                name in ("assigns", "extends")
+                and isinstance(value, list)
+                and value
+                and all(isinstance(v, str) and v for v in value)
+            ):
+                # Several fields whose areas together are the owners; several deadlines
+                # of which the first the entity has is extended.
+                value = tuple(value)
+            elif value is not None and (not isinstance(value, str) or not value):
+                raise self.fail(
+                    f"{key}.{name}",
+                    "must be a name, or a list of names"
+                    if name in ("assigns", "extends")
+                    else "must be a name",
+                )
             optional[name] = value
         if optional["derive"] is not None and optional["derive"] not in DERIVATIONS:
             raise self.fail(f"{key}.derive", f"unknown derivation {optional['derive']!r}")

@@ -19,6 +19,7 @@ import attrs
 
 from ._calendar import ChinaCalendar
 from ._checks import MAX_AMOUNT, MAX_YEAR, MIN_YEAR
+from ._display import html_table, markdown_table
 from ._wording import Lang, wording
 from .exceptions import AnchorError, InvalidRuleError, UnitMismatchError
 
@@ -193,6 +194,19 @@ def _add_months(day: dt.date, n: int) -> dt.date:
 
 # --- alert ladders -------------------------------------------------------------------------
 
+#: The confidence labels (docs/rulebooks.md, "Confidence"): H quoted from a rule or an
+#: announcement of the round, M from the same authority's practice, L inferred; ``""``
+#: for a value built in code that states none.
+CONFIDENCES = ("", "H", "M", "L")
+
+
+def _check_label(key: str, source: object, confidence: object) -> None:
+    """Refuse a source that is not text or a confidence off the scale."""
+    if not isinstance(source, str):
+        raise InvalidRuleError(f"{key}.source", source, "must be text")
+    if confidence not in CONFIDENCES:
+        raise InvalidRuleError(f"{key}.confidence", confidence, "use H, M or L")
+
 
 @attrs.frozen
 class EarlyWarning:
@@ -207,10 +221,13 @@ class EarlyWarning:
     unit: Unit | None = attrs.field(default=None, converter=attrs.converters.optional(_unit))
     fraction: float | None = None
     label_zh: str = ""
+    source: str = ""
+    confidence: str = ""
 
     def __attrs_post_init__(self) -> None:
         if not self.name:
             raise InvalidRuleError("warnings.name", self.name, "a warning needs a name")
+        _check_label(f"warnings.{self.name}", self.source, self.confidence)
         if (self.before is None) == (self.fraction is None):
             raise InvalidRuleError(
                 f"warnings.{self.name}", self.before, "give either 'before' or 'fraction'"
@@ -234,8 +251,9 @@ class EarlyWarning:
             out["unit"] = self.unit.value if self.unit else None
         else:
             out["fraction"] = self.fraction
-        if self.label_zh:
-            out["label_zh"] = self.label_zh
+        for key in ("label_zh", "source", "confidence"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
         return out
 
 
@@ -245,23 +263,29 @@ class EscalationStep:
 
     E.g. a yellow card at the due time, a supervision letter (督办) 10 working days
     later, a summons talk (约谈) after 30.  Escalations never cancel the work.
+    ``source`` and ``confidence`` label the step itself where it differs from its
+    ladder's (an offset no rule publishes is marked ``L``).
     """
 
     name: str
     after: int
     unit: Unit = attrs.field(converter=_unit)
     label_zh: str = ""
+    source: str = ""
+    confidence: str = ""
 
     def __attrs_post_init__(self) -> None:
         if not self.name:
             raise InvalidRuleError("escalations.name", self.name, "a step needs a name")
         _whole(self.after, f"escalations.{self.name}.after", minimum=0)
+        _check_label(f"escalations.{self.name}", self.source, self.confidence)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the step as plain data."""
         out: dict[str, Any] = {"name": self.name, "after": self.after, "unit": self.unit.value}
-        if self.label_zh:
-            out["label_zh"] = self.label_zh
+        for key in ("label_zh", "source", "confidence"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
         return out
 
 
@@ -371,6 +395,21 @@ class DeadlineRule:
     working day; the last day ends at 24:00 Asia/Shanghai.  Build rules with the
     constructors :meth:`working_days`, :meth:`calendar_days`, :meth:`months`,
     :meth:`hours`, or :meth:`parse`.
+
+    Raises:
+        InvalidRuleError: the amount is not a positive whole number, or the options do not
+            fit the unit.
+
+    Examples:
+        A rectification plan due 30 working days after the feedback of 2021-07-16:
+
+        >>> import datetime as dt
+        >>> from inspection_flow import ChinaCalendar, DeadlineRule
+        >>> due = DeadlineRule.working_days(30).compute(dt.date(2021, 7, 16), ChinaCalendar())
+        >>> due.last_day
+        datetime.date(2021, 8, 27)
+        >>> DeadlineRule.parse("10个工作日（含当日）").describe("en")
+        '10 working days (start day counted)'
     """
 
     amount: int
@@ -413,7 +452,7 @@ class DeadlineRule:
                 raise InvalidRuleError("closes_at", self.closes_at, "an hour period ends exactly")
         if self.closes_at is not None and not isinstance(self.closes_at, dt.time):
             raise InvalidRuleError("closes_at", self.closes_at, "must be a time of day")
-        if self.confidence not in ("", "H", "M", "L", "L-M", "M-H"):
+        if self.confidence not in CONFIDENCES:
             raise InvalidRuleError("confidence", self.confidence, "use H, M or L")
         seen: set[str] = set()
         for w in self.warnings:
@@ -462,7 +501,7 @@ class DeadlineRule:
             closes_at: the last day ends at this time of day instead of 24:00.
             name: the rule's key, e.g. ``plan``.
             source: where the value comes from (a document and article).
-            confidence: ``H``, ``M``, ``L``, ``L-M`` or ``M-H``.
+            confidence: ``H``, ``M`` or ``L`` (docs/rulebooks.md).
             warnings: early warnings before the due instant.
             escalations: steps after it.
 
@@ -505,7 +544,7 @@ class DeadlineRule:
             closes_at: the last day ends at this time of day instead of 24:00.
             name: the rule's key, e.g. ``plan``.
             source: where the value comes from (a document and article).
-            confidence: ``H``, ``M``, ``L``, ``L-M`` or ``M-H``.
+            confidence: ``H``, ``M`` or ``L`` (docs/rulebooks.md).
             warnings: early warnings before the due instant.
             escalations: steps after it.
 
@@ -548,7 +587,7 @@ class DeadlineRule:
             closes_at: the last day ends at this time of day instead of 24:00.
             name: the rule's key, e.g. ``plan``.
             source: where the value comes from (a document and article).
-            confidence: ``H``, ``M``, ``L``, ``L-M`` or ``M-H``.
+            confidence: ``H``, ``M`` or ``L`` (docs/rulebooks.md).
             warnings: early warnings before the due instant.
             escalations: steps after it.
 
@@ -1087,6 +1126,34 @@ class Due:
 
     def __hash__(self) -> int:
         return hash(self._key())
+
+    def __repr__(self) -> str:
+        anchor = self.anchor.isoformat()
+        flags = "".join(
+            f", {flag}"
+            for flag, on in (("provisional", self.provisional), ("suspended", self.suspended))
+            if on
+        )
+        return (
+            f"<Due {self.rule.describe('en')} from {anchor}: last day "
+            f"{self.last_day.isoformat()}, due {self.due_at.isoformat()}{flags}>"
+        )
+
+    def _display_rows(self) -> list[tuple[str, str]]:
+        return [
+            ("rule", self.rule.describe("zh")),
+            ("anchor", self.anchor.isoformat()),
+            ("first day", self.first_day.isoformat()),
+            ("last day", self.last_day.isoformat()),
+            ("due at", self.due_at.isoformat()),
+            ("provisional", "yes" if self.provisional else "no"),
+        ]
+
+    def _repr_html_(self) -> str:
+        return html_table("Due", ("", ""), self._display_rows())
+
+    def _repr_markdown_(self) -> str:
+        return markdown_table("Due", ("", ""), self._display_rows())
 
     def _key(self) -> tuple[Any, ...]:
         return (

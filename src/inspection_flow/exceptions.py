@@ -27,6 +27,8 @@ The tree::
     ├── EntityNotFoundError              (LookupError)  no entity with that identifier
     ├── WordingError                     (ValueError)   a wording table is malformed (language, key)
     │   └── UnknownLanguageError         (LookupError)  no wording table for that language
+    ├── TableError                       (ValueError)   a 台账 table cannot be written or read
+    │   └── TableImportError                            rows to import are bad (each listed)
     └── StoreError                                      the storage failed or holds bad data
         ├── ConcurrencyError                            a stale writer lost an optimistic race
         ├── TamperError                                 the hash chain of stored events is broken
@@ -37,7 +39,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "AnchorError",
@@ -57,9 +59,12 @@ __all__ = [
     "MissingDependencyError",
     "PayloadError",
     "PermissionDeniedError",
+    "RowProblem",
     "RuleError",
     "RulebookError",
     "StoreError",
+    "TableError",
+    "TableImportError",
     "TamperError",
     "UnitMismatchError",
     "UnknownLanguageError",
@@ -480,4 +485,59 @@ class MissingDependencyError(StoreError, ImportError):
         self.extra = extra
         super().__init__(
             f"{package} is not installed; install it with: pip install 'inspection-flow[{extra}]'"
+        )
+
+
+# --- tables (台账 files) -------------------------------------------------------------------
+
+
+class TableError(InspectionFlowError, ValueError):
+    """A 台账 table cannot be written or read: unknown kind, unreadable file, no header.
+
+    Attributes:
+        path: the file, or ``"-"``.
+        problem: what is wrong.
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+class RowProblem(NamedTuple):
+    """One bad cell or row of a table to import: where it is and why it is refused."""
+
+    sheet: str
+    row: int
+    column: str
+    value: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.sheet} row {self.row}"
+        if self.column:
+            where += f", column {self.column}"
+        shown = f" ({self.value!r})" if self.value else ""
+        return f"{where}{shown}: {self.reason}"
+
+
+class TableImportError(TableError):
+    """Rows of a table to import are bad; nothing was imported.
+
+    Attributes:
+        path: the file.
+        problems: every bad row found, in row order (sheet, row, column, value, reason).
+    """
+
+    def __init__(self, path: str, problems: Sequence[RowProblem]) -> None:
+        self.problems = tuple(problems)
+        shown = "\n".join(f"  {p}" for p in self.problems[:20])
+        more = len(self.problems) - 20
+        if more > 0:
+            shown += f"\n  … and {more} more"
+        super().__init__(
+            path,
+            f"{len(self.problems)} bad row(s), nothing was imported; correct them, or import "
+            f"the good rows with skip_bad (--skip-bad REJECTS):\n{shown}",
         )

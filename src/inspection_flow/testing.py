@@ -499,6 +499,14 @@ class StoreContract(abc.ABC):
         assert store.find(areas=["430902"]) == []
         assert _ids(store.find(areas=["430921"])) == ["case-1"]
         assert store.counts("area", areas=["430903"]) == {"430903": 1}
+        assert store.counts_by_area() == {"430903": 1, "430921": 1}
+        assert store.counts_by_area(areas=["430921"]) == {"430903": 1, "430921": 1}
+        assert store.counts_by_area(areas=["430902"]) == {}
+        assert store.counts_by_area(areas=["430921"], kind="complaint") == {
+            "430903": 1,
+            "430921": 1,
+        }
+        assert store.counts_by_area(kind="task") == {}
 
     def test_entity_ids_are_ordered(self, store: EventStore) -> None:
         """entity_ids yields every entity once, in order."""

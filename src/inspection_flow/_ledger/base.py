@@ -211,6 +211,16 @@ class _Base:
         rb = self._rulebooks.get(name)
         if rb is None:
             rb = load_rulebook(name)
+            # A regime of a generic rulebook the ledger holds (``central`` given with
+            # lifecycles of the user's own) carries those lifecycles, so that choosing the
+            # regime by a round's date never drops them.
+            generic = next((g for g in self._rulebooks.values() if name in g.regimes), None)
+            if generic is not None:
+                extra = [
+                    lc for key, lc in generic.lifecycles.items() if rb.lifecycles.get(key) is not lc
+                ]
+                if extra:
+                    rb = rb.with_lifecycles(*extra)
             self.add_rulebook(rb)
         return rb
 
@@ -394,8 +404,10 @@ class _Base:
     def find(self, **filters: Any) -> list[Snapshot]:
         """Return entities matching the filters of :meth:`EventStore.find`.
 
-        ``area=`` (one code) is expanded to every area it covers, so a city's office sees
-        its counties; ``areas=`` is passed as given.
+        The filters: ``kind``, ``round_id``, ``state`` (one or several), ``area`` or
+        ``areas``, ``batch``, ``category``, ``parent_id``, ``open_only``.  ``area=`` (one
+        code) is expanded to every area it covers, so a city's office sees its counties;
+        ``areas=`` is passed as given.
         """
         _check_filters(filters)
         if "area" in filters:
@@ -406,7 +418,7 @@ class _Base:
         """Return ``area`` and every known area it covers."""
         check_id(area, "area", event="areas_within")
         known = set(self.areas.names()) | {
-            a for a in self.store.counts("area") if isinstance(a, str)
+            a for a in self.store.counts_by_area() if isinstance(a, str)
         }
         known.add(area)
         return sorted(a for a in known if self.areas.covers(area, a))

@@ -45,7 +45,17 @@ class _Deadlines(_Base):
     explaining and recomputing them."""
 
     def deadlines(self, entity_id: str) -> list[DeadlineView]:
-        """Return each deadline of the entity, stored values with a live explanation."""
+        """Return each deadline of the entity, stored values with a live explanation.
+
+        Returns:
+            One :class:`DeadlineView` per deadline, by due instant then name: its
+            ``status`` (``open``, ``met``, ``met_late``, ``cancelled``), ``last_day``,
+            ``due_at``, ``days_late``, ``is_overdue(now)``, ``explain(lang)`` and the
+            stored ``record``.
+
+        Raises:
+            EntityNotFoundError: no such entity.
+        """
         snap = self.get(entity_id)
         lc = self.lifecycle_of(snap)
         rb = self.rulebook_of(snap)
@@ -142,6 +152,15 @@ class _Deadlines(_Base):
             hit = self._started.get(key)
             if hit is not None and hit[0] is rb and hit[1] is self.calendar:
                 return hit[2]
+            if binding.rule_optional and binding.rule not in rb.rules:
+                raise PayloadError(
+                    entity_id,
+                    binding.starts_on,
+                    str(binding.date_field),
+                    f"the rulebook {rb.name!r} sets no time for the "
+                    f"{binding.label_en or binding.name} ([deadlines.{binding.rule}]); "
+                    "give its last day",
+                )
             rule = rb.rule(binding.rule)
             record = self._record(
                 binding.name, rule, at, rule.compute(at, self.calendar), kind=binding.kind

@@ -18,6 +18,7 @@ from ..exceptions import GuardError, PayloadError
 from .inputs import _check_actor
 from .publications import _Publications
 from .rounds import _TASK_STATES
+from .tasks import _rectify_record
 from .values import DispatchResult
 
 _OPEN = "open_dispatch"
@@ -203,7 +204,7 @@ class _Dispatches(_Publications):
         for task in sorted(
             self.store.find(kind="task", round_id=snap.round_id), key=lambda s: s.entity_id
         ):
-            record = task.deadlines.get("rectify_due")
+            record = _rectify_record(task)
             if record is None or _day_of(record.anchor) > day:
                 continue  # not planned by then: nothing to judge it against
             progress = self.progress(task.entity_id, on=day)

@@ -248,7 +248,11 @@ class _Engine(_Deadlines):
     ) -> Decision:
         """Say whether ``actor`` may fire ``event`` on the entity now, with the reasons if not.
 
-        Payload fields are checked only when given.
+        Payload fields are checked only when given.  Nothing is written.
+
+        Returns:
+            A :class:`Decision`, truthy when allowed; otherwise its ``reasons`` say why
+            (the state, the actor's role or jurisdiction, a guard, the payload).
         """
         _check_actor(actor, entity_id, event)
         snap = self.get(entity_id)
@@ -457,10 +461,19 @@ class _Engine(_Deadlines):
             data = payload
         extra: dict[str, Any] = {}
         if t.assigns is not None:
-            codes = payload[t.assigns]
-            owners = [codes] if isinstance(codes, str) else list(dict.fromkeys(codes))
-            setters["areas"] = tuple(owners)
-            setters["area"] = owners[0]
+            if t.assigns.__class__ is str:
+                codes = payload[t.assigns]
+                owners = [codes] if isinstance(codes, str) else list(dict.fromkeys(codes))
+            else:
+                given: list[str] = []
+                for name in t.assigns:
+                    codes = payload.get(name)
+                    if codes is not None:
+                        given.extend([codes] if isinstance(codes, str) else codes)
+                owners = list(dict.fromkeys(given))
+            if owners:
+                setters["areas"] = tuple(owners)
+                setters["area"] = owners[0]
         if t.sets_batch is not None:
             setters["batch"] = payload[t.sets_batch]
         if t.records_actor is not None:
@@ -468,7 +481,10 @@ class _Engine(_Deadlines):
         if t.marks:
             extra.update(t.marks)
         if t.extends is not None:
-            deadlines[t.extends] = self._extend_until(snap, t.extends, at, payload)
+            extended = t.extends
+            if extended.__class__ is not str:
+                extended = next((n for n in extended if n in snap.deadlines), extended[0])
+            deadlines[extended] = self._extend_until(snap, extended, at, payload)
         if t.derive is not None:
             extra.update(
                 self._derivations[t.derive](GuardContext(self, snap, actor, at, payload, event))

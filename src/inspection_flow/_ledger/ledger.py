@@ -9,12 +9,15 @@ sweep → the inspection's domain commands (rounds, complaints, tasks) → queri
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import Any
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from .._areas import Actor
 from .._calendar import YearSchedule
+from .._display import html_table, markdown_table
 from .._records import ALERT, Commit, Event, Snapshot, fold
 from .._rules import SHANGHAI, as_instant
 from ..exceptions import AnchorError, StoreError
@@ -22,6 +25,9 @@ from ..stores import Anchor, EventStore, MemoryStore, RepairReport, VerifyReport
 from .briefing import Briefing, Period, compute_briefing
 from .queries import _Queries
 from .values import AlertNotice
+
+if TYPE_CHECKING:
+    from .._office import ImportReport
 
 __all__ = ["Ledger", "LedgerView"]
 
@@ -38,6 +44,31 @@ class Ledger(_Queries):
         areas: extra areas (codes without GB/T 2260 structure, e.g. management zones).
         clock: the present, for :meth:`sweep` without ``now`` and for when each event is
             recorded (default: the system clock).
+
+    Raises:
+        RulebookError: ``rulebook`` names no built-in rulebook.
+
+    Examples:
+        The source case's first complaint, in memory (``Ledger.open`` gives a durable one):
+
+        >>> import datetime as dt
+        >>> from inspection_flow import SHANGHAI, Actor, Ledger
+        >>> ledger = Ledger(rulebook="hunan-provincial-2023")
+        >>> office = Actor("leading_office", "430000")
+        >>> team = Actor("inspection_team", "430000")
+        >>> _ = ledger.create_round(
+        ...     "HN-2023-R2-YY", name="湖南省第二轮省级督察 益阳", area="430900",
+        ...     actor=office, at=dt.datetime(2023, 6, 1, 9, tzinfo=SHANGHAI))
+        >>> _ = ledger.fire("HN-2023-R2-YY", "announce", actor=office,
+        ...                 at=dt.datetime(2023, 6, 20, 9, tzinfo=SHANGHAI))
+        >>> _ = ledger.fire("HN-2023-R2-YY", "station_in", actor=team,
+        ...                 at=dt.datetime(2023, 6, 26, 9, tzinfo=SHANGHAI))
+        >>> case = ledger.receive_complaint(
+        ...     "HN-2023-R2-YY", channel="phone", area="430903", category="noise",
+        ...     summary="夜间施工噪声扰民", actor=team,
+        ...     received_at=dt.datetime(2023, 6, 27, 19, 59, tzinfo=SHANGHAI))
+        >>> case.state, case.data["batch_day"]     # the hotline's day ends at 20:00
+        ('received', '2023-06-28')
     """
 
     def as_of(self, when: dt.date | dt.datetime) -> LedgerView:
@@ -124,6 +155,130 @@ class Ledger(_Queries):
         complaints and tasks.
         """
         return compute_briefing(self, as_of, period=period, number=number, round_id=round_id)
+
+    # -- office documents (the [office] extra; see docs/office.md) --------------------------
+
+    def export(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        kind: str | Sequence[str] = "complaints",
+        as_of: dt.date,
+        lang: Literal["zh", "en"] = "zh",
+        batch: int | None = None,
+    ) -> None:
+        """Write the ledger's tables as they stood at the end of ``as_of`` to a file.
+
+        Args:
+            path: a ``.xlsx`` workbook (one sheet per kind: frozen header, column widths,
+                date cells) or a ``.csv`` file (one kind, UTF-8 with a BOM).
+            kind: ``complaints`` (信访件台账), ``tasks`` (整改台账), ``overdue``,
+                ``escalations``, ``disclosure`` (信访件办理情况一览表), or several.
+            as_of: the day whose end the tables are drawn at.
+            lang: ``zh`` (Chinese headers and labels) or ``en``.
+            batch: for ``disclosure``, the batch to list (default: every batch).
+
+        Raises:
+            TableError: unknown kind, language or file type.
+            MissingDependencyError: a ``.xlsx`` file without ``inspection-flow[office]``.
+        """
+        # The office layer stands above the ledger; it is loaded only when asked for.
+        from .._office import export_table
+
+        export_table(self, path, kind=kind, as_of=as_of, lang=lang, batch=batch)
+
+    def import_table(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        round_id: str | None = None,
+        actor: Actor | None = None,
+        sheet: str | None = None,
+        mapping: Mapping[str, str] | str | os.PathLike[str] | None = None,
+        channel: str = "phone",
+        skip_bad: bool | str | os.PathLike[str] = False,
+    ) -> ImportReport:
+        """Import a hand-kept 信访件台账 (``.xlsx`` or ``.csv``): each row's receipt,
+        and its hand-over where it gives a 交办日期; re-importing adds nothing.
+
+        Every row is checked before anything is written; while a row is bad nothing is
+        imported unless ``skip_bad`` is set (a path writes the rejected rows there).
+        docs/office.md lists the headers, date forms and mapping files read.
+
+        Raises:
+            TableImportError: bad rows, each with sheet, row number, column and reason.
+            TableError: the file cannot be read, or has no header row.
+            MissingDependencyError: a ``.xlsx`` file without ``inspection-flow[office]``.
+        """
+        from .._office import import_table
+
+        return import_table(
+            self,
+            path,
+            round_id=round_id,
+            actor=actor,
+            sheet=sheet,
+            mapping=mapping,
+            channel=channel,
+            skip_bad=skip_bad,
+        )
+
+    def to_frame(
+        self,
+        kind: str = "complaints",
+        *,
+        as_of: dt.date,
+        lang: Literal["zh", "en"] = "zh",
+        columns: str = "keys",
+        engine: str = "pandas",
+        batch: int | None = None,
+    ) -> Any:
+        """Return a table of the ledger as it stood at the end of ``as_of`` as a
+        DataFrame with typed columns (whole numbers, days, instants, text).
+
+        Args:
+            kind: as for :meth:`export`.
+            lang: the language of the labels in the cells (states, areas, categories).
+            columns: name the columns by field (``keys``) or by header (``zh``, ``en``);
+                ``frame.attrs["labels"]`` maps each field to its Chinese header (pandas).
+            engine: ``pandas`` or ``polars``.
+
+        Raises:
+            TableError: unknown kind, language, column naming or engine.
+            MissingDependencyError: the engine is not installed.
+        """
+        from .._office import to_frame
+
+        return to_frame(
+            self, kind, as_of=as_of, lang=lang, columns=columns, engine=engine, batch=batch
+        )
+
+    # -- display --------------------------------------------------------------------------
+
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        # The store's head is one small read: a repr never counts a large ledger's rows.
+        head = self.store.head()
+        store = self.store
+        shown = repr(store) if type(store).__repr__ is not object.__repr__ else type(store).__name__
+        rows = [("store", shown), ("rulebook", self.rulebook.name)]
+        if head is not None:
+            rows += [("entities", str(head.entities)), ("events", str(head.events))]
+        cutoff = getattr(self, "cutoff", None)
+        if cutoff is not None:
+            rows.append(("as of", cutoff.isoformat()))
+        return type(self).__name__, rows
+
+    def __repr__(self) -> str:
+        name, rows = self._summary()
+        return f"<{name} " + ", ".join(f"{k}={v}" for k, v in rows) + ">"
+
+    def _repr_html_(self) -> str:
+        name, rows = self._summary()
+        return html_table(name, ("", ""), rows)
+
+    def _repr_markdown_(self) -> str:
+        name, rows = self._summary()
+        return markdown_table(name, ("", ""), rows)
 
 
 def _alerts_due_by(snapshot: Snapshot, event: Event, cutoff: dt.datetime) -> Snapshot:

@@ -26,11 +26,11 @@ from ..stores import Anchor, RepairReport, VerifyReport
 from ..stores._base import value_paths
 from .dispatches import _Dispatches
 from .inputs import _COUNT_BY, _SUM_BY, _check_filters
-from .tasks import _judge
+from .tasks import RECTIFY_DEADLINES, _judge
 
 #: The deadline whose keeping makes a case concluded on time (按时办结) and a task
 #: completed on schedule (按期完成).
-_TIMED = {"complaint": "result_due", "task": "rectify_due"}
+_TIMED = {"complaint": ("result_due",), "task": RECTIFY_DEADLINES}
 
 
 def _rate(on_time: int, late: int) -> float | None:
@@ -193,8 +193,12 @@ class _Queries(_Dispatches):
     ) -> dict[str | int | None, int]:
         """Count entities by state, area, batch, category or kind.
 
-        By area, an alias's entities count with its area's, under the area's code
-        (see :meth:`AreaRegistry.register_alias`).  By ``"category"`` each complaint
+        By area, an entity counts under each of its areas (a task spanning several
+        counties, a case shared between them, 共办) — within ``area`` when it is given —
+        so the counts by area may add up to more than the entities, while every other
+        count (by state, kind, …) and :meth:`tally` count each entity once.  An alias's
+        entities count with its area's, under the area's code (see
+        :meth:`AreaRegistry.register_alias`).  By ``"category"`` each complaint
         counts once, under its primary category; by ``"categories"`` it counts under each
         category it concerns, so the totals may exceed the number of complaints, as
         published counts say (一件举报可能涉及多种问题类型).
@@ -210,8 +214,13 @@ class _Queries(_Dispatches):
         areas = self.areas_within(area) if area else None
         if by == "categories":
             return self._count_categories(kind, round_id, areas)
-        counted = self.store.counts(by, kind=kind, round_id=round_id, areas=areas)
-        if by != "area" or not self.areas.aliases():
+        if by != "area":
+            return self.store.counts(by, kind=kind, round_id=round_id, areas=areas)
+        each = self.store.counts_by_area(kind=kind, round_id=round_id, areas=areas)
+        # Within ``area``: an entity found there counts under its areas there only.
+        within = set(areas) if areas is not None else each.keys()
+        counted: dict[str | int | None, int] = {a: n for a, n in each.items() if a in within}
+        if not self.areas.aliases():
             return counted
         merged: dict[str | int | None, int] = {}
         for key, n in counted.items():
@@ -438,19 +447,23 @@ class _Queries(_Dispatches):
     ) -> tuple[int, int, int]:
         """Count the entities of ``kind`` whose main deadline was met on time, met late,
         and is still open past due at ``now``."""
-        deadline = _TIMED[kind]
         when = as_instant(now, "now")
         on_time = late = overdue = 0
         # Whether a deadline was late is stored in its record: the store counts each
         # combination of status, suspension and due time (few: cases handed over together
         # share their due times).
-        counted = self._values(
-            [f"deadlines.{deadline}.{key}" for key in ("status", "suspended", "due_at")],
-            kind=kind,
-            round_id=round_id,
-            area=area,
-        )
-        for (status, suspended, due_at), n in counted.items():
+        # A task has one of its deadlines (the plan's, or the on-the-spot one): an entity
+        # without a deadline counts under none of its statuses.
+        counted = [
+            self._values(
+                [f"deadlines.{deadline}.{key}" for key in ("status", "suspended", "due_at")],
+                kind=kind,
+                round_id=round_id,
+                area=area,
+            )
+            for deadline in _TIMED[kind]
+        ]
+        for (status, suspended, due_at), n in (kv for c in counted for kv in c.items()):
             if status == "met":
                 on_time += n
             elif status == "met_late":

@@ -16,7 +16,8 @@ from .._definitions import CREATE
 from .._records import (
     Snapshot,
 )
-from .._rulebook import Rulebook
+from .._rulebook import Rulebook, regime_in_force
+from .._rules import SHANGHAI
 from ..exceptions import (
     GuardError,
     PayloadError,
@@ -43,6 +44,7 @@ _INTAKE_STATES = frozenset(
 )
 
 
+#: Round states of rectification: from the feedback on.
 _TASK_STATES = frozenset(
     {
         "feedback_given",
@@ -52,6 +54,10 @@ _TASK_STATES = frozenset(
         "rectifying",
     }
 )
+
+#: Round states in which tasks are added: from the station-in on, when a problem found
+#: may be rectified on the spot (立行立改), to the feedback's tasks and rectification.
+_TASK_ADD_STATES = _TASK_STATES | {"stationed", "station_in_ended", "report_approved"}
 
 
 #: Round states in which the team may request documents: any but the archived round.
@@ -77,6 +83,10 @@ class _Rounds(_Sweep):
     ) -> Snapshot:
         """Create an inspection round (督察轮次) over ``area``, governed by ``rulebook``.
 
+        Under a generic rulebook (``central``, or a ledger whose default it is) the
+        regime in force on the round's date ``at`` governs the round and is recorded as
+        its rulebook (``central-2019``, ``central-2022``, ``central-2025``); a regime
+        named explicitly always wins.
         A look-back (回头看) or special inspection names its ``parent_round``.
         ``late_entry_reason`` is as for :meth:`fire`.
 
@@ -103,6 +113,10 @@ class _Rounds(_Sweep):
             rb = rulebook
         else:
             rb = self._rulebook_named(rulebook) if rulebook else self.rulebook
+        if rb.regimes and isinstance(at, dt.datetime) and at.tzinfo is not None:
+            # A generic rulebook (``central``): the round's date chooses the regime, which
+            # the round then names; a naive ``at`` is refused below, as for any command.
+            rb = regime_in_force(rb, at.astimezone(SHANGHAI).date(), self._rulebook_named)
         if parent_round is not None:
             self.get(parent_round)
         elif round_type != "routine":

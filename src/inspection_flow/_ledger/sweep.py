@@ -50,6 +50,14 @@ class _Sweep(_Engine):
         recorded as an event on its entity, and a second worker racing for the same entity
         loses the optimistic-concurrency check and skips it.
 
+        Args:
+            now: the present, aware; by default the ledger's clock.
+            limit: how many entities each claim takes (claims go on until none is due).
+
+        Returns:
+            An :class:`AlertNotice` for each alert this call recorded (none that another
+            worker recorded).
+
         Raises:
             AnchorError: ``now`` is not an aware datetime; PayloadError: ``limit`` is not a
                 whole number from 1 to 10,000.

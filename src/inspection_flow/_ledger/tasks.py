@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from .._areas import Actor
 from .._builtin import parse_milestone
 from .._records import (
+    DeadlineRecord,
     Snapshot,
 )
 from .._rules import SHANGHAI
 from .complaints import _Complaints
 from .inputs import _check_category, _check_text, _plain
-from .rounds import _DOCUMENT_STATES, _TASK_STATES
+from .rounds import _DOCUMENT_STATES, _TASK_ADD_STATES
 
 Progress = Literal["done", "on_schedule", "behind"]
 
@@ -33,6 +34,19 @@ def _judge(
     return "behind" if deadline_passed else "on_schedule"
 
 
+#: The deadlines by which a task is to be rectified: the plan's (整改时限), or the one of
+#: a problem rectified on the spot during the station-in (立行立改).
+RECTIFY_DEADLINES = ("rectify_due", "immediate_due")
+
+
+def _rectify_record(snap: Snapshot) -> DeadlineRecord | None:
+    for name in RECTIFY_DEADLINES:
+        record = snap.deadlines.get(name)
+        if record is not None:
+            return record
+    return None
+
+
 class _Tasks(_Complaints):
     """Rectification tasks (整改任务) and document requests."""
 
@@ -46,14 +60,24 @@ class _Tasks(_Complaints):
         at: dt.datetime,
         task_id: str | None = None,
         category: str | None = None,
+        areas: Sequence[str] | None = None,
         command_id: str | None = None,
         late_entry_reason: str | None = None,
         **data: Any,
     ) -> Snapshot:
-        """Record a rectification task (整改任务) from the round's feedback (反馈问题).
+        """Record a rectification task (整改任务): a problem of the round's feedback
+        (反馈问题), or one found during the station-in, to be rectified on the spot
+        (``rectify_immediately``, 立行立改).
 
-        ``late_entry_reason`` is as for :meth:`fire`.
+        A task may span several counties: ``areas`` lists them all (``area`` among them,
+        first), and each one's officers see it and may act on it; the plan's ``owner``
+        and ``owners`` then say whose it is.  ``late_entry_reason`` is as for
+        :meth:`fire`.
         """
+
+        if isinstance(areas, (list, tuple)):
+            # The task's area is one of them, and its primary one.
+            areas = list(dict.fromkeys([area, *areas]))
 
         def checked() -> tuple[str | None, dict[str, Any]]:
             _check_text(task_id, "title", title)
@@ -62,13 +86,14 @@ class _Tasks(_Complaints):
 
         return self._create_in_round(
             round_id,
-            _TASK_STATES,
+            _TASK_ADD_STATES,
             "adding tasks from feedback",
             "task",
             "T",
             task_id,
             checked,
             area=area,
+            areas=areas,
             actor=actor,
             at=at,
             command_id=command_id,
@@ -126,6 +151,7 @@ class _Tasks(_Complaints):
         at: dt.datetime,
         command_id: str | None,
         late_entry_reason: str | None,
+        areas: Sequence[str] | None = None,
     ) -> Snapshot:
         """Create an entity of one of the round's lifecycles, while the round is in
         ``states``, with an id made up (``<round>/<prefix>-…``) when none is given.
@@ -148,6 +174,7 @@ class _Tasks(_Complaints):
             round_id=round_id,
             category=category,
             data=data,
+            areas=areas,
             command_id=command_id,
             late_entry_reason=late_entry_reason,
         )
@@ -176,11 +203,14 @@ class _Tasks(_Complaints):
             if event.at.astimezone(SHANGHAI).date() > on:
                 break
             state = event.state_after
-            if event.name == "plan":
-                milestones = list(event.payload.get("milestones") or [])
-            elif event.name == "meet_milestone":
-                met.add(event.payload["milestone"])
-        record = snap.deadlines.get("rectify_due")
+            # Milestones are planned, added (a long-term task's next years) and met by
+            # events that record the whole list each time.
+            recorded = event.effects.get("data") or {}
+            if "milestones" in recorded:
+                milestones = list(recorded["milestones"] or [])
+            if "milestones_met" in recorded:
+                met = set(recorded["milestones_met"])
+        record = _rectify_record(snap)
         passed = (
             record is not None
             and record.status == "open"
@@ -191,7 +221,7 @@ class _Tasks(_Complaints):
 
     def _progress_now(self, snap: Snapshot, on: dt.date) -> Progress:
         """A task's 序时进度 on ``on`` from its current record (no history read)."""
-        record = snap.deadlines.get("rectify_due")
+        record = _rectify_record(snap)
         passed = (
             record is not None
             and record.status == "open"

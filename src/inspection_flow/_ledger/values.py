@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import attrs
 
 from .._areas import Actor
+from .._display import html_table, markdown_table
 from .._records import ALERT as ALERT
 from .._records import ALERT_WITHDRAWN as ALERT_WITHDRAWN
 from .._records import (
@@ -189,6 +190,30 @@ class DeadlineView:
     record: DeadlineRecord
     due: Due | None
     fixed: bool = False
+
+    def __repr__(self) -> str:
+        return (
+            f"<DeadlineView {self.name} ({self.label_zh}): last day "
+            f"{self.record.last_day.isoformat()}, due {self.record.due_at.isoformat()}, "
+            f"{self.record.status}{', moved' if self.moved else ''}>"
+        )
+
+    def _display_rows(self) -> list[tuple[str, str]]:
+        rows = [
+            ("deadline", f"{self.name} {self.label_zh}"),
+            ("last day", self.record.last_day.isoformat()),
+            ("due at", self.record.due_at.isoformat()),
+            ("status", self.record.status),
+        ]
+        if self.due is not None:
+            rows.append(("rule", self.due.rule.describe("zh")))
+        return rows
+
+    def _repr_html_(self) -> str:
+        return html_table("DeadlineView", ("", ""), self._display_rows())
+
+    def _repr_markdown_(self) -> str:
+        return markdown_table("DeadlineView", ("", ""), self._display_rows())
 
     @property
     def status(self) -> str:

@@ -340,6 +340,24 @@ class EventStore(abc.ABC):
     ) -> dict[str | int | None, int]:
         """Count entities by one column, with optional filters."""
 
+    def counts_by_area(
+        self,
+        *,
+        kind: str | None = None,
+        round_id: str | None = None,
+        areas: Collection[str] | None = None,
+    ) -> dict[str, int]:
+        """Count entities under each of their areas: one of several areas (a task that
+        spans counties, a case shared between them) counts once under each.
+
+        This default reads the matching entities; a store may count them more quickly.
+        """
+        out: dict[str, int] = {}
+        for snap in self.find(kind=kind, round_id=round_id, areas=areas):
+            for area in dict.fromkeys(snap.areas):
+                out[area] = out.get(area, 0) + 1
+        return out
+
     def count_values(
         self,
         fields: Sequence[str],

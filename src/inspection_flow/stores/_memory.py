@@ -336,6 +336,19 @@ class MemoryStore(EventStore):
             out[key] = out.get(key, 0) + 1
         return out
 
+    def counts_by_area(
+        self,
+        *,
+        kind: str | None = None,
+        round_id: str | None = None,
+        areas: Collection[str] | None = None,
+    ) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for s in self._matching(kind=kind, round_id=round_id, areas=areas):
+            for area in dict.fromkeys(s.areas):
+                out[area] = out.get(area, 0) + 1
+        return out
+
     def entity_ids(self) -> Iterator[str]:
         yield from sorted(self._snapshots)
 

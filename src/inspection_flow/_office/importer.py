@@ -1,0 +1,590 @@
+"""Importing a hand-kept 信访件台账 (.xlsx or .csv) into a ledger: every row checked before
+anything is written, each receipt and hand-over recorded through the ledger's commands.
+
+What an import records: each complaint's receipt (受理) and, where the row gives its
+交办日期, its hand-over in the batch of that day.  The later columns (办理状态, 是否属实,
+办理结果…) are read and named in the report, not recorded: findings and results are
+recorded by those who handle the cases, each under their own name.
+
+Long by design: reading a row's cells, checking the rows and batches, and writing them
+stay in one module, so that "everything checked, then everything written" reads in one
+place; the file side (sheets, headers, rejects) is in :mod:`.sheets`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from .._areas import Actor
+from .._ledger import Ledger
+from .._records import Snapshot
+from .._rules import SHANGHAI
+from ..exceptions import (
+    EntityNotFoundError,
+    InspectionFlowError,
+    RowProblem,
+    TableError,
+    TableImportError,
+)
+from .cells import (
+    FIELDS,
+    CellError,
+    parse_batch,
+    parse_categories,
+    parse_channel,
+    parse_day,
+    parse_moment,
+)
+from .sheets import check_mapping, find_header, read_csv, read_mapping, read_xlsx, write_rejects
+
+__all__ = ["ImportReport", "import_table"]
+
+#: The reason recorded on every event an import enters after the fact.
+_LATE_REASON = "据手工台账补录（导入）"
+#: When a row gives a day of receipt but no time: noon, inside the hotline's hours.
+_NOON = dt.time(12, 0)
+#: When a batch was handed over, where the 交办日期 gives no time.
+_HAND_OVER_TIME = dt.time(9, 0)
+
+
+@attrs.frozen
+class ImportReport:
+    """What an import did.
+
+    Attributes:
+        path, sheet: the file and sheet read.
+        received: complaints recorded as received.
+        handed_over: complaints handed over (in batches by their 交办日期).
+        already: rows whose complaint the ledger already held (nothing added).
+        rejected: the bad rows skipped (``skip_bad``), each with its reason.
+        not_recorded: columns read but not recorded (later steps, unknown headers).
+        rejects_path: where the rejected rows were written, if anywhere.
+    """
+
+    path: str
+    sheet: str
+    received: int
+    handed_over: int
+    already: int
+    rejected: tuple[RowProblem, ...] = ()
+    not_recorded: tuple[str, ...] = ()
+    rejects_path: str | None = None
+
+    def __str__(self) -> str:
+        line = (
+            f"{self.path} [{self.sheet}]: {self.received} received, {self.handed_over} handed "
+            f"over, {self.already} already in the ledger"
+        )
+        if self.rejected:
+            rows = len({p.row for p in self.rejected})
+            line += f", {rows} bad row(s) skipped"
+            if self.rejects_path:
+                line += f" (written to {self.rejects_path})"
+        if self.not_recorded:
+            line += f"; columns not recorded: {', '.join(self.not_recorded)}"
+        return line
+
+
+@attrs.frozen
+class _Row:
+    """A good row, read."""
+
+    line: int
+    number: str
+    received_at: dt.datetime
+    channel: str
+    area: str
+    categories: tuple[str, ...]
+    summary: str
+    handed_over: dt.datetime | None
+    batch: int | None
+
+
+# -- checking the rows -------------------------------------------------------------------
+
+
+class _Reader:
+    """Reads the cells of one row, collecting a problem for each bad one."""
+
+    def __init__(
+        self, ledger: Ledger, sheet: str, headers: list[Any], columns: dict[str, int], year: int
+    ) -> None:
+        self.ledger = ledger
+        self.sheet = sheet
+        self.headers = headers
+        self.columns = columns
+        self.year = year
+        names = ledger.areas.names()
+        self.area_of_name = {name: code for code, name in names.items()}
+
+    def cell(self, values: list[Any], field: str) -> Any:
+        col = self.columns.get(field)
+        if col is None or col >= len(values):
+            return None
+        value = values[col]
+        return value.strip() if isinstance(value, str) else value
+
+    def header(self, field: str) -> str:
+        col = self.columns.get(field)
+        return str(self.headers[col]).strip() if col is not None else FIELDS[field][0]
+
+    def area(self, value: Any) -> str:
+        text = str(value or "").strip()
+        if not text:
+            raise CellError("empty")
+        if text in self.area_of_name:
+            return self.area_of_name[text]
+        areas = self.ledger.areas
+        if areas.known(text):
+            return text
+        # 益阳市赫山区: an area named after the areas that contain it.
+        for name in sorted(self.area_of_name, key=len, reverse=True):
+            if text.endswith(name) and name != text:
+                prefix = text[: -len(name)]
+                code = self.area_of_name[name]
+                above = set(areas.ancestors(code))
+                if all(
+                    self.area_of_name.get(part, "") in above
+                    for part in _split_names(prefix, self.area_of_name)
+                ):
+                    return code
+        hints = areas.suggest(text)
+        hint = f"; did you mean {' or '.join(hints)}?" if hints else ""
+        raise CellError(f"{text!r} is no area the ledger knows{hint}")
+
+    def read(
+        self, line: int, values: list[Any], channel: str
+    ) -> tuple[_Row | None, list[RowProblem]]:
+        problems: list[RowProblem] = []
+
+        def get(field: str, parse: Any, *, required: bool = True) -> Any:
+            value = self.cell(values, field)
+            if value is None or (isinstance(value, str) and not value):
+                if required:
+                    problems.append(RowProblem(self.sheet, line, self.header(field), "", "empty"))
+                return None
+            try:
+                return parse(value)
+            except CellError as exc:
+                shown = "" if str(exc) == "empty" else str(value)
+                problems.append(RowProblem(self.sheet, line, self.header(field), shown, str(exc)))
+                return None
+
+        number = get("number", lambda v: str(int(v)) if isinstance(v, float) else str(v))
+        area = get("area", self.area)
+        categories = get("category", parse_categories)
+        summary = get("summary", _summary)
+        chan = get("channel", parse_channel, required=False) or channel
+        batch = get("batch", parse_batch, required=False)
+        handed = get("handed_over", lambda v: parse_day(v, self.year), required=False)
+        received = self.received(line, values, problems)
+        if batch is not None and handed is None and "handed_over" in self.columns:
+            problems.append(
+                RowProblem(
+                    self.sheet,
+                    line,
+                    self.header("handed_over"),
+                    "",
+                    f"batch {batch} but no 交办日期: give the day it was handed over",
+                )
+            )
+        if problems:
+            # In the order of the sheet's columns, as the clerk reads the row.
+            order = {str(h).strip(): i for i, h in enumerate(self.headers) if h is not None}
+            problems.sort(key=lambda p: order.get(p.column, len(order)))
+            return None, problems
+        assert received is not None
+        assert chan is not None
+        return (
+            _Row(
+                line,
+                number,
+                received,
+                chan,
+                area,
+                tuple(categories),
+                summary,
+                dt.datetime.combine(handed, _HAND_OVER_TIME, SHANGHAI) if handed else None,
+                batch,
+            ),
+            [],
+        )
+
+    def received(
+        self, line: int, values: list[Any], problems: list[RowProblem]
+    ) -> dt.datetime | None:
+        """When the row's complaint was received: the day and time of one column, or a
+        day column and a time column; noon when no time is given."""
+        moments: dict[str, tuple[dt.date | None, dt.time | None]] = {}
+        bad = False
+        for field in ("received_at", "received_day"):
+            value = self.cell(values, field)
+            if value is None or value == "":
+                continue
+            try:
+                moments[field] = parse_moment(value, self.year)
+            except CellError as exc:
+                bad = True
+                problems.append(
+                    RowProblem(self.sheet, line, self.header(field), _shown(value), str(exc))
+                )
+        if bad:
+            return None
+        at_day, at_time = moments.get("received_at", (None, None))
+        on_day, on_time = moments.get("received_day", (None, None))
+        day = at_day or on_day
+        if day is None and not moments and "handed_over" in self.columns:
+            # A list of cases handed over gives no receipt: a batch holds the intake of
+            # the day before its day.
+            handed = self.cell(values, "handed_over")
+            if handed is not None and handed != "":
+                try:
+                    day = parse_day(handed, self.year) - dt.timedelta(days=1)
+                except CellError:
+                    return None  # reported as the 交办日期's problem
+        if day is None:
+            field = "received_day" if "received_day" in self.columns else "received_at"
+            problems.append(
+                RowProblem(
+                    self.sheet,
+                    line,
+                    self.header(field),
+                    "",
+                    "no day of receipt: give 受理时间 with its day, 受理日期 or 交办日期",
+                )
+            )
+            return None
+        time = at_time or on_time or _NOON
+        return dt.datetime.combine(day, time.replace(tzinfo=None), SHANGHAI)
+
+
+def _split_names(text: str, names: Mapping[str, str]) -> list[str]:
+    """Split ``text`` into registered area names, longest first; an unknown rest is kept
+    as one part, which no area's ancestors hold."""
+    parts: list[str] = []
+    while text:
+        found = next((n for n in sorted(names, key=len, reverse=True) if text.startswith(n)), None)
+        if found is None:
+            return [*parts, text]
+        parts.append(found)
+        text = text[len(found) :]
+    return parts
+
+
+def _shown(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _summary(value: Any) -> str:
+    # A cell typed with Alt+Enter holds line breaks; the ledger keeps one line of text.
+    text = " ".join(str(value).split())
+    if not text:
+        raise CellError("empty")
+    return text
+
+
+def _empty(values: list[Any]) -> bool:
+    return all(v is None or not str(v).strip() for v in values)
+
+
+# -- the import --------------------------------------------------------------------------
+
+
+def import_table(
+    ledger: Ledger,
+    path: str | os.PathLike[str],
+    *,
+    round_id: str | None = None,
+    actor: Actor | None = None,
+    sheet: str | None = None,
+    mapping: Mapping[str, str] | str | os.PathLike[str] | None = None,
+    channel: str = "phone",
+    skip_bad: bool | str | os.PathLike[str] = False,
+) -> ImportReport:
+    """Import a hand-kept 信访件台账 (.xlsx or .csv) into ``ledger``.
+
+    Each row becomes a complaint received by the round's team (its id the row's 受理编号),
+    and rows with a 交办日期 are handed over in the batch of that day.  Re-importing the
+    same file adds nothing: a complaint the ledger holds is left as it is.
+
+    Args:
+        path: the file; ``.xlsx`` (the sheet 信访件台账, or the first) or ``.csv``.
+        round_id: the round (may be left out when the ledger holds one round).
+        actor: who receives and hands over (default: the inspection team of the round's
+            province).
+        sheet: the sheet of a workbook to read.
+        mapping: local headers and the fields they mean: a dict or a TOML mapping file
+            with a table ``[columns]``.
+        channel: how complaints arrived where the row does not say (default ``phone``).
+        skip_bad: import the good rows although some are bad; a path writes the bad rows
+            there, each with its reason (``.csv`` or ``.xlsx``).
+
+    Returns:
+        An :class:`ImportReport`.
+
+    Raises:
+        TableImportError: rows are bad (each listed with sheet, row, column and reason)
+            and ``skip_bad`` is not set; nothing was imported.
+        TableError: the file cannot be read, has no header row, or names no round.
+        MissingDependencyError: a ``.xlsx`` file without openpyxl (``[office]``).
+    """
+    target = os.fspath(path)
+    suffix = os.path.splitext(target)[1].lower()
+    if suffix not in (".xlsx", ".csv"):
+        raise TableError(target, "import a .xlsx or .csv file")
+    if not os.path.exists(target):
+        raise TableError(target, "no such file")
+    try:
+        channel = parse_channel(channel)
+    except CellError as exc:
+        raise TableError(target, f"channel: {exc}") from None
+    if mapping is None:
+        local: dict[str, str] = {}
+    elif isinstance(mapping, Mapping):
+        local = check_mapping(mapping, "mapping")
+    else:
+        local = read_mapping(mapping)
+    rnd = _round(ledger, round_id, target)
+    if actor is None:
+        actor = Actor("inspection_team", rnd.area[:2] + "0000", "督察组")
+    name, rows = read_xlsx(target, sheet) if suffix == ".xlsx" else read_csv(target)
+    start, columns, unread = find_header(rows, local, target)
+    headers = rows[start][1]
+    reader = _Reader(ledger, name, headers, columns, _year(rnd))
+    problems: list[RowProblem] = []
+    good: list[_Row] = []
+    seen: dict[str, int] = {}
+    for line, values in rows[start + 1 :]:
+        if _empty(values):
+            continue
+        row, found = reader.read(line, values, channel)
+        if row is not None and row.number in seen:
+            found = [
+                RowProblem(
+                    name,
+                    line,
+                    reader.header("number"),
+                    row.number,
+                    f"the same 受理编号 as row {seen[row.number]}",
+                )
+            ]
+            row = None
+        if row is None:
+            problems.extend(found)
+        else:
+            seen[row.number] = line
+            good.append(row)
+    return _record(ledger, rnd, actor, good, problems, target, name, unread, skip_bad, rows, start)
+
+
+def _round(ledger: Ledger, round_id: str | None, path: str) -> Snapshot:
+    rnd = _find_round(ledger, round_id, path)
+    # The round's rulebook registers its areas when first loaded: before names are read.
+    ledger.rulebook_of(rnd)
+    return rnd
+
+
+def _find_round(ledger: Ledger, round_id: str | None, path: str) -> Snapshot:
+    if round_id is not None:
+        try:
+            rnd = ledger.get(round_id)
+        except EntityNotFoundError:
+            rnd = None
+        if rnd is None or rnd.kind != "round":
+            raise TableError(path, f"the ledger holds no round {round_id!r}")
+        return rnd
+    rounds = ledger.find(kind="round")
+    if len(rounds) != 1:
+        names = ", ".join(r.entity_id for r in rounds) or "none"
+        raise TableError(path, f"name the round to import into (rounds: {names})")
+    return rounds[0]
+
+
+def _year(rnd: Snapshot) -> int:
+    """The round's year, for days typed without one (6月27日): its station-in's."""
+    station = rnd.deadlines.get("station_in_ends")
+    if station is not None:
+        return dt.datetime.fromisoformat(station.anchor).astimezone(SHANGHAI).year
+    return rnd.created_at.astimezone(SHANGHAI).year
+
+
+def _entity_id(ledger: Ledger, rnd: Snapshot, number: str) -> str:
+    if ledger.rulebook_of(rnd).acceptance_number:
+        return f"{rnd.entity_id}/{number}"
+    return number
+
+
+def _record(
+    ledger: Ledger,
+    rnd: Snapshot,
+    actor: Actor,
+    good: list[_Row],
+    problems: list[RowProblem],
+    path: str,
+    sheet: str,
+    unread: list[str],
+    skip_bad: bool | str | os.PathLike[str],
+    rows: list[tuple[int, list[Any]]],
+    start: int,
+) -> ImportReport:
+    """Record the good rows, or nothing while a row is bad and ``skip_bad`` is not set."""
+    round_id = rnd.entity_id
+    numbered = ledger.rulebook_of(rnd).acceptance_number
+    already = 0
+    received: dict[str, Snapshot] = {}
+    fresh: list[_Row] = []
+    # One read of the round's complaints, not one per row.
+    held = {s.entity_id for s in ledger.find(kind="complaint", round_id=round_id)}
+    for row in good:
+        if _entity_id(ledger, rnd, row.number) in held:
+            already += 1
+        else:
+            fresh.append(row)
+    if problems and not skip_bad:
+        raise TableImportError(path, problems)
+    handed_days = sorted(r.handed_over for r in fresh if r.handed_over is not None)
+    if handed_days:
+        # The hand-overs are written after the receipts: whoever imports must be allowed
+        # to hand over before anything is written.
+        may = ledger.can(round_id, "record_batch", actor, at=handed_days[0])
+        if not may:
+            raise TableError(
+                path,
+                f"{actor.name or actor.role} may not hand over batches of {round_id}: "
+                f"{'; '.join(may.reasons)}; nothing was imported",
+            )
+    hand_over: dict[dt.date, list[_Row]] = {}
+    with ledger.batch():
+        for row in fresh:
+            entity_id = _entity_id(ledger, rnd, row.number)
+            extra: dict[str, Any] = {"acceptance_number": row.number} if numbered else {}
+            try:
+                snap = ledger.receive_complaint(
+                    round_id,
+                    channel=row.channel,
+                    received_at=row.received_at,
+                    area=row.area,
+                    summary=row.summary,
+                    category=row.categories[0],
+                    categories=list(row.categories) if len(row.categories) > 1 else None,
+                    actor=actor,
+                    complaint_id=entity_id,
+                    command_id=f"import/{round_id}/{row.number}",
+                    late_entry_reason=_LATE_REASON,
+                    **extra,
+                )
+            except InspectionFlowError as exc:
+                problems.append(RowProblem(sheet, row.line, "", row.number, str(exc)))
+                continue
+            received[row.number] = snap
+            if row.handed_over is not None:
+                batch_day = str(snap.data.get("batch_day", ""))
+                if row.handed_over.date().isoformat() < batch_day:
+                    problems.append(
+                        RowProblem(
+                            sheet,
+                            row.line,
+                            FIELDS["handed_over"][0],
+                            row.handed_over.date().isoformat(),
+                            f"before the batch day {batch_day} its receipt gives it",
+                        )
+                    )
+                    del received[row.number]
+                    continue
+                hand_over.setdefault(row.handed_over.date(), []).append(row)
+        # A batch hands over every case waiting for its day: batches that contradict the
+        # ledger's cannot be imported in part, so they refuse the file even with skip_bad.
+        contradictions = _check_batches(ledger, rnd, hand_over, received, fresh, sheet)
+        if contradictions or (problems and not skip_bad):
+            problems.extend(contradictions)
+            problems.sort(key=lambda p: p.row)
+            raise TableImportError(path, problems)
+    handed = 0
+    for day in sorted(hand_over):
+        wanted = [r for r in hand_over[day] if r.number in received]
+        if not wanted:
+            continue
+        batch = ledger.hand_over_batch(
+            round_id,
+            day,
+            actor=actor,
+            at=wanted[0].handed_over or dt.datetime.combine(day, _HAND_OVER_TIME, SHANGHAI),
+            late_entry_reason=_LATE_REASON,
+        )
+        handed += len(batch.case_ids) if batch is not None else 0
+    problems.sort(key=lambda p: p.row)
+    written = write_rejects(skip_bad, problems, rows, start, path)
+    return ImportReport(
+        path,
+        sheet,
+        len(received),
+        handed,
+        already,
+        tuple(problems),
+        tuple(unread),
+        written,
+    )
+
+
+def _check_batches(
+    ledger: Ledger,
+    rnd: Snapshot,
+    hand_over: dict[dt.date, list[_Row]],
+    received: dict[str, Snapshot],
+    fresh: list[_Row],
+    sheet: str,
+) -> list[RowProblem]:
+    """Check that the batches the rows name are the ones their hand-over will make: a
+    batch holds every case waiting for its day, and batches are numbered in order."""
+    problems: list[RowProblem] = []
+    waiting = [
+        (r, received[r.number]) for r in fresh if r.number in received and r.handed_over is None
+    ]
+    stored = ledger.find(kind="complaint", round_id=rnd.entity_id, state="received")
+    number = int(rnd.data.get("batches", 0))
+    for day in sorted(hand_over):
+        iso = day.isoformat()
+        number += 1
+        for row, snap in waiting:
+            if str(snap.data.get("batch_day", "")) <= iso:
+                problems.append(
+                    RowProblem(
+                        sheet,
+                        row.line,
+                        FIELDS["handed_over"][0],
+                        "",
+                        f"no 交办日期, but its batch day {snap.data.get('batch_day')} falls "
+                        f"before the batch of {iso}, which hands over every waiting case",
+                    )
+                )
+        waiting = [(r, s) for r, s in waiting if str(s.data.get("batch_day", "")) > iso]
+        for snap in stored:
+            if str(snap.data.get("batch_day", "")) <= iso:
+                problems.append(
+                    RowProblem(
+                        sheet,
+                        0,
+                        "",
+                        snap.entity_id,
+                        f"the ledger's case {snap.entity_id} waits for the batch of {iso} "
+                        "but the file does not hand it over",
+                    )
+                )
+        stored = [s for s in stored if str(s.data.get("batch_day", "")) > iso]
+        for row in hand_over[day]:
+            if row.batch is not None and row.batch != number:
+                problems.append(
+                    RowProblem(
+                        sheet,
+                        row.line,
+                        FIELDS["batch"][0],
+                        str(row.batch),
+                        f"the hand-over of {iso} is batch {number} of the round",
+                    )
+                )
+    return problems
