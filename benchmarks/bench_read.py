@@ -153,6 +153,10 @@ def build_round(ledger: Ledger, r: int, cases: int, rng: random.Random) -> None:
                     fines_10k_yuan="1.5",
                 )
                 if rng.random() < 0.5:
+                    # The city sends the result up to the team, which a publication needs.
+                    ledger.fire(
+                        cid, "forward_result", actor=LIAISON, at=when + dt.timedelta(hours=2)
+                    )
                     ledger.fire(cid, "publish", actor=LIAISON, at=when + dt.timedelta(days=1))
     feedback = t(dt.date(2023, 9, 20), 10)
     ledger.fire(round_id, "approve_report", actor=OFFICE, at=t(dt.date(2023, 9, 5), 10))

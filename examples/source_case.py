@@ -90,6 +90,8 @@ def main() -> None:
         summary="已责令停止夜间施工",
         dispositions=["order_to_rectify"],
     )
+    # The city's liaison group checks the district's result and sends it up to the team.
+    ledger.fire("YY-0001", "forward_result", actor=LIAISON, at=at("2023-07-06", 15))
     ledger.fire("YY-0001", "publish", actor=LIAISON, at=at("2023-07-07", 9), where="益阳日报")
     ledger.fire("YY-0001", "close", actor=LIAISON, at=at("2023-07-08", 9))
 

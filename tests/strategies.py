@@ -166,6 +166,9 @@ OUT_OF_AREA = (
     Actor("accepting_unit", "430700", "常德市生态环境局"),
 )
 
+#: The county's accepting unit (区级验收), another unit than the owner it reviews.
+COUNTY_ACCEPTOR = Actor("accepting_unit", "430903", "赫山区生态环境分局")
+
 #: An accepting unit that is the owner itself: it may not verify its own work.
 SAME_UNIT_ACCEPTOR = Actor("accepting_unit", OWNER.area, OWNER.name)
 
@@ -247,6 +250,13 @@ _PAYLOADS: dict[tuple[str, str], dict[str, Any]] = {
     ("complaint", "publish"): {"where": "益阳日报"},
     ("complaint", "return_for_rehandling"): {"reason": "群众不满意"},
     ("complaint", "reject_acceptance"): {"reason": "现场仍有异味"},
+    ("complaint", "return_to_owner"): {"reason": "调查不深入，未附监测报告"},
+    ("complaint", "start_notice"): {"where": "赫山区人民政府网站"},
+    ("complaint", "object"): {"reason": "群众反映夜间仍有粉尘"},
+    ("complaint", "reopen"): {
+        "reason": "码头夜间复产，粉尘反弹",
+        "new_complaint": "D4SX202307100003",
+    },
     ("task", "request_extension"): {"reason": "汛期无法施工"},
     ("task", "deny_extension"): {"reason": "理由不充分"},
     ("task", "rectify_immediately"): {

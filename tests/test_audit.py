@@ -359,6 +359,7 @@ def test_upgrade_from_schema_1(tmp_path: Path) -> None:
         assert ledger.anchor().events == expected.events
 
 
+@pytest.mark.slow
 def test_cli_verify_deep_anchor_and_repair(tmp_path: Path) -> None:
     """The CLI audits (exit 1 on a problem), prints an anchor, checks it, and repairs."""
     path = tmp_path / "ledger.db"

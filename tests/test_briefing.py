@@ -416,6 +416,7 @@ def _small_round(ledger: Ledger) -> None:
             handling_status="closed" if n == 0 else "interim_closed",
             rectification_orders=1, fines_10k_yuan="0.35",
         )  # fmt: skip
+        ledger.fire(cid, "forward_result", actor=liaison, at=at(28, 16))
         ledger.fire(cid, "publish", actor=liaison, at=at(29, 9))
         ledger.fire(cid, "close" if n == 0 else "close_interim", actor=liaison, at=at(29, 10))
 
@@ -437,3 +438,30 @@ def test_every_store_gives_the_same_briefing(ledger_url: str) -> None:
     assert dict(b.handling_statuses) == {"closed": 1, "interim_closed": 1}
     assert b.substantiated_rate == 1.0
     assert "边督边改：责令整改2家，罚款0.7万元。" in briefing_markdown(b)
+
+
+def test_a_rounds_timeline_holds_its_events_and_deadlines_in_order(demo: Ledger) -> None:
+    """Each event of the round's history and each deadline's last day, in date order, as
+    an SVG chart and a table in a notebook."""
+    from inspection_flow import TimelineMark, round_timeline
+
+    timeline = round_timeline(demo, ROUND_ID)
+    events = [m for m in timeline.marks if m.kind == "event"]
+    deadlines = [m for m in timeline.marks if m.kind == "deadline"]
+    history = demo.history(ROUND_ID)
+    assert [m.name for m in events] == [e.name for e in history]
+    assert {m.name for m in deadlines} == {v.name for v in demo.deadlines(ROUND_ID)}
+    days = [m.day for m in timeline.marks]
+    assert days == sorted(days)
+    station_in = next(m for m in events if m.name == "station_in")
+    assert station_in == TimelineMark(dt.date(2023, 6, 26), "event", "station_in", "动员会·进驻")
+    html = timeline._repr_html_()
+    assert html.startswith("<svg")
+    assert "</svg>" in html
+    assert html.count("<circle") == len(timeline.marks)
+    assert "动员会·进驻" in html
+    assert "2023-06-26" in html
+    assert "| 2023-06-26 | 事件 | 动员会·进驻 |" in timeline._repr_markdown_()
+    assert repr(timeline).startswith(f"<RoundTimeline {ROUND_ID} ")
+    with pytest.raises(EntityNotFoundError):
+        round_timeline(demo, "no-such-round")

@@ -104,6 +104,7 @@ def _receiver(path: str, rulebook: str, barrier: Any, out: str) -> None:
     Path(out).write_text(json.dumps(numbers))
 
 
+@pytest.mark.slow
 def test_processes_receiving_at_once_never_share_a_number(tmp_path: Path) -> None:
     """Three processes receiving thirty calls at once give out 0001 to 0030, each once."""
     _open(tmp_path, "sqlite").close()

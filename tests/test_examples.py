@@ -26,7 +26,7 @@ EXPECTED = {
         "refused: 资阳区 has no jurisdiction over 赫山区",
         "case result due (result_due) → 2023-07-10",
         "overdue: YY-0002, YY-0003, YY-0004, YY-0005",
-        "hash chains: intact: 6 entities, 32 events",
+        "hash chains: intact: 6 entities, 33 events",
     ],
     "scheduler.py": [
         "two workers swept 2023-06-27 to 2023-08-31",

@@ -1548,6 +1548,7 @@ def test_rates_count_closed_cases_and_tasks_on_schedule(ledger: Ledger) -> None:
         "C-1", "record_finding", actor=OWNER, at=at("2023-07-01"), finding="unsubstantiated"
     )
     ledger.fire("C-1", "report_result", actor=OWNER, at=at("2023-07-02"), summary="不属实")
+    ledger.fire("C-1", "forward_result", actor=LIAISON, at=at("2023-07-02", 12))
     ledger.fire("C-1", "publish", actor=LIAISON, at=at("2023-07-03"))
     ledger.fire("C-1", "close", actor=LIAISON, at=at("2023-07-04"))
     ledger.fire("R", "end_station_in", actor=TEAM, at=at("2023-07-16", 18))

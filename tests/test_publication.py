@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from inspection_flow import (
     SHANGHAI,
     Actor,
+    AlertNotice,
     GuardError,
     InvalidTransitionError,
     Ledger,
@@ -102,6 +103,8 @@ def reported(ledger: Ledger, cid: str, day: str, status: str) -> None:
         summary="已责令停产整治",
         handling_status=status,
     )
+    # The city's liaison group sends it up to the team, whose results a list publishes.
+    ledger.fire(cid, "forward_result", actor=LIAISON, at=at(day, 12))
 
 
 def two_batches(ledger: Ledger) -> None:
@@ -250,6 +253,7 @@ def test_a_result_reported_again_is_published_again(ledger: Ledger) -> None:
     ledger.fire("C1", "return_for_rehandling", actor=TEAM, at=at("2023-07-07"), reason="群众不满意")
     ledger.fire("C1", "record_finding", actor=HESHAN, at=at("2023-07-09"), finding="属实")
     ledger.fire("C1", "report_result", actor=HESHAN, at=at("2023-07-10"), summary="已复查")
+    ledger.fire("C1", "forward_result", actor=LIAISON, at=at("2023-07-10", 12))
     publish_due = ledger.get("C1").deadlines["publish_due"]
     assert (publish_due.status, publish_due.last_day) == ("open", dt.date(2023, 7, 11))
     second = ledger.publish_list("R", 1, actor=LIAISON, at=at("2023-07-11"))
@@ -305,3 +309,40 @@ def test_awaiting_is_status_changed_since_last_published(
             current[cid] = "closed" if step == "close" else "interim_closed"
         awaiting = {s.entity_id for s in book.awaiting_publication("R")}
         assert (cid in awaiting) is (shown[cid] != current[cid]), (cid, steps)
+
+
+def test_a_restarted_publication_clock_alerts_once_per_start(ledger: Ledger) -> None:
+    """The stateful test's case C-2: a result not published in time is overdue once; the
+    case is returned for re-handling (no second alert for that clock, however late the
+    sweep) and reported again, which starts ``publish_due`` afresh, whose overdue alert is
+    then recorded once more, and once only.  (Re-handling has its own clock,
+    ``rehandling_due``, with alerts of its own.)"""
+
+    def publication(swept: list[AlertNotice]) -> list[tuple[str, str, str, dt.datetime]]:
+        return [
+            (n.entity_id, n.deadline, n.name, n.due_at)
+            for n in swept
+            if n.entity_id == "C2" and n.deadline == "publish_due"
+        ]
+
+    two_batches(ledger)
+    reported(ledger, "C2", "2023-07-05", "阶段性办结")
+    first = ledger.get("C2").deadlines["publish_due"]
+    swept = ledger.sweep(at("2023-08-04"))
+    assert publication(swept) == [("C2", "publish_due", "overdue", first.due_at)]
+    ledger.fire("C2", "return_for_rehandling", actor=TEAM, at=at("2023-08-04", 10), reason="退回")
+    assert publication(ledger.sweep(at("2023-09-03"))) == []
+    ledger.fire("C2", "record_finding", actor=ZIYANG, at=at("2023-09-04"), finding="属实")
+    ledger.fire("C2", "report_result", actor=ZIYANG, at=at("2023-09-05"), summary="已复查")
+    second = ledger.get("C2").deadlines["publish_due"]
+    assert (second.anchor, second.fired) == (at("2023-09-05").isoformat(), ())
+    assert second.due_at > first.due_at
+    swept = ledger.sweep(at("2023-10-05"))
+    assert publication(swept) == [("C2", "publish_due", "overdue", second.due_at)]
+    assert publication(ledger.sweep(at("2023-11-04"))) == []
+    alerts = [e for e in ledger.history("C2") if e.name == "alert"]
+    published = [[a[:2] for a in e.payload["alerts"] if a[0] == "publish_due"] for e in alerts]
+    assert [p for p in published if p] == [
+        [["publish_due", "escalation"]],
+        [["publish_due", "escalation"]],
+    ]

@@ -304,6 +304,7 @@ def _run_race(target: str, tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.slow
 def test_processes_sending_the_same_command_ids_at_once(target: str, tmp_path: Path) -> None:
     """Four processes sending the same command ids at once, creating and firing, on one
     entity and on their own: each gets the stored result or PayloadError, and each

@@ -81,7 +81,7 @@ def test_builtin_values_carry_source_and_confidence(name: str) -> None:
             for kind, steps in (("warnings", ladder.warnings), ("escalations", ladder.escalations))
             for step in steps
         }
-        | {"intake", "dispatch", "dispatch.report_day"}
+        | {"intake", "dispatch", "dispatch.report_day", "review"}
         | ({"acceptance"} if rb.acceptance_by else set())
         | ({"rulebook"} if name.startswith("central") else set())
     )

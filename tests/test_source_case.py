@@ -28,6 +28,7 @@ OTHER_ROUND = "HN-2023-2-CD"
 
 HESHAN = Actor("owner_unit", "430903", "赫山区")
 ZIYANG = Actor("owner_unit", "430902", "资阳区")
+ZIYANG_ACCEPTOR = Actor("accepting_unit", "430902", "资阳区生态环境分局")
 ANHUA = Actor("owner_unit", "430923", "安化县")
 TAOJIANG = Actor("owner_unit", "430922", "桃江县")
 YUANJIANG = Actor("owner_unit", "430981", "沅江市")
@@ -187,9 +188,12 @@ def replay() -> SourceCase:
     fire("YY-C02", "report_result", ZIYANG, at("2023-07-06"), summary="已完成清淤")
     fire("YY-C03", "report_result", ANHUA, at("2023-07-06"), summary="部分属实，已整改")
     fire("YY-C04", "report_result", TAOJIANG, at("2023-07-07"), summary="经核查不属实")
-    # Each published the day after its result, as the publication clock asks.
+    # Each published the day after its result, as the publication clock asks, once the
+    # city's liaison group has checked it and sent it up to the team.
     for cid, day in (("YY-C01", "2023-07-06"), ("YY-C02", "2023-07-07"), ("YY-C03", "2023-07-07")):
+        fire(cid, "forward_result", LIAISON, at(day, 9))
         fire(cid, "publish", LIAISON, at(day, 10), where="益阳日报")
+    fire("YY-C04", "forward_result", LIAISON, at("2023-07-08", 9))
     fire("YY-C04", "publish", LIAISON, at("2023-07-08", 10), where="益阳日报")
     for cid in ("YY-C01", "YY-C03", "YY-C04"):
         fire(cid, "close", LIAISON, at("2023-07-10"))
@@ -300,9 +304,20 @@ def replay() -> SourceCase:
     fire("YY-T01", "file", RECT_OFFICE, at("2024-01-30"))
     seen["rates 2024-02-01"] = ledger.rates(at("2024-02-01"), round_id=ROUND)
 
-    # The case accepted and closed (验收销号) after its interim closing.
+    # The case accepted and closed (验收销号): not while closed only for now (阶段性办结);
+    # once closed fully, reviewed by the district and the city, after its public notice.
+    case.refused(
+        "interim acceptance", lambda: fire("YY-C02", "apply_acceptance", ZIYANG, at("2023-09-20"))
+    )
+    fire("YY-C02", "close", LIAISON, at("2023-09-28"))
     fire("YY-C02", "apply_acceptance", ZIYANG, at("2023-10-10"))
-    fire("YY-C02", "accept", ACCEPTOR, at("2023-10-15"))
+    fire("YY-C02", "review_acceptance", ZIYANG_ACCEPTOR, at("2023-10-10", 15))
+    fire("YY-C02", "start_notice", ZIYANG, at("2023-10-11"), where="资阳区人民政府网站")
+    case.refused(
+        "acceptance in notice", lambda: fire("YY-C02", "accept", ACCEPTOR, at("2023-10-20"))
+    )
+    fire("YY-C02", "review_acceptance", ACCEPTOR, at("2023-10-20", 10))
+    fire("YY-C02", "accept", ACCEPTOR, ledger.get("YY-C02").deadlines["notice_ends"].due_at)
 
     # The medium-term and the long-term task, then the round closes and is archived.
     fire("YY-T02", "start", ZIYANG, at("2023-11-27"))
@@ -467,6 +482,33 @@ def test_the_four_findings(case: SourceCase) -> None:
         "fine",
         "case_filed",
     ]
+
+
+def test_each_result_went_up_through_the_city(case: SourceCase) -> None:
+    """Every result published reached the team through the city's liaison group."""
+    for cid in ("YY-C01", "YY-C02", "YY-C03", "YY-C04"):
+        names = [e.name for e in case.ledger.history(cid)]
+        assert names.index("report_result") < names.index("forward_result") < names.index("publish")
+        assert case.ledger.get(cid).data["result_level"] == "team"
+
+
+def test_the_case_was_accepted_only_after_full_closing_its_notice_and_reviews(
+    case: SourceCase,
+) -> None:
+    """YY-C02 was refused acceptance while closed only for now, and during its notice without
+    the city's review; it was accepted once both had happened."""
+    interim = case.seen["interim acceptance"]
+    assert isinstance(interim, GuardError)
+    assert interim.guard == "fully_closed"
+    early = case.seen["acceptance in notice"]
+    assert isinstance(early, GuardError)
+    assert early.guard == "acceptance_complete"
+    assert "runs until 2023-10-24 24:00" in early.reason
+    assert "city level (市级)" in early.reason
+    snap = case.ledger.get("YY-C02")
+    assert snap.state == "accepted"
+    assert [r["level"] for r in snap.data["acceptance_reviews"]] == ["county", "city"]
+    assert snap.deadlines["notice_ends"].status == "met"
 
 
 def test_split_and_shared_cases(case: SourceCase) -> None:

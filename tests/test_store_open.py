@@ -236,6 +236,7 @@ _READ_ARCHIVE = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_read_only_open_works_in_a_read_only_directory(archive: Path) -> None:
     """A WAL ledger in a read-only directory is read without creating or changing any file."""
     _make_ledger(archive / "ledger.db")
@@ -248,6 +249,7 @@ def test_read_only_open_works_in_a_read_only_directory(archive: Path) -> None:
     assert _files(archive) == before
 
 
+@pytest.mark.slow
 def test_unreadable_write_ahead_log_is_refused(archive: Path, tmp_path: Path) -> None:
     """Committed data in a -wal file unreadable in a read-only directory is refused, not skipped."""
     source = tmp_path / "ledger.db"
@@ -290,6 +292,7 @@ def test_reading_commands_write_nothing(
     assert _files(tmp_path) == before
 
 
+@pytest.mark.slow
 def test_reading_commands_work_on_a_read_only_archive(archive: Path) -> None:
     """status, verify (also --deep) and anchor read an archive in a read-only directory."""
     _make_ledger(archive / "ledger.db")

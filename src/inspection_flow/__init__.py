@@ -52,7 +52,14 @@ from .exceptions import (
 )
 
 if _typing.TYPE_CHECKING:
-    from ._briefing import briefing_docx, briefing_html, briefing_markdown
+    from ._briefing import (
+        RoundTimeline,
+        TimelineMark,
+        briefing_docx,
+        briefing_html,
+        briefing_markdown,
+        round_timeline,
+    )
     from ._builtin import (
         ACCOUNTABILITY,
         COMPLAINT,
@@ -124,6 +131,9 @@ _LAZY = {
     "briefing_docx": "._briefing",
     "briefing_html": "._briefing",
     "briefing_markdown": "._briefing",
+    "round_timeline": "._briefing",
+    "RoundTimeline": "._briefing",
+    "TimelineMark": "._briefing",
     "Briefing": "._ledger",
     "BriefingArea": "._ledger",
     "BriefingBatch": "._ledger",
@@ -263,6 +273,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "ROLES",
     "ROUND",
     "RepairReport",
+    "RoundTimeline",
     "RowProblem",
     "RuleError",
     "Rulebook",
@@ -278,6 +289,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "TableError",
     "TableImportError",
     "TamperError",
+    "TimelineMark",
     "Transition",
     "Unit",
     "UnitMismatchError",
@@ -296,6 +308,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order
     "register_derivation",
     "register_guard",
     "register_wording",
+    "round_timeline",
     "status_report",
     "wording",
 ]

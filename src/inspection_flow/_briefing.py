@@ -14,9 +14,17 @@ import decimal
 import html
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+import attrs
+
+from ._display import html_table, markdown_table
 from ._ledger.briefing import Briefing, BriefingItem
+from ._rules import SHANGHAI
 from .exceptions import MissingDependencyError
+
+if TYPE_CHECKING:
+    from ._ledger import Ledger
 
 __all__ = ["briefing_docx", "briefing_html", "briefing_markdown"]
 
@@ -530,3 +538,130 @@ def briefing_docx(b: Briefing, path: str | os.PathLike[str]) -> None:
                 ],
             )
     document.save(os.fspath(path))
+
+
+# -- a round's timeline --------------------------------------------------------------------
+
+
+@attrs.frozen
+class TimelineMark:
+    """One mark on a round's timeline: an event that happened or a deadline's last day.
+
+    Attributes:
+        day: the Asia/Shanghai day of the event, or the deadline's last day.
+        kind: ``event`` or ``deadline``.
+        name: the event's or deadline's name, e.g. ``station_in``, ``plan_due``.
+        label: its Chinese label, e.g. 进驻, 报送整改方案.
+        status: for a deadline, ``open``, ``met``, ``met_late`` or ``cancelled``; ``""``
+            for an event.
+    """
+
+    day: dt.date
+    kind: str
+    name: str
+    label: str
+    status: str = ""
+
+
+@attrs.frozen
+class RoundTimeline:
+    """A round's events and deadlines in date order, shown as a chart in a notebook.
+
+    Build it with :func:`round_timeline`; ``_repr_html_`` draws an inline SVG time axis
+    (events above it, deadlines below, an open deadline hollow) with a table of the marks.
+    """
+
+    round_id: str
+    name: str
+    marks: tuple[TimelineMark, ...]
+
+    def __repr__(self) -> str:
+        span = f"{self.marks[0].day}…{self.marks[-1].day}" if self.marks else "empty"
+        return f"<RoundTimeline {self.round_id} {self.name}: {len(self.marks)} marks, {span}>"
+
+    def svg(self) -> str:
+        """The timeline as an inline SVG element (CJK labels as text)."""
+        title = f"{self.name} 督察时间线"
+        if not self.marks:
+            return (
+                '<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1">'
+                f"<title>{html.escape(title)}</title></svg>"
+            )
+        first, last = self.marks[0].day, self.marks[-1].day
+        days = max(1, (last - first).days)
+        left, span, axis = 20, 720, 150
+        width, height = left + span + 120, 300
+        out = [
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
+            f'width="{width}" height="{height}" role="img" aria-label="{html.escape(title)}">',
+            f"<title>{html.escape(title)}</title>",
+            f'<line x1="{left}" y1="{axis}" x2="{left + span}" y2="{axis}" stroke="#333"/>',
+            f'<text x="{left}" y="{axis + 16}" font-size="10">{first.isoformat()}</text>',
+            f'<text x="{left + span}" y="{axis + 16}" font-size="10" text-anchor="end">'
+            f"{last.isoformat()}</text>",
+        ]
+        for i, mark in enumerate(self.marks):
+            x = left + round(span * (mark.day - first).days / days)
+            above = mark.kind == "event"
+            step = 18 * (i % 6)
+            y = axis - 30 - step if above else axis + 34 + step
+            colour = "#1f5fa8" if above else "#b8420f"
+            fill = "none" if mark.status == "open" else colour
+            text = f"{_md(mark.day)} {mark.label}"
+            out.append(
+                f'<line x1="{x}" y1="{axis}" x2="{x}" y2="{y}" stroke="{colour}" '
+                f'stroke-width="0.6"/>'
+                f'<circle cx="{x}" cy="{axis}" r="4" fill="{fill}" stroke="{colour}">'
+                f"<title>{html.escape(mark.day.isoformat())} {html.escape(mark.label)}"
+                f"{' ' + mark.status if mark.status else ''}</title></circle>"
+                f'<text x="{x + 3}" y="{y}" font-size="10" fill="{colour}">'
+                f"{html.escape(text)}</text>"
+            )
+        out.append("</svg>")
+        return "".join(out)
+
+    def _rows(self) -> list[tuple[str, str, str, str]]:
+        kinds = {"event": "事件", "deadline": "期限"}
+        return [(m.day.isoformat(), kinds[m.kind], m.label or m.name, m.status) for m in self.marks]
+
+    def _repr_html_(self) -> str:
+        return self.svg() + html_table(
+            f"{self.round_id} {self.name}", ("日期", "类型", "事项", "状态"), self._rows()
+        )
+
+    def _repr_markdown_(self) -> str:
+        return markdown_table(
+            f"{self.round_id} {self.name}", ("日期", "类型", "事项", "状态"), self._rows()
+        )
+
+
+def round_timeline(ledger: Ledger, round_id: str) -> RoundTimeline:
+    """Return the timeline of round ``round_id``: each event of its history and each of its
+    deadlines' last days, in date order (events before deadlines on the same day).
+
+    Raises:
+        EntityNotFoundError: no entity has that id.
+    """
+    snapshot = ledger.get(round_id)
+    lifecycle = ledger.lifecycle_of(snapshot)
+    marks: list[TimelineMark] = []
+    for event in ledger.history(round_id):
+        transition = lifecycle.transition(event.state_before, event.name)
+        label = transition.label_zh if transition is not None else ""
+        if not label and event.version == 1:
+            label = "建立"  # the creation of the round, which no transition names
+        day = event.at.astimezone(SHANGHAI).date()
+        marks.append(TimelineMark(day, "event", event.name, label or event.name))
+    for view in ledger.deadlines(round_id):
+        marks.append(
+            TimelineMark(
+                view.record.last_day,
+                "deadline",
+                view.name,
+                view.label_zh or view.name,
+                view.status,
+            )
+        )
+    marks.sort(key=lambda m: (m.day, m.kind != "event"))
+    name = str(snapshot.data.get("name", ""))
+    return RoundTimeline(round_id, name, tuple(marks))

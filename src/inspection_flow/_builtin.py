@@ -172,12 +172,120 @@ def _owners_mode(ctx: GuardContext) -> Mapping[str, Any]:
     return {"mode": "shared" if len(owners) > 1 else "single"}
 
 
+#: The review levels a rulebook names (``[review]``), in Chinese.
+LEVELS_ZH = {"county": "县级", "city": "市级", "province": "省级", "team": "督察组"}
+
+
+def actor_level(actor: Actor) -> str:
+    """The review level an actor acts at: ``team`` for the inspection team; otherwise its
+    area's level by the shape of its GB/T 2260 code (``430000`` a province, ``430900`` a
+    city, any other id a county-level area such as ``430921`` or ``430971``)."""
+    if actor.role == "inspection_team":
+        return "team"
+    code = actor.area
+    if len(code) == 6 and code.isdigit() and code.endswith("00"):
+        return "province" if code.endswith("0000") else "city"
+    return "county"
+
+
+def _level(level: str) -> str:
+    return f"the {level} level ({LEVELS_ZH.get(level, level)})"
+
+
+def _who(actor: Actor) -> str:
+    return f"{actor.name or actor.role} of {actor.area} acts at {_level(actor_level(actor))}"
+
+
+def _relay(ctx: GuardContext) -> tuple[str, ...]:
+    return tuple(ctx.ledger.rulebook_of(ctx.snapshot).review_levels)
+
+
+def result_level(levels: tuple[str, ...], data: Mapping[str, Any]) -> str:
+    """The level a reported result is with, awaiting its review: as the relay recorded
+    it, or, for a result reported before the relay was recorded, the first level above
+    the owner's."""
+    level = data.get("result_level")
+    return level if isinstance(level, str) and level in levels[1:] else levels[1]
+
+
+def _result_with_this_level(ctx: GuardContext) -> str | None:
+    """Only the level holding a result below the team forwards it or returns it."""
+    level = result_level(_relay(ctx), ctx.snapshot.data)
+    if level == "team":
+        return (
+            "the result has gone up to the inspection team (督察组) already; "
+            "the team returns it (return_for_rehandling)"
+        )
+    if actor_level(ctx.actor) != level:
+        return f"the result is with {_level(level)} for review; {_who(ctx.actor)}"
+    return None
+
+
+def _result_with_team(ctx: GuardContext) -> str | None:
+    """A reported result is returned by the team or published once it reached the team."""
+    if ctx.snapshot.state != "reported":
+        return None
+    level = result_level(_relay(ctx), ctx.snapshot.data)
+    if level != "team":
+        return (
+            f"the result is still with {_level(level)}, which forwards it up "
+            "(forward_result) or returns it to the owner (return_to_owner)"
+        )
+    return None
+
+
+def _fully_closed(ctx: GuardContext) -> str | None:
+    if ctx.snapshot.state == "interim_closed":
+        return (
+            "the case is closed only for now (阶段性办结); acceptance (验收销号) follows "
+            "full 办结: record close once it is handled fully, then apply"
+        )
+    return None
+
+
+def _acceptance_reviews(ctx: GuardContext) -> tuple[tuple[str, ...], list[str]]:
+    levels = tuple(ctx.ledger.rulebook_of(ctx.snapshot).acceptance_levels)
+    done = [str(r.get("level")) for r in ctx.snapshot.data.get("acceptance_reviews") or []]
+    return levels, [level for level in levels if level not in done]
+
+
+def _next_acceptance_review(ctx: GuardContext) -> str | None:
+    levels, missing = _acceptance_reviews(ctx)
+    if not missing:
+        named = ", ".join(levels) or "none"
+        return f"every review level the rulebook names ({named}) has reviewed it; accept it"
+    if actor_level(ctx.actor) != missing[0]:
+        return f"the next review is that of {_level(missing[0])}; {_who(ctx.actor)}"
+    return _same_unit(ctx, "applied_by", "applied for acceptance itself")
+
+
+def _acceptance_complete(ctx: GuardContext) -> str | None:
+    """What an acceptance still lacks: its public notice run to its end, and a review at
+    each level the rulebook names."""
+    lacking: list[str] = []
+    notice = ctx.snapshot.deadlines.get("notice_ends")
+    if notice is None or notice.status != "open":
+        lacking.append("the public notice (公示) has not run: start it (start_notice)")
+    elif ctx.at < notice.due_at:
+        lacking.append(f"the public notice (公示) runs until {notice.last_day.isoformat()} 24:00")
+    _, missing = _acceptance_reviews(ctx)
+    if missing:
+        shown_levels = ", ".join(_level(level) for level in missing)
+        lacking.append(f"no review yet by {shown_levels} (review_acceptance)")
+    return "; ".join(lacking) or None
+
+
 for _name, _guard in (
     ("finding_substantiated", _finding_substantiated),
     ("not_the_applicant", _not_the_applicant),
     ("not_the_claimant", _not_the_claimant),
     ("notice_elapsed", _notice_elapsed),
     ("all_tasks_closed", _all_tasks_closed),
+    ("result_with_this_level", _result_with_this_level),
+    ("result_with_team", _result_with_team),
+    ("fully_closed", _fully_closed),
+    ("next_acceptance_review", _next_acceptance_review),
+    ("acceptance_complete", _acceptance_complete),
     ("during_station_in", _during_station_in),
     ("acceptor_named", _acceptor_named),
 ):
@@ -251,6 +359,61 @@ def _milestone_met(ctx: GuardContext) -> Mapping[str, Any]:
             f"milestone {number} ({planned[number - 1]}) is recorded as met already",
         )
     return {"milestones_met": sorted([*met, number])}
+
+
+def _result_reported(ctx: GuardContext) -> Mapping[str, Any]:
+    """A result reported by its owner goes to the first level above the owner's."""
+    return {"result_level": _relay(ctx)[1]}
+
+
+def _result_forwarded(ctx: GuardContext) -> Mapping[str, Any]:
+    """A level forwards the result to the next one up (the guard checked it may)."""
+    levels = _relay(ctx)
+    level = result_level(levels, ctx.snapshot.data)
+    return {"result_level": levels[levels.index(level) + 1]}
+
+
+def _result_returned(ctx: GuardContext) -> Mapping[str, Any]:
+    """Returns are counted, with the level of the last one."""
+    return {
+        "returns": int(ctx.snapshot.data.get("returns", 0)) + 1,
+        "returned_at_level": actor_level(ctx.actor),
+    }
+
+
+def _acceptance_applied(ctx: GuardContext) -> Mapping[str, Any]:
+    """Each application for acceptance is reviewed afresh."""
+    return {"acceptance_reviews": []}
+
+
+def _acceptance_reviewed(ctx: GuardContext) -> Mapping[str, Any]:
+    _, missing = _acceptance_reviews(ctx)
+    reviews = list(ctx.snapshot.data.get("acceptance_reviews") or [])
+    return {"acceptance_reviews": [*reviews, {"level": missing[0], "by": ctx.actor.to_dict()}]}
+
+
+#: What a reopened case keeps of each earlier result, besides its events.
+_RESULT_KEYS = ("finding", "result_summary", "handling_status", "dispositions")
+
+
+def _case_reopened(ctx: GuardContext) -> Mapping[str, Any]:
+    """A reopened case (反弹) counts its reopenings and keeps each earlier result."""
+    data = ctx.snapshot.data
+    earlier = {key: data[key] for key in _RESULT_KEYS if key in data}
+    earlier["state"] = ctx.snapshot.state
+    earlier["until"] = ctx.at.isoformat()
+    return {
+        "reopened": int(data.get("reopened", 0)) + 1,
+        "earlier_results": [*(data.get("earlier_results") or []), earlier],
+    }
+
+
+register_derivation("result_reported", _result_reported)
+register_derivation("result_forwarded", _result_forwarded)
+register_derivation("result_returned", _result_returned)
+register_derivation("acceptance_applied", _acceptance_applied)
+register_derivation("acceptance_reviewed", _acceptance_reviewed)
+register_derivation("case_reopened", _case_reopened)
 
 
 def _more_milestones(ctx: GuardContext) -> Mapping[str, Any]:
@@ -697,12 +860,15 @@ COMPLAINT = Lifecycle(
         State("investigating", "调查核实", "investigating"),
         State("verified", "已核实", "finding recorded"),
         State("rectifying", "正在整改", "rectifying"),
+        State("reopened", "反弹重办", "reopened"),
         State("reported", "办理情况已反馈", "result reported"),
         State("published", "已公开", "published"),
         State("interim_closed", "阶段性办结", "interim closed", counts_as="closed"),
         State("closed", "已办结", "closed", counts_as="closed"),
         State("under_acceptance", "验收中", "under acceptance", counts_as="closed"),
-        State("accepted", "已验收销号", "accepted and closed", terminal=True, counts_as="closed"),
+        State("public_notice", "销号公示", "public notice", counts_as="closed"),
+        # Not terminal: a problem that comes back (反弹) reopens even an accepted case.
+        State("accepted", "已验收销号", "accepted and closed", counts_as="closed"),
     ),
     transitions=(
         _t(
@@ -782,7 +948,7 @@ COMPLAINT = Lifecycle(
         ),
         _t(
             "start_investigation",
-            "assigned",
+            ("assigned", "reopened"),
             "investigating",
             OWNER,
             "调查核实",
@@ -840,6 +1006,36 @@ COMPLAINT = Lifecycle(
                 ("handling_status", "handling_status"),
                 *((name, name) for name, _, _ in OUTCOMES),
             ),
+            derive="result_reported",
+        ),
+        _t(
+            "forward_result",
+            "reported",
+            None,
+            LIAISON | OFFICE,
+            "审核上报",
+            "forward result",
+            # The level holding the result sends it one level up the rulebook's relay
+            # ([review] levels), county → city → team.
+            fields=(Field("opinion", "str", required=False, label_zh="审核意见"),),
+            guards=("result_with_this_level",),
+            records=(),
+            records_actor="forwarded_by",
+            derive="result_forwarded",
+        ),
+        _t(
+            "return_to_owner",
+            "reported",
+            "investigating",
+            LIAISON | OFFICE,
+            "审核退回重办",
+            "return to owner",
+            # A level below the team returns the owner's result before it goes up; the
+            # result's deadline runs on (result_due reopens, its day unchanged).
+            fields=(Field("reason", "str", label_zh="退回原因"),),
+            guards=("result_with_this_level",),
+            records_actor="returned_by",
+            derive="result_returned",
         ),
         _t(
             "publish",
@@ -849,6 +1045,7 @@ COMPLAINT = Lifecycle(
             "公开办理结果",
             "publish",
             fields=_PUBLISHED_IN,
+            guards=("result_with_team",),
             records=_PUBLISHED_RECORDS,
             derive="as_published",
         ),
@@ -857,7 +1054,7 @@ COMPLAINT = Lifecycle(
             # A case whose 办理状态 changed after its list went out is published again in
             # a later list (同时将第X批交办信访件……办理情况予以公开); an accepted case is
             # final and is not.
-            ("published", "interim_closed", "closed", "under_acceptance"),
+            ("published", "interim_closed", "closed", "under_acceptance", "public_notice"),
             None,
             LIAISON,
             "再次公开办理情况",
@@ -873,7 +1070,12 @@ COMPLAINT = Lifecycle(
             TEAM,
             "退回重办",
             "return for re-handling",
+            # The team returns a result that has come up to it; re-handling gets a
+            # deadline of its own (rehandling_due).
             fields=(Field("reason", "str"),),
+            guards=("result_with_team",),
+            records_actor="returned_by",
+            derive="result_returned",
         ),
         _t(
             "close_interim",
@@ -895,30 +1097,81 @@ COMPLAINT = Lifecycle(
         ),
         _t(
             "apply_acceptance",
+            # From an interim closing too, where the guard says what is missing.
             ("closed", "interim_closed"),
             "under_acceptance",
             OWNER,
             "申请验收",
             "apply for acceptance",
+            guards=("fully_closed",),
             records_actor="applied_by",
+            derive="acceptance_applied",
+        ),
+        _t(
+            "start_notice",
+            "under_acceptance",
+            "public_notice",
+            OWNER | ACCEPTOR | LIAISON | RECT_OFFICE,
+            "销号公示",
+            "start public notice",
+            fields=(Field("where", "str", required=False, label_zh="公示渠道"),),
+        ),
+        _t(
+            "review_acceptance",
+            ("under_acceptance", "public_notice"),
+            None,
+            ACCEPTOR | LIAISON | OFFICE | RECT_OFFICE | TEAM,
+            "审核验收",
+            "review acceptance",
+            # One review per level the rulebook names ([review] acceptance), in order.
+            fields=(Field("opinion", "str", required=False, label_zh="审核意见"),),
+            guards=("next_acceptance_review",),
+            records=(),
+            derive="acceptance_reviewed",
         ),
         _t(
             "accept",
-            "under_acceptance",
+            "public_notice",
             "accepted",
             ACCEPTOR,
             "验收销号",
             "accept and close",
-            guards=("not_the_applicant",),
+            guards=("not_the_applicant", "acceptance_complete"),
         ),
         _t(
             "reject_acceptance",
-            "under_acceptance",
+            ("under_acceptance", "public_notice"),
             "rectifying",
             ACCEPTOR,
             "验收不通过",
             "reject acceptance",
             fields=(Field("reason", "str"),),
+        ),
+        _t(
+            "object",
+            "public_notice",
+            "rectifying",
+            frozenset({"public"}) | LIAISON | RECT_OFFICE | TEAM,
+            "公示异议",
+            "object",
+            fields=(Field("reason", "str"),),
+        ),
+        _t(
+            "reopen",
+            ("closed", "under_acceptance", "public_notice", "accepted"),
+            "reopened",
+            TEAM | LIAISON | OFFICE | RECT_OFFICE,
+            "反弹重办",
+            "reopen",
+            # The problem came back: the case is handled again, its earlier result kept
+            # in its events and in earlier_results.
+            fields=(
+                Field("reason", "str", label_zh="反弹情况"),
+                Field("new_complaint", "str", required=False, label_zh="反映反弹的举报件"),
+            ),
+            records=(("reason", "reopen_reason"), ("new_complaint", "reopened_by_complaint")),
+            records_actor="reopened_by",
+            derive="case_reopened",
         ),
         _t(
             "mark_key",
@@ -930,6 +1183,7 @@ COMPLAINT = Lifecycle(
                 "investigating",
                 "verified",
                 "rectifying",
+                "reopened",
             ),
             None,
             TEAM,
@@ -938,7 +1192,15 @@ COMPLAINT = Lifecycle(
             marks={"key_case": True},
         ),
         *_clock_events(
-            ("handed_over", "assigned", "investigating", "verified", "rectifying", "reported"),
+            (
+                "handed_over",
+                "assigned",
+                "investigating",
+                "verified",
+                "rectifying",
+                "reported",
+                "reopened",
+            ),
             CLOCK_KEEPERS,
         ),
     ),
@@ -951,6 +1213,37 @@ COMPLAINT = Lifecycle(
             frozenset({"split", "mark_duplicate"}),
             label_zh="办理结果反馈",
             label_en="case result due",
+            reopened_by=frozenset({"return_to_owner"}),
+        ),
+        # A result the team returns, and a case reopened (反弹), are handled again in the
+        # time the rulebook gives a case (case_result), from the return or the reopening.
+        DeadlineBinding(
+            "rehandling_due",
+            "case_result",
+            "return_for_rehandling",
+            frozenset({"report_result"}),
+            label_zh="退回重办结果反馈",
+            label_en="re-handled result due",
+            reopened_by=frozenset({"return_to_owner"}),
+        ),
+        DeadlineBinding(
+            "reopened_due",
+            "case_result",
+            "reopen",
+            frozenset({"report_result"}),
+            label_zh="反弹重办结果反馈",
+            label_en="reopened case result due",
+            reopened_by=frozenset({"return_to_owner"}),
+        ),
+        DeadlineBinding(
+            "notice_ends",
+            "public_notice",
+            "start_notice",
+            frozenset({"accept"}),
+            frozenset({"object", "reject_acceptance", "reopen"}),
+            label_zh="销号公示期满",
+            label_en="end of public notice",
+            kind="period",
         ),
         # Counted from the result: a list publishes results, so its clock cannot run out
         # before the result is due (it did when it counted from the hand-over).  A result

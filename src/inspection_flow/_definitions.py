@@ -171,7 +171,8 @@ class DeadlineBinding:
             ``"period"`` for the end of a span (station-in, public notice), which is never
             overdue and never counted among due items.
         reopened_by: events that open a met deadline again, its stored day unchanged
-            (a task sent back to rectification after its completion was claimed).
+            (a task sent back to rectification after its completion was claimed); of
+            several deadlines one event may reopen, it reopens the one met last.
         rule_optional: a rulebook may leave the rule out (a rulebook written before the
             deadline existed); the event that starts it must then give ``date_field``.
     """

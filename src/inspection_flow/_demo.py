@@ -291,6 +291,8 @@ def build_demo(
                 handling_status="closed" if finding == "unsubstantiated" else "interim_closed",
                 **outcomes,
             )
+            # The city's liaison group checks the county's result and sends it up.
+            ledger.fire(cid, "forward_result", actor=LIAISON, at=t + dt.timedelta(hours=1))
             t += dt.timedelta(days=rng.randint(1, 3))
             ledger.fire(cid, "publish", actor=LIAISON, at=t, where="益阳日报、益阳市人民政府网")
             if rng.random() < 0.55:

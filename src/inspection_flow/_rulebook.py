@@ -62,6 +62,7 @@ BUILTIN_RULEBOOKS = (
 
 _TOP_KEYS = {
     "rulebook",
+    "review",
     "recording",
     "intake",
     "deadlines",
@@ -112,6 +113,13 @@ _DISPATCH_KEYS = {
     "report_source",
     "report_confidence",
 }
+_REVIEW_KEYS = {"levels", "acceptance", "source", "confidence"}
+#: The review levels a rulebook may name (``[review]``): the owner's own county, the city,
+#: the province (a central round's 省级协调联络组) and the inspection team.
+REVIEW_LEVELS = ("county", "city", "province", "team")
+#: A complaint's result goes from its owner straight to the team unless the rulebook
+#: names the levels between; no acceptance review is required unless it names some.
+DEFAULT_RELAY = ("county", "team")
 _ACCEPTANCE_KEYS = {"by", "source", "confidence"}
 #: Who may accept a rectification task (``[acceptance] by``): a unit of a higher level
 #: than the task's areas, or the task's lead unit (牵头单位), the leading industry
@@ -246,6 +254,11 @@ class Rulebook:
             day as YYYYMMDD) and ``{seq}`` (the day's sequence, e.g. ``{seq:04d}``);
             ``""``, the default, gives no numbers.
         channel_letters: the letter of each channel in an acceptance number.
+        review_levels: the levels a complaint's result goes up through (``[review]
+            levels``), from the owner's to the team's, e.g. ``("county", "city",
+            "team")``: each level below the team forwards it or returns it (退回重办).
+        acceptance_levels: the levels that review a case's acceptance (``[review]
+            acceptance``), in order, e.g. ``("county", "city")`` (区级验收, 市级复核).
         area_aliases: other ids of the areas (``[areas.<code>] aliases``), each mapped
             to its area's code; entities recorded under an alias count as that area's.
         acceptance_by: who may verify and accept a rectification task (``[acceptance]
@@ -296,6 +309,8 @@ class Rulebook:
         converter=_read_only, factory=lambda: dict(CHANNEL_LETTERS)
     )
     dispatch_report_day: int | Literal["last"] = "last"
+    review_levels: tuple[str, ...] = DEFAULT_RELAY
+    acceptance_levels: tuple[str, ...] = ()
     acceptance_by: tuple[str, ...] = ()
     regime: str = ""
     effective_from: dt.date | None = None
@@ -352,6 +367,9 @@ class Rulebook:
                 *ladder.escalations,
             )
             return ", ".join(_step_words(step, lang) for step in steps)
+        if head == "review":
+            accepting = ", ".join(self.acceptance_levels) or "none"
+            return f"levels {' → '.join(self.review_levels)}; acceptance {accepting}"
         if key == "dispatch.report_day":
             return str(self.dispatch_report_day)
         if head == "dispatch":
@@ -848,6 +866,7 @@ class _Parser:
             except InspectionFlowError as exc:
                 raise self.fail("recording.backdate_limit", str(exc)) from exc
             self.note("recording.backdate_limit", value)
+        review_levels, acceptance_levels = self.review(self.table(data, "review"))
         lifecycles = self.lifecycles(data, roles)
         for lc in lifecycles.values():
             for b in lc.deadlines:
@@ -878,8 +897,43 @@ class _Parser:
             effective_until=effective_until,
             regimes=regimes,
             dispatch_report_day=report_day,
+            review_levels=review_levels,
+            acceptance_levels=acceptance_levels,
             acceptance_by=acceptance_by,
         )
+
+    def review(self, t: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Read ``[review] levels`` (the relay of a result, ending with the team) and
+        ``acceptance`` (the levels reviewing an acceptance, in order)."""
+        self.known_keys(t, "review", _REVIEW_KEYS)
+        if t:
+            self.note("review", t)
+        levels = self.levels(t, "levels", DEFAULT_RELAY)
+        if len(levels) < 2 or levels[-1] != "team":
+            raise self.fail(
+                "review.levels",
+                'must go from the owner\'s level up to the team, e.g. ["county", "city", "team"]',
+            )
+        return levels, self.levels(t, "acceptance", ())
+
+    def levels(self, t: Mapping[str, Any], key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        given = t.get(key, list(default))
+        if not isinstance(given, list) or not all(isinstance(v, str) for v in given):
+            raise self.fail(f"review.{key}", 'must be a list of levels, e.g. ["county", "city"]')
+        for level in given:
+            if level not in REVIEW_LEVELS:
+                raise self.fail(
+                    f"review.{key}",
+                    f"unknown level {level!r}; known: {', '.join(REVIEW_LEVELS)}",
+                )
+        if len(set(given)) != len(given):
+            raise self.fail(f"review.{key}", "names a level twice")
+        ranks = [REVIEW_LEVELS.index(level) for level in given]
+        if ranks != sorted(ranks):
+            raise self.fail(
+                f"review.{key}", f"list the levels from the lowest up: {', '.join(REVIEW_LEVELS)}"
+            )
+        return tuple(given)
 
     def acceptance(self, t: Mapping[str, Any]) -> tuple[str, ...]:
         """Who may accept a rectification task: ``[acceptance] by``, from :data:`ACCEPTORS`."""

@@ -515,21 +515,32 @@ class _Engine(_Deadlines):
                 ends.pop(b.name, None)
                 deadlines[b.name] = self._start(snap.entity_id, b, rb, at, payload)
         if snap.deadlines:
-            for b in lc.deadlines_reopened_by(event):
-                record = snap.deadlines.get(b.name)
-                if (
-                    record is not None
-                    and record.status in ("met", "met_late")
-                    and b.name not in deadlines
-                ):
-                    ends[b.name] = ("open", None)
-                    deadlines[b.name] = record.ended("open", None)
+            reopened = [
+                (b.name, record)
+                for b in lc.deadlines_reopened_by(event)
+                if (record := snap.deadlines.get(b.name)) is not None
+                and record.status in ("met", "met_late")
+                and b.name not in deadlines
+            ]
+            # Of several deadlines an event may reopen (a case's first result and its
+            # re-handling after a return), it reopens the one met last: the one the fact
+            # it sends back had met.
+            if len(reopened) > 1:
+                last = max(r.ended_at or at for _, r in reopened)
+                reopened = [(n, r) for n, r in reopened if (r.ended_at or at) == last]
+            for name, record in reopened:
+                ends[name] = ("open", None)
+                deadlines[name] = record.ended("open", None)
         if new_state in lc.terminal_states:
             setters["terminal"] = True
             for name, record in snap.deadlines.items():
                 if record.status == "open" and name not in deadlines:
                     ends[name] = ("cancelled", iso(at))
                     deadlines[name] = record.ended("cancelled", at)
+        elif snap.terminal:
+            # Recorded in a state an earlier definition made final (a case accepted and
+            # closed), and leaving it now (reopened): the entity is live again.
+            setters["terminal"] = False
         # Batch numbers and deadlines started together (a day's batch, its hand-over):
         # many cases set the same fields and start the same shared records, so they share
         # one (immutable) effects mapping and deadline mapping.

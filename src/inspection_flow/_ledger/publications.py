@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._areas import Actor
-from .._builtin import handling_status
+from .._builtin import handling_status, result_level
 from .._checks import check_id
 from .._definitions import CREATE, Transition, check_payload
 from .._records import Commit, Snapshot
+from .._rulebook import DEFAULT_RELAY
 from .._rules import SHANGHAI, as_instant
 from ..exceptions import GuardError, PayloadError
 from .inputs import _check_actor, _id_in_use
@@ -23,18 +24,19 @@ _PUBLISH_LIST = "publish_list"
 _REPUBLISHABLE = frozenset({"published", "interim_closed", "closed", "under_acceptance"})
 
 
-def awaits_publication(snap: Snapshot) -> bool:
+def awaits_publication(snap: Snapshot, relay: tuple[str, ...] = DEFAULT_RELAY) -> bool:
     """Whether a complaint's result awaits publication, or publication again.
 
     A reported result awaits its first publication (or, reported again after re-handling,
-    its next); a published case whose 办理状态 has changed since (阶段性办结 → 已办结)
-    awaits publication again.  A case published before publications recorded its status
-    is taken as published as it stands.
+    its next) once it has gone up the relay ``relay`` (the rulebook's ``[review]
+    levels``) to the team; a published case whose 办理状态 has changed since (阶段性办结 →
+    已办结) awaits publication again.  A case published before publications recorded its
+    status is taken as published as it stands.
     """
     if snap.kind != "complaint":
         return False
     if snap.state == "reported":
-        return True
+        return result_level(relay, snap.data) == "team"
     if snap.state not in _REPUBLISHABLE or "published_status" not in snap.data:
         return False
     return bool(handling_status(snap.state, snap.data) != snap.data["published_status"])
@@ -74,7 +76,7 @@ class _Publications(_Tasks):
             (
                 s
                 for s in self.store.find(kind="complaint", round_id=round_id)
-                if awaits_publication(s)
+                if awaits_publication(s, tuple(self.rulebook_of(s).review_levels))
             ),
             key=lambda s: (s.batch or 0, s.entity_id),
         )
@@ -158,8 +160,8 @@ class _Publications(_Tasks):
                         _PUBLISH_LIST,
                         "cases",
                         f"{case_id} ({state}) awaits no publication in round {round_id}: "
-                        "only a reported result, or a published case whose 办理状态 changed "
-                        "since, is listed",
+                        "only a reported result that has gone up to the team, or a published "
+                        "case whose 办理状态 changed since, is listed",
                     )
                 chosen.append(found)
         if not chosen:
@@ -168,7 +170,7 @@ class _Publications(_Tasks):
                 _PUBLISH_LIST,
                 "results_reported",
                 f"no result of batch {batch} or before awaits publication; publish once "
-                "results are reported",
+                "results are reported and forwarded up to the team (forward_result)",
             )
         number = len(self.store.find(kind="publication", round_id=round_id)) + 1
         pub_id = publication_id or f"{round_id}/publication-{number}"
