@@ -289,6 +289,7 @@ def _worker(url: str, barrier: Barrier, case: str, out: str) -> None:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_two_workers_one_key_one_event(pg_schema_url: str, tmp_path: Path) -> None:
     """Two instances of the service on one PostgreSQL ledger, sent the same Idempotency-Key

@@ -13,6 +13,7 @@ from examples import scheduler
 from inspection_flow import Ledger
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_two_workers_deliver_each_alert_once(pg_schema_url: str, tmp_path: Path) -> None:
     """Every alert the ledger recorded was delivered by exactly one worker, and none that
