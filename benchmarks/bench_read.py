@@ -32,6 +32,7 @@ cache directory (``--cache``, default a temporary directory deleted at the end).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import gc
 import os
@@ -241,7 +242,8 @@ def part_status(cache: Path, sizes: Sequence[int], runs: int) -> dict[str, bool]
     print(f"(s) inspection-flow status, each run a new process; load average {load()}")
     for cases in sizes:
         path = ledger_file(cache, cases)
-        events = sqlite3.connect(path).execute("select count(*) from if_events").fetchone()[0]
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            events = conn.execute("select count(*) from if_events").fetchone()[0]
         print(f"    {cases:,} cases, {events:,} events, file {path.stat().st_size / 1e6:,.0f} MB")
         base = [sys.executable, "-c", _WRAPPER, "status", str(path), "--as-of", AS_OF.isoformat()]
         plain: list[tuple[float, float]] = []
@@ -324,7 +326,7 @@ def part_verify(cache: Path, cases: int, runs: int) -> dict[str, bool]:
     # Repair: damage every tenth projection row on a copy, then rewrite them.
     copy = cache / f"repair-{cases}.db"
     shutil.copyfile(path, copy)
-    with sqlite3.connect(copy) as conn:
+    with contextlib.closing(sqlite3.connect(copy)) as conn, conn:
         damaged = conn.execute(
             "update if_entities set state = 'tampered' where rowid % 10 = 0"
         ).rowcount

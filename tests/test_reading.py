@@ -267,6 +267,7 @@ def test_repair_rewrites_in_batches(
 ) -> None:
     """repair rewrites every drifted row, a batch of entities per transaction, and the
     ledger verifies deep afterwards."""
+    import contextlib
     import shutil
     import sqlite3
 
@@ -274,7 +275,7 @@ def test_repair_rewrites_in_batches(
 
     copy = tmp_path / "damaged.db"
     shutil.copyfile(demo_file, copy)
-    with sqlite3.connect(copy) as conn:
+    with contextlib.closing(sqlite3.connect(copy)) as conn, conn:
         damaged = conn.execute(
             "update if_entities set state = 'tampered' where rowid % 7 = 0"
         ).rowcount
