@@ -17,7 +17,7 @@ from .._records import (
     Snapshot,
 )
 from .._rulebook import Rulebook, regime_in_force
-from .._rules import SHANGHAI
+from .._rules import as_instant
 from ..exceptions import (
     GuardError,
     PayloadError,
@@ -116,7 +116,8 @@ class _Rounds(_Sweep):
         if rb.regimes and isinstance(at, dt.datetime) and at.tzinfo is not None:
             # A generic rulebook (``central``): the round's date chooses the regime, which
             # the round then names; a naive ``at`` is refused below, as for any command.
-            rb = regime_in_force(rb, at.astimezone(SHANGHAI).date(), self._rulebook_named)
+            # as_instant refuses an instant outside the calendar's years before it is used.
+            rb = regime_in_force(rb, as_instant(at, "at").date(), self._rulebook_named)
         if parent_round is not None:
             self.get(parent_round)
         elif round_type != "routine":
