@@ -618,6 +618,24 @@ def _decode_snapshot(entity_id: str, version: Any, text: Any) -> Snapshot:
         ) from exc
 
 
+# The JSON of effects mappings written lately, by the mapping's id, with the mapping:
+# the many cases of one hand-over or of one command in a batch share one (immutable)
+# effects mapping.
+_EFFECTS_JSON: dict[int, tuple[Mapping[str, Any], str]] = {}
+
+
+def _effects_json(event: Event) -> str:
+    effects = event.effects
+    known = _EFFECTS_JSON.get(id(effects))
+    if known is not None and known[0] is effects:
+        return known[1]
+    text = _json(dict(effects), event.entity_id, event.version, "effects")
+    if len(_EFFECTS_JSON) >= 4096:
+        _EFFECTS_JSON.clear()
+    _EFFECTS_JSON[id(effects)] = (effects, text)
+    return text
+
+
 def _event_row(event: Event) -> dict[str, Any]:
     return {
         "entity_id": event.entity_id,
@@ -629,7 +647,7 @@ def _event_row(event: Event) -> dict[str, Any]:
         "actor_area": event.actor.area,
         "actor_name": event.actor.name,
         "payload": _json(dict(event.payload), event.entity_id, event.version, "payload"),
-        "effects": _json(dict(event.effects), event.entity_id, event.version, "effects"),
+        "effects": _effects_json(event),
         "state_before": event.state_before,
         "state_after": event.state_after,
         "command_id": event.command_id,
