@@ -202,3 +202,12 @@ def test_a_streamed_hand_over_restores_the_collector(tmp_path: Path) -> None:
     assert handed.case_ids == ("C1",)
     assert gc.isenabled()
     ledger.close()
+
+
+@pytest.mark.usefixtures("collector_enabled")
+def test_verify_and_repair_restore_the_collector(ledger: Ledger) -> None:
+    receive(ledger, "C1")
+    assert ledger.verify().ok
+    assert gc.isenabled()
+    ledger.repair()
+    assert gc.isenabled()
