@@ -338,12 +338,21 @@ class _Base:
             # The block's commands stay alive until it ends: the collector would walk
             # them over and over for nothing (see _collector).
             with collector_paused():
-                with self.store.holding_reads():
-                    yield self
-                commits = self._pending_commits
-                self._pending = None
-                if commits:
-                    self.store.append_batch(commits)
+                try:
+                    with self.store.holding_reads():
+                        yield self
+                    commits = self._pending_commits
+                    self._pending = None
+                    if commits:
+                        self.store.append_batch(commits)
+                finally:
+                    # Freed by reference counting before the collector runs again, so
+                    # that its first collection does not walk the whole block.
+                    commits = []
+                    self._pending = None
+                    self._pending_commits = []
+                    self._pending_commands = {}
+                    self._reads = {}
         finally:
             self._pending = None
             self._pending_commits = []
