@@ -241,6 +241,8 @@ _UPDATE_ENTITY = sa.update(_entities).where(
     _entities.c.entity_id == sa.bindparam("b_entity_id"),
     _entities.c.version == sa.bindparam("b_expected"),
 )
+#: A projection row rewritten whole, whatever version it holds (a repair).
+_REWRITE_ENTITY = sa.update(_entities).where(_entities.c.entity_id == sa.bindparam("b_entity_id"))
 _DELETE_AREAS = sa.delete(_entity_areas).where(
     _entity_areas.c.entity_id == sa.bindparam("b_entity_id")
 )
@@ -2229,13 +2231,65 @@ class SQLStore(EventStore):
                 )
                 for row in conn.execute(query):
                     histories.setdefault(row.entity_id, []).append(_decode_event(row))
-                for entity_id in chunk:
-                    snapshot = replay(histories.get(entity_id, []))
-                    if snapshot is None:
-                        continue
-                    commands += self._rewrite_in(conn, snapshot, histories[entity_id])
-                    repaired.append(entity_id)
+                rebuilt = [
+                    (snapshot, histories[entity_id])
+                    for entity_id in chunk
+                    if (snapshot := replay(histories.get(entity_id, []))) is not None
+                ]
+                commands += self._rewrite_many(conn, rebuilt)
+                repaired += [snapshot.entity_id for snapshot, _ in rebuilt]
         return RepairReport(tuple(repaired), commands, unrepairable)
+
+    def _rewrite_many(
+        self, conn: sa.Connection, rebuilt: Sequence[tuple[Snapshot, list[Event]]]
+    ) -> int:
+        """Rewrite the projection rows and areas of many entities with one statement per
+        table, in ``conn``'s transaction; their command records as :meth:`_rewrite_in`
+        does; return how many command records were restored."""
+        if not rebuilt:
+            return 0
+        ids = [snapshot.entity_id for snapshot, _ in rebuilt]
+        present: set[str] = set()
+        for k in range(0, len(ids), _MANY):
+            present.update(
+                conn.execute(
+                    sa.select(_entities.c.entity_id).where(
+                        _entities.c.entity_id.in_(ids[k : k + _MANY])
+                    )
+                ).scalars()
+            )
+        rows = {snapshot.entity_id: _projection(snapshot) for snapshot, _ in rebuilt}
+        updates = [{"b_entity_id": i, **row} for i, row in rows.items() if i in present]
+        if updates:
+            conn.execute(_REWRITE_ENTITY, updates)
+        inserts = [{"entity_id": i, **row} for i, row in rows.items() if i not in present]
+        if inserts:
+            conn.execute(_INSERT_ENTITY, inserts)
+        for k in range(0, len(ids), _MANY):
+            conn.execute(
+                sa.delete(_entity_areas).where(_entity_areas.c.entity_id.in_(ids[k : k + _MANY]))
+            )
+        areas = [
+            {"entity_id": snapshot.entity_id, "area": a}
+            for snapshot, _ in rebuilt
+            for a in sorted(set(snapshot.areas))
+        ]
+        if areas:
+            conn.execute(_INSERT_AREAS, areas)
+        # Command records: an entity whose events carry command ids takes the careful
+        # path; the others only lose any record that names them.
+        restored = 0
+        plain: list[str] = []
+        for snapshot, history in rebuilt:
+            if any(e.command_id is not None for e in history):
+                restored += self._restore_commands(conn, snapshot.entity_id, history)
+            else:
+                plain.append(snapshot.entity_id)
+        for k in range(0, len(plain), _MANY):
+            conn.execute(
+                sa.delete(_commands).where(_commands.c.entity_id.in_(plain[k : k + _MANY]))
+            )
+        return restored
 
     def _rewrite_projection(self, snapshot: Snapshot) -> int:
         with self._writing() as conn:
@@ -2253,6 +2307,12 @@ class SQLStore(EventStore):
                 sa.update(_entities).where(_entities.c.entity_id == entity_id).values(**values)
             )
         self._write_areas(conn, snapshot, replace=True)
+        return self._restore_commands(conn, entity_id, history)
+
+    @staticmethod
+    def _restore_commands(conn: sa.Connection, entity_id: str, history: list[Event]) -> int:
+        """Make the command records of ``entity_id`` those its events carry; return how
+        many were restored."""
         carried: dict[str, list[int]] = {}
         for event in history:
             if event.command_id is not None:
