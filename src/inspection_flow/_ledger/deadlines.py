@@ -56,7 +56,10 @@ class _Deadlines(_Base):
         Raises:
             EntityNotFoundError: no such entity.
         """
-        snap = self.get(entity_id)
+        return self._deadline_views(self.get(entity_id))
+
+    def _deadline_views(self, snap: Snapshot) -> list[DeadlineView]:
+        """:meth:`deadlines` of an entity whose snapshot is at hand."""
         lc = self.lifecycle_of(snap)
         rb = self.rulebook_of(snap)
         labels = {b.name: (b.label_zh or b.name, b.label_en or b.name) for b in lc.deadlines}
