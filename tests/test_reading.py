@@ -14,8 +14,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inspection_flow import SHANGHAI, Ledger, MemoryStore, PayloadError, Snapshot, status_report
+from inspection_flow import (
+    SHANGHAI,
+    Actor,
+    Ledger,
+    MemoryStore,
+    PayloadError,
+    Snapshot,
+    status_report,
+)
 from inspection_flow._demo import ROUND_ID, build_demo
+from inspection_flow._report import _CASE_FIELDS
 from inspection_flow.testing import create_commit, deadline, next_commit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -312,3 +321,36 @@ def test_a_view_on_the_live_store_writes_nothing(demo_file: Path, tmp_path: Path
         assert ledger.store.calendar_years() == []
         # No lease was taken: the ledger's own sweep finds every alert due.
         assert ledger.sweep(latest + dt.timedelta(days=400))
+
+
+def test_a_report_counts_an_entity_of_several_areas_under_each(ledger_url: str) -> None:
+    """Within a report's counts taken together, a case shared by two counties counts under
+    each, and every count by a column equals the store's own count."""
+    office = Actor("leading_office", "430000", "省督察办")
+    team = Actor("inspection_team", "430000", "省第四督察组")
+    liaison = Actor("liaison", "430900", "益阳市督察联络组")
+
+    def at(day: int, hour: int) -> dt.datetime:
+        return dt.datetime(2023, 6, day, hour, tzinfo=SHANGHAI)
+
+    with Ledger.open(ledger_url, rulebook="hunan-provincial-2023") as ledger:
+        ledger.create_round("YY", name="益阳市", area="430900", actor=office, at=at(19, 9))
+        ledger.fire("YY", "announce", actor=office, at=at(19, 10))
+        ledger.fire("YY", "station_in", actor=team, at=at(26, 9))
+        ids = [
+            ledger.receive_complaint(
+                "YY", channel="phone", received_at=at(26, 10 + k), area=area,
+                summary="示例", category=category, categories=[category, "air"], actor=team,
+            ).entity_id
+            for k, (area, category) in enumerate((("430903", "noise"), ("430923", "water")))
+        ]  # fmt: skip
+        ledger.hand_over_batch("YY", dt.date(2023, 6, 27), actor=team, at=at(27, 9))
+        ledger.fire(ids[0], "assign", actor=liaison, at=at(27, 10), owners=["430903", "430923"])
+        bys = ("area", "batch", "category", "categories", "state")
+        apart = {by: ledger.counts(by, kind="complaint") for by in bys}  # type: ignore[arg-type]
+        with ledger._counted_together("complaint", None, _CASE_FIELDS):
+            together = {by: ledger.counts(by, kind="complaint") for by in bys}  # type: ignore[arg-type]
+            assert ledger._held_together(["areas", "batch", "category"], "complaint", None)
+    assert together == apart
+    assert together["area"] == {"430903": 1, "430923": 2}
+    assert together["categories"] == {"noise": 1, "water": 1, "air": 2}

@@ -322,9 +322,10 @@ def status_report(
     return "\n".join(out)
 
 
-#: What the report counts of complaints: categories, batches and their days, and the
-#: keeping of the result deadline.
+#: What the report counts of complaints: areas, categories, batches and their days, and
+#: the keeping of the result deadline.
 _CASE_FIELDS = (
+    "areas",
     "category",
     "data.categories",
     "batch",

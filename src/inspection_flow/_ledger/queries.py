@@ -229,7 +229,14 @@ class _Queries(_Dispatches):
                     key: n for (key,), n in self._values([by], kind=kind, round_id=round_id).items()
                 }
             return self.store.counts(by, kind=kind, round_id=round_id, areas=areas)
-        each = self.store.counts_by_area(kind=kind, round_id=round_id, areas=areas)
+        if areas is None and self._held_together(["areas"], kind, round_id):
+            # Each entity counts once under each of its areas, as the store counts them.
+            each: dict[str, int] = {}
+            for (held,), n in self._values(["areas"], kind=kind, round_id=round_id).items():
+                for a in dict.fromkeys(held or ()):
+                    each[a] = each.get(a, 0) + n
+        else:
+            each = self.store.counts_by_area(kind=kind, round_id=round_id, areas=areas)
         # Within ``area``: an entity found there counts under its areas there only.
         within = set(areas) if areas is not None else each.keys()
         counted: dict[str | int | None, int] = {a: n for a, n in each.items() if a in within}
