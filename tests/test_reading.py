@@ -230,8 +230,29 @@ def test_the_benchmark_runs_quick() -> None:
     )
     assert "load average at the start" in done.stdout
     assert "summary:" in done.stdout
-    for part in ("(s) inspection-flow status", "(v) verify", "(m) MemoryStore", "(i) import"):
+    for part in (
+        "(s) inspection-flow status",
+        "(b) inspection-flow report",
+        "(v) verify",
+        "(m) MemoryStore",
+        "(i) import",
+    ):
         assert part in done.stdout
+
+
+def test_the_benchmark_takes_parts_with_commas() -> None:
+    """bench_read.py --parts s,b runs the parts named, letters with commas between them,
+    and refuses a part it does not know."""
+    run = [sys.executable, str(ROOT / "benchmarks" / "bench_read.py"), "--quick"]
+    done = subprocess.run(
+        [*run, "--parts", "s,b"], capture_output=True, text=True, check=True, timeout=600
+    )
+    assert "(s) inspection-flow status" in done.stdout
+    assert "(b) inspection-flow report" in done.stdout
+    assert "(i) import" not in done.stdout
+    refused = subprocess.run([*run, "--parts", "s,x"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2
+    assert "unknown parts x" in refused.stderr
 
 
 def test_importing_the_package_loads_nothing_heavy() -> None:
