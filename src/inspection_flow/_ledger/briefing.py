@@ -339,7 +339,7 @@ def compute_briefing(
 
     items: list[BriefingItem] = []
     for snap in _overdue_of_round(view, rnd, now):
-        views = [v for v in view._deadline_views(snap) if v.is_overdue(now)]
+        views = view._deadline_views(snap, overdue_at=now)
         if not views:
             continue
         dv = next((v for v in views if v.due_at == snap.next_due_at), views[0])
