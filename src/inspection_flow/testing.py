@@ -769,6 +769,8 @@ class StoreContract(abc.ABC):
             (wide, {"due": (None, T0 + 2 * _DAY)}),
             (["data.fine", "data.categories"], {"areas": ["430903"]}),
             (["data.categories", "terminal", "data.fine"], {"round_id": "hunan-2023"}),
+            (["terminal"], {"due": (None, T0 + 2 * _DAY)}),
+            (["terminal", "kind"], {"due": (None, T0 + 2 * _DAY)}),
         ):
             counted = store.count_values(fields, **filters)
             assert counted == EventStore.count_values(store, fields, **filters)

@@ -1891,7 +1891,11 @@ class SQLStore(EventStore):
                 return self._count_json_values(conn, paths, in_json, kind, round_id, areas, due)
             values = [
                 (
-                    (source.c if dialect == "postgresql" else _entities.c)[path[0]]
+                    # Only open entities fall due: SQLite then counts from the index on open
+                    # entities' due times alone, reading no row for a value it knows.
+                    sa.literal(False, sa.Boolean())
+                    if dialect == "sqlite" and due is not None and path == ("terminal",)
+                    else (source.c if dialect == "postgresql" else _entities.c)[path[0]]
                     if i not in in_json
                     else _json_at(dialect, document, path)
                 ).label(f"v{i}")
