@@ -212,11 +212,6 @@ class Briefing:
         return {HANDLING_STATUSES_ZH.get(k, k): n for k, n in self.handling_statuses.items()}
 
 
-def _day_of(snap: Snapshot, key: str) -> dt.date | None:
-    value = snap.data.get(key)
-    return dt.date.fromisoformat(value) if isinstance(value, str) else None
-
-
 def _round_of(view: LedgerView, round_id: str | None) -> Snapshot:
     rounds = view.find(kind="round")
     ids = sorted(r.entity_id for r in rounds)
@@ -298,7 +293,8 @@ def compute_briefing(
         number = max(1, days if period == "day" else -(-days // 7))
 
     # The complaints are counted by the store (count_values: GROUP BY in the database on
-    # a SQL store), every figure from one count by all the values they need; none is read.
+    # a SQL store): the figures from one count by all the values they need, the categories
+    # from another; no complaint is read.
     with view._counted_together("complaint", rid, _CASE_FIELDS):
         counts = _count_cases(view, rnd, first, last, now)
         outcome_keys = [k for k, _, _ in OUTCOMES if k in counts.recorded_outcomes]
@@ -544,9 +540,11 @@ def _count_cases(
                 continue
             if first <= _local_day(occurred if occurred is not None else updated) <= last:
                 out.closed_in_period += n
-    for (area,), n in view._values(
-        ["area"], kind="complaint", round_id=rid, due=(None, now)
-    ).items():
+    # By round only: SQLite reads the round's entities by the round's index, where a filter
+    # by kind too made it read every complaint of every round by the index on kinds.
+    for (kind, area), n in view._values(["kind", "area"], round_id=rid, due=(None, now)).items():
+        if kind != "complaint":
+            continue
         overdue_row = out.per_area.get(view.areas.canonical(area))
         if overdue_row is not None:
             overdue_row[5] += n
