@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from inspection_flow import (
     PayloadError,
     SQLStore,
 )
+from inspection_flow._collector import collector_paused
 
 OFFICE = Actor("leading_office", "430000")
 TEAM = Actor("inspection_team", "430000")
@@ -129,3 +131,83 @@ def test_a_split_part_id_in_use_is_refused_clearly(ledger: Ledger) -> None:
     with pytest.raises(PayloadError, match="C1-1 is already used"):
         ledger.split_case("C1", ["430903", "430902"], actor=LIAISON, at=at(28, 10))
     assert ledger.get("C1").state == "handed_over"
+
+
+# -- the collector paused while a batch runs --------------------------------------------------
+
+
+@pytest.fixture
+def collector_enabled() -> Iterator[None]:
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        yield
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+@pytest.mark.usefixtures("collector_enabled")
+def test_a_batch_pauses_the_collector_and_restores_it(ledger: Ledger) -> None:
+    with ledger.batch():
+        receive(ledger, "C1")
+        assert not gc.isenabled()
+        with ledger.batch():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    assert ledger.get("C1").state == "received"
+
+
+@pytest.mark.usefixtures("collector_enabled")
+def test_a_refused_batch_restores_the_collector(ledger: Ledger) -> None:
+    def refused() -> None:
+        with ledger.batch():
+            receive(ledger, "C1")
+            ledger.fire("C1", "batch", actor=TEAM, at=at(28), number="one")
+
+    with pytest.raises(PayloadError):
+        refused()
+    assert gc.isenabled()
+    assert ledger.find(kind="complaint") == []
+
+
+def test_a_collector_disabled_by_the_program_stays_disabled(ledger: Ledger) -> None:
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        with ledger.batch():
+            receive(ledger, "C1")
+        assert not gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+@pytest.mark.usefixtures("collector_enabled")
+def test_concurrent_pauses_end_with_the_last_one() -> None:
+    first, second = collector_paused(), collector_paused()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+
+
+@pytest.mark.usefixtures("collector_enabled")
+def test_a_streamed_hand_over_restores_the_collector(tmp_path: Path) -> None:
+    ledger = stationed(SQLStore(f"sqlite:///{tmp_path / 'l.db'}"))
+    receive(ledger, "C1")
+    handed = ledger.hand_over_batch("R", dt.date(2023, 6, 28), actor=TEAM, at=at(28))
+    assert handed is not None
+    assert handed.case_ids == ("C1",)
+    assert gc.isenabled()
+    ledger.close()
+
+
+@pytest.mark.usefixtures("collector_enabled")
+def test_verify_and_repair_restore_the_collector(ledger: Ledger) -> None:
+    receive(ledger, "C1")
+    assert ledger.verify().ok
+    assert gc.isenabled()
+    ledger.repair()
+    assert gc.isenabled()

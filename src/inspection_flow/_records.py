@@ -59,14 +59,27 @@ LEDGER_NOTES = frozenset({ALERT, ALERT_WITHDRAWN})
 DeadlineStatus = Literal["open", "met", "met_late", "cancelled"]
 
 
+# The instant written last, with its text (one tuple, replaced whole, so that a thread
+# never pairs one instant with another's text): a write's snapshot and event name the
+# same instant one after another (updated, occurred, the event's time).
+_LAST_ISO: tuple[dt.datetime | None, str] = (None, "")
+
+
 def iso(value: dt.datetime) -> str:
     """Return ``value.isoformat()`` (the fast way for an instant in Asia/Shanghai)."""
+    global _LAST_ISO
+    last = _LAST_ISO
+    if last[0] is value:
+        return last[1]
     # orjson writes an aware datetime exactly as isoformat() does, four times faster,
     # unless the offset has seconds: Shanghai's has had none since 1901.  Event.new
     # hands such instants to orjson directly.
     if value.tzinfo is SHANGHAI and value.year > 1901:
-        return orjson.dumps(value)[1:-1].decode()
-    return value.isoformat()
+        text = orjson.dumps(value)[1:-1].decode()
+    else:
+        text = value.isoformat()
+    _LAST_ISO = (value, text)
+    return text
 
 
 # Actors' plain forms, built once each (read-only: only ever serialised).
@@ -386,6 +399,9 @@ def chain_hash(event: Event) -> str:
     return hashlib.sha256(canonical_bytes(event.content())).hexdigest()
 
 
+# The canonical JSON of deadline mappings, by the mapping's id, with the mapping.
+_DEADLINES_JSON: dict[int, tuple[Mapping[str, Any], Any]] = {}
+
 # Deadline records' data by the record's id, with the record (so that an id is never
 # mistaken after reuse): a record is shared by the many entities that started it at one
 # instant under one rule.
@@ -445,18 +461,12 @@ class Snapshot:
 
         Ends of periods (a station-in, a public notice) are not due times.
         """
-        dues = [
-            d.due_at
-            for d in self.deadlines.values()
-            if d.status == "open" and not d.suspended and d.kind == "due"
-        ]
-        return min(dues) if dues else None
+        return _next_times(self.deadlines)[0]
 
     @property
     def next_alert_at(self) -> dt.datetime | None:
         """The earliest alert not yet fired among open deadlines, or ``None``."""
-        ats = [a for d in self.deadlines.values() if (a := d.next_alert_at()) is not None]
-        return min(ats) if ats else None
+        return _next_times(self.deadlines)[1]
 
     def __repr__(self) -> str:
         # Short: a notebook or a log shows the entity, never its whole data.
@@ -545,24 +555,62 @@ class Snapshot:
             raise StoreError(f"malformed snapshot {data!r}: {exc}") from exc
 
 
-def stored_data(snapshot: Snapshot) -> dict[str, Any]:
-    """Return ``snapshot.to_dict()`` for writing it out at once.
+# The next due time and alert of deadline mappings, by the mapping's id, with the mapping:
+# a mapping is never changed once a snapshot holds it, and snapshots share it (the cases
+# handed over together, an entity's versions that leave its deadlines alone).
+_NEXT_TIMES: dict[
+    int, tuple[Mapping[str, DeadlineRecord], tuple[dt.datetime | None, dt.datetime | None]]
+] = {}
 
-    The deadline records' data may be shared with other snapshots' (one record is shared
-    by the many entities that started it at one instant under one rule), so the result
-    must only be read.
+
+def _next_times(
+    deadlines: Mapping[str, DeadlineRecord],
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """Return the next due time and the next alert of a snapshot's deadlines."""
+    known = _NEXT_TIMES.get(id(deadlines))
+    if known is not None and known[0] is deadlines:
+        return known[1]
+    dues = [
+        d.due_at
+        for d in deadlines.values()
+        if d.status == "open" and not d.suspended and d.kind == "due"
+    ]
+    ats = [a for d in deadlines.values() if (a := d.next_alert_at()) is not None]
+    times = (min(dues) if dues else None, min(ats) if ats else None)
+    if len(_NEXT_TIMES) >= 8192:
+        _NEXT_TIMES.clear()
+    _NEXT_TIMES[id(deadlines)] = (deadlines, times)
+    return times
+
+
+def stored_data(snapshot: Snapshot) -> dict[str, Any]:
+    """Return ``snapshot.to_dict()`` for writing it out at once with orjson.
+
+    The deadlines are an ``orjson.Fragment``: their canonical JSON, written once for a
+    mapping that many snapshots share (one record is shared by the many entities that
+    started it at one instant under one rule, and an entity's versions share the
+    mapping until a deadline changes).  The result is for ``canonical_json`` only.
     """
+    deadlines: Any
     if not snapshot.deadlines:
-        return snapshot.to_dict()
-    memo = _RECORD_DATA
-    deadlines = {}
-    for name, record in snapshot.deadlines.items():
-        known = memo.get(id(record))
-        if known is None or known[0] is not record:
-            if len(memo) >= 8192:
-                memo.clear()
-            known = memo[id(record)] = (record, record.to_dict())
-        deadlines[name] = known[1]
+        deadlines = {}
+    else:
+        mapping = snapshot.deadlines
+        known = _DEADLINES_JSON.get(id(mapping))
+        if known is None or known[0] is not mapping:
+            memo = _RECORD_DATA
+            data = {}
+            for name, record in mapping.items():
+                held = memo.get(id(record))
+                if held is None or held[0] is not record:
+                    if len(memo) >= 8192:
+                        memo.clear()
+                    held = memo[id(record)] = (record, record.to_dict())
+                data[name] = held[1]
+            if len(_DEADLINES_JSON) >= 8192:
+                _DEADLINES_JSON.clear()
+            known = _DEADLINES_JSON[id(mapping)] = (mapping, orjson.Fragment(canonical_bytes(data)))
+        deadlines = known[1]
     return {
         "entity_id": snapshot.entity_id,
         "kind": snapshot.kind,

@@ -16,6 +16,7 @@ from .._calendar import ChinaCalendar, YearSchedule
 from .._checks import (
     check_id,
 )
+from .._collector import collector_paused
 from .._definitions import Lifecycle
 from .._guards import DERIVATIONS, GUARDS, Derivation, Guard
 from .._records import (
@@ -334,12 +335,24 @@ class _Base:
         self._pending_commands = {}
         self._reads = {}
         try:
-            with self.store.holding_reads():
-                yield self
-            commits = self._pending_commits
-            self._pending = None
-            if commits:
-                self.store.append_batch(commits)
+            # The block's commands stay alive until it ends: the collector would walk
+            # them over and over for nothing (see _collector).
+            with collector_paused():
+                try:
+                    with self.store.holding_reads():
+                        yield self
+                    commits = self._pending_commits
+                    self._pending = None
+                    if commits:
+                        self.store.append_batch(commits)
+                finally:
+                    # Freed by reference counting before the collector runs again, so
+                    # that its first collection does not walk the whole block.
+                    commits = []
+                    self._pending = None
+                    self._pending_commits = []
+                    self._pending_commands = {}
+                    self._reads = {}
         finally:
             self._pending = None
             self._pending_commits = []

@@ -17,6 +17,7 @@ from .._checks import (
     check_date,
     check_id,
 )
+from .._collector import collector_paused
 from .._definitions import CREATE, Lifecycle
 from .._records import (
     NO_DEADLINES,
@@ -618,7 +619,9 @@ class _Complaints(_Rounds):
             )
             yield [Commit(new_round, (ev,), rnd.version)]
 
-        self.store.append_chunks(chunks())
+        # Freed page by page by reference counting; the collector would only walk them.
+        with collector_paused():
+            self.store.append_chunks(chunks())
         return Batch(round_id, number, day, tuple(ids), on, tuple(late))
 
     def _batch_of_day(self, round_id: str, day: dt.date) -> int | None:

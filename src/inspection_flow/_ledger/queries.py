@@ -13,6 +13,7 @@ from .._checks import (
     check_limit,
     shown,
 )
+from .._collector import collector_paused
 from .._definitions import Lifecycle
 from .._records import (
     Snapshot,
@@ -504,7 +505,10 @@ class _Queries(_Dispatches):
             deep: also fold every entity from its events and compare its projection.
             anchor: an anchor printed or published earlier (:meth:`anchor`).
         """
-        return self.store.verify(deep=deep, anchor=anchor)
+        # Every event is read and checked once, and nothing read stays: the collector
+        # would walk the audit's own bookkeeping over and over (see _collector).
+        with collector_paused():
+            return self.store.verify(deep=deep, anchor=anchor)
 
     def anchor(self) -> Anchor:
         """Return a short digest of the whole ledger as it stands, to print or publish.
@@ -518,6 +522,7 @@ class _Queries(_Dispatches):
     def repair(self) -> RepairReport:
         """Rewrite drifted projection rows and missing records of applied commands from
         the events (see :meth:`EventStore.repair`); the events are never touched."""
-        report = self.store.repair()
+        with collector_paused():
+            report = self.store.repair()
         self._intakes.clear()
         return report

@@ -27,6 +27,7 @@ does not understand.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
 import hashlib
@@ -240,6 +241,8 @@ _UPDATE_ENTITY = sa.update(_entities).where(
     _entities.c.entity_id == sa.bindparam("b_entity_id"),
     _entities.c.version == sa.bindparam("b_expected"),
 )
+#: A projection row rewritten whole, whatever version it holds (a repair).
+_REWRITE_ENTITY = sa.update(_entities).where(_entities.c.entity_id == sa.bindparam("b_entity_id"))
 _DELETE_AREAS = sa.delete(_entity_areas).where(
     _entity_areas.c.entity_id == sa.bindparam("b_entity_id")
 )
@@ -618,6 +621,24 @@ def _decode_snapshot(entity_id: str, version: Any, text: Any) -> Snapshot:
         ) from exc
 
 
+# The JSON of effects mappings written lately, by the mapping's id, with the mapping:
+# the many cases of one hand-over or of one command in a batch share one (immutable)
+# effects mapping.
+_EFFECTS_JSON: dict[int, tuple[Mapping[str, Any], str]] = {}
+
+
+def _effects_json(event: Event) -> str:
+    effects = event.effects
+    known = _EFFECTS_JSON.get(id(effects))
+    if known is not None and known[0] is effects:
+        return known[1]
+    text = _json(dict(effects), event.entity_id, event.version, "effects")
+    if len(_EFFECTS_JSON) >= 4096:
+        _EFFECTS_JSON.clear()
+    _EFFECTS_JSON[id(effects)] = (effects, text)
+    return text
+
+
 def _event_row(event: Event) -> dict[str, Any]:
     return {
         "entity_id": event.entity_id,
@@ -629,7 +650,7 @@ def _event_row(event: Event) -> dict[str, Any]:
         "actor_area": event.actor.area,
         "actor_name": event.actor.name,
         "payload": _json(dict(event.payload), event.entity_id, event.version, "payload"),
-        "effects": _json(dict(event.effects), event.entity_id, event.version, "effects"),
+        "effects": _effects_json(event),
         "state_before": event.state_before,
         "state_after": event.state_after,
         "command_id": event.command_id,
@@ -837,8 +858,12 @@ class SQLStore(EventStore):
         self._held: Any = None
         self._raw_reads: tuple[str, str, str] | None = None
         # The latest snapshots written or read, with their stored text: a read that finds
-        # the same text needs no decoding (bounded; the oldest go first).
-        self._decoded: dict[str, tuple[str, Snapshot, dict[str, Any] | None]] = {}
+        # the same text needs no decoding (bounded; the oldest go first: an OrderedDict
+        # drops its first entry in constant time, where a dict's first key is found
+        # after every slot its earlier deletions left behind).
+        self._decoded: collections.OrderedDict[str, tuple[str, Snapshot, dict[str, Any] | None]] = (
+            collections.OrderedDict()
+        )
         if isinstance(target, sa.Connection):
             self._connection = target
             self._engine = target.engine
@@ -1533,7 +1558,7 @@ class SQLStore(EventStore):
         decoded = self._decoded
         decoded.pop(entity_id, None)
         if len(decoded) >= _DECODED:
-            del decoded[next(iter(decoded))]
+            decoded.popitem(last=False)
         decoded[entity_id] = (text, snap, row)
 
     def get_many(self, entity_ids: Collection[str]) -> dict[str, Snapshot]:
@@ -1647,19 +1672,39 @@ class SQLStore(EventStore):
         return self._snapshots(query.order_by(_entities.c.entity_id))
 
     def find_pages(self, *, page: int = 2000, **filters: Any) -> Iterator[list[Snapshot]]:
-        """Yield :meth:`find`'s answer page by page: one query per page, after the last
-        entity id of the page before."""
-        last: str | None = None
-        while True:
-            query = _filtered(_select_snapshots(), **filters)
-            if last is not None:
-                query = query.where(_entities.c.entity_id > last)
-            found = self._snapshots(query.order_by(_entities.c.entity_id).limit(page))
+        """Yield :meth:`find`'s answer page by page: the matching ids in one query, then
+        each page's rows by their ids when it is asked for (an entity written meanwhile
+        is seen in its new state).
+
+        The ids come from the filters' index in one sort; paging after the last id
+        instead would sort every matching row again for each page (quadratic in a
+        hand-over of 100,000 cases), and filtering each page again would lead the
+        database back to that index.
+        """
+        with self._reading() as conn:
+            ids = list(
+                conn.execute(
+                    _filtered(sa.select(_entities.c.entity_id), **filters).order_by(
+                        _entities.c.entity_id
+                    )
+                ).scalars()
+            )
+        for k in range(0, len(ids), page):
+            part = ids[k : k + page]
+            rows: list[Any] = []
+            with self._reading() as conn:
+                for j in range(0, len(part), _MANY):
+                    query = _select_snapshots().where(
+                        _entities.c.entity_id.in_(part[j : j + _MANY])
+                    )
+                    rows += conn.execute(query).all()
+            rows.sort(key=lambda r: r.entity_id)
+            # Kept with their text, as get() keeps what it reads: a page read to be moved
+            # and written back (a hand-over) then updates only the columns that change,
+            # and its indexes only where they do (see _write_bulk).
+            found = [self._snapshot(r.entity_id, r.version, r.snapshot) for r in rows]
             if found:
                 yield found
-            if len(found) < page:
-                return
-            last = found[-1].entity_id
 
     def append_chunks(self, chunks: Iterable[Sequence[Commit]]) -> None:
         """Write the chunks in one transaction, each with one statement per table as it
@@ -2238,13 +2283,65 @@ class SQLStore(EventStore):
                 )
                 for row in conn.execute(query):
                     histories.setdefault(row.entity_id, []).append(_decode_event(row))
-                for entity_id in chunk:
-                    snapshot = replay(histories.get(entity_id, []))
-                    if snapshot is None:
-                        continue
-                    commands += self._rewrite_in(conn, snapshot, histories[entity_id])
-                    repaired.append(entity_id)
+                rebuilt = [
+                    (snapshot, histories[entity_id])
+                    for entity_id in chunk
+                    if (snapshot := replay(histories.get(entity_id, []))) is not None
+                ]
+                commands += self._rewrite_many(conn, rebuilt)
+                repaired += [snapshot.entity_id for snapshot, _ in rebuilt]
         return RepairReport(tuple(repaired), commands, unrepairable)
+
+    def _rewrite_many(
+        self, conn: sa.Connection, rebuilt: Sequence[tuple[Snapshot, list[Event]]]
+    ) -> int:
+        """Rewrite the projection rows and areas of many entities with one statement per
+        table, in ``conn``'s transaction; their command records as :meth:`_rewrite_in`
+        does; return how many command records were restored."""
+        if not rebuilt:
+            return 0
+        ids = [snapshot.entity_id for snapshot, _ in rebuilt]
+        present: set[str] = set()
+        for k in range(0, len(ids), _MANY):
+            present.update(
+                conn.execute(
+                    sa.select(_entities.c.entity_id).where(
+                        _entities.c.entity_id.in_(ids[k : k + _MANY])
+                    )
+                ).scalars()
+            )
+        rows = {snapshot.entity_id: _projection(snapshot) for snapshot, _ in rebuilt}
+        updates = [{"b_entity_id": i, **row} for i, row in rows.items() if i in present]
+        if updates:
+            conn.execute(_REWRITE_ENTITY, updates)
+        inserts = [{"entity_id": i, **row} for i, row in rows.items() if i not in present]
+        if inserts:
+            conn.execute(_INSERT_ENTITY, inserts)
+        for k in range(0, len(ids), _MANY):
+            conn.execute(
+                sa.delete(_entity_areas).where(_entity_areas.c.entity_id.in_(ids[k : k + _MANY]))
+            )
+        areas = [
+            {"entity_id": snapshot.entity_id, "area": a}
+            for snapshot, _ in rebuilt
+            for a in sorted(set(snapshot.areas))
+        ]
+        if areas:
+            conn.execute(_INSERT_AREAS, areas)
+        # Command records: an entity whose events carry command ids takes the careful
+        # path; the others only lose any record that names them.
+        restored = 0
+        plain: list[str] = []
+        for snapshot, history in rebuilt:
+            if any(e.command_id is not None for e in history):
+                restored += self._restore_commands(conn, snapshot.entity_id, history)
+            else:
+                plain.append(snapshot.entity_id)
+        for k in range(0, len(plain), _MANY):
+            conn.execute(
+                sa.delete(_commands).where(_commands.c.entity_id.in_(plain[k : k + _MANY]))
+            )
+        return restored
 
     def _rewrite_projection(self, snapshot: Snapshot) -> int:
         with self._writing() as conn:
@@ -2262,6 +2359,12 @@ class SQLStore(EventStore):
                 sa.update(_entities).where(_entities.c.entity_id == entity_id).values(**values)
             )
         self._write_areas(conn, snapshot, replace=True)
+        return self._restore_commands(conn, entity_id, history)
+
+    @staticmethod
+    def _restore_commands(conn: sa.Connection, entity_id: str, history: list[Event]) -> int:
+        """Make the command records of ``entity_id`` those its events carry; return how
+        many were restored."""
         carried: dict[str, list[int]] = {}
         for event in history:
             if event.command_id is not None:
