@@ -7,13 +7,17 @@ Run from the repository root::
     python benchmarks/bench_read.py --cases 1000000 # the 1,000,000-case ledger too
     python benchmarks/bench_read.py --quick         # small sizes, a smoke test
 
-Parts (``--parts`` picks some, e.g. ``--parts si``):
+Parts (``--parts`` picks some, e.g. ``--parts si`` or ``--parts s,b``):
 
 (s) ``inspection-flow status LEDGER --as-of DAY`` on a SQLite ledger of N complaint
     cases (several rounds, batches handed over day by day, about half of them handled
     to a result, some closed, tasks with milestones), each run a new process; wall time
-    and the process's peak RSS (``wait4``). The baseline is the same command with
-    ``--verify``, the integrity check the report used to run every time.
+    and the process's peak RSS (its own ``VmHWM``). The baseline is the same command
+    with ``--verify``, the integrity check the report used to run every time.
+(b) ``inspection-flow report LEDGER --as-of DAY --round R01 --format md`` (the briefing
+    of one round, 50,000 cases), each run a new process, as (s). The yardstick is a
+    process that reads every complaint snapshot of the round once (``Ledger.find``),
+    what the briefing did before it counted them in the store.
 (v) ``Ledger.verify()`` and ``verify(deep=True)`` on the same file, in events/s; and
     ``Ledger.repair()`` after the projection of every tenth entity was damaged, in
     entities rewritten per second.
@@ -52,6 +56,8 @@ from inspection_flow.testing import create_commit, deadline
 
 TARGET_STATUS_S = {100_000: 2.0, 1_000_000: 10.0}
 TARGET_STATUS_MB = {100_000: 200.0}
+TARGET_BRIEFING_S = {100_000: 2.0, 1_000_000: 10.0}
+TARGET_BRIEFING_MB = {100_000: 200.0}
 TARGET_VERIFY_EVENTS_S = 100_000.0
 TARGET_OVERDUE_S = 0.050
 TARGET_IMPORT_S = 0.150
@@ -227,13 +233,32 @@ def run_process(argv: Sequence[str]) -> tuple[float, float, str, float]:
     return elapsed, float(peak_kb) / 1024, text, float(cpu)
 
 
+#: Runs the CLI and prints its peak RSS and CPU seconds.  The peak is the process's own
+#: high-water mark (``VmHWM``): on Linux ``ru_maxrss`` carries over fork and exec from the
+#: parent, so a child of this benchmark, which may hold a ledger it just built, reported
+#: the parent's peak (577 MB for a report that peaked at 57 MB).
 _WRAPPER = (
     "import resource, sys\n"
     "from inspection_flow._cli import main\n"
     "code = main(sys.argv[1:])\n"
     "usage = resource.getrusage(resource.RUSAGE_SELF)\n"
-    "print('peak-rss-kb', usage.ru_maxrss, usage.ru_utime + usage.ru_stime)\n"
+    "peak = usage.ru_maxrss\n"
+    "try:\n"
+    "    with open('/proc/self/status') as status:\n"
+    "        peak = next(int(x.split()[1]) for x in status if x.startswith('VmHWM:'))\n"
+    "except (OSError, StopIteration):\n"
+    "    pass\n"
+    "print('peak-rss-kb', peak, usage.ru_utime + usage.ru_stime)\n"
     "sys.exit(code)\n"
+)
+
+#: The yardstick of (b): read every complaint snapshot of a round once.
+_READ_ROUND = (
+    "import sys\n"
+    "from inspection_flow import Ledger\n"
+    "with Ledger.open(sys.argv[1], read_only=True) as ledger:\n"
+    "    found = ledger.find(kind='complaint', round_id=sys.argv[2])\n"
+    "print(len(found), 'complaints read')\n"
 )
 
 
@@ -279,6 +304,65 @@ def part_status(cache: Path, sizes: Sequence[int], runs: int) -> dict[str, bool]
         print("    first lines of the report:")
         for row in text.splitlines()[:4]:
             print(f"      {row}")
+    print(f"    load average at the end: {load()}")
+    return passed
+
+
+# -- (b) the briefing -------------------------------------------------------------------------
+
+
+def part_briefing(cache: Path, sizes: Sequence[int], runs: int) -> dict[str, bool]:
+    passed: dict[str, bool] = {}
+    print(
+        f"(b) inspection-flow report (the briefing), each run a new process; load average {load()}"
+    )
+    for cases in sizes:
+        path = ledger_file(cache, cases)
+        round_cases = min(cases, ROUND_CASES)
+        print(f"    {cases:,} cases; the briefing of round R01 ({round_cases:,} cases)")
+        with tempfile.TemporaryDirectory(prefix="bench_read_b_") as out:
+            base = [
+                sys.executable, "-c", _WRAPPER, "report", str(path), "--as-of",
+                AS_OF.isoformat(), "--round", "R01", "--format", "md",
+                "--out", str(Path(out) / "briefing.md"),
+            ]  # fmt: skip
+            briefing: list[tuple[float, float, float]] = []
+            yardstick: list[float] = []
+            for _ in range(runs):
+                s, mb, _, used = run_process(base)
+                briefing.append((s, mb, used))
+                start = time.perf_counter()
+                subprocess.run(
+                    [sys.executable, "-c", _READ_ROUND, str(path), "R01"],
+                    check=True,
+                    capture_output=True,
+                )
+                yardstick.append(time.perf_counter() - start)
+            lines = (Path(out) / "briefing.md").read_text(encoding="utf-8").splitlines()
+        print(runs_line("briefing (s)", [s for s, _, _ in briefing], "s"))
+        print(runs_line("briefing (MB)", [mb for _, mb, _ in briefing], "MB", "{:.0f}"))
+        print(runs_line("briefing CPU (s)", [c for _, _, c in briefing], "s"))
+        print(runs_line("reading the round's complaints (s)", yardstick, "s"))
+        med_s = statistics.median(s for s, _, _ in briefing)
+        med_mb = statistics.median(mb for _, mb, _ in briefing)
+        med_cpu = statistics.median(c for _, _, c in briefing)
+        med_read = statistics.median(yardstick)
+        line = (
+            f"    briefing: median {med_s:.2f} s wall, {med_cpu:.2f} s CPU, {med_mb:.0f} MB "
+            f"peak RSS; {len(lines):,} lines of Markdown"
+        )
+        limit_s = TARGET_BRIEFING_S.get(cases)
+        limit_mb = TARGET_BRIEFING_MB.get(cases)
+        if limit_s is not None:
+            ok = med_s < limit_s and (limit_mb is None or med_mb < limit_mb)
+            passed[f"briefing {cases:,}"] = ok
+            mb_target = f" and {limit_mb:.0f} MB" if limit_mb else ""
+            line += f"  (target < {limit_s:.0f} s{mb_target}) {verdict(ok)}"
+        print(line)
+        print(
+            f"    reading every complaint of the round once: median {med_read:.2f} s; "
+            f"the briefing takes {med_s / med_read:.2f}x that"
+        )
     print(f"    load average at the end: {load()}")
     return passed
 
@@ -446,7 +530,9 @@ def part_import(runs: int) -> dict[str, bool]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
-    parser.add_argument("--parts", default="svmi", help="which parts: s, v, m, i (default all)")
+    parser.add_argument(
+        "--parts", default="sbvmi", help="which parts: s, b, v, m, i, e.g. sb or s,b (default all)"
+    )
     parser.add_argument(
         "--cases", type=int, action="append", help="ledger sizes for (s) (default 100,000)"
     )
@@ -459,17 +545,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, nproc {os.cpu_count()}"
     )
     print(f"load average at the start: {load()}; quick={args.quick}, parts {args.parts}")
+    # Parts are letters, with or without commas between them.
+    chosen = list(args.parts.replace(",", "").replace(" ", ""))
+    unknown = sorted(set(chosen) - set("sbvmi"))
+    if unknown:
+        parser.error(f"unknown parts {', '.join(unknown)}: choose from s, b, v, m, i")
     cache = args.cache or Path(tempfile.mkdtemp(prefix="bench_read_"))
     cache.mkdir(parents=True, exist_ok=True)
     passed: dict[str, bool] = {}
     parts: dict[str, Callable[[], dict[str, bool]]] = {
         "s": lambda: part_status(cache, sizes, runs),
+        "b": lambda: part_briefing(cache, sizes, runs),
         "v": lambda: part_verify(cache, min(sizes), runs),
         "m": lambda: part_memory(tasks, runs),
         "i": lambda: part_import(2 if args.quick else 10),
     }
     try:
-        for key in args.parts:
+        for key in chosen:
             passed.update(parts[key]())
     finally:
         if args.cache is None:

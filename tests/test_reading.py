@@ -14,8 +14,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inspection_flow import SHANGHAI, Ledger, MemoryStore, PayloadError, Snapshot, status_report
+from inspection_flow import (
+    SHANGHAI,
+    Actor,
+    Ledger,
+    MemoryStore,
+    PayloadError,
+    Snapshot,
+    status_report,
+)
 from inspection_flow._demo import ROUND_ID, build_demo
+from inspection_flow._report import _CASE_FIELDS
 from inspection_flow.testing import create_commit, deadline, next_commit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -221,8 +230,29 @@ def test_the_benchmark_runs_quick() -> None:
     )
     assert "load average at the start" in done.stdout
     assert "summary:" in done.stdout
-    for part in ("(s) inspection-flow status", "(v) verify", "(m) MemoryStore", "(i) import"):
+    for part in (
+        "(s) inspection-flow status",
+        "(b) inspection-flow report",
+        "(v) verify",
+        "(m) MemoryStore",
+        "(i) import",
+    ):
         assert part in done.stdout
+
+
+def test_the_benchmark_takes_parts_with_commas() -> None:
+    """bench_read.py --parts s,b runs the parts named, letters with commas between them,
+    and refuses a part it does not know."""
+    run = [sys.executable, str(ROOT / "benchmarks" / "bench_read.py"), "--quick"]
+    done = subprocess.run(
+        [*run, "--parts", "s,b"], capture_output=True, text=True, check=True, timeout=600
+    )
+    assert "(s) inspection-flow status" in done.stdout
+    assert "(b) inspection-flow report" in done.stdout
+    assert "(i) import" not in done.stdout
+    refused = subprocess.run([*run, "--parts", "s,x"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2
+    assert "unknown parts x" in refused.stderr
 
 
 def test_importing_the_package_loads_nothing_heavy() -> None:
@@ -312,3 +342,36 @@ def test_a_view_on_the_live_store_writes_nothing(demo_file: Path, tmp_path: Path
         assert ledger.store.calendar_years() == []
         # No lease was taken: the ledger's own sweep finds every alert due.
         assert ledger.sweep(latest + dt.timedelta(days=400))
+
+
+def test_a_report_counts_an_entity_of_several_areas_under_each(ledger_url: str) -> None:
+    """Within a report's counts taken together, a case shared by two counties counts under
+    each, and every count by a column equals the store's own count."""
+    office = Actor("leading_office", "430000", "省督察办")
+    team = Actor("inspection_team", "430000", "省第四督察组")
+    liaison = Actor("liaison", "430900", "益阳市督察联络组")
+
+    def at(day: int, hour: int) -> dt.datetime:
+        return dt.datetime(2023, 6, day, hour, tzinfo=SHANGHAI)
+
+    with Ledger.open(ledger_url, rulebook="hunan-provincial-2023") as ledger:
+        ledger.create_round("YY", name="益阳市", area="430900", actor=office, at=at(19, 9))
+        ledger.fire("YY", "announce", actor=office, at=at(19, 10))
+        ledger.fire("YY", "station_in", actor=team, at=at(26, 9))
+        ids = [
+            ledger.receive_complaint(
+                "YY", channel="phone", received_at=at(26, 10 + k), area=area,
+                summary="示例", category=category, categories=[category, "air"], actor=team,
+            ).entity_id
+            for k, (area, category) in enumerate((("430903", "noise"), ("430923", "water")))
+        ]  # fmt: skip
+        ledger.hand_over_batch("YY", dt.date(2023, 6, 27), actor=team, at=at(27, 9))
+        ledger.fire(ids[0], "assign", actor=liaison, at=at(27, 10), owners=["430903", "430923"])
+        bys = ("area", "batch", "category", "categories", "state")
+        apart = {by: ledger.counts(by, kind="complaint") for by in bys}  # type: ignore[arg-type]
+        with ledger._counted_together("complaint", None, _CASE_FIELDS):
+            together = {by: ledger.counts(by, kind="complaint") for by in bys}  # type: ignore[arg-type]
+            assert ledger._held_together(["areas", "batch", "category"], "complaint", None)
+    assert together == apart
+    assert together["area"] == {"430903": 1, "430923": 2}
+    assert together["categories"] == {"noise": 1, "water": 1, "air": 2}

@@ -173,7 +173,8 @@ def _count_due(
     ledger: Ledger, start: dt.datetime | None, end: dt.datetime, round_id: str | None
 ) -> int:
     """How many open entities of the report's rounds fall due in ``(start, end]``."""
-    counted = ledger.count_values(["round_id"], due=(start, end))
+    # Of every round, counted by a value the store knows without reading the rows.
+    counted = ledger.count_values(["round_id" if round_id else "terminal"], due=(start, end))
     return sum(n for (rid,), n in counted.items() if round_id is None or rid in (round_id, None))
 
 
@@ -322,9 +323,10 @@ def status_report(
     return "\n".join(out)
 
 
-#: What the report counts of complaints: categories, batches and their days, and the
-#: keeping of the result deadline.
+#: What the report counts of complaints: areas, categories, batches and their days, and
+#: the keeping of the result deadline.
 _CASE_FIELDS = (
+    "areas",
     "category",
     "data.categories",
     "batch",

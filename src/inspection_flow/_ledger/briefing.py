@@ -1,9 +1,11 @@
 """The figures of a briefing (工作简报): what a day's or a week's briefing of a round states,
 counted from the ledger as it stood at the end of the period.
 
-The figures are read through the ledger's query API (``as_of``, ``find``, ``counts``,
-``sums``, ``rates``, ``overdue``, ``deadlines``, ``progress``); rendering them as Word,
-HTML or Markdown is the business of :mod:`inspection_flow._briefing`, above the ledger.
+The figures are read through the ledger's query API (``as_of``, ``counts``, the counts of
+values the store makes, ``sums``, ``rates``, ``deadlines``, ``progress``): the complaints
+are counted, not read; only the overdue items listed and the tasks are.  Rendering them as
+Word, HTML or Markdown is the business of :mod:`inspection_flow._briefing`, above the
+ledger.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 import attrs
 
-from .._builtin import FINDINGS, FINDINGS_ZH, HANDLING_STATUSES_ZH, OUTCOMES
+from .._builtin import FINDINGS, FINDINGS_ZH, HANDLING_STATUSES, HANDLING_STATUSES_ZH, OUTCOMES
 from .._checks import shown
 from .._rules import SHANGHAI
 from ..exceptions import DefinitionError, EntityNotFoundError, PayloadError
@@ -210,11 +212,6 @@ class Briefing:
         return {HANDLING_STATUSES_ZH.get(k, k): n for k, n in self.handling_statuses.items()}
 
 
-def _day_of(snap: Snapshot, key: str) -> dt.date | None:
-    value = snap.data.get(key)
-    return dt.date.fromisoformat(value) if isinstance(value, str) else None
-
-
 def _round_of(view: LedgerView, round_id: str | None) -> Snapshot:
     rounds = view.find(kind="round")
     ids = sorted(r.entity_id for r in rounds)
@@ -295,55 +292,19 @@ def compute_briefing(
         days = (as_of - station_first).days if station_first is not None else 1
         number = max(1, days if period == "day" else -(-days // 7))
 
-    complaints = view.find(kind="complaint", round_id=rid)
-    intake: dict[dt.date, int] = {}
-    received_in_period = passed_on = duplicates = 0
-    batch_days: dict[int, dt.date] = {}
-    batch_cases: dict[int, int] = {}
-    closed = interim = in_progress = closed_in_period = 0
-    findings = dict.fromkeys(FINDINGS, 0)
-    statuses: dict[str, int] = {}
-    recorded_outcomes: set[str] = set()
-    per_area: dict[str, list[int]] = {}
-    overdue_ids = {s.entity_id for s in view.overdue(now, kind="complaint")}
-    for snap in complaints:
-        day = _day_of(snap, "intake_day") or snap.created_at.astimezone(SHANGHAI).date()
-        intake[day] = intake.get(day, 0) + 1
-        if first <= day <= last:
-            received_in_period += 1
-        row = per_area.setdefault(view.areas.canonical(snap.area), [0] * 6)
-        row[0] += 1
-        if snap.state == "passed_on":
-            passed_on += 1
-        elif snap.state == "duplicate":
-            duplicates += 1
-        if snap.batch is not None:
-            row[1] += 1
-            handed = _day_of(snap, "handed_over_day") or _day_of(snap, "batch_day")
-            if handed is not None:
-                batch_days[snap.batch] = min(batch_days.get(snap.batch, handed), handed)
-            batch_cases[snap.batch] = batch_cases.get(snap.batch, 0) + 1
-        counted = view.lifecycle_of(snap).counts_as(snap.state)
-        if snap.state == "interim_closed":
-            interim += 1
-            row[3] += 1
-        elif counted == "closed":
-            closed += 1
-            row[2] += 1
-        elif counted == "open" and snap.batch is not None:
-            in_progress += 1
-            row[4] += 1
-        if counted == "closed" and first <= snap.facts_until.astimezone(SHANGHAI).date() <= last:
-            closed_in_period += 1
-        if snap.entity_id in overdue_ids:
-            row[5] += 1
-        finding = snap.data.get("finding")
-        if isinstance(finding, str):
-            findings[finding] = findings.get(finding, 0) + 1
-        status = snap.data.get("handling_status")
-        if isinstance(status, str):
-            statuses[status] = statuses.get(status, 0) + 1
-        recorded_outcomes.update(k for k, _, _ in OUTCOMES if snap.data.get(k) is not None)
+    # The complaints are counted by the store (count_values: GROUP BY in the database on
+    # a SQL store): the figures from one count by all the values they need, the categories
+    # from another; no complaint is read.
+    with view._counted_together("complaint", rid, _CASE_FIELDS):
+        counts = _count_cases(view, rnd, first, last, now)
+        outcome_keys = [k for k, _, _ in OUTCOMES if k in counts.recorded_outcomes]
+        outcomes: dict[str, int | decimal.Decimal] = {}
+        if outcome_keys:
+            outcomes = dict(view.sums(outcome_keys, round_id=rid).get(None, {}))
+        rates = view.rates(now, round_id=rid)
+    intake = counts.intake
+    batch_days, batch_cases = counts.batch_days, counts.batch_cases
+    findings, statuses, per_area = counts.findings, counts.statuses, counts.per_area
 
     daily: list[tuple[dt.date, int]] = []
     if intake:
@@ -360,10 +321,6 @@ def compute_briefing(
         BriefingBatch(n, batch_days.get(n, last), batch_cases[n]) for n in sorted(batch_cases)
     )
     found = sum(findings.values())
-    outcome_keys = [k for k, _, _ in OUTCOMES if k in recorded_outcomes]
-    outcomes: dict[str, int | decimal.Decimal] = {}
-    if outcome_keys:
-        outcomes = dict(view.sums(outcome_keys, round_id=rid).get(None, {}))
     areas = tuple(
         BriefingArea(code, view.areas.name(code), *row)
         for code, row in sorted(per_area.items(), key=lambda kv: kv[0])
@@ -377,10 +334,8 @@ def compute_briefing(
     )
 
     items: list[BriefingItem] = []
-    for snap in view.overdue(now):
-        if snap.entity_id != rid and snap.round_id != rid:
-            continue
-        views = [v for v in view.deadlines(snap.entity_id) if v.is_overdue(now)]
+    for snap in _overdue_of_round(view, rnd, now):
+        views = view._deadline_views(snap, overdue_at=now)
         if not views:
             continue
         dv = next((v for v in views if v.due_at == snap.next_due_at), views[0])
@@ -425,18 +380,18 @@ def compute_briefing(
         first_day=first,
         last_day=last,
         station_in_first=station_first,
-        received=len(complaints),
-        received_in_period=received_in_period,
-        passed_on=passed_on,
-        duplicates=duplicates,
+        received=counts.received,
+        received_in_period=counts.received_in_period,
+        passed_on=counts.passed_on,
+        duplicates=counts.duplicates,
         batches=batches,
         batches_in_period=tuple(b.number for b in batches if first <= b.day <= last),
         handed_over=sum(b.cases for b in batches),
         daily_intake=tuple(daily),
-        closed=closed,
-        interim_closed=interim,
-        in_progress=in_progress,
-        closed_in_period=closed_in_period,
+        closed=counts.closed,
+        interim_closed=counts.interim_closed,
+        in_progress=counts.in_progress,
+        closed_in_period=counts.closed_in_period,
         findings=MappingProxyType({k: n for k, n in findings.items() if n}),
         substantiated_rate=(
             sum(findings.get(k, 0) for k in _SUBSTANTIATED) / found if found else None
@@ -449,5 +404,162 @@ def compute_briefing(
         overdue=tuple(items),
         escalated=tuple(i for i in items if i.escalation is not None),
         tasks=tuple(tasks),
-        rates=MappingProxyType(view.rates(now, round_id=rid)),
+        rates=MappingProxyType(rates),
     )
+
+
+#: What the briefing counts of a round's complaints, in one count by all of them.
+_CASE_FIELDS = (
+    "kind",
+    "data.intake_day",
+    "area",
+    "state",
+    "lifecycle",
+    "batch",
+    "data.handed_over_day",
+    "data.batch_day",
+    "data.finding",
+    "data.handling_status",
+    *(f"data.{key}" for key, _, _ in OUTCOMES),
+    "deadlines.result_due.status",
+    "deadlines.result_due.suspended",
+    "deadlines.result_due.due_at",
+)
+
+
+_STATUS_ORDER = {status: k for k, status in enumerate(HANDLING_STATUSES)}
+
+
+@attrs.define
+class _CaseCounts:
+    """The figures of a round's complaints, as :func:`_count_cases` counts them."""
+
+    received: int = 0
+    received_in_period: int = 0
+    passed_on: int = 0
+    duplicates: int = 0
+    closed: int = 0
+    interim_closed: int = 0
+    in_progress: int = 0
+    closed_in_period: int = 0
+    intake: dict[dt.date, int] = attrs.Factory(dict)
+    batch_days: dict[int, dt.date] = attrs.Factory(dict)
+    batch_cases: dict[int, int] = attrs.Factory(dict)
+    findings: dict[str, int] = attrs.Factory(lambda: dict.fromkeys(FINDINGS, 0))
+    statuses: dict[str, int] = attrs.Factory(dict)
+    recorded_outcomes: set[str] = attrs.Factory(set)
+    #: By area: received, handed over, closed, interim-closed, in progress, overdue.
+    per_area: dict[str, list[int]] = attrs.Factory(dict)
+
+
+def _day(value: object) -> dt.date | None:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else None
+
+
+def _local_day(instant: object) -> dt.date:
+    assert isinstance(instant, str)
+    return dt.datetime.fromisoformat(instant).astimezone(SHANGHAI).date()
+
+
+def _count_cases(
+    view: LedgerView, rnd: Snapshot, first: dt.date, last: dt.date, now: dt.datetime
+) -> _CaseCounts:
+    """Count the figures of the round's complaints from the store's counts of their
+    values; each group of cases with the same values counts as many times as it holds."""
+    rid = rnd.entity_id
+    out = _CaseCounts()
+    rulebook = view.rulebook_of(rnd)
+    counts_as: dict[tuple[str, str], str] = {}
+    undated = closing = False
+    groups = view._values(list(_CASE_FIELDS), kind="complaint", round_id=rid)
+    for key, n in groups.items():
+        intake_day, area, state, lifecycle, batch, handed, batch_day, finding, status = key[1:10]
+        outcome_values = key[10 : 10 + len(OUTCOMES)]
+        out.received += n
+        day = _day(intake_day)
+        if day is None:
+            undated = True
+        else:
+            out.intake[day] = out.intake.get(day, 0) + n
+            if first <= day <= last:
+                out.received_in_period += n
+        row = out.per_area.setdefault(view.areas.canonical(area), [0] * 6)
+        row[0] += n
+        if state == "passed_on":
+            out.passed_on += n
+        elif state == "duplicate":
+            out.duplicates += n
+        if batch is not None:
+            row[1] += n
+            handed_on = _day(handed) or _day(batch_day)
+            if handed_on is not None:
+                out.batch_days[batch] = min(out.batch_days.get(batch, handed_on), handed_on)
+            out.batch_cases[batch] = out.batch_cases.get(batch, 0) + n
+        counted = counts_as.get((lifecycle, state))
+        if counted is None:
+            counted = counts_as[(lifecycle, state)] = rulebook.lifecycle(lifecycle).counts_as(state)
+        if state == "interim_closed":
+            out.interim_closed += n
+            row[3] += n
+        elif counted == "closed":
+            out.closed += n
+            row[2] += n
+        elif counted == "open" and batch is not None:
+            out.in_progress += n
+            row[4] += n
+        closing = closing or counted == "closed"
+        if isinstance(finding, str):
+            out.findings[finding] = out.findings.get(finding, 0) + n
+        if isinstance(status, str):
+            out.statuses[status] = out.statuses.get(status, 0) + n
+        out.recorded_outcomes.update(
+            k for (k, _, _), v in zip(OUTCOMES, outcome_values, strict=True) if v is not None
+        )
+    # In a fixed order, not the order the store's groups come in.
+    out.statuses = {
+        k: out.statuses[k]
+        for k in sorted(out.statuses, key=lambda k: (_STATUS_ORDER.get(k, len(_STATUS_ORDER)), k))
+    }
+    if undated:
+        # Cases stored before the intake day was kept count on the day they were created.
+        for (intake_day, created), n in view._values(
+            ["data.intake_day", "created_at"], kind="complaint", round_id=rid
+        ).items():
+            if _day(intake_day) is None:
+                day = _local_day(created)
+                out.intake[day] = out.intake.get(day, 0) + n
+                if first <= day <= last:
+                    out.received_in_period += n
+    if closing:
+        # When a case's latest fact happened (Snapshot.facts_until) is read only if some
+        # case is closed: it tells each case apart.
+        for (lifecycle, state, occurred, updated), n in view._values(
+            ["lifecycle", "state", "occurred_at", "updated_at"], kind="complaint", round_id=rid
+        ).items():
+            if counts_as.get((lifecycle, state)) != "closed":
+                continue
+            if first <= _local_day(occurred if occurred is not None else updated) <= last:
+                out.closed_in_period += n
+    # By round only: SQLite reads the round's entities by the round's index, where a filter
+    # by kind too made it read every complaint of every round by the index on kinds.
+    for (kind, area), n in view._values(["kind", "area"], round_id=rid, due=(None, now)).items():
+        if kind != "complaint":
+            continue
+        overdue_row = out.per_area.get(view.areas.canonical(area))
+        if overdue_row is not None:
+            overdue_row[5] += n
+    return out
+
+
+def _overdue_of_round(view: LedgerView, rnd: Snapshot, now: dt.datetime) -> list[Snapshot]:
+    """The round and its entities that are open past a due time at ``now``, most overdue
+    first, as :meth:`Ledger.overdue` orders them: only these snapshots are read."""
+    rid = rnd.entity_id
+    ids = [i for (i,), _ in view._values(["entity_id"], round_id=rid, due=(None, now)).items()]
+    ids += [
+        i
+        for (i,), _ in view._values(["entity_id"], kind="round", due=(None, now)).items()
+        if i == rid
+    ]
+    found = view.store.get_many(ids)
+    return sorted(found.values(), key=lambda s: (s.next_due_at, s.entity_id))

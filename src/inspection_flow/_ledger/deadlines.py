@@ -28,7 +28,7 @@ from ..exceptions import (
 )
 from .base import _Base, _event_keeping_state
 from .inputs import _check_actor, _extension
-from .values import _MEMO_SIZE, RECOMPUTE, DeadlineView, Moved
+from .values import _MEMO_SIZE, RECOMPUTE, DeadlineView, Moved, _record_overdue
 
 _log = logging.getLogger(__name__)
 
@@ -56,7 +56,13 @@ class _Deadlines(_Base):
         Raises:
             EntityNotFoundError: no such entity.
         """
-        snap = self.get(entity_id)
+        return self._deadline_views(self.get(entity_id))
+
+    def _deadline_views(
+        self, snap: Snapshot, *, overdue_at: dt.datetime | None = None
+    ) -> list[DeadlineView]:
+        """:meth:`deadlines` of an entity whose snapshot is at hand; with ``overdue_at``,
+        only those overdue then (:meth:`DeadlineView.is_overdue`), the others not computed."""
         lc = self.lifecycle_of(snap)
         rb = self.rulebook_of(snap)
         labels = {b.name: (b.label_zh or b.name, b.label_en or b.name) for b in lc.deadlines}
@@ -69,6 +75,8 @@ class _Deadlines(_Base):
         rules = {b.name: b.rule for b in lc.deadlines}
         out = []
         for name, record in snap.deadlines.items():
+            if overdue_at is not None and not _record_overdue(record, overdue_at):
+                continue
             live = record
             if record.status == "open" and name not in fixed and rules.get(name) in rb.rules:
                 # An open deadline is explained as today's rulebook would compute it, so a

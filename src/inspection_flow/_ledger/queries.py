@@ -168,6 +168,13 @@ class _Queries(_Dispatches):
         areas = self.areas_within(area) if area else None
         return self.store.count_values(fields, kind=kind, round_id=round_id, areas=areas, due=due)
 
+    def _held_together(self, fields: Sequence[str], kind: str | None, round_id: str | None) -> bool:
+        """Whether counts by ``fields`` of these entities are answered from the counts
+        taken together (:meth:`_counted_together`)."""
+        together = self.__dict__.get("_together")
+        shared = together.get((kind, round_id)) if together else None
+        return shared is not None and set(fields) <= set(shared[0])
+
     @contextlib.contextmanager
     def _counted_together(
         self, kind: str | None, round_id: str | None, fields: Sequence[str]
@@ -216,8 +223,21 @@ class _Queries(_Dispatches):
         if by == "categories":
             return self._count_categories(kind, round_id, areas)
         if by != "area":
+            if areas is None and self._held_together([by], kind, round_id):
+                # A report that counts these entities by several values anyway reads them
+                # once (_counted_together), not once more for this column.
+                return {
+                    key: n for (key,), n in self._values([by], kind=kind, round_id=round_id).items()
+                }
             return self.store.counts(by, kind=kind, round_id=round_id, areas=areas)
-        each = self.store.counts_by_area(kind=kind, round_id=round_id, areas=areas)
+        if areas is None and self._held_together(["areas"], kind, round_id):
+            # Each entity counts once under each of its areas, as the store counts them.
+            each: dict[str, int] = {}
+            for (held,), n in self._values(["areas"], kind=kind, round_id=round_id).items():
+                for a in dict.fromkeys(held or ()):
+                    each[a] = each.get(a, 0) + n
+        else:
+            each = self.store.counts_by_area(kind=kind, round_id=round_id, areas=areas)
         # Within ``area``: an entity found there counts under its areas there only.
         within = set(areas) if areas is not None else each.keys()
         counted: dict[str | int | None, int] = {a: n for a, n in each.items() if a in within}

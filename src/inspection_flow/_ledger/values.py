@@ -180,6 +180,16 @@ class Moved:
     new_calendar_version: str
 
 
+def _record_overdue(record: DeadlineRecord, now: dt.datetime) -> bool:
+    """:meth:`DeadlineView.is_overdue` of a stored deadline record."""
+    return (
+        record.status == "open"
+        and record.kind == "due"
+        and not record.suspended
+        and as_instant(now, "now") >= record.due_at
+    )
+
+
 @attrs.frozen
 class DeadlineView:
     """A stored deadline with its live explanation."""
@@ -270,12 +280,7 @@ class DeadlineView:
 
         The end of a period (station-in, public notice) is never overdue.
         """
-        return (
-            self.record.status == "open"
-            and self.record.kind == "due"
-            and not self.record.suspended
-            and as_instant(now, "now") >= self.record.due_at
-        )
+        return _record_overdue(self.record, now)
 
     def explain(self, lang: Lang = "zh") -> str:
         """Explain how the stored due date was reached, and what became of it.

@@ -1929,10 +1929,19 @@ class SQLStore(EventStore):
                 )
                 source = _due_within(source, due).offset(0).subquery()
                 document = source.c.doc
+            in_json = [
+                i for i, p in enumerate(paths) if not (len(p) == 1 and p[0] in _COLUMN_VALUES)
+            ]
+            if dialect == "sqlite" and len(in_json) > 1:
+                return self._count_json_values(conn, paths, in_json, kind, round_id, areas, due)
             values = [
                 (
-                    (source.c if dialect == "postgresql" else _entities.c)[path[0]]
-                    if len(path) == 1 and path[0] in _COLUMN_VALUES
+                    # Only open entities fall due: SQLite then counts from the index on open
+                    # entities' due times alone, reading no row for a value it knows.
+                    sa.literal(False, sa.Boolean())
+                    if dialect == "sqlite" and due is not None and path == ("terminal",)
+                    else (source.c if dialect == "postgresql" else _entities.c)[path[0]]
+                    if i not in in_json
                     else _json_at(dialect, document, path)
                 ).label(f"v{i}")
                 for i, path in enumerate(paths)
@@ -1942,9 +1951,7 @@ class SQLStore(EventStore):
                 query = _due_within(
                     _filtered(query, kind=kind, round_id=round_id, areas=areas), due
                 )
-            decoded = [
-                dialect == "sqlite" and not (len(p) == 1 and p[0] in _COLUMN_VALUES) for p in paths
-            ]
+            decoded = [dialect == "sqlite" and i in in_json for i in range(len(paths))]
             out: dict[tuple[Any, ...], int] = {}
             for row in conn.execute(query):
                 key = tuple(
@@ -1953,6 +1960,51 @@ class SQLStore(EventStore):
                 )
                 out[key] = out.get(key, 0) + int(row[-1])
             return out
+
+    def _count_json_values(
+        self,
+        conn: sa.Connection,
+        paths: list[tuple[str, ...]],
+        in_json: list[int],
+        kind: str | None,
+        round_id: str | None,
+        areas: Collection[str] | None,
+        due: DueSpan | None,
+    ) -> dict[tuple[Any, ...], int]:
+        """:meth:`count_values` on SQLite for several values inside the snapshot: one
+        ``json_extract`` reads them all as one JSON array.
+
+        Each ``->`` parses the snapshot's text again (measured on SQLite 3.40: eight
+        values read by ``->`` took about twice as long as one ``json_extract`` of the
+        same eight); grouping by the array groups by the values it holds.
+        """
+        wheres = [
+            sa.literal("$" + "".join(f'."{key}"' for key in paths[i]), sa.String()) for i in in_json
+        ]
+        packed = sa.func.json_extract(_entities.c.snapshot, *wheres, type_=sa.String()).label("vj")
+        columns = [
+            _entities.c[path[0]].label(f"v{i}") for i, path in enumerate(paths) if i not in in_json
+        ]
+        query = _due_within(
+            _filtered(
+                sa.select(*columns, packed, sa.func.count()).group_by(*columns, packed),
+                kind=kind,
+                round_id=round_id,
+                areas=areas,
+            ),
+            due,
+        )
+        at = {i: k for k, i in enumerate(in_json)}
+        out: dict[tuple[Any, ...], int] = {}
+        for row in conn.execute(query):
+            inside = _loads(row[-2])
+            plain = iter(row[:-2])
+            key = tuple(
+                plain_value(inside[at[i]]) if i in at else plain_value(next(plain))
+                for i in range(len(paths))
+            )
+            out[key] = out.get(key, 0) + int(row[-1])
+        return out
 
     def latest_at(self) -> dt.datetime | None:
         with self._reading() as conn:
