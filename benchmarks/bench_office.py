@@ -9,7 +9,8 @@ Measures, in one process, on a CSV file of the source case's station-in (21 days
 calls, each handed over the next day in that day's batch):
 
 (a) ``Ledger.import_table(path)`` into a new in-memory ledger: reading the file, matching
-    headers, parsing every day and time with pendulum, checking every row and batch,
+    headers, parsing every day and time (ISO texts with the standard library, office forms
+    with pendulum), checking every row and batch,
     then recording each receipt and hand-over through the ledger's commands;
 (b) the fastest correct way to record the same rows through the same commands: the CSV
     read with the standard library, days and times parsed with

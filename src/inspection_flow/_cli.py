@@ -57,7 +57,7 @@ def _anchor(text: str) -> dt.date | dt.datetime:
 
 def _typed(text: str) -> tuple[dt.date | None, dt.time | None]:
     """A day and/or time of day in a form an office types (2024/3/31, 2024年3月31日,
-    3月31日 of this year, 2024-03-31 09:00), read by pendulum as the 台账 import reads them."""
+    3月31日 of this year, 2024-03-31 09:00), read as the 台账 import reads them."""
     from ._office.cells import CellError, parse_moment
 
     try:

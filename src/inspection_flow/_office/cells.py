@@ -190,15 +190,15 @@ def _parse_text(text: str, year: int) -> tuple[dt.date | None, dt.time | None]:
     if _MONTH_DAY.match(text):
         # 6月27日 is a day of the round's year; pendulum would fill in the current one.
         text = f"{year}年{text}"
-    if _ISO.match(text):
+    iso = _ISO.match(text)
+    if iso:
+        # ISO text, as exported by a program: the standard library reads exactly these
+        # forms, several times faster than a general parser.
         try:
-            parsed = pendulum.parse(text, exact=True, tz=_TZ)
+            moment = dt.datetime.fromisoformat(text)
         except ValueError as exc:
             raise CellError(f"{text!r} is not a date: {exc}") from None
-        if isinstance(parsed, pendulum.DateTime):
-            return parsed.date(), parsed.time()
-        assert isinstance(parsed, pendulum.Date)
-        return dt.date(parsed.year, parsed.month, parsed.day), None
+        return moment.date(), moment.time() if iso.group(1) else None
     shape = _DIGITS.sub("9", text)
     known = _FORM_OF_SHAPE.get(shape)
     forms = (known, *_DAY_FORMS) if known else _DAY_FORMS

@@ -413,8 +413,10 @@ def _year(rnd: Snapshot) -> int:
     return rnd.created_at.astimezone(SHANGHAI).year
 
 
-def _entity_id(ledger: Ledger, rnd: Snapshot, number: str) -> str:
-    if ledger.rulebook_of(rnd).acceptance_number:
+def _entity_id(rnd: Snapshot, number: str, numbered: object) -> str:
+    """The id a row's complaint gets: ``<round>/<number>`` when the round's rulebook
+    numbers complaints (``numbered``, read once for the whole table), else the number."""
+    if numbered:
         return f"{rnd.entity_id}/{number}"
     return number
 
@@ -441,7 +443,7 @@ def _record(
     # One read of the round's complaints, not one per row.
     held = {s.entity_id for s in ledger.find(kind="complaint", round_id=round_id)}
     for row in good:
-        if _entity_id(ledger, rnd, row.number) in held:
+        if _entity_id(rnd, row.number, numbered) in held:
             already += 1
         else:
             fresh.append(row)
@@ -461,7 +463,7 @@ def _record(
     hand_over: dict[dt.date, list[_Row]] = {}
     with ledger.batch():
         for row in fresh:
-            entity_id = _entity_id(ledger, rnd, row.number)
+            entity_id = _entity_id(rnd, row.number, numbered)
             extra: dict[str, Any] = {"acceptance_number": row.number} if numbered else {}
             try:
                 snap = ledger.receive_complaint(
