@@ -137,8 +137,8 @@ def overview(b: Briefing) -> list[str]:
             f"{LABELS['progress.behind']}{counts['behind']}项。"
         )
     lines.append(
-        f"超期事项{len(b.overdue)}件，其中已升级{len(b.escalated)}件。"
-        if b.overdue
+        f"超期事项{b.overdue_total}件，其中已升级{b.escalated_total}件。"
+        if b.overdue_total
         else "无超期事项。"
     )
     return lines
@@ -359,6 +359,17 @@ def _md_table(columns: Sequence[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
+def unlisted_note(b: Briefing) -> str | None:
+    """The line under the overdue items when the briefing lists only the most overdue."""
+    if b.overdue_unlisted <= 0:
+        return None
+    return (
+        f"以上列出超期最久的{len(b.overdue)}件，另有{b.overdue_unlisted}件未列出；"
+        "完整清单见超期事项表"
+        "（inspection-flow export 台账 表格.xlsx --kind overdue --as-of 当日）。"
+    )
+
+
 def briefing_markdown(b: Briefing) -> str:
     """Return the briefing as Markdown: headline figures, tables, overdue items with the
     explanation of their deadlines, and the charts drawn as text bars."""
@@ -371,6 +382,8 @@ def briefing_markdown(b: Briefing) -> str:
     out += [f"## {LABELS['overdue']}", "", *_md_table(_OVERDUE_COLUMNS, _overdue_rows(b.overdue))]
     for item in b.overdue:
         out += ["", f"**{item.entity_id}**", "", "```text", item.explanation, "```"]
+    if note := unlisted_note(b):
+        out += ["", note]
     out += ["", f"## {LABELS['tasks']}", "", *_md_table(_TASK_COLUMNS, _task_rows(b)), ""]
     charts = _charts(b)
     if charts:
@@ -447,6 +460,7 @@ def briefing_html(b: Briefing) -> str:
             f"</summary><pre>{html.escape(i.explanation)}</pre></details>"
             for i in b.overdue
         ),
+        *(f"<p>{html.escape(note)}</p>" for note in (unlisted_note(b),) if note),
         f"<h2>{LABELS['tasks']}</h2>",
         _html_table(_TASK_COLUMNS, _task_rows(b)),
     ]
@@ -521,6 +535,8 @@ def briefing_docx(b: Briefing, path: str | os.PathLike[str]) -> None:
     table(_OVERDUE_COLUMNS, _overdue_rows(b.overdue))
     for item in b.overdue:
         document.add_paragraph(item.explanation, style="Quote")
+    if note := unlisted_note(b):
+        document.add_paragraph(note)
     document.add_heading(LABELS["tasks"], level=2)
     table(_TASK_COLUMNS, _task_rows(b))
     charts = _charts(b)

@@ -464,6 +464,19 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _listed(text: str) -> int | None:
+    """How many overdue items a briefing lists: a whole number, or ``all``."""
+    if text.strip().lower() == "all":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number, or 'all'") from None
+    if not 0 <= value <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"{text!r}: from 0 to 1000000, or 'all'")
+    return value
+
+
 def _report(args: argparse.Namespace) -> int:
     import os
 
@@ -472,7 +485,11 @@ def _report(args: argparse.Namespace) -> int:
     as_of = args.as_of or _today()
     with _open(args.db, read_only=True, calendar=_calendar(args)) as ledger:
         briefing = ledger.briefing(
-            as_of, period=args.period, number=args.number, round_id=args.round_id
+            as_of,
+            period=args.period,
+            number=args.number,
+            round_id=args.round_id,
+            listed=args.listed,
         )
     if args.json:
         print(to_json(briefing))
@@ -861,6 +878,13 @@ def _day_work_parsers(
     report.add_argument("--period", choices=("day", "week"), default="day")
     report.add_argument("--number", type=int, help="the briefing's number 第N期")
     report.add_argument("--round", dest="round_id", help="the round (default: the only one)")
+    report.add_argument(
+        "--listed",
+        type=_listed,
+        default=50,
+        help="overdue items listed with their explanations, most overdue first (default 50; "
+        "'all' lists every one); the others are counted",
+    )
     diagram = sub.add_parser(
         "diagram",
         parents=[as_json],

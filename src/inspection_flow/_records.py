@@ -583,6 +583,22 @@ def _next_times(
     return times
 
 
+#: The alert every due deadline carries at its due time; not a step of escalation.
+PASSED_ALERT = "overdue"
+
+
+def escalation_of(snapshot: Snapshot, now: dt.datetime) -> str | None:
+    """Return the label (or name) of the latest escalation step fired on the entity by
+    ``now`` (督办函, 约谈 …), or ``None``; the alert of the due time itself is no step."""
+    labels = sorted(
+        (at, label or name)
+        for record in snapshot.deadlines.values()
+        for kind, name, at, label in record.alerts
+        if kind == "escalation" and name != PASSED_ALERT and name in record.fired and at <= now
+    )
+    return labels[-1][1] if labels else None
+
+
 def stored_data(snapshot: Snapshot) -> dict[str, Any]:
     """Return ``snapshot.to_dict()`` for writing it out at once with orjson.
 

@@ -20,6 +20,7 @@ import attrs
 
 from .._builtin import FINDINGS, FINDINGS_ZH, HANDLING_STATUSES, HANDLING_STATUSES_ZH, OUTCOMES
 from .._checks import shown
+from .._records import escalation_of
 from .._rules import SHANGHAI
 from ..exceptions import DefinitionError, EntityNotFoundError, PayloadError
 from .inputs import CATEGORIES_ZH
@@ -43,7 +44,11 @@ Period = Literal["day", "week"]
 #: Findings that make a case substantiated in part or whole (属实、基本属实、部分属实).
 _SUBSTANTIATED = ("substantiated", "largely_substantiated", "partly_substantiated")
 #: The alert the ledger records when a due time passes: lateness, not an escalation.
-_PASSED = "overdue"
+
+
+#: The overdue items a briefing lists by default, most overdue first; the others are
+#: counted (a briefing is read by people; the full list is an export).
+LISTED = 50
 
 
 @attrs.frozen
@@ -152,7 +157,10 @@ class Briefing:
         outcome_labels: each outcome's label with its unit (责令整改（家）, …).
         areas: one row per area with complaints; categories: complaints by category
             label (a case counts under each of its categories).
-        overdue, escalated: items past a deadline, and those escalated, most overdue first.
+        overdue, escalated: items past a deadline, and those escalated, most overdue
+            first: at most the ``listed`` first of each (:meth:`Ledger.briefing`).
+        overdue_total, escalated_total: how many items are past a deadline, and escalated,
+            listed or not.
         tasks: the round's rectification tasks with their 序时进度.
         rates: :meth:`Ledger.rates` at the end of the period.
     """
@@ -187,6 +195,13 @@ class Briefing:
     escalated: tuple[BriefingItem, ...]
     tasks: tuple[BriefingTask, ...]
     rates: Mapping[str, float | int | None]
+    overdue_total: int
+    escalated_total: int
+
+    @property
+    def overdue_unlisted(self) -> int:
+        """Items past a deadline that the briefing counts but does not list."""
+        return self.overdue_total - len(self.overdue)
 
     @property
     def title(self) -> str:
@@ -238,16 +253,6 @@ def _station_in(view: LedgerView, round_id: str) -> dt.date | None:
     return None
 
 
-def _escalation(view: LedgerView, snap: Snapshot, now: dt.datetime) -> str | None:
-    labels = sorted(
-        (at, label or name)
-        for record in snap.deadlines.values()
-        for kind, name, at, label in record.alerts
-        if kind == "escalation" and name != _PASSED and name in record.fired and at <= now
-    )
-    return labels[-1][1] if labels else None
-
-
 def _state_label(view: LedgerView, snap: Snapshot) -> str:
     try:
         return view.lifecycle_of(snap).state(snap.state).label_zh
@@ -271,6 +276,7 @@ def compute_briefing(
     period: Period = "day",
     number: int | None = None,
     round_id: str | None = None,
+    listed: int | None = LISTED,
 ) -> Briefing:
     """Count the figures of a briefing; see :meth:`Ledger.briefing`."""
     # Long by design: one pass per section of the briefing, in the order it prints.
@@ -280,6 +286,10 @@ def compute_briefing(
         raise PayloadError("-", "briefing", "period", f"{shown(period)}: use 'day' or 'week'")
     if number is not None and (number.__class__ is not int or not 1 <= number <= 10_000):
         raise PayloadError("-", "briefing", "number", f"{shown(number)}: a whole number 1–10000")
+    if listed is not None and (listed.__class__ is not int or not 0 <= listed <= 1_000_000):
+        raise PayloadError(
+            "-", "briefing", "listed", f"{shown(listed)}: a whole number 0–1000000, or None"
+        )
     view = ledger.as_of(as_of)
     rnd = _round_of(view, round_id)
     rid = rnd.entity_id
@@ -333,27 +343,20 @@ def compute_briefing(
         )
     )
 
-    items: list[BriefingItem] = []
-    for snap in _overdue_of_round(view, rnd, now):
-        views = view._deadline_views(snap, overdue_at=now)
-        if not views:
-            continue
-        dv = next((v for v in views if v.due_at == snap.next_due_at), views[0])
-        items.append(
-            BriefingItem(
-                entity_id=snap.entity_id,
-                kind=snap.kind,
-                area_name=view.areas.name(snap.area),
-                title=_title(snap),
-                state_label=_state_label(view, snap),
-                deadline=dv.name,
-                deadline_label=dv.label_zh,
-                last_day=dv.last_day,
-                days_overdue=(now - dv.due_at).days,
-                escalation=_escalation(view, snap, now),
-                explanation=dv.explain("zh"),
-            )
-        )
+    # Counted by the store from its index (and the JSON of the overdue entities' deadlines
+    # for the escalated); only the items listed are read and explained.
+    overdue_ids = _of_round(view, rnd, now, view.store.overdue_ids(now, round_id=rid), False)
+    escalated_ids = _of_round(view, rnd, now, view.store.escalated_ids(now, round_id=rid), True)
+    shown_ids = overdue_ids if listed is None else overdue_ids[:listed]
+    shown_escalated = escalated_ids if listed is None else escalated_ids[:listed]
+    read = view.store.get_many([*shown_ids, *shown_escalated])
+    items = _items(view, [read[i] for i in shown_ids if i in read], now)
+    known = {i.entity_id: i for i in items}
+    escalated = [
+        known.get(i) or next(iter(_items(view, [read[i]], now)), None)
+        for i in shown_escalated
+        if i in read
+    ]
 
     tasks = []
     for snap in view.find(kind="task", round_id=rid):
@@ -402,9 +405,11 @@ def compute_briefing(
         areas=areas,
         categories=categories,
         overdue=tuple(items),
-        escalated=tuple(i for i in items if i.escalation is not None),
+        escalated=tuple(i for i in escalated if i is not None and i.escalation is not None),
         tasks=tuple(tasks),
         rates=MappingProxyType(rates),
+        overdue_total=len(overdue_ids),
+        escalated_total=len(escalated_ids),
     )
 
 
@@ -551,15 +556,51 @@ def _count_cases(
     return out
 
 
-def _overdue_of_round(view: LedgerView, rnd: Snapshot, now: dt.datetime) -> list[Snapshot]:
-    """The round and its entities that are open past a due time at ``now``, most overdue
-    first, as :meth:`Ledger.overdue` orders them: only these snapshots are read."""
-    rid = rnd.entity_id
-    ids = [i for (i,), _ in view._values(["entity_id"], round_id=rid, due=(None, now)).items()]
-    ids += [
-        i
-        for (i,), _ in view._values(["entity_id"], kind="round", due=(None, now)).items()
-        if i == rid
-    ]
-    found = view.store.get_many(ids)
-    return sorted(found.values(), key=lambda s: (s.next_due_at, s.entity_id))
+def _of_round(
+    view: LedgerView, rnd: Snapshot, now: dt.datetime, ids: list[str], escalated: bool
+) -> list[str]:
+    """``ids`` (the round's entities, most overdue first) with the round itself in its
+    place when it is overdue (and escalated, if ``escalated``) too."""
+    due = rnd.next_due_at
+    if rnd.terminal or due is None or due > now or rnd.entity_id in ids:
+        return ids
+    if escalated and escalation_of(rnd, now) is None:
+        return ids
+    # Its place in the order (due time, then id), found by halving: a few entities read.
+    key = (due, rnd.entity_id)
+    lo, hi = 0, len(ids)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        snap = view.store.get(ids[mid])
+        at = snap.next_due_at if snap is not None else None
+        if at is not None and (at, ids[mid]) < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return [*ids[:lo], rnd.entity_id, *ids[lo:]]
+
+
+def _items(view: LedgerView, snapshots: list[Snapshot], now: dt.datetime) -> list[BriefingItem]:
+    """The overdue items of ``snapshots``, each with the explanation of its deadline."""
+    items: list[BriefingItem] = []
+    for snap in snapshots:
+        views = view._deadline_views(snap, overdue_at=now)
+        if not views:
+            continue
+        dv = next((v for v in views if v.due_at == snap.next_due_at), views[0])
+        items.append(
+            BriefingItem(
+                entity_id=snap.entity_id,
+                kind=snap.kind,
+                area_name=view.areas.name(snap.area),
+                title=_title(snap),
+                state_label=_state_label(view, snap),
+                deadline=dv.name,
+                deadline_label=dv.label_zh,
+                last_day=dv.last_day,
+                days_overdue=(now - dv.due_at).days,
+                escalation=escalation_of(snap, now),
+                explanation=dv.explain("zh"),
+            )
+        )
+    return items

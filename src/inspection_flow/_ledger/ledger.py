@@ -22,7 +22,7 @@ from .._records import ALERT, Commit, Event, Snapshot, fold
 from .._rules import SHANGHAI, as_instant
 from ..exceptions import AnchorError, StoreError
 from ..stores import Anchor, EventStore, MemoryStore, RepairReport, VerifyReport
-from .briefing import Briefing, Period, compute_briefing
+from .briefing import LISTED, Briefing, Period, compute_briefing
 from .queries import _Queries
 from .values import AlertNotice
 
@@ -127,6 +127,7 @@ class Ledger(_Queries):
         period: Period = "day",
         number: int | None = None,
         round_id: str | None = None,
+        listed: int | None = LISTED,
     ) -> Briefing:
         """Count the figures of a numbered briefing (工作简报 第N期) for a day or a week.
 
@@ -145,16 +146,24 @@ class Ledger(_Queries):
                 rounded up) since the team stationed in, so the day after the
                 station-in is 第1期 as in the source case.
             round_id: the round (default: the only round the ledger holds).
+            listed: how many overdue items, and how many escalated ones, are listed with
+                their explanations, most overdue first (default 50); the others are
+                counted (:attr:`Briefing.overdue_total`, :attr:`Briefing.escalated_total`)
+                and the full list is an export (``Ledger.export(path, kind="overdue", ...)``).
+                ``None`` lists them all.
 
         Raises:
-            PayloadError: a bad ``as_of``, ``period`` or ``number``, or no ``round_id``
-                while the ledger holds several rounds.
+            PayloadError: a bad ``as_of``, ``period``, ``number`` or ``listed``, or no
+                ``round_id`` while the ledger holds several rounds.
             EntityNotFoundError: ``round_id`` names no round of the ledger.
 
-        Cost: one :meth:`as_of` (every event read once), then one pass over the round's
-        complaints and tasks.
+        Cost: one :meth:`as_of` (a report as of a day at or after the latest event reads
+        the store as it is; an earlier day reads every event once), the store's counts of
+        the round's complaints, the round's tasks, and the items listed.
         """
-        return compute_briefing(self, as_of, period=period, number=number, round_id=round_id)
+        return compute_briefing(
+            self, as_of, period=period, number=number, round_id=round_id, listed=listed
+        )
 
     # -- office documents (the [office] extra; see docs/office.md) --------------------------
 

@@ -18,6 +18,7 @@ from .._records import (
     Snapshot,
     canonical_json,
     chain_hash,
+    escalation_of,
     iso,
     replay,
 )
@@ -126,6 +127,12 @@ def tally_values(
         key = tuple(snapshot_value(snap, p) for p in paths)
         out[key] = out.get(key, 0) + 1
     return out
+
+
+def _due_order(snapshot: Snapshot) -> tuple[dt.datetime, str]:
+    due = snapshot.next_due_at
+    assert due is not None  # an overdue entity has a due time
+    return due, snapshot.entity_id
 
 
 def within(snapshot: Snapshot, due: DueSpan | None) -> bool:
@@ -292,6 +299,23 @@ class EventStore(abc.ABC):
     ) -> list[Snapshot]:
         """Return open entities whose earliest open due time is at or before ``now``,
         earliest first."""
+
+    def overdue_ids(self, now: dt.datetime, *, round_id: str | None = None) -> list[str]:
+        """Return the ids of what :meth:`overdue` finds (of ``round_id`` when given),
+        earliest due time first, then by id: a count and an order without reading
+        the entities (a store may answer from its index alone)."""
+        found = [s for s in self.overdue(now) if round_id is None or s.round_id == round_id]
+        return [s.entity_id for s in sorted(found, key=_due_order)]
+
+    def escalated_ids(self, now: dt.datetime, *, round_id: str | None = None) -> list[str]:
+        """Return the ids of :meth:`overdue_ids` on which a step of escalation has fired
+        by ``now`` (:func:`escalation_of`), in the same order."""
+        found = [
+            s
+            for s in self.overdue(now)
+            if (round_id is None or s.round_id == round_id) and escalation_of(s, now) is not None
+        ]
+        return [s.entity_id for s in sorted(found, key=_due_order)]
 
     @abc.abstractmethod
     def due_between(

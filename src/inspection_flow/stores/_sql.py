@@ -48,7 +48,17 @@ from sqlalchemy.dialects import postgresql as _postgresql
 from sqlalchemy.engine import Dialect
 
 from .._calendar import YearSchedule
-from .._records import Commit, Event, Snapshot, canonical_json, iso, replay, stored_data
+from .._records import (
+    PASSED_ALERT,
+    Commit,
+    Event,
+    Snapshot,
+    canonical_json,
+    iso,
+    replay,
+    stored_data,
+)
+from .._rules import SHANGHAI
 from ..exceptions import (
     ConcurrencyError,
     InspectionFlowError,
@@ -241,6 +251,29 @@ _UPDATE_ENTITY = sa.update(_entities).where(
     _entities.c.entity_id == sa.bindparam("b_entity_id"),
     _entities.c.version == sa.bindparam("b_expected"),
 )
+#: An entity on which a step of escalation has fired by :b_now: an alert of kind
+#: "escalation", other than the due time's own, whose name its deadline lists as fired,
+#: due by then (the deadline records' instants are written in Asia/Shanghai, so their
+#: texts sort as the instants do).  See _records.escalation_of.
+_ESCALATED = {
+    "sqlite": (
+        "EXISTS (SELECT 1 FROM json_each(if_entities.snapshot, '$.deadlines') AS d, "
+        "json_each(d.value, '$.alerts') AS a, json_each(d.value, '$.fired') AS f "
+        "WHERE json_extract(a.value, '$[0]') = 'escalation' "
+        f"AND json_extract(a.value, '$[1]') <> '{PASSED_ALERT}' "
+        "AND f.value = json_extract(a.value, '$[1]') "
+        "AND json_extract(a.value, '$[2]') <= :b_now)"
+    ),
+    "postgresql": (
+        "EXISTS (SELECT 1 FROM jsonb_each(CAST(if_entities.snapshot AS jsonb) -> 'deadlines') "
+        "AS d(key, value), jsonb_array_elements(d.value -> 'alerts') AS a(value) "
+        "WHERE a.value ->> 0 = 'escalation' "
+        f"AND a.value ->> 1 <> '{PASSED_ALERT}' "
+        "AND jsonb_exists(d.value -> 'fired', a.value ->> 1) "
+        "AND a.value ->> 2 <= :b_now)"
+    ),
+}
+
 #: A projection row rewritten whole, whatever version it holds (a repair).
 _REWRITE_ENTITY = sa.update(_entities).where(_entities.c.entity_id == sa.bindparam("b_entity_id"))
 _DELETE_AREAS = sa.delete(_entity_areas).where(
@@ -1755,6 +1788,32 @@ class SQLStore(EventStore):
         if limit is not None:
             query = query.limit(limit)
         return self._snapshots(query)
+
+    def overdue_ids(self, now: dt.datetime, *, round_id: str | None = None) -> list[str]:
+        """The ids of :meth:`overdue` (of ``round_id``), from the index on open
+        entities' due times; no snapshot is read."""
+        return self._overdue_ids(now, round_id, escalated=False)
+
+    def escalated_ids(self, now: dt.datetime, *, round_id: str | None = None) -> list[str]:
+        """The ids of :meth:`overdue_ids` with a step of escalation fired by ``now``, found
+        by the database in each snapshot's deadlines (SQLite's and PostgreSQL's JSON
+        functions); other databases read the snapshots."""
+        return self._overdue_ids(now, round_id, escalated=True)
+
+    def _overdue_ids(self, now: dt.datetime, round_id: str | None, *, escalated: bool) -> list[str]:
+        at = _aware(now, "now")
+        due = _entities.c.next_due_at
+        query = sa.select(_entities.c.entity_id).where(_open, due <= at)
+        if round_id is not None:
+            query = query.where(_entities.c.round_id == round_id)
+        with self._reading() as conn:
+            dialect = conn.dialect.name
+            if escalated:
+                clause = _ESCALATED.get(dialect)
+                if clause is None:
+                    return super().escalated_ids(now, round_id=round_id)
+                query = query.where(sa.text(clause).bindparams(b_now=iso(at.astimezone(SHANGHAI))))
+            return list(conn.execute(query.order_by(due, _entities.c.entity_id)).scalars())
 
     def due_between(
         self,
