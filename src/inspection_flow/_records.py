@@ -587,14 +587,25 @@ def _next_times(
 PASSED_ALERT = "overdue"
 
 
+def fired_escalations(
+    record: DeadlineRecord, now: dt.datetime
+) -> list[tuple[dt.datetime, str, str]]:
+    """Return the steps of escalation fired on a deadline by ``now`` as ``(at, name,
+    label)``, earliest first; the alert of the due time itself is no step."""
+    return sorted(
+        (at, name, label)
+        for kind, name, at, label in record.alerts
+        if kind == "escalation" and name != PASSED_ALERT and name in record.fired and at <= now
+    )
+
+
 def escalation_of(snapshot: Snapshot, now: dt.datetime) -> str | None:
     """Return the label (or name) of the latest escalation step fired on the entity by
-    ``now`` (督办函, 约谈 …), or ``None``; the alert of the due time itself is no step."""
+    ``now`` (督办函, 约谈 …), or ``None``."""
     labels = sorted(
         (at, label or name)
         for record in snapshot.deadlines.values()
-        for kind, name, at, label in record.alerts
-        if kind == "escalation" and name != PASSED_ALERT and name in record.fired and at <= now
+        for at, name, label in fired_escalations(record, now)
     )
     return labels[-1][1] if labels else None
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from ._definitions import Lifecycle
 from ._ledger import CATEGORIES_ZH, Ledger
-from ._records import Snapshot
+from ._records import Snapshot, fired_escalations
 from ._rulebook import Rulebook
 from ._rules import SHANGHAI, as_instant
 from ._wording import Lang, Wording, wording
@@ -25,9 +25,6 @@ _KINDS = ("round", "complaint", "task", "document_request")
 _DUE_SOON_DAYS = 10
 #: The days before the calendar's last covered day from which the report warns of it.
 _COVERAGE_WARNING_DAYS = 60
-#: The alert the ledger records when a due time passes: lateness itself, not a step up a
-#: ladder, so an overdue line never reads as escalated by it.
-_PASSED = "overdue"
 
 
 def _state_label(lifecycle: Lifecycle | None, state: str, w: Wording) -> str:
@@ -81,12 +78,9 @@ def _overdue(item: Snapshot, ledger: Ledger, now: dt.datetime, w: Wording) -> st
     when = w.text("report.overdue_by", overdue=overdue, span=w.span(due, now))
     if view is None:
         return when
-    record = view.record
-    escalations = sorted(
-        (at, name, label)
-        for kind, name, at, label in record.alerts
-        if kind == "escalation" and name != _PASSED and name in record.fired and at <= now
-    )
+    # The alert of the due time is lateness itself, not a step up a ladder: an overdue
+    # line never reads as escalated by it.
+    escalations = fired_escalations(view.record, now)
     if not escalations:
         return when
     _, name, label_zh = escalations[-1]

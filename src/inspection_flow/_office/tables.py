@@ -14,7 +14,7 @@ import attrs
 
 from .._builtin import FINDINGS_ZH
 from .._ledger import CATEGORIES_ZH, Ledger
-from .._records import DeadlineRecord, Snapshot
+from .._records import DeadlineRecord, Snapshot, fired_escalations
 from .._rules import SHANGHAI, Channel
 from ..exceptions import DefinitionError, TableError
 
@@ -366,11 +366,7 @@ def _escalation_rows(ledger: Ledger, now: dt.datetime, w: _Labels) -> list[tuple
     rows = []
     for snap in _ordered(ledger.find()):
         for name, record in snap.deadlines.items():
-            steps = sorted(
-                (at, step, label)
-                for kind, step, at, label in record.alerts
-                if kind == "escalation" and step != "overdue" and step in record.fired and at <= now
-            )
+            steps = fired_escalations(record, now)
             if not steps:
                 continue
             _, step, label = steps[-1]
