@@ -334,30 +334,24 @@ class _Base:
         self._pending_commits = []
         self._pending_commands = {}
         self._reads = {}
-        try:
-            # The block's commands stay alive until it ends: the collector would walk
-            # them over and over for nothing (see _collector).
-            with collector_paused():
-                try:
-                    with self.store.holding_reads():
-                        yield self
-                    commits = self._pending_commits
-                    self._pending = None
-                    if commits:
-                        self.store.append_batch(commits)
-                finally:
-                    # Freed by reference counting before the collector runs again, so
-                    # that its first collection does not walk the whole block.
-                    commits = []
-                    self._pending = None
-                    self._pending_commits = []
-                    self._pending_commands = {}
-                    self._reads = {}
-        finally:
-            self._pending = None
-            self._pending_commits = []
-            self._pending_commands = {}
-            self._reads = {}
+        # The block's commands stay alive until it ends: the collector would walk them over
+        # and over for nothing (see _collector).
+        with collector_paused():
+            try:
+                with self.store.holding_reads():
+                    yield self
+                commits = self._pending_commits
+                self._pending = None
+                if commits:
+                    self.store.append_batch(commits)
+            finally:
+                # Freed by reference counting before the collector runs again, so that its
+                # first collection does not walk the whole block.
+                commits = []
+                self._pending = None
+                self._pending_commits = []
+                self._pending_commands = {}
+                self._reads = {}
 
     def history(self, entity_id: str) -> list[Event]:
         """Return the entity's events, oldest first (its audit trail)."""

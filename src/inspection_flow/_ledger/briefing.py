@@ -43,9 +43,6 @@ Period = Literal["day", "week"]
 
 #: Findings that make a case substantiated in part or whole (属实、基本属实、部分属实).
 _SUBSTANTIATED = ("substantiated", "largely_substantiated", "partly_substantiated")
-#: The alert the ledger records when a due time passes: lateness, not an escalation.
-
-
 #: The overdue items a briefing lists by default, most overdue first; the others are
 #: counted (a briefing is read by people; the full list is an export).
 LISTED = 50
@@ -349,14 +346,11 @@ def compute_briefing(
     escalated_ids = _of_round(view, rnd, now, view.store.escalated_ids(now, round_id=rid), True)
     shown_ids = overdue_ids if listed is None else overdue_ids[:listed]
     shown_escalated = escalated_ids if listed is None else escalated_ids[:listed]
-    read = view.store.get_many([*shown_ids, *shown_escalated])
-    items = _items(view, [read[i] for i in shown_ids if i in read], now)
-    known = {i.entity_id: i for i in items}
-    escalated = [
-        known.get(i) or next(iter(_items(view, [read[i]], now)), None)
-        for i in shown_escalated
-        if i in read
-    ]
+    wanted = list(dict.fromkeys([*shown_ids, *shown_escalated]))
+    read = view.store.get_many(wanted)
+    made = {i.entity_id: i for i in _items(view, [read[i] for i in wanted if i in read], now)}
+    items = [made[i] for i in shown_ids if i in made]
+    escalated = [made[i] for i in shown_escalated if i in made]
 
     tasks = []
     for snap in view.find(kind="task", round_id=rid):
@@ -405,7 +399,7 @@ def compute_briefing(
         areas=areas,
         categories=categories,
         overdue=tuple(items),
-        escalated=tuple(i for i in escalated if i is not None and i.escalation is not None),
+        escalated=tuple(i for i in escalated if i.escalation is not None),
         tasks=tuple(tasks),
         rates=MappingProxyType(rates),
         overdue_total=len(overdue_ids),

@@ -1806,13 +1806,12 @@ class SQLStore(EventStore):
         query = sa.select(_entities.c.entity_id).where(_open, due <= at)
         if round_id is not None:
             query = query.where(_entities.c.round_id == round_id)
+        if escalated:
+            clause = _ESCALATED.get(self._engine.dialect.name)
+            if clause is None:
+                return super().escalated_ids(now, round_id=round_id)
+            query = query.where(sa.text(clause).bindparams(b_now=iso(at.astimezone(SHANGHAI))))
         with self._reading() as conn:
-            dialect = conn.dialect.name
-            if escalated:
-                clause = _ESCALATED.get(dialect)
-                if clause is None:
-                    return super().escalated_ids(now, round_id=round_id)
-                query = query.where(sa.text(clause).bindparams(b_now=iso(at.astimezone(SHANGHAI))))
             return list(conn.execute(query.order_by(due, _entities.c.entity_id)).scalars())
 
     def due_between(
