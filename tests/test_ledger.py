@@ -1180,7 +1180,7 @@ def test_pauses_and_extensions_are_events_that_move_the_deadline(ledger: Ledger)
             "grant_extension",
             {"deadline": "result_due", "reason": "x", "until": "2023-07-01"},
             PayloadError,
-            "amount",
+            "until",
         ),
         (
             "grant_extension",
@@ -1201,6 +1201,45 @@ def test_clock_commands_are_checked(
     got = getattr(info.value, "guard", None) or getattr(info.value, "field", None)
     assert got == name
     unchanged(ledger, "C", before, 3)
+
+
+def test_a_clock_paused_after_an_extension_runs_on_from_the_extended_day(
+    ledger: Ledger,
+) -> None:
+    """Extended until 07-31, then paused for three days: the resume moves 07-31 on by the
+    days paused, and an extension until a day before the last day is refused."""
+    stationed(ledger)
+    handed_over(ledger)
+    ledger.fire(
+        "C",
+        "grant_extension",
+        actor=TEAM,
+        at=at("2023-07-05", 10),
+        deadline="result_due",
+        reason="需补充调查",
+        until=D(2023, 7, 31),
+    )
+    for event, when, extra in (
+        ("pause_clock", "2023-07-20", {"reason": "等待检测报告"}),
+        ("resume_clock", "2023-07-23", {}),
+    ):
+        ledger.fire("C", event, actor=RECT_OFFICE, at=at(when, 10), deadline="result_due", **extra)
+    record = ledger.get("C").deadlines["result_due"]
+    assert record.last_day == D(2023, 8, 3)
+    assert ledger.rebuild("C") == ledger.get("C")
+    before = ledger.get("C")
+    with pytest.raises(PayloadError, match="before the current last day 2023-08-03") as info:
+        ledger.fire(
+            "C",
+            "grant_extension",
+            actor=TEAM,
+            at=at("2023-07-24", 10),
+            deadline="result_due",
+            reason="x",
+            until=D(2023, 8, 1),
+        )
+    assert info.value.field == "until"
+    assert ledger.get("C") == before
 
 
 def test_a_clock_cannot_be_paused_twice_or_by_an_owner(ledger: Ledger) -> None:

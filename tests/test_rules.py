@@ -949,12 +949,55 @@ def test_extension_until_a_day(calendar: ChinaCalendar) -> None:
 
 
 def test_extensions_apply_in_order_after_pauses(calendar: ChinaCalendar) -> None:
-    """Pauses apply first, then each extension in turn."""
+    """Extensions with no grant instant apply after the pauses, each in turn."""
     pause = Pause(at(D(2023, 10, 10)), at(D(2023, 10, 11)))
     exts = [Extension("a", 2, "working_days"), Extension("b", 3, "working_days")]
     due = PLAN.compute(FEEDBACK, calendar, pauses=[pause], extensions=exts)
     assert due.last_day == calendar.add_workdays(D(2023, 11, 7), 6)
     assert [s.kind for s in due.adjustments] == ["pause", "extension", "extension"]
+
+
+def test_a_pause_after_an_extension_moves_the_extended_day(calendar: ChinaCalendar) -> None:
+    """Extended until 11-20 on 11-01, then paused 11-13 to 11-16: the clock stopped with the
+    extended period running, so its three working days (11-13..11-15) move 11-20 on.
+    Counted before the extension, the pause would begin after the last day 11-07 and move
+    nothing."""
+    until = Extension("flood", until=D(2023, 11, 20), granted_at=at(D(2023, 11, 1), 10))
+    pause = Pause(at(D(2023, 11, 13), 9), at(D(2023, 11, 16), 9), "awaiting a survey")
+    due = PLAN.compute(FEEDBACK, calendar, pauses=[pause], extensions=[until])
+    assert due.last_day == calendar.add_workdays(D(2023, 11, 20), 3) == D(2023, 11, 23)
+    assert [(s.kind, s.amount, s.last_day) for s in due.adjustments] == [
+        ("extension", 0, D(2023, 11, 20)),
+        ("pause", 3, D(2023, 11, 23)),
+    ]
+
+
+def test_pauses_and_extensions_apply_in_the_order_they_happened(calendar: ChinaCalendar) -> None:
+    """A pause before an extension's grant moves the period first; one after it, the
+    extended period.  Extensions without a grant instant follow every pause."""
+    early = Pause(at(D(2023, 10, 10)), at(D(2023, 10, 12)))  # 2 working days
+    late = Pause(at(D(2023, 11, 14)), at(D(2023, 11, 15)))  # 1 working day
+    granted = Extension("a", 5, "working_days", granted_at=at(D(2023, 11, 1)))
+    undated = Extension("b", 1, "working_days")
+    due = PLAN.compute(FEEDBACK, calendar, pauses=[late, early], extensions=[undated, granted])
+    assert [s.kind for s in due.adjustments] == ["pause", "extension", "pause", "extension"]
+    assert due.adjustments[1].extension is granted
+    assert due.last_day == calendar.add_workdays(D(2023, 11, 7), 2 + 5 + 1 + 1)
+
+
+def test_an_extension_granted_while_paused_can_be_outrun_by_the_pause(
+    calendar: ChinaCalendar,
+) -> None:
+    """Granted until 11-20 while a pause begun 10-10 held the clock; the pause ended on
+    12-20 and moved the last day past 11-20: the extension moves nothing, it does not
+    shorten the period."""
+    pause = Pause(at(D(2023, 10, 10)), at(D(2023, 12, 20)))
+    until = Extension("flood", until=D(2023, 11, 20), granted_at=at(D(2023, 10, 20)))
+    paused = PLAN.compute(FEEDBACK, calendar, pauses=[pause])
+    due = PLAN.compute(FEEDBACK, calendar, pauses=[pause], extensions=[until])
+    assert paused.last_day > D(2023, 11, 20)
+    assert due.last_day == paused.last_day
+    assert (due.adjustments[-1].kind, due.adjustments[-1].amount) == ("extension", 0)
 
 
 def test_calendar_day_extension_rolls(calendar: ChinaCalendar) -> None:

@@ -801,7 +801,9 @@ class DeadlineRule:
                 from; an instant counts from its day in Asia/Shanghai.
             calendar: the working-day calendar.
             pauses: periods in which the clock stops (inputs, never edits of a date).
-            extensions: extensions granted, applied in order after the pauses.
+            extensions: extensions granted, applied with the pauses in the order they
+                happened (an extension by its ``granted_at``; one without it after the
+                pauses).
 
         Returns:
             The :class:`Due`, with its explanation.
@@ -935,7 +937,12 @@ class DeadlineRule:
         # period is known (Civil Code art. 203): pauses move the unrolled last day.
         end = self._period_end(first) if self.roll else last
         since = due_at - dt.timedelta(hours=self.amount)  # an hour rule's anchor instant
-        for pause in _merge(pauses):
+        for item in _in_order(_merge(pauses), extensions):
+            if isinstance(item, Extension):
+                last, due_at = self._extend(item, last, due_at, calendar, steps)
+                end = last
+                continue
+            pause = item
             if self.unit is Unit.HOURS:
                 if pause.start >= due_at:
                     steps.append(Adjustment("pause", pause.reason, 0, last, pause=pause))
@@ -984,43 +991,81 @@ class DeadlineRule:
                 calendar.is_workday(last)
             steps.append(Adjustment("pause", pause.reason, paused, last, pause=pause))
             due_at = _end_of(last, self.closes_at)
-        for ext in extensions:
-            if not isinstance(ext, Extension):
-                raise InvalidRuleError("extensions", ext, "must be Extension values")
-            if ext.until is not None:
-                if ext.until < last:
-                    raise InvalidRuleError(
-                        "extension.until",
-                        ext.until,
-                        f"is before the current last day {last.isoformat()}; an extension "
-                        "cannot shorten a period",
-                    )
-                calendar.is_workday(ext.until)
-                last = ext.until
-                due_at = _end_of(last, self.closes_at)
-                steps.append(Adjustment("extension", ext.reason, 0, last, extension=ext))
-                continue
-            assert ext.amount is not None
-            assert ext.unit is not None
-            if ext.unit is not self.unit:
-                raise UnitMismatchError(self.unit.value, ext.unit.value, "extension")
-            if self.unit is Unit.HOURS:
-                due_at = due_at + dt.timedelta(hours=ext.amount)
-                last = (due_at - dt.timedelta(microseconds=1)).date()
-                calendar.is_workday(last)
-            else:
-                if self.unit is Unit.WORKING_DAYS:
-                    last = calendar.add_workdays(last, ext.amount)
-                else:
-                    if self.unit is Unit.CALENDAR_DAYS:
-                        last = last + dt.timedelta(days=ext.amount)
-                    else:
-                        last = _add_months(last, ext.amount)
-                    last = calendar.next_workday(last) if self.roll else last
-                    calendar.is_workday(last)
-                due_at = _end_of(last, self.closes_at)
-            steps.append(Adjustment("extension", ext.reason, ext.amount, last, extension=ext))
         return last, due_at, tuple(steps), suspended
+
+    def _extend(
+        self,
+        ext: Extension,
+        last: dt.date,
+        due_at: dt.datetime,
+        calendar: ChinaCalendar,
+        steps: list[Adjustment],
+    ) -> tuple[dt.date, dt.datetime]:
+        """Apply one extension to the period as it stands; return its last day and due
+        instant."""
+        if ext.until is not None:
+            if ext.until < last and any(step.kind == "pause" for step in steps):
+                # Granted while a pause held the clock: counted when the clock ran again,
+                # the pause moved the last day past the extension's day, which then
+                # moves nothing (an extension never shortens a period).
+                steps.append(Adjustment("extension", ext.reason, 0, last, extension=ext))
+                return last, due_at
+            if ext.until < last:
+                raise InvalidRuleError(
+                    "extension.until",
+                    ext.until,
+                    f"is before the current last day {last.isoformat()}; an extension "
+                    "cannot shorten a period",
+                )
+            calendar.is_workday(ext.until)
+            last = ext.until
+            due_at = _end_of(last, self.closes_at)
+            steps.append(Adjustment("extension", ext.reason, 0, last, extension=ext))
+            return last, due_at
+        assert ext.amount is not None
+        assert ext.unit is not None
+        if ext.unit is not self.unit:
+            raise UnitMismatchError(self.unit.value, ext.unit.value, "extension")
+        if self.unit is Unit.HOURS:
+            due_at = due_at + dt.timedelta(hours=ext.amount)
+            last = (due_at - dt.timedelta(microseconds=1)).date()
+            calendar.is_workday(last)
+        else:
+            if self.unit is Unit.WORKING_DAYS:
+                last = calendar.add_workdays(last, ext.amount)
+            else:
+                if self.unit is Unit.CALENDAR_DAYS:
+                    last = last + dt.timedelta(days=ext.amount)
+                else:
+                    last = _add_months(last, ext.amount)
+                last = calendar.next_workday(last) if self.roll else last
+                calendar.is_workday(last)
+            due_at = _end_of(last, self.closes_at)
+        steps.append(Adjustment("extension", ext.reason, ext.amount, last, extension=ext))
+        return last, due_at
+
+
+#: Where an extension granted at no recorded instant falls among the pauses: after them.
+_NOT_DATED = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+
+
+def _in_order(pauses: list[Pause], extensions: Sequence[Extension]) -> list[Pause | Extension]:
+    """Return the pauses and extensions in the order they happened: a pause by its start,
+    an extension by when it was granted (one with no such instant after every pause); a
+    pause and an extension at one instant, the pause first.
+
+    An extension granted before a pause is extended by the pause as the rest of the period
+    is: the clock stopped with the extended period running.
+    """
+    for ext in extensions:
+        if not isinstance(ext, Extension):
+            raise InvalidRuleError("extensions", ext, "must be Extension values")
+    timeline: list[tuple[dt.datetime, int, int, Pause | Extension]] = [
+        (p.start, 0, i, p) for i, p in enumerate(pauses)
+    ]
+    timeline += [(e.granted_at or _NOT_DATED, 1, i, e) for i, e in enumerate(extensions)]
+    timeline.sort(key=lambda t: t[:3])
+    return [t[3] for t in timeline]
 
 
 def _check_adjustments(pauses: Any, extensions: Any) -> None:

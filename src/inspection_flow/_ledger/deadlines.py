@@ -222,6 +222,8 @@ class _Deadlines(_Base):
         for key in ("amount", "unit", "until"):
             if key in payload:
                 ext[key] = payload[key]
+        if "until" in payload:
+            _refuse_shortening(snap.entity_id, t.event, record, payload["until"])
         try:
             _extension(ext)
             return self._recomputed(record, extensions=(*record.extensions, ext))
@@ -263,6 +265,7 @@ class _Deadlines(_Base):
             raise PayloadError(
                 snap.entity_id, "approve_extension", "until", f"no open deadline {name!r} to extend"
             )
+        _refuse_shortening(snap.entity_id, "approve_extension", record, payload["until"])
         ext = {"reason": payload["reason"], "until": payload["until"], "granted_at": at.isoformat()}
         try:
             return self._recomputed(record, extensions=(*record.extensions, ext))
@@ -321,3 +324,19 @@ class _Deadlines(_Base):
                 ", ".join(m.deadline for m in moved),
             )
         return moved
+
+
+def _refuse_shortening(entity_id: str, event: str, record: DeadlineRecord, until: str) -> None:
+    """Refuse an extension until a day before the deadline's last day.
+
+    The rule refuses it too, unless a pause counted before it moved the last day past
+    that day (an extension granted while the clock stood still moves nothing then).
+    """
+    if dt.date.fromisoformat(until) < record.last_day:
+        raise PayloadError(
+            entity_id,
+            event,
+            "until",
+            f"{until} is before the current last day {record.last_day.isoformat()}; an "
+            f"extension cannot shorten a period",
+        )
