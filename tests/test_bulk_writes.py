@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from inspection_flow import (
     SHANGHAI,
@@ -194,6 +195,80 @@ def test_a_streamed_hand_over_refused_at_its_end_writes_nothing(ledger: Ledger) 
     assert ledger.counts("state", kind="complaint") == {"received": 10}
     assert ledger.store.head() == head
     assert ledger.verify().ok
+
+
+class FixedClock:
+    """A clock that always says 2023-07-01 12:00, so two ledgers record alike."""
+
+    def now(self) -> dt.datetime:
+        return dt.datetime(2023, 7, 1, 12, tzinfo=SHANGHAI)
+
+
+def written(store: SQLStore) -> Ledger:
+    """Receipts in bulk, a streamed hand-over, then commands in a batch (one entity twice,
+    some with command ids, one repeated) and alone."""
+    ledger = Ledger(store, rulebook="hunan-provincial-2023", clock=FixedClock())
+    ledger.create_round("R", name="益阳", area="430900", actor=OFFICE, at=at(20))
+    ledger.fire("R", "announce", actor=OFFICE, at=at(20, 10))
+    ledger.fire("R", "station_in", actor=TEAM, at=at(26))
+    ledger.receive_complaints("R", [row(f"C{i}") for i in range(12)], actor=TEAM)
+    ledger.hand_over_batch("R", dt.date(2023, 6, 28), actor=TEAM, at=at(28))
+    liaison = Actor("liaison", "430900")
+    owner = Actor("owner_unit", "430903")
+    with ledger.batch():
+        for i in range(12):
+            ledger.fire(
+                f"C{i}",
+                "assign",
+                actor=liaison,
+                at=at(28, 10),
+                owners=["430903"],
+                command_id=f"assign-{i}" if i % 2 else None,
+            )
+        ledger.fire("C0", "start_investigation", actor=owner, at=at(28, 11))
+        ledger.fire(
+            "C1", "assign", actor=liaison, at=at(28, 10), owners=["430903"], command_id="assign-1"
+        )
+    ledger.fire("C2", "start_investigation", actor=owner, at=at(28, 12), command_id="s-2")
+    return ledger
+
+
+def test_a_store_on_mapped_tables_writes_what_the_driver_path_writes(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    """Tables the caller maps elsewhere (schema_translate_map) are written through
+    SQLAlchemy's statements, not the driver's: the same events, hashes, numbering and
+    snapshots as the driver's path, and the ledger verifies."""
+    direct = written(SQLStore.open(tmp_path / "direct.db"))
+    engine = sa.create_engine(ledger_url)
+    schema = "main" if engine.dialect.name == "sqlite" else None
+    if schema is None:
+        with engine.connect() as conn:
+            schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
+    mapped_engine = engine.execution_options(schema_translate_map={None: schema})
+    try:
+        mapped = written(SQLStore(mapped_engine))
+        ids = ["R", *[f"C{i}" for i in range(12)]]
+        for entity_id in ids:
+            assert mapped.history(entity_id) == direct.history(entity_id)
+            assert mapped.get(entity_id) == direct.get(entity_id)
+        with engine.connect() as conn:
+            order = conn.exec_driver_sql(
+                "SELECT entity_id, version FROM if_events ORDER BY seq"
+            ).all()
+        with direct.store._engine.connect() as conn:  # type: ignore[attr-defined]
+            assert (
+                order
+                == conn.exec_driver_sql(
+                    "SELECT entity_id, version FROM if_events ORDER BY seq"
+                ).all()
+            )
+        for column in ("state", "area", "batch"):
+            assert mapped.counts(column) == direct.counts(column)
+        assert mapped.verify(deep=True).ok
+    finally:
+        mapped_engine.dispose()
+        engine.dispose()
 
 
 @pytest.mark.parametrize(

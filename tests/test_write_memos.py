@@ -1,17 +1,24 @@
 """What a write reuses (instants' texts, deadline mappings' JSON and next times, effects'
-JSON) is what it would compute afresh: checked on every entity of the source case."""
+JSON, deadline mappings read back) is what it would compute afresh: checked on every
+entity of the source case."""
 
 from __future__ import annotations
 
 import datetime as dt
 import gc
+from pathlib import Path
 
 import orjson
+from hypothesis import given
+from hypothesis import strategies as st
 
-from inspection_flow import Ledger, MemoryStore, Snapshot
+from inspection_flow import SHANGHAI, Actor, Ledger, MemoryStore, Snapshot, SQLStore
 from inspection_flow._demo import build_demo
 from inspection_flow._records import canonical_json, iso, stored_data
 from inspection_flow.stores._sql import _effects_json
+
+OFFICE = Actor("leading_office", "430000", "省督察办")
+TEAM = Actor("inspection_team", "430000", "省第四督察组")
 
 
 def naive_next_due(snapshot: Snapshot) -> dt.datetime | None:
@@ -60,3 +67,89 @@ def test_a_reused_object_is_never_mistaken_for_another() -> None:
         assert iso(instant) == instant.isoformat()
         del instant
         gc.collect()
+
+
+@given(
+    st.datetimes(
+        min_value=dt.datetime(1, 1, 2),
+        max_value=dt.datetime(9999, 12, 30),
+        timezones=st.builds(
+            dt.timezone,
+            st.timedeltas(
+                min_value=dt.timedelta(hours=-23, minutes=-59, seconds=-59),
+                max_value=dt.timedelta(hours=23, minutes=59, seconds=59),
+            ),
+        ),
+    )
+)
+def test_the_text_of_an_instant_at_a_fixed_offset_is_its_isoformat(instant: dt.datetime) -> None:
+    """Instants read back from their ISO text have fixed offsets; their text is written the
+    fast way only where it equals isoformat() (whole minutes), else by isoformat()."""
+    assert iso(instant) == instant.isoformat()
+    other = instant + dt.timedelta(microseconds=1)
+    assert iso(other) == other.isoformat()
+
+
+def test_snapshots_read_back_share_equal_deadlines(tmp_path: Path) -> None:
+    """Cases handed over together carry equal deadlines: read back from the database they
+    share one mapping, and each snapshot equals the one written and its events' fold."""
+    path = tmp_path / "ledger.db"
+    with Ledger.open(path, rulebook="hunan-provincial-2023") as ledger:
+        build_demo(ledger, per_day=(2, 4))
+        received(ledger, 5)
+        handed = dt.datetime(2023, 6, 28, 9, tzinfo=SHANGHAI)
+        ledger.hand_over_batch("R", handed.date(), actor=TEAM, at=handed)
+        written = {s.entity_id: s for s in ledger.find(kind="complaint")}
+    with Ledger.open(path, rulebook="hunan-provincial-2023") as ledger:
+        read = {s.entity_id: s for s in ledger.find(kind="complaint")}
+        assert read == written
+        for entity_id, snap in read.items():
+            assert ledger.rebuild(entity_id) == snap
+            assert canonical_json(stored_data(snap)) == canonical_json(snap.to_dict())
+    by_json: dict[str, set[int]] = {}
+    for snap in read.values():
+        if snap.deadlines:
+            text = canonical_json({n: r.to_dict() for n, r in snap.deadlines.items()})
+            by_json.setdefault(text, set()).add(id(snap.deadlines))
+    assert all(len(ids) == 1 for ids in by_json.values())
+    same = {id(read[f"SAME-{i}"].deadlines) for i in range(5)}
+    assert len(same) == 1
+    assert read["SAME-0"].deadlines
+
+
+def test_a_streamed_hand_over_keeps_what_it_wrote(tmp_path: Path) -> None:
+    """The cases a streamed hand-over writes are kept with the text written: read again,
+    each is the snapshot the hand-over made, not decoded anew."""
+    with Ledger.open(tmp_path / "ledger.db", rulebook="hunan-provincial-2023") as ledger:
+        ids = received(ledger, 5)
+        handed = dt.datetime(2023, 6, 28, 9, tzinfo=SHANGHAI)
+        ledger.hand_over_batch("R", handed.date(), actor=TEAM, at=handed)
+        store = ledger.store
+        assert isinstance(store, SQLStore)
+        for entity_id in ids:
+            kept = store._decoded.get(entity_id)
+            assert kept is not None
+            assert kept[1].state == "handed_over"
+            assert ledger.get(entity_id) is kept[1]
+
+
+def received(ledger: Ledger, cases: int) -> list[str]:
+    """A stationed round ``R`` with ``cases`` calls of 2023-06-27, for the batch of 06-28."""
+    start = dt.datetime(2023, 6, 20, 9, tzinfo=SHANGHAI)
+    ledger.create_round("R", name="益阳市", area="430900", actor=OFFICE, at=start)
+    ledger.fire("R", "announce", actor=OFFICE, at=start.replace(hour=10))
+    ledger.fire("R", "station_in", actor=TEAM, at=start.replace(day=26))
+    day = dt.datetime(2023, 6, 27, 10, tzinfo=SHANGHAI)
+    ids = [f"SAME-{i}" for i in range(cases)]
+    for entity_id in ids:
+        ledger.receive_complaint(
+            "R",
+            channel="phone",
+            received_at=day,
+            area="430903",
+            summary="夜间施工噪声扰民",
+            category="noise",
+            actor=TEAM,
+            complaint_id=entity_id,
+        )
+    return ids

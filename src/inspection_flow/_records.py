@@ -74,12 +74,30 @@ def iso(value: dt.datetime) -> str:
     # orjson writes an aware datetime exactly as isoformat() does, four times faster,
     # unless the offset has seconds: Shanghai's has had none since 1901.  Event.new
     # hands such instants to orjson directly.
-    if value.tzinfo is SHANGHAI and value.year > 1901:
-        text = orjson.dumps(value)[1:-1].decode()
-    else:
-        text = value.isoformat()
+    fast = _orjson_writes(value)
+    text = orjson.dumps(value)[1:-1].decode() if fast else value.isoformat()
     _LAST_ISO = (value, text)
     return text
+
+
+def _orjson_writes(value: dt.datetime) -> bool:
+    """Whether orjson writes ``value`` exactly as ``isoformat()`` does: an instant in
+    Asia/Shanghai after 1901 (no offset in seconds since), or at a fixed offset of whole
+    minutes (as instants read back from their ISO text are)."""
+    tz = value.tzinfo
+    if tz is SHANGHAI:
+        return value.year > 1901
+    if tz.__class__ is dt.timezone:
+        whole = _WHOLE_MINUTES.get(tz)
+        if whole is None:
+            offset = tz.utcoffset(None)
+            whole = _WHOLE_MINUTES[tz] = offset.microseconds == 0 and offset.seconds % 60 == 0
+        return whole
+    return False
+
+
+# Fixed offsets (datetime.timezone) by whether they are whole minutes; few are ever seen.
+_WHOLE_MINUTES: dict[dt.timezone, bool] = {}
 
 
 # Actors' plain forms, built once each (read-only: only ever serialised).
@@ -360,7 +378,7 @@ class Event:
             "entity_id": entity_id,
             "version": version,
             "name": name,
-            "at": at if at.tzinfo is SHANGHAI and at.year > 1901 else at.isoformat(),
+            "at": at if _orjson_writes(at) else at.isoformat(),
             "actor": _ACTOR_DATA.get(actor) or _actor_data(actor),
             "payload": payload,
             "state_before": state_before,
@@ -372,9 +390,7 @@ class Event:
         if recorded_at is not None:
             # As for "at": orjson writes a Shanghai instant exactly as isoformat() does.
             content["recorded_at"] = (
-                recorded_at
-                if recorded_at.tzinfo is SHANGHAI and recorded_at.year > 1901
-                else recorded_at.isoformat()
+                recorded_at if _orjson_writes(recorded_at) else recorded_at.isoformat()
             )
         digest = hashlib.sha256(canonical_bytes(content)).hexdigest()
         return cls(
@@ -545,14 +561,37 @@ class Snapshot:
                 updated_at=_parse_dt(data["updated_at"], "updated_at"),
                 terminal=bool(data["terminal"]),
                 data=data.get("data", {}),
-                deadlines=in_due_order(
-                    {k: DeadlineRecord.from_dict(v) for k, v in data.get("deadlines", {}).items()}
-                ),
+                deadlines=_read_deadlines(data.get("deadlines")),
                 last_hash=data.get("last_hash", GENESIS),
                 occurred_at=_parse_opt_dt(data.get("occurred_at"), "occurred_at"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise StoreError(f"malformed snapshot {data!r}: {exc}") from exc
+
+
+def _read_deadlines(data: Any) -> Mapping[str, DeadlineRecord]:
+    """Return the deadline mapping of a snapshot read back, shared with the snapshots
+    read before whose deadlines have the same JSON.
+
+    The cases handed over together carry the same records, and an entity's versions
+    the same mapping until a deadline changes: read back, they share one mapping again,
+    so that what is computed once per mapping (its JSON, its next due time) stays
+    computed once, and a large ledger read back holds one copy.
+    """
+    if not data:
+        return NO_DEADLINES
+    key = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    found = _READ_DEADLINES.get(key)
+    if found is None:
+        found = in_due_order({k: DeadlineRecord.from_dict(v) for k, v in data.items()})
+        if len(_READ_DEADLINES) >= 8192:
+            _READ_DEADLINES.clear()
+        _READ_DEADLINES[key] = found
+    return found
+
+
+# Deadline mappings read back, by their canonical JSON (see _read_deadlines).
+_READ_DEADLINES: dict[bytes, Mapping[str, DeadlineRecord]] = {}
 
 
 # The next due time and alert of deadline mappings, by the mapping's id, with the mapping:

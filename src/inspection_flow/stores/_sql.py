@@ -672,50 +672,100 @@ def _effects_json(event: Event) -> str:
     return text
 
 
-def _event_row(event: Event) -> dict[str, Any]:
-    return {
-        "entity_id": event.entity_id,
-        "version": event.version,
-        "name": event.name,
-        "at": iso(event.at),
-        "at_utc": _aware(event.at, f"{event.entity_id} event {event.version} time"),
-        "actor_role": event.actor.role,
-        "actor_area": event.actor.area,
-        "actor_name": event.actor.name,
-        "payload": _json(dict(event.payload), event.entity_id, event.version, "payload"),
-        "effects": _effects_json(event),
-        "state_before": event.state_before,
-        "state_after": event.state_after,
-        "command_id": event.command_id,
-        "prev_hash": event.prev_hash,
-        "hash": event.hash,
-        "recorded_at": None if event.recorded_at is None else iso(event.recorded_at),
-        # Given by the head when the event is written (_advance_head).
-        "seq": 0,
-    }
+#: The columns of an event's row in the order :func:`_event_values` gives them; ``seq``
+#: follows, given by the head when the event is written (:func:`_advance_head`).
+_EVENT_COLUMNS = (
+    "entity_id",
+    "version",
+    "name",
+    "at",
+    "at_utc",
+    "actor_role",
+    "actor_area",
+    "actor_name",
+    "payload",
+    "effects",
+    "state_before",
+    "state_after",
+    "command_id",
+    "prev_hash",
+    "hash",
+    "recorded_at",
+)
+#: Where the instant to convert for the database stands among them.
+_AT_UTC = _EVENT_COLUMNS.index("at_utc")
 
 
-def _advance_head(
-    conn: sa.Connection, event_rows: Sequence[dict[str, Any]], entities: int, commands: int
-) -> None:
-    """Count what the transaction writes in the ledger's head, and number its events."""
+def _event_values(event: Event) -> tuple[Any, ...]:
+    """An event's row (``at_utc`` still an instant), in the order of ``_EVENT_COLUMNS``."""
+    payload = event.payload
+    actor = event.actor
+    return (
+        event.entity_id,
+        event.version,
+        event.name,
+        iso(event.at),
+        _aware(event.at, f"{event.entity_id} event {event.version} time"),
+        actor.role,
+        actor.area,
+        actor.name,
+        _json(
+            payload if payload.__class__ is dict else dict(payload),
+            event.entity_id,
+            event.version,
+            "payload",
+        ),
+        _effects_json(event),
+        event.state_before,
+        event.state_after,
+        event.command_id,
+        event.prev_hash,
+        event.hash,
+        None if event.recorded_at is None else iso(event.recorded_at),
+    )
+
+
+def _advance_head(conn: sa.Connection, events: int, entities: int, commands: int) -> int:
+    """Count what the transaction writes in the ledger's head; return the number (seq) of
+    its first event."""
     sql = _HEAD_SQL.get(conn.dialect.paramstyle)
     if sql is None or conn.get_execution_options().get("schema_translate_map"):
         last = conn.execute(
             _ADVANCE_HEAD,
-            {"b_events": len(event_rows), "b_entities": entities, "b_commands": commands},
+            {"b_events": events, "b_entities": entities, "b_commands": commands},
         ).scalar_one_or_none()
     else:
-        found = _driver(conn, sql, (len(event_rows), entities, commands), fetch=True)
+        found = _driver(conn, sql, (events, entities, commands), fetch=True)
         last = found[0][0] if found else None
     if last is None:
         raise StoreError(
             "the ledger's head (table if_ledger_head) is missing, so nothing more can be "
             "written; run verify() and restore the database from a backup"
         )
-    first = int(last) - len(event_rows) + 1
-    for i, row in enumerate(event_rows):
-        row["seq"] = first + i
+    return int(last) - events + 1
+
+
+def _micros(value: dt.datetime) -> int:
+    """An instant as the SQLite column holds it (see :class:`_Instant`)."""
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _in_utc(value: dt.datetime) -> dt.datetime:
+    """An instant as the PostgreSQL column takes it (see :class:`_Instant`)."""
+    return value.astimezone(_UTC)
+
+
+def _binder(column: sa.Column[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The function converting a value for ``column``, or ``None``: for an instant, the
+    conversion :class:`_Instant` makes, without its machinery (``None`` stays ``None``
+    where it is called); for other types, the type's own."""
+    if isinstance(column.type, _Instant):
+        return _in_utc if dialect.name == "postgresql" else _micros
+    processor: Callable[[Any], Any] | None = column.type.dialect_impl(dialect).bind_processor(
+        dialect
+    )
+    return processor
 
 
 def _driver(conn: sa.Connection, sql: str, params: Sequence[Any], *, fetch: bool = False) -> Any:
@@ -737,8 +787,8 @@ def _driver(conn: sa.Connection, sql: str, params: Sequence[Any], *, fetch: bool
         cursor.close()
 
 
-def _event_rows(commit: Commit) -> list[dict[str, Any]]:
-    return [_event_row(e) for e in commit.events]
+def _event_rows(commit: Commit) -> list[tuple[Any, ...]]:
+    return [_event_values(e) for e in commit.events]
 
 
 def _projection(snapshot: Snapshot) -> dict[str, Any]:
@@ -770,9 +820,11 @@ def _columns(snapshot: Snapshot) -> dict[str, Any]:
     }
 
 
-#: The entity columns some index holds: an update leaves them out when they keep their value.
-_INDEXED_COLUMNS = (
+#: The entity columns an update leaves out when they keep their value: the database then
+#: neither converts them nor rewrites their indexes' entries.
+_KEPT_UNLESS_CHANGED = (
     "kind",
+    "lifecycle",
     "state",
     "area",
     "round_id",
@@ -782,7 +834,14 @@ _INDEXED_COLUMNS = (
     "terminal",
     "next_due_at",
     "next_alert_at",
+    "created_at",
+    "updated_at",
 )
+#: The columns every update sets: the version and snapshot change with each write, and a
+#: write ends any lease on the entity's alerts (taken without a new version).
+_ALWAYS_SET = ("version", "snapshot", "claimed_by", "claimed_until")
+#: Every column an update may set.
+_ALL_SET = _KEPT_UNLESS_CHANGED + _ALWAYS_SET
 
 
 def _sets_areas(event: Event) -> bool:
@@ -1205,7 +1264,7 @@ class SQLStore(EventStore):
     def _write(self, commits: Sequence[Commit]) -> list[tuple[Event, ...]]:
         # Rows are built before the transaction: on SQLite the write lock is held from
         # its first statement, and every other writer waits while it is.
-        prepared: list[tuple[Commit, dict[str, Any], list[dict[str, Any]]]] = []
+        prepared: list[tuple[Commit, dict[str, Any], list[tuple[Any, ...]]]] = []
         for commit in commits:
             _check_commit(commit)
             prepared.append((commit, _projection(commit.snapshot), _event_rows(commit)))
@@ -1240,7 +1299,7 @@ class SQLStore(EventStore):
 
     def _write_all(
         self,
-        prepared: list[tuple[Commit, dict[str, Any], list[dict[str, Any]]]],
+        prepared: list[tuple[Commit, dict[str, Any], list[tuple[Any, ...]]]],
         done: dict[str, tuple[Event, ...]],
     ) -> list[tuple[Event, ...]]:
         # A command applied before is not looked up first: its row in if_commands
@@ -1249,7 +1308,7 @@ class SQLStore(EventStore):
         # on every write for a case that is rare.
         results: list[tuple[Event, ...]] = []
         written: dict[str, tuple[Event, ...]] = {}
-        todo: list[tuple[Commit, dict[str, Any], list[dict[str, Any]]]] = []
+        todo: list[tuple[Commit, dict[str, Any], list[tuple[Any, ...]]]] = []
         for item in prepared:
             commit = item[0]
             command_id = commit.command_id
@@ -1286,7 +1345,7 @@ class SQLStore(EventStore):
     def _write_bulk(
         self,
         conn: sa.Connection,
-        todo: list[tuple[Commit, dict[str, Any], list[dict[str, Any]]]],
+        todo: list[tuple[Commit, dict[str, Any], list[tuple[Any, ...]]]],
     ) -> None:
         """Write several commits with one statement per table and kind of change.
 
@@ -1300,8 +1359,9 @@ class SQLStore(EventStore):
         # Long by design: builds every table's rows in one pass over the commits, then one
         # statement per table.
         inserts: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
-        event_rows: list[dict[str, Any]] = []
+        # Each update: the columns it sets, the entity's row, its id and expected version.
+        updates: list[tuple[tuple[str, ...], dict[str, Any], str, int]] = []
+        event_rows: list[tuple[Any, ...]] = []
         command_rows: list[dict[str, Any]] = []
         # The snapshot whose areas each entity's area rows end up holding, and the
         # entities whose stored area rows are replaced.
@@ -1316,7 +1376,8 @@ class SQLStore(EventStore):
                 updated[commit.entity_id] = updated.get(commit.entity_id, 0) + 1
         for commit, row, rows in todo:
             entity_id = commit.entity_id
-            if commit.expected_version == 0:
+            expected = commit.expected_version
+            if expected == 0:
                 if entity_id in seen:
                     # Created after the batch wrote it: a conflict, found one by one.
                     raise _Redo
@@ -1324,21 +1385,18 @@ class SQLStore(EventStore):
                 areas[entity_id] = commit.snapshot
                 created.add(entity_id)
             else:
-                keyed = {**row, "b_entity_id": entity_id, "b_expected": commit.expected_version}
+                names: tuple[str, ...] = _ALL_SET
                 known = decoded.get(entity_id)
-                if (
-                    known is not None
-                    and known[1].version == commit.expected_version
-                    and updated[entity_id] == 1
-                ):
+                if known is not None and known[1].version == expected and updated[entity_id] == 1:
                     # The row holds the columns of the version the command read (the
-                    # update matches only that version): an indexed column left as it
-                    # is spares the database rewriting that index's entry.
+                    # update matches only that version): the columns left as they are
+                    # spare their conversion, and an index's entry its rewrite.
                     before = known[2] if known[2] is not None else _columns(known[1])
-                    for name in _INDEXED_COLUMNS:
-                        if keyed[name] == before[name]:
-                            del keyed[name]
-                updates.append(keyed)
+                    names = (
+                        *[n for n in _KEPT_UNLESS_CHANGED if row[n] != before[n]],
+                        *_ALWAYS_SET,
+                    )
+                updates.append((names, row, entity_id, expected))
                 if any(_sets_areas(e) for e in commit.events):
                     if entity_id not in created and entity_id not in areas:
                         replaced.append({"b_entity_id": entity_id})
@@ -1350,7 +1408,7 @@ class SQLStore(EventStore):
                     {
                         "command_id": commit.command_id,
                         "entity_id": entity_id,
-                        "first_version": commit.expected_version + 1,
+                        "first_version": expected + 1,
                         "last_version": commit.snapshot.version,
                     }
                 )
@@ -1361,17 +1419,16 @@ class SQLStore(EventStore):
             if updates:
                 # One statement per set of columns changed; an entity updated more than
                 # once in the batch sets every column, so its updates stay in order.
-                groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-                for keyed in updates:
-                    groups.setdefault(tuple(keyed), []).append(keyed)
-                for group in groups.values():
+                groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+                for update in updates:
+                    groups.setdefault(update[0], []).append(update)
+                for columns, group in groups.items():
                     if conn.dialect.supports_sane_multi_rowcount:
-                        if self._update_many(conn, group) != len(group):
+                        if self._update_many(conn, columns, group) != len(group):
                             raise _Redo
                     else:
-                        # The statement sets the columns each row names.
-                        for keyed in group:
-                            if conn.execute(_UPDATE_ENTITY, keyed).rowcount != 1:
+                        for update in group:
+                            if self._update_many(conn, columns, [update]) != 1:
                                 raise _Redo
             if replaced:
                 conn.execute(_DELETE_AREAS, replaced)
@@ -1381,8 +1438,8 @@ class SQLStore(EventStore):
                 for a in sorted(set(snapshot.areas))
             ]
             self._insert_many(conn, _entity_areas, area_rows)
-            _advance_head(conn, event_rows, len(inserts), len(command_rows))
-            self._insert_many(conn, _events, event_rows)
+            first = _advance_head(conn, len(event_rows), len(inserts), len(command_rows))
+            self._insert_events(conn, event_rows, first)
             self._insert_many(conn, _commands, command_rows)
         except sa.exc.IntegrityError:
             raise _Redo from None
@@ -1394,7 +1451,7 @@ class SQLStore(EventStore):
 
         SQLAlchemy's processing of each row's parameters costs more than the database's
         insert; here only the columns whose type converts values (instants, booleans)
-        are converted, with the type's own converter, so the rows stored are the same.
+        are converted, with the conversion the type makes, so the rows stored are the same.
         """
         if not rows:
             return
@@ -1405,8 +1462,29 @@ class SQLStore(EventStore):
             conn.execute(sa.insert(table), rows)
             return
         names = tuple(rows[0])
+        sql, converters = self._plan(conn, table, names)
+        params: list[tuple[Any, ...]] = []
+        for row in rows:
+            values = [row[n] for n in names]
+            for i, convert in converters:
+                value = values[i]
+                if value is not None:
+                    values[i] = convert(value)
+            params.append(tuple(values))
+        if len(params) == 1:
+            _driver(conn, sql, params[0])
+        else:
+            conn.exec_driver_sql(sql, params)
+
+    def _plan(
+        self, conn: sa.Connection, table: sa.Table, names: tuple[str, ...]
+    ) -> tuple[str, list[tuple[int, Callable[[Any], Any]]]]:
+        """The driver's INSERT of ``names`` into ``table``, with the converters of its
+        columns by position; made once."""
         plan = self._insert_plans.get((table.name, names))
         if plan is None:
+            dialect = conn.dialect
+            mark = _PLACEHOLDERS[dialect.paramstyle]
             quote = dialect.identifier_preparer
             sql = (
                 f"INSERT INTO {quote.format_table(table)} "
@@ -1415,31 +1493,56 @@ class SQLStore(EventStore):
             )
             converters: list[tuple[int, Callable[[Any], Any]]] = []
             for i, name in enumerate(names):
-                processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-                if processor is not None:
-                    converters.append((i, processor))
+                convert = _binder(table.c[name], dialect)
+                if convert is not None:
+                    converters.append((i, convert))
             plan = self._insert_plans[(table.name, names)] = (sql, converters)
-        sql, converters = plan
-        params: list[tuple[Any, ...]] = []
-        for row in rows:
-            values = [row[n] for n in names]
-            for i, convert in converters:
-                values[i] = convert(values[i])
-            params.append(tuple(values))
+        return plan
+
+    def _insert_events(self, conn: sa.Connection, rows: list[tuple[Any, ...]], first: int) -> None:
+        """Insert event rows (:func:`_event_values`), numbered from ``first``, with one
+        ``executemany`` of the driver."""
+        if not rows:
+            return
+        dialect = conn.dialect
+        mark = _PLACEHOLDERS.get(dialect.paramstyle)
+        names = (*_EVENT_COLUMNS, "seq")
+        if mark is None or conn.get_execution_options().get("schema_translate_map"):
+            conn.execute(
+                sa.insert(_events),
+                [dict(zip(names, (*row, first + i), strict=True)) for i, row in enumerate(rows)],
+            )
+            return
+        sql, converters = self._plan(conn, _events, names)
+        ((at, convert),) = converters
+        assert at == _AT_UTC
+        params = [
+            (*row[:at], convert(row[at]), *row[at + 1 :], first + i) for i, row in enumerate(rows)
+        ]
         if len(params) == 1:
             _driver(conn, sql, params[0])
         else:
             conn.exec_driver_sql(sql, params)
 
-    def _update_many(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
-        """Update entities (rows of :func:`_projection` with ``b_entity_id`` and
-        ``b_expected``) with one ``executemany`` of the driver, as :meth:`_insert_many`
-        inserts; return how many rows matched their expected version."""
+    def _update_many(
+        self,
+        conn: sa.Connection,
+        names: tuple[str, ...],
+        updates: Sequence[tuple[Any, dict[str, Any], str, int]],
+    ) -> int:
+        """Set the columns ``names`` of entities (each update: the columns, a row of
+        :func:`_projection`, the entity's id and expected version) with one
+        ``executemany`` of the driver, as :meth:`_insert_many` inserts; return how many
+        rows matched their expected version."""
         dialect = conn.dialect
         mark = _PLACEHOLDERS.get(dialect.paramstyle)
         if mark is None or conn.get_execution_options().get("schema_translate_map"):
-            return int(conn.execute(_UPDATE_ENTITY, rows).rowcount)
-        names = tuple(n for n in rows[0] if not n.startswith("b_"))
+            # The statement sets the columns each row names.
+            keyed = [
+                {**{n: row[n] for n in names}, "b_entity_id": entity_id, "b_expected": expected}
+                for _, row, entity_id, expected in updates
+            ]
+            return int(conn.execute(_UPDATE_ENTITY, keyed).rowcount)
         plan = self._insert_plans.get(("UPDATE", names))
         if plan is None:
             quote = dialect.identifier_preparer
@@ -1450,18 +1553,20 @@ class SQLStore(EventStore):
             )
             converters: list[tuple[int, Callable[[Any], Any]]] = []
             for i, name in enumerate(names):
-                column = _entities.c[name]
-                processor = column.type.dialect_impl(dialect).bind_processor(dialect)
-                if processor is not None:
-                    converters.append((i, processor))
+                convert = _binder(_entities.c[name], dialect)
+                if convert is not None:
+                    converters.append((i, convert))
             plan = self._insert_plans[("UPDATE", names)] = (sql, converters)
         sql, converters = plan
         params: list[tuple[Any, ...]] = []
-        for row in rows:
+        for _, row, entity_id, expected in updates:
             values = [row[n] for n in names]
             for i, convert in converters:
-                values[i] = convert(values[i])
-            values += (row["b_entity_id"], row["b_expected"])
+                value = values[i]
+                if value is not None:
+                    values[i] = convert(value)
+            values.append(entity_id)
+            values.append(expected)
             params.append(tuple(values))
         if len(params) == 1:
             return int(_driver(conn, sql, params[0]))
@@ -1472,7 +1577,7 @@ class SQLStore(EventStore):
         conn: sa.Connection,
         commit: Commit,
         row: dict[str, Any],
-        event_rows: list[dict[str, Any]],
+        event_rows: list[tuple[Any, ...]],
     ) -> tuple[Event, ...]:
         entity_id = commit.entity_id
         snapshot = commit.snapshot
@@ -1484,21 +1589,21 @@ class SQLStore(EventStore):
         else:
             # The version check and the write are one statement, so two writers holding
             # the same version cannot both succeed, whatever the isolation level.
-            keyed = {**row, "b_entity_id": entity_id, "b_expected": commit.expected_version}
-            if self._update_many(conn, [keyed]) != 1:
+            update = (_ALL_SET, row, entity_id, commit.expected_version)
+            if self._update_many(conn, _ALL_SET, [update]) != 1:
                 raise _Conflict(commit, self._version(conn, entity_id))
         # An entity's areas change only through an event that sets them (see fold), so
         # the area rows are rewritten only then.
         if commit.expected_version == 0 or any(_sets_areas(e) for e in commit.events):
             self._write_areas(conn, snapshot, replace=commit.expected_version != 0)
-        _advance_head(
+        first = _advance_head(
             conn,
-            event_rows,
+            len(event_rows),
             1 if commit.expected_version == 0 else 0,
             1 if commit.command_id is not None else 0,
         )
         try:
-            self._insert_many(conn, _events, event_rows)
+            self._insert_events(conn, event_rows, first)
             if commit.command_id is not None:
                 self._insert_many(
                     conn,
@@ -1758,6 +1863,9 @@ class SQLStore(EventStore):
                     if prepared:
                         failed = list(chunk)
                         self._write_bulk(conn, prepared)
+                        # Kept with the text written, as append_batch keeps it: if the
+                        # transaction is rolled back, the text read later differs.
+                        self._remember_written(prepared)
         except _Redo:
             # The transaction was rolled back: nothing of any chunk is written.
             error = self._append_chunks_conflict(failed)
