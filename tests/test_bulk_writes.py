@@ -17,9 +17,11 @@ from inspection_flow import (
     SHANGHAI,
     Actor,
     ChronologyError,
+    InvalidTransitionError,
     Ledger,
     MemoryStore,
     PayloadError,
+    PermissionDeniedError,
     Snapshot,
     SQLStore,
 )
@@ -143,6 +145,93 @@ def test_a_batch_reads_each_entity_once(tmp_path: Path) -> None:
     store.reads.clear()
     ledger.receive_complaints("R", [row(f"D{i}") for i in range(5)], actor=TEAM)
     assert store.reads == []  # the round and the ids came with one get_many
+    ledger.close()
+
+
+LIAISON = Actor("liaison", "430900")
+OWNER = Actor("owner_unit", "430903")
+
+
+def handed(ledger: Ledger, cases: int) -> list[str]:
+    """``cases`` calls of 06-27 received and handed over on 06-28; their ids."""
+    ids = [f"C{i}" for i in range(cases)]
+    ledger.receive_complaints("R", [row(i) for i in ids], actor=TEAM)
+    ledger.hand_over_batch("R", dt.date(2023, 6, 28), actor=TEAM, at=at(28))
+    return ids
+
+
+def test_fire_many_applies_what_fire_applies(ledger: Ledger) -> None:
+    """Each entity gets the event fire() gives it, in the order of the ids, in one write."""
+    ids = handed(ledger, 6)
+    one_by_one = stationed(MemoryStore())
+    handed(one_by_one, 6)
+    events = ledger.fire_many(ids, "assign", actor=LIAISON, at=at(28, 10), owners=["430903"])
+    expected = [
+        one_by_one.fire(i, "assign", actor=LIAISON, at=at(28, 10), owners=["430903"]) for i in ids
+    ]
+    assert [e.entity_id for e in events] == ids
+    assert [(e.name, e.version, dict(e.payload), dict(e.effects)) for e in events] == [
+        (e.name, e.version, dict(e.payload), dict(e.effects)) for e in expected
+    ]
+    assert [comparable(ledger.get(i)) for i in ids] == [comparable(one_by_one.get(i)) for i in ids]
+    assert all(ledger.history(i)[-1] == e for i, e in zip(ids, events, strict=True))
+
+
+def test_fire_many_refused_for_one_entity_writes_nothing(ledger: Ledger) -> None:
+    """A refusal for any entity is raised for it, and no entity moves."""
+    ids = handed(ledger, 4)
+    ledger.fire("C2", "assign", actor=LIAISON, at=at(28, 10), owners=["430903"])
+    before = {i: ledger.get(i).version for i in ids}
+    with pytest.raises(InvalidTransitionError) as refused:
+        ledger.fire_many(ids, "assign", actor=LIAISON, at=at(28, 11), owners=["430903"])
+    assert refused.value.entity_id == "C2"
+    with pytest.raises(PermissionDeniedError):
+        ledger.fire_many(["C0", "C1"], "assign", actor=OWNER, at=at(28, 11), owners=["430903"])
+    assert {i: ledger.get(i).version for i in ids} == before
+
+
+def test_fire_many_with_command_ids_is_idempotent(ledger: Ledger) -> None:
+    """Repeated with the same command ids, fire_many returns the first events and appends
+    nothing; ids and command ids that do not match are refused."""
+    ids = handed(ledger, 3)
+    commands = [f"assign-{i}" for i in ids]
+    first = ledger.fire_many(
+        ids, "assign", actor=LIAISON, at=at(28, 10), command_ids=commands, owners=["430903"]
+    )
+    again = ledger.fire_many(
+        ids, "assign", actor=LIAISON, at=at(28, 10), command_ids=commands, owners=["430903"]
+    )
+    assert again == first
+    assert [ledger.get(i).version for i in ids] == [e.version for e in first]
+    for bad in (commands[:2], "assign-C0"):
+        with pytest.raises(PayloadError) as refused:
+            ledger.fire_many(ids, "start_investigation", actor=OWNER, at=at(29), command_ids=bad)
+        assert refused.value.field == "command_ids"
+    with pytest.raises(PayloadError) as refused:
+        ledger.fire_many("C0", "start_investigation", actor=OWNER, at=at(29))
+    assert refused.value.field == "entity_ids"
+    assert [ledger.get(i).version for i in ids] == [e.version for e in first]
+
+
+def test_fire_many_reads_the_entities_together(tmp_path: Path) -> None:
+    """The entities are read with one look-up, not one each; inside batch() the commands
+    join the block's write."""
+    store = CountingStore(tmp_path / "l.db")
+    ledger = stationed(store)
+    ids = handed(ledger, 5)
+    store.reads.clear()
+    ledger.fire_many(ids, "assign", actor=LIAISON, at=at(28, 10), owners=["430903"])
+    assert store.reads == []
+
+    def block() -> None:
+        with ledger.batch():
+            ledger.fire_many(ids, "start_investigation", actor=OWNER, at=at(28, 11))
+            assert ledger.get("C4").state == "investigating"
+            raise RuntimeError("the block fails")
+
+    with pytest.raises(RuntimeError):
+        block()
+    assert ledger.counts("state", kind="complaint") == {"assigned": 5}
     ledger.close()
 
 

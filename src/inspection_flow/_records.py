@@ -59,24 +59,26 @@ LEDGER_NOTES = frozenset({ALERT, ALERT_WITHDRAWN})
 DeadlineStatus = Literal["open", "met", "met_late", "cancelled"]
 
 
-# The instant written last, with its text (one tuple, replaced whole, so that a thread
-# never pairs one instant with another's text): a write's snapshot and event name the
-# same instant one after another (updated, occurred, the event's time).
-_LAST_ISO: tuple[dt.datetime | None, str] = (None, "")
+# The texts of instants written lately, by the instant's id, with the instant (one tuple,
+# replaced whole, so that a thread never pairs one instant with another's text): a write
+# names the same few instants again and again (the command's time as the event's time,
+# the snapshot's update and occurrence, the recording time; the creation time).
+_ISO: dict[int, tuple[dt.datetime, str]] = {}
 
 
 def iso(value: dt.datetime) -> str:
     """Return ``value.isoformat()`` (the fast way for an instant in Asia/Shanghai)."""
-    global _LAST_ISO
-    last = _LAST_ISO
-    if last[0] is value:
-        return last[1]
+    known = _ISO.get(id(value))
+    if known is not None and known[0] is value:
+        return known[1]
     # orjson writes an aware datetime exactly as isoformat() does, four times faster,
     # unless the offset has seconds: Shanghai's has had none since 1901.  Event.new
     # hands such instants to orjson directly.
     fast = _orjson_writes(value)
     text = orjson.dumps(value)[1:-1].decode() if fast else value.isoformat()
-    _LAST_ISO = (value, text)
+    if len(_ISO) >= 64:
+        _ISO.clear()
+    _ISO[id(value)] = (value, text)
     return text
 
 
@@ -684,7 +686,7 @@ def stored_data(snapshot: Snapshot) -> dict[str, Any]:
         "state": snapshot.state,
         "version": snapshot.version,
         "area": snapshot.area,
-        "areas": list(snapshot.areas),
+        "areas": snapshot.areas,
         "round_id": snapshot.round_id,
         "parent_id": snapshot.parent_id,
         "batch": snapshot.batch,
@@ -692,7 +694,7 @@ def stored_data(snapshot: Snapshot) -> dict[str, Any]:
         "created_at": iso(snapshot.created_at),
         "updated_at": iso(snapshot.updated_at),
         "terminal": snapshot.terminal,
-        "data": dict(snapshot.data),
+        "data": snapshot.data if snapshot.data.__class__ is dict else dict(snapshot.data),
         "deadlines": deadlines,
         "last_hash": snapshot.last_hash,
         **({"occurred_at": iso(snapshot.occurred_at)} if snapshot.occurred_at is not None else {}),

@@ -579,7 +579,13 @@ class _Complaints(_Rounds):
         pages = (
             [s for s in page if str(s.data.get("batch_day", "")) <= wanted]
             for page in self.store.find_pages(
-                kind="complaint", round_id=round_id, state="received", page=_HAND_OVER_PAGE
+                kind="complaint",
+                round_id=round_id,
+                state="received",
+                page=_HAND_OVER_PAGE,
+                # Only the cases waiting for the day are read (a superset of those the
+                # filter above keeps).
+                data_at_most=("batch_day", wanted),
             )
         )
         first = next((page for page in pages if page), None)

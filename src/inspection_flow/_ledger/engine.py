@@ -373,6 +373,75 @@ class _Engine(_Deadlines):
         stored = self._write((Commit(new, events, snap.version, command_id),))
         return stored[0]
 
+    def fire_many(
+        self,
+        entity_ids: Sequence[str],
+        event: str,
+        *,
+        actor: Actor,
+        at: dt.datetime,
+        command_ids: Sequence[str | None] | None = None,
+        late_entry_reason: str | None = None,
+        **payload: Any,
+    ) -> list[Event]:
+        """Apply the same ``event`` to each of ``entity_ids`` in one write: a day's
+        assignments, a batch of findings entered from a 台账, an import.
+
+        Each entity gets the command :meth:`fire` would apply (by ``actor``, at ``at``,
+        with ``payload``), checked as :meth:`fire` checks it; the entities are read with
+        one look-up per 500.  All or nothing: the first refusal is raised, for the
+        entity it names, and nothing is written.  Inside :meth:`batch` the commands join
+        the block's write.  An id given twice gets the command twice, in turn.
+
+        Args:
+            entity_ids: the entities, in the order their events are written.
+            event, actor, at, late_entry_reason, payload: as for :meth:`fire`.
+            command_ids: one id per entity (or ``None`` for an entity), as
+                :meth:`fire`'s ``command_id``: a repeated import returns the first
+                results and appends nothing.
+
+        Returns:
+            The appended events, one per entity, in the order of ``entity_ids``.
+
+        Raises:
+            PayloadError: ``entity_ids`` is a single text or not a list of ids, or
+                ``command_ids`` does not give one per entity; and every error of
+                :meth:`fire`, for the first entity refused.
+        """
+        if isinstance(entity_ids, str) or not isinstance(entity_ids, Sequence):
+            raise PayloadError(
+                str(entity_ids)[:60],
+                str(event),
+                "entity_ids",
+                f"give a list of entity ids, not {entity_ids!r}",
+            )
+        ids = list(entity_ids)
+        if command_ids is None:
+            commands: list[str | None] = [None] * len(ids)
+        elif isinstance(command_ids, str) or len(command_ids) != len(ids):
+            raise PayloadError(
+                ids[0] if ids else "",
+                str(event),
+                "command_ids",
+                f"give one command id (or None) per entity: {len(ids)} entities",
+            )
+        else:
+            commands = list(command_ids)
+        with self.batch():
+            self._read_ahead([i for i in ids if i.__class__ is str])
+            return [
+                self.fire(
+                    entity_id,
+                    event,
+                    actor=actor,
+                    at=at,
+                    command_id=command_id,
+                    late_entry_reason=late_entry_reason,
+                    **payload,
+                )
+                for entity_id, command_id in zip(ids, commands, strict=True)
+            ]
+
     def _fired_before(self, command_id: str, entity_id: str, event: str) -> Event | None:
         """Return the event ``command_id`` stored, if it was applied already.
 

@@ -232,14 +232,27 @@ class EventStore(abc.ABC):
         if commits:
             self.append_batch(commits)
 
-    def find_pages(self, *, page: int = 2000, **filters: Any) -> Iterator[list[Snapshot]]:
+    def find_pages(
+        self,
+        *,
+        page: int = 2000,
+        data_at_most: tuple[str, str] | None = None,
+        **filters: Any,
+    ) -> Iterator[list[Snapshot]]:
         """Yield what :meth:`find` returns in pages of at most ``page`` snapshots, in the
         order of entity ids, so that a caller holds one page at a time.
 
         A store may read each page when it is asked for; an entity written meanwhile
-        may then be seen in its new state or not.
+        may then be seen in its new state or not.  ``data_at_most=(field, text)`` keeps
+        the entities whose ``data[field]`` is absent, not text, or text at most ``text``
+        (a complaint's ``batch_day`` up to a hand-over's day).
         """
         found = self.find(**filters)
+        if data_at_most is not None:
+            field, most = data_at_most
+            found = [
+                s for s in found if not isinstance(value := s.data.get(field), str) or value <= most
+            ]
         for k in range(0, len(found), page):
             yield found[k : k + page]
 

@@ -672,14 +672,14 @@ def _effects_json(event: Event) -> str:
     return text
 
 
-#: The columns of an event's row in the order :func:`_event_values` gives them; ``seq``
-#: follows, given by the head when the event is written (:func:`_advance_head`).
+#: The columns of an event's row in the order :func:`_event_values` gives them (the
+#: instant to convert for the database last); ``seq`` follows, given by the head when the
+#: event is written (:func:`_advance_head`).
 _EVENT_COLUMNS = (
     "entity_id",
     "version",
     "name",
     "at",
-    "at_utc",
     "actor_role",
     "actor_area",
     "actor_name",
@@ -691,9 +691,8 @@ _EVENT_COLUMNS = (
     "prev_hash",
     "hash",
     "recorded_at",
+    "at_utc",
 )
-#: Where the instant to convert for the database stands among them.
-_AT_UTC = _EVENT_COLUMNS.index("at_utc")
 
 
 def _event_values(event: Event) -> tuple[Any, ...]:
@@ -705,7 +704,6 @@ def _event_values(event: Event) -> tuple[Any, ...]:
         event.version,
         event.name,
         iso(event.at),
-        _aware(event.at, f"{event.entity_id} event {event.version} time"),
         actor.role,
         actor.area,
         actor.name,
@@ -722,6 +720,7 @@ def _event_values(event: Event) -> tuple[Any, ...]:
         event.prev_hash,
         event.hash,
         None if event.recorded_at is None else iso(event.recorded_at),
+        _aware(event.at, f"{event.entity_id} event {event.version} time"),
     )
 
 
@@ -747,8 +746,19 @@ def _advance_head(conn: sa.Connection, events: int, entities: int, commands: int
 
 def _micros(value: dt.datetime) -> int:
     """An instant as the SQLite column holds it (see :class:`_Instant`)."""
+    global _LAST_MICROS
+    last = _LAST_MICROS
+    if last[0] is value:
+        return last[1]
     delta = value - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    _LAST_MICROS = (value, micros)
+    return micros
+
+
+# The instant converted last, with its value (replaced whole): a write's events and
+# snapshots name the same instant one after another.
+_LAST_MICROS: tuple[dt.datetime | None, int] = (None, 0)
 
 
 def _in_utc(value: dt.datetime) -> dt.datetime:
@@ -949,6 +959,7 @@ class SQLStore(EventStore):
         # in the driver's own terms (None: SQLAlchemy's statements are used instead).
         self._held: Any = None
         self._raw_reads: tuple[str, str, str] | None = None
+        self._raw_command: str | None = None
         # The latest snapshots written or read, with their stored text: a read that finds
         # the same text needs no decoding (bounded; the oldest go first: an OrderedDict
         # drops its first entry in constant time, where a dict's first key is found
@@ -1515,10 +1526,9 @@ class SQLStore(EventStore):
             return
         sql, converters = self._plan(conn, _events, names)
         ((at, convert),) = converters
-        assert at == _AT_UTC
-        params = [
-            (*row[:at], convert(row[at]), *row[at + 1 :], first + i) for i, row in enumerate(rows)
-        ]
+        assert at == len(_EVENT_COLUMNS) - 1
+        # Concatenated: a third faster than unpacking into a new tuple.
+        params = [row[:at] + (convert(row[at]), first + i) for i, row in enumerate(rows)]  # noqa: RUF005
         if len(params) == 1:
             _driver(conn, sql, params[0])
         else:
@@ -1752,6 +1762,8 @@ class SQLStore(EventStore):
             table = dialect.identifier_preparer.format_table(_entities)
             select = f"SELECT entity_id, version, snapshot FROM {table} WHERE entity_id"
             self._raw_reads = (f"{select} = {mark}", select, mark)
+            commands = dialect.identifier_preparer.format_table(_commands)
+            self._raw_command = f"SELECT 1 FROM {commands} WHERE command_id = {mark}"
         try:
             raw = self._engine.raw_connection()
         except sa.exc.DBAPIError as exc:
@@ -1781,6 +1793,13 @@ class SQLStore(EventStore):
             return self._events(conn, entity_id)
 
     def command(self, command_id: str) -> tuple[Event, ...] | None:
+        held = self._held
+        if held is not None:
+            # Inside a block holding reads (a batch of commands with ids, an import):
+            # an id not used before, the usual answer, is told on the held connection.
+            assert self._raw_command is not None
+            if not self._read_raw(held, self._raw_command, (command_id,)):
+                return None
         with self._reading() as conn:
             return self._command(conn, command_id)
 
@@ -1809,7 +1828,13 @@ class SQLStore(EventStore):
         )
         return self._snapshots(query.order_by(_entities.c.entity_id))
 
-    def find_pages(self, *, page: int = 2000, **filters: Any) -> Iterator[list[Snapshot]]:
+    def find_pages(
+        self,
+        *,
+        page: int = 2000,
+        data_at_most: tuple[str, str] | None = None,
+        **filters: Any,
+    ) -> Iterator[list[Snapshot]]:
         """Yield :meth:`find`'s answer page by page: the matching ids in one query, then
         each page's rows by their ids when it is asked for (an entity written meanwhile
         is seen in its new state).
@@ -1817,16 +1842,14 @@ class SQLStore(EventStore):
         The ids come from the filters' index in one sort; paging after the last id
         instead would sort every matching row again for each page (quadratic in a
         hand-over of 100,000 cases), and filtering each page again would lead the
-        database back to that index.
+        database back to that index.  ``data_at_most`` is looked up by SQLite's and
+        PostgreSQL's JSON functions, so that the rows it leaves out are not read.
         """
+        query = _filtered(sa.select(_entities.c.entity_id), **filters)
         with self._reading() as conn:
-            ids = list(
-                conn.execute(
-                    _filtered(sa.select(_entities.c.entity_id), **filters).order_by(
-                        _entities.c.entity_id
-                    )
-                ).scalars()
-            )
+            if data_at_most is not None:
+                query = query.where(_data_at_most(conn.dialect.name, *data_at_most))
+            ids = list(conn.execute(query.order_by(_entities.c.entity_id)).scalars())
         for k in range(0, len(ids), page):
             part = ids[k : k + page]
             rows: list[Any] = []
@@ -2803,6 +2826,24 @@ def _overdue_query(
     due = _entities.c.next_due_at
     query = _filtered(_select_snapshots().where(_open, due <= now), kind=kind, areas=areas)
     return query.order_by(due, _entities.c.entity_id)
+
+
+def _data_at_most(dialect: str, field: str, value: str) -> sa.ColumnElement[bool]:
+    """Entities whose data ``field`` is absent, not text, or text at most ``value`` (in
+    code point order, as Python compares): what :meth:`EventStore.find_pages` keeps."""
+    if dialect == "sqlite":
+        path = sa.literal(f'$.data."{field}"', sa.String())
+        kind = sa.func.json_type(_entities.c.snapshot, path)
+        text = sa.func.json_extract(_entities.c.snapshot, path, type_=sa.String())
+        # SQLite compares texts by their UTF-8 bytes: in code point order.
+        return sa.or_(sa.func.coalesce(kind, "") != "text", text <= value)
+    if dialect == "postgresql":
+        inside = sa.cast(_entities.c.snapshot, _postgresql.JSONB)["data"][field]
+        return sa.or_(
+            sa.func.coalesce(sa.func.jsonb_typeof(inside), "") != "string",
+            inside.astext.collate("C") <= value,
+        )
+    return sa.true()
 
 
 def _filtered(
