@@ -471,6 +471,31 @@ class StoreContract(abc.ABC):
         ]
         assert list(store.find_pages(kind="nothing")) == []
 
+    def test_find_pages_keep_data_at_most(self, store: EventStore) -> None:
+        """find_pages(data_at_most=(field, text)) keeps the entities whose data field is
+        absent, not text, or text at most ``text`` (compared as Python compares texts)."""
+        days = {
+            "d-1": "2023-06-27",
+            "d-2": "2023-06-28",
+            "d-3": "2023-06-29",
+            "d-4": "2023-06-2８",  # a full-width digit sorts after every ASCII one
+            "d-5": 20230627,
+            "d-6": None,
+        }
+        commits = [
+            create_commit(
+                entity_id,
+                data={"summary": "信访件"} if day is None else {"summary": "信访件", "day": day},
+            )
+            for entity_id, day in days.items()
+        ]
+        store.append_batch(commits)
+        pages = store.find_pages(page=2, kind="complaint", data_at_most=("day", "2023-06-28"))
+        assert [_ids(p) for p in pages] == [["d-1", "d-2"], ["d-5", "d-6"]]
+        assert _ids(
+            [s for p in store.find_pages(data_at_most=("day", "2023-06-27")) for s in p]
+        ) == ["d-1", "d-5", "d-6"]
+
     def test_find_filters(self, store: EventStore) -> None:
         """find applies every filter given, and orders by entity id."""
         self._population(store)

@@ -189,7 +189,17 @@ class _Engine(_Deadlines):
                 actor.area,
                 f"{self.areas.name(actor.area)} has no jurisdiction over {where}",
             )
-        clean = check_payload(snap.entity_id, t, payload) if (payload or t.fields) else {}
+        if not (payload or t.fields):
+            clean: dict[str, Any] = {}
+        else:
+            # The same payload for the same step (fire_many) is checked once: the check
+            # depends on the two alone, and its result is never changed (it is shared).
+            last = self._last_clean
+            if last[0] is t and last[1] is payload:
+                clean = last[2]
+            else:
+                clean = check_payload(snap.entity_id, t, payload)
+                self._last_clean = (t, payload, clean)
         for f in t.fields:
             if f.type not in ("area", "areas") or f.name not in clean or f.name in placeholders:
                 continue
@@ -336,6 +346,18 @@ class _Engine(_Deadlines):
             back without ``late_entry_reason``; ConcurrencyError if another writer
             changed the entity meanwhile (nothing is written; retry).
         """
+        return self._fire(entity_id, event, actor, at, command_id, late_entry_reason, payload)
+
+    def _fire(
+        self,
+        entity_id: str,
+        event: str,
+        actor: Actor,
+        at: dt.datetime,
+        command_id: str | None,
+        late_entry_reason: str | None,
+        payload: Mapping[str, Any],
+    ) -> Event:
         if event.__class__ is not str or command_id is not None:
             _check_command(entity_id, event, command_id)
         if command_id is not None:
@@ -429,16 +451,9 @@ class _Engine(_Deadlines):
             commands = list(command_ids)
         with self.batch():
             self._read_ahead([i for i in ids if i.__class__ is str])
+            # One payload for all: checked once for each step the entities take.
             return [
-                self.fire(
-                    entity_id,
-                    event,
-                    actor=actor,
-                    at=at,
-                    command_id=command_id,
-                    late_entry_reason=late_entry_reason,
-                    **payload,
-                )
+                self._fire(entity_id, event, actor, at, command_id, late_entry_reason, payload)
                 for entity_id, command_id in zip(ids, commands, strict=True)
             ]
 

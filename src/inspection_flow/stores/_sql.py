@@ -697,22 +697,19 @@ _EVENT_COLUMNS = (
 
 def _event_values(event: Event) -> tuple[Any, ...]:
     """An event's row (``at_utc`` still an instant), in the order of ``_EVENT_COLUMNS``."""
-    payload = event.payload
+    at = event.at
+    if at.__class__ is not dt.datetime or at.tzinfo is not SHANGHAI:
+        _aware(at, f"{event.entity_id} event {event.version} time")
     actor = event.actor
     return (
         event.entity_id,
         event.version,
         event.name,
-        iso(event.at),
+        iso(at),
         actor.role,
         actor.area,
         actor.name,
-        _json(
-            payload if payload.__class__ is dict else dict(payload),
-            event.entity_id,
-            event.version,
-            "payload",
-        ),
+        _payload_json(event),
         _effects_json(event),
         event.state_before,
         event.state_after,
@@ -720,8 +717,30 @@ def _event_values(event: Event) -> tuple[Any, ...]:
         event.prev_hash,
         event.hash,
         None if event.recorded_at is None else iso(event.recorded_at),
-        _aware(event.at, f"{event.entity_id} event {event.version} time"),
+        at,
     )
+
+
+def _payload_json(event: Event) -> str:
+    """The JSON of an event's payload; the payload written last is written once (the
+    commands of a ``fire_many`` share one)."""
+    global _LAST_PAYLOAD
+    payload = event.payload
+    last = _LAST_PAYLOAD
+    if last[0] is payload:
+        return last[1]
+    text = _json(
+        payload if payload.__class__ is dict else dict(payload),
+        event.entity_id,
+        event.version,
+        "payload",
+    )
+    _LAST_PAYLOAD = (payload, text)
+    return text
+
+
+# The payload written last, with its JSON (replaced whole).
+_LAST_PAYLOAD: tuple[Mapping[str, Any] | None, str] = (None, "")
 
 
 def _advance_head(conn: sa.Connection, events: int, entities: int, commands: int) -> int:
@@ -1408,7 +1427,12 @@ class SQLStore(EventStore):
                         *_ALWAYS_SET,
                     )
                 updates.append((names, row, entity_id, expected))
-                if any(_sets_areas(e) for e in commit.events):
+                events = commit.events
+                if (
+                    _sets_areas(events[0])
+                    if len(events) == 1
+                    else any(_sets_areas(e) for e in events)
+                ):
                     if entity_id not in created and entity_id not in areas:
                         replaced.append({"b_entity_id": entity_id})
                     areas[entity_id] = commit.snapshot
