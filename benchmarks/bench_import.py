@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import datetime as dt
 import gc
 import hashlib
@@ -54,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from bench_office import AREAS, CATEGORIES, write_file
 
 from inspection_flow import SHANGHAI, Actor, Ledger
 
@@ -434,6 +436,126 @@ def write(
         raise
 
 
+# -- (d) and (e): a 信访件台账 file --------------------------------------------------------------
+
+TABLE_ROUND = "HN-2023-R2-YY"
+
+
+def table_ledger(path: Path) -> Ledger:
+    """The round the file's calls reached: stationed on 2023-06-26 for 21 days."""
+    ledger = Ledger.open(path, rulebook=RULEBOOK)
+    start = dt.datetime(2023, 6, 19, 9, tzinfo=SHANGHAI)
+    ledger.create_round(TABLE_ROUND, name="益阳市", area="430900", actor=OFFICE, at=start)
+    ledger.fire(TABLE_ROUND, "announce", actor=OFFICE, at=start + dt.timedelta(hours=1))
+    ledger.fire(TABLE_ROUND, "station_in", actor=TEAM, at=at(26, 9))
+    return ledger
+
+
+def through_import_table(path: Path, table: Path, rows: int) -> float:
+    """``Ledger.import_table`` of the file into a new SQLite ledger; the seconds timed."""
+    ledger = table_ledger(path)
+    gc.collect()
+    start = time.perf_counter()
+    report = ledger.import_table(table, actor=TEAM)
+    timed = time.perf_counter() - start
+    assert (report.received, report.handed_over) == (rows, rows), report
+    ledger.close()
+    return timed
+
+
+def table_hand_rolled(path: Path, table: Path, rows: int, size: int) -> float:
+    """The same file loaded with sqlite3 alone, as (c) loads: the CSV read with the
+    standard library, each row's receipt, then each day's batch and hand-over, every
+    event hashed into its entity's chain; the seconds timed."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.executescript(SCHEMA)
+    team = TEAM.to_dict()
+    areas = dict(AREAS)
+    categories = dict(CATEGORIES)
+    gc.collect()
+    start = time.perf_counter()
+    with open(table, encoding="utf-8-sig", newline="") as f:
+        lines = list(csv.reader(f))[1:]
+    days: dict[str, list[str]] = {}
+    for block in chunks(lines, size):
+        entities = []
+        events = []
+        for number, _, handed, received_text, area_name, category_name, summary in block:
+            if conn.execute("SELECT 1 FROM entities WHERE entity_id = ?", (number,)).fetchone():
+                raise ValueError(f"{number} is in use")
+            received = dt.datetime.fromisoformat(received_text).replace(tzinfo=SHANGHAI)
+            when = received.isoformat()
+            area = areas[area_name]
+            payload = {
+                "channel": "phone",
+                "received_at": when,
+                "summary": summary,
+                "intake_day": received.date().isoformat(),
+                "batch_day": handed,
+            }
+            effects = {
+                "create": {
+                    "kind": "complaint",
+                    "lifecycle": "complaint",
+                    "area": area,
+                    "round_id": TABLE_ROUND,
+                    "category": categories[category_name],
+                },
+            }
+            body, digest = hashed_event(
+                number, 1, "create", when, team, payload, "", "received", effects, GENESIS
+            )
+            snapshot = {
+                "entity_id": number,
+                "kind": "complaint",
+                "lifecycle": "complaint",
+                "state": "received",
+                "version": 1,
+                "area": area,
+                "areas": [area],
+                "round_id": TABLE_ROUND,
+                "parent_id": None,
+                "batch": None,
+                "category": categories[category_name],
+                "created_at": when,
+                "updated_at": when,
+                "terminal": False,
+                "data": payload,
+                "deadlines": {},
+                "last_hash": digest,
+                "occurred_at": when,
+            }
+            entities.append(
+                (number, "complaint", "received", 1, area, TABLE_ROUND, canonical(snapshot))
+            )
+            events.append((number, 1, "create", when, body, digest))
+            days.setdefault(handed, []).append(number)
+        write(conn, entities, events, insert=True)
+    for number, day in enumerate(sorted(days), start=1):
+        when = dt.datetime.combine(dt.date.fromisoformat(day), dt.time(9), SHANGHAI).isoformat()
+        for block in chunks(days[day], size):
+            apply_block(conn, block, "batch", team, {"number": number}, "received", "batched", when)
+        for block in chunks(days[day], size):
+            apply_block(
+                conn,
+                block,
+                "hand_over",
+                team,
+                {"day": day},
+                "batched",
+                "handed_over",
+                when,
+                deadlines=DEADLINES,
+            )
+    timed = time.perf_counter() - start
+    states = dict(conn.execute("SELECT state, count(*) FROM entities GROUP BY state").fetchall())
+    assert states == {"handed_over": rows}, states
+    conn.close()
+    return timed
+
+
 # -- the run ---------------------------------------------------------------------------------
 
 
@@ -462,15 +584,24 @@ def main() -> int:
         f"timed, blocks of {size:,}, synchronous=FULL; {runs} alternated run(s)",
         flush=True,
     )
+    print(
+        f"and a 信访件台账 CSV of {cases:,} rows (receipt, batch, hand-over: "
+        f"{cases * 3:,} events) through import_table, against the same loaded by hand",
+        flush=True,
+    )
     ids = [case_id(i) for i in range(cases)]
-    times: dict[str, list[float]] = {"a": [], "b": [], "c": []}
+    times: dict[str, list[float]] = {key: [] for key in "abcde"}
     with tempfile.TemporaryDirectory(prefix="bench_import_") as tmp:
         directory = Path(tmp)
+        table = directory / "台账.csv"
+        write_file(str(table), cases)
         for run in range(runs):
             ways: dict[str, Callable[[Path], float]] = {
                 "c": lambda p: hand_rolled(p, ids, size),
                 "a": lambda p: through_ledger(p, ids, size, receive_each, fire_each),
                 "b": lambda p: through_ledger(p, ids, size, receive_bulk, fire_bulk),
+                "e": lambda p: table_hand_rolled(p, table, cases, size),
+                "d": lambda p: through_import_table(p, table, cases),
             }
             for key, way in ways.items():
                 path = directory / f"{key}{run}.db"
@@ -478,25 +609,29 @@ def main() -> int:
                 for p in directory.glob(f"{key}{run}.db*"):
                     p.unlink()
             print(
-                f"    run {run + 1}: (a) {times['a'][-1]:6.2f} s  (b) {times['b'][-1]:6.2f} s  "
-                f"(c) {times['c'][-1]:6.2f} s   load {load()}",
+                f"    run {run + 1}: "
+                + "  ".join(f"({key}) {times[key][-1]:6.2f} s" for key in "abcde")
+                + f"   load {load()}",
                 flush=True,
             )
     labels = {
         "a": "(a) receive_complaint + fire in batch()",
         "b": "(b) receive_complaints + fire_many",
         "c": "(c) hand-rolled sqlite3 + orjson",
+        "d": "(d) import_table of the 台账 file",
+        "e": "(e) the file loaded by hand, as (c)",
     }
     for key, label in labels.items():
         med = statistics.median(times[key])
-        print(f"{label:<42} {med:7.2f} s  {events / med:>9,.0f} events/s  (median)")
+        count = events if key in "abc" else cases * 3
+        print(f"{label:<42} {med:7.2f} s  {count / med:>9,.0f} events/s  (median)")
     ok = True
-    for key in ("a", "b"):
-        ratio = statistics.median(t / c for t, c in zip(times[key], times["c"], strict=True))
+    for key, base in (("a", "c"), ("b", "c"), ("d", "e")):
+        ratio = statistics.median(t / c for t, c in zip(times[key], times[base], strict=True))
         passed = ratio <= TARGET_RATIO
         ok = ok and passed
         print(
-            f"{labels[key][:3]} / (c) = {ratio:.2f}x, the median of the paired ratios "
+            f"({key}) / ({base}) = {ratio:.2f}x, the median of the paired ratios "
             f"(target <= {TARGET_RATIO}x) {'PASS' if passed else 'FAIL'}"
         )
     print(f"load average at the end: {load()}; {time.perf_counter() - began:.0f} s in all")

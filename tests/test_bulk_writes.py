@@ -213,6 +213,31 @@ def test_fire_many_with_command_ids_is_idempotent(ledger: Ledger) -> None:
     assert [ledger.get(i).version for i in ids] == [e.version for e in first]
 
 
+def test_a_command_applied_meanwhile_by_another_writer_keeps_its_first_result(
+    tmp_path: Path,
+) -> None:
+    """A batch looks its command ids up when it reads; one applied by another writer
+    before the batch is written returns that writer's event, and the rest is written."""
+    path = tmp_path / "l.db"
+    first = stationed(SQLStore.open(path))
+    ids = handed(first, 3)
+    other = Ledger(SQLStore.open(path), rulebook="hunan-provincial-2023")
+    commands = [f"assign-{i}" for i in ids]
+    with first.batch():
+        first.fire_many(
+            ids, "assign", actor=LIAISON, at=at(28, 10), command_ids=commands, owners=["430903"]
+        )
+        theirs = other.fire(
+            "C1", "assign", actor=LIAISON, at=at(28, 10), command_id="assign-C1", owners=["430903"]
+        )
+    assert [first.get(i).version for i in ids] == [4, 4, 4]
+    assert first.history("C1")[-1] == theirs
+    assert len(first.history("C1")) == 4
+    assert first.verify().ok
+    first.close()
+    other.close()
+
+
 def test_fire_many_reads_the_entities_together(tmp_path: Path) -> None:
     """The entities are read with one look-up, not one each; inside batch() the commands
     join the block's write."""

@@ -481,6 +481,7 @@ class StoreContract(abc.ABC):
             "d-4": "2023-06-2８",  # a full-width digit sorts after every ASCII one
             "d-5": 20230627,
             "d-6": None,
+            "d-7": '2023-06-2"',  # written with an escape in JSON; '"' sorts before digits
         }
         commits = [
             create_commit(
@@ -491,10 +492,18 @@ class StoreContract(abc.ABC):
         ]
         store.append_batch(commits)
         pages = store.find_pages(page=2, kind="complaint", data_at_most=("day", "2023-06-28"))
-        assert [_ids(p) for p in pages] == [["d-1", "d-2"], ["d-5", "d-6"]]
+        assert [_ids(p) for p in pages] == [["d-1", "d-2"], ["d-5", "d-6"], ["d-7"]]
         assert _ids(
             [s for p in store.find_pages(data_at_most=("day", "2023-06-27")) for s in p]
-        ) == ["d-1", "d-5", "d-6"]
+        ) == ["d-1", "d-5", "d-6", "d-7"]
+
+    def test_commands_used(self, store: EventStore) -> None:
+        """commands_used names the command ids applied, each once, and no other."""
+        store.append(create_commit("case-a", command_id="cmd-a"))
+        store.append(create_commit("case-b"))
+        assert store.commands_used(["cmd-x", "cmd-a", "cmd-a"]) == {"cmd-a"}
+        assert store.commands_used([*(f"cmd-{i}" for i in range(1200)), "cmd-a"]) == {"cmd-a"}
+        assert store.commands_used([]) == set()
 
     def test_find_filters(self, store: EventStore) -> None:
         """find applies every filter given, and orders by entity id."""

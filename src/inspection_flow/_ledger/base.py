@@ -115,6 +115,8 @@ class _Base:
         # Inside a batch: what the store answered for each entity read (None: no such
         # entity), so that a batch reads an entity, its round or a new id once.
         self._reads: dict[str, Snapshot | None] = {}
+        # Inside a batch: command ids the store said were never applied.
+        self._unused_commands: set[str] = set()
         # Names this ledger's claims when several workers sweep one store.
         self._worker = f"ledger-{uuid.uuid4().hex[:12]}"
 
@@ -298,11 +300,26 @@ class _Base:
             for entity_id in wanted:
                 reads[entity_id] = found.get(entity_id)
 
+    def _read_ahead_commands(self, command_ids: Iterable[str]) -> None:
+        """Inside a batch, learn with one look-up which of the batch's command ids were
+        never applied, so that their commands ask the store nothing more."""
+        if self._pending is None:
+            return
+        wanted = [c for c in command_ids if c.__class__ is str]
+        if wanted:
+            used = self.store.commands_used(wanted)
+            self._unused_commands.update(c for c in wanted if c not in used)
+
     def _command(self, command_id: str) -> tuple[Event, ...] | None:
         if self._pending is not None:
             done = self._pending_commands.get(command_id)
             if done is not None:
                 return done
+            if command_id in self._unused_commands:
+                # Looked up for the batch; a command another process applies meanwhile
+                # is found by the store when the batch is written (the id is unique
+                # there), and its first result is returned as for any repeat.
+                return None
         return self.store.command(command_id)
 
     def _write(self, commits: Sequence[Commit]) -> tuple[Event, ...]:
@@ -337,6 +354,7 @@ class _Base:
         self._pending_commits = []
         self._pending_commands = {}
         self._reads = {}
+        self._unused_commands = set()
         # The block's commands stay alive until it ends: the collector would walk them over
         # and over for nothing (see _collector).
         with collector_paused():
@@ -355,6 +373,7 @@ class _Base:
                 self._pending_commits = []
                 self._pending_commands = {}
                 self._reads = {}
+                self._unused_commands = set()
 
     def history(self, entity_id: str) -> list[Event]:
         """Return the entity's events, oldest first (its audit trail)."""

@@ -198,6 +198,9 @@ class _Complaints(_Rounds):
             self._read_ahead(
                 [round_id] + [i for row in given if (i := row.get("complaint_id")).__class__ is str]
             )
+            self._read_ahead_commands(
+                c for row in given if (c := row.get("command_id")) is not None
+            )
             return [self.receive_complaint(round_id, actor=actor, **row) for row in given]
 
     def _receive_complaint(

@@ -451,6 +451,7 @@ class _Engine(_Deadlines):
             commands = list(command_ids)
         with self.batch():
             self._read_ahead([i for i in ids if i.__class__ is str])
+            self._read_ahead_commands(c for c in commands if c is not None)
             # One payload for all: checked once for each step the entities take.
             return [
                 self._fire(entity_id, event, actor, at, command_id, late_entry_reason, payload)

@@ -462,6 +462,9 @@ def _record(
             )
     hand_over: dict[dt.date, list[_Row]] = {}
     with ledger.batch():
+        # The rows' ids and command ids are looked up together, not row by row.
+        ledger._read_ahead([round_id] + [_entity_id(rnd, r.number, numbered) for r in fresh])
+        ledger._read_ahead_commands(f"import/{round_id}/{r.number}" for r in fresh)
         for row in fresh:
             entity_id = _entity_id(rnd, row.number, numbered)
             extra: dict[str, Any] = {"acceptance_number": row.number} if numbered else {}

@@ -269,6 +269,12 @@ class EventStore(abc.ABC):
                 found[entity_id] = snap
         return found
 
+    def commands_used(self, command_ids: Collection[str]) -> set[str]:
+        """Return those of ``command_ids`` that were applied (one look-up for many: an
+        import checks its rows' command ids together).  The default asks :meth:`command`
+        for each."""
+        return {c for c in dict.fromkeys(command_ids) if self.command(c) is not None}
+
     @contextlib.contextmanager
     def holding_reads(self) -> Iterator[None]:
         """Keep what reads need (a connection) from one read to the next within the block.

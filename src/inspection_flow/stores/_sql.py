@@ -1733,6 +1733,18 @@ class SQLStore(EventStore):
             decoded.popitem(last=False)
         decoded[entity_id] = (text, snap, row)
 
+    def commands_used(self, command_ids: Collection[str]) -> set[str]:
+        """Those of ``command_ids`` that were applied: one query per 500 ids."""
+        wanted = list(dict.fromkeys(command_ids))
+        used: set[str] = set()
+        with self._reading() as conn:
+            for k in range(0, len(wanted), _MANY):
+                query = sa.select(_commands.c.command_id).where(
+                    _commands.c.command_id.in_(wanted[k : k + _MANY])
+                )
+                used.update(conn.execute(query).scalars())
+        return used
+
     def get_many(self, entity_ids: Collection[str]) -> dict[str, Snapshot]:
         """Return the snapshots of those of ``entity_ids`` that exist, by id: one query per
         500 ids."""
@@ -1869,11 +1881,24 @@ class SQLStore(EventStore):
         database back to that index.  ``data_at_most`` is looked up by SQLite's and
         PostgreSQL's JSON functions, so that the rows it leaves out are not read.
         """
-        query = _filtered(sa.select(_entities.c.entity_id), **filters)
+        kept = _kept_at_most(data_at_most)
         with self._reading() as conn:
-            if data_at_most is not None:
-                query = query.where(_data_at_most(conn.dialect.name, *data_at_most))
-            ids = list(conn.execute(query.order_by(_entities.c.entity_id)).scalars())
+            value = None if data_at_most is None else _data_json(conn.dialect.name, data_at_most[0])
+            if value is None:
+                query = _filtered(sa.select(_entities.c.entity_id), **filters)
+                ids = list(conn.execute(query.order_by(_entities.c.entity_id)).scalars())
+            else:
+                # The field's value comes with each id, read by the database from the
+                # snapshot's text, and is told here: the pages read are those kept.
+                assert data_at_most is not None
+                most = data_at_most[1]
+                query = _filtered(sa.select(_entities.c.entity_id, value), **filters)
+                ids = [
+                    entity_id
+                    for entity_id, found in conn.execute(query.order_by(_entities.c.entity_id))
+                    if _at_most(found, most)
+                ]
+                kept = None
         for k in range(0, len(ids), page):
             part = ids[k : k + page]
             rows: list[Any] = []
@@ -1888,6 +1913,8 @@ class SQLStore(EventStore):
             # and written back (a hand-over) then updates only the columns that change,
             # and its indexes only where they do (see _write_bulk).
             found = [self._snapshot(r.entity_id, r.version, r.snapshot) for r in rows]
+            if kept is not None:
+                found = [s for s in found if kept(s)]
             if found:
                 yield found
 
@@ -2852,22 +2879,47 @@ def _overdue_query(
     return query.order_by(due, _entities.c.entity_id)
 
 
-def _data_at_most(dialect: str, field: str, value: str) -> sa.ColumnElement[bool]:
-    """Entities whose data ``field`` is absent, not text, or text at most ``value`` (in
-    code point order, as Python compares): what :meth:`EventStore.find_pages` keeps."""
+def _kept_at_most(data_at_most: tuple[str, str] | None) -> Callable[[Snapshot], bool] | None:
+    """What :meth:`EventStore.find_pages` keeps for ``data_at_most``, told exactly on the
+    snapshots read (the query's condition may keep more)."""
+    if data_at_most is None:
+        return None
+    field, most = data_at_most
+
+    def kept(snapshot: Snapshot) -> bool:
+        value = snapshot.data.get(field)
+        return not isinstance(value, str) or value <= most
+
+    return kept
+
+
+def _data_json(dialect: str, field: str) -> sa.ColumnElement[Any] | None:
+    """The JSON of an entity's data ``field`` as the database reads it from the snapshot's
+    text (``None`` where the database has no JSON functions the store uses): on SQLite a
+    JSON array of the value and the kind (two paths: a text comes quoted, so it is told
+    from a number, an object or a missing value), on PostgreSQL the value's JSON or NULL."""
     if dialect == "sqlite":
-        path = sa.literal(f'$.data."{field}"', sa.String())
-        kind = sa.func.json_type(_entities.c.snapshot, path)
-        text = sa.func.json_extract(_entities.c.snapshot, path, type_=sa.String())
-        # SQLite compares texts by their UTF-8 bytes: in code point order.
-        return sa.or_(sa.func.coalesce(kind, "") != "text", text <= value)
+        return sa.func.json_extract(
+            _entities.c.snapshot,
+            sa.literal(f'$.data."{field}"', sa.String()),
+            sa.literal("$.kind", sa.String()),
+            type_=sa.String(),
+        )
     if dialect == "postgresql":
         inside = sa.cast(_entities.c.snapshot, _postgresql.JSONB)["data"][field]
-        return sa.or_(
-            sa.func.coalesce(sa.func.jsonb_typeof(inside), "") != "string",
-            inside.astext.collate("C") <= value,
-        )
-    return sa.true()
+        return sa.cast(inside, sa.Text())
+    return None
+
+
+def _at_most(found: Any, most: str) -> bool:
+    """Whether a value read by :func:`_data_json` is absent, not text, or text at most
+    ``most``."""
+    if found is None:
+        return True
+    value = orjson.loads(found)
+    if isinstance(value, list):  # SQLite's pair
+        value = value[0]
+    return not isinstance(value, str) or value <= most
 
 
 def _filtered(
