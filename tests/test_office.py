@@ -585,6 +585,51 @@ def test_a_gb18030_csv_is_read(tmp_path: Path) -> None:
     assert ledger.get("G-1").area == "430921"
 
 
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_an_import_hands_over_each_day_as_hand_over_batch_does(store: str, tmp_path: Path) -> None:
+    """An import's hand-overs, the waiting cases found once for all its days, give the
+    batches hand_over_batch gives called day by day."""
+    path = tmp_path / "a.csv"
+    path.write_text(
+        "受理编号,受理时间,区县,类别,内容摘要,交办日期\n"
+        "B-1,2023-06-26 10:00,赫山区,噪声,噪声,2023-06-27\n"
+        "B-2,2023-06-27 10:00,赫山区,噪声,噪声,2023-06-28\n"
+        "B-3,2023-06-27 11:00,赫山区,噪声,噪声,2023-06-28\n"
+        "B-4,2023-06-28 11:00,赫山区,噪声,噪声,2023-06-29\n",
+        encoding="utf-8",
+    )
+
+    def ledger(name: str) -> Ledger:
+        return stationed(
+            Ledger(rulebook="hunan-provincial-2023")
+            if store == "memory"
+            else Ledger.open(tmp_path / f"{name}.db", rulebook="hunan-provincial-2023")
+        )
+
+    imported, by_hand = ledger("imported"), ledger("by_hand")
+    report = imported.import_table(path, actor=TEAM)
+    assert (report.received, report.handed_over) == (4, 4)
+    received = ("2023-06-26 10", "2023-06-27 10", "2023-06-27 11", "2023-06-28 11")
+    for n, when in enumerate(received, start=1):
+        day, hour = when.split()
+        by_hand.receive_complaint(
+            ROUND,
+            channel="phone",
+            received_at=at(day, int(hour)),
+            area="430903",
+            summary="噪声",
+            category="noise",
+            actor=TEAM,
+            complaint_id=f"B-{n}",
+        )
+    for day in ("2023-06-27", "2023-06-28", "2023-06-29"):
+        by_hand.hand_over_batch(ROUND, dt.date.fromisoformat(day), actor=TEAM, at=at(day, 9))
+    assert {s.entity_id: s.batch for s in imported.find(kind="complaint")} == {
+        s.entity_id: s.batch for s in by_hand.find(kind="complaint")
+    }
+    assert [s.batch for s in imported.find(kind="complaint")] == [1, 2, 2, 3]
+
+
 def test_a_batch_that_contradicts_the_ledger_is_refused(tmp_path: Path) -> None:
     """A 交办批次 other than the batch its 交办日期 makes is refused, even with skip_bad."""
     path = tmp_path / "a.csv"

@@ -488,6 +488,51 @@ class _Complaints(_Rounds):
             PermissionDeniedError, ChronologyError: as for :meth:`fire`; nothing is
                 written then.
         """
+        return self._hand_over_batch(round_id, day, actor, at, late_entry_reason, None)
+
+    def _hand_over_days(
+        self,
+        round_id: str,
+        days: Sequence[tuple[dt.date, dt.datetime]],
+        *,
+        actor: Actor,
+        late_entry_reason: str | None,
+    ) -> list[Batch | None]:
+        """:meth:`hand_over_batch` for each ``(day, at)`` in turn, the days in order (an
+        import's): the cases waiting for the last day are found once, with their batch
+        days, and each day's hand-over reads only its own cases."""
+        ordered = sorted(days)
+        if not ordered:
+            return []
+        waiting: dict[str, str] = {}
+        last = ordered[-1][0].isoformat()
+        for page in self.store.find_pages(
+            kind="complaint",
+            round_id=round_id,
+            state="received",
+            page=_HAND_OVER_PAGE,
+            data_at_most=("batch_day", last),
+        ):
+            for snap in page:
+                waiting[snap.entity_id] = str(snap.data.get("batch_day", ""))
+        batches: list[Batch | None] = []
+        for day, at in ordered:
+            wanted = day.isoformat()
+            ids = [i for i, batch_day in waiting.items() if batch_day <= wanted]
+            for entity_id in ids:
+                del waiting[entity_id]
+            batches.append(self._hand_over_batch(round_id, day, actor, at, late_entry_reason, ids))
+        return batches
+
+    def _hand_over_batch(
+        self,
+        round_id: str,
+        day: dt.date,
+        actor: Actor,
+        at: dt.datetime,
+        late_entry_reason: str | None,
+        waiting: list[str] | None,
+    ) -> Batch | None:
         # Refusals speak of the command the clerk called, never of the round's internal
         # record_batch event.
         check_id(round_id, "round_id", event=_HAND_OVER)
@@ -516,7 +561,7 @@ class _Complaints(_Rounds):
             # Outside a batch the cases are read, moved and written page by page, in one
             # transaction: a hand-over of 100,000 cases never holds them all.
             handed_over = self._hand_over_streamed(
-                rnd, day, actor=actor, at=at, late_entry_reason=late_entry_reason
+                rnd, day, actor=actor, at=at, late_entry_reason=late_entry_reason, waiting=waiting
             )
             if handed_over is not None:
                 return handed_over
@@ -575,22 +620,37 @@ class _Complaints(_Rounds):
         actor: Actor,
         at: dt.datetime,
         late_entry_reason: str | None,
+        waiting: list[str] | None = None,
     ) -> Batch | None:
-        """Hand over the day's cases page by page in one write; ``None`` if there are none."""
+        """Hand over the day's cases page by page in one write; ``None`` if there are none.
+
+        ``waiting``: the ids of the cases found waiting for the day (by
+        :meth:`_hand_over_days`), read again page by page and checked again here.
+        """
         round_id = rnd.entity_id
         wanted = day.isoformat()
-        pages = (
-            [s for s in page if str(s.data.get("batch_day", "")) <= wanted]
-            for page in self.store.find_pages(
+        if waiting is None:
+            found: Iterator[list[Snapshot]] = self.store.find_pages(
                 kind="complaint",
                 round_id=round_id,
                 state="received",
                 page=_HAND_OVER_PAGE,
-                # Only the cases waiting for the day are read (a superset of those the
-                # filter above keeps).
+                # Only the cases waiting for the day are read.
                 data_at_most=("batch_day", wanted),
             )
-        )
+        else:
+            found = (
+                [
+                    s
+                    for s in self.store.get_many(part).values()
+                    if (s.kind, s.round_id, s.state) == ("complaint", round_id, "received")
+                ]
+                for part in (
+                    waiting[k : k + _HAND_OVER_PAGE]
+                    for k in range(0, len(waiting), _HAND_OVER_PAGE)
+                )
+            )
+        pages = ([s for s in page if str(s.data.get("batch_day", "")) <= wanted] for page in found)
         first = next((page for page in pages if page), None)
         if first is None:
             return None

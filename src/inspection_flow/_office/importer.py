@@ -510,17 +510,16 @@ def _record(
             problems.sort(key=lambda p: p.row)
             raise TableImportError(path, problems)
     handed = 0
+    days: list[tuple[dt.date, dt.datetime]] = []
     for day in sorted(hand_over):
         wanted = [r for r in hand_over[day] if r.number in received]
-        if not wanted:
-            continue
-        batch = ledger.hand_over_batch(
-            round_id,
-            day,
-            actor=actor,
-            at=wanted[0].handed_over or dt.datetime.combine(day, _HAND_OVER_TIME, SHANGHAI),
-            late_entry_reason=_LATE_REASON,
-        )
+        if wanted:
+            at = wanted[0].handed_over or dt.datetime.combine(day, _HAND_OVER_TIME, SHANGHAI)
+            days.append((day, at))
+    # Each day's batch as hand_over_batch hands it over, the waiting cases found once.
+    for batch in ledger._hand_over_days(
+        round_id, days, actor=actor, late_entry_reason=_LATE_REASON
+    ):
         handed += len(batch.case_ids) if batch is not None else 0
     problems.sort(key=lambda p: p.row)
     written = write_rejects(skip_bad, problems, rows, start, path)
