@@ -106,9 +106,10 @@ class _Base:
             tuple[Any, ...],
             tuple[tuple[DeadlineRecord, ...], dict[str, Any], dict[str, DeadlineRecord]],
         ] = {}
-        # The payload checked last, for its step, with its clean form (one tuple, replaced
-        # whole): fire_many checks one payload for many entities.
-        self._last_clean: tuple[Any, Any, dict[str, Any]] = (None, None, {})
+        # Payloads checked lately, for their steps, with their clean forms (by the ids of
+        # both; one tuple, replaced whole): fire_many and a hand-over check one payload
+        # for many entities.
+        self._clean_memo: dict[tuple[int, int], tuple[Any, Any, dict[str, Any]]] = {}
         self._pending: dict[str, Snapshot] | None = None
         self._pending_commits: list[Commit] = []
         self._pending_commands: dict[str, tuple[Event, ...]] = {}

@@ -660,12 +660,14 @@ class _Complaints(_Rounds):
         ids: list[str] = []
         late: list[str] = []
 
+        numbered = {"number": number}
+
         def chunks() -> Iterator[list[Commit]]:
             for page in itertools.chain((first,), pages):
                 commits = []
                 for snap in page:
                     ev1, mid = self._transition(
-                        snap, "batch", actor, at, {"number": number}, None, late_entry_reason
+                        snap, "batch", actor, at, numbered, None, late_entry_reason
                     )
                     ev2, new = self._transition(
                         mid, "hand_over", actor, at, handed, None, late_entry_reason

@@ -192,14 +192,18 @@ class _Engine(_Deadlines):
         if not (payload or t.fields):
             clean: dict[str, Any] = {}
         else:
-            # The same payload for the same step (fire_many) is checked once: the check
-            # depends on the two alone, and its result is never changed (it is shared).
-            last = self._last_clean
-            if last[0] is t and last[1] is payload:
-                clean = last[2]
+            # The same payload for the same step (fire_many, a hand-over's two steps) is
+            # checked once: the check depends on the two alone, and its result is never
+            # changed (it is shared).  Kept with both, so an id is never mistaken.
+            memo = self._clean_memo
+            known = memo.get((id(t), id(payload)))
+            if known is not None and known[0] is t and known[1] is payload:
+                clean = known[2]
             else:
                 clean = check_payload(snap.entity_id, t, payload)
-                self._last_clean = (t, payload, clean)
+                if len(memo) >= 16:
+                    memo.clear()
+                memo[(id(t), id(payload))] = (t, payload, clean)
         for f in t.fields:
             if f.type not in ("area", "areas") or f.name not in clean or f.name in placeholders:
                 continue

@@ -765,19 +765,21 @@ def _advance_head(conn: sa.Connection, events: int, entities: int, commands: int
 
 def _micros(value: dt.datetime) -> int:
     """An instant as the SQLite column holds it (see :class:`_Instant`)."""
-    global _LAST_MICROS
-    last = _LAST_MICROS
-    if last[0] is value:
-        return last[1]
+    known = _MICROS.get(id(value))
+    if known is not None and known[0] is value:
+        return known[1]
     delta = value - _EPOCH
     micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    _LAST_MICROS = (value, micros)
+    if len(_MICROS) >= 4096:
+        _MICROS.clear()
+    _MICROS[id(value)] = (value, micros)
     return micros
 
 
-# The instant converted last, with its value (replaced whole): a write's events and
-# snapshots name the same instant one after another.
-_LAST_MICROS: tuple[dt.datetime | None, int] = (None, 0)
+# Instants converted lately, by id, with the instant (one tuple, replaced whole): a
+# write converts an entity's times with its entities' rows, then the same instants as
+# its events' times; a block of a few thousand rows finds them here.
+_MICROS: dict[int, tuple[dt.datetime, int]] = {}
 
 
 def _in_utc(value: dt.datetime) -> dt.datetime:
