@@ -661,16 +661,18 @@ class _Complaints(_Rounds):
         late: list[str] = []
 
         numbered = {"number": number}
+        # Written in one transaction, the hand-over's events are recorded at one instant.
+        recorded_at = self._recorded_at()
 
         def chunks() -> Iterator[list[Commit]]:
             for page in itertools.chain((first,), pages):
                 commits = []
                 for snap in page:
                     ev1, mid = self._transition(
-                        snap, "batch", actor, at, numbered, None, late_entry_reason
+                        snap, "batch", actor, at, numbered, None, late_entry_reason, recorded_at
                     )
                     ev2, new = self._transition(
-                        mid, "hand_over", actor, at, handed, None, late_entry_reason
+                        mid, "hand_over", actor, at, handed, None, late_entry_reason, recorded_at
                     )
                     commits.append(Commit(new, (ev1, ev2), snap.version))
                     ids.append(snap.entity_id)
@@ -686,7 +688,7 @@ class _Complaints(_Rounds):
             if late:
                 recorded["late"] = late
             ev, new_round = self._transition(
-                rnd, "record_batch", actor, at, recorded, None, late_entry_reason
+                rnd, "record_batch", actor, at, recorded, None, late_entry_reason, recorded_at
             )
             yield [Commit(new_round, (ev,), rnd.version)]
 

@@ -139,6 +139,10 @@ def _withdrawal(before: Snapshot, after: Snapshot, fact: Event) -> Event | None:
     )
 
 
+#: The values an effects mapping may share with other events: immutable and plain.
+_PLAIN = frozenset((str, int, bool))
+
+
 def _create_effects(shape: tuple[Any, ...]) -> dict[str, Any]:
     kind, lifecycle, area, areas, round_id, parent_id, batch, category = shape
     out: dict[str, Any] = {"kind": kind, "lifecycle": lifecycle, "area": area}
@@ -492,6 +496,7 @@ class _Engine(_Deadlines):
         payload: Mapping[str, Any],
         command_id: str | None,
         late_entry_reason: str | None = None,
+        recorded: dt.datetime | None = None,
     ) -> tuple[Event, Snapshot]:
         if actor.__class__ is not Actor:
             _check_actor(actor, snap.entity_id, event)
@@ -499,7 +504,8 @@ class _Engine(_Deadlines):
         lc = self.lifecycle_of(snap)
         t, clean = self._check(snap, lc, event, actor, when, payload)
         new_state = lc.step(snap.entity_id, snap.state, event)
-        recorded = self._recorded_at()
+        if recorded is None:
+            recorded = self._recorded_at()
         late = self._late_entry(snap, snap.entity_id, event, when, recorded, late_entry_reason)
         effects, records = self._effects(snap, lc, t, new_state, actor, when, clean)
         if late is not None:
@@ -634,21 +640,22 @@ class _Engine(_Deadlines):
         # many cases set the same fields and start the same shared records, so they share
         # one (immutable) effects mapping and deadline mapping.
         # Plain recorded values (a batch's hand-over day) are shared with the rest.
-        shareable = (
-            not ends
-            and bool(setters or deadlines)
-            and all(v.__class__ in (str, int, bool) for v in data.values())
-        )
+        shareable = not ends and bool(setters or deadlines)
+        if shareable:
+            for value in data.values():
+                if value.__class__ not in _PLAIN:
+                    shareable = False
+                    break
         if shareable:
             key = (
                 tuple(setters.items()),
-                tuple((n, id(r)) for n, r in deadlines.items()),
+                tuple([(n, id(r)) for n, r in deadlines.items()]) if deadlines else (),
                 tuple(data.items()),
             )
+            # The memo keeps the records whose ids its keys hold, so an id in a key found
+            # names the very record it was made with.
             hit = self._effects_memo.get(key)
-            if hit is not None and all(
-                a is b for a, b in zip(hit[0], deadlines.values(), strict=True)
-            ):
+            if hit is not None:
                 return hit[1], hit[2]
         started_in = tuple(deadlines.values())
         # Kept in the one order of deadlines (due instant, then name), sorted once per
