@@ -30,8 +30,17 @@ machine's other load weighs on all alike:
 The hand-over (one ``hand_over_batch`` for all cases; a plain UPDATE in (c)) is not
 timed.  Every file is checked afterwards: all cases ``reported``, every event stored.
 
-Target: (a) and (b) take at most 1.5x the time of (c), the median of the runs' paired
-ratios.  The load average is printed at the start and the end.
+And a 信访件台账 CSV file of as many rows (the one ``bench_office.py`` writes: 21 days of
+calls, each handed over the next day), both timed whole:
+
+(d) ``Ledger.import_table(path)`` into a new SQLite ledger: the file read and checked,
+    each row's receipt, then each day's hand-over (batch and hand-over events);
+(e) the yardstick for (d), as (c) is written: the CSV read with the standard library, the
+    times parsed with ``datetime.fromisoformat``, each row's receipt in blocks, then each
+    day's batch and hand-over blocks, every event hashed into its entity's chain.
+
+Target: (a) and (b) take at most 1.5x the time of (c), and (d) at most 1.5x (e), the
+median of the runs' paired ratios.  The load average is printed at the start and the end.
 """
 
 from __future__ import annotations
