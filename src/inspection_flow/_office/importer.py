@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 
 from .._areas import Actor
+from .._collector import collector_paused
 from .._ledger import Ledger
 from .._records import Snapshot
 from .._rules import SHANGHAI
@@ -379,7 +380,12 @@ def import_table(
         else:
             seen[row.number] = line
             good.append(row)
-    return _record(ledger, rnd, actor, good, problems, target, name, unread, skip_bad, rows, start)
+    # The rows read and the snapshots written stay alive for the whole import: the
+    # collector, let run between its writes, would walk them again and again.
+    with collector_paused():
+        return _record(
+            ledger, rnd, actor, good, problems, target, name, unread, skip_bad, rows, start
+        )
 
 
 def _round(ledger: Ledger, round_id: str | None, path: str) -> Snapshot:
