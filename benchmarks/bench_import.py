@@ -87,6 +87,9 @@ STEPS: tuple[tuple[str, Actor, dict[str, Any], str, str], ...] = (
 )
 
 
+SUMMARY = "夜间施工噪声扰民"
+
+
 def at(day: int, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime(2023, 6, day, hour, minute, tzinfo=SHANGHAI)
 
@@ -123,7 +126,7 @@ def receive_each(ledger: Ledger, ids: Sequence[str]) -> None:
                 channel="phone",
                 received_at=RECEIVED,
                 area="430903",
-                summary="夜间施工噪声扰民",
+                summary=SUMMARY,
                 category="noise",
                 actor=TEAM,
                 complaint_id=entity_id,
@@ -138,7 +141,7 @@ def receive_bulk(ledger: Ledger, ids: Sequence[str]) -> None:
                 "channel": "phone",
                 "received_at": RECEIVED,
                 "area": "430903",
-                "summary": "夜间施工噪声扰民",
+                "summary": SUMMARY,
                 "category": "noise",
                 "complaint_id": entity_id,
             }
@@ -277,6 +280,58 @@ DEADLINES = {
 }
 
 
+def receipt(
+    entity_id: str,
+    round_id: str,
+    received: str,
+    area: str,
+    category: str,
+    summary: str,
+    batch_day: str,
+    team: dict[str, str],
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """A call's receipt as the ledger records it: the entity's row and its first event."""
+    payload = {
+        "channel": "phone",
+        "received_at": received,
+        "summary": summary,
+        "intake_day": received[:10],
+        "batch_day": batch_day,
+    }
+    create = {
+        "kind": "complaint",
+        "lifecycle": "complaint",
+        "area": area,
+        "round_id": round_id,
+        "category": category,
+    }
+    body, digest = hashed_event(
+        entity_id, 1, "create", received, team, payload, "", "received", {"create": create}, GENESIS
+    )
+    snapshot = {
+        "entity_id": entity_id,
+        "kind": "complaint",
+        "lifecycle": "complaint",
+        "state": "received",
+        "version": 1,
+        "area": area,
+        "areas": [area],
+        "round_id": round_id,
+        "parent_id": None,
+        "batch": None,
+        "category": category,
+        "created_at": received,
+        "updated_at": received,
+        "terminal": False,
+        "data": payload,
+        "deadlines": {},
+        "last_hash": digest,
+        "occurred_at": received,
+    }
+    entity = (entity_id, "complaint", "received", 1, area, round_id, canonical(snapshot))
+    return entity, (entity_id, 1, "create", received, body, digest)
+
+
 def hand_rolled(path: Path, ids: Sequence[str], size: int) -> float:
     """Import the same cases with sqlite3 alone; return the seconds timed."""
     conn = sqlite3.connect(path, isolation_level=None)
@@ -294,49 +349,11 @@ def hand_rolled(path: Path, ids: Sequence[str], size: int) -> float:
         for entity_id in block:
             if conn.execute("SELECT 1 FROM entities WHERE entity_id = ?", (entity_id,)).fetchone():
                 raise ValueError(f"{entity_id} is in use")
-            payload = {
-                "channel": "phone",
-                "received_at": received,
-                "summary": "夜间施工噪声扰民",
-                "intake_day": "2023-06-27",
-                "batch_day": "2023-06-28",
-            }
-            effects = {
-                "create": {
-                    "kind": "complaint",
-                    "lifecycle": "complaint",
-                    "area": "430903",
-                    "round_id": ROUND,
-                    "category": "noise",
-                }
-            }
-            body, digest = hashed_event(
-                entity_id, 1, "create", received, team, payload, "", "received", effects, GENESIS
+            entity, event = receipt(
+                entity_id, ROUND, received, "430903", "noise", SUMMARY, "2023-06-28", team
             )
-            snapshot = {
-                "entity_id": entity_id,
-                "kind": "complaint",
-                "lifecycle": "complaint",
-                "state": "received",
-                "version": 1,
-                "area": "430903",
-                "areas": ["430903"],
-                "round_id": ROUND,
-                "parent_id": None,
-                "batch": None,
-                "category": "noise",
-                "created_at": received,
-                "updated_at": received,
-                "terminal": False,
-                "data": payload,
-                "deadlines": {},
-                "last_hash": digest,
-                "occurred_at": received,
-            }
-            entities.append(
-                (entity_id, "complaint", "received", 1, "430903", ROUND, canonical(snapshot))
-            )
-            events.append((entity_id, 1, "create", received, body, digest))
+            entities.append(entity)
+            events.append(event)
         write(conn, entities, events, insert=True)
     timed = time.perf_counter() - start
     # The hand-over, not timed: two events per case, as the ledger records.
@@ -495,51 +512,18 @@ def table_hand_rolled(path: Path, table: Path, rows: int, size: int) -> float:
             if conn.execute("SELECT 1 FROM entities WHERE entity_id = ?", (number,)).fetchone():
                 raise ValueError(f"{number} is in use")
             received = dt.datetime.fromisoformat(received_text).replace(tzinfo=SHANGHAI)
-            when = received.isoformat()
-            area = areas[area_name]
-            payload = {
-                "channel": "phone",
-                "received_at": when,
-                "summary": summary,
-                "intake_day": received.date().isoformat(),
-                "batch_day": handed,
-            }
-            effects = {
-                "create": {
-                    "kind": "complaint",
-                    "lifecycle": "complaint",
-                    "area": area,
-                    "round_id": TABLE_ROUND,
-                    "category": categories[category_name],
-                },
-            }
-            body, digest = hashed_event(
-                number, 1, "create", when, team, payload, "", "received", effects, GENESIS
+            entity, event = receipt(
+                number,
+                TABLE_ROUND,
+                received.isoformat(),
+                areas[area_name],
+                categories[category_name],
+                summary,
+                handed,
+                team,
             )
-            snapshot = {
-                "entity_id": number,
-                "kind": "complaint",
-                "lifecycle": "complaint",
-                "state": "received",
-                "version": 1,
-                "area": area,
-                "areas": [area],
-                "round_id": TABLE_ROUND,
-                "parent_id": None,
-                "batch": None,
-                "category": categories[category_name],
-                "created_at": when,
-                "updated_at": when,
-                "terminal": False,
-                "data": payload,
-                "deadlines": {},
-                "last_hash": digest,
-                "occurred_at": when,
-            }
-            entities.append(
-                (number, "complaint", "received", 1, area, TABLE_ROUND, canonical(snapshot))
-            )
-            events.append((number, 1, "create", when, body, digest))
+            entities.append(entity)
+            events.append(event)
             days.setdefault(handed, []).append(number)
         write(conn, entities, events, insert=True)
     for number, day in enumerate(sorted(days), start=1):
