@@ -8,6 +8,7 @@ import datetime as dt
 import gc
 from pathlib import Path
 
+import attrs
 import orjson
 from hypothesis import given
 from hypothesis import strategies as st
@@ -153,3 +154,23 @@ def received(ledger: Ledger, cases: int) -> list[str]:
             complaint_id=entity_id,
         )
     return ids
+
+
+def test_a_record_ended_at_one_instant_is_made_once() -> None:
+    """Ending one shared record with one status at one instant gives one record, equal to
+    one built afresh; another instant or status gives its own."""
+    ledger = Ledger(MemoryStore(), rulebook="hunan-provincial-2023")
+    received(ledger, 3)
+    handed = dt.datetime(2023, 6, 28, 9, tzinfo=SHANGHAI)
+    ledger.hand_over_batch("R", handed.date(), actor=TEAM, at=handed)
+    record = ledger.get("SAME-0").deadlines["result_due"]
+    assert ledger.get("SAME-1").deadlines["result_due"] is record
+    when = dt.datetime(2023, 7, 1, 10, tzinfo=SHANGHAI)
+    met = record.ended("met", when)
+    assert record.ended("met", when) is met
+    assert met == attrs.evolve(record, status="met", ended_at=when)
+    later = dt.datetime(2023, 7, 1, 10, tzinfo=SHANGHAI)
+    assert record.ended("met", later) is not met
+    assert record.ended("met", later) == met
+    assert record.ended("cancelled", when).status == "cancelled"
+    assert record.ended("open", None).ended_at is None

@@ -175,9 +175,17 @@ class DeadlineRecord:
     kind: Literal["due", "period"] = "due"
 
     def ended(self, status: DeadlineStatus, at: dt.datetime | None) -> DeadlineRecord:
-        """Return the record with its status and end changed (met, cancelled or reopened)."""
+        """Return the record with its status and end changed (met, cancelled or reopened).
+
+        The cases that share a record (handed over together) and end it at one instant (a
+        ``fire_many``) share the ended record too: made once, written once.
+        """
+        key = (id(self), status, id(at))
+        known = _ENDED.get(key)
+        if known is not None and known[0] is self and known[1] is at:
+            return known[2]
         # Built directly: attrs.evolve costs several times more on the ledger's hot path.
-        return DeadlineRecord(
+        out = DeadlineRecord(
             self.name,
             self.rule,
             self.anchor,
@@ -194,6 +202,11 @@ class DeadlineRecord:
             self.fired,
             self.kind,
         )
+        if len(_ENDED) >= 8192:
+            _ENDED.clear()
+        # Kept with the record and the instant, so that an id in a key names them.
+        _ENDED[key] = (self, at, out)
+        return out
 
     def pending_alerts(self, now: dt.datetime) -> list[tuple[str, str, dt.datetime, str]]:
         """Return alerts due at ``now`` that have not fired, for an open running deadline.
@@ -594,6 +607,11 @@ def _read_deadlines(data: Any) -> Mapping[str, DeadlineRecord]:
 
 # Deadline mappings read back, by their canonical JSON (see _read_deadlines).
 _READ_DEADLINES: dict[bytes, Mapping[str, DeadlineRecord]] = {}
+
+
+# Records ended lately, by the ids of the record and the instant and the status (see
+# DeadlineRecord.ended).
+_ENDED: dict[tuple[int, str, int], tuple[DeadlineRecord, dt.datetime | None, DeadlineRecord]] = {}
 
 
 # The next due time and alert of deadline mappings, by the mapping's id, with the mapping:
