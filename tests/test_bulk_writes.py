@@ -380,7 +380,9 @@ def test_a_store_on_mapped_tables_writes_what_the_driver_path_writes(
         for column in ("state", "area", "batch"):
             assert mapped.counts(column) == direct.counts(column)
         assert mapped.verify(deep=True).ok
+        mapped.close()
     finally:
+        direct.close()
         mapped_engine.dispose()
         engine.dispose()
 

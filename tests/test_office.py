@@ -628,6 +628,8 @@ def test_an_import_hands_over_each_day_as_hand_over_batch_does(store: str, tmp_p
         s.entity_id: s.batch for s in by_hand.find(kind="complaint")
     }
     assert [s.batch for s in imported.find(kind="complaint")] == [1, 2, 2, 3]
+    imported.close()
+    by_hand.close()
 
 
 def test_a_batch_that_contradicts_the_ledger_is_refused(tmp_path: Path) -> None:
