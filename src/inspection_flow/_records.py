@@ -59,26 +59,24 @@ LEDGER_NOTES = frozenset({ALERT, ALERT_WITHDRAWN})
 DeadlineStatus = Literal["open", "met", "met_late", "cancelled"]
 
 
-# The texts of instants written lately, by the instant's id, with the instant (one tuple,
-# replaced whole, so that a thread never pairs one instant with another's text): a write
-# names the same few instants again and again (the command's time as the event's time,
-# the snapshot's update and occurrence, the recording time; the creation time).
-_ISO: dict[int, tuple[dt.datetime, str]] = {}
+# The instant written last, with its text (one tuple, replaced whole, so that a thread
+# never pairs one instant with another's text): a write's snapshot and event name the
+# same instant one after another (updated, occurred, the event's time).
+_LAST_ISO: tuple[dt.datetime | None, str] = (None, "")
 
 
 def iso(value: dt.datetime) -> str:
     """Return ``value.isoformat()`` (the fast way for an instant in Asia/Shanghai)."""
-    known = _ISO.get(id(value))
-    if known is not None and known[0] is value:
-        return known[1]
+    global _LAST_ISO
+    last = _LAST_ISO
+    if last[0] is value:
+        return last[1]
     # orjson writes an aware datetime exactly as isoformat() does, four times faster,
     # unless the offset has seconds: Shanghai's has had none since 1901.  Event.new
     # hands such instants to orjson directly.
     fast = _orjson_writes(value)
     text = orjson.dumps(value)[1:-1].decode() if fast else value.isoformat()
-    if len(_ISO) >= 64:
-        _ISO.clear()
-    _ISO[id(value)] = (value, text)
+    _LAST_ISO = (value, text)
     return text
 
 
