@@ -482,6 +482,8 @@ class StoreContract(abc.ABC):
             "d-5": 20230627,
             "d-6": None,
             "d-7": '2023-06-2"',  # written with an escape in JSON; '"' sorts before digits
+            "d-8": ["2023-06-29"],  # a list is no text, whatever it holds
+            "d-9": [],
         }
         commits = [
             create_commit(
@@ -492,10 +494,10 @@ class StoreContract(abc.ABC):
         ]
         store.append_batch(commits)
         pages = store.find_pages(page=2, kind="complaint", data_at_most=("day", "2023-06-28"))
-        assert [_ids(p) for p in pages] == [["d-1", "d-2"], ["d-5", "d-6"], ["d-7"]]
+        assert [_ids(p) for p in pages] == [["d-1", "d-2"], ["d-5", "d-6"], ["d-7", "d-8"], ["d-9"]]
         assert _ids(
             [s for p in store.find_pages(data_at_most=("day", "2023-06-27")) for s in p]
-        ) == ["d-1", "d-5", "d-6", "d-7"]
+        ) == ["d-1", "d-5", "d-6", "d-7", "d-8", "d-9"]
 
     def test_commands_used(self, store: EventStore) -> None:
         """commands_used names the command ids applied, each once, and no other."""

@@ -144,6 +144,12 @@ def within(snapshot: Snapshot, due: DueSpan | None) -> bool:
     return not snapshot.terminal and at is not None and at <= end and (start is None or at > start)
 
 
+def at_most(value: Any, most: str) -> bool:
+    """Whether :meth:`EventStore.find_pages`' ``data_at_most`` keeps a data value: absent,
+    not text, or text at most ``most`` (as Python compares texts)."""
+    return not isinstance(value, str) or value <= most
+
+
 def check_chain(entity_id: str, events: Sequence[Event]) -> tuple[int | None, str]:
     """Return the first broken link of one entity's events as ``(version, problem)``."""
     prev = GENESIS
@@ -250,9 +256,7 @@ class EventStore(abc.ABC):
         found = self.find(**filters)
         if data_at_most is not None:
             field, most = data_at_most
-            found = [
-                s for s in found if not isinstance(value := s.data.get(field), str) or value <= most
-            ]
+            found = [s for s in found if at_most(s.data.get(field), most)]
         for k in range(0, len(found), page):
             yield found[k : k + page]
 

@@ -84,6 +84,7 @@ from ._base import (
     CountKey,
     DueSpan,
     EventStore,
+    at_most,
     check_chain,
     plain_value,
     tally_values,
@@ -1883,22 +1884,24 @@ class SQLStore(EventStore):
         database back to that index.  ``data_at_most`` is looked up by SQLite's and
         PostgreSQL's JSON functions, so that the rows it leaves out are not read.
         """
-        kept = _kept_at_most(data_at_most)
+        # Told on the snapshots read where the database cannot read the field itself.
+        kept = data_at_most
         with self._reading() as conn:
-            value = None if data_at_most is None else _data_json(conn.dialect.name, data_at_most[0])
-            if value is None:
+            dialect = conn.dialect.name
+            if data_at_most is None or dialect not in ("sqlite", "postgresql"):
                 query = _filtered(sa.select(_entities.c.entity_id), **filters)
                 ids = list(conn.execute(query.order_by(_entities.c.entity_id)).scalars())
             else:
                 # The field's value comes with each id, read by the database from the
                 # snapshot's text, and is told here: the pages read are those kept.
-                assert data_at_most is not None
-                most = data_at_most[1]
-                query = _filtered(sa.select(_entities.c.entity_id, value), **filters)
+                field, most = data_at_most
+                query = _filtered(
+                    sa.select(_entities.c.entity_id, _data_json(dialect, field)), **filters
+                )
                 ids = [
                     entity_id
                     for entity_id, found in conn.execute(query.order_by(_entities.c.entity_id))
-                    if _at_most(found, most)
+                    if at_most(_data_value(dialect, found), most)
                 ]
                 kept = None
         for k in range(0, len(ids), page):
@@ -1916,7 +1919,7 @@ class SQLStore(EventStore):
             # and its indexes only where they do (see _write_bulk).
             found = [self._snapshot(r.entity_id, r.version, r.snapshot) for r in rows]
             if kept is not None:
-                found = [s for s in found if kept(s)]
+                found = [s for s in found if at_most(s.data.get(kept[0]), kept[1])]
             if found:
                 yield found
 
@@ -2881,47 +2884,28 @@ def _overdue_query(
     return query.order_by(due, _entities.c.entity_id)
 
 
-def _kept_at_most(data_at_most: tuple[str, str] | None) -> Callable[[Snapshot], bool] | None:
-    """What :meth:`EventStore.find_pages` keeps for ``data_at_most``, told exactly on the
-    snapshots read (the query's condition may keep more)."""
-    if data_at_most is None:
-        return None
-    field, most = data_at_most
-
-    def kept(snapshot: Snapshot) -> bool:
-        value = snapshot.data.get(field)
-        return not isinstance(value, str) or value <= most
-
-    return kept
-
-
-def _data_json(dialect: str, field: str) -> sa.ColumnElement[Any] | None:
+def _data_json(dialect: str, field: str) -> sa.ColumnElement[Any]:
     """The JSON of an entity's data ``field`` as the database reads it from the snapshot's
-    text (``None`` where the database has no JSON functions the store uses): on SQLite a
-    JSON array of the value and the kind (two paths: a text comes quoted, so it is told
-    from a number, an object or a missing value), on PostgreSQL the value's JSON or NULL."""
+    text, on SQLite or PostgreSQL (see :func:`_data_value`)."""
     if dialect == "sqlite":
+        # Two paths: a JSON array of the value and the kind, in which a text comes quoted,
+        # so that it is told from a number, an object or a missing value (null).
         return sa.func.json_extract(
             _entities.c.snapshot,
             sa.literal(f'$.data."{field}"', sa.String()),
             sa.literal("$.kind", sa.String()),
             type_=sa.String(),
         )
-    if dialect == "postgresql":
-        inside = sa.cast(_entities.c.snapshot, _postgresql.JSONB)["data"][field]
-        return sa.cast(inside, sa.Text())
-    return None
+    inside = sa.cast(_entities.c.snapshot, _postgresql.JSONB)["data"][field]
+    return sa.cast(inside, sa.Text())
 
 
-def _at_most(found: Any, most: str) -> bool:
-    """Whether a value read by :func:`_data_json` is absent, not text, or text at most
-    ``most``."""
+def _data_value(dialect: str, found: Any) -> Any:
+    """The data value :func:`_data_json` read (``None`` where the field is missing)."""
     if found is None:
-        return True
+        return None
     value = orjson.loads(found)
-    if isinstance(value, list):  # SQLite's pair
-        value = value[0]
-    return not isinstance(value, str) or value <= most
+    return value[0] if dialect == "sqlite" else value
 
 
 def _filtered(
