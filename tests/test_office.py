@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import subprocess
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ from inspection_flow import (
     SHANGHAI,
     Actor,
     Ledger,
+    MemoryStore,
     MissingDependencyError,
+    Snapshot,
     TableError,
     TableImportError,
 )
@@ -630,6 +633,30 @@ def test_an_import_hands_over_each_day_as_hand_over_batch_does(store: str, tmp_p
     assert [s.batch for s in imported.find(kind="complaint")] == [1, 2, 2, 3]
     imported.close()
     by_hand.close()
+
+
+class AnswersBackwards(MemoryStore):
+    """A store of one's own whose get_many answers in the reverse of the order asked:
+    the contract promises a mapping by id, no order."""
+
+    def get_many(self, entity_ids: Collection[str]) -> dict[str, Snapshot]:
+        found = super().get_many(entity_ids)
+        return dict(reversed(list(found.items())))
+
+
+def test_an_imported_batch_lists_its_cases_in_id_order(tmp_path: Path) -> None:
+    """An import's batch lists its cases in id order, as hand_over_batch does, whatever
+    order the store reads them in."""
+    path = tmp_path / "a.csv"
+    rows = [f"B-{n},2023-06-26 1{n}:00,赫山区,噪声,噪声,2023-06-27" for n in range(5)]
+    path.write_text(
+        "受理编号,受理时间,区县,类别,内容摘要,交办日期\n" + "\n".join(rows) + "\n",
+        encoding="utf-8",
+    )
+    ledger = stationed(Ledger(AnswersBackwards(), rulebook="hunan-provincial-2023"))
+    ledger.import_table(path, actor=TEAM)
+    (batch,) = [e for e in ledger.history(ROUND) if e.name == "record_batch"]
+    assert batch.payload["cases"] == [f"B-{n}" for n in range(5)]
 
 
 def test_a_batch_that_contradicts_the_ledger_is_refused(tmp_path: Path) -> None:

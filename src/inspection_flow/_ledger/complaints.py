@@ -35,6 +35,7 @@ from ..exceptions import (
     PayloadError,
     PermissionDeniedError,
 )
+from ..stores import EventStore
 from .engine import _build
 from .inputs import _CATEGORY_SET, _check_actor, _check_category, _check_ids, _check_text, _plain
 from .rounds import _INTAKE_STATES, _Rounds
@@ -640,15 +641,8 @@ class _Complaints(_Rounds):
             )
         else:
             found = (
-                [
-                    s
-                    for s in self.store.get_many(part).values()
-                    if (s.kind, s.round_id, s.state) == ("complaint", round_id, "received")
-                ]
-                for part in (
-                    waiting[k : k + _HAND_OVER_PAGE]
-                    for k in range(0, len(waiting), _HAND_OVER_PAGE)
-                )
+                _still_waiting(waiting[k : k + _HAND_OVER_PAGE], self.store, round_id)
+                for k in range(0, len(waiting), _HAND_OVER_PAGE)
             )
         pages = ([s for s in page if str(s.data.get("batch_day", "")) <= wanted] for page in found)
         first = next((page for page in pages if page), None)
@@ -839,3 +833,15 @@ class _Complaints(_Rounds):
             children.append(child)
         self._write(commits)
         return children
+
+
+def _still_waiting(ids: list[str], store: EventStore, round_id: str) -> list[Snapshot]:
+    """The cases of ``ids`` still received in the round, read together, in the order of
+    ``ids`` (a batch lists its cases in id order, whatever order the store answers in)."""
+    found = store.get_many(ids)
+    return [
+        s
+        for entity_id in ids
+        if (s := found.get(entity_id)) is not None
+        and (s.kind, s.round_id, s.state) == ("complaint", round_id, "received")
+    ]
