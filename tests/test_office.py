@@ -659,6 +659,78 @@ def test_an_imported_batch_lists_its_cases_in_id_order(tmp_path: Path) -> None:
     assert batch.payload["cases"] == [f"B-{n}" for n in range(5)]
 
 
+def test_a_table_filled_in_day_by_day_hands_over_the_cases_it_holds(tmp_path: Path) -> None:
+    """A 台账 imported again once its 交办日期 are filled in hands over the cases the ledger
+    received from it before and that still wait: the ledger ends as the file says."""
+    path = tmp_path / "a.csv"
+    header = "受理编号,受理时间,区县,类别,内容摘要,交办日期,交办批次\n"
+    path.write_text(
+        header + "F-1,2023-06-26 10:00,赫山区,噪声,噪声,,\n"
+        "F-2,2023-06-26 11:00,赫山区,大气,废气,,\n",
+        encoding="utf-8",
+    )
+    ledger = stationed(Ledger(rulebook="hunan-provincial-2023"))
+    first = ledger.import_table(path)
+    assert (first.received, first.handed_over, first.already) == (2, 0, 0)
+    path.write_text(
+        header + "F-1,2023-06-26 10:00,赫山区,噪声,噪声,2023-06-27,1\n"
+        "F-2,2023-06-26 11:00,赫山区,大气,废气,2023-06-27,1\n"
+        "F-3,2023-06-27 10:00,赫山区,噪声,噪声,,\n",
+        encoding="utf-8",
+    )
+    second = ledger.import_table(path)
+    assert (second.received, second.handed_over, second.already) == (1, 2, 2)
+    assert [ledger.get(i).state for i in ("F-1", "F-2", "F-3")] == [
+        "handed_over",
+        "handed_over",
+        "received",
+    ]
+    assert ledger.get("F-1").batch == ledger.get("F-2").batch == 1
+    # Once handed over, the same file adds nothing.
+    before = events(ledger)
+    third = ledger.import_table(path)
+    assert (third.received, third.handed_over, third.already) == (0, 0, 3)
+    assert events(ledger) == before
+
+
+def test_a_held_case_handed_over_before_its_batch_day_is_refused(tmp_path: Path) -> None:
+    """A 交办日期 the file now gives to a case the ledger holds is checked as a new row's
+    is: before the batch day of its receipt, the file is refused and nothing changes."""
+    path = tmp_path / "a.csv"
+    header = "受理编号,受理时间,区县,类别,内容摘要,交办日期\n"
+    path.write_text(header + "G-1,2023-06-27 10:00,赫山区,噪声,噪声,\n", encoding="utf-8")
+    ledger = stationed(Ledger(rulebook="hunan-provincial-2023"))
+    ledger.import_table(path)
+    path.write_text(header + "G-1,2023-06-27 10:00,赫山区,噪声,噪声,2023-06-27\n", encoding="utf-8")
+    before = events(ledger)
+    with pytest.raises(TableImportError) as caught:
+        ledger.import_table(path)
+    (problem,) = caught.value.problems
+    assert (problem.row, problem.column) == (2, "交办日期")
+    assert "before the batch day 2023-06-28" in problem.reason
+    assert events(ledger) == before
+    assert ledger.get("G-1").state == "received"
+
+
+def test_a_bad_cell_repeated_on_many_rows_is_reported_on_each(tmp_path: Path) -> None:
+    """Readings are remembered by cell text, refusals are not: each row with the same bad
+    area is reported, and a good area after them is still read."""
+    path = tmp_path / "a.csv"
+    path.write_text(
+        "受理编号,受理时间,区县,类别,内容摘要\n"
+        "H-1,2023-06-26 10:00,赫山县,噪声,噪声\n"
+        "H-2,2023-06-26 11:00,赫山县,噪声,噪声\n"
+        "H-3,2023-06-26 12:00,赫山区,噪声,噪声\n"
+        "H-4,2023-06-26 13:00,赫山区,噪声,噪声\n",
+        encoding="utf-8",
+    )
+    ledger = stationed(Ledger(rulebook="hunan-provincial-2023"))
+    report = ledger.import_table(path, skip_bad=True)
+    assert [(p.row, p.column) for p in report.rejected] == [(2, "区县"), (3, "区县")]
+    assert report.received == 2
+    assert ledger.get("H-3").area == ledger.get("H-4").area == "430903"
+
+
 def test_a_batch_that_contradicts_the_ledger_is_refused(tmp_path: Path) -> None:
     """A 交办批次 other than the batch its 交办日期 makes is refused, even with skip_bad."""
     path = tmp_path / "a.csv"

@@ -208,7 +208,8 @@ class Ledger(_Queries):
         skip_bad: bool | str | os.PathLike[str] = False,
     ) -> ImportReport:
         """Import a hand-kept 信访件台账 (``.xlsx`` or ``.csv``): each row's receipt,
-        and its hand-over where it gives a 交办日期; re-importing adds nothing.
+        and its hand-over where it gives a 交办日期; re-importing adds nothing but the
+        hand-overs of held cases still waiting whose 交办日期 the file now gives.
 
         Every row is checked before anything is written; while a row is bad nothing is
         imported unless ``skip_bad`` is set (a path writes the rejected rows there).

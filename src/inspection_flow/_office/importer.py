@@ -14,8 +14,9 @@ place; the file side (sheets, headers, rejects) is in :mod:`.sheets`.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -51,6 +52,9 @@ _LATE_REASON = "据手工台账补录（导入）"
 _NOON = dt.time(12, 0)
 #: When a batch was handed over, where the 交办日期 gives no time.
 _HAND_OVER_TIME = dt.time(9, 0)
+
+#: What a cell not yet read is found as in a reader's memo.
+_UNREAD = object()
 
 
 @attrs.frozen
@@ -122,6 +126,26 @@ class _Reader:
         self.year = year
         names = ledger.areas.names()
         self.area_of_name = {name: code for code, name in names.items()}
+        # What a cell's text was read as, by field, type and value: a file repeats its
+        # areas, categories, channels, batches and days on every row.  Only readings
+        # that succeed are kept (immutable values); a bad cell is read, and reported,
+        # every time.
+        self.memo: dict[tuple[str, type, Any], Any] = {}
+        year = self.year
+        # Each field read, in the order read: its column, how it is read, whether it is
+        # required and whether its readings are kept in the memo.
+        self.plan: tuple[tuple[str, int | None, Callable[[Any], Any], bool, bool], ...] = tuple(
+            (field, columns.get(field), parse, required, kept)
+            for field, parse, required, kept in (
+                ("number", _number, True, False),
+                ("area", self.area, True, True),
+                ("category", lambda v: tuple(parse_categories(v)), True, True),
+                ("summary", _summary, True, False),
+                ("channel", parse_channel, False, True),
+                ("batch", parse_batch, False, True),
+                ("handed_over", lambda v: parse_day(v, year), False, True),
+            )
+        )
 
     def cell(self, values: list[Any], field: str) -> Any:
         col = self.columns.get(field)
@@ -162,27 +186,36 @@ class _Reader:
         self, line: int, values: list[Any], channel: str
     ) -> tuple[_Row | None, list[RowProblem]]:
         problems: list[RowProblem] = []
-
-        def get(field: str, parse: Any, *, required: bool = True) -> Any:
-            value = self.cell(values, field)
-            if value is None or (isinstance(value, str) and not value):
+        memo = self.memo
+        size = len(values)
+        got: list[Any] = []
+        for field, col, parse, required, kept in self.plan:
+            value = values[col] if col is not None and col < size else None
+            if value.__class__ is str:
+                value = value.strip()
+            if value is None or value == "":
                 if required:
                     problems.append(RowProblem(self.sheet, line, self.header(field), "", "empty"))
-                return None
+                got.append(None)
+                continue
+            if kept:
+                key = (field, value.__class__, value)
+                found = memo.get(key, _UNREAD)
+                if found is not _UNREAD:
+                    got.append(found)
+                    continue
             try:
-                return parse(value)
+                parsed = parse(value)
             except CellError as exc:
                 shown = "" if str(exc) == "empty" else str(value)
                 problems.append(RowProblem(self.sheet, line, self.header(field), shown, str(exc)))
-                return None
-
-        number = get("number", lambda v: str(int(v)) if isinstance(v, float) else str(v))
-        area = get("area", self.area)
-        categories = get("category", parse_categories)
-        summary = get("summary", _summary)
-        chan = get("channel", parse_channel, required=False) or channel
-        batch = get("batch", parse_batch, required=False)
-        handed = get("handed_over", lambda v: parse_day(v, self.year), required=False)
+                got.append(None)
+                continue
+            if kept:
+                memo[key] = parsed
+            got.append(parsed)
+        number, area, categories, summary, chan, batch, handed = got
+        chan = chan or channel
         received = self.received(line, values, problems)
         if batch is not None and handed is None and "handed_over" in self.columns:
             problems.append(
@@ -208,7 +241,7 @@ class _Reader:
                 received,
                 chan,
                 area,
-                tuple(categories),
+                categories,
                 summary,
                 dt.datetime.combine(handed, _HAND_OVER_TIME, SHANGHAI) if handed else None,
                 batch,
@@ -281,6 +314,11 @@ def _shown(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _number(value: Any) -> str:
+    # An Excel number cell holds 12345.0 for 12345.
+    return str(int(value)) if isinstance(value, float) else str(value)
+
+
 def _summary(value: Any) -> str:
     # A cell typed with Alt+Enter holds line breaks; the ledger keeps one line of text.
     text = " ".join(str(value).split())
@@ -311,7 +349,9 @@ def import_table(
 
     Each row becomes a complaint received by the round's team (its id the row's 受理编号),
     and rows with a 交办日期 are handed over in the batch of that day.  Re-importing the
-    same file adds nothing: a complaint the ledger holds is left as it is.
+    same file adds nothing: a complaint the ledger holds is left as it is, unless it
+    still waits for its batch and its row now gives a 交办日期 (a 台账 filled in day by
+    day): it is then handed over with that day's batch.
 
     Args:
         path: the file; ``.xlsx`` (the sheet 信访件台账, or the first) or ``.csv``.
@@ -446,16 +486,27 @@ def _record(
     already = 0
     received: dict[str, Snapshot] = {}
     fresh: list[_Row] = []
+    # Rows of complaints the ledger holds, still waiting for their batch, that the file
+    # now gives a 交办日期 (a 台账 filled in day by day, or an import whose hand-overs
+    # were not written): handed over with the day's batch, as the file says.
+    waiting: list[tuple[_Row, Snapshot]] = []
     # One read of the round's complaints, not one per row.
-    held = {s.entity_id for s in ledger.find(kind="complaint", round_id=round_id)}
+    held = {s.entity_id: s for s in ledger.find(kind="complaint", round_id=round_id)}
     for row in good:
-        if _entity_id(rnd, row.number, numbered) in held:
-            already += 1
-        else:
+        snap = held.get(_entity_id(rnd, row.number, numbered))
+        if snap is None:
             fresh.append(row)
+            continue
+        already += 1
+        if row.handed_over is not None and snap.state == "received":
+            waiting.append((row, snap))
     if problems and not skip_bad:
         raise TableImportError(path, problems)
-    handed_days = sorted(r.handed_over for r in fresh if r.handed_over is not None)
+    handed_days = sorted(
+        r.handed_over
+        for r in itertools.chain(fresh, (row for row, _ in waiting))
+        if r.handed_over is not None
+    )
     if handed_days:
         # The hand-overs are written after the receipts: whoever imports must be allowed
         # to hand over before anything is written.
@@ -467,6 +518,15 @@ def _record(
                 f"{'; '.join(may.reasons)}; nothing was imported",
             )
     hand_over: dict[dt.date, list[_Row]] = {}
+    # The cases each row hands over: the import's receipts and the waiting ones held.
+    cases: dict[str, Snapshot] = {}
+    for row, snap in waiting:
+        if _before_batch_day(row, snap, sheet, problems):
+            continue
+        cases[row.number] = snap
+        hand_over.setdefault(row.handed_over.date(), []).append(row)  # type: ignore[union-attr]
+    if problems and not skip_bad:
+        raise TableImportError(path, sorted(problems, key=lambda p: p.row))
     with ledger.batch():
         # The rows' ids and command ids are looked up together, not row by row.
         ledger._read_ahead([round_id] + [_entity_id(rnd, r.number, numbered) for r in fresh])
@@ -494,23 +554,14 @@ def _record(
                 continue
             received[row.number] = snap
             if row.handed_over is not None:
-                batch_day = str(snap.data.get("batch_day", ""))
-                if row.handed_over.date().isoformat() < batch_day:
-                    problems.append(
-                        RowProblem(
-                            sheet,
-                            row.line,
-                            FIELDS["handed_over"][0],
-                            row.handed_over.date().isoformat(),
-                            f"before the batch day {batch_day} its receipt gives it",
-                        )
-                    )
+                if _before_batch_day(row, snap, sheet, problems):
                     del received[row.number]
                     continue
+                cases[row.number] = snap
                 hand_over.setdefault(row.handed_over.date(), []).append(row)
         # A batch hands over every case waiting for its day: batches that contradict the
         # ledger's cannot be imported in part, so they refuse the file even with skip_bad.
-        contradictions = _check_batches(ledger, rnd, hand_over, received, fresh, sheet)
+        contradictions = _check_batches(ledger, rnd, hand_over, received, cases, fresh, sheet)
         if contradictions or (problems and not skip_bad):
             problems.extend(contradictions)
             problems.sort(key=lambda p: p.row)
@@ -518,7 +569,7 @@ def _record(
     handed = 0
     days: list[tuple[dt.date, dt.datetime]] = []
     for day in sorted(hand_over):
-        wanted = [r for r in hand_over[day] if r.number in received]
+        wanted = [r for r in hand_over[day] if r.number in cases]
         if wanted:
             at = wanted[0].handed_over or dt.datetime.combine(day, _HAND_OVER_TIME, SHANGHAI)
             days.append((day, at))
@@ -541,21 +592,50 @@ def _record(
     )
 
 
+def _before_batch_day(row: _Row, snap: Snapshot, sheet: str, problems: list[RowProblem]) -> bool:
+    """Whether the row's 交办日期 falls before the batch day of its complaint's receipt
+    (a problem, added to ``problems``)."""
+    assert row.handed_over is not None
+    day = row.handed_over.date().isoformat()
+    batch_day = str(snap.data.get("batch_day", ""))
+    if day >= batch_day:
+        return False
+    problems.append(
+        RowProblem(
+            sheet,
+            row.line,
+            FIELDS["handed_over"][0],
+            day,
+            f"before the batch day {batch_day} its receipt gives it",
+        )
+    )
+    return True
+
+
 def _check_batches(
     ledger: Ledger,
     rnd: Snapshot,
     hand_over: dict[dt.date, list[_Row]],
     received: dict[str, Snapshot],
+    cases: dict[str, Snapshot],
     fresh: list[_Row],
     sheet: str,
 ) -> list[RowProblem]:
     """Check that the batches the rows name are the ones their hand-over will make: a
-    batch holds every case waiting for its day, and batches are numbered in order."""
+    batch holds every case waiting for its day, and batches are numbered in order.
+
+    ``received``: the import's receipts by number; ``cases``: the complaints the rows
+    hand over (received now or held, waiting), by number."""
     problems: list[RowProblem] = []
     waiting = [
         (r, received[r.number]) for r in fresh if r.number in received and r.handed_over is None
     ]
-    stored = ledger.find(kind="complaint", round_id=rnd.entity_id, state="received")
+    handed = {snap.entity_id for snap in cases.values()}
+    stored = [
+        s
+        for s in ledger.find(kind="complaint", round_id=rnd.entity_id, state="received")
+        if s.entity_id not in handed
+    ]
     number = int(rnd.data.get("batches", 0))
     for day in sorted(hand_over):
         iso = day.isoformat()
