@@ -659,6 +659,43 @@ def test_an_imported_batch_lists_its_cases_in_id_order(tmp_path: Path) -> None:
     assert batch.payload["cases"] == [f"B-{n}" for n in range(5)]
 
 
+class MarksACaseKey(MemoryStore):
+    """A store of one's own through which another clerk marks case K-1 key once the
+    import's receipts are written, before its hand-overs."""
+
+    ledger: Ledger | None = None
+
+    def count_values(self, fields: Any, **filters: Any) -> dict[tuple[Any, ...], int]:
+        ledger, self.ledger = self.ledger, None
+        if ledger is not None:
+            ledger.fire("K-1", "mark_key", actor=TEAM, at=at("2023-06-27", 8))
+        return super().count_values(fields, **filters)
+
+
+def test_a_case_moved_on_during_an_import_is_read_again_and_handed_over(
+    tmp_path: Path,
+) -> None:
+    """The import hands over the cases it received without reading them back; one that
+    another clerk changed meanwhile fails that write's version check, and the day's
+    cases are then read again and handed over."""
+    path = tmp_path / "a.csv"
+    path.write_text(
+        "受理编号,受理时间,区县,类别,内容摘要,交办日期\n"
+        "K-1,2023-06-26 10:00,赫山区,噪声,噪声,2023-06-27\n"
+        "K-2,2023-06-26 11:00,赫山区,噪声,噪声,2023-06-27\n",
+        encoding="utf-8",
+    )
+    store = MarksACaseKey()
+    ledger = stationed(Ledger(store, rulebook="hunan-provincial-2023"))
+    store.ledger = ledger
+    report = ledger.import_table(path, actor=TEAM)
+    assert (report.received, report.handed_over) == (2, 2)
+    assert store.ledger is None  # the case was marked in between
+    case = ledger.get("K-1")
+    assert case.state == "handed_over"
+    assert [e.name for e in ledger.history("K-1")] == ["create", "mark_key", "batch", "hand_over"]
+
+
 def test_a_table_filled_in_day_by_day_hands_over_the_cases_it_holds(tmp_path: Path) -> None:
     """A 台账 imported again once its 交办日期 are filled in hands over the cases the ledger
     received from it before and that still wait: the ledger ends as the file says."""

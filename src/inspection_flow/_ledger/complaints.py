@@ -31,11 +31,13 @@ from .._rulebook import Rulebook
 from .._rules import SHANGHAI, Channel, as_instant
 from .._wording import wording
 from ..exceptions import (
+    ConcurrencyError,
     GuardError,
     PayloadError,
     PermissionDeniedError,
 )
 from ..stores import EventStore
+from ..stores._base import at_most
 from .engine import _build
 from .inputs import _CATEGORY_SET, _check_actor, _check_category, _check_ids, _check_text, _plain
 from .rounds import _INTAKE_STATES, _Rounds
@@ -498,31 +500,46 @@ class _Complaints(_Rounds):
         *,
         actor: Actor,
         late_entry_reason: str | None,
+        known: Mapping[str, Snapshot] | None = None,
     ) -> list[Batch | None]:
         """:meth:`hand_over_batch` for each ``(day, at)`` in turn, the days in order (an
         import's): the cases waiting for the last day are found once, with their batch
-        days, and each day's hand-over reads only its own cases."""
+        days, and each day's hand-over reads only its own cases.  ``known``: snapshots
+        of cases the caller holds, not read again (see :func:`_still_waiting`)."""
         ordered = sorted(days)
         if not ordered:
             return []
-        waiting: dict[str, str] = {}
         last = ordered[-1][0].isoformat()
-        for page in self.store.find_pages(
-            kind="complaint",
-            round_id=round_id,
-            state="received",
-            page=_HAND_OVER_PAGE,
-            data_at_most=("batch_day", last),
-        ):
-            for snap in page:
-                waiting[snap.entity_id] = str(snap.data.get("batch_day", ""))
+        # The ids and batch days alone, counted by the store (the SQL store reads them in
+        # the database): no snapshot is read, so each is read once, by its day's page.
+        counted = self.store.count_values(
+            ("state", "entity_id", "data.batch_day"), kind="complaint", round_id=round_id
+        )
+        found = sorted(
+            (entity_id, batch_day)
+            for state, entity_id, batch_day in counted
+            if state == "received" and at_most(batch_day, last)
+        )
+        waiting = {
+            entity_id: "" if batch_day is None else str(batch_day) for entity_id, batch_day in found
+        }
         batches: list[Batch | None] = []
         for day, at in ordered:
             wanted = day.isoformat()
             ids = [i for i, batch_day in waiting.items() if batch_day <= wanted]
             for entity_id in ids:
                 del waiting[entity_id]
-            batches.append(self._hand_over_batch(round_id, day, actor, at, late_entry_reason, ids))
+            try:
+                batch = self._hand_over_batch(
+                    round_id, day, actor, at, late_entry_reason, ids, known
+                )
+            except ConcurrencyError:
+                if known is None:
+                    raise
+                # A case held moved on meanwhile (nothing of the day was written): the
+                # day's cases are read again.
+                batch = self._hand_over_batch(round_id, day, actor, at, late_entry_reason, ids)
+            batches.append(batch)
         return batches
 
     def _hand_over_batch(
@@ -533,6 +550,7 @@ class _Complaints(_Rounds):
         at: dt.datetime,
         late_entry_reason: str | None,
         waiting: list[str] | None,
+        known: Mapping[str, Snapshot] | None = None,
     ) -> Batch | None:
         # Refusals speak of the command the clerk called, never of the round's internal
         # record_batch event.
@@ -562,7 +580,13 @@ class _Complaints(_Rounds):
             # Outside a batch the cases are read, moved and written page by page, in one
             # transaction: a hand-over of 100,000 cases never holds them all.
             handed_over = self._hand_over_streamed(
-                rnd, day, actor=actor, at=at, late_entry_reason=late_entry_reason, waiting=waiting
+                rnd,
+                day,
+                actor=actor,
+                at=at,
+                late_entry_reason=late_entry_reason,
+                waiting=waiting,
+                known=known,
             )
             if handed_over is not None:
                 return handed_over
@@ -622,11 +646,13 @@ class _Complaints(_Rounds):
         at: dt.datetime,
         late_entry_reason: str | None,
         waiting: list[str] | None = None,
+        known: Mapping[str, Snapshot] | None = None,
     ) -> Batch | None:
         """Hand over the day's cases page by page in one write; ``None`` if there are none.
 
         ``waiting``: the ids of the cases found waiting for the day (by
-        :meth:`_hand_over_days`), read again page by page and checked again here.
+        :meth:`_hand_over_days`), read again page by page and checked again here, but
+        for those ``known`` holds (see :func:`_still_waiting`).
         """
         round_id = rnd.entity_id
         wanted = day.isoformat()
@@ -641,7 +667,7 @@ class _Complaints(_Rounds):
             )
         else:
             found = (
-                _still_waiting(waiting[k : k + _HAND_OVER_PAGE], self.store, round_id)
+                _still_waiting(waiting[k : k + _HAND_OVER_PAGE], self.store, round_id, known)
                 for k in range(0, len(waiting), _HAND_OVER_PAGE)
             )
         pages = ([s for s in page if str(s.data.get("batch_day", "")) <= wanted] for page in found)
@@ -835,10 +861,23 @@ class _Complaints(_Rounds):
         return children
 
 
-def _still_waiting(ids: list[str], store: EventStore, round_id: str) -> list[Snapshot]:
+def _still_waiting(
+    ids: list[str],
+    store: EventStore,
+    round_id: str,
+    known: Mapping[str, Snapshot] | None = None,
+) -> list[Snapshot]:
     """The cases of ``ids`` still received in the round, read together, in the order of
-    ``ids`` (a batch lists its cases in id order, whatever order the store answers in)."""
-    found = store.get_many(ids)
+    ``ids`` (a batch lists its cases in id order, whatever order the store answers in).
+
+    ``known``: snapshots the caller holds (an import's receipts), taken as they are; the
+    write's version check refuses the hand-over if one has moved on meanwhile."""
+    if known is None:
+        found = store.get_many(ids)
+    else:
+        missing = [i for i in ids if i not in known]
+        found = store.get_many(missing) if missing else {}
+        found.update((i, known[i]) for i in ids if i in known)
     return [
         s
         for entity_id in ids

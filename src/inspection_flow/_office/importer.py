@@ -574,8 +574,11 @@ def _record(
             at = wanted[0].handed_over or dt.datetime.combine(day, _HAND_OVER_TIME, SHANGHAI)
             days.append((day, at))
     # Each day's batch as hand_over_batch hands it over, the waiting cases found once.
+    # The cases the import received or read are not read again: a case moved on
+    # meanwhile fails the write's version check.
+    known = {snap.entity_id: snap for snap in cases.values()}
     for batch in ledger._hand_over_days(
-        round_id, days, actor=actor, late_entry_reason=_LATE_REASON
+        round_id, days, actor=actor, late_entry_reason=_LATE_REASON, known=known
     ):
         handed += len(batch.case_ids) if batch is not None else 0
     problems.sort(key=lambda p: p.row)
