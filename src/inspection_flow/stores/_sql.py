@@ -766,6 +766,11 @@ def _advance_head(conn: sa.Connection, events: int, entities: int, commands: int
 
 def _micros(value: dt.datetime) -> int:
     """An instant as the SQLite column holds it (see :class:`_Instant`)."""
+    global _LAST_MICROS
+    last = _LAST_MICROS
+    if last[0] is value:
+        # A new entity's row names one instant twice (created, updated) in a row.
+        return last[1]
     known = _MICROS.get(id(value))
     if known is not None and known[0] is value:
         return known[1]
@@ -773,7 +778,7 @@ def _micros(value: dt.datetime) -> int:
     micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
     if len(_MICROS) >= 4096:
         _MICROS.clear()
-    _MICROS[id(value)] = (value, micros)
+    _MICROS[id(value)] = _LAST_MICROS = (value, micros)
     return micros
 
 
@@ -781,6 +786,8 @@ def _micros(value: dt.datetime) -> int:
 # write converts an entity's times with its entities' rows, then the same instants as
 # its events' times; a block of a few thousand rows finds them here.
 _MICROS: dict[int, tuple[dt.datetime, int]] = {}
+# The instant converted last (one tuple, replaced whole).
+_LAST_MICROS: tuple[dt.datetime | None, int] = (None, 0)
 
 
 def _in_utc(value: dt.datetime) -> dt.datetime:
@@ -1391,7 +1398,7 @@ class SQLStore(EventStore):
         """
         # Long by design: builds every table's rows in one pass over the commits, then one
         # statement per table.
-        inserts: list[dict[str, Any]] = []
+        inserts: list[tuple[str, dict[str, Any]]] = []
         # Each update: the columns it sets, the entity's row, its id and expected version.
         updates: list[tuple[tuple[str, ...], dict[str, Any], str, int]] = []
         event_rows: list[tuple[Any, ...]] = []
@@ -1414,7 +1421,7 @@ class SQLStore(EventStore):
                 if entity_id in seen:
                     # Created after the batch wrote it: a conflict, found one by one.
                     raise _Redo
-                inserts.append({"entity_id": entity_id, **row})
+                inserts.append((entity_id, row))
                 areas[entity_id] = commit.snapshot
                 created.add(entity_id)
             else:
@@ -1453,7 +1460,7 @@ class SQLStore(EventStore):
         try:
             # Entities first: the other tables refer to them, and updates of entities
             # the batch creates follow their creation (updates run in batch order).
-            self._insert_many(conn, _entities, inserts)
+            self._insert_entities(conn, inserts)
             if updates:
                 # One statement per set of columns changed; an entity updated more than
                 # once in the batch sets every column, so its updates stay in order.
@@ -1504,6 +1511,31 @@ class SQLStore(EventStore):
         params: list[tuple[Any, ...]] = []
         for row in rows:
             values = [row[n] for n in names]
+            for i, convert in converters:
+                value = values[i]
+                if value is not None:
+                    values[i] = convert(value)
+            params.append(tuple(values))
+        if len(params) == 1:
+            _driver(conn, sql, params[0])
+        else:
+            conn.exec_driver_sql(sql, params)
+
+    def _insert_entities(self, conn: sa.Connection, rows: list[tuple[str, dict[str, Any]]]) -> None:
+        """Insert new entities (each its id and its row of :func:`_projection`) as
+        :meth:`_insert_many` inserts, each row's values taken in the order the rows hold
+        their columns (one order: :func:`_projection` makes every row)."""
+        if not rows:
+            return
+        mark = _PLACEHOLDERS.get(conn.dialect.paramstyle)
+        if mark is None or conn.get_execution_options().get("schema_translate_map"):
+            self._insert_many(conn, _entities, [{"entity_id": i, **row} for i, row in rows])
+            return
+        names = ("entity_id", *rows[0][1])
+        sql, converters = self._plan(conn, _entities, names)
+        params: list[tuple[Any, ...]] = []
+        for entity_id, row in rows:
+            values = [entity_id, *row.values()]
             for i, convert in converters:
                 value = values[i]
                 if value is not None:
@@ -1620,7 +1652,7 @@ class SQLStore(EventStore):
         snapshot = commit.snapshot
         if commit.expected_version == 0:
             try:
-                self._insert_many(conn, _entities, [{"entity_id": entity_id, **row}])
+                self._insert_entities(conn, [(entity_id, row)])
             except sa.exc.IntegrityError as exc:
                 raise _Conflict(commit, cause=exc) from None
         else:
