@@ -3,6 +3,7 @@ their hand-over, splitting a case."""
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import itertools
 import uuid
@@ -523,12 +524,20 @@ class _Complaints(_Rounds):
         waiting = {
             entity_id: "" if batch_day is None else str(batch_day) for entity_id, batch_day in found
         }
+        # The batch days in order, each with its cases in id order: a day's batch takes
+        # the days up to its own.
+        by_day: dict[str, list[str]] = {}
+        for entity_id, batch_day in waiting.items():
+            by_day.setdefault(batch_day, []).append(entity_id)
+        pending = sorted(by_day)
         batches: list[Batch | None] = []
         for day, at in ordered:
             wanted = day.isoformat()
-            ids = [i for i, batch_day in waiting.items() if batch_day <= wanted]
-            for entity_id in ids:
-                del waiting[entity_id]
+            taken = bisect.bisect_right(pending, wanted)
+            due, pending = pending[:taken], pending[taken:]
+            ids = [i for batch_day in due for i in by_day[batch_day]]
+            if len(due) > 1:
+                ids.sort()
             try:
                 batch = self._hand_over_batch(
                     round_id, day, actor, at, late_entry_reason, ids, known

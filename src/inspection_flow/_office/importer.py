@@ -328,7 +328,12 @@ def _summary(value: Any) -> str:
 
 
 def _empty(values: list[Any]) -> bool:
-    return all(v is None or not str(v).strip() for v in values)
+    # Text is the only cell value that can be blank (numbers, days and booleans never
+    # write as blank text).
+    for value in values:
+        if value is not None and (value.__class__ is not str or value.strip()):
+            return False
+    return True
 
 
 # -- the import --------------------------------------------------------------------------
