@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import sqlite3
 from pathlib import Path
 
 import attrs
@@ -132,6 +133,36 @@ def test_a_streamed_hand_over_keeps_what_it_wrote(tmp_path: Path) -> None:
             assert kept is not None
             assert kept[1].state == "handed_over"
             assert ledger.get(entity_id) is kept[1]
+
+
+def test_a_kept_snapshot_gives_way_to_a_stored_text_of_the_same_length(
+    tmp_path: Path,
+) -> None:
+    """The store keeps what identifies the text it wrote, not its length alone: a row
+    changed behind its back to a text of the same length is read as it is stored."""
+    path = tmp_path / "ledger.db"
+    with Ledger.open(path, rulebook="hunan-provincial-2023") as ledger:
+        (entity_id,) = received(ledger, 1)
+        store = ledger.store
+        assert isinstance(store, SQLStore)
+        kept = store.get(entity_id)
+        assert kept is not None
+        assert store.get(entity_id) is kept
+        with sqlite3.connect(path) as conn:
+            (text,) = conn.execute(
+                "SELECT snapshot FROM if_entities WHERE entity_id = ?", (entity_id,)
+            ).fetchone()
+            changed = text.replace("夜间施工", "夜间装修")
+            assert changed != text
+            assert len(changed) == len(text)
+            conn.execute(
+                "UPDATE if_entities SET snapshot = ? WHERE entity_id = ?", (changed, entity_id)
+            )
+        conn.close()
+        read = store.get(entity_id)
+        assert read is not None
+        assert read is not kept
+        assert "夜间装修" in read.data["summary"]
 
 
 def received(ledger: Ledger, cases: int) -> list[str]:

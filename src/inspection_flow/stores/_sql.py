@@ -33,6 +33,7 @@ import datetime as dt
 import hashlib
 import importlib.util
 import json
+import operator
 import os
 import random
 import sqlite3
@@ -321,9 +322,25 @@ _HEAD_SQL = {
 }
 # Ids per query of SQLStore.get_many (SQLite allows 32,766 parameters, PostgreSQL 65,535).
 _MANY = 500
-# Snapshots kept with their stored text by SQLStore, so that reading back an entity the
-# store wrote or read recently costs a comparison of texts, not a decoding (about 4 KB each).
-_DECODED = 20_000
+# Snapshots kept by SQLStore with what identifies their stored text (_text_key), so that
+# reading back an entity the store wrote or read recently costs a hash of the text read,
+# not a decoding.  About 1–2 KB each, where keeping the text too took about 6 KB (the
+# text of a complaint with its summary in Chinese is about 4 KB): 60,000 kept take the
+# memory 20,000 did (a streamed hand-over of 100,000 cases peaks at about 220 MB either
+# way), and a command run over each of up to 60,000 cases in turn (the steps of an
+# import) finds each one here.  A run over more finds none: the oldest go first, and the
+# run needs them next.
+_DECODED = 60_000
+
+
+def _text_key(text: Any) -> tuple[int, int] | None:
+    """What a kept snapshot remembers of its stored text: the text's length and hash
+    (Python's, 64 bits, keyed per process), ``None`` for what is not text.
+
+    A read whose text has another key is decoded, so a row changed behind the store's
+    back (another writer, a repair, a damaged projection) is read as it is stored.
+    """
+    return (len(text), hash(text)) if text.__class__ is str else None
 
 
 class _Redo(Exception):
@@ -876,6 +893,9 @@ _KEPT_UNLESS_CHANGED = (
     "created_at",
     "updated_at",
 )
+#: The values of the columns :data:`_KEPT_UNLESS_CHANGED` in an entity's row, in order.
+_kept_values = operator.itemgetter(*_KEPT_UNLESS_CHANGED)
+
 #: The columns every update sets: the version and snapshot change with each write, and a
 #: write ends any lease on the entity's alerts (taken without a new version).
 _ALWAYS_SET = ("version", "snapshot", "claimed_by", "claimed_until")
@@ -989,13 +1009,15 @@ class SQLStore(EventStore):
         self._held: Any = None
         self._raw_reads: tuple[str, str, str] | None = None
         self._raw_command: str | None = None
-        # The latest snapshots written or read, with their stored text: a read that finds
+        # The latest snapshots written or read, by their stored text: a read that finds
         # the same text needs no decoding (bounded; the oldest go first: an OrderedDict
         # drops its first entry in constant time, where a dict's first key is found
         # after every slot its earlier deletions left behind).
-        self._decoded: collections.OrderedDict[str, tuple[str, Snapshot, dict[str, Any] | None]] = (
-            collections.OrderedDict()
-        )
+        # Each: the key of the stored text, the snapshot, and the values of the columns
+        # an update may leave as they are (_KEPT_UNLESS_CHANGED) when written here.
+        self._decoded: collections.OrderedDict[
+            str, tuple[tuple[int, int], Snapshot, tuple[Any, ...] | None]
+        ] = collections.OrderedDict()
         if isinstance(target, sa.Connection):
             self._connection = target
             self._engine = target.engine
@@ -1431,9 +1453,15 @@ class SQLStore(EventStore):
                     # The row holds the columns of the version the command read (the
                     # update matches only that version): the columns left as they are
                     # spare their conversion, and an index's entry its rewrite.
-                    before = known[2] if known[2] is not None else _columns(known[1])
+                    before = known[2]
+                    if before is None:
+                        before = _kept_values(_columns(known[1]))
                     names = (
-                        *[n for n in _KEPT_UNLESS_CHANGED if row[n] != before[n]],
+                        *[
+                            n
+                            for n, value in zip(_KEPT_UNLESS_CHANGED, before, strict=True)
+                            if row[n] != value
+                        ],
                         *_ALWAYS_SET,
                     )
                 updates.append((names, row, entity_id, expected))
@@ -1753,7 +1781,7 @@ class SQLStore(EventStore):
     def _snapshot(self, entity_id: str, version: Any, text: Any) -> Snapshot:
         """Decode a stored snapshot, or return the one decoded or written from that text."""
         known = self._decoded.get(entity_id)
-        if known is not None and known[0] == text:
+        if known is not None and known[0] == _text_key(text):
             return known[1]
         snap = _decode_snapshot(entity_id, version, text)
         self._remember(entity_id, text, snap)
@@ -1762,11 +1790,14 @@ class SQLStore(EventStore):
     def _remember(
         self, entity_id: str, text: str, snap: Snapshot, row: dict[str, Any] | None = None
     ) -> None:
+        key = _text_key(text)
         decoded = self._decoded
         decoded.pop(entity_id, None)
+        if key is None:
+            return
         if len(decoded) >= _DECODED:
             decoded.popitem(last=False)
-        decoded[entity_id] = (text, snap, row)
+        decoded[entity_id] = (key, snap, None if row is None else _kept_values(row))
 
     def commands_used(self, command_ids: Collection[str]) -> set[str]:
         """Those of ``command_ids`` that were applied: one query per 500 ids."""
