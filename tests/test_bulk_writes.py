@@ -177,6 +177,37 @@ def test_fire_many_applies_what_fire_applies(ledger: Ledger) -> None:
     assert all(ledger.history(i)[-1] == e for i, e in zip(ids, events, strict=True))
 
 
+def test_areas_set_to_what_they_were_keep_their_rows(tmp_path: Path) -> None:
+    """A case assigned to the area it was received for keeps its area rows; a case given
+    other areas has its rows replaced; the area filters and the deep check agree."""
+    store = SQLStore.open(tmp_path / "l.db")
+    ledger = stationed(store)
+    ids = handed(ledger, 4)
+    replaced: list[str] = []
+
+    def seen(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
+        if sql.startswith("DELETE FROM if_entity_areas"):
+            replaced.extend(p[0] for p in (params if many else [params]))
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", seen)
+    try:
+        with ledger.batch():
+            ledger.fire_many(ids[:2], "assign", actor=LIAISON, at=at(28, 10), owners=["430903"])
+            ledger.fire(ids[2], "assign", actor=LIAISON, at=at(28, 10), owners=["430902"])
+            ledger.fire(ids[3], "assign", actor=LIAISON, at=at(28, 10), owners=["430903", "430902"])
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", seen)
+    assert sorted(replaced) == ids[2:]
+    assert sorted(s.entity_id for s in ledger.find(kind="complaint", area="430902")) == ids[2:]
+    assert sorted(s.entity_id for s in ledger.find(kind="complaint", area="430903")) == [
+        ids[0],
+        ids[1],
+        ids[3],
+    ]
+    assert ledger.verify(deep=True).ok
+    ledger.close()
+
+
 def test_fire_many_refused_for_one_entity_writes_nothing(ledger: Ledger) -> None:
     """A refusal for any entity is raised for it, and no entity moves."""
     ids = handed(ledger, 4)

@@ -1449,7 +1449,14 @@ class SQLStore(EventStore):
             else:
                 names: tuple[str, ...] = _ALL_SET
                 known = decoded.get(entity_id)
-                if known is not None and known[1].version == expected and updated[entity_id] == 1:
+                if known is not None and (
+                    known[1].version != expected
+                    or updated[entity_id] > 1
+                    # Its row is the one this batch inserts, not the one kept.
+                    or entity_id in created
+                ):
+                    known = None
+                if known is not None:
                     # The row holds the columns of the version the command read (the
                     # update matches only that version): the columns left as they are
                     # spare their conversion, and an index's entry its rewrite.
@@ -1470,6 +1477,10 @@ class SQLStore(EventStore):
                     _sets_areas(events[0])
                     if len(events) == 1
                     else any(_sets_areas(e) for e in events)
+                ) and not (
+                    # Set to the areas the entity had (a case assigned to the area it
+                    # was received for): its area rows stay as they are.
+                    known is not None and set(known[1].areas) == set(commit.snapshot.areas)
                 ):
                     if entity_id not in created and entity_id not in areas:
                         replaced.append({"b_entity_id": entity_id})
