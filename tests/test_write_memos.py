@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import sqlite3
+import weakref
 from pathlib import Path
 
 import attrs
@@ -133,6 +134,34 @@ def test_a_streamed_hand_over_keeps_what_it_wrote(tmp_path: Path) -> None:
             assert kept is not None
             assert kept[1].state == "handed_over"
             assert ledger.get(entity_id) is kept[1]
+
+
+def test_a_closed_ledger_leaves_nothing_in_the_write_memos(tmp_path: Path) -> None:
+    """Once a ledger is closed and let go, the process-wide memos of writes hold none of
+    its deadline records or snapshots: they are freed with the ledger."""
+    store = SQLStore.open(tmp_path / "ledger.db")
+    ledger = Ledger(store, rulebook="hunan-provincial-2023")
+    ids = received(ledger, 3)
+    handed = dt.datetime(2023, 6, 28, 9, tzinfo=SHANGHAI)
+    ledger.hand_over_batch("R", handed.date(), actor=TEAM, at=handed)
+    for entity_id in ids:
+        ledger.fire(
+            entity_id,
+            "assign",
+            actor=Actor("liaison", "430900"),
+            at=handed.replace(hour=10),
+            owners=["430903"],
+        )
+    snap = ledger.get(ids[0])
+    assert snap is not None
+    assert snap.deadlines
+    watched = [weakref.ref(r) for r in snap.deadlines.values()]
+    watched.append(weakref.ref(snap))
+    del snap
+    ledger.close()
+    del ledger, store
+    gc.collect()
+    assert [ref() for ref in watched] == [None] * len(watched)
 
 
 def test_a_kept_snapshot_gives_way_to_a_stored_text_of_the_same_length(

@@ -41,6 +41,7 @@ __all__ = [
     "in_due_order",
     "iso",
     "one_area",
+    "release_memos",
     "replay",
 ]
 
@@ -618,6 +619,21 @@ _ENDED: dict[tuple[int, str, int], tuple[DeadlineRecord, dt.datetime | None, Dea
 _NEXT_TIMES: dict[
     int, tuple[Mapping[str, DeadlineRecord], tuple[dt.datetime | None, dt.datetime | None]]
 ] = {}
+
+
+def release_memos() -> None:
+    """Empty the process-wide memos of this module (the JSON of deadline mappings and
+    records, mappings read back, records ended, next times, the last instant written).
+
+    They share work between the many entities of one write; what they hold of a ledger
+    that was closed only keeps its objects alive (and, measured, slows the next ledger's
+    import by some 5 %).  Called when a ledger or a SQL store is closed; the memos fill
+    again as they are used, so another ledger still open loses nothing but their reuse.
+    """
+    global _LAST_ISO
+    for memo in (_DEADLINES_JSON, _RECORD_DATA, _READ_DEADLINES, _ENDED, _NEXT_TIMES):
+        memo.clear()
+    _LAST_ISO = (None, "")
 
 
 def _next_times(

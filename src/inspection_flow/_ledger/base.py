@@ -24,6 +24,7 @@ from .._records import (
     DeadlineRecord,
     Event,
     Snapshot,
+    release_memos,
     replay,
 )
 from .._rulebook import Rulebook, load_rulebook
@@ -164,8 +165,9 @@ class _Base:
         return cls(SQLStore.open(target, **given), **options)
 
     def close(self) -> None:
-        """Close the store."""
+        """Close the store, and let go of what the process-wide memos of writes hold."""
         self.store.close()
+        release_memos()
 
     def __enter__(self: _L) -> _L:
         return self

@@ -56,6 +56,7 @@ from .._records import (
     Snapshot,
     canonical_json,
     iso,
+    release_memos,
     replay,
     stored_data,
 )
@@ -807,6 +808,17 @@ _MICROS: dict[int, tuple[dt.datetime, int]] = {}
 _LAST_MICROS: tuple[dt.datetime | None, int] = (None, 0)
 
 
+def _release_write_memos() -> None:
+    """Empty the process-wide memos of writes (effects' and payloads' JSON, instants
+    converted) and those of the records (see :func:`release_memos`)."""
+    global _LAST_MICROS, _LAST_PAYLOAD
+    _EFFECTS_JSON.clear()
+    _MICROS.clear()
+    _LAST_MICROS = (None, 0)
+    _LAST_PAYLOAD = (None, "")
+    release_memos()
+
+
 def _in_utc(value: dt.datetime) -> dt.datetime:
     """An instant as the PostgreSQL column takes it (see :class:`_Instant`)."""
     return value.astimezone(_UTC)
@@ -1118,10 +1130,13 @@ class SQLStore(EventStore):
         return f"SQLStore({self._engine.url.render_as_string()!r})"
 
     def close(self) -> None:
-        """Release the engine the store created; a caller's engine or connection stays open."""
+        """Release the engine the store created (a caller's engine or connection stays
+        open) and the snapshots the store keeps."""
         if self._owns_engine:
             self._engine.dispose()
             self._owns_engine = False
+        self._decoded.clear()
+        _release_write_memos()
 
     @property
     def read_only(self) -> bool:
