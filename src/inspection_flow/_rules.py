@@ -864,38 +864,44 @@ class DeadlineRule:
             instant = None
         else:
             raise AnchorError(anchor, "expected a date or a timezone-aware datetime")
-        unit = self.unit
-        n = self.amount
-        if unit is Unit.WORKING_DAYS:
-            first = calendar.next_workday(day if self.count_start_day else day + _ONE_DAY)
-            last = calendar.add_workdays(day - _ONE_DAY if self.count_start_day else day, n)
-            due_at = _end_of(last, self.closes_at)
-        elif unit is Unit.HOURS:
-            if instant is None:
-                raise AnchorError(anchor, "an hour period needs an instant, not a day")
-            first = day
-            due_at = instant + dt.timedelta(hours=n)
-            last = (due_at - dt.timedelta(microseconds=1)).date()
-            calendar.is_workday(last)  # refuses uncovered years like the day rules do
-        else:
-            first = day if self.count_start_day else day + _ONE_DAY
-            if unit is Unit.CALENDAR_DAYS:
-                last = first + dt.timedelta(days=n - 1)
+        try:
+            unit = self.unit
+            n = self.amount
+            if unit is Unit.WORKING_DAYS:
+                first = calendar.next_workday(day if self.count_start_day else day + _ONE_DAY)
+                last = calendar.add_workdays(day - _ONE_DAY if self.count_start_day else day, n)
+                due_at = _end_of(last, self.closes_at)
+            elif unit is Unit.HOURS:
+                if instant is None:
+                    raise AnchorError(anchor, "an hour period needs an instant, not a day")
+                first = day
+                due_at = instant + dt.timedelta(hours=n)
+                last = (due_at - dt.timedelta(microseconds=1)).date()
+                calendar.is_workday(last)  # refuses uncovered years like the day rules do
             else:
-                last = _add_months(day, n)
-                if self.count_start_day:
-                    last -= _ONE_DAY
-            if self.roll:
-                last = calendar.next_workday(last)
-            else:
-                calendar.is_workday(last)
-            due_at = _end_of(last, self.closes_at)
-        steps: tuple[Adjustment, ...] = ()
-        suspended = False
-        if pauses or extensions:
-            last, due_at, steps, suspended = self._adjust(
-                first, last, due_at, calendar, pauses, extensions
-            )
+                first = day if self.count_start_day else day + _ONE_DAY
+                if unit is Unit.CALENDAR_DAYS:
+                    last = first + dt.timedelta(days=n - 1)
+                else:
+                    last = _add_months(day, n)
+                    if self.count_start_day:
+                        last -= _ONE_DAY
+                if self.roll:
+                    last = calendar.next_workday(last)
+                else:
+                    calendar.is_workday(last)
+                due_at = _end_of(last, self.closes_at)
+            steps: tuple[Adjustment, ...] = ()
+            suspended = False
+            if pauses or extensions:
+                last, due_at, steps, suspended = self._adjust(
+                    first, last, due_at, calendar, pauses, extensions
+                )
+        except OverflowError:
+            # Past 9999-12-31, the last day Python's dates hold: no calendar reaches it.
+            raise AnchorError(
+                anchor, f"{self.amount} {self.unit.value} from it run past 9999-12-31"
+            ) from None
         lo = first if first < day else day
         provisional = calendar.is_provisional(lo, last)
         return Due(
