@@ -164,6 +164,34 @@ def test_a_closed_ledger_leaves_nothing_in_the_write_memos(tmp_path: Path) -> No
     assert [ref() for ref in watched] == [None] * len(watched)
 
 
+def test_a_closed_ledger_in_memory_leaves_no_ended_record_behind() -> None:
+    """A ledger on a MemoryStore whose cases met a deadline, once closed and let go,
+    leaves none of its records in the memo of ended records."""
+    ledger = Ledger(MemoryStore(), rulebook="hunan-provincial-2023")
+    ids = received(ledger, 3)
+    handed = dt.datetime(2023, 6, 28, 9, tzinfo=SHANGHAI)
+    ledger.hand_over_batch("R", handed.date(), actor=TEAM, at=handed)
+    liaison, owner = Actor("liaison", "430900"), Actor("owner_unit", "430903")
+    steps = [
+        ("assign", liaison, {"owners": ["430903"]}),
+        ("start_investigation", owner, {}),
+        ("record_finding", owner, {"finding": "substantiated"}),
+        ("start_rectification", owner, {}),
+        ("report_result", owner, {"summary": "已责令整改"}),
+    ]
+    for hour, (event, actor, payload) in enumerate(steps, start=10):
+        ledger.fire_many(ids, event, actor=actor, at=handed.replace(hour=hour), **payload)
+    snap = ledger.get(ids[0])
+    assert snap is not None
+    assert "met" in [r.status for r in snap.deadlines.values()]
+    watched = [weakref.ref(r) for r in snap.deadlines.values()]
+    del snap
+    ledger.close()
+    del ledger
+    gc.collect()
+    assert [ref() for ref in watched] == [None] * len(watched)
+
+
 def test_a_kept_snapshot_gives_way_to_a_stored_text_of_the_same_length(
     tmp_path: Path,
 ) -> None:

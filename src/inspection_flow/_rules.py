@@ -900,7 +900,7 @@ class DeadlineRule:
         except OverflowError:
             # Past 9999-12-31, the last day Python's dates hold: no calendar reaches it.
             raise AnchorError(
-                anchor, f"{self.amount} {self.unit.value} from it run past 9999-12-31"
+                anchor, f"{self.unit.label(self.amount, 'en')} from it run past 9999-12-31"
             ) from None
         lo = first if first < day else day
         provisional = calendar.is_provisional(lo, last)
