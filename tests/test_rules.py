@@ -1195,8 +1195,6 @@ def test_a_warning_without_its_name_says_which_key_is_missing() -> None:
 
 def test_a_period_past_the_last_date_python_holds_is_an_anchor_error() -> None:
     """A period from 9999-12-31 cannot be counted: AnchorError, not OverflowError."""
-    from inspection_flow.exceptions import AnchorError
-
     for unit in ("working_days", "calendar_days", "months"):
         with pytest.raises(AnchorError, match="past 9999-12-31"):
             DeadlineRule(5, unit).compute(dt.date(9999, 12, 31), ChinaCalendar())
