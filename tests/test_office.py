@@ -22,6 +22,7 @@ from inspection_flow import (
     MemoryStore,
     MissingDependencyError,
     Snapshot,
+    StoreError,
     TableError,
     TableImportError,
 )
@@ -694,6 +695,47 @@ def test_a_case_moved_on_during_an_import_is_read_again_and_handed_over(
     case = ledger.get("K-1")
     assert case.state == "handed_over"
     assert [e.name for e in ledger.history("K-1")] == ["create", "mark_key", "batch", "hand_over"]
+
+
+class RefusesTheSecondBatch(MemoryStore):
+    """A store whose database refuses, while ``refusing``, any write that records a
+    round's second batch."""
+
+    refusing = True
+
+    def append_batch(self, commits: Any) -> Any:
+        if self.refusing and any(
+            e.name == "record_batch" and e.payload["number"] == 2 for c in commits for e in c.events
+        ):
+            raise StoreError("the database refused the write: the disk is full")
+        return super().append_batch(commits)
+
+
+def test_an_import_hands_over_all_its_days_or_none(tmp_path: Path) -> None:
+    """The hand-overs of a file's days are one write: when the database refuses the
+    second day's, the first day's is not written either, and the file imported again
+    hands over both."""
+    path = tmp_path / "a.csv"
+    path.write_text(
+        "受理编号,受理时间,区县,类别,内容摘要,交办日期\n"
+        "L-1,2023-06-26 10:00,赫山区,噪声,噪声,2023-06-27\n"
+        "L-2,2023-06-27 10:00,赫山区,噪声,噪声,2023-06-28\n",
+        encoding="utf-8",
+    )
+    store = RefusesTheSecondBatch()
+    ledger = stationed(Ledger(store, rulebook="hunan-provincial-2023"))
+    with pytest.raises(StoreError, match="disk is full"):
+        ledger.import_table(path, actor=TEAM)
+    # The receipts are written, in a write of their own; no hand-over is.
+    assert [ledger.get(i).state for i in ("L-1", "L-2")] == ["received", "received"]
+    assert ledger.get(ROUND).data["batches"] == 0
+    store.refusing = False
+    report = ledger.import_table(path, actor=TEAM)
+    assert (report.received, report.handed_over, report.already) == (0, 2, 2)
+    assert [(ledger.get(i).state, ledger.get(i).batch) for i in ("L-1", "L-2")] == [
+        ("handed_over", 1),
+        ("handed_over", 2),
+    ]
 
 
 def test_a_table_filled_in_day_by_day_hands_over_the_cases_it_holds(tmp_path: Path) -> None:

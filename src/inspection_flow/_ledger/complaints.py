@@ -7,7 +7,7 @@ import bisect
 import datetime as dt
 import itertools
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -492,7 +492,7 @@ class _Complaints(_Rounds):
             PermissionDeniedError, ChronologyError: as for :meth:`fire`; nothing is
                 written then.
         """
-        return self._hand_over_batch(round_id, day, actor, at, late_entry_reason, None)
+        return self._hand_over_batch(round_id, day, actor, at, late_entry_reason)
 
     def _hand_over_days(
         self,
@@ -504,7 +504,8 @@ class _Complaints(_Rounds):
         known: Mapping[str, Snapshot] | None = None,
     ) -> list[Batch | None]:
         """:meth:`hand_over_batch` for each ``(day, at)`` in turn, the days in order (an
-        import's): the cases waiting for the last day are found once, with their batch
+        import's), all in one transaction: if one day's hand-over is refused, none is
+        written.  The cases waiting for the last day are found once, with their batch
         days, and each day's hand-over reads only its own cases.  ``known``: snapshots
         of cases the caller holds, not read again (see :func:`_still_waiting`)."""
         ordered = sorted(days)
@@ -530,25 +531,65 @@ class _Complaints(_Rounds):
         for entity_id, batch_day in waiting.items():
             by_day.setdefault(batch_day, []).append(entity_id)
         pending = sorted(by_day)
-        batches: list[Batch | None] = []
+        plan: list[tuple[dt.date, dt.datetime, list[str]]] = []
         for day, at in ordered:
-            wanted = day.isoformat()
-            taken = bisect.bisect_right(pending, wanted)
+            taken = bisect.bisect_right(pending, day.isoformat())
             due, pending = pending[:taken], pending[taken:]
             ids = [i for batch_day in due for i in by_day[batch_day]]
             if len(due) > 1:
                 ids.sort()
-            try:
-                batch = self._hand_over_batch(
-                    round_id, day, actor, at, late_entry_reason, ids, known
+            plan.append((day, at, ids))
+        try:
+            return self._hand_over_plan(round_id, plan, actor, late_entry_reason, known)
+        except ConcurrencyError:
+            if known is None:
+                raise
+            # A case held moved on meanwhile (nothing was written): the cases are read
+            # again.
+            return self._hand_over_plan(round_id, plan, actor, late_entry_reason, None)
+
+    def _hand_over_plan(
+        self,
+        round_id: str,
+        plan: Sequence[tuple[dt.date, dt.datetime, list[str]]],
+        actor: Actor,
+        late_entry_reason: str | None,
+        known: Mapping[str, Snapshot] | None,
+    ) -> list[Batch | None]:
+        """Hand over each day's cases of ``plan`` (``(day, at, ids)``, the days in order)
+        in one transaction, the round's batches numbered on from the day before's."""
+        check_id(round_id, "round_id", event=_HAND_OVER)
+        _check_actor(actor, round_id, _HAND_OVER)
+        rnd = self._round(round_id, _INTAKE_STATES, "handing over a batch", _HAND_OVER)
+        # Written in one transaction, the hand-overs' events are recorded at one instant.
+        recorded_at = self._recorded_at()
+        batches: list[Batch | None] = []
+
+        def chunks() -> Iterator[list[Commit]]:
+            nonlocal rnd
+            for day, at, ids in plan:
+                self._check_hand_over(rnd, day, actor, at)
+                wanted = day.isoformat()
+                pages = (
+                    [
+                        s
+                        for s in _still_waiting(
+                            ids[k : k + _HAND_OVER_PAGE], self.store, round_id, known
+                        )
+                        if str(s.data.get("batch_day", "")) <= wanted
+                    ]
+                    for k in range(0, len(ids), _HAND_OVER_PAGE)
                 )
-            except ConcurrencyError:
-                if known is None:
-                    raise
-                # A case held moved on meanwhile (nothing of the day was written): the
-                # day's cases are read again.
-                batch = self._hand_over_batch(round_id, day, actor, at, late_entry_reason, ids)
-            batches.append(batch)
+                batch, rnd = yield from self._day_commits(
+                    rnd, day, pages, actor, at, late_entry_reason, recorded_at
+                )
+                if batch is None:
+                    self._refuse_a_day_done(round_id, day)
+                batches.append(batch)
+
+        # Freed page by page by reference counting; the collector would only walk them.
+        with collector_paused():
+            self.store.append_chunks(chunks())
         return batches
 
     def _hand_over_batch(
@@ -558,8 +599,6 @@ class _Complaints(_Rounds):
         actor: Actor,
         at: dt.datetime,
         late_entry_reason: str | None,
-        waiting: list[str] | None,
-        known: Mapping[str, Snapshot] | None = None,
     ) -> Batch | None:
         # Refusals speak of the command the clerk called, never of the round's internal
         # record_batch event.
@@ -567,6 +606,84 @@ class _Complaints(_Rounds):
         check_date(day, "day", entity_id=round_id, event=_HAND_OVER)
         _check_actor(actor, round_id, _HAND_OVER)
         rnd = self._round(round_id, _INTAKE_STATES, "handing over a batch", _HAND_OVER)
+        self._check_hand_over(rnd, day, actor, at)
+        if self._pending is None:
+            # Outside a batch the cases are read, moved and written page by page, in one
+            # transaction: a hand-over of 100,000 cases never holds them all.
+            handed_over = self._hand_over_streamed(
+                rnd,
+                day,
+                actor=actor,
+                at=at,
+                late_entry_reason=late_entry_reason,
+            )
+            if handed_over is not None:
+                return handed_over
+            cases = []
+        else:
+            cases = self.pending_for_batch(round_id, day)
+        if not cases:
+            self._refuse_a_day_done(round_id, day)
+            return None
+        commits: list[Commit] = []
+        steps = self._day_commits(rnd, day, (cases,), actor, at, late_entry_reason, None)
+        while True:
+            try:
+                commits += next(steps)
+            except StopIteration as stop:
+                batch: Batch | None = stop.value[0]
+                break
+        self._write(commits)
+        return batch
+
+    def _hand_over_streamed(
+        self,
+        rnd: Snapshot,
+        day: dt.date,
+        *,
+        actor: Actor,
+        at: dt.datetime,
+        late_entry_reason: str | None,
+    ) -> Batch | None:
+        """Hand over the day's cases page by page in one write; ``None`` if there are none."""
+        round_id = rnd.entity_id
+        wanted = day.isoformat()
+        found = self.store.find_pages(
+            kind="complaint",
+            round_id=round_id,
+            state="received",
+            page=_HAND_OVER_PAGE,
+            # Only the cases waiting for the day are read.
+            data_at_most=("batch_day", wanted),
+        )
+        pages = ([s for s in page if str(s.data.get("batch_day", "")) <= wanted] for page in found)
+        first = next((page for page in pages if page), None)
+        if first is None:
+            return None
+        # Written in one transaction, the hand-over's events are recorded at one instant.
+        recorded_at = self._recorded_at()
+        done: list[Batch | None] = []
+
+        def chunks() -> Iterator[list[Commit]]:
+            batch, _ = yield from self._day_commits(
+                rnd,
+                day,
+                itertools.chain((first,), pages),
+                actor,
+                at,
+                late_entry_reason,
+                recorded_at,
+            )
+            done.append(batch)
+
+        # Freed page by page by reference counting; the collector would only walk them.
+        with collector_paused():
+            self.store.append_chunks(chunks())
+        return done[0]
+
+    def _check_hand_over(self, rnd: Snapshot, day: dt.date, actor: Actor, at: dt.datetime) -> None:
+        """Refuse the hand-over of ``day``'s batch by ``actor`` at ``at`` in the round."""
+        round_id = rnd.entity_id
         recording = self.lifecycle_of(rnd).transition(rnd.state, "record_batch")
         if recording is not None and actor.role not in recording.roles:
             raise PermissionDeniedError(
@@ -585,52 +702,58 @@ class _Complaints(_Rounds):
                 "batch_day",
                 f"the batch of {day.isoformat()} cannot be handed over before that day",
             )
-        if self._pending is None:
-            # Outside a batch the cases are read, moved and written page by page, in one
-            # transaction: a hand-over of 100,000 cases never holds them all.
-            handed_over = self._hand_over_streamed(
-                rnd,
-                day,
-                actor=actor,
-                at=at,
-                late_entry_reason=late_entry_reason,
-                waiting=waiting,
-                known=known,
+
+    def _refuse_a_day_done(self, round_id: str, day: dt.date) -> None:
+        """With no case waiting for ``day``: refuse it if its batch was handed over."""
+        done = self._batch_of_day(round_id, day)
+        if done is not None:
+            raise GuardError(
+                round_id,
+                _HAND_OVER,
+                "batch_day",
+                f"the batch of {day.isoformat()} was already handed over (batch {done}) "
+                "and no case has been received for it since",
             )
-            if handed_over is not None:
-                return handed_over
-            cases = []
-        else:
-            cases = self.pending_for_batch(round_id, day)
-        if not cases:
-            done = self._batch_of_day(round_id, day)
-            if done is not None:
-                raise GuardError(
-                    round_id,
-                    _HAND_OVER,
-                    "batch_day",
-                    f"the batch of {day.isoformat()} was already handed over (batch {done}) "
-                    "and no case has been received for it since",
-                )
-            return None
+
+    def _day_commits(
+        self,
+        rnd: Snapshot,
+        day: dt.date,
+        pages: Iterable[list[Snapshot]],
+        actor: Actor,
+        at: dt.datetime,
+        late_entry_reason: str | None,
+        recorded_at: dt.datetime | None,
+    ) -> Generator[list[Commit], None, tuple[Batch | None, Snapshot]]:
+        """Yield the commits that batch and hand over the cases of ``pages`` (waiting for
+        ``day``), page by page, then the round's record of the batch; return the batch
+        and the round after it (``None`` and the round as it was if no case waits).
+        ``recorded_at``: when the events are recorded (``None``: each as it is made)."""
+        round_id = rnd.entity_id
         number = int(rnd.data.get("batches", 0)) + 1
         on = as_instant(at, "at").astimezone(SHANGHAI).date()
         handed = {"day": on.isoformat()}
-        commits: list[Commit] = []
-        for snap in cases:
-            ev1, mid = self._transition(
-                snap, "batch", actor, at, {"number": number}, None, late_entry_reason
-            )
-            ev2, new = self._transition(
-                mid, "hand_over", actor, at, handed, None, late_entry_reason
-            )
-            commits.append(Commit(new, (ev1, ev2), snap.version))
-        ids = [s.entity_id for s in cases]
-        late = [
-            s.entity_id
-            for s in cases
-            if str(s.data.get("batch_day", handed["day"])) < handed["day"]
-        ]
+        numbered = {"number": number}
+        ids: list[str] = []
+        late: list[str] = []
+        for page in pages:
+            if not page:
+                continue
+            commits = []
+            for snap in page:
+                ev1, mid = self._transition(
+                    snap, "batch", actor, at, numbered, None, late_entry_reason, recorded_at
+                )
+                ev2, new = self._transition(
+                    mid, "hand_over", actor, at, handed, None, late_entry_reason, recorded_at
+                )
+                commits.append(Commit(new, (ev1, ev2), snap.version))
+                ids.append(snap.entity_id)
+                if str(snap.data.get("batch_day", handed["day"])) < handed["day"]:
+                    late.append(snap.entity_id)
+            yield commits
+        if not ids:
+            return None, rnd
         recorded: dict[str, Any] = {
             "number": number,
             "day": day.isoformat(),
@@ -640,91 +763,10 @@ class _Complaints(_Rounds):
         if late:
             recorded["late"] = late
         ev, new_round = self._transition(
-            rnd, "record_batch", actor, at, recorded, None, late_entry_reason
+            rnd, "record_batch", actor, at, recorded, None, late_entry_reason, recorded_at
         )
-        commits.append(Commit(new_round, (ev,), rnd.version))
-        self._write(commits)
-        return Batch(round_id, number, day, tuple(ids), on, tuple(late))
-
-    def _hand_over_streamed(
-        self,
-        rnd: Snapshot,
-        day: dt.date,
-        *,
-        actor: Actor,
-        at: dt.datetime,
-        late_entry_reason: str | None,
-        waiting: list[str] | None = None,
-        known: Mapping[str, Snapshot] | None = None,
-    ) -> Batch | None:
-        """Hand over the day's cases page by page in one write; ``None`` if there are none.
-
-        ``waiting``: the ids of the cases found waiting for the day (by
-        :meth:`_hand_over_days`), read again page by page and checked again here, but
-        for those ``known`` holds (see :func:`_still_waiting`).
-        """
-        round_id = rnd.entity_id
-        wanted = day.isoformat()
-        if waiting is None:
-            found: Iterator[list[Snapshot]] = self.store.find_pages(
-                kind="complaint",
-                round_id=round_id,
-                state="received",
-                page=_HAND_OVER_PAGE,
-                # Only the cases waiting for the day are read.
-                data_at_most=("batch_day", wanted),
-            )
-        else:
-            found = (
-                _still_waiting(waiting[k : k + _HAND_OVER_PAGE], self.store, round_id, known)
-                for k in range(0, len(waiting), _HAND_OVER_PAGE)
-            )
-        pages = ([s for s in page if str(s.data.get("batch_day", "")) <= wanted] for page in found)
-        first = next((page for page in pages if page), None)
-        if first is None:
-            return None
-        number = int(rnd.data.get("batches", 0)) + 1
-        on = as_instant(at, "at").astimezone(SHANGHAI).date()
-        handed = {"day": on.isoformat()}
-        ids: list[str] = []
-        late: list[str] = []
-
-        numbered = {"number": number}
-        # Written in one transaction, the hand-over's events are recorded at one instant.
-        recorded_at = self._recorded_at()
-
-        def chunks() -> Iterator[list[Commit]]:
-            for page in itertools.chain((first,), pages):
-                commits = []
-                for snap in page:
-                    ev1, mid = self._transition(
-                        snap, "batch", actor, at, numbered, None, late_entry_reason, recorded_at
-                    )
-                    ev2, new = self._transition(
-                        mid, "hand_over", actor, at, handed, None, late_entry_reason, recorded_at
-                    )
-                    commits.append(Commit(new, (ev1, ev2), snap.version))
-                    ids.append(snap.entity_id)
-                    if str(snap.data.get("batch_day", handed["day"])) < handed["day"]:
-                        late.append(snap.entity_id)
-                yield commits
-            recorded: dict[str, Any] = {
-                "number": number,
-                "day": wanted,
-                "cases": ids,
-                "handed_over_on": handed["day"],
-            }
-            if late:
-                recorded["late"] = late
-            ev, new_round = self._transition(
-                rnd, "record_batch", actor, at, recorded, None, late_entry_reason, recorded_at
-            )
-            yield [Commit(new_round, (ev,), rnd.version)]
-
-        # Freed page by page by reference counting; the collector would only walk them.
-        with collector_paused():
-            self.store.append_chunks(chunks())
-        return Batch(round_id, number, day, tuple(ids), on, tuple(late))
+        yield [Commit(new_round, (ev,), rnd.version)]
+        return Batch(round_id, number, day, tuple(ids), on, tuple(late)), new_round
 
     def _batch_of_day(self, round_id: str, day: dt.date) -> int | None:
         """Return the number of the latest batch handed over for ``day``, if any."""
