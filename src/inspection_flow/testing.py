@@ -807,6 +807,9 @@ class StoreContract(abc.ABC):
             (["data.categories", "terminal", "data.fine"], {"round_id": "hunan-2023"}),
             (["terminal"], {"due": (None, T0 + 2 * _DAY)}),
             (["terminal", "kind"], {"due": (None, T0 + 2 * _DAY)}),
+            # Each entity its own set: by its id with a value, or with several.
+            (["state", "entity_id", "data.fine"], {"kind": "complaint"}),
+            (["entity_id", "data.fine", "data.categories", "batch"], {"areas": ["430903"]}),
         ):
             counted = store.count_values(fields, **filters)
             assert counted == EventStore.count_values(store, fields, **filters)

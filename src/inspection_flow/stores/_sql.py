@@ -2280,7 +2280,7 @@ class SQLStore(EventStore):
                 ).label(f"v{i}")
                 for i, path in enumerate(paths)
             ]
-            query = sa.select(*values, sa.func.count()).select_from(source).group_by(*values)
+            query = _counted(sa.select(*values).select_from(source), values, paths)
             if dialect == "sqlite":
                 query = _due_within(
                     _filtered(query, kind=kind, round_id=round_id, areas=areas), due
@@ -2321,7 +2321,7 @@ class SQLStore(EventStore):
         ]
         query = _due_within(
             _filtered(
-                sa.select(*columns, packed, sa.func.count()).group_by(*columns, packed),
+                _counted(sa.select(*columns, packed), [*columns, packed], paths),
                 kind=kind,
                 round_id=round_id,
                 areas=areas,
@@ -2854,6 +2854,18 @@ def _json_at(dialect: str, document: Any, path: tuple[str, ...]) -> sa.ColumnEle
     else:
         found = document.op("#>")(sa.literal(list(path), _postgresql.ARRAY(sa.Text())))
     return found
+
+
+def _counted(
+    query: sa.Select[Any], values: Sequence[Any], paths: Sequence[tuple[str, ...]]
+) -> sa.Select[Any]:
+    """``query`` selecting ``values`` (read at ``paths``), with a count of each set of
+    values as its last column.  Counted by an entity's id, each entity is a set of its own:
+    its rows come with a count of 1, without the sort that grouping costs (on SQLite about
+    half the time of reading a value from 10,000 snapshots)."""
+    if ("entity_id",) in paths:
+        return query.add_columns(sa.literal(1, sa.Integer()))
+    return query.add_columns(sa.func.count()).group_by(*values)
 
 
 def _due_within(query: sa.Select[Any], due: DueSpan | None) -> sa.Select[Any]:
