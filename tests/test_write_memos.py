@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from inspection_flow import SHANGHAI, Actor, Ledger, MemoryStore, Snapshot, SQLStore
 from inspection_flow._demo import build_demo
-from inspection_flow._records import canonical_json, iso, stored_data
+from inspection_flow._records import _for_json, canonical_json, iso, stored_data
 from inspection_flow.stores._sql import _effects_json
 
 OFFICE = Actor("leading_office", "430000", "省督察办")
@@ -91,6 +91,16 @@ def test_the_text_of_an_instant_at_a_fixed_offset_is_its_isoformat(instant: dt.d
     assert iso(instant) == instant.isoformat()
     other = instant + dt.timedelta(microseconds=1)
     assert iso(other) == other.isoformat()
+    # A snapshot's instants are handed to orjson as they are where it writes them so.
+    for value in (instant, other):
+        assert orjson.dumps(_for_json(value)) == orjson.dumps(value.isoformat())
+
+
+@given(st.datetimes(min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30)))
+def test_a_snapshot_instant_in_shanghai_is_written_as_its_isoformat(naive: dt.datetime) -> None:
+    """In Asia/Shanghai, before 1901 too (an offset in seconds, local mean time)."""
+    instant = naive.replace(tzinfo=SHANGHAI)
+    assert orjson.dumps(_for_json(instant)) == orjson.dumps(instant.isoformat())
 
 
 def test_snapshots_read_back_share_equal_deadlines(tmp_path: Path) -> None:

@@ -723,14 +723,26 @@ def stored_data(snapshot: Snapshot) -> dict[str, Any]:
         "parent_id": snapshot.parent_id,
         "batch": snapshot.batch,
         "category": snapshot.category,
-        "created_at": iso(snapshot.created_at),
-        "updated_at": iso(snapshot.updated_at),
+        # Instants as they are where orjson writes them as isoformat() does (see iso):
+        # no text is made for them in between.
+        "created_at": _for_json(snapshot.created_at),
+        "updated_at": _for_json(snapshot.updated_at),
         "terminal": snapshot.terminal,
         "data": snapshot.data if snapshot.data.__class__ is dict else dict(snapshot.data),
         "deadlines": deadlines,
         "last_hash": snapshot.last_hash,
-        **({"occurred_at": iso(snapshot.occurred_at)} if snapshot.occurred_at is not None else {}),
+        **(
+            {"occurred_at": _for_json(snapshot.occurred_at)}
+            if snapshot.occurred_at is not None
+            else {}
+        ),
     }
+
+
+def _for_json(value: dt.datetime) -> dt.datetime | str:
+    """``value`` for orjson to write as ``value.isoformat()``: itself where orjson writes
+    it so (see :func:`iso`), else that text."""
+    return value if _orjson_writes(value) else value.isoformat()
 
 
 @attrs.frozen
