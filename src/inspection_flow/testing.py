@@ -381,6 +381,38 @@ class StoreContract(abc.ABC):
         assert store.get("case-a") == a2.snapshot
         assert store.get("case-b") == b.snapshot
 
+    def test_batch_with_several_commits_of_an_entity(self, store: EventStore) -> None:
+        """An entity created or stored, then changed several times in one batch, ends as
+        its last commit leaves it: its columns, areas and commands as if written one by
+        one."""
+        stored = create_commit("case-s", area="430902")
+        store.append(stored)
+        s2 = next_commit(stored.snapshot, state="assigned", set={"areas": ["430903", "430921"]})
+        s3 = next_commit(s2.snapshot, state="handling", command_id="c-s3")
+        s4 = next_commit(s3.snapshot, state="closed", set={"batch": 3}, data={"x": 1})
+        new = create_commit("case-n", area="430903", command_id="c-n1")
+        n2 = next_commit(new.snapshot, state="assigned", set={"areas": ["430902"]})
+        n3 = next_commit(n2.snapshot, state="handling", command_id="c-n3")
+        results = store.append_batch([s2, new, s3, n2, s4, n3])
+        assert results == [c.events for c in (s2, new, s3, n2, s4, n3)]
+        assert store.get("case-s") == s4.snapshot
+        assert store.get("case-n") == n3.snapshot
+        assert store.events("case-s") == [*stored.events, *s2.events, *s3.events, *s4.events]
+        assert store.events("case-n") == [*new.events, *n2.events, *n3.events]
+        assert _ids(store.find(areas=["430921"])) == ["case-s"]
+        assert _ids(store.find(areas=["430902"])) == ["case-n"]
+        assert _ids(store.find(state="closed", batch=3)) == ["case-s"]
+        assert store.command("c-s3") == s3.events
+        assert store.command("c-n1") == new.events
+        assert store.command("c-n3") == n3.events
+        assert store.verify().ok
+        # A commit that does not follow the one before it in the batch is stale.
+        again = next_commit(s4.snapshot, state="reopened")
+        skipped = next_commit(s3.snapshot, state="archived")
+        with pytest.raises(ConcurrencyError):
+            store.append_batch([again, skipped])
+        assert store.get("case-s") == s4.snapshot
+
     def test_batch_is_all_or_nothing(self, store: EventStore) -> None:
         """A batch with one stale commit raises ConcurrencyError and writes none of it."""
         base = create_commit("case-a")

@@ -1341,10 +1341,18 @@ class SQLStore(EventStore):
     def _write(self, commits: Sequence[Commit]) -> list[tuple[Event, ...]]:
         # Rows are built before the transaction: on SQLite the write lock is held from
         # its first statement, and every other writer waits while it is.
-        prepared: list[tuple[Commit, dict[str, Any], list[tuple[Any, ...]]]] = []
-        for commit in commits:
+        prepared: list[tuple[Commit, dict[str, Any] | None, list[tuple[Any, ...]]]] = []
+        # Each entity's row is written once, as its last commit of the batch leaves it
+        # (see _write_bulk): the rows of the commits before are made only if needed.
+        last = {c.entity_id: i for i, c in enumerate(commits)} if len(commits) > 1 else None
+        for i, commit in enumerate(commits):
             _check_commit(commit)
-            prepared.append((commit, _projection(commit.snapshot), _event_rows(commit)))
+            row = (
+                None
+                if last is not None and last[commit.entity_id] != i
+                else _projection(commit.snapshot)
+            )
+            prepared.append((commit, row, _event_rows(commit)))
         # A lost race is retried only when the winner was this very command (its result
         # is then returned) or when the store turns out to hold the expected version.
         # A winner that used the same command id for another entity or event is
@@ -1376,7 +1384,7 @@ class SQLStore(EventStore):
 
     def _write_all(
         self,
-        prepared: list[tuple[Commit, dict[str, Any], list[tuple[Any, ...]]]],
+        prepared: list[tuple[Commit, dict[str, Any] | None, list[tuple[Any, ...]]]],
         done: dict[str, tuple[Event, ...]],
     ) -> list[tuple[Event, ...]]:
         # A command applied before is not looked up first: its row in if_commands
@@ -1385,7 +1393,7 @@ class SQLStore(EventStore):
         # on every write for a case that is rare.
         results: list[tuple[Event, ...]] = []
         written: dict[str, tuple[Event, ...]] = {}
-        todo: list[tuple[Commit, dict[str, Any], list[tuple[Any, ...]]]] = []
+        todo: list[tuple[Commit, dict[str, Any] | None, list[tuple[Any, ...]]]] = []
         for item in prepared:
             commit = item[0]
             command_id = commit.command_id
@@ -1407,22 +1415,29 @@ class SQLStore(EventStore):
                 return results
             except _Redo:
                 pass
+        # One by one, each commit writes its own row.
+        todo = [(c, _projection(c.snapshot) if r is None else r, e) for c, r, e in todo]
         with self._writing() as conn:
             for commit, row, event_rows in todo:
+                assert row is not None
                 self._write_one(conn, commit, row, event_rows)
         self._remember_written(todo)
         return results
 
-    def _remember_written(self, todo: list[tuple[Commit, dict[str, Any], list[Any]]]) -> None:
+    def _remember_written(
+        self, todo: Sequence[tuple[Commit, dict[str, Any] | None, list[Any]]]
+    ) -> None:
         # Kept with the text written: a later read uses it only if it finds that text
-        # (a caller's transaction rolled back, another writer: the text differs).
+        # (a caller's transaction rolled back, another writer: the text differs).  A
+        # commit without a row was followed by another of its entity, whose row it is.
         for commit, row, _ in todo:
-            self._remember(commit.entity_id, row["snapshot"], commit.snapshot, row)
+            if row is not None:
+                self._remember(commit.entity_id, row["snapshot"], commit.snapshot, row)
 
     def _write_bulk(
         self,
         conn: sa.Connection,
-        todo: list[tuple[Commit, dict[str, Any], list[tuple[Any, ...]]]],
+        todo: Sequence[tuple[Commit, dict[str, Any] | None, list[tuple[Any, ...]]]],
     ) -> None:
         """Write several commits with one statement per table and kind of change.
 
@@ -1445,72 +1460,73 @@ class SQLStore(EventStore):
         areas: dict[str, Snapshot] = {}
         replaced: list[dict[str, Any]] = []
         created: set[str] = set()
-        seen: set[str] = set()
         decoded = self._decoded
-        updated: dict[str, int] = {}
-        for commit, _, _ in todo:
-            if commit.expected_version:
-                updated[commit.entity_id] = updated.get(commit.entity_id, 0) + 1
+        # Each entity's row is written once, as its last commit of the batch leaves it,
+        # from the version its first commit expected: the commits between carry no row
+        # (see _write) and must follow one another.
+        last: dict[str, tuple[Commit, dict[str, Any] | None]] = {}
+        expected_first: dict[str, int] = {}
+        setting_areas: set[str] = set()
         for commit, row, rows in todo:
             entity_id = commit.entity_id
-            expected = commit.expected_version
-            if expected == 0:
-                if entity_id in seen:
-                    # Created after the batch wrote it: a conflict, found one by one.
-                    raise _Redo
-                inserts.append((entity_id, row))
-                areas[entity_id] = commit.snapshot
-                created.add(entity_id)
-            else:
-                names: tuple[str, ...] = _ALL_SET
-                known = decoded.get(entity_id)
-                if known is not None and (
-                    known[1].version != expected
-                    or updated[entity_id] > 1
-                    # Its row is the one this batch inserts, not the one kept.
-                    or entity_id in created
-                ):
-                    known = None
-                if known is not None:
-                    # The row holds the columns of the version the command read (the
-                    # update matches only that version): the columns left as they are
-                    # spare their conversion, and an index's entry its rewrite.
-                    before = known[2]
-                    if before is None:
-                        before = _kept_values(_columns(known[1]))
-                    names = (
-                        *[
-                            n
-                            for n, value in zip(_KEPT_UNLESS_CHANGED, before, strict=True)
-                            if row[n] != value
-                        ],
-                        *_ALWAYS_SET,
-                    )
-                updates.append((names, row, entity_id, expected))
-                events = commit.events
-                if (
-                    _sets_areas(events[0])
-                    if len(events) == 1
-                    else any(_sets_areas(e) for e in events)
-                ) and not (
-                    # Set to the areas the entity had (a case assigned to the area it
-                    # was received for): its area rows stay as they are.
-                    known is not None and set(known[1].areas) == set(commit.snapshot.areas)
-                ):
-                    if entity_id not in created and entity_id not in areas:
-                        replaced.append({"b_entity_id": entity_id})
-                    areas[entity_id] = commit.snapshot
-            seen.add(entity_id)
+            before = last.get(entity_id)
+            if before is None:
+                expected_first[entity_id] = commit.expected_version
+            elif commit.expected_version != before[0].snapshot.version:
+                # Not the version the batch left (created after it was written, or a
+                # commit that skips one): a conflict, found one by one.
+                raise _Redo
+            last[entity_id] = (commit, row)
+            events = commit.events
+            if _sets_areas(events[0]) if len(events) == 1 else any(_sets_areas(e) for e in events):
+                setting_areas.add(entity_id)
             event_rows.extend(rows)
             if commit.command_id is not None:
                 command_rows.append(
                     {
                         "command_id": commit.command_id,
                         "entity_id": entity_id,
-                        "first_version": expected + 1,
+                        "first_version": commit.expected_version + 1,
                         "last_version": commit.snapshot.version,
                     }
                 )
+        for entity_id, expected in expected_first.items():
+            commit, row = last[entity_id]
+            if row is None:
+                # Only the commits before an entity's last come without its row.
+                raise _Redo
+            if expected == 0:
+                inserts.append((entity_id, row))
+                areas[entity_id] = commit.snapshot
+                created.add(entity_id)
+                continue
+            names: tuple[str, ...] = _ALL_SET
+            known = decoded.get(entity_id)
+            if known is not None and known[1].version != expected:
+                known = None
+            if known is not None:
+                # The row holds the columns of the version the batch read (the update
+                # matches only that version): the columns left as they are spare their
+                # conversion, and an index's entry its rewrite.
+                kept = known[2]
+                if kept is None:
+                    kept = _kept_values(_columns(known[1]))
+                names = (
+                    *[
+                        n
+                        for n, value in zip(_KEPT_UNLESS_CHANGED, kept, strict=True)
+                        if row[n] != value
+                    ],
+                    *_ALWAYS_SET,
+                )
+            updates.append((names, row, entity_id, expected))
+            if entity_id in setting_areas and not (
+                # Set to the areas the entity had (a case assigned to the area it was
+                # received for): its area rows stay as they are.
+                known is not None and set(known[1].areas) == set(commit.snapshot.areas)
+            ):
+                replaced.append({"b_entity_id": entity_id})
+                areas[entity_id] = commit.snapshot
         try:
             # Entities first: the other tables refer to them, and updates of entities
             # the batch creates follow their creation (updates run in batch order).
