@@ -711,31 +711,69 @@ class RefusesTheSecondBatch(MemoryStore):
         return super().append_batch(commits)
 
 
-def test_an_import_hands_over_all_its_days_or_none(tmp_path: Path) -> None:
-    """The hand-overs of a file's days are one write: when the database refuses the
-    second day's, the first day's is not written either, and the file imported again
-    hands over both."""
+TWO_DAYS = (
+    "受理编号,受理时间,区县,类别,内容摘要,交办日期\n"
+    "L-1,2023-06-26 10:00,赫山区,噪声,噪声,2023-06-27\n"
+    "L-2,2023-06-27 10:00,赫山区,噪声,噪声,2023-06-28\n"
+)
+
+
+def test_an_import_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    """The receipts and the hand-overs of every day are one write: when the database
+    refuses it, nothing of the file is written, and the file imported again is."""
     path = tmp_path / "a.csv"
-    path.write_text(
-        "受理编号,受理时间,区县,类别,内容摘要,交办日期\n"
-        "L-1,2023-06-26 10:00,赫山区,噪声,噪声,2023-06-27\n"
-        "L-2,2023-06-27 10:00,赫山区,噪声,噪声,2023-06-28\n",
-        encoding="utf-8",
-    )
+    path.write_text(TWO_DAYS, encoding="utf-8")
     store = RefusesTheSecondBatch()
     ledger = stationed(Ledger(store, rulebook="hunan-provincial-2023"))
+    before = events(ledger)
     with pytest.raises(StoreError, match="disk is full"):
         ledger.import_table(path, actor=TEAM)
-    # The receipts are written, in a write of their own; no hand-over is.
-    assert [ledger.get(i).state for i in ("L-1", "L-2")] == ["received", "received"]
+    assert events(ledger) == before
     assert ledger.get(ROUND).data["batches"] == 0
     store.refusing = False
     report = ledger.import_table(path, actor=TEAM)
-    assert (report.received, report.handed_over, report.already) == (0, 2, 2)
+    assert (report.received, report.handed_over, report.already) == (2, 2, 0)
     assert [(ledger.get(i).state, ledger.get(i).batch) for i in ("L-1", "L-2")] == [
         ("handed_over", 1),
         ("handed_over", 2),
     ]
+
+
+class AnotherClerkMarksACaseKey(MemoryStore):
+    """A store through which another clerk, with a ledger of their own, marks case K-0
+    key just before the import's write, once ``clerk`` is set."""
+
+    clerk: Ledger | None = None
+
+    def append_batch(self, commits: Any) -> Any:
+        clerk, self.clerk = self.clerk, None
+        if clerk is not None:
+            clerk.fire("K-0", "mark_key", actor=TEAM, at=at("2023-06-27", 8))
+        return super().append_batch(commits)
+
+
+def test_an_import_whose_case_moved_on_is_written_again(tmp_path: Path) -> None:
+    """A case the import hands over, changed by another clerk after the import read it,
+    fails the write's version check: nothing is written, and the import is written
+    again in two writes (the receipts, then the hand-overs), the case read again."""
+    path = tmp_path / "a.csv"
+    header = "受理编号,受理时间,区县,类别,内容摘要,交办日期\n"
+    path.write_text(header + "K-0,2023-06-26 09:00,赫山区,噪声,噪声,\n", encoding="utf-8")
+    store = AnotherClerkMarksACaseKey()
+    ledger = stationed(Ledger(store, rulebook="hunan-provincial-2023"))
+    assert ledger.import_table(path, actor=TEAM).received == 1
+    path.write_text(
+        header + "K-0,2023-06-26 09:00,赫山区,噪声,噪声,2023-06-27\n"
+        "K-1,2023-06-26 10:00,赫山区,噪声,噪声,2023-06-27\n",
+        encoding="utf-8",
+    )
+    store.clerk = Ledger(store, rulebook="hunan-provincial-2023")
+    report = ledger.import_table(path, actor=TEAM)
+    assert store.clerk is None  # the case was marked in between
+    assert (report.received, report.handed_over, report.already) == (1, 2, 1)
+    assert [e.name for e in ledger.history("K-0")] == ["create", "mark_key", "batch", "hand_over"]
+    assert [e.name for e in ledger.history("K-1")] == ["create", "batch", "hand_over"]
+    assert ledger.get("K-1").batch == ledger.get("K-0").batch == 1
 
 
 def test_a_table_filled_in_day_by_day_hands_over_the_cases_it_holds(tmp_path: Path) -> None:

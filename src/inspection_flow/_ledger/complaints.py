@@ -517,9 +517,15 @@ class _Complaints(_Rounds):
         counted = self.store.count_values(
             ("state", "entity_id", "data.batch_day"), kind="complaint", round_id=round_id
         )
+        stored = {entity_id: (state, batch_day) for state, entity_id, batch_day in counted}
+        if self._pending is not None:
+            # Inside a batch: the round's complaints as the batch leaves them.
+            for snap in self._pending.values():
+                if snap.kind == "complaint" and snap.round_id == round_id:
+                    stored[snap.entity_id] = (snap.state, snap.data.get("batch_day"))
         found = sorted(
             (entity_id, batch_day)
-            for state, entity_id, batch_day in counted
+            for entity_id, (state, batch_day) in stored.items()
             if state == "received" and at_most(batch_day, last)
         )
         waiting = {
@@ -557,7 +563,8 @@ class _Complaints(_Rounds):
         known: Mapping[str, Snapshot] | None,
     ) -> list[Batch | None]:
         """Hand over each day's cases of ``plan`` (``(day, at, ids)``, the days in order)
-        in one transaction, the round's batches numbered on from the day before's."""
+        in one transaction, the round's batches numbered on from the day before's; inside
+        a batch, in the batch's write, the cases as the batch leaves them."""
         check_id(round_id, "round_id", event=_HAND_OVER)
         _check_actor(actor, round_id, _HAND_OVER)
         rnd = self._round(round_id, _INTAKE_STATES, "handing over a batch", _HAND_OVER)
@@ -573,9 +580,7 @@ class _Complaints(_Rounds):
                 pages = (
                     [
                         s
-                        for s in _still_waiting(
-                            ids[k : k + _HAND_OVER_PAGE], self.store, round_id, known
-                        )
+                        for s in self._still_waiting(ids[k : k + _HAND_OVER_PAGE], round_id, known)
                         if str(s.data.get("batch_day", "")) <= wanted
                     ]
                     for k in range(0, len(ids), _HAND_OVER_PAGE)
@@ -587,10 +592,28 @@ class _Complaints(_Rounds):
                     self._refuse_a_day_done(round_id, day)
                 batches.append(batch)
 
+        if self._pending is not None:
+            for chunk in chunks():
+                self._write(chunk)
+            return batches
         # Freed page by page by reference counting; the collector would only walk them.
         with collector_paused():
             self.store.append_chunks(chunks())
         return batches
+
+    def _still_waiting(
+        self, ids: list[str], round_id: str, known: Mapping[str, Snapshot] | None
+    ) -> list[Snapshot]:
+        """:func:`_still_waiting`; inside a batch, the cases as the batch leaves them."""
+        if self._pending is None:
+            return _still_waiting(ids, self.store, round_id, known)
+        self._read_ahead(ids)
+        return [
+            s
+            for entity_id in ids
+            if (s := self._load(entity_id)) is not None
+            and (s.kind, s.round_id, s.state) == ("complaint", round_id, "received")
+        ]
 
     def _hand_over_batch(
         self,

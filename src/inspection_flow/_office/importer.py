@@ -27,6 +27,7 @@ from .._ledger import Ledger
 from .._records import Snapshot
 from .._rules import SHANGHAI
 from ..exceptions import (
+    ConcurrencyError,
     EntityNotFoundError,
     InspectionFlowError,
     RowProblem,
@@ -428,9 +429,62 @@ def import_table(
     # The rows read and the snapshots written stay alive for the whole import: the
     # collector, let run between its writes, would walk them again and again.
     with collector_paused():
-        return _record(
-            ledger, rnd, actor, good, problems, target, name, unread, skip_bad, rows, start
-        )
+        try:
+            return _record(
+                ledger,
+                rnd,
+                actor,
+                good,
+                list(problems),
+                target,
+                name,
+                unread,
+                skip_bad,
+                rows,
+                start,
+                together=True,
+            )
+        except ConcurrencyError:
+            # Another writer changed a case the import read, or took one of its ids, and
+            # nothing was written: the receipts, then the hand-overs, each in a write of
+            # its own, the cases the hand-overs move read again if they moved on.
+            return _record(
+                ledger,
+                rnd,
+                actor,
+                good,
+                problems,
+                target,
+                name,
+                unread,
+                skip_bad,
+                rows,
+                start,
+                together=False,
+            )
+
+
+def _hand_over(
+    ledger: Ledger,
+    round_id: str,
+    actor: Actor,
+    hand_over: dict[dt.date, list[_Row]],
+    cases: dict[str, Snapshot],
+) -> int:
+    """Hand over each day's batch as hand_over_batch hands it over, the waiting cases found
+    once; return how many cases were handed over.  The cases the import received or read
+    are not read again: a case moved on meanwhile fails the write's version check."""
+    days: list[tuple[dt.date, dt.datetime]] = []
+    for day in sorted(hand_over):
+        wanted = [r for r in hand_over[day] if r.number in cases]
+        if wanted:
+            at = wanted[0].handed_over or dt.datetime.combine(day, _HAND_OVER_TIME, SHANGHAI)
+            days.append((day, at))
+    known = {snap.entity_id: snap for snap in cases.values()}
+    batches = ledger._hand_over_days(
+        round_id, days, actor=actor, late_entry_reason=_LATE_REASON, known=known
+    )
+    return sum(len(batch.case_ids) for batch in batches if batch is not None)
 
 
 def _round(ledger: Ledger, round_id: str | None, path: str) -> Snapshot:
@@ -484,8 +538,13 @@ def _record(
     skip_bad: bool | str | os.PathLike[str],
     rows: list[tuple[int, list[Any]]],
     start: int,
+    *,
+    together: bool,
 ) -> ImportReport:
-    """Record the good rows, or nothing while a row is bad and ``skip_bad`` is not set."""
+    """Record the good rows, or nothing while a row is bad and ``skip_bad`` is not set.
+
+    ``together``: the receipts and the hand-overs in one write, each case written once
+    as it ends; else the receipts, then the hand-overs (all days in one write)."""
     round_id = rnd.entity_id
     numbered = ledger.rulebook_of(rnd).acceptance_number
     already = 0
@@ -571,21 +630,10 @@ def _record(
             problems.extend(contradictions)
             problems.sort(key=lambda p: p.row)
             raise TableImportError(path, problems)
-    handed = 0
-    days: list[tuple[dt.date, dt.datetime]] = []
-    for day in sorted(hand_over):
-        wanted = [r for r in hand_over[day] if r.number in cases]
-        if wanted:
-            at = wanted[0].handed_over or dt.datetime.combine(day, _HAND_OVER_TIME, SHANGHAI)
-            days.append((day, at))
-    # Each day's batch as hand_over_batch hands it over, the waiting cases found once.
-    # The cases the import received or read are not read again: a case moved on
-    # meanwhile fails the write's version check.
-    known = {snap.entity_id: snap for snap in cases.values()}
-    for batch in ledger._hand_over_days(
-        round_id, days, actor=actor, late_entry_reason=_LATE_REASON, known=known
-    ):
-        handed += len(batch.case_ids) if batch is not None else 0
+        if together:
+            handed = _hand_over(ledger, round_id, actor, hand_over, cases)
+    if not together:
+        handed = _hand_over(ledger, round_id, actor, hand_over, cases)
     problems.sort(key=lambda p: p.row)
     written = write_rejects(skip_bad, problems, rows, start, path)
     return ImportReport(
