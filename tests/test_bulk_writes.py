@@ -17,6 +17,7 @@ from inspection_flow import (
     SHANGHAI,
     Actor,
     ChronologyError,
+    ConcurrencyError,
     InvalidTransitionError,
     Ledger,
     MemoryStore,
@@ -26,6 +27,7 @@ from inspection_flow import (
     SQLStore,
 )
 from inspection_flow._ledger import complaints
+from inspection_flow.stores import _sql
 
 OFFICE = Actor("leading_office", "430000")
 TEAM = Actor("inspection_team", "430000")
@@ -339,6 +341,105 @@ def test_a_streamed_hand_over_refused_at_its_end_writes_nothing(ledger: Ledger) 
         ledger.hand_over_batch("R", dt.date(2023, 6, 28), actor=TEAM, at=at(28))
     assert ledger.counts("state", kind="complaint") == {"received": 10}
     assert ledger.store.head() == head
+    assert ledger.verify().ok
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_sql, "_WRITE_CHUNK", 3)
+
+
+def mixed_batch(ledger: Ledger) -> None:
+    """One batch of 23 commits: ten cases received, then each marked key (its two
+    commits far apart), and two cases stored before, changed twice (assigned to two
+    areas, then marked key) and once."""
+    ledger.receive_complaints("R", [row("C-a"), row("C-b")], actor=TEAM)
+    ledger.hand_over_batch("R", dt.date(2023, 6, 28), actor=TEAM, at=at(28))
+    with ledger.batch():
+        ledger.receive_complaints("R", [row(f"C{i:02d}") for i in range(10)], actor=TEAM)
+        for i in range(10):
+            ledger.fire(f"C{i:02d}", "mark_key", actor=TEAM, at=at(28, 10))
+        ledger.fire(
+            "C-a",
+            "assign",
+            actor=Actor("liaison", "430900"),
+            at=at(28, 10),
+            owners=["430903", "430921"],
+        )
+        ledger.fire("C-a", "mark_key", actor=TEAM, at=at(28, 11))
+        ledger.fire("C-b", "mark_key", actor=TEAM, at=at(28, 11))
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_a_batch_written_chunk_by_chunk_stores_what_one_chunk_stores(ledger: Ledger) -> None:
+    """A batch larger than a chunk builds and writes its rows a chunk at a time, in one
+    transaction: its entities, areas, events and head are those the same batch leaves
+    in memory."""
+    mixed_batch(ledger)
+    in_memory = stationed(MemoryStore())
+    mixed_batch(in_memory)
+    ids = [f"C{i:02d}" for i in range(10)] + ["C-a", "C-b"]
+    assert [comparable(ledger.get(i)) for i in ids] == [comparable(in_memory.get(i)) for i in ids]
+    assert [ledger.get(i).areas for i in ids] == [in_memory.get(i).areas for i in ids]
+    assert [e.name for e in ledger.history("C03")] == ["create", "mark_key"]
+    assert [s.entity_id for s in ledger.find(areas=["430921"])] == ["C-a"]
+    assert ledger.counts("state", kind="complaint") == in_memory.counts("state", kind="complaint")
+    assert ledger.store.head() == in_memory.store.head()
+    assert all(ledger.rebuild(i) == ledger.get(i) for i in ids)
+    assert ledger.verify().ok
+
+
+class OneByOneCounted(SQLStore):
+    """A store that counts the commits it writes one by one (the second try of a batch
+    whose bulk write met a conflict)."""
+
+    one_by_one = 0
+
+    def _write_one(self, *args: Any) -> Any:
+        self.one_by_one += 1
+        return super()._write_one(*args)
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_a_batch_written_chunk_by_chunk_is_written_in_one_try(ledger_url: str) -> None:
+    """Chunk by chunk, the bulk write itself stores the batch: nothing is left for the
+    commit-by-commit second try, which would hide a chunk the bulk write missed."""
+    store = OneByOneCounted(ledger_url)
+    ledger = stationed(store)
+    try:
+        store.one_by_one = 0  # a single command is written on its own
+        mixed_batch(ledger)
+        assert store.one_by_one == 0
+        assert ledger.counts("state", kind="complaint") == {
+            "assigned": 1,
+            "handed_over": 1,
+            "received": 10,
+        }
+    finally:
+        ledger.close()
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_a_batch_written_chunk_by_chunk_refused_writes_nothing(ledger: Ledger) -> None:
+    """A conflict met in a later chunk leaves nothing of the earlier ones written."""
+    ledger.receive_complaints("R", [row("C-a")], actor=TEAM)
+    other = Ledger(ledger.store, rulebook="hunan-provincial-2023")
+
+    def block() -> None:
+        with ledger.batch():
+            ledger.receive_complaints("R", [row(f"C{i:02d}") for i in range(10)], actor=TEAM)
+            ledger.fire("C-a", "mark_key", actor=TEAM, at=at(27, 12))
+            # Another clerk marks C-a before the batch is written.
+            other.fire("C-a", "mark_key", actor=TEAM, at=at(27, 11))
+
+    with pytest.raises(ConcurrencyError):
+        block()
+    assert ledger.counts("state", kind="complaint") == {"received": 1}
+    assert [e.name for e in ledger.history("C-a")] == ["create", "mark_key"]
+    assert ledger.get("C-a").version == 2
+    head = ledger.store.head()
+    assert head is not None
+    assert (head.entities, head.events) == (2, 5)
     assert ledger.verify().ok
 
 

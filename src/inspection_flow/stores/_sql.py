@@ -344,6 +344,25 @@ def _text_key(text: Any) -> tuple[int, int] | None:
     return (len(text), hash(text)) if text.__class__ is str else None
 
 
+#: Commits whose rows a write builds at a time: a batch of at most this many builds them
+#: all before its transaction; a larger one builds and writes them a chunk at a time in
+#: it, so that it never holds every row of a write of 100,000 commands at once.
+_WRITE_CHUNK = 2000
+
+#: A commit to write, with its entity's row and its events' rows if built already (a
+#: commit followed in its batch by another of its entity has no row of its own).
+_Prepared = tuple[Commit, "dict[str, Any] | None", "list[tuple[Any, ...]] | None"]
+
+#: What the store keeps of an entity's row it wrote (see SQLStore._keep): the entity's
+#: id, its text's key, the snapshot and the values of the columns kept unless changed.
+_Kept = tuple[str, "tuple[int, int] | None", Snapshot, tuple[Any, ...]]
+
+
+def _written(commit: Commit, row: dict[str, Any]) -> _Kept:
+    """What to keep of the entity's row ``row`` written by ``commit``."""
+    return (commit.entity_id, _text_key(row["snapshot"]), commit.snapshot, _kept_values(row))
+
+
 class _Redo(Exception):
     """A batch written in bulk met a conflict; raised inside a transaction to roll it
     back, so the batch is written again commit by commit."""
@@ -1340,13 +1359,19 @@ class SQLStore(EventStore):
 
     def _write(self, commits: Sequence[Commit]) -> list[tuple[Event, ...]]:
         # Rows are built before the transaction: on SQLite the write lock is held from
-        # its first statement, and every other writer waits while it is.
-        prepared: list[tuple[Commit, dict[str, Any] | None, list[tuple[Any, ...]]]] = []
+        # its first statement, and every other writer waits while it is.  A batch larger
+        # than a chunk builds them chunk by chunk as it writes (see _write_bulk), so that
+        # a write of 100,000 commands never holds all their rows at once.
+        prepared: list[_Prepared] = []
+        ahead = len(commits) <= _WRITE_CHUNK
         # Each entity's row is written once, as its last commit of the batch leaves it
         # (see _write_bulk): the rows of the commits before are made only if needed.
         last = {c.entity_id: i for i, c in enumerate(commits)} if len(commits) > 1 else None
         for i, commit in enumerate(commits):
             _check_commit(commit)
+            if not ahead:
+                prepared.append((commit, None, None))
+                continue
             row = (
                 None
                 if last is not None and last[commit.entity_id] != i
@@ -1384,7 +1409,7 @@ class SQLStore(EventStore):
 
     def _write_all(
         self,
-        prepared: list[tuple[Commit, dict[str, Any] | None, list[tuple[Any, ...]]]],
+        prepared: list[_Prepared],
         done: dict[str, tuple[Event, ...]],
     ) -> list[tuple[Event, ...]]:
         # A command applied before is not looked up first: its row in if_commands
@@ -1393,7 +1418,7 @@ class SQLStore(EventStore):
         # on every write for a case that is rare.
         results: list[tuple[Event, ...]] = []
         written: dict[str, tuple[Event, ...]] = {}
-        todo: list[tuple[Commit, dict[str, Any] | None, list[tuple[Any, ...]]]] = []
+        todo: list[_Prepared] = []
         for item in prepared:
             commit = item[0]
             command_id = commit.command_id
@@ -1410,64 +1435,50 @@ class SQLStore(EventStore):
         if len(todo) > 1:
             try:
                 with self._writing() as conn:
-                    self._write_bulk(conn, todo)
-                self._remember_written(todo)
+                    kept = self._write_bulk(conn, todo)
+                self._keep_written(kept)
                 return results
             except _Redo:
                 pass
         # One by one, each commit writes its own row.
-        todo = [(c, _projection(c.snapshot) if r is None else r, e) for c, r, e in todo]
+        kept = []
         with self._writing() as conn:
             for commit, row, event_rows in todo:
-                assert row is not None
+                if row is None:
+                    row = _projection(commit.snapshot)
+                if event_rows is None:
+                    event_rows = _event_rows(commit)
                 self._write_one(conn, commit, row, event_rows)
-        self._remember_written(todo)
+                kept.append(_written(commit, row))
+        self._keep_written(kept)
         return results
 
-    def _remember_written(
-        self, todo: Sequence[tuple[Commit, dict[str, Any] | None, list[Any]]]
-    ) -> None:
+    def _keep_written(self, kept: Iterable[_Kept]) -> None:
         # Kept with the text written: a later read uses it only if it finds that text
-        # (a caller's transaction rolled back, another writer: the text differs).  A
-        # commit without a row was followed by another of its entity, whose row it is.
-        for commit, row, _ in todo:
-            if row is not None:
-                self._remember(commit.entity_id, row["snapshot"], commit.snapshot, row)
+        # (a caller's transaction rolled back, another writer: the text differs).
+        for entity_id, key, snapshot, values in kept:
+            self._keep(entity_id, key, snapshot, values)
 
-    def _write_bulk(
-        self,
-        conn: sa.Connection,
-        todo: Sequence[tuple[Commit, dict[str, Any] | None, list[tuple[Any, ...]]]],
-    ) -> None:
-        """Write several commits with one statement per table and kind of change.
+    def _write_bulk(self, conn: sa.Connection, todo: Sequence[_Prepared]) -> list[_Kept]:
+        """Write several commits with one statement per table and kind of change, for
+        each chunk of them; return what to keep of the rows written (see _keep).
 
         A statement per row costs far more in the driver and SQLAlchemy than in the
         database, and so does SQLAlchemy's handling of each row's parameters: inserts
-        go to the driver as they are (:meth:`_insert_many`).  Any conflict (an entity
-        that exists or moved on, a command applied before) raises :class:`_Redo`; the
-        transaction is rolled back and the commits are written one by one, which tells
-        which of them conflicts.
+        go to the driver as they are (:meth:`_insert_many`).  Rows not built yet are
+        built a chunk at a time.  Any conflict (an entity that exists or moved on, a
+        command applied before) raises :class:`_Redo`; the transaction is rolled back
+        and the commits are written one by one, which tells which of them conflicts.
         """
-        # Long by design: builds every table's rows in one pass over the commits, then one
-        # statement per table.
-        inserts: list[tuple[str, dict[str, Any]]] = []
-        # Each update: the columns it sets, the entity's row, its id and expected version.
-        updates: list[tuple[tuple[str, ...], dict[str, Any], str, int]] = []
-        event_rows: list[tuple[Any, ...]] = []
-        command_rows: list[dict[str, Any]] = []
-        # The snapshot whose areas each entity's area rows end up holding, and the
-        # entities whose stored area rows are replaced.
-        areas: dict[str, Snapshot] = {}
-        replaced: list[dict[str, Any]] = []
-        created: set[str] = set()
-        decoded = self._decoded
         # Each entity's row is written once, as its last commit of the batch leaves it,
         # from the version its first commit expected: the commits between carry no row
         # (see _write) and must follow one another.
         last: dict[str, tuple[Commit, dict[str, Any] | None]] = {}
         expected_first: dict[str, int] = {}
         setting_areas: set[str] = set()
-        for commit, row, rows in todo:
+        command_rows: list[dict[str, Any]] = []
+        events = 0
+        for commit, row, _ in todo:
             entity_id = commit.entity_id
             before = last.get(entity_id)
             if before is None:
@@ -1477,10 +1488,14 @@ class SQLStore(EventStore):
                 # commit that skips one): a conflict, found one by one.
                 raise _Redo
             last[entity_id] = (commit, row)
-            events = commit.events
-            if _sets_areas(events[0]) if len(events) == 1 else any(_sets_areas(e) for e in events):
+            changes = commit.events
+            events += len(changes)
+            if (
+                _sets_areas(changes[0])
+                if len(changes) == 1
+                else any(_sets_areas(e) for e in changes)
+            ):
                 setting_areas.add(entity_id)
-            event_rows.extend(rows)
             if commit.command_id is not None:
                 command_rows.append(
                     {
@@ -1490,15 +1505,56 @@ class SQLStore(EventStore):
                         "last_version": commit.snapshot.version,
                     }
                 )
-        for entity_id, expected in expected_first.items():
+        kept: list[_Kept] = []
+        created = 0
+        ids = list(expected_first)
+        try:
+            # Entities first: the other tables refer to them.
+            for k in range(0, len(ids), _WRITE_CHUNK):
+                created += self._write_entities(
+                    conn, ids[k : k + _WRITE_CHUNK], last, expected_first, setting_areas, kept
+                )
+            first = _advance_head(conn, events, created, len(command_rows))
+            # The events in the batch's order, numbered on from the head.
+            for k in range(0, len(todo), _WRITE_CHUNK):
+                rows: list[tuple[Any, ...]] = []
+                for commit, _, event_rows in todo[k : k + _WRITE_CHUNK]:
+                    rows += _event_rows(commit) if event_rows is None else event_rows
+                self._insert_events(conn, rows, first)
+                first += len(rows)
+            self._insert_many(conn, _commands, command_rows)
+        except sa.exc.IntegrityError:
+            raise _Redo from None
+        return kept
+
+    def _write_entities(
+        self,
+        conn: sa.Connection,
+        ids: list[str],
+        last: dict[str, tuple[Commit, dict[str, Any] | None]],
+        expected_first: dict[str, int],
+        setting_areas: set[str],
+        kept: list[_Kept],
+    ) -> int:
+        """Insert or update the rows of the entities ``ids`` as their last commits leave
+        them, and their area rows where those change; return how many were inserted."""
+        inserts: list[tuple[str, dict[str, Any]]] = []
+        # Each update: the columns it sets, the entity's row, its id and expected version.
+        updates: list[tuple[tuple[str, ...], dict[str, Any], str, int]] = []
+        # The snapshot whose areas each entity's area rows end up holding, and the
+        # entities whose stored area rows are replaced.
+        areas: dict[str, Snapshot] = {}
+        replaced: list[dict[str, Any]] = []
+        decoded = self._decoded
+        for entity_id in ids:
             commit, row = last[entity_id]
             if row is None:
-                # Only the commits before an entity's last come without its row.
-                raise _Redo
+                row = _projection(commit.snapshot)
+            kept.append(_written(commit, row))
+            expected = expected_first[entity_id]
             if expected == 0:
                 inserts.append((entity_id, row))
                 areas[entity_id] = commit.snapshot
-                created.add(entity_id)
                 continue
             names: tuple[str, ...] = _ALL_SET
             known = decoded.get(entity_id)
@@ -1508,13 +1564,13 @@ class SQLStore(EventStore):
                 # The row holds the columns of the version the batch read (the update
                 # matches only that version): the columns left as they are spare their
                 # conversion, and an index's entry its rewrite.
-                kept = known[2]
-                if kept is None:
-                    kept = _kept_values(_columns(known[1]))
+                before = known[2]
+                if before is None:
+                    before = _kept_values(_columns(known[1]))
                 names = (
                     *[
                         n
-                        for n, value in zip(_KEPT_UNLESS_CHANGED, kept, strict=True)
+                        for n, value in zip(_KEPT_UNLESS_CHANGED, before, strict=True)
                         if row[n] != value
                     ],
                     *_ALWAYS_SET,
@@ -1527,37 +1583,29 @@ class SQLStore(EventStore):
             ):
                 replaced.append({"b_entity_id": entity_id})
                 areas[entity_id] = commit.snapshot
-        try:
-            # Entities first: the other tables refer to them, and updates of entities
-            # the batch creates follow their creation (updates run in batch order).
-            self._insert_entities(conn, inserts)
-            if updates:
-                # One statement per set of columns changed; an entity updated more than
-                # once in the batch sets every column, so its updates stay in order.
-                groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
-                for update in updates:
-                    groups.setdefault(update[0], []).append(update)
-                for columns, group in groups.items():
-                    if conn.dialect.supports_sane_multi_rowcount:
-                        if self._update_many(conn, columns, group) != len(group):
+        self._insert_entities(conn, inserts)
+        if updates:
+            # One statement per set of columns changed.
+            groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+            for update in updates:
+                groups.setdefault(update[0], []).append(update)
+            for columns, group in groups.items():
+                if conn.dialect.supports_sane_multi_rowcount:
+                    if self._update_many(conn, columns, group) != len(group):
+                        raise _Redo
+                else:
+                    for update in group:
+                        if self._update_many(conn, columns, [update]) != 1:
                             raise _Redo
-                    else:
-                        for update in group:
-                            if self._update_many(conn, columns, [update]) != 1:
-                                raise _Redo
-            if replaced:
-                conn.execute(_DELETE_AREAS, replaced)
-            area_rows = [
-                {"entity_id": entity_id, "area": a}
-                for entity_id, snapshot in areas.items()
-                for a in sorted(set(snapshot.areas))
-            ]
-            self._insert_many(conn, _entity_areas, area_rows)
-            first = _advance_head(conn, len(event_rows), len(inserts), len(command_rows))
-            self._insert_events(conn, event_rows, first)
-            self._insert_many(conn, _commands, command_rows)
-        except sa.exc.IntegrityError:
-            raise _Redo from None
+        if replaced:
+            conn.execute(_DELETE_AREAS, replaced)
+        area_rows = [
+            {"entity_id": entity_id, "area": a}
+            for entity_id, snapshot in areas.items()
+            for a in sorted(set(snapshot.areas))
+        ]
+        self._insert_many(conn, _entity_areas, area_rows)
+        return len(inserts)
 
     def _insert_many(
         self, conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
@@ -1829,17 +1877,25 @@ class SQLStore(EventStore):
         self._remember(entity_id, text, snap)
         return snap
 
-    def _remember(
-        self, entity_id: str, text: str, snap: Snapshot, row: dict[str, Any] | None = None
+    def _remember(self, entity_id: str, text: str, snap: Snapshot) -> None:
+        self._keep(entity_id, _text_key(text), snap, None)
+
+    def _keep(
+        self,
+        entity_id: str,
+        key: tuple[int, int] | None,
+        snap: Snapshot,
+        values: tuple[Any, ...] | None,
     ) -> None:
-        key = _text_key(text)
+        """Keep ``snap`` as what the entity's stored text of ``key`` decodes to, with the
+        values of its columns kept unless changed if known (``values``)."""
         decoded = self._decoded
         decoded.pop(entity_id, None)
         if key is None:
             return
         if len(decoded) >= _DECODED:
             decoded.popitem(last=False)
-        decoded[entity_id] = (key, snap, None if row is None else _kept_values(row))
+        decoded[entity_id] = (key, snap, values)
 
     def commands_used(self, command_ids: Collection[str]) -> set[str]:
         """Those of ``command_ids`` that were applied: one query per 500 ids."""
@@ -2035,7 +2091,7 @@ class SQLStore(EventStore):
         try:
             with self._writing() as conn:
                 for chunk in chunks:
-                    prepared = []
+                    prepared: list[_Prepared] = []
                     for commit in chunk:
                         _check_commit(commit)
                         if commit.command_id is not None:
@@ -2046,10 +2102,9 @@ class SQLStore(EventStore):
                         prepared.append((commit, _projection(commit.snapshot), _event_rows(commit)))
                     if prepared:
                         failed = list(chunk)
-                        self._write_bulk(conn, prepared)
                         # Kept with the text written, as append_batch keeps it: if the
                         # transaction is rolled back, the text read later differs.
-                        self._remember_written(prepared)
+                        self._keep_written(self._write_bulk(conn, prepared))
         except _Redo:
             # The transaction was rolled back: nothing of any chunk is written.
             error = self._append_chunks_conflict(failed)
