@@ -739,6 +739,25 @@ def test_an_import_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
     ]
 
 
+def test_an_import_inside_a_batch_joins_its_write(tmp_path: Path) -> None:
+    """Inside a batch the import hands over the cases it receives, and nothing is
+    written before the batch ends."""
+    path = tmp_path / "a.csv"
+    path.write_text(TWO_DAYS, encoding="utf-8")
+    ledger = stationed(Ledger(rulebook="hunan-provincial-2023"))
+    before = events(ledger)
+    with ledger.batch():
+        report = ledger.import_table(path, actor=TEAM)
+        assert events(ledger) == before
+        assert ledger.get("L-2").state == "handed_over"
+    assert (report.received, report.handed_over) == (2, 2)
+    assert [(ledger.get(i).state, ledger.get(i).batch) for i in ("L-1", "L-2")] == [
+        ("handed_over", 1),
+        ("handed_over", 2),
+    ]
+    assert events(ledger) == before + 2 * 3 + 2
+
+
 class AnotherClerkMarksACaseKey(MemoryStore):
     """A store through which another clerk, with a ledger of their own, marks case K-0
     key just before the import's write, once ``clerk`` is set."""
