@@ -96,6 +96,24 @@ def test_several_events_on_one_entity_in_a_batch(ledger: Ledger) -> None:
     assert ledger.rebuild("C1") == ledger.get("C1")
 
 
+def test_a_hand_over_in_a_batch_takes_the_batch_own_receipts(ledger: Ledger) -> None:
+    """Cases received earlier in the batch wait for the day's batch like stored ones:
+    the hand-over takes both, and all is written when the batch ends."""
+    receive(ledger, "C0")
+    head = ledger.store.head()
+    with ledger.batch():
+        receive(ledger, "C1")
+        receive(ledger, "C2")
+        batch = ledger.hand_over_batch("R", dt.date(2023, 6, 28), actor=TEAM, at=at(28))
+        assert ledger.store.head() == head
+    assert batch is not None
+    assert batch.case_ids == ("C0", "C1", "C2")
+    assert ledger.counts("state", kind="complaint") == {"handed_over": 3}
+    assert [e.name for e in ledger.history("C2")] == ["create", "batch", "hand_over"]
+    assert ledger.get("R").data["batches"] == 1
+    assert ledger.verify().ok
+
+
 def test_a_stale_batch_is_refused_whole(ledger: Ledger) -> None:
     """A batch whose entity another writer changed meanwhile is refused, and writes nothing."""
     receive(ledger, "C1")

@@ -481,7 +481,8 @@ class _Complaints(_Rounds):
         letters); cases still waiting from earlier days join it.  Each case's result clock
         starts at ``at``, and the day it was handed over is recorded (``handed_over_day``)
         beside the batch day its intake gave it (``batch_day``, unchanged): the batch
-        names the cases handed over after their batch day (:attr:`Batch.late`).  Returns
+        names the cases handed over after their batch day (:attr:`Batch.late`).  Inside
+        :meth:`batch`, the cases the batch itself received are waiting too.  Returns
         ``None`` when nothing was received for the day.
         ``late_entry_reason`` is as for :meth:`fire`.
 
@@ -630,34 +631,20 @@ class _Complaints(_Rounds):
         _check_actor(actor, round_id, _HAND_OVER)
         rnd = self._round(round_id, _INTAKE_STATES, "handing over a batch", _HAND_OVER)
         self._check_hand_over(rnd, day, actor, at)
-        if self._pending is None:
-            # Outside a batch the cases are read, moved and written page by page, in one
-            # transaction: a hand-over of 100,000 cases never holds them all.
-            handed_over = self._hand_over_streamed(
-                rnd,
-                day,
-                actor=actor,
-                at=at,
-                late_entry_reason=late_entry_reason,
-            )
-            if handed_over is not None:
-                return handed_over
-            cases = []
-        else:
-            cases = self.pending_for_batch(round_id, day)
-        if not cases:
+        if self._pending is not None:
+            # Inside a batch: the cases waiting as the batch leaves them, its own
+            # receipts among them, written with the batch.
+            return self._hand_over_days(
+                round_id, [(day, at)], actor=actor, late_entry_reason=late_entry_reason
+            )[0]
+        # Outside a batch the cases are read, moved and written page by page, in one
+        # transaction: a hand-over of 100,000 cases never holds them all.
+        handed_over = self._hand_over_streamed(
+            rnd, day, actor=actor, at=at, late_entry_reason=late_entry_reason
+        )
+        if handed_over is None:
             self._refuse_a_day_done(round_id, day)
-            return None
-        commits: list[Commit] = []
-        steps = self._day_commits(rnd, day, (cases,), actor, at, late_entry_reason, None)
-        while True:
-            try:
-                commits += next(steps)
-            except StopIteration as stop:
-                batch: Batch | None = stop.value[0]
-                break
-        self._write(commits)
-        return batch
+        return handed_over
 
     def _hand_over_streamed(
         self,
