@@ -733,12 +733,12 @@ class _Complaints(_Rounds):
         actor: Actor,
         at: dt.datetime,
         late_entry_reason: str | None,
-        recorded_at: dt.datetime | None,
+        recorded_at: dt.datetime,
     ) -> Generator[list[Commit], None, tuple[Batch | None, Snapshot]]:
         """Yield the commits that batch and hand over the cases of ``pages`` (waiting for
-        ``day``), page by page, then the round's record of the batch; return the batch
-        and the round after it (``None`` and the round as it was if no case waits).
-        ``recorded_at``: when the events are recorded (``None``: each as it is made)."""
+        ``day``), page by page, then the round's record of the batch, every event
+        recorded at ``recorded_at``; return the batch and the round after it (``None``
+        and the round as it was if no case waits)."""
         round_id = rnd.entity_id
         number = int(rnd.data.get("batches", 0)) + 1
         on = as_instant(at, "at").astimezone(SHANGHAI).date()

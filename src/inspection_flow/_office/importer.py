@@ -426,42 +426,33 @@ def import_table(
         else:
             seen[row.number] = line
             good.append(row)
+
     # The rows read and the snapshots written stay alive for the whole import: the
     # collector, let run between its writes, would walk them again and again.
+    def record(found: list[RowProblem], *, together: bool) -> ImportReport:
+        return _record(
+            ledger,
+            rnd,
+            actor,
+            good,
+            found,
+            target,
+            name,
+            unread,
+            skip_bad,
+            rows,
+            start,
+            together=together,
+        )
+
     with collector_paused():
         try:
-            return _record(
-                ledger,
-                rnd,
-                actor,
-                good,
-                list(problems),
-                target,
-                name,
-                unread,
-                skip_bad,
-                rows,
-                start,
-                together=True,
-            )
+            return record(list(problems), together=True)
         except ConcurrencyError:
             # Another writer changed a case the import read, or took one of its ids, and
             # nothing was written: the receipts, then the hand-overs, each in a write of
             # its own, the cases the hand-overs move read again if they moved on.
-            return _record(
-                ledger,
-                rnd,
-                actor,
-                good,
-                problems,
-                target,
-                name,
-                unread,
-                skip_bad,
-                rows,
-                start,
-                together=False,
-            )
+            return record(problems, together=False)
 
 
 def _hand_over(
