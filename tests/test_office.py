@@ -22,6 +22,7 @@ from inspection_flow import (
     MemoryStore,
     MissingDependencyError,
     Snapshot,
+    SQLStore,
     StoreError,
     TableError,
     TableImportError,
@@ -758,7 +759,7 @@ def test_an_import_inside_a_batch_joins_its_write(tmp_path: Path) -> None:
     assert events(ledger) == before + 2 * 3 + 2
 
 
-class AnotherClerkMarksACaseKey(MemoryStore):
+class AnotherClerkMarksACaseKey:
     """A store through which another clerk, with a ledger of their own, marks case K-0
     key just before the import's write, once ``clerk`` is set."""
 
@@ -771,28 +772,52 @@ class AnotherClerkMarksACaseKey(MemoryStore):
         return super().append_batch(commits)
 
 
-def test_an_import_whose_case_moved_on_is_written_again(tmp_path: Path) -> None:
+class MemoryClerk(AnotherClerkMarksACaseKey, MemoryStore):
+    pass
+
+
+class SQLClerk(AnotherClerkMarksACaseKey, SQLStore):
+    pass
+
+
+@pytest.mark.parametrize(
+    "kind", ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_an_import_whose_case_moved_on_is_written_again(
+    tmp_path: Path, request: pytest.FixtureRequest, kind: str
+) -> None:
     """A case the import hands over, changed by another clerk after the import read it,
     fails the write's version check: nothing is written, and the import is written
     again in two writes (the receipts, then the hand-overs), the case read again."""
     path = tmp_path / "a.csv"
     header = "受理编号,受理时间,区县,类别,内容摘要,交办日期\n"
     path.write_text(header + "K-0,2023-06-26 09:00,赫山区,噪声,噪声,\n", encoding="utf-8")
-    store = AnotherClerkMarksACaseKey()
+    store: MemoryClerk | SQLClerk
+    if kind == "memory":
+        store = MemoryClerk()
+    elif kind == "sqlite":
+        store = SQLClerk(tmp_path / "a.db")
+    else:
+        store = SQLClerk(request.getfixturevalue("pg_schema_url"))
     ledger = stationed(Ledger(store, rulebook="hunan-provincial-2023"))
-    assert ledger.import_table(path, actor=TEAM).received == 1
-    path.write_text(
-        header + "K-0,2023-06-26 09:00,赫山区,噪声,噪声,2023-06-27\n"
-        "K-1,2023-06-26 10:00,赫山区,噪声,噪声,2023-06-27\n",
-        encoding="utf-8",
-    )
-    store.clerk = Ledger(store, rulebook="hunan-provincial-2023")
-    report = ledger.import_table(path, actor=TEAM)
-    assert store.clerk is None  # the case was marked in between
-    assert (report.received, report.handed_over, report.already) == (1, 2, 1)
-    assert [e.name for e in ledger.history("K-0")] == ["create", "mark_key", "batch", "hand_over"]
-    assert [e.name for e in ledger.history("K-1")] == ["create", "batch", "hand_over"]
-    assert ledger.get("K-1").batch == ledger.get("K-0").batch == 1
+    try:
+        assert ledger.import_table(path, actor=TEAM).received == 1
+        path.write_text(
+            header + "K-0,2023-06-26 09:00,赫山区,噪声,噪声,2023-06-27\n"
+            "K-1,2023-06-26 10:00,赫山区,噪声,噪声,2023-06-27\n",
+            encoding="utf-8",
+        )
+        store.clerk = Ledger(store, rulebook="hunan-provincial-2023")
+        report = ledger.import_table(path, actor=TEAM)
+        assert store.clerk is None  # the case was marked in between
+        assert (report.received, report.handed_over, report.already) == (1, 2, 1)
+        names = [e.name for e in ledger.history("K-0")]
+        assert names == ["create", "mark_key", "batch", "hand_over"]
+        assert [e.name for e in ledger.history("K-1")] == ["create", "batch", "hand_over"]
+        assert ledger.get("K-1").batch == ledger.get("K-0").batch == 1
+        assert ledger.verify().ok
+    finally:
+        ledger.close()
 
 
 def test_a_table_filled_in_day_by_day_hands_over_the_cases_it_holds(tmp_path: Path) -> None:
