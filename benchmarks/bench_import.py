@@ -413,7 +413,7 @@ def apply_block(
             raise LookupError(entity_id)
         version, text = row
         snapshot = orjson.loads(text)
-        events.append(step(snapshot, event, when, actor, payload, before, after, effects))
+        events.append(step(snapshot, event, (before, after), when, actor, payload, effects))
         entities.append((after, version + 1, canonical(snapshot), entity_id, version))
     write(conn, entities, events, insert=False)
 
@@ -421,15 +421,16 @@ def apply_block(
 def step(
     snapshot: dict[str, Any],
     event: str,
+    move: tuple[str, str],
     when: str,
     actor: dict[str, str],
     payload: dict[str, Any],
-    before: str,
-    after: str,
     effects: dict[str, Any],
 ) -> tuple[Any, ...]:
-    """Apply one command to the entity's snapshot (checked, hashed into its chain, the
-    snapshot changed in place); return the event's row."""
+    """Apply one command, moving the entity from one state to another (``move``), to
+    its snapshot (checked, hashed into its chain, the snapshot changed in place); return
+    the event's row."""
+    before, after = move
     entity_id = snapshot["entity_id"]
     version = snapshot["version"]
     if snapshot["state"] != before:
@@ -551,16 +552,21 @@ def table_hand_rolled(path: Path, table: Path, rows: int, size: int) -> float:
             events += [
                 event,
                 step(
-                    snapshot, "batch", when, team, batched, "received", "batched", {"data": batched}
+                    snapshot,
+                    "batch",
+                    ("received", "batched"),
+                    when,
+                    team,
+                    batched,
+                    {"data": batched},
                 ),
                 step(
                     snapshot,
                     "hand_over",
+                    ("batched", "handed_over"),
                     when,
                     team,
                     handed_over,
-                    "batched",
-                    "handed_over",
                     {"data": handed_over, "deadlines": DEADLINES},
                 ),
             ]
