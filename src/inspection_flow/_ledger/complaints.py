@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import itertools
 import uuid
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -513,30 +512,7 @@ class _Complaints(_Rounds):
         if not ordered:
             return []
         last = ordered[-1][0].isoformat()
-        # The ids and batch days alone, counted by the store (the SQL store reads them in
-        # the database): no snapshot is read, so each is read once, by its day's page.
-        counted = self.store.count_values(
-            ("state", "entity_id", "data.batch_day"), kind="complaint", round_id=round_id
-        )
-        stored = {entity_id: (state, batch_day) for state, entity_id, batch_day in counted}
-        if self._pending is not None:
-            # Inside a batch: the round's complaints as the batch leaves them.
-            for snap in self._pending.values():
-                if snap.kind == "complaint" and snap.round_id == round_id:
-                    stored[snap.entity_id] = (snap.state, snap.data.get("batch_day"))
-        found = sorted(
-            (entity_id, batch_day)
-            for entity_id, (state, batch_day) in stored.items()
-            if state == "received" and at_most(batch_day, last)
-        )
-        waiting = {
-            entity_id: "" if batch_day is None else str(batch_day) for entity_id, batch_day in found
-        }
-        # The batch days in order, each with its cases in id order: a day's batch takes
-        # the days up to its own.
-        by_day: dict[str, list[str]] = {}
-        for entity_id, batch_day in waiting.items():
-            by_day.setdefault(batch_day, []).append(entity_id)
+        by_day = self._waiting_by_day(round_id, last)
         pending = sorted(by_day)
         plan: list[tuple[dt.date, dt.datetime, list[str]]] = []
         for day, at in ordered:
@@ -554,6 +530,32 @@ class _Complaints(_Rounds):
             # A case held moved on meanwhile (nothing was written): the cases are read
             # again.
             return self._hand_over_plan(round_id, plan, actor, late_entry_reason, None)
+
+    def _waiting_by_day(self, round_id: str, last: str) -> dict[str, list[str]]:
+        """The round's cases waiting for a batch of ``last`` or before, in id order, by
+        their batch day."""
+        # The ids and batch days alone, counted by the store (the SQL store reads them in
+        # the database): no snapshot is read, so each is read once, by its day's page.
+        counted = self.store.count_values(
+            ("state", "entity_id", "data.batch_day"), kind="complaint", round_id=round_id
+        )
+        values: Iterable[tuple[Any, Any, Any]] = counted
+        if self._pending is not None:
+            # Inside a batch: the round's complaints as the batch leaves them.
+            stored = {entity_id: (state, day) for state, entity_id, day in counted}
+            for snap in self._pending.values():
+                if snap.kind == "complaint" and snap.round_id == round_id:
+                    stored[snap.entity_id] = (snap.state, snap.data.get("batch_day"))
+            values = ((state, entity_id, day) for entity_id, (state, day) in stored.items())
+        # The batch days in order, each with its waiting cases in id order: a day's batch
+        # takes the days up to its own.
+        by_day: dict[str, list[str]] = {}
+        for state, entity_id, batch_day in values:
+            if state == "received" and at_most(batch_day, last):
+                by_day.setdefault("" if batch_day is None else str(batch_day), []).append(entity_id)
+        for ids in by_day.values():
+            ids.sort()
+        return by_day
 
     def _hand_over_plan(
         self,
@@ -593,6 +595,12 @@ class _Complaints(_Rounds):
                     self._refuse_a_day_done(round_id, day)
                 batches.append(batch)
 
+        if not any(ids for _, _, ids in plan):
+            # No case waits: nothing to write, only days handed over before to refuse.
+            for day, at, _ in plan:
+                self._check_hand_over(rnd, day, actor, at)
+                self._refuse_a_day_done(round_id, day)
+            return [None] * len(plan)
         if self._pending is not None:
             for chunk in chunks():
                 self._write(chunk)
@@ -631,65 +639,12 @@ class _Complaints(_Rounds):
         _check_actor(actor, round_id, _HAND_OVER)
         rnd = self._round(round_id, _INTAKE_STATES, "handing over a batch", _HAND_OVER)
         self._check_hand_over(rnd, day, actor, at)
-        if self._pending is not None:
-            # Inside a batch: the cases waiting as the batch leaves them, its own
-            # receipts among them, written with the batch.
-            return self._hand_over_days(
-                round_id, [(day, at)], actor=actor, late_entry_reason=late_entry_reason
-            )[0]
         # Outside a batch the cases are read, moved and written page by page, in one
-        # transaction: a hand-over of 100,000 cases never holds them all.
-        handed_over = self._hand_over_streamed(
-            rnd, day, actor=actor, at=at, late_entry_reason=late_entry_reason
-        )
-        if handed_over is None:
-            self._refuse_a_day_done(round_id, day)
-        return handed_over
-
-    def _hand_over_streamed(
-        self,
-        rnd: Snapshot,
-        day: dt.date,
-        *,
-        actor: Actor,
-        at: dt.datetime,
-        late_entry_reason: str | None,
-    ) -> Batch | None:
-        """Hand over the day's cases page by page in one write; ``None`` if there are none."""
-        round_id = rnd.entity_id
-        wanted = day.isoformat()
-        found = self.store.find_pages(
-            kind="complaint",
-            round_id=round_id,
-            state="received",
-            page=_HAND_OVER_PAGE,
-            # Only the cases waiting for the day are read.
-            data_at_most=("batch_day", wanted),
-        )
-        pages = ([s for s in page if str(s.data.get("batch_day", "")) <= wanted] for page in found)
-        first = next((page for page in pages if page), None)
-        if first is None:
-            return None
-        # Written in one transaction, the hand-over's events are recorded at one instant.
-        recorded_at = self._recorded_at()
-        done: list[Batch | None] = []
-
-        def chunks() -> Iterator[list[Commit]]:
-            batch, _ = yield from self._day_commits(
-                rnd,
-                day,
-                itertools.chain((first,), pages),
-                actor,
-                at,
-                late_entry_reason,
-                recorded_at,
-            )
-            done.append(batch)
-
-        # Freed page by page by reference counting; the collector would only walk them.
-        with collector_paused():
-            self.store.append_chunks(chunks())
-        return done[0]
+        # transaction: a hand-over of 100,000 cases never holds them all.  Inside one,
+        # they are the cases as the batch leaves them, its own receipts among them.
+        return self._hand_over_days(
+            round_id, [(day, at)], actor=actor, late_entry_reason=late_entry_reason
+        )[0]
 
     def _check_hand_over(self, rnd: Snapshot, day: dt.date, actor: Actor, at: dt.datetime) -> None:
         """Refuse the hand-over of ``day``'s batch by ``actor`` at ``at`` in the round."""

@@ -1366,7 +1366,9 @@ class SQLStore(EventStore):
         ahead = len(commits) <= _WRITE_CHUNK
         # Each entity's row is written once, as its last commit of the batch leaves it
         # (see _write_bulk): the rows of the commits before are made only if needed.
-        last = {c.entity_id: i for i, c in enumerate(commits)} if len(commits) > 1 else None
+        last = (
+            {c.entity_id: i for i, c in enumerate(commits)} if ahead and len(commits) > 1 else None
+        )
         for i, commit in enumerate(commits):
             _check_commit(commit)
             if not ahead:
