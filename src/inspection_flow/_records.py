@@ -392,7 +392,7 @@ class Event:
             "entity_id": entity_id,
             "version": version,
             "name": name,
-            "at": at if _orjson_writes(at) else at.isoformat(),
+            "at": _for_json(at),
             "actor": _ACTOR_DATA.get(actor) or _actor_data(actor),
             "payload": payload,
             "state_before": state_before,
@@ -402,10 +402,7 @@ class Event:
             "prev_hash": prev_hash,
         }
         if recorded_at is not None:
-            # As for "at": orjson writes a Shanghai instant exactly as isoformat() does.
-            content["recorded_at"] = (
-                recorded_at if _orjson_writes(recorded_at) else recorded_at.isoformat()
-            )
+            content["recorded_at"] = _for_json(recorded_at)
         digest = hashlib.sha256(canonical_bytes(content)).hexdigest()
         return cls(
             entity_id,
