@@ -38,7 +38,7 @@ from ..exceptions import (
 )
 from ..stores import EventStore
 from ..stores._base import at_most
-from .engine import _build
+from .engine import _build, _Plans
 from .inputs import _CATEGORY_SET, _check_actor, _check_category, _check_ids, _check_text, _plain
 from .rounds import _INTAKE_STATES, _Rounds
 from .values import _ONE_DAY, Batch
@@ -701,16 +701,19 @@ class _Complaints(_Rounds):
         numbered = {"number": number}
         ids: list[str] = []
         late: list[str] = []
+        # The cases' two steps are checked and their effects worked out once for cases
+        # alike (see _Engine._transition).
+        plans: _Plans = {}
         for page in pages:
             if not page:
                 continue
             commits = []
             for snap in page:
                 ev1, mid = self._transition(
-                    snap, "batch", actor, at, numbered, None, late_entry_reason, recorded_at
+                    snap, "batch", actor, at, numbered, None, late_entry_reason, recorded_at, plans
                 )
                 ev2, new = self._transition(
-                    mid, "hand_over", actor, at, handed, None, late_entry_reason, recorded_at
+                    mid, "hand_over", actor, at, handed, None, late_entry_reason, recorded_at, plans
                 )
                 commits.append(Commit(new, (ev1, ev2), snap.version))
                 ids.append(snap.entity_id)

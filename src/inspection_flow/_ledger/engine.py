@@ -159,6 +159,51 @@ def _create_effects(shape: tuple[Any, ...]) -> dict[str, Any]:
     return out
 
 
+#: What the steps of one command came to for entities alike (see _Engine._transition),
+#: by :func:`_plan_key`: the deadline mapping the key names (kept, so that its id stays
+#: its own), the state after the step, its checked payload, its effects and the
+#: deadline records it starts or changes.
+_Plans = dict[
+    tuple[Any, ...],
+    tuple[
+        Mapping[str, DeadlineRecord],
+        str,
+        dict[str, Any],
+        dict[str, Any],
+        dict[str, DeadlineRecord],
+    ],
+]
+
+#: Plans a command keeps; one applied to many entities makes a few.
+_PLANS = 64
+
+
+def _plannable(t: Transition) -> bool:
+    """Whether a step's checks and effects depend on the entity only through what
+    :func:`_plan_key` holds: not if it runs guards or derivations (functions of the whole
+    entity), manages a clock or extends a deadline (read from the entity's records)."""
+    return not t.guards and t.clock is None and t.derive is None and t.extends is None
+
+
+def _plan_key(snap: Snapshot, event: str) -> tuple[Any, ...]:
+    """What a plannable step of one command (one actor, instant, recorded instant and
+    reason, one payload for each event) depends on in the entity: its rulebook and
+    lifecycle, state, areas, deadlines and whether it is final.
+
+    The deadlines are named by identity: a deadline mapping is never changed, and the
+    entities of a batch share one.
+    """
+    return (
+        snap.round_id or snap.entity_id,
+        snap.lifecycle,
+        snap.state,
+        snap.areas,
+        id(snap.deadlines),
+        snap.terminal,
+        event,
+    )
+
+
 class _Engine(_Deadlines):
     """The generic engine: checking a command (state, role, jurisdiction, payload, guards),
     firing it, its effects, creating entities."""
@@ -365,6 +410,8 @@ class _Engine(_Deadlines):
         command_id: str | None,
         late_entry_reason: str | None,
         payload: Mapping[str, Any],
+        recorded: dt.datetime | None = None,
+        plans: _Plans | None = None,
     ) -> Event:
         if event.__class__ is not str or command_id is not None:
             _check_command(entity_id, event, command_id)
@@ -378,7 +425,7 @@ class _Engine(_Deadlines):
         snap = self.get(entity_id)
         try:
             event_obj, new = self._transition(
-                snap, event, actor, at, payload, command_id, late_entry_reason
+                snap, event, actor, at, payload, command_id, late_entry_reason, recorded, plans
             )
         except LifecycleError:
             # A retry racing its own first attempt finds the entity already moved on by
@@ -460,9 +507,22 @@ class _Engine(_Deadlines):
         with self.batch():
             self._read_ahead([i for i in ids if i.__class__ is str])
             self._read_ahead_commands(c for c in commands if c is not None)
-            # One payload for all: checked once for each step the entities take.
+            # One write, recorded at one instant; one payload for all, checked once for
+            # each step the entities take (see _transition's plans).
+            recorded = self._recorded_at()
+            plans: _Plans = {}
             return [
-                self._fire(entity_id, event, actor, at, command_id, late_entry_reason, payload)
+                self._fire(
+                    entity_id,
+                    event,
+                    actor,
+                    at,
+                    command_id,
+                    late_entry_reason,
+                    payload,
+                    recorded,
+                    plans,
+                )
                 for entity_id, command_id in zip(ids, commands, strict=True)
             ]
 
@@ -497,20 +557,55 @@ class _Engine(_Deadlines):
         command_id: str | None,
         late_entry_reason: str | None = None,
         recorded: dt.datetime | None = None,
+        plans: _Plans | None = None,
     ) -> tuple[Event, Snapshot]:
+        """Check ``event`` on ``snap`` and apply it: the event and the snapshot after it.
+
+        ``plans``, given by a command that applies its steps to many entities
+        (fire_many, a day's hand-over) and used for that command alone, keeps what a
+        step's checks and effects came to for entities alike in all they depend on (see
+        :func:`_plan_key`): each further one is only checked for its chronology, hashed
+        and folded.
+        """
         if actor.__class__ is not Actor:
             _check_actor(actor, snap.entity_id, event)
         when = self._instant(at, snap, snap.entity_id)
+        if recorded is None:
+            recorded = self._recorded_at()
+        key: tuple[Any, ...] | None = None
+        if plans is not None:
+            key = _plan_key(snap, event)
+            plan = plans.get(key)
+            if plan is not None:
+                _, new_state, clean, effects, records = plan
+                ev = Event.new(
+                    snap.entity_id,
+                    snap.version + 1,
+                    event,
+                    when,
+                    actor,
+                    clean,
+                    snap.state,
+                    new_state,
+                    effects,
+                    command_id,
+                    snap.last_hash,
+                    recorded,
+                )
+                return ev, fold(snap, ev, records)
         lc = self.lifecycle_of(snap)
         t, clean = self._check(snap, lc, event, actor, when, payload)
         new_state = lc.step(snap.entity_id, snap.state, event)
-        if recorded is None:
-            recorded = self._recorded_at()
         late = self._late_entry(snap, snap.entity_id, event, when, recorded, late_entry_reason)
         effects, records = self._effects(snap, lc, t, new_state, actor, when, clean)
         if late is not None:
             # A copy: effects may be shared between events.
             effects = {**effects, "late_entry": late}
+        if key is not None and _plannable(t):
+            assert plans is not None
+            if len(plans) >= _PLANS:
+                plans.clear()
+            plans[key] = (snap.deadlines, new_state, clean, effects, records)
         ev = Event.new(
             snap.entity_id,
             snap.version + 1,

@@ -1,0 +1,198 @@
+"""A step applied to many cases at once (fire_many, a day's hand-over) is checked and its
+effects worked out once for cases alike: it gives each case exactly what fire() gives it
+alone, and refuses the case that differs in what the step depends on."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from inspection_flow import (
+    SHANGHAI,
+    Actor,
+    ChronologyError,
+    GuardError,
+    InvalidTransitionError,
+    Ledger,
+    MemoryStore,
+    PermissionDeniedError,
+    SQLStore,
+)
+
+OFFICE = Actor("leading_office", "430000", "省督察办")
+TEAM = Actor("inspection_team", "430000", "省第四督察组")
+LIAISON = Actor("liaison", "430900", "益阳市联络组")
+CITY = Actor("owner_unit", "430900", "益阳市")
+HESHAN = Actor("owner_unit", "430903", "赫山区")
+RECORDED = dt.datetime(2023, 8, 1, 9, tzinfo=SHANGHAI)
+
+
+class FixedClock:
+    """Every event recorded at one instant, so that two ledgers hash alike."""
+
+    def now(self) -> dt.datetime:
+        return RECORDED
+
+
+def at(day: int, hour: int = 9, month: int = 6) -> dt.datetime:
+    return dt.datetime(2023, month, day, hour, tzinfo=SHANGHAI)
+
+
+def row(cid: str, day: int, area: str) -> dict[str, Any]:
+    return {
+        "channel": "phone",
+        "received_at": at(day, 10),
+        "area": area,
+        "summary": "噪声扰民",
+        "category": "noise",
+        "complaint_id": cid,
+    }
+
+
+#: Cases of two batches and two counties; the second batch's time for a result is
+#: extended.
+CASES = {
+    "C0": (27, "430903"),
+    "C1": (27, "430903"),
+    "C2": (27, "430902"),
+    "C3": (29, "430903"),
+    "C4": (29, "430902"),
+    "C5": (29, "430902"),
+}
+
+
+def populated(store: MemoryStore | SQLStore) -> Ledger:
+    """The cases handed over, the second batch's time for a result extended."""
+    ledger = Ledger(store, rulebook="hunan-provincial-2023", clock=FixedClock())
+    ledger.create_round("R", name="益阳", area="430900", actor=OFFICE, at=at(20))
+    ledger.fire("R", "announce", actor=OFFICE, at=at(20, 10))
+    ledger.fire("R", "station_in", actor=TEAM, at=at(26))
+    for day in (27, 29):
+        rows = [row(cid, d, area) for cid, (d, area) in CASES.items() if d == day]
+        ledger.receive_complaints("R", rows, actor=TEAM)
+        ledger.hand_over_batch("R", dt.date(2023, 6, day + 1), actor=TEAM, at=at(day + 1))
+    for cid in ("C3", "C4", "C5"):
+        ledger.fire(
+            cid,
+            "grant_extension",
+            actor=TEAM,
+            at=at(30, 14),
+            deadline="result_due",
+            reason="涉及多个部门",
+            until="2023-07-20",
+        )
+    return ledger
+
+
+def assigned(ledger: Ledger, ids: list[str]) -> None:
+    """Each case assigned to its own county on 1 July."""
+    for cid in ids:
+        ledger.fire(cid, "assign", actor=LIAISON, at=at(1, 9, 7), owners=[CASES[cid][1]])
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MemoryStore | SQLStore]:
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    opened = SQLStore.open(tmp_path / "l.db")
+    yield opened
+    opened.close()
+
+
+def test_each_case_gets_what_fire_gives_it_alone(store: MemoryStore | SQLStore) -> None:
+    """Cases of two batches and two counties marked repeats at once: each event (hash
+    included) and snapshot is the one fire() makes for the case alone, each cancelling
+    its own time for a result (the second batch's extended)."""
+    ledger = populated(store)
+    alone = populated(MemoryStore())
+    ids = list(CASES)
+    when = at(1, 9, 7)
+    events = ledger.fire_many(ids, "mark_duplicate", actor=TEAM, at=when, duplicate_of="Y1")
+    expected = [
+        alone.fire(i, "mark_duplicate", actor=TEAM, at=when, duplicate_of="Y1") for i in ids
+    ]
+    assert events == expected
+    assert [ledger.get(i).to_dict() for i in ids] == [alone.get(i).to_dict() for i in ids]
+    # Ended at the end of the last day: 10 July, and 20 July as extended.
+    due = {i: ledger.get(i).deadlines["result_due"].due_at for i in ids}
+    assert due == {i: at(21 if CASES[i][0] == 29 else 11, 0, 7) for i in ids}
+    assert {ledger.get(i).deadlines["result_due"].status for i in ids} == {"cancelled"}
+    assert ledger.verify(deep=True).ok
+
+
+def test_a_county_case_is_refused_after_cases_of_another(store: MemoryStore | SQLStore) -> None:
+    """赫山区 may investigate its own cases: the first case of 资阳区 is refused, though
+    cases alike in all else went before it, and nothing is written."""
+    ledger = populated(store)
+    assigned(ledger, list(CASES))
+    before = {i: ledger.get(i).version for i in CASES}
+    with pytest.raises(PermissionDeniedError) as refused:
+        ledger.fire_many(["C0", "C1", "C2"], "start_investigation", actor=HESHAN, at=at(1, 10, 7))
+    assert refused.value.entity_id == "C2"
+    assert {i: ledger.get(i).version for i in CASES} == before
+
+
+def test_a_case_in_another_state_is_refused(store: MemoryStore | SQLStore) -> None:
+    """A case not assigned yet cannot be investigated: it is refused after a case alike
+    in all but its state."""
+    ledger = populated(store)
+    assigned(ledger, ["C0"])
+    with pytest.raises(InvalidTransitionError) as refused:
+        ledger.fire_many(["C0", "C1"], "start_investigation", actor=HESHAN, at=at(1, 10, 7))
+    assert refused.value.entity_id == "C1"
+    assert ledger.get("C0").state == "assigned"
+
+
+def test_a_case_with_a_later_fact_is_refused(store: MemoryStore | SQLStore) -> None:
+    """The chronology is checked case by case: a case whose latest fact is after the
+    command's instant is refused, after a case alike whose facts are all before it."""
+    ledger = populated(store)
+    with pytest.raises(ChronologyError) as refused:
+        ledger.fire_many(
+            ["C0", "C3"], "mark_duplicate", actor=TEAM, at=at(30, 12), duplicate_of="Y"
+        )
+    assert refused.value.entity_id == "C3"
+    assert ledger.get("C0").state == "handed_over"
+
+
+def test_a_guard_is_run_for_every_case(store: MemoryStore | SQLStore) -> None:
+    """A guarded step is never planned: a case whose finding does not allow it is
+    refused after a case alike in all the guard does not read."""
+    ledger = populated(store)
+    assigned(ledger, ["C0", "C1"])
+    ledger.fire_many(["C0", "C1"], "start_investigation", actor=HESHAN, at=at(1, 10, 7))
+    ledger.fire("C0", "record_finding", actor=HESHAN, at=at(1, 11, 7), finding="substantiated")
+    ledger.fire("C1", "record_finding", actor=HESHAN, at=at(1, 11, 7), finding="unsubstantiated")
+    with pytest.raises(GuardError) as refused:
+        ledger.fire_many(["C0", "C1"], "start_rectification", actor=HESHAN, at=at(1, 14, 7))
+    assert refused.value.entity_id == "C1"
+    assert ledger.get("C0").state == "verified"
+
+
+def test_a_hand_over_of_two_counties_matches_its_cases_handed_alone(
+    store: MemoryStore | SQLStore,
+) -> None:
+    """A day's hand-over of cases of two counties gives each case the events it gets in
+    a hand-over of that case alone."""
+    ledger = Ledger(store, rulebook="hunan-provincial-2023", clock=FixedClock())
+    ledgers = [
+        ledger,
+        *(
+            Ledger(MemoryStore(), rulebook="hunan-provincial-2023", clock=FixedClock())
+            for _ in CASES
+        ),
+    ]
+    for led, cases in zip(ledgers, [list(CASES), *([c] for c in CASES)], strict=True):
+        led.create_round("R", name="益阳", area="430900", actor=OFFICE, at=at(20))
+        led.fire("R", "announce", actor=OFFICE, at=at(20, 10))
+        led.fire("R", "station_in", actor=TEAM, at=at(26))
+        led.receive_complaints("R", [row(c, 27, CASES[c][1]) for c in cases], actor=TEAM)
+        led.hand_over_batch("R", dt.date(2023, 6, 28), actor=TEAM, at=at(28))
+    for one, cid in zip(ledgers[1:], CASES, strict=True):
+        assert ledger.history(cid) == one.history(cid)
+        assert ledger.get(cid).to_dict() == one.get(cid).to_dict()
