@@ -538,3 +538,19 @@ def test_the_benchmarks_quick_modes_run(script: str, args: list[str]) -> None:
     assert done.returncode == 0, done.stderr
     assert "load average at the start" in done.stdout
     assert "load average at the end" in done.stdout
+
+
+@pytest.mark.parametrize("part", ["d", "e", "h", "b"])
+def test_the_instruction_benchmark_parts_run(part: str) -> None:
+    """Each part bench_instructions.py counts runs, with its work and its setup alone
+    (without valgrind: a smoke test, nothing counted)."""
+    script = str(ROOT / "benchmarks" / "bench_instructions.py")
+    for extra in ([], ["--setup-only"]):
+        done = subprocess.run(
+            [sys.executable, script, "--child", part, "--rows", "30", *extra],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
