@@ -96,6 +96,25 @@ def test_the_text_of_an_instant_at_a_fixed_offset_is_its_isoformat(instant: dt.d
         assert orjson.dumps(_for_json(value)) == orjson.dumps(value.isoformat())
 
 
+@given(
+    st.lists(
+        st.datetimes(min_value=dt.datetime(1902, 1, 1), max_value=dt.datetime(2100, 1, 1)),
+        min_size=1,
+        max_size=4,
+    ),
+    st.lists(st.integers(min_value=0, max_value=3), max_size=30),
+)
+def test_the_texts_of_instants_written_in_turn_are_their_isoformat(
+    naive: list[dt.datetime], order: list[int]
+) -> None:
+    """The instants a write names in turn (an event's own, the one it is recorded at,
+    another's), however they alternate, are each written as their isoformat()."""
+    instants = [n.replace(tzinfo=SHANGHAI) for n in naive]
+    for i in order:
+        instant = instants[i % len(instants)]
+        assert iso(instant) == instant.isoformat()
+
+
 @given(st.datetimes(min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30)))
 def test_a_snapshot_instant_in_shanghai_is_written_as_its_isoformat(naive: dt.datetime) -> None:
     """In Asia/Shanghai, before 1901 too (an offset in seconds, local mean time)."""

@@ -60,24 +60,31 @@ LEDGER_NOTES = frozenset({ALERT, ALERT_WITHDRAWN})
 DeadlineStatus = Literal["open", "met", "met_late", "cancelled"]
 
 
-# The instant written last, with its text (one tuple, replaced whole, so that a thread
-# never pairs one instant with another's text): a write's snapshot and event name the
-# same instant one after another (updated, occurred, the event's time).
+# The two instants written last, with their texts (each one tuple, replaced whole, so
+# that a thread never pairs one instant with another's text): a write's snapshot and
+# event name the same instant one after another (updated, occurred, the event's time),
+# and the events of one write alternate between their own time and the one instant
+# they are recorded at.
 _LAST_ISO: tuple[dt.datetime | None, str] = (None, "")
+_BEFORE_ISO: tuple[dt.datetime | None, str] = (None, "")
 
 
 def iso(value: dt.datetime) -> str:
     """Return ``value.isoformat()`` (the fast way for an instant in Asia/Shanghai)."""
-    global _LAST_ISO
+    global _LAST_ISO, _BEFORE_ISO
     last = _LAST_ISO
     if last[0] is value:
         return last[1]
+    before = _BEFORE_ISO
+    if before[0] is value:
+        _BEFORE_ISO, _LAST_ISO = last, before
+        return before[1]
     # orjson writes an aware datetime exactly as isoformat() does, four times faster,
     # unless the offset has seconds: Shanghai's has had none since 1901.  Event.new
     # hands such instants to orjson directly.
     fast = _orjson_writes(value)
     text = orjson.dumps(value)[1:-1].decode() if fast else value.isoformat()
-    _LAST_ISO = (value, text)
+    _BEFORE_ISO, _LAST_ISO = last, (value, text)
     return text
 
 
@@ -620,17 +627,17 @@ _NEXT_TIMES: dict[
 
 def release_memos() -> None:
     """Empty the process-wide memos of this module (the JSON of deadline mappings and
-    records, mappings read back, records ended, next times, the last instant written).
+    records, mappings read back, records ended, next times, the last instants written).
 
     They share work between the many entities of one write; what they hold of a ledger
     that was closed only keeps its objects alive (and, measured, slows the next ledger's
     import by some 5 %).  Called when a ledger or a SQL store is closed; the memos fill
     again as they are used, so another ledger still open loses nothing but their reuse.
     """
-    global _LAST_ISO
+    global _LAST_ISO, _BEFORE_ISO
     for memo in (_DEADLINES_JSON, _RECORD_DATA, _READ_DEADLINES, _ENDED, _NEXT_TIMES):
         memo.clear()
-    _LAST_ISO = (None, "")
+    _LAST_ISO = _BEFORE_ISO = (None, "")
 
 
 def _next_times(
