@@ -572,40 +572,23 @@ class _Engine(_Deadlines):
         when = self._instant(at, snap, snap.entity_id)
         if recorded is None:
             recorded = self._recorded_at()
-        key: tuple[Any, ...] | None = None
-        if plans is not None:
-            key = _plan_key(snap, event)
-            plan = plans.get(key)
-            if plan is not None:
-                _, new_state, clean, effects, records = plan
-                ev = Event.new(
-                    snap.entity_id,
-                    snap.version + 1,
-                    event,
-                    when,
-                    actor,
-                    clean,
-                    snap.state,
-                    new_state,
-                    effects,
-                    command_id,
-                    snap.last_hash,
-                    recorded,
-                )
-                return ev, fold(snap, ev, records)
-        lc = self.lifecycle_of(snap)
-        t, clean = self._check(snap, lc, event, actor, when, payload)
-        new_state = lc.step(snap.entity_id, snap.state, event)
-        late = self._late_entry(snap, snap.entity_id, event, when, recorded, late_entry_reason)
-        effects, records = self._effects(snap, lc, t, new_state, actor, when, clean)
-        if late is not None:
-            # A copy: effects may be shared between events.
-            effects = {**effects, "late_entry": late}
-        if key is not None and _plannable(t):
-            assert plans is not None
-            if len(plans) >= _PLANS:
-                plans.clear()
-            plans[key] = (snap.deadlines, new_state, clean, effects, records)
+        key = () if plans is None else _plan_key(snap, event)
+        plan = None if plans is None else plans.get(key)
+        if plan is not None:
+            _, new_state, clean, effects, records = plan
+        else:
+            lc = self.lifecycle_of(snap)
+            t, clean = self._check(snap, lc, event, actor, when, payload)
+            new_state = lc.step(snap.entity_id, snap.state, event)
+            late = self._late_entry(snap, snap.entity_id, event, when, recorded, late_entry_reason)
+            effects, records = self._effects(snap, lc, t, new_state, actor, when, clean)
+            if late is not None:
+                # A copy: effects may be shared between events.
+                effects = {**effects, "late_entry": late}
+            if plans is not None and _plannable(t):
+                if len(plans) >= _PLANS:
+                    plans.clear()
+                plans[key] = (snap.deadlines, new_state, clean, effects, records)
         ev = Event.new(
             snap.entity_id,
             snap.version + 1,
