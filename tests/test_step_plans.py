@@ -196,3 +196,27 @@ def test_a_hand_over_of_two_counties_matches_its_cases_handed_alone(
     for one, cid in zip(ledgers[1:], CASES, strict=True):
         assert ledger.history(cid) == one.history(cid)
         assert ledger.get(cid).to_dict() == one.get(cid).to_dict()
+
+
+class TickingClock:
+    """A clock a second later at every reading."""
+
+    def __init__(self) -> None:
+        self.now_at = RECORDED
+
+    def now(self) -> dt.datetime:
+        self.now_at += dt.timedelta(seconds=1)
+        return self.now_at
+
+
+def test_fire_many_records_its_events_at_one_instant() -> None:
+    """Written in one transaction, the events of one fire_many are recorded at one
+    instant, read once from the ledger's clock, whatever the number of cases."""
+    ledger = populated(MemoryStore())
+    clock = TickingClock()
+    ledger.clock = clock
+    events = ledger.fire_many(
+        list(CASES), "mark_duplicate", actor=TEAM, at=at(1, 9, 7), duplicate_of="Y"
+    )
+    assert {e.recorded_at for e in events} == {clock.now_at}
+    assert clock.now_at == RECORDED + dt.timedelta(seconds=1)
