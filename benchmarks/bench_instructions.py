@@ -104,7 +104,9 @@ def counted(src: str | None, part: str, rows: int, work: bool) -> int:
         ]
         if not work:
             command.append("--setup-only")
-        subprocess.run(command, env=env, check=True, capture_output=True)
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"part ({part}) failed under callgrind:\n{done.stderr[-3000:]}")
         for line in out.read_text().splitlines():
             if line.startswith(("summary:", "totals:")):
                 return int(line.split()[1])
