@@ -161,8 +161,9 @@ def test_a_case_with_a_later_fact_is_refused(store: MemoryStore | SQLStore) -> N
 
 
 def test_a_guard_is_run_for_every_case(store: MemoryStore | SQLStore) -> None:
-    """A guarded step is never planned: a case whose finding does not allow it is
-    refused after a case alike in all the guard does not read."""
+    """A guarded step's checks are planned but its guard is run for each case: a case
+    whose finding does not allow it is refused after a case alike in all the guard does
+    not read."""
     ledger = populated(store)
     assigned(ledger, ["C0", "C1"])
     ledger.fire_many(["C0", "C1"], "start_investigation", actor=HESHAN, at=at(1, 10, 7))
@@ -172,6 +173,33 @@ def test_a_guard_is_run_for_every_case(store: MemoryStore | SQLStore) -> None:
         ledger.fire_many(["C0", "C1"], "start_rectification", actor=HESHAN, at=at(1, 14, 7))
     assert refused.value.entity_id == "C1"
     assert ledger.get("C0").state == "verified"
+
+
+def test_derived_steps_give_each_case_what_fire_gives_it_alone(
+    store: MemoryStore | SQLStore,
+) -> None:
+    """Steps whose derivations add data (the mode of an assignment, the level a result
+    goes to) and a guarded one, applied to the cases of a county at once: each event
+    (hash included) and snapshot is the one fire() makes for the case alone."""
+    ledger = populated(store)
+    alone = populated(MemoryStore())
+    ids = [i for i, (_, area) in CASES.items() if area == "430903"]
+    steps: list[tuple[str, Actor, dict[str, Any]]] = [
+        ("assign", LIAISON, {"owners": ["430903"]}),
+        ("start_investigation", HESHAN, {}),
+        ("record_finding", HESHAN, {"finding": "substantiated"}),
+        ("start_rectification", HESHAN, {}),
+        ("report_result", HESHAN, {"summary": "已整改"}),
+    ]
+    for hour, (event, actor, payload) in enumerate(steps, start=9):
+        when = at(1, hour, 7)
+        events = ledger.fire_many(ids, event, actor=actor, at=when, **payload)
+        expected = [alone.fire(i, event, actor=actor, at=when, **payload) for i in ids]
+        assert events == expected, event
+    assert {ledger.get(i).data["mode"] for i in ids} == {"single"}
+    assert {ledger.get(i).data["result_level"] for i in ids} == {"city"}
+    assert [ledger.get(i).to_dict() for i in ids] == [alone.get(i).to_dict() for i in ids]
+    assert ledger.verify(deep=True).ok
 
 
 def test_a_hand_over_of_two_counties_matches_its_cases_handed_alone(

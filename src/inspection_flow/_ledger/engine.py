@@ -161,12 +161,14 @@ def _create_effects(shape: tuple[Any, ...]) -> dict[str, Any]:
 
 #: What the steps of one command came to for entities alike (see _Engine._transition),
 #: by :func:`_plan_key`: the deadline mapping the key names (kept, so that its id stays
-#: its own), the state after the step, its checked payload, its effects and the
-#: deadline records it starts or changes.
+#: its own), the transition, the state after the step, its checked payload, its effects
+#: (but what a derivation adds, worked out for each entity) and the deadline records it
+#: starts or changes.
 _Plans = dict[
     tuple[Any, ...],
     tuple[
         Mapping[str, DeadlineRecord],
+        Transition,
         str,
         dict[str, Any],
         dict[str, Any],
@@ -180,9 +182,10 @@ _PLANS = 64
 
 def _plannable(t: Transition) -> bool:
     """Whether a step's checks and effects depend on the entity only through what
-    :func:`_plan_key` holds: not if it runs guards or derivations (functions of the whole
-    entity), manages a clock or extends a deadline (read from the entity's records)."""
-    return not t.guards and t.clock is None and t.derive is None and t.extends is None
+    :func:`_plan_key` holds, but for its guards and derivation (functions of the whole
+    entity, run for each entity): not if it manages a clock or extends a deadline (read
+    from the entity's records)."""
+    return t.clock is None and t.extends is None
 
 
 def _plan_key(snap: Snapshot, event: str) -> tuple[Any, ...]:
@@ -269,15 +272,26 @@ class _Engine(_Deadlines):
                     f"{', '.join(self.areas.name(c) for c in outside)} ({f.name})",
                 )
         if t.guards:
-            ctx = GuardContext(self, snap, actor, at, clean, event)
-            guards = self._guards
-            for name in t.guards:
-                reason = guards[name](ctx)
-                if reason is not None:
-                    raise GuardError(snap.entity_id, event, name, reason)
+            self._guard(snap, t, GuardContext(self, snap, actor, at, clean, event))
         if t.clock is not None:
             self._check_clock(snap, t, clean)
         return t, clean
+
+    def _guard(self, snap: Snapshot, t: Transition, ctx: GuardContext) -> None:
+        """Run the guards of ``t`` in their order; refuse with the first that objects."""
+        guards = self._guards
+        for name in t.guards:
+            reason = guards[name](ctx)
+            if reason is not None:
+                raise GuardError(snap.entity_id, t.event, name, reason)
+
+    def _derived(self, effects: dict[str, Any], derive: str, ctx: GuardContext) -> dict[str, Any]:
+        """``effects`` with the data the derivation ``derive`` adds for the entity of
+        ``ctx``, over the rest of the event's data, as :meth:`_effects` adds it."""
+        extra = self._derivations[derive](ctx)
+        if not extra:
+            return effects
+        return {**effects, "data": {**effects.get("data", _NO_DATA), **extra}}
 
     def _check_known_areas(
         self, entity_id: str, event: str, field: str, codes: Iterable[str]
@@ -575,20 +589,34 @@ class _Engine(_Deadlines):
         key = () if plans is None else _plan_key(snap, event)
         plan = None if plans is None else plans.get(key)
         if plan is not None:
-            _, new_state, clean, effects, records = plan
+            _, t, new_state, clean, effects, records = plan
+            if t.guards or t.derive is not None:
+                ctx = GuardContext(self, snap, actor, when, clean, event)
+                if t.guards:
+                    self._guard(snap, t, ctx)
+                if t.derive is not None:
+                    effects = self._derived(effects, t.derive, ctx)
         else:
             lc = self.lifecycle_of(snap)
             t, clean = self._check(snap, lc, event, actor, when, payload)
             new_state = lc.step(snap.entity_id, snap.state, event)
             late = self._late_entry(snap, snap.entity_id, event, when, recorded, late_entry_reason)
-            effects, records = self._effects(snap, lc, t, new_state, actor, when, clean)
+            planned = plans is not None and _plannable(t)
+            # A planned step's derivation is worked out for each entity, over the rest.
+            effects, records = self._effects(
+                snap, lc, t, new_state, actor, when, clean, derive=not planned
+            )
             if late is not None:
                 # A copy: effects may be shared between events.
                 effects = {**effects, "late_entry": late}
-            if plans is not None and _plannable(t):
+            if planned:
+                assert plans is not None
                 if len(plans) >= _PLANS:
                     plans.clear()
-                plans[key] = (snap.deadlines, new_state, clean, effects, records)
+                plans[key] = (snap.deadlines, t, new_state, clean, effects, records)
+                if t.derive is not None:
+                    ctx = GuardContext(self, snap, actor, when, clean, event)
+                    effects = self._derived(effects, t.derive, ctx)
         ev = Event.new(
             snap.entity_id,
             snap.version + 1,
@@ -614,7 +642,11 @@ class _Engine(_Deadlines):
         actor: Actor,
         at: dt.datetime,
         payload: Mapping[str, Any],
+        *,
+        derive: bool = True,
     ) -> tuple[dict[str, Any], dict[str, DeadlineRecord]]:
+        """The effects of ``t`` on ``snap`` and the deadline records it starts or changes;
+        ``derive=False`` leaves out what its derivation adds (see :meth:`_derived`)."""
         # Long by design: every declaration of a transition, in the order its effects are
         # recorded; inlined because it runs on every fire (see docs/performance.md).
         event = t.event
@@ -658,7 +690,7 @@ class _Engine(_Deadlines):
             if extended.__class__ is not str:
                 extended = next((n for n in extended if n in snap.deadlines), extended[0])
             deadlines[extended] = self._extend_until(snap, extended, at, payload)
-        if t.derive is not None:
+        if t.derive is not None and derive:
             extra.update(
                 self._derivations[t.derive](GuardContext(self, snap, actor, at, payload, event))
             )
