@@ -15,12 +15,19 @@ from inspection_flow import (
     SHANGHAI,
     Actor,
     ChronologyError,
+    Field,
+    GuardContext,
     GuardError,
     InvalidTransitionError,
     Ledger,
+    Lifecycle,
     MemoryStore,
     PermissionDeniedError,
     SQLStore,
+    State,
+    Transition,
+    load_rulebook,
+    register_derivation,
 )
 
 OFFICE = Actor("leading_office", "430000", "省督察办")
@@ -199,6 +206,61 @@ def test_derived_steps_give_each_case_what_fire_gives_it_alone(
     assert {ledger.get(i).data["mode"] for i in ids} == {"single"}
     assert {ledger.get(i).data["result_level"] for i in ids} == {"city"}
     assert [ledger.get(i).to_dict() for i in ids] == [alone.get(i).to_dict() for i in ids]
+    assert ledger.verify(deep=True).ok
+
+
+def _inspected_twice(ctx: GuardContext) -> dict[str, Any]:
+    """What the entity records: its own count of sites, doubled."""
+    return {"visits": 2 * int(ctx.snapshot.data["sites"])}
+
+
+register_derivation("step_plans_inspected_twice", _inspected_twice)
+
+#: A lifecycle of one's own, a round's site inspections, whose derivation reads the
+#: entity's data: entities alike in all a plan holds differ in what it derives.
+SITE_VISIT = Lifecycle(
+    name="site_visit",
+    kind="site_visit",
+    label_zh="现场检查",
+    label_en="site visit",
+    initial="planned",
+    creators=frozenset({"inspection_team"}),
+    fields=(Field("sites", "int"),),
+    states=(
+        State("planned", "已安排", "planned"),
+        State("visited", "已检查", "visited", terminal=True),
+    ),
+    transitions=(
+        Transition(
+            "visit",
+            ("planned",),
+            "visited",
+            frozenset({"inspection_team"}),
+            derive="step_plans_inspected_twice",
+        ),
+    ),
+)
+
+
+def test_a_derivation_is_worked_out_for_each_case(store: MemoryStore | SQLStore) -> None:
+    """Entities of one round, lifecycle, state and area, with no deadline: each records
+    what the derivation makes of its own data, not of the first entity's."""
+    rulebook = load_rulebook("hunan-provincial-2023").with_lifecycles(SITE_VISIT)
+    ledger = Ledger(store, rulebook=rulebook, clock=FixedClock())
+    ledger.create_round("R", name="益阳", area="430900", actor=OFFICE, at=at(20))
+    for n, sites in enumerate((1, 3, 2)):
+        ledger.create(
+            "site_visit",
+            entity_id=f"V{n}",
+            round_id="R",
+            area="430903",
+            actor=TEAM,
+            at=at(21),
+            sites=sites,
+        )
+    events = ledger.fire_many(["V0", "V1", "V2"], "visit", actor=TEAM, at=at(22))
+    assert [e.effects["data"]["visits"] for e in events] == [2, 6, 4]
+    assert [ledger.get(f"V{n}").data["visits"] for n in range(3)] == [2, 6, 4]
     assert ledger.verify(deep=True).ok
 
 
