@@ -22,7 +22,9 @@ Each part runs in a new interpreter under callgrind twice, with and without its 
 (e) the same file loaded by hand with sqlite3 and orjson: (e) of ``bench_import.py``;
 (h) ``hand_over_batch`` of ``--rows`` received cases;
 (b) the five commands of ``bench_import.py`` over ``--rows`` handed-over cases with
-    ``fire_many``, 2,000 at a time.
+    ``fire_many``, 2,000 at a time;
+(a) the same five commands with ``fire``, one case at a time, in ``batch()`` blocks of
+    2,000 (the per-command path of ``bench_import.py``'s (a)).
 
 With several ``--src``, each part is counted for each source tree in turn (an A/B of two
 commits: ``git worktree add /tmp/base <commit>`` gives the other tree).
@@ -41,7 +43,7 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PARTS = ("d", "e", "h", "b")
+PARTS = ("d", "e", "h", "b", "a")
 
 
 def child(part: str, rows: int, work: bool) -> None:
@@ -68,15 +70,16 @@ def child(part: str, rows: int, work: bool) -> None:
         ledger = b.stationed(folder / "l.db")
         for block in b.chunks(ids, 2000):
             b.receive_bulk(ledger, block)
-        if part == "b":
+        if part in ("a", "b"):
             ledger.hand_over_batch(b.ROUND, dt.date(2023, 6, 28), actor=b.TEAM, at=b.HANDED)
         gc.collect()
         if work and part == "h":
             ledger.hand_over_batch(b.ROUND, dt.date(2023, 6, 28), actor=b.TEAM, at=b.HANDED)
         elif work:
+            fire = b.fire_bulk if part == "b" else b.fire_each
             for event, actor, payload, _, _ in b.STEPS:
                 for block in b.chunks(ids, 2000):
-                    b.fire_bulk(ledger, block, event, actor, payload)
+                    fire(ledger, block, event, actor, payload)
         ledger.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -115,7 +118,7 @@ def counted(src: str | None, part: str, rows: int, work: bool) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--parts", default=",".join(PARTS), help="d, e, h, b (default all)")
+    parser.add_argument("--parts", default=",".join(PARTS), help="d, e, h, b, a (default all)")
     parser.add_argument("--rows", type=int, default=2000, help="rows or cases (default 2,000)")
     parser.add_argument("--src", action="append", help="a source tree to count (repeatable)")
     parser.add_argument("--child", help=argparse.SUPPRESS)

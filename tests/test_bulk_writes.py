@@ -540,7 +540,7 @@ def test_the_benchmarks_quick_modes_run(script: str, args: list[str]) -> None:
     assert "load average at the end" in done.stdout
 
 
-@pytest.mark.parametrize("part", ["d", "e", "h", "b"])
+@pytest.mark.parametrize("part", ["d", "e", "h", "b", "a"])
 def test_the_instruction_benchmark_parts_run(part: str) -> None:
     """Each part bench_instructions.py counts runs, with its work and its setup alone
     (without valgrind: a smoke test, nothing counted)."""

@@ -19,9 +19,11 @@ from inspection_flow import (
     GuardContext,
     GuardError,
     InvalidTransitionError,
+    LateEntryError,
     Ledger,
     Lifecycle,
     MemoryStore,
+    PayloadError,
     PermissionDeniedError,
     SQLStore,
     State,
@@ -310,3 +312,140 @@ def test_fire_many_records_its_events_at_one_instant() -> None:
     )
     assert {e.recorded_at for e in events} == {clock.now_at}
     assert clock.now_at == RECORDED + dt.timedelta(seconds=1)
+
+
+# --- a batch's commands, one case at a time --------------------------------------------
+
+
+def test_commands_one_by_one_in_a_batch_give_what_fire_gives_alone(
+    store: MemoryStore | SQLStore,
+) -> None:
+    """Inside a batch, fire() keeps what a step came to for the batch's later commands on
+    cases alike: the five commands of an import, case by case, give each case the events
+    (hashes included) and snapshots fire() gives it outside any batch."""
+    ledger = populated(store)
+    alone = populated(MemoryStore())
+    ids = [i for i, (_, area) in CASES.items() if area == "430903"]
+    steps: list[tuple[str, Actor, dict[str, Any]]] = [
+        ("assign", LIAISON, {"owners": ["430903"]}),
+        ("start_investigation", HESHAN, {}),
+        ("record_finding", HESHAN, {"finding": "substantiated", "note": "属实"}),
+        ("start_rectification", HESHAN, {}),
+        ("report_result", HESHAN, {"summary": "已整改", "rectification_orders": 1}),
+    ]
+    for hour, (event, actor, payload) in enumerate(steps, start=9):
+        when = at(1, hour, 7)
+        with ledger.batch():
+            events = [ledger.fire(i, event, actor=actor, at=when, **payload) for i in ids]
+        expected = [alone.fire(i, event, actor=actor, at=when, **payload) for i in ids]
+        assert events == expected, event
+    assert [ledger.get(i).to_dict() for i in ids] == [alone.get(i).to_dict() for i in ids]
+    assert ledger.verify(deep=True).ok
+
+
+def test_a_field_of_another_type_is_checked_again_in_a_batch(
+    store: MemoryStore | SQLStore,
+) -> None:
+    """A count given as 1 and then as True: equal in Python, but a count is no yes-or-no.
+    The second command of the batch, on a case alike, is refused as it is alone."""
+    ledger = populated(store)
+    assigned(ledger, ["C0", "C1"])
+    for step in ("start_investigation", "record_finding"):
+        extra = {"finding": "substantiated"} if step == "record_finding" else {}
+        ledger.fire_many(["C0", "C1"], step, actor=HESHAN, at=at(1, 10, 7), **extra)
+    with ledger.batch():
+        ledger.fire(
+            "C0",
+            "report_result",
+            actor=HESHAN,
+            at=at(1, 11, 7),
+            summary="已整改",
+            rectification_orders=1,
+        )
+        with pytest.raises(PayloadError):
+            ledger.fire(
+                "C1",
+                "report_result",
+                actor=HESHAN,
+                at=at(1, 11, 7),
+                summary="已整改",
+                rectification_orders=True,
+            )
+    assert (ledger.get("C0").state, ledger.get("C1").state) == ("reported", "verified")
+
+
+def test_an_area_moved_within_a_batch_is_checked_again(store: MemoryStore | SQLStore) -> None:
+    """益阳市 starts the investigation of a case of 赫山区; 赫山区 is then registered under
+    another city (a wrong parent corrected), and the next case of 赫山区 in the same batch
+    is refused: the batch's plans are kept for the areas as they were."""
+    ledger = populated(store)
+    assigned(ledger, ["C0", "C1"])
+    with ledger.batch():
+        ledger.fire("C0", "start_investigation", actor=CITY, at=at(1, 10, 7))
+        ledger.areas.register("430903", "赫山区", parent="430100")
+        with pytest.raises(PermissionDeniedError) as refused:
+            ledger.fire("C1", "start_investigation", actor=CITY, at=at(1, 10, 7))
+    assert refused.value.entity_id == "C1"
+    assert (ledger.get("C0").state, ledger.get("C1").state) == ("investigating", "assigned")
+
+
+class SetClock:
+    """A clock the test sets."""
+
+    def __init__(self, instant: dt.datetime) -> None:
+        self.instant = instant
+
+    def now(self) -> dt.datetime:
+        return self.instant
+
+
+LIMITED = """
+[rulebook]
+name = "step-plans-limited"
+extends = "hunan-provincial-2023"
+
+[recording.backdate_limit]
+amount = 3
+unit = "working_days"
+source = "益阳市督察办台账管理要求"
+confidence = "M"
+"""
+
+
+def test_each_command_of_a_batch_reads_the_clock_for_its_late_entry(
+    store: MemoryStore | SQLStore, tmp_path: Path
+) -> None:
+    """Facts may be entered 3 working days late: a repeat of 06-29 marked on 07-04 needs
+    no reason; the same command on a case alike, once the clock reads 07-05, is refused
+    without one and records it when given."""
+    path = tmp_path / "limited.toml"
+    path.write_text(LIMITED, encoding="utf-8")
+    clock = SetClock(at(20))
+    ledger = Ledger(store, rulebook=load_rulebook(path), clock=clock)
+    ledger.create_round("R", name="益阳", area="430900", actor=OFFICE, at=at(20))
+    ledger.fire("R", "announce", actor=OFFICE, at=at(20, 10))
+    clock.instant = at(26, 10)
+    ledger.fire("R", "station_in", actor=TEAM, at=at(26))
+    clock.instant = at(27, 12)
+    ledger.receive_complaints("R", [row(c, 27, "430903") for c in ("C0", "C1")], actor=TEAM)
+    clock.instant = at(28, 10)
+    ledger.hand_over_batch("R", dt.date(2023, 6, 28), actor=TEAM, at=at(28))
+    with ledger.batch():
+        clock.instant = at(4, 20, 7)
+        first = ledger.fire("C0", "mark_duplicate", actor=TEAM, at=at(29, 17), duplicate_of="Y")
+        clock.instant = at(5, 9, 7)
+        with pytest.raises(LateEntryError):
+            ledger.fire("C1", "mark_duplicate", actor=TEAM, at=at(29, 17), duplicate_of="Y")
+        late = ledger.fire(
+            "C1",
+            "mark_duplicate",
+            actor=TEAM,
+            at=at(29, 17),
+            duplicate_of="Y",
+            late_entry_reason="纸质登记补录",
+        )
+    assert first.late_entry is None
+    assert late.late_entry is not None
+    assert late.late_entry["reason"] == "纸质登记补录"
+    assert [e.name for e in ledger.history("C1")][-1] == "mark_duplicate"
+    assert ledger.verify(deep=True).ok

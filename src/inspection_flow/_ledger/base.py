@@ -119,6 +119,9 @@ class _Base:
         self._reads: dict[str, Snapshot | None] = {}
         # Inside a batch: command ids the store said were never applied.
         self._unused_commands: set[str] = set()
+        # Inside a batch: what the steps of its commands came to for entities alike, kept
+        # across its commands (see _Engine._transition).
+        self._batch_plans: dict[tuple[Any, ...], Any] | None = None
         # Names this ledger's claims when several workers sweep one store.
         self._worker = f"ledger-{uuid.uuid4().hex[:12]}"
 
@@ -358,6 +361,7 @@ class _Base:
         self._pending_commands = {}
         self._reads = {}
         self._unused_commands = set()
+        self._batch_plans = {}
         # The block's commands stay alive until it ends: the collector would walk them over
         # and over for nothing (see _collector).
         with collector_paused():
@@ -377,6 +381,7 @@ class _Base:
                 self._pending_commands = {}
                 self._reads = {}
                 self._unused_commands = set()
+                self._batch_plans = None
 
     def history(self, entity_id: str) -> list[Event]:
         """Return the entity's events, oldest first (its audit trail)."""

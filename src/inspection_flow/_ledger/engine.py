@@ -179,6 +179,9 @@ _Plans = dict[
 #: Plans a command keeps; one applied to many entities makes a few.
 _PLANS = 64
 
+#: The types of payload values a batch's plans are kept for (see _command_scope).
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
 
 def _plannable(t: Transition) -> bool:
     """Whether a step's checks and effects depend on the entity only through what
@@ -284,6 +287,39 @@ class _Engine(_Deadlines):
             reason = guards[name](ctx)
             if reason is not None:
                 raise GuardError(snap.entity_id, t.event, name, reason)
+
+    def _command_scope(
+        self,
+        actor: Actor,
+        when: dt.datetime,
+        late_entry_reason: Any,
+        payload: Mapping[str, Any],
+    ) -> tuple[Any, ...] | None:
+        """What a step's plan kept across the commands of a batch depends on besides the
+        entity: the actor, the instant, the reason for a late entry, the payload (each
+        value with its type: ``True`` is not ``1`` to a field's check), and the calendar
+        and areas the checks and deadlines read, which the batch's code may change
+        between its commands.  ``None`` when a value of the payload is not a plain
+        scalar (lists, mappings): such a command is checked for itself."""
+        if actor.__class__ is not Actor or (
+            late_entry_reason is not None and late_entry_reason.__class__ is not str
+        ):
+            return None
+        fields = []
+        for name, value in payload.items():
+            if value.__class__ not in _SCALARS:
+                return None
+            fields.append((name, value.__class__, value))
+        areas = self.areas
+        return (
+            actor,
+            when,
+            late_entry_reason,
+            tuple(fields),
+            self.calendar,
+            areas,
+            areas.generation,
+        )
 
     def _derived(self, effects: dict[str, Any], derive: str, ctx: GuardContext) -> dict[str, Any]:
         """``effects`` with the data the derivation ``derive`` adds for the entity of
@@ -413,7 +449,20 @@ class _Engine(_Deadlines):
             back without ``late_entry_reason``; ConcurrencyError if another writer
             changed the entity meanwhile (nothing is written; retry).
         """
-        return self._fire(entity_id, event, actor, at, command_id, late_entry_reason, payload)
+        # Inside a batch, what a step came to is kept for the batch's later commands on
+        # entities alike (see _transition).
+        return self._fire(
+            entity_id,
+            event,
+            actor,
+            at,
+            command_id,
+            late_entry_reason,
+            payload,
+            None,
+            self._batch_plans,
+            across=True,
+        )
 
     def _fire(
         self,
@@ -426,6 +475,8 @@ class _Engine(_Deadlines):
         payload: Mapping[str, Any],
         recorded: dt.datetime | None = None,
         plans: _Plans | None = None,
+        *,
+        across: bool = False,
     ) -> Event:
         if event.__class__ is not str or command_id is not None:
             _check_command(entity_id, event, command_id)
@@ -439,7 +490,16 @@ class _Engine(_Deadlines):
         snap = self.get(entity_id)
         try:
             event_obj, new = self._transition(
-                snap, event, actor, at, payload, command_id, late_entry_reason, recorded, plans
+                snap,
+                event,
+                actor,
+                at,
+                payload,
+                command_id,
+                late_entry_reason,
+                recorded,
+                plans,
+                across=across,
             )
         except LifecycleError:
             # A retry racing its own first attempt finds the entity already moved on by
@@ -572,24 +632,47 @@ class _Engine(_Deadlines):
         late_entry_reason: str | None = None,
         recorded: dt.datetime | None = None,
         plans: _Plans | None = None,
+        *,
+        across: bool = False,
     ) -> tuple[Event, Snapshot]:
         """Check ``event`` on ``snap`` and apply it: the event and the snapshot after it.
 
         ``plans``, given by a command that applies its steps to many entities
         (fire_many, a day's hand-over) and used for that command alone, keeps what a
         step's checks and effects came to for entities alike in all they depend on (see
-        :func:`_plan_key`): each further one is only checked for its chronology, hashed
-        and folded.
+        :func:`_plan_key`): each further one is only checked for its chronology, its
+        guards and derivation, hashed and folded.
+
+        ``across``: the plans are a batch's, kept across its commands (:meth:`fire`
+        inside :meth:`batch`); their key also holds what the command brings (see
+        :meth:`_command_scope`), and each command works out its own late entry, as it
+        reads the clock for itself.
         """
         if actor.__class__ is not Actor:
             _check_actor(actor, snap.entity_id, event)
         when = self._instant(at, snap, snap.entity_id)
         if recorded is None:
             recorded = self._recorded_at()
-        key = () if plans is None else _plan_key(snap, event)
-        plan = None if plans is None else plans.get(key)
+        key: tuple[Any, ...] = ()
+        plan = None
+        if plans is not None:
+            key = _plan_key(snap, event)
+            if across:
+                scope = self._command_scope(actor, when, late_entry_reason, payload)
+                if scope is None:
+                    plans = None
+                else:
+                    key = (*key, scope)
+            if plans is not None:
+                plan = plans.get(key)
         if plan is not None:
             _, t, new_state, clean, effects, records = plan
+            if across:
+                late = self._late_entry(
+                    snap, snap.entity_id, event, when, recorded, late_entry_reason
+                )
+                if late is not None:
+                    effects = {**effects, "late_entry": late}
             if t.guards or t.derive is not None:
                 ctx = GuardContext(self, snap, actor, when, clean, event)
                 if t.guards:
@@ -606,6 +689,8 @@ class _Engine(_Deadlines):
             effects, records = self._effects(
                 snap, lc, t, new_state, actor, when, clean, derive=not planned
             )
+            # A batch's plan leaves the late entry out: each command works out its own.
+            kept = effects
             if late is not None:
                 # A copy: effects may be shared between events.
                 effects = {**effects, "late_entry": late}
@@ -613,7 +698,14 @@ class _Engine(_Deadlines):
                 assert plans is not None
                 if len(plans) >= _PLANS:
                     plans.clear()
-                plans[key] = (snap.deadlines, t, new_state, clean, effects, records)
+                plans[key] = (
+                    snap.deadlines,
+                    t,
+                    new_state,
+                    clean,
+                    kept if across else effects,
+                    records,
+                )
                 if t.derive is not None:
                     ctx = GuardContext(self, snap, actor, when, clean, event)
                     effects = self._derived(effects, t.derive, ctx)
