@@ -449,3 +449,35 @@ def test_each_command_of_a_batch_reads_the_clock_for_its_late_entry(
     assert late.late_entry["reason"] == "纸质登记补录"
     assert [e.name for e in ledger.history("C1")][-1] == "mark_duplicate"
     assert ledger.verify(deep=True).ok
+
+
+def test_a_guard_refuses_before_a_late_entry_in_a_batch(
+    store: MemoryStore | SQLStore, tmp_path: Path
+) -> None:
+    """A case whose finding forbids rectification, entered too late without a reason,
+    is refused by its guard, as fire() refuses it alone, after a case alike was
+    rectified in the same batch."""
+    path = tmp_path / "limited.toml"
+    path.write_text(LIMITED, encoding="utf-8")
+    clock = SetClock(at(20))
+    ledger = Ledger(store, rulebook=load_rulebook(path), clock=clock)
+    ledger.create_round("R", name="益阳", area="430900", actor=OFFICE, at=at(20))
+    ledger.fire("R", "announce", actor=OFFICE, at=at(20, 10))
+    clock.instant = at(26, 10)
+    ledger.fire("R", "station_in", actor=TEAM, at=at(26))
+    clock.instant = at(27, 12)
+    ledger.receive_complaints("R", [row(c, 27, "430903") for c in ("C0", "C1")], actor=TEAM)
+    clock.instant = at(28, 10)
+    ledger.hand_over_batch("R", dt.date(2023, 6, 28), actor=TEAM, at=at(28))
+    clock.instant = at(29, 14)
+    ledger.fire_many(["C0", "C1"], "assign", actor=LIAISON, at=at(29, 9), owners=["430903"])
+    ledger.fire_many(["C0", "C1"], "start_investigation", actor=HESHAN, at=at(29, 10))
+    for cid, finding in (("C0", "substantiated"), ("C1", "unsubstantiated")):
+        ledger.fire(cid, "record_finding", actor=HESHAN, at=at(29, 11), finding=finding)
+    with ledger.batch():
+        clock.instant = at(4, 20, 7)
+        ledger.fire("C0", "start_rectification", actor=HESHAN, at=at(29, 17))
+        clock.instant = at(5, 9, 7)
+        with pytest.raises(GuardError):
+            ledger.fire("C1", "start_rectification", actor=HESHAN, at=at(29, 17))
+    assert (ledger.get("C0").state, ledger.get("C1").state) == ("rectifying", "verified")

@@ -666,19 +666,23 @@ class _Engine(_Deadlines):
             if plans is not None:
                 plan = plans.get(key)
         if plan is not None:
+            # In the order of the checks of a step not planned: guards, late entry, then
+            # the derivation.
             _, t, new_state, clean, effects, records = plan
+            ctx = None
+            if t.guards:
+                ctx = GuardContext(self, snap, actor, when, clean, event)
+                self._guard(snap, t, ctx)
             if across:
                 late = self._late_entry(
                     snap, snap.entity_id, event, when, recorded, late_entry_reason
                 )
                 if late is not None:
                     effects = {**effects, "late_entry": late}
-            if t.guards or t.derive is not None:
-                ctx = GuardContext(self, snap, actor, when, clean, event)
-                if t.guards:
-                    self._guard(snap, t, ctx)
-                if t.derive is not None:
-                    effects = self._derived(effects, t.derive, ctx)
+            if t.derive is not None:
+                if ctx is None:
+                    ctx = GuardContext(self, snap, actor, when, clean, event)
+                effects = self._derived(effects, t.derive, ctx)
         else:
             lc = self.lifecycle_of(snap)
             t, clean = self._check(snap, lc, event, actor, when, payload)
