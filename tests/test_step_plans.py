@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from inspection_flow import (
     SHANGHAI,
@@ -18,6 +20,7 @@ from inspection_flow import (
     Field,
     GuardContext,
     GuardError,
+    InspectionFlowError,
     InvalidTransitionError,
     LateEntryError,
     Ledger,
@@ -481,3 +484,68 @@ def test_a_guard_refuses_before_a_late_entry_in_a_batch(
         with pytest.raises(GuardError):
             ledger.fire("C1", "start_rectification", actor=HESHAN, at=at(29, 17))
     assert (ledger.get("C0").state, ledger.get("C1").state) == ("rectifying", "verified")
+
+
+#: Commands a clerk may enter for a case, some refused in some states: the actor, the
+#: event and its payload (``None`` for the owners: the case's own county).
+COMMANDS: list[tuple[Actor, str, dict[str, Any] | None]] = [
+    (LIAISON, "assign", None),
+    (HESHAN, "start_investigation", {}),
+    (CITY, "start_investigation", {}),
+    (HESHAN, "record_finding", {"finding": "substantiated"}),
+    (HESHAN, "record_finding", {"finding": "unsubstantiated", "note": "不属实"}),
+    (HESHAN, "start_rectification", {}),
+    (HESHAN, "report_result", {"summary": "已整改", "rectification_orders": 1}),
+    (HESHAN, "report_result", {"summary": "已整改", "rectification_orders": True}),
+    (TEAM, "mark_duplicate", {"duplicate_of": "Y1"}),
+]
+
+#: A case's way through its handling, each step one of these commands (by index).
+WAY = [[0], [1, 2], [3, 4], [5], [6, 7]]
+
+
+def run(ledger: Ledger, commands: list[tuple[int, int]]) -> list[Any]:
+    """Enter the commands in turn; return what each gave: its event, or its refusal."""
+    outcomes: list[Any] = []
+    ids = list(CASES)
+    for case, which in commands:
+        actor, event, payload = COMMANDS[which]
+        cid = ids[case]
+        fields = {"owners": [CASES[cid][1]]} if payload is None else payload
+        try:
+            outcomes.append(ledger.fire(cid, event, actor=actor, at=at(2, 9, 7), **fields))
+        except InspectionFlowError as exc:
+            outcomes.append((type(exc).__name__, str(exc)))
+    return outcomes
+
+
+@st.composite
+def interleaved(draw: st.DrawFn) -> list[tuple[int, int]]:
+    """Cases of one batch and county (and one of another) taken along their way, each
+    step a variant drawn for the case, sometimes a repeat marked on the way; the cases'
+    commands interleaved."""
+    ways: list[list[tuple[int, int]]] = []
+    cases = draw(st.permutations([0, 1, 2]))[: draw(st.integers(2, 3))]
+    for case in cases:
+        way = [(case, draw(st.sampled_from(variants))) for variants in WAY]
+        if draw(st.integers(0, 3)) == 0:
+            way.insert(draw(st.integers(0, len(way))), (case, 8))
+        ways.append(way)
+    merged: list[tuple[int, int]] = []
+    while any(ways):
+        way = draw(st.sampled_from([w for w in ways if w]))
+        merged.append(way.pop(0))
+    return merged
+
+
+@given(interleaved())
+def test_a_batch_gives_what_its_commands_give_one_by_one(commands: list[tuple[int, int]]) -> None:
+    """Any interleaving of the cases' commands, some refused, entered in one batch gives
+    each command the event or the refusal it gets entered on its own, and the same
+    cases."""
+    batched = populated(MemoryStore())
+    alone = populated(MemoryStore())
+    with batched.batch():
+        inside = run(batched, commands)
+    assert inside == run(alone, commands)
+    assert [batched.get(i).to_dict() for i in CASES] == [alone.get(i).to_dict() for i in CASES]
