@@ -415,12 +415,9 @@ confidence = "M"
 """
 
 
-def test_each_command_of_a_batch_reads_the_clock_for_its_late_entry(
-    store: MemoryStore | SQLStore, tmp_path: Path
-) -> None:
-    """Facts may be entered 3 working days late: a repeat of 06-29 marked on 07-04 needs
-    no reason; the same command on a case alike, once the clock reads 07-05, is refused
-    without one and records it when given."""
+def limited(store: MemoryStore | SQLStore, tmp_path: Path) -> tuple[Ledger, SetClock]:
+    """A round whose rulebook lets facts be entered 3 working days late, with C0 and C1
+    of 赫山区 handed over on 06-28, each step recorded on time; and its clock."""
     path = tmp_path / "limited.toml"
     path.write_text(LIMITED, encoding="utf-8")
     clock = SetClock(at(20))
@@ -433,6 +430,16 @@ def test_each_command_of_a_batch_reads_the_clock_for_its_late_entry(
     ledger.receive_complaints("R", [row(c, 27, "430903") for c in ("C0", "C1")], actor=TEAM)
     clock.instant = at(28, 10)
     ledger.hand_over_batch("R", dt.date(2023, 6, 28), actor=TEAM, at=at(28))
+    return ledger, clock
+
+
+def test_each_command_of_a_batch_reads_the_clock_for_its_late_entry(
+    store: MemoryStore | SQLStore, tmp_path: Path
+) -> None:
+    """Facts may be entered 3 working days late: a repeat of 06-29 marked on 07-04 needs
+    no reason; the same command on a case alike, once the clock reads 07-05, is refused
+    without one and records it when given."""
+    ledger, clock = limited(store, tmp_path)
     with ledger.batch():
         clock.instant = at(4, 20, 7)
         first = ledger.fire("C0", "mark_duplicate", actor=TEAM, at=at(29, 17), duplicate_of="Y")
@@ -460,18 +467,7 @@ def test_a_guard_refuses_before_a_late_entry_in_a_batch(
     """A case whose finding forbids rectification, entered too late without a reason,
     is refused by its guard, as fire() refuses it alone, after a case alike was
     rectified in the same batch."""
-    path = tmp_path / "limited.toml"
-    path.write_text(LIMITED, encoding="utf-8")
-    clock = SetClock(at(20))
-    ledger = Ledger(store, rulebook=load_rulebook(path), clock=clock)
-    ledger.create_round("R", name="益阳", area="430900", actor=OFFICE, at=at(20))
-    ledger.fire("R", "announce", actor=OFFICE, at=at(20, 10))
-    clock.instant = at(26, 10)
-    ledger.fire("R", "station_in", actor=TEAM, at=at(26))
-    clock.instant = at(27, 12)
-    ledger.receive_complaints("R", [row(c, 27, "430903") for c in ("C0", "C1")], actor=TEAM)
-    clock.instant = at(28, 10)
-    ledger.hand_over_batch("R", dt.date(2023, 6, 28), actor=TEAM, at=at(28))
+    ledger, clock = limited(store, tmp_path)
     clock.instant = at(29, 14)
     ledger.fire_many(["C0", "C1"], "assign", actor=LIAISON, at=at(29, 9), owners=["430903"])
     ledger.fire_many(["C0", "C1"], "start_investigation", actor=HESHAN, at=at(29, 10))
