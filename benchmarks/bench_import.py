@@ -63,12 +63,14 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from bench_office import AREAS, CATEGORIES, write_file
 
 from inspection_flow import SHANGHAI, Actor, Ledger
+
+T = TypeVar("T")
 
 TARGET_RATIO = 1.5
 RULEBOOK = "hunan-provincial-2023"
@@ -105,8 +107,8 @@ def case_id(i: int) -> str:
     return f"YY-2023-{i:07d}"
 
 
-def chunks(ids: Sequence[str], size: int) -> list[Sequence[str]]:
-    return [ids[k : k + size] for k in range(0, len(ids), size)]
+def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    return [items[k : k + size] for k in range(0, len(items), size)]
 
 
 # -- (a) and (b): through the ledger ---------------------------------------------------------
@@ -352,11 +354,11 @@ def hand_rolled(path: Path, ids: Sequence[str], size: int) -> float:
         for entity_id in block:
             if conn.execute("SELECT 1 FROM entities WHERE entity_id = ?", (entity_id,)).fetchone():
                 raise ValueError(f"{entity_id} is in use")
-            entity, event, _ = receipt(
+            entity, created, _ = receipt(
                 entity_id, ROUND, received, "430903", "noise", SUMMARY, "2023-06-28", team
             )
             entities.append(entity)
-            events.append(event)
+            events.append(created)
         write(conn, entities, events, insert=True)
     timed = time.perf_counter() - start
     # The hand-over, not timed: two events per case, as the ledger records.
