@@ -34,6 +34,7 @@ from inspection_flow import (
     load_rulebook,
     register_derivation,
 )
+from test_recorded import LIMITED
 
 OFFICE = Actor("leading_office", "430000", "省督察办")
 TEAM = Actor("inspection_team", "430000", "省第四督察组")
@@ -341,24 +342,21 @@ def test_a_field_of_another_type_is_checked_again_in_a_batch(
     for step in ("start_investigation", "record_finding"):
         extra = {"finding": "substantiated"} if step == "record_finding" else {}
         ledger.fire_many(["C0", "C1"], step, actor=HESHAN, at=at(1, 10, 7), **extra)
-    with ledger.batch():
+
+    def report(cid: str, orders: object) -> None:
         ledger.fire(
-            "C0",
+            cid,
             "report_result",
             actor=HESHAN,
             at=at(1, 11, 7),
             summary="已整改",
-            rectification_orders=1,
+            rectification_orders=orders,
         )
+
+    with ledger.batch():
+        report("C0", 1)
         with pytest.raises(PayloadError):
-            ledger.fire(
-                "C1",
-                "report_result",
-                actor=HESHAN,
-                at=at(1, 11, 7),
-                summary="已整改",
-                rectification_orders=True,
-            )
+            report("C1", True)
     assert (ledger.get("C0").state, ledger.get("C1").state) == ("reported", "verified")
 
 
@@ -385,19 +383,6 @@ class SetClock:
 
     def now(self) -> dt.datetime:
         return self.instant
-
-
-LIMITED = """
-[rulebook]
-name = "step-plans-limited"
-extends = "hunan-provincial-2023"
-
-[recording.backdate_limit]
-amount = 3
-unit = "working_days"
-source = "益阳市督察办台账管理要求"
-confidence = "M"
-"""
 
 
 def limited(store: MemoryStore | SQLStore, tmp_path: Path) -> tuple[Ledger, SetClock]:
