@@ -4,8 +4,12 @@ hand-over, and the benchmarks' quick modes."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
+import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -517,6 +521,102 @@ def test_a_store_on_mapped_tables_writes_what_the_driver_path_writes(
         direct.close()
         mapped_engine.dispose()
         engine.dispose()
+
+
+def _checkpoint_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "inspection_flow checkpoint"]
+
+
+def _events(path: Path) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute("SELECT count(*) FROM if_events").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def _events_in_the_file_alone(path: Path, tmp_path: Path) -> int:
+    """The events the database file holds without its write-ahead log: those copied
+    into it by a checkpoint."""
+    alone = tmp_path / "alone.db"
+    shutil.copy(path, alone)
+    return _events(alone)
+
+
+def test_a_large_write_is_copied_into_the_file_in_the_background(tmp_path: Path) -> None:
+    """A write of 1,000 events or more commits without SQLite's copy of the log into
+    the database file; a thread of its own makes the copy, and close waits for it.  A
+    smaller write leaves the copy to SQLite, as it comes."""
+    path = tmp_path / "l.db"
+    store = SQLStore.open(path)
+    ledger = stationed(store)
+    checkpoints = store._checkpoints
+    assert checkpoints is not None
+    before = checkpoints.requested
+    ledger.receive_complaints("R", [row(f"S{i:03d}") for i in range(20)], actor=TEAM)
+    assert checkpoints.requested == before
+    ledger.receive_complaints("R", [row(f"C{i:04d}") for i in range(1_200)], actor=TEAM)
+    assert checkpoints.requested == before + 1
+    checkpoints.wait()
+    assert not _checkpoint_threads()
+    total = _events(path)
+    assert _events_in_the_file_alone(path, tmp_path) == total
+    # The streamed hand-over of the 1,220 cases: 2,440 events, one more checkpoint.
+    handed = ledger.hand_over_batch("R", dt.date(2023, 6, 28), actor=TEAM, at=at(28))
+    assert handed is not None and len(handed.case_ids) == 1_220
+    assert checkpoints.requested == before + 2
+    ledger.close()
+    assert not _checkpoint_threads()
+    assert _events_in_the_file_alone(path, tmp_path) == total + 2 * 1_220 + 1
+
+
+def test_a_memory_or_shared_connection_store_runs_no_checkpoint_of_its_own(
+    tmp_path: Path,
+) -> None:
+    """Only a store that runs its own transactions on a file in write-ahead logging
+    checkpoints in the background: a caller's connection is left as the caller has it."""
+    engine = SQLStore.make_engine(tmp_path / "l.db")
+    try:
+        with engine.connect() as conn:
+            store = SQLStore(conn)
+            ledger = stationed(store)
+            ledger.receive_complaints("R", [row(f"C{i:04d}") for i in range(1_100)], actor=TEAM)
+            assert store._checkpoints is None
+            conn.commit()
+    finally:
+        engine.dispose()
+    assert SQLStore.open("sqlite://")._checkpoints is None
+
+
+def _write_then_end_abruptly(path: str) -> None:
+    ledger = stationed(SQLStore.open(path))
+    ledger.receive_complaints("R", [row(f"C{i:04d}") for i in range(1_500)], actor=TEAM)
+    # No close, no interpreter shutdown: the background checkpoint may be anywhere.
+    os._exit(0)
+
+
+def test_a_large_write_is_kept_if_the_process_ends_before_its_checkpoint(
+    tmp_path: Path,
+) -> None:
+    """The data of a large write is safe once the write returns: the log is synced at
+    commit, and the next open finds everything in it."""
+    path = tmp_path / "l.db"
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r}); "
+            f"import test_bulk_writes as t; t._write_then_end_abruptly({str(path)!r})",
+        ],
+        check=True,
+        cwd=ROOT,
+    )
+    ledger = Ledger.open(path)
+    try:
+        assert ledger.counts("state", kind="complaint") == {"received": 1_500}
+        assert ledger.verify(deep=True).ok
+    finally:
+        ledger.close()
 
 
 @pytest.mark.parametrize(

@@ -37,6 +37,7 @@ import operator
 import os
 import random
 import sqlite3
+import threading
 import time
 import urllib.parse
 import weakref
@@ -349,6 +350,14 @@ def _text_key(text: Any) -> tuple[int, int] | None:
 #: it, so that it never holds every row of a write of 100,000 commands at once.
 _WRITE_CHUNK = 2000
 
+#: A write of at least this many events to a SQLite file in write-ahead logging leaves the
+#: copy of the log into the database file (SQLite's checkpoint) to a thread of its own
+#: (see _Checkpoints); a smaller one lets SQLite copy it as it commits, as usual.
+_LARGE_WRITE = 1000
+
+#: Where a write's connection counts the events it has written (Connection.info).
+_EVENTS_WRITTEN = "inspection_flow.events_written"
+
 #: A commit to write, with its entity's row and its events' rows if built already (a
 #: commit followed in its batch by another of its entity has no row of its own).
 _Prepared = tuple[Commit, "dict[str, Any] | None", "list[tuple[Any, ...]] | None"]
@@ -616,6 +625,79 @@ def _begin_immediate(cursor: Any, timeout_ms: int) -> None:
             pause = min(pause * 2, 0.004)
     finally:
         cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+
+
+class _Checkpoints:
+    """The checkpoints of one SQLite file in write-ahead logging, run in the background.
+
+    SQLite copies the log into the database file when a write commits once the log
+    holds 1,000 pages: after a write of 100,000 cases, hundreds of megabytes, which the
+    writer waits for although its transaction is safely on disk (the log, synced).  A
+    large write (see SQLStore._writing) turns that copy off for its commit and asks for
+    it here instead: a thread of its own runs ``PRAGMA wal_checkpoint(PASSIVE)``, in
+    SQLite's C code without the interpreter lock, so the writer's caller goes on at
+    once, on a second core if there is one.  One runs at a time; a request while one
+    runs has it run once more.  What a checkpoint cannot copy (a reader holds old
+    pages, no connection is free) is copied by the next one: a later large write's, a
+    small write's own, or the last connection's close.  :meth:`wait` waits for the
+    running one; the store's close calls it.  The data never depends on a checkpoint:
+    a process that ends before one finds everything in the log on the next open.
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._again = False
+        #: How many were asked for (tests read it).
+        self.requested = 0
+
+    def request(self) -> None:
+        with self._lock:
+            self.requested += 1
+            if self._thread is not None:
+                self._again = True
+                return
+            self._thread = threading.Thread(
+                target=self._run, name="inspection_flow checkpoint", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                raw = self._engine.raw_connection()
+                try:
+                    raw.driver_connection.execute(  # type: ignore[union-attr]
+                        "PRAGMA wal_checkpoint(PASSIVE)"
+                    ).fetchall()
+                finally:
+                    raw.close()
+            except (sa.exc.SQLAlchemyError, sqlite3.Error):
+                # Nothing is lost: the next checkpoint copies what this one could not.
+                pass
+            with self._lock:
+                if not self._again:
+                    self._thread = None
+                    return
+                self._again = False
+
+    def wait(self) -> None:
+        """Wait for the checkpoint running, and for the one asked for after it."""
+        while True:
+            with self._lock:
+                thread = self._thread
+            if thread is None or thread is threading.current_thread():
+                return
+            thread.join()
+
+
+def _autocheckpoint(conn: sa.Connection, pages: int) -> int:
+    """Set the connection's automatic checkpoint (0: none); return the setting before."""
+    driver = conn.connection.driver_connection
+    before = int(driver.execute("PRAGMA wal_autocheckpoint").fetchone()[0])  # type: ignore[union-attr]
+    driver.execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")  # type: ignore[union-attr]
+    return before
 
 
 def _aware(value: dt.datetime, what: str) -> dt.datetime:
@@ -1031,6 +1113,9 @@ class SQLStore(EventStore):
         self._connection: sa.Connection | None = None
         self._owns_engine = False
         self._read_only = read_only
+        # Set once the store knows its SQLite file is in write-ahead logging, and it
+        # manages the transactions (see _Checkpoints).
+        self._checkpoints: _Checkpoints | None = None
         # INSERT statements in the driver's own terms, by table and columns.
         self._insert_plans: dict[
             tuple[str, tuple[str, ...]], tuple[str, list[tuple[int, Callable[[Any], Any]]]]
@@ -1151,6 +1236,8 @@ class SQLStore(EventStore):
     def close(self) -> None:
         """Release the engine the store created (a caller's engine or connection stays
         open) and the snapshots the store keeps."""
+        if self._checkpoints is not None:
+            self._checkpoints.wait()
         if self._owns_engine:
             self._engine.dispose()
             self._owns_engine = False
@@ -1184,8 +1271,24 @@ class SQLStore(EventStore):
             else:
                 with self._engine.connect() as conn:
                     conn.execution_options(**{_MODE_OPTION: "write"})
-                    with conn.begin():
-                        yield conn
+                    if self._checkpoints is None:
+                        with conn.begin():
+                            yield conn
+                        return
+                    # A large write commits without copying the log into the file; the
+                    # copy runs in the background (see _Checkpoints).
+                    restore: int | None = None
+                    try:
+                        with conn.begin():
+                            yield conn
+                            if conn.info.get(_EVENTS_WRITTEN, 0) >= _LARGE_WRITE:
+                                restore = _autocheckpoint(conn, 0)
+                    finally:
+                        conn.info.pop(_EVENTS_WRITTEN, None)
+                        if restore is not None:
+                            _autocheckpoint(conn, restore)
+                    if restore is not None:
+                        self._checkpoints.request()
         except sa.exc.DBAPIError as exc:
             raise StoreError(f"the database refused the write: {exc.orig}") from exc
 
@@ -1230,8 +1333,11 @@ class SQLStore(EventStore):
             # Write-ahead logging is a property of the file, kept once set; it is set
             # only now that the file is known to be a ledger.
             with self._reading() as conn:
-                if conn.exec_driver_sql("PRAGMA journal_mode").scalar() != "wal":
-                    conn.exec_driver_sql("PRAGMA journal_mode = WAL")
+                mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+                if mode != "wal":
+                    mode = conn.exec_driver_sql("PRAGMA journal_mode = WAL").scalar()
+            if mode == "wal" and self._checkpoints is None:
+                self._checkpoints = _Checkpoints(self._engine)
 
     def _inspect(self, conn: sa.Connection) -> bool:
         """Check what the database holds, with reads only; return whether it is empty.
@@ -1694,6 +1800,9 @@ class SQLStore(EventStore):
         ``executemany`` of the driver."""
         if not rows:
             return
+        if self._checkpoints is not None:
+            info = conn.info
+            info[_EVENTS_WRITTEN] = info.get(_EVENTS_WRITTEN, 0) + len(rows)
         dialect = conn.dialect
         mark = _PLACEHOLDERS.get(dialect.paramstyle)
         names = (*_EVENT_COLUMNS, "seq")
