@@ -334,6 +334,29 @@ def test_a_streamed_hand_over_moves_every_case(ledger: Ledger) -> None:
 
 
 @pytest.mark.usefixtures("small_pages")
+def test_a_streamed_hand_over_keeps_only_its_last_pages_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SQL store lets go of the snapshots a streamed hand-over reads and writes, page
+    by page, but the latest pages' (here up to 5 entities: the last page of 3 cases and
+    the round): the cases read afterwards are read as stored, handed over."""
+    monkeypatch.setattr(_sql, "_STREAM_KEPT", 5)
+    store = SQLStore.open(tmp_path / "l.db")
+    ledger = stationed(store)
+    ids = [f"C{i:03d}" for i in range(300)]
+    ledger.receive_complaints("R", [row(c) for c in ids], actor=TEAM)
+    assert {ledger.get(c).state for c in ids} == {"received"}
+    assert set(ids) <= set(store._decoded)
+    batch = ledger.hand_over_batch("R", dt.date(2023, 6, 28), actor=TEAM, at=at(28))
+    assert batch is not None
+    assert batch.case_ids == tuple(ids)
+    assert set(ids) & set(store._decoded) == set(ids[-3:])
+    assert {ledger.get(c).state for c in ids} == {"handed_over"}
+    assert ledger.verify(deep=True).ok
+    ledger.close()
+
+
+@pytest.mark.usefixtures("small_pages")
 def test_a_streamed_hand_over_refused_at_its_end_writes_nothing(ledger: Ledger) -> None:
     """A refusal after pages of cases were written in the transaction leaves none moved."""
     ledger.receive_complaints("R", [row(f"C{i:02d}") for i in range(10)], actor=TEAM)
@@ -563,7 +586,8 @@ def test_a_large_write_is_copied_into_the_file_in_the_background(tmp_path: Path)
     assert _events_in_the_file_alone(path, tmp_path) == total
     # The streamed hand-over of the 1,220 cases: 2,440 events, one more checkpoint.
     handed = ledger.hand_over_batch("R", dt.date(2023, 6, 28), actor=TEAM, at=at(28))
-    assert handed is not None and len(handed.case_ids) == 1_220
+    assert handed is not None
+    assert len(handed.case_ids) == 1_220
     assert checkpoints.requested == before + 2
     ledger.close()
     assert not _checkpoint_threads()

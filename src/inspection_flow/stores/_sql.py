@@ -350,6 +350,9 @@ def _text_key(text: Any) -> tuple[int, int] | None:
 #: it, so that it never holds every row of a write of 100,000 commands at once.
 _WRITE_CHUNK = 2000
 
+#: The entities a streamed write (append_chunks) keeps decoded, its latest chunks'.
+_STREAM_KEPT = 4000
+
 #: A write of at least this many events to a SQLite file in write-ahead logging leaves the
 #: copy of the log into the database file (SQLite's checkpoint) to a thread of its own
 #: (see _Checkpoints); a smaller one lets SQLite copy it as it commits, as usual.
@@ -2199,6 +2202,9 @@ class SQLStore(EventStore):
         """Write the chunks in one transaction, each with one statement per table as it
         comes (see :meth:`EventStore.append_chunks`)."""
         failed: list[Commit] = []
+        decoded = self._decoded
+        held: collections.deque[list[_Kept]] = collections.deque()
+        count = 0
         try:
             with self._writing() as conn:
                 for chunk in chunks:
@@ -2213,9 +2219,22 @@ class SQLStore(EventStore):
                         prepared.append((commit, _projection(commit.snapshot), _event_rows(commit)))
                     if prepared:
                         failed = list(chunk)
-                        # Kept with the text written, as append_batch keeps it: if the
-                        # transaction is rolled back, the text read later differs.
-                        self._keep_written(self._write_bulk(conn, prepared))
+                        written = self._write_bulk(conn, prepared)
+                        # Kept with the text written, as append_batch keeps them (if the
+                        # transaction is rolled back, the text read later differs), but
+                        # only the latest chunks': a streamed write holds one chunk at a
+                        # time, and keeping 60,000 snapshots of a 100,000-case hand-over
+                        # doubled its peak memory.
+                        self._keep_written(written)
+                        held.append(written)
+                        count += len(written)
+                        while count > _STREAM_KEPT and len(held) > 1:
+                            older = held.popleft()
+                            count -= len(older)
+                            for entity_id, _, snapshot, _ in older:
+                                entry = decoded.get(entity_id)
+                                if entry is not None and entry[1] is snapshot:
+                                    del decoded[entity_id]
         except _Redo:
             # The transaction was rolled back: nothing of any chunk is written.
             error = self._append_chunks_conflict(failed)
