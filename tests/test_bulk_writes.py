@@ -594,6 +594,26 @@ def test_a_large_write_is_copied_into_the_file_in_the_background(tmp_path: Path)
     assert _events_in_the_file_alone(path, tmp_path) == total + 2 * 1_220 + 1
 
 
+def test_a_checkpoint_thread_left_behind_by_a_fork_is_replaced(tmp_path: Path) -> None:
+    """A fork copies the store but not its threads: a thread recorded as running that is
+    not alive neither blocks close nor stops the next checkpoint."""
+    path = tmp_path / "l.db"
+    store = SQLStore.open(path)
+    ledger = stationed(store)
+    checkpoints = store._checkpoints
+    assert checkpoints is not None
+    gone = threading.Thread(target=lambda: None)
+    gone.start()
+    gone.join()
+    checkpoints._thread = gone
+    checkpoints.wait()
+    checkpoints._thread = gone
+    ledger.receive_complaints("R", [row(f"C{i:04d}") for i in range(1_100)], actor=TEAM)
+    checkpoints.wait()
+    assert _events_in_the_file_alone(path, tmp_path) == _events(path)
+    ledger.close()
+
+
 def test_a_memory_or_shared_connection_store_runs_no_checkpoint_of_its_own(
     tmp_path: Path,
 ) -> None:

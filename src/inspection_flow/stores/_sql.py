@@ -658,7 +658,8 @@ class _Checkpoints:
     def request(self) -> None:
         with self._lock:
             self.requested += 1
-            if self._thread is not None:
+            # (A thread that is not alive was left behind by a fork: a new one runs.)
+            if self._thread is not None and self._thread.is_alive():
                 self._again = True
                 return
             self._thread = threading.Thread(
@@ -691,6 +692,11 @@ class _Checkpoints:
             with self._lock:
                 thread = self._thread
             if thread is None or thread is threading.current_thread():
+                return
+            if not thread.is_alive():
+                with self._lock:
+                    if self._thread is thread:
+                        self._thread = None
                 return
             thread.join()
 
