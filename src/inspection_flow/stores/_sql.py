@@ -724,6 +724,11 @@ def _json(value: Any, entity_id: str, version: int, what: str) -> str:
         ) from exc
 
 
+def _plain_json(text: Any) -> Any:
+    """The plain value (:func:`plain_value`) of a JSON text read from SQLite, or None."""
+    return None if text is None else plain_value(_loads(text))
+
+
 def _loads(text: Any) -> Any:
     if not isinstance(text, str):
         raise TypeError(f"expected JSON text, found {type(text).__name__}")
@@ -2492,14 +2497,29 @@ class SQLStore(EventStore):
                 query = _due_within(
                     _filtered(query, kind=kind, round_id=round_id, areas=areas), due
                 )
-            decoded = [dialect == "sqlite" and i in in_json for i in range(len(paths))]
+            converters = [
+                _plain_json if dialect == "sqlite" and i in in_json else plain_value
+                for i in range(len(paths))
+            ]
+            # All rows at once, each column converted as a whole: counted by id there is
+            # a row per entity, and handling them one by one cost more than the query.
+            rows = conn.execute(query).all()
+            if not rows:
+                return {}
+            *columns, counts = zip(*rows, strict=True)
+            keys = zip(
+                *(
+                    map(convert, column)
+                    for convert, column in zip(converters, columns, strict=True)
+                ),
+                strict=True,
+            )
+            if ("entity_id",) in paths:
+                # One row, and so one set of values, per entity.
+                return dict(zip(keys, map(int, counts), strict=True))
             out: dict[tuple[Any, ...], int] = {}
-            for row in conn.execute(query):
-                key = tuple(
-                    plain_value(_loads(v) if json and v is not None else v)
-                    for v, json in zip(row[:-1], decoded, strict=False)
-                )
-                out[key] = out.get(key, 0) + int(row[-1])
+            for key, count in zip(keys, counts, strict=True):
+                out[key] = out.get(key, 0) + int(count)
             return out
 
     def _count_json_values(
