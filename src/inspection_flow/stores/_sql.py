@@ -701,11 +701,16 @@ class _Checkpoints:
             thread.join()
 
 
-def _autocheckpoint(conn: sa.Connection, pages: int) -> int:
-    """Set the connection's automatic checkpoint (0: none); return the setting before."""
-    driver = conn.connection.driver_connection
-    before = int(driver.execute("PRAGMA wal_autocheckpoint").fetchone()[0])  # type: ignore[union-attr]
-    driver.execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")  # type: ignore[union-attr]
+def _autocheckpoint(conn: sa.Connection, pages: int) -> int | None:
+    """Set the connection's automatic checkpoint (0: none); return the setting before, or
+    None if SQLite refused (the write then commits with its checkpoint, as usual: a
+    setting never fails a write)."""
+    driver: Any = conn.connection.driver_connection
+    try:
+        before = int(driver.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+        driver.execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
+    except sqlite3.Error:
+        return None
     return before
 
 
