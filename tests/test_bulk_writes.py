@@ -606,7 +606,11 @@ def test_a_checkpoint_thread_left_behind_by_a_fork_is_replaced(tmp_path: Path) -
     gone.start()
     gone.join()
     checkpoints._thread = gone
-    checkpoints.wait()
+    # Waited for in a thread of the test's own: a wait that never returns fails the test.
+    waiting = threading.Thread(target=checkpoints.wait, daemon=True)
+    waiting.start()
+    waiting.join(timeout=30)
+    assert not waiting.is_alive()
     checkpoints._thread = gone
     ledger.receive_complaints("R", [row(f"C{i:04d}") for i in range(1_100)], actor=TEAM)
     checkpoints.wait()
