@@ -3142,6 +3142,7 @@ def _checked_events(
     fragment = orjson.Fragment
     sort = orjson.OPT_SORT_KEYS
     parse = dt.datetime.fromisoformat
+    instants: dict[Any, tuple[dt.datetime, Any]] = {}
     for row in cursor:
         entity_id = row[0]
         if entity_id in suspect:
@@ -3164,10 +3165,19 @@ def _checked_events(
             }
             if recorded is not None:
                 content["recorded_at"] = recorded
-            when = parse(at)
-            # A time without an offset fails here: subtracting an aware epoch raises.
-            held = sha256(dumps(content, option=sort)).hexdigest() == hashed and (
-                (when - _EPOCH) // _MICROSECOND == at_utc if sqlite else when == at_utc
+            # Events share their instants (a day's batch, a hand-over): each text is
+            # parsed once, with the time column's value it must match.
+            instant = instants.get(at)
+            if instant is None:
+                when = parse(at)
+                # A time without an offset fails here: subtracting an aware epoch raises.
+                instant = instants[at] = (
+                    when,
+                    (when - _EPOCH) // _MICROSECOND if sqlite else when,
+                )
+            when = instant[0]
+            held = (
+                sha256(dumps(content, option=sort)).hexdigest() == hashed and instant[1] == at_utc
             )
             late = None
             if held and '"late_entry"' in effects:
