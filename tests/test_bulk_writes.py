@@ -633,7 +633,11 @@ def test_a_memory_or_shared_connection_store_runs_no_checkpoint_of_its_own(
             conn.commit()
     finally:
         engine.dispose()
-    assert SQLStore.open("sqlite://")._checkpoints is None
+    memory = SQLStore.open("sqlite://")
+    try:
+        assert memory._checkpoints is None
+    finally:
+        memory.close()
 
 
 def _write_then_end_abruptly(path: str) -> None:
