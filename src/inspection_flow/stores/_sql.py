@@ -1290,24 +1290,25 @@ class SQLStore(EventStore):
             else:
                 with self._engine.connect() as conn:
                     conn.execution_options(**{_MODE_OPTION: "write"})
-                    if self._checkpoints is None:
-                        with conn.begin():
-                            yield conn
-                        return
+                    checkpoints = self._checkpoints
                     # A large write commits without copying the log into the file; the
                     # copy runs in the background (see _Checkpoints).
                     restore: int | None = None
                     try:
                         with conn.begin():
                             yield conn
-                            if conn.info.get(_EVENTS_WRITTEN, 0) >= _LARGE_WRITE:
+                            if (
+                                checkpoints is not None
+                                and conn.info.get(_EVENTS_WRITTEN, 0) >= _LARGE_WRITE
+                            ):
                                 restore = _autocheckpoint(conn, 0)
                     finally:
-                        conn.info.pop(_EVENTS_WRITTEN, None)
+                        if checkpoints is not None:
+                            conn.info.pop(_EVENTS_WRITTEN, None)
                         if restore is not None:
                             _autocheckpoint(conn, restore)
-                    if restore is not None:
-                        self._checkpoints.request()
+                    if checkpoints is not None and restore is not None:
+                        checkpoints.request()
         except sa.exc.DBAPIError as exc:
             raise StoreError(f"the database refused the write: {exc.orig}") from exc
 
