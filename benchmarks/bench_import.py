@@ -685,9 +685,17 @@ def main() -> int:
         ratio = statistics.median(t / c for t, c in zip(times[key], times[base], strict=True))
         passed = ratio <= TARGET_RATIO
         ok = ok and passed
+        # The same runs counted to the end of their close: a ledger leaves the copy of
+        # its log into the file to the background, the hand-rolled loads make it as they
+        # commit; shown beside the target, not judged.
+        whole = statistics.median(
+            (t + tc) / (c + cc)
+            for t, tc, c, cc in zip(times[key], CLOSES[key], times[base], CLOSES[base], strict=True)
+        )
         print(
             f"({key}) / ({base}) = {ratio:.2f}x, the median of the paired ratios "
-            f"(target <= {TARGET_RATIO}x) {'PASS' if passed else 'FAIL'}"
+            f"(target <= {TARGET_RATIO}x) {'PASS' if passed else 'FAIL'}; "
+            f"{whole:.2f}x counted to the end of the close"
         )
     print(f"load average at the end: {load()}; {time.perf_counter() - began:.0f} s in all")
     return 0
