@@ -2498,11 +2498,17 @@ class SQLStore(EventStore):
                 ).label(f"v{i}")
                 for i, path in enumerate(paths)
             ]
-            query = _counted(sa.select(*values).select_from(source), values, paths)
             if dialect == "sqlite":
-                query = _due_within(
-                    _filtered(query, kind=kind, round_id=round_id, areas=areas), due
+                query = _counted_narrow(
+                    _due_within(
+                        _filtered(sa.select(*values), kind=kind, round_id=round_id, areas=areas),
+                        due,
+                    ),
+                    paths,
+                    computed=bool(in_json),
                 )
+            else:
+                query = _counted(sa.select(*values).select_from(source), values, paths)
             converters = [
                 _plain_json if dialect == "sqlite" and i in in_json else plain_value
                 for i in range(len(paths))
@@ -2552,14 +2558,13 @@ class SQLStore(EventStore):
         columns = [
             _entities.c[path[0]].label(f"v{i}") for i, path in enumerate(paths) if i not in in_json
         ]
-        query = _due_within(
-            _filtered(
-                _counted(sa.select(*columns, packed), [*columns, packed], paths),
-                kind=kind,
-                round_id=round_id,
-                areas=areas,
+        query = _counted_narrow(
+            _due_within(
+                _filtered(sa.select(*columns, packed), kind=kind, round_id=round_id, areas=areas),
+                due,
             ),
-            due,
+            paths,
+            computed=True,
         )
         at = {i: k for k, i in enumerate(in_json)}
         out: dict[tuple[Any, ...], int] = {}
@@ -3099,6 +3104,24 @@ def _counted(
     if ("entity_id",) in paths:
         return query.add_columns(sa.literal(1, sa.Integer()))
     return query.add_columns(sa.func.count()).group_by(*values)
+
+
+def _counted_narrow(
+    query: sa.Select[Any], paths: Sequence[tuple[str, ...]], *, computed: bool
+) -> sa.Select[Any]:
+    """:func:`_counted` on SQLite, where ``computed`` says whether some of the values
+    are computed from the row (read from the snapshot's JSON).
+
+    Grouped by such an expression, SQLite sorts the rows with the whole snapshot in each
+    (it computes the value again from it for the result): 0.99 s against 0.50 s for
+    100,000 snapshots of 1.3 KB (SQLite 3.40.1).  Computed in a subquery that SQLite
+    runs as a co-routine (``LIMIT -1``, no limit at all, keeps it from being merged into
+    the grouping query), only the values are sorted."""
+    if not computed or ("entity_id",) in paths:
+        return _counted(query, list(query.selected_columns), paths)
+    inner = query.limit(-1).subquery()
+    values = list(inner.c)
+    return sa.select(*values, sa.func.count()).group_by(*values)
 
 
 def _due_within(query: sa.Select[Any], due: DueSpan | None) -> sa.Select[Any]:
