@@ -300,8 +300,8 @@ def compute_briefing(
         number = max(1, days if period == "day" else -(-days // 7))
 
     # The complaints are counted by the store (count_values: GROUP BY in the database on
-    # a SQL store): the figures from one count by all the values they need, the categories
-    # from another; no complaint is read.
+    # a SQL store): the figures and the categories from one count by all the values they
+    # need; no complaint is read.
     with view._counted_together("complaint", rid, _CASE_FIELDS):
         counts = _count_cases(view, rnd, first, last, now)
         outcome_keys = [k for k, _, _ in OUTCOMES if k in counts.recorded_outcomes]
@@ -309,6 +309,7 @@ def compute_briefing(
         if outcome_keys:
             outcomes = dict(view.sums(outcome_keys, round_id=rid).get(None, {}))
         rates = view.rates(now, round_id=rid)
+        by_category = view.counts("categories", kind="complaint", round_id=rid)
     intake = counts.intake
     batch_days, batch_cases = counts.batch_days, counts.batch_cases
     findings, statuses, per_area = counts.findings, counts.statuses, counts.per_area
@@ -334,10 +335,7 @@ def compute_briefing(
     )
     categories = tuple(
         (CATEGORIES_ZH.get(str(c), str(c)), n)
-        for c, n in sorted(
-            view.counts("categories", kind="complaint", round_id=rid).items(),
-            key=lambda kv: (-kv[1], str(kv[0])),
-        )
+        for c, n in sorted(by_category.items(), key=lambda kv: (-kv[1], str(kv[0])))
     )
 
     # Counted by the store from its index (and the JSON of the overdue entities' deadlines
@@ -423,6 +421,8 @@ _CASE_FIELDS = (
     "deadlines.result_due.status",
     "deadlines.result_due.suspended",
     "deadlines.result_due.due_at",
+    "category",
+    "data.categories",
 )
 
 
