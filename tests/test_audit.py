@@ -191,6 +191,54 @@ def test_a_wiped_command_record_is_reported_and_repaired(ledger: Ledger, url: st
     assert (again.entity_id, again.version) == ("C-0", version)
 
 
+def test_repair_makes_the_command_records_those_the_events_carry(ledger: Ledger, url: str) -> None:
+    """A record moved to another entity, a record no event carries and a record with wrong
+    versions are all put right by one repair, whatever entity each names."""
+    before = _rows(url, _COMMAND_ROWS)
+    raw(
+        url,
+        "UPDATE if_commands SET entity_id = 'C-2' WHERE command_id = 'cmd-1'",
+        "UPDATE if_commands SET last_version = 9 WHERE command_id = 'cmd-0'",
+        "INSERT INTO if_commands (command_id, entity_id, first_version, last_version) "
+        "VALUES ('cmd-x', 'C-0', 1, 1)",
+    )
+    assert _rows(url, _COMMAND_ROWS) != before
+    assert {("C-0", "commands"), ("C-1", "commands"), ("C-2", "commands")} <= fields(
+        ledger.verify()
+    )
+    repaired = ledger.repair()
+    assert repaired.ok
+    assert repaired.commands == 0  # every id the events carry still had a record
+    assert _rows(url, _COMMAND_ROWS) == before
+    assert ledger.verify().ok
+
+
+def test_repair_of_many_entities_restores_each_ones_commands(url: str) -> None:
+    """More entities than one look-up holds (500), each with a stray record: every one's
+    records are made right in the repair's batches."""
+    with Ledger.open(url) as ledger:
+        build(ledger, cases=1203)
+        before = _rows(url, _COMMAND_ROWS)
+        raw(
+            url,
+            "DELETE FROM if_commands WHERE substr(command_id, 1, 5) = 'cmd-1'",
+            "UPDATE if_commands SET last_version = 7 WHERE substr(command_id, 1, 5) = 'cmd-2'",
+            "INSERT INTO if_commands (command_id, entity_id, first_version, last_version) "
+            "SELECT 'x-' || entity_id, entity_id, 1, 1 FROM if_entities WHERE kind = 'complaint'",
+        )
+        assert len(ledger.verify().problems) >= 1203
+        repaired = ledger.repair()
+        assert repaired.ok
+        assert repaired.commands == sum(1 for (c, *_) in before if str(c).startswith("cmd-1"))
+        assert _rows(url, _COMMAND_ROWS) == before
+        assert ledger.verify().ok
+
+
+_COMMAND_ROWS = (
+    "SELECT command_id, entity_id, first_version, last_version FROM if_commands ORDER BY command_id"
+)
+
+
 def test_deep_check_reports_every_drifted_field(ledger: Ledger, url: str) -> None:
     """The deep audit names each projection field that differs from the fold of the events;
     the plain audit does not read the projection that far."""

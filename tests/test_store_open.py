@@ -448,6 +448,50 @@ def test_other_schema_versions_are_refused_unchanged(
     _refused_unchanged(ledger_path, match)
 
 
+def _indexes(target: str, table: str) -> set[str]:
+    engine = sa.create_engine(target)
+    try:
+        return {str(index["name"]) for index in sa.inspect(engine).get_indexes(table)}
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "where", ["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, needs_postgres])]
+)
+def test_a_ledger_made_before_an_index_was_added_gets_it_when_opened_for_writing(
+    where: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A ledger lacking the index on its command records (made before it was added) is
+    read as it is by a read-only store, and gets the index, its rows unchanged, from the
+    first store that may write; nothing else about it changes."""
+    if where == "sqlite":
+        path = tmp_path / "ledger.db"
+        _make_ledger(path)
+        target = f"sqlite:///{path}"
+    else:
+        target = str(request.getfixturevalue("pg_schema_url"))
+        with SQLStore.open(target) as store:
+            commit = create_commit("case-1")
+            store.append(commit)
+            store.append(next_commit(commit.snapshot))
+    engine = sa.create_engine(target)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_if_commands_entity")
+    engine.dispose()
+    assert "ix_if_commands_entity" not in _indexes(target, "if_commands")
+    with SQLStore.open(target, read_only=True) as store:
+        assert store.verify().ok
+    assert "ix_if_commands_entity" not in _indexes(target, "if_commands")
+    with SQLStore.open(target) as store:
+        assert store.verify(deep=True).ok
+        assert store.get("case-1").version == 2  # type: ignore[union-attr]
+    assert "ix_if_commands_entity" in _indexes(target, "if_commands")
+    # Opened again, the index is found and left as it is.
+    with SQLStore.open(target) as store:
+        assert store.verify().ok
+
+
 def test_not_a_database_file_is_refused(tmp_path: Path) -> None:
     """A file that is not a SQLite database is refused with a StoreError naming it."""
     path = tmp_path / "notes.db"

@@ -240,6 +240,12 @@ _commands = sa.Table(
     sa.Column("first_version", sa.Integer, nullable=False),
     sa.Column("last_version", sa.Integer, nullable=False),
 )
+#: An entity's command records, as verify, repair and rebuild read and replace them: without
+#: it each look-up scanned the whole table, once per entity in a repair.
+_COMMANDS_BY_ENTITY = sa.Index("ix_if_commands_entity", _commands.c.entity_id)
+#: Indexes added to the tables of this schema version after ledgers were made with it: a
+#: store that may write creates those a ledger lacks when it opens it (_add_indexes).
+_ADDED_INDEXES = (_COMMANDS_BY_ENTITY,)
 
 _calendar_years = sa.Table(
     "if_calendar_years",
@@ -299,6 +305,9 @@ _SELECT_EVENTS = (
         _events.c.version.between(sa.bindparam("b_first"), sa.bindparam("b_last")),
     )
     .order_by(_events.c.version)
+)
+_REWRITE_COMMAND = sa.update(_commands).where(
+    _commands.c.command_id == sa.bindparam("b_command_id")
 )
 _SELECT_COMMAND = sa.select(_commands).where(_commands.c.command_id == sa.bindparam("b_command_id"))
 # Counts what a transaction adds and hands out the positions of its events; the row stays
@@ -1344,6 +1353,8 @@ class SQLStore(EventStore):
                         conn.execute(
                             sa.insert(_head).values(id=1, events=0, entities=0, commands=0)
                         )
+                    else:
+                        _add_indexes(conn)
                 break
             except StoreError as exc:
                 # Two processes creating the tables at once: one loses; the tables exist.
@@ -2900,20 +2911,9 @@ class SQLStore(EventStore):
         ]
         if areas:
             conn.execute(_INSERT_AREAS, areas)
-        # Command records: an entity whose events carry command ids takes the careful
-        # path; the others only lose any record that names them.
-        restored = 0
-        plain: list[str] = []
-        for snapshot, history in rebuilt:
-            if any(e.command_id is not None for e in history):
-                restored += self._restore_commands(conn, snapshot.entity_id, history)
-            else:
-                plain.append(snapshot.entity_id)
-        for k in range(0, len(plain), _MANY):
-            conn.execute(
-                sa.delete(_commands).where(_commands.c.entity_id.in_(plain[k : k + _MANY]))
-            )
-        return restored
+        return self._restore_commands(
+            conn, [(snapshot.entity_id, history) for snapshot, history in rebuilt]
+        )
 
     def _rewrite_projection(self, snapshot: Snapshot) -> int:
         with self._writing() as conn:
@@ -2931,25 +2931,46 @@ class SQLStore(EventStore):
                 sa.update(_entities).where(_entities.c.entity_id == entity_id).values(**values)
             )
         self._write_areas(conn, snapshot, replace=True)
-        return self._restore_commands(conn, entity_id, history)
+        return self._restore_commands(conn, [(entity_id, history)])
 
     @staticmethod
-    def _restore_commands(conn: sa.Connection, entity_id: str, history: list[Event]) -> int:
-        """Make the command records of ``entity_id`` those its events carry; return how
-        many were restored."""
-        carried: dict[str, list[int]] = {}
-        for event in history:
-            if event.command_id is not None:
-                carried.setdefault(event.command_id, []).append(event.version)
-        stale = sa.delete(_commands).where(_commands.c.entity_id == entity_id)
-        if carried:
-            stale = stale.where(_commands.c.command_id.not_in(list(carried)))
-        conn.execute(stale)
-        present = set(
+    def _restore_commands(conn: sa.Connection, histories: Sequence[tuple[str, list[Event]]]) -> int:
+        """Make the command records of each entity those its events carry; return how many
+        were restored.
+
+        A record its entity's events no longer carry is deleted; a command id they carry
+        is written for the entity, over a record naming another entity if there is one
+        (as entities are taken in order, the last to carry an id keeps it).  A few
+        statements for all the entities, each look-up by an index."""
+        carried: dict[str, tuple[str, list[int]]] = {}
+        for entity_id, history in histories:
+            for event in history:
+                if event.command_id is not None:
+                    held = carried.get(event.command_id)
+                    if held is not None and held[0] == entity_id:
+                        held[1].append(event.version)
+                    else:
+                        carried[event.command_id] = (entity_id, [event.version])
+        ids = [entity_id for entity_id, _ in histories]
+        stale: list[str] = []
+        for k in range(0, len(ids), _MANY):
+            query = sa.select(_commands.c.command_id).where(
+                _commands.c.entity_id.in_(ids[k : k + _MANY])
+            )
+            # A record of an id one of these entities carries is rewritten below, whichever
+            # entity it names; the others are deleted.
+            stale += [c for c in conn.execute(query).scalars() if c not in carried]
+        for k in range(0, len(stale), _MANY):
             conn.execute(
-                sa.select(_commands.c.command_id).where(_commands.c.command_id.in_(list(carried)))
-            ).scalars()
-        )
+                sa.delete(_commands).where(_commands.c.command_id.in_(stale[k : k + _MANY]))
+            )
+        wanted = list(carried)
+        present: set[str] = set()
+        for k in range(0, len(wanted), _MANY):
+            query = sa.select(_commands.c.command_id).where(
+                _commands.c.command_id.in_(wanted[k : k + _MANY])
+            )
+            present.update(conn.execute(query).scalars())
         restored = [
             {
                 "command_id": command_id,
@@ -2957,22 +2978,23 @@ class SQLStore(EventStore):
                 "first_version": versions[0],
                 "last_version": versions[-1],
             }
-            for command_id, versions in carried.items()
+            for command_id, (entity_id, versions) in carried.items()
             if command_id not in present
         ]
         if restored:
             conn.execute(_INSERT_COMMAND, restored)
-        for command_id, versions in carried.items():
-            if command_id in present:
-                conn.execute(
-                    sa.update(_commands)
-                    .where(_commands.c.command_id == command_id)
-                    .values(
-                        entity_id=entity_id,
-                        first_version=versions[0],
-                        last_version=versions[-1],
-                    )
-                )
+        rewritten = [
+            {
+                "b_command_id": command_id,
+                "entity_id": entity_id,
+                "first_version": versions[0],
+                "last_version": versions[-1],
+            }
+            for command_id, (entity_id, versions) in carried.items()
+            if command_id in present
+        ]
+        if rewritten:
+            conn.execute(_REWRITE_COMMAND, rewritten)
         return len(restored)
 
     @classmethod
@@ -3104,6 +3126,18 @@ def _counted(
     if ("entity_id",) in paths:
         return query.add_columns(sa.literal(1, sa.Integer()))
     return query.add_columns(sa.func.count()).group_by(*values)
+
+
+def _add_indexes(conn: sa.Connection) -> None:
+    """Create the indexes of :data:`_ADDED_INDEXES` the ledger's tables lack (a ledger
+    made before they were added); the tables and their rows are left as they are."""
+    translate = conn.get_execution_options().get("schema_translate_map") or {}
+    inspector = sa.inspect(conn)
+    for index in _ADDED_INDEXES:
+        assert index.table is not None
+        held = inspector.get_indexes(index.table.name, schema=translate.get(None))
+        if index.name not in {found["name"] for found in held}:
+            index.create(conn)
 
 
 def _counted_narrow(
