@@ -21,6 +21,10 @@ Parts (``--parts`` picks some, e.g. ``--parts si`` or ``--parts s,b``):
 (v) ``Ledger.verify()`` and ``verify(deep=True)`` on the same file, in events/s; and
     ``Ledger.repair()`` after the projection of every tenth entity was damaged, in
     entities rewritten per second.
+(c) ``Ledger.verify()`` and ``Ledger.repair()`` (every projection row damaged) on ledgers
+    of N and 4N cases received with command ids (``receive_complaints``), so that every
+    case has a record of its command: the time a case at 4N against at N says whether
+    the work grows with the ledger (1.0) or faster.
 (m) ``MemoryStore.overdue(now, limit=100)`` on M open tasks with one deadline each (due
     times over two years, about 1 % overdue): the first query after the writes (which
     brings the store's due-time index up to date) and warm queries; the baseline is
@@ -367,6 +371,81 @@ def part_briefing(cache: Path, sizes: Sequence[int], runs: int) -> dict[str, boo
     return passed
 
 
+# -- (c) verify and repair with command records ------------------------------------------
+
+
+def commands_ledger(cache: Path, cases: int) -> Path:
+    """A ledger of ``cases`` complaints received in one round, each with a command id."""
+    path = cache / f"commands-{cases}.db"
+    if path.exists():
+        return path
+    partial = path.with_suffix(".part")
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(partial) + suffix).unlink(missing_ok=True)
+    received = dt.datetime(2023, 6, 27, 10, tzinfo=SHANGHAI)
+    with Ledger.open(partial, rulebook=RULEBOOK) as ledger:
+        opened = dt.datetime(2023, 6, 20, 9, tzinfo=SHANGHAI)
+        ledger.create_round("R", name="益阳市", area="430900", actor=OFFICE, at=opened)
+        ledger.fire("R", "announce", actor=OFFICE, at=opened + dt.timedelta(hours=1))
+        ledger.fire("R", "station_in", actor=TEAM, at=dt.datetime(2023, 6, 26, 9, tzinfo=SHANGHAI))
+        for k in range(0, cases, 5_000):
+            rows = [
+                {
+                    "channel": "phone",
+                    "received_at": received,
+                    "area": AREAS[i % len(AREAS)],
+                    "summary": "夜间施工噪声扰民",
+                    "category": CATEGORIES[i % len(CATEGORIES)],
+                    "complaint_id": f"R-{i:07d}",
+                    "command_id": f"intake-{i:07d}",
+                }
+                for i in range(k, min(cases, k + 5_000))
+            ]
+            ledger.receive_complaints("R", rows, actor=TEAM)
+    partial.rename(path)
+    return path
+
+
+def part_commands(cache: Path, cases: int, runs: int) -> dict[str, bool]:
+    print(f"(c) verify and repair with command records; load average {load()}")
+    per_case: dict[str, list[float]] = {"verify": [], "repair": []}
+    for size in (cases, 4 * cases):
+        path = commands_ledger(cache, size)
+        verify: list[float] = []
+        with Ledger.open(path, read_only=True) as ledger:
+            for _ in range(runs):
+                start = time.perf_counter()
+                report = ledger.verify()
+                verify.append(time.perf_counter() - start)
+                assert report.ok, report
+        copy = cache / f"repair-commands-{size}.db"
+        shutil.copyfile(path, copy)
+        with contextlib.closing(sqlite3.connect(copy)) as conn, conn:
+            conn.execute("update if_entities set state = 'tampered' where kind = 'complaint'")
+        start = time.perf_counter()
+        with Ledger.open(copy) as ledger:
+            repaired = ledger.repair()
+        repair = time.perf_counter() - start
+        assert repaired.ok, repaired
+        assert len(repaired.repaired) == size, repaired
+        copy.unlink()
+        print(f"    {size:,} cases, {size:,} command records")
+        print(runs_line("verify (s)", verify, "s"))
+        print(
+            f"    repair of every case: one run, {repair:.2f} s "
+            f"({repair / size * 1e6:.0f} us a case)"
+        )
+        per_case["verify"].append(statistics.median(verify) / size)
+        per_case["repair"].append(repair / size)
+    for what, (small, large) in per_case.items():
+        print(
+            f"    {what}: a case at {4 * cases:,} takes {large / small:.2f}x what it takes at "
+            f"{cases:,} (1.00 = grows with the ledger)"
+        )
+    print(f"    load average at the end: {load()}")
+    return {}
+
+
 # -- (v) verify and repair --------------------------------------------------------------------
 
 
@@ -531,7 +610,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     parser.add_argument(
-        "--parts", default="sbvmi", help="which parts: s, b, v, m, i, e.g. sb or s,b (default all)"
+        "--parts",
+        default="sbvcmi",
+        help="which parts: s, b, v, c, m, i, e.g. sb or s,b (default all)",
     )
     parser.add_argument(
         "--cases", type=int, action="append", help="ledger sizes for (s) (default 100,000)"
@@ -547,9 +628,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"load average at the start: {load()}; quick={args.quick}, parts {args.parts}")
     # Parts are letters, with or without commas between them.
     chosen = list(args.parts.replace(",", "").replace(" ", ""))
-    unknown = sorted(set(chosen) - set("sbvmi"))
+    unknown = sorted(set(chosen) - set("sbvcmi"))
     if unknown:
-        parser.error(f"unknown parts {', '.join(unknown)}: choose from s, b, v, m, i")
+        parser.error(f"unknown parts {', '.join(unknown)}: choose from s, b, v, c, m, i")
     cache = args.cache or Path(tempfile.mkdtemp(prefix="bench_read_"))
     cache.mkdir(parents=True, exist_ok=True)
     passed: dict[str, bool] = {}
@@ -557,6 +638,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "s": lambda: part_status(cache, sizes, runs),
         "b": lambda: part_briefing(cache, sizes, runs),
         "v": lambda: part_verify(cache, min(sizes), runs),
+        "c": lambda: part_commands(cache, 500 if args.quick else 5_000, runs),
         "m": lambda: part_memory(tasks, runs),
         "i": lambda: part_import(2 if args.quick else 10),
     }

@@ -234,6 +234,7 @@ def test_the_benchmark_runs_quick() -> None:
         "(s) inspection-flow status",
         "(b) inspection-flow report",
         "(v) verify",
+        "(c) verify and repair with command records",
         "(m) MemoryStore",
         "(i) import",
     ):

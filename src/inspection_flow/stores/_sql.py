@@ -22,7 +22,8 @@ write the migration; the migration also updates ``schema_version`` in
 ``inspection_flow_meta``.  A release that changes the tables raises
 :data:`SCHEMA_VERSION` and ships that migration.  A store refuses a database whose
 schema version is newer than the code's, so an old program never writes into tables it
-does not understand.
+does not understand.  An index added to the tables of a version leaves the version as it
+is: a store that may write creates it when it opens a ledger made before it.
 """
 
 from __future__ import annotations
