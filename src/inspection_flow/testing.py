@@ -847,6 +847,20 @@ class StoreContract(abc.ABC):
             assert counted == EventStore.count_values(store, fields, **filters)
             assert sum(counted.values()) >= 1
 
+    def test_count_values_counts_equal_numbers_as_one_value(self, store: EventStore) -> None:
+        """Numbers equal in value count as one value however their JSON wrote them (1 and
+        1.0), as counting the snapshots read one by one does."""
+        for i, n in enumerate((1, 1.0, 2)):
+            store.append(create_commit(f"n-{i}", data={"n": n}))
+        for fields, expected in (
+            (["data.n"], {(1,): 2, (2,): 1}),
+            (["kind", "data.n"], {("complaint", 1): 2, ("complaint", 2): 1}),
+            (["data.n", "data.missing"], {(1, None): 2, (2, None): 1}),
+        ):
+            counted = store.count_values(fields)
+            assert counted == expected
+            assert counted == EventStore.count_values(store, fields)
+
     def test_count_values_refuses_other_fields(self, store: EventStore) -> None:
         """count_values takes dotted paths into a snapshot, nothing else."""
         for fields in ([], ["nope"], ["data.a b"], ["data..x"], "kind"):
