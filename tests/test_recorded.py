@@ -260,13 +260,18 @@ confidence = "M"
 """
 
 
-def limited_ledger(tmp_path: Path, now: dt.datetime) -> Ledger:
-    """A ledger whose rulebook lets a fact be entered up to 3 working days late, set up on
-    06-27 and its clock then moved to ``now``."""
+def limited_ledger(tmp_path: Path, now: dt.datetime, url: str | None = None) -> Ledger:
+    """A ledger (in memory, or opened at ``url``) whose rulebook lets a fact be entered up
+    to 3 working days late, set up on 06-27 and its clock then moved to ``now``."""
     path = tmp_path / "yiyang.toml"
     path.write_text(LIMITED, encoding="utf-8")
     clock = Clock(at("2023-06-20"))
-    ledger = Ledger(rulebook=load_rulebook(path), clock=clock)
+    rulebook = load_rulebook(path)
+    ledger = (
+        Ledger(rulebook=rulebook, clock=clock)
+        if url is None
+        else Ledger.open(url, rulebook=rulebook, clock=clock)
+    )
     ledger.create_round("R", name="益阳市", area="430900", actor=OFFICE, at=at("2023-06-20"))
     ledger.fire("R", "announce", actor=OFFICE, at=at("2023-06-20", 10))
     clock.instant = at("2023-06-27")
@@ -367,6 +372,39 @@ def test_the_audit_lists_back_dated_entries_with_their_reasons(tmp_path: Path) -
     assert (entry.at, entry.recorded_at) == (at("2023-06-29", 17), at("2023-07-05", 9))
     assert "纸质签收单补录" in str(report)
     assert str(report).startswith("intact:")
+
+
+@pytest.mark.parametrize(
+    "where", ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_both_audits_list_back_dated_entries_on_every_store(
+    where: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A back-dated entry is listed with its reason by the plain audit, which checks each
+    event on its stored text, and by the deep one, which decodes it, on every store."""
+    url = None
+    if where == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    elif where == "postgres":
+        url = str(request.getfixturevalue("pg_schema_url"))
+    ledger = limited_ledger(tmp_path, at("2023-07-05", 9), url)
+    with ledger:
+        ledger.fire(
+            "D",
+            "provide",
+            actor=LIAISON,
+            at=at("2023-06-29", 17),
+            late_entry_reason="纸质签收单补录",
+        )
+        for report in (ledger.verify(), ledger.verify(deep=True)):
+            assert report.ok, str(report)
+            (entry,) = report.late_entries
+            assert (entry.entity_id, entry.event, entry.reason) == (
+                "D",
+                "provide",
+                "纸质签收单补录",
+            )
+            assert (entry.at, entry.recorded_at) == (at("2023-06-29", 17), at("2023-07-05", 9))
 
 
 def test_every_creating_command_takes_a_late_entry_reason(tmp_path: Path) -> None:
