@@ -3187,7 +3187,12 @@ def _checked_events(
     sqlite = conn.dialect.name == "sqlite"
     if sqlite:
         marks = ",".join("?" * len(ids))
-        sql = f"SELECT {_CHECKED_COLUMNS} FROM if_events WHERE entity_id IN ({marks})"
+        # The payload and effects as their UTF-8 bytes, which the hash covers: no text is
+        # decoded from them to be encoded again.
+        columns = _CHECKED_COLUMNS.replace(
+            "payload, effects", "CAST(payload AS BLOB), CAST(effects AS BLOB)"
+        )
+        sql = f"SELECT {columns} FROM if_events WHERE entity_id IN ({marks})"
         params: Any = list(ids)
     else:
         sql = f"SELECT {_CHECKED_COLUMNS} FROM if_events WHERE entity_id = ANY(%s)"
@@ -3202,6 +3207,7 @@ def _checked_events(
     sort = orjson.OPT_SORT_KEYS
     parse = dt.datetime.fromisoformat
     instants: dict[Any, tuple[dt.datetime, Any]] = {}
+    late_marker: Any = b'"late_entry"' if sqlite else '"late_entry"'
     for row in cursor:
         entity_id = row[0]
         if entity_id in suspect:
@@ -3239,7 +3245,7 @@ def _checked_events(
                 sha256(dumps(content, option=sort)).hexdigest() == hashed and instant[1] == at_utc
             )
             late = None
-            if held and '"late_entry"' in effects:
+            if held and late_marker in effects:
                 late = orjson.loads(effects).get("late_entry")
                 held = isinstance(late, dict)
         except (TypeError, ValueError, AttributeError):
