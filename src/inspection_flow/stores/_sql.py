@@ -43,7 +43,7 @@ import time
 import urllib.parse
 import weakref
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import orjson
 import sqlalchemy as sa
@@ -241,8 +241,8 @@ _commands = sa.Table(
     sa.Column("first_version", sa.Integer, nullable=False),
     sa.Column("last_version", sa.Integer, nullable=False),
 )
-#: An entity's command records, as verify, repair and rebuild read and replace them: without
-#: it each look-up scanned the whole table, once per entity in a repair.
+#: An entity's command records, as verify reads them and repair replaces them: without it
+#: each look-up scanned the whole table, once per entity in a repair.
 _COMMANDS_BY_ENTITY = sa.Index("ix_if_commands_entity", _commands.c.entity_id)
 #: Indexes added to the tables of this schema version after ledgers were made with it: a
 #: store that may write creates those a ledger lacks when it opens it (_add_indexes).
@@ -3135,8 +3135,8 @@ def _add_indexes(conn: sa.Connection) -> None:
     translate = conn.get_execution_options().get("schema_translate_map") or {}
     inspector = sa.inspect(conn)
     for index in _ADDED_INDEXES:
-        assert index.table is not None
-        held = inspector.get_indexes(index.table.name, schema=translate.get(None))
+        table = cast(sa.Table, index.table)
+        held = inspector.get_indexes(table.name, schema=translate.get(None))
         if index.name not in {found["name"] for found in held}:
             index.create(conn)
 
@@ -3173,6 +3173,12 @@ _CHECKED_COLUMNS = (
     "effects, state_before, state_after, command_id, prev_hash, hash, recorded_at, seq"
 )
 
+# On SQLite the payload and effects as their UTF-8 bytes, which the hash covers: no text is
+# decoded from them to be encoded again.
+_CHECKED_BYTES = _CHECKED_COLUMNS.replace(
+    "payload, effects", "CAST(payload AS BLOB), CAST(effects AS BLOB)"
+)
+
 
 def _checked_events(
     conn: sa.Connection, ids: Sequence[str]
@@ -3187,12 +3193,7 @@ def _checked_events(
     sqlite = conn.dialect.name == "sqlite"
     if sqlite:
         marks = ",".join("?" * len(ids))
-        # The payload and effects as their UTF-8 bytes, which the hash covers: no text is
-        # decoded from them to be encoded again.
-        columns = _CHECKED_COLUMNS.replace(
-            "payload, effects", "CAST(payload AS BLOB), CAST(effects AS BLOB)"
-        )
-        sql = f"SELECT {columns} FROM if_events WHERE entity_id IN ({marks})"
+        sql = f"SELECT {_CHECKED_BYTES} FROM if_events WHERE entity_id IN ({marks})"
         params: Any = list(ids)
     else:
         sql = f"SELECT {_CHECKED_COLUMNS} FROM if_events WHERE entity_id = ANY(%s)"
