@@ -3168,15 +3168,30 @@ def _due_within(query: sa.Select[Any], due: DueSpan | None) -> sa.Select[Any]:
     return query if start is None else query.where(at > _aware(start, "start"))
 
 
-_CHECKED_COLUMNS = (
-    "entity_id, version, name, at, at_utc, actor_role, actor_area, actor_name, payload, "
-    "effects, state_before, state_after, command_id, prev_hash, hash, recorded_at, seq"
+_CHECKED = (
+    "entity_id",
+    "version",
+    "name",
+    "at",
+    "at_utc",
+    "actor_role",
+    "actor_area",
+    "actor_name",
+    "payload",
+    "effects",
+    "state_before",
+    "state_after",
+    "command_id",
+    "prev_hash",
+    "hash",
+    "recorded_at",
+    "seq",
 )
-
+_CHECKED_COLUMNS = ", ".join(_CHECKED)
 # On SQLite the payload and effects as their UTF-8 bytes, which the hash covers: no text is
 # decoded from them to be encoded again.
-_CHECKED_BYTES = _CHECKED_COLUMNS.replace(
-    "payload, effects", "CAST(payload AS BLOB), CAST(effects AS BLOB)"
+_CHECKED_BYTES = ", ".join(
+    f"CAST({name} AS BLOB)" if name in ("payload", "effects") else name for name in _CHECKED
 )
 
 
