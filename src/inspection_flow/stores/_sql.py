@@ -3168,25 +3168,8 @@ def _due_within(query: sa.Select[Any], due: DueSpan | None) -> sa.Select[Any]:
     return query if start is None else query.where(at > _aware(start, "start"))
 
 
-_CHECKED = (
-    "entity_id",
-    "version",
-    "name",
-    "at",
-    "at_utc",
-    "actor_role",
-    "actor_area",
-    "actor_name",
-    "payload",
-    "effects",
-    "state_before",
-    "state_after",
-    "command_id",
-    "prev_hash",
-    "hash",
-    "recorded_at",
-    "seq",
-)
+#: The columns verify reads of each event: those written, then its position.
+_CHECKED = (*_EVENT_COLUMNS, "seq")
 _CHECKED_COLUMNS = ", ".join(_CHECKED)
 # On SQLite the payload and effects as their UTF-8 bytes, which the hash covers: no text is
 # decoded from them to be encoded again.
@@ -3228,8 +3211,8 @@ def _checked_events(
         entity_id = row[0]
         if entity_id in suspect:
             continue
-        (_, version, name, at, at_utc, role, area, actor, payload, effects) = row[:10]
-        (before, after, command_id, prev_hash, hashed, recorded, seq) = row[10:]
+        (_, version, name, at, role, area, actor, payload, effects) = row[:9]
+        (before, after, command_id, prev_hash, hashed, recorded, at_utc, seq) = row[9:]
         try:
             content = {
                 "actor": {"area": area, "name": actor, "role": role},
