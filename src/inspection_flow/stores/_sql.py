@@ -2972,28 +2972,18 @@ class SQLStore(EventStore):
                 _commands.c.command_id.in_(wanted[k : k + _MANY])
             )
             present.update(conn.execute(query).scalars())
-        restored = [
-            {
-                "command_id": command_id,
+        rows = {
+            command_id: {
                 "entity_id": entity_id,
                 "first_version": versions[0],
                 "last_version": versions[-1],
             }
             for command_id, (entity_id, versions) in carried.items()
-            if command_id not in present
-        ]
+        }
+        restored = [{"command_id": c, **row} for c, row in rows.items() if c not in present]
         if restored:
             conn.execute(_INSERT_COMMAND, restored)
-        rewritten = [
-            {
-                "b_command_id": command_id,
-                "entity_id": entity_id,
-                "first_version": versions[0],
-                "last_version": versions[-1],
-            }
-            for command_id, (entity_id, versions) in carried.items()
-            if command_id in present
-        ]
+        rewritten = [{"b_command_id": c, **row} for c, row in rows.items() if c in present]
         if rewritten:
             conn.execute(_REWRITE_COMMAND, rewritten)
         return len(restored)
