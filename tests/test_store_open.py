@@ -633,6 +633,43 @@ def test_postgres_read_only_sessions_refuse_writes(pg_schema_url: str) -> None:
 
 @pytest.mark.postgres
 @needs_postgres
+def test_postgres_role_without_the_right_to_create_indexes_opens_an_older_ledger(
+    pg_schema_url: str,
+) -> None:
+    """A role that may read and write the ledger's rows but not create indexes opens a
+    ledger made before an index was added, writes to it and verifies it; the index is
+    left for a role that may create it."""
+    with SQLStore.open(pg_schema_url) as store:
+        store.append(create_commit("case-1"))
+    url = sa.make_url(pg_schema_url)
+    schema = str(url.query["options"]).split("search_path=")[1].split()[0]
+    role = f"{schema}_rows"
+    admin = sa.create_engine(pg_schema_url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_if_commands_entity")
+        conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+        conn.exec_driver_sql(
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}"
+        )
+    try:
+        as_role = url.set(username=role, password=None).render_as_string(hide_password=False)
+        with SQLStore.open(as_role) as store:
+            store.append(next_commit(store.get("case-1")))  # type: ignore[arg-type]
+            assert store.verify().ok
+        assert "ix_if_commands_entity" not in _indexes(pg_schema_url, "if_commands")
+        with SQLStore.open(pg_schema_url) as store:
+            assert store.get("case-1").version == 2  # type: ignore[union-attr]
+        assert "ix_if_commands_entity" in _indexes(pg_schema_url, "if_commands")
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP OWNED BY {role}")
+            conn.exec_driver_sql(f"DROP ROLE {role}")
+        admin.dispose()
+
+
+@pytest.mark.postgres
+@needs_postgres
 def test_postgres_read_only_open_of_an_empty_schema_creates_nothing(pg_schema_url: str) -> None:
     """A read-only open of a schema with no ledger is refused and creates no table."""
     _refused(pg_schema_url, "is not a ledger: it holds no tables", read_only=True)

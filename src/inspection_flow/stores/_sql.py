@@ -245,7 +245,7 @@ _commands = sa.Table(
 #: each look-up scanned the whole table, once per entity in a repair.
 _COMMANDS_BY_ENTITY = sa.Index("ix_if_commands_entity", _commands.c.entity_id)
 #: Indexes added to the tables of this schema version after ledgers were made with it: a
-#: store that may write creates those a ledger lacks when it opens it (_add_indexes).
+#: store that may write creates those a ledger lacks when it opens it (_prepare).
 _ADDED_INDEXES = (_COMMANDS_BY_ENTITY,)
 
 _calendar_years = sa.Table(
@@ -1343,6 +1343,7 @@ class SQLStore(EventStore):
             with self._reading() as conn:
                 self._inspect(conn)
             return
+        missing: list[sa.Index] = []
         for attempt in range(2):
             try:
                 with self._writing() as conn:
@@ -1355,12 +1356,19 @@ class SQLStore(EventStore):
                             sa.insert(_head).values(id=1, events=0, entities=0, commands=0)
                         )
                     else:
-                        _add_indexes(conn)
+                        missing = _missing_indexes(conn)
                 break
             except StoreError as exc:
                 # Two processes creating the tables at once: one loses; the tables exist.
                 if attempt or not isinstance(exc.__cause__, sa.exc.DBAPIError):
                     raise
+        if missing:
+            # In a transaction of its own: a role that may write rows but not create
+            # indexes (another process creating them at once) still opens the ledger,
+            # whose verify and repair are only slower without them.
+            with contextlib.suppress(StoreError), self._writing() as conn:
+                for index in missing:
+                    index.create(conn)
         if self._engine in _WAL_ENGINES and self._connection is None:
             # Write-ahead logging is a property of the file, kept once set; it is set
             # only now that the file is known to be a ledger.
@@ -3119,16 +3127,18 @@ def _counted(
     return query.add_columns(sa.func.count()).group_by(*values)
 
 
-def _add_indexes(conn: sa.Connection) -> None:
-    """Create the indexes of :data:`_ADDED_INDEXES` the ledger's tables lack (a ledger
-    made before they were added); the tables and their rows are left as they are."""
+def _missing_indexes(conn: sa.Connection) -> list[sa.Index]:
+    """The indexes of :data:`_ADDED_INDEXES` the ledger's tables lack (a ledger made
+    before they were added)."""
     translate = conn.get_execution_options().get("schema_translate_map") or {}
     inspector = sa.inspect(conn)
+    missing = []
     for index in _ADDED_INDEXES:
         table = cast(sa.Table, index.table)
         held = inspector.get_indexes(table.name, schema=translate.get(None))
         if index.name not in {found["name"] for found in held}:
-            index.create(conn)
+            missing.append(index)
+    return missing
 
 
 def _counted_narrow(
