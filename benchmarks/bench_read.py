@@ -33,13 +33,16 @@ Parts (``--parts`` picks some, e.g. ``--parts si`` or ``--parts s,b``):
     which heavy modules it loaded.
 
 Every part prints the load average at its start and end, the runs it took, and their
-median, which is what the targets are judged on.  Ledgers are built once per size in a
+median, which is what the targets are judged on.  Before the parts that time new
+processes (s, b, i), the package's bytecode is compiled, as ``pip install`` does, so that
+no run pays for compiling the package's sources.  Ledgers are built once per size in a
 cache directory (``--cache``, default a temporary directory deleted at the end).
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import datetime as dt
 import gc
@@ -55,6 +58,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import inspection_flow
 from inspection_flow import SHANGHAI, Actor, Commit, Ledger, MemoryStore, SQLStore
 from inspection_flow.testing import create_commit, deadline
 
@@ -216,6 +220,27 @@ def ledger_file(cache: Path, cases: int) -> Path:
         build_ledger(partial, cases)
         partial.rename(path)
     return path
+
+
+# -- the processes' bytecode ------------------------------------------------------------------
+
+
+def compile_package() -> None:
+    """Compile the package's bytecode, as pip does when it installs a package.
+
+    The parts that time a new process (s, b, i) measure the command as a user runs it.
+    From a checkout under ``PYTHONDONTWRITEBYTECODE`` (set on some machines) no bytecode
+    is ever written, so every process would compile the package's sources again: about
+    150 ms of each run on the machine of docs/performance.md, which no installed copy
+    pays.
+    """
+    package = Path(inspection_flow.__file__).parent
+    ok = compileall.compile_dir(package, quiet=1)
+    flag = "set" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "not set"
+    print(
+        f"bytecode of {package} compiled beforehand, as pip install does "
+        f"(PYTHONDONTWRITEBYTECODE {flag}){'' if ok else ': some modules FAILED to compile'}"
+    )
 
 
 # -- (s) the status report --------------------------------------------------------------------
@@ -633,6 +658,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown parts {', '.join(unknown)}: choose from s, b, v, c, m, i")
     cache = args.cache or Path(tempfile.mkdtemp(prefix="bench_read_"))
     cache.mkdir(parents=True, exist_ok=True)
+    if set(chosen) & set("sbi"):
+        compile_package()
     passed: dict[str, bool] = {}
     parts: dict[str, Callable[[], dict[str, bool]]] = {
         "s": lambda: part_status(cache, sizes, runs),

@@ -251,6 +251,8 @@ def test_the_benchmark_takes_parts_with_commas() -> None:
     assert "(s) inspection-flow status" in done.stdout
     assert "(b) inspection-flow report" in done.stdout
     assert "(i) import" not in done.stdout
+    # Parts that time new processes run them with the package's bytecode compiled.
+    assert "compiled beforehand, as pip install does" in done.stdout
     refused = subprocess.run([*run, "--parts", "s,x"], capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2
     assert "unknown parts x" in refused.stderr
