@@ -365,8 +365,12 @@ def test_new_file_becomes_a_wal_ledger(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
         assert set(metadata.tables) <= tables
-        version = conn.execute(f"SELECT value FROM {META}").fetchall()
-        assert version == [(str(SCHEMA_VERSION),)]
+        meta = conn.execute(f"SELECT key, value FROM {META} ORDER BY key").fetchall()
+        # The latest time of its first 0 events: none.
+        assert meta == [
+            ("latest_at", '{"events": 0, "at": null}'),
+            ("schema_version", str(SCHEMA_VERSION)),
+        ]
     finally:
         conn.close()
 
@@ -490,6 +494,141 @@ def test_a_ledger_made_before_an_index_was_added_gets_it_when_opened_for_writing
     # Opened again, the index is found and left as it is.
     with SQLStore.open(target) as store:
         assert store.verify().ok
+
+
+def _kept_latest(target: str) -> str | None:
+    """The ledger's ``latest_at`` row as stored, or None."""
+    engine = sa.create_engine(target)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(
+                sa.text(f"SELECT value FROM {META} WHERE key = 'latest_at'")
+            ).scalar_one_or_none()
+    finally:
+        engine.dispose()
+
+
+def _set_kept_latest(target: str, value: str | None) -> None:
+    """Remove the ledger's ``latest_at`` row, or store ``value`` in it."""
+    engine = sa.create_engine(target)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DELETE FROM {META} WHERE key = 'latest_at'"))
+        if value is not None:
+            conn.execute(
+                sa.text(f"INSERT INTO {META} (key, value) VALUES ('latest_at', :v)"), {"v": value}
+            )
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "where", ["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, needs_postgres])]
+)
+def test_a_ledger_without_its_kept_latest_time_gets_it_when_opened_for_writing(
+    where: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A ledger that keeps no latest time (made before it was kept) or one that cannot be
+    read is read as it is by a read-only store, whose latest_at reads every event; the
+    first store that may write keeps it, covering every event the ledger holds."""
+    if where == "sqlite":
+        target = f"sqlite:///{tmp_path / 'ledger.db'}"
+    else:
+        target = str(request.getfixturevalue("pg_schema_url"))
+    day = dt.timedelta(days=1)
+    with SQLStore.open(target) as store:
+        commit = create_commit("case-1")
+        store.append(commit)
+        store.append(next_commit(commit.snapshot, at=commit.snapshot.updated_at + 3 * day))
+        store.append(create_commit("case-2", at=commit.snapshot.updated_at + day))
+        latest = store.latest_at()
+    assert latest == commit.snapshot.updated_at + 3 * day
+    kept = f'{{"events": 3, "at": "{latest.astimezone(dt.timezone.utc).isoformat()}"}}'
+    # None kept, then kept values it cannot read (a time without its offset among them).
+    for stored in (None, "nonsense", '{"events": 2}', '{"events": 1, "at": "2023-09-20"}'):
+        _set_kept_latest(target, stored)
+        with SQLStore.open(target, read_only=True) as store:
+            assert store.latest_at() == latest
+        assert _kept_latest(target) == stored
+        with SQLStore.open(target) as store:
+            assert store.latest_at() == latest
+            assert store.verify().ok
+        assert _kept_latest(target) == kept
+
+
+@pytest.mark.parametrize(
+    "where", ["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, needs_postgres])]
+)
+def test_verify_finds_a_wrong_kept_latest_time_and_repair_writes_it_again(
+    where: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A kept latest time that is not the latest of the events it covers, or that covers
+    more events than the ledger holds, is a problem verify reports and repair mends;
+    one that covers fewer events is true and left as it is."""
+    if where == "sqlite":
+        target = f"sqlite:///{tmp_path / 'ledger.db'}"
+    else:
+        target = str(request.getfixturevalue("pg_schema_url"))
+    first = create_commit("case-1")
+    start = first.snapshot.updated_at
+    with SQLStore.open(target) as store:
+        store.append(first)
+        store.append(next_commit(first.snapshot, at=start + dt.timedelta(days=3)))
+        store.append(create_commit("case-2", at=start + dt.timedelta(days=1)))
+    utc = dt.timezone.utc
+    latest = (start + dt.timedelta(days=3)).astimezone(utc).isoformat()
+    right = f'{{"events": 3, "at": "{latest}"}}'
+    fewer = f'{{"events": 1, "at": "{start.astimezone(utc).isoformat()}"}}'
+    _set_kept_latest(target, fewer)
+    with SQLStore.open(target) as store:
+        assert store.verify().ok
+        assert store.latest_at() == start + dt.timedelta(days=3)
+    assert _kept_latest(target) == fewer
+    # Wrong: read as true until verify finds it; repair writes it again.
+    _set_kept_latest(target, f'{{"events": 3, "at": "{start.astimezone(utc).isoformat()}"}}')
+    with SQLStore.open(target) as store:
+        assert store.latest_at() == start
+        [problem] = store.verify().problems
+        assert (problem.field, problem.entity_id, problem.repairable) == ("latest_at", None, True)
+        assert "says its first 3 events end at 2023-09-20T09:30:00+08:00" in problem.message
+        assert "but the latest of them happened at 2023-09-23T09:30:00+08:00" in problem.message
+        assert "run repair()" in problem.message
+        assert store.repair().ok
+        assert store.verify().ok
+        assert store.latest_at() == start + dt.timedelta(days=3)
+    assert _kept_latest(target) == right
+    # Covering more events than the ledger holds: not used, and reported; the next store
+    # that may write keeps it again.
+    _set_kept_latest(target, '{"events": 4, "at": null}')
+    with SQLStore.open(target, read_only=True) as store:
+        assert store.latest_at() == start + dt.timedelta(days=3)
+        [problem] = store.verify().problems
+        assert problem.field == "latest_at"
+        assert "cannot be used" in problem.message
+    SQLStore.open(target).close()
+    assert _kept_latest(target) == right
+
+
+def test_the_kept_latest_time_covers_the_events_before_each_ten_thousandth(
+    tmp_path: Path,
+) -> None:
+    """A write that takes the ledger past a multiple of 10,000 events brings the kept
+    latest time up to the events before it; later writes are read after it."""
+    target = f"sqlite:///{tmp_path / 'ledger.db'}"
+    start = create_commit("first").snapshot.updated_at
+    with SQLStore.open(target) as store:
+        latest = start
+        for block in range(7):
+            ats = [start + dt.timedelta(minutes=(block * 1_500 + i) % 9_001) for i in range(1_500)]
+            if block == 6:
+                assert _kept_latest(target) == '{"events": 0, "at": null}'
+            else:
+                latest = max(latest, *ats)
+            store.append_batch([create_commit(f"c-{block}-{i}", at=at) for i, at in enumerate(ats)])
+        utc = latest.astimezone(dt.timezone.utc).isoformat()
+        # The seventh write took the ledger from 9,000 events to 10,500.
+        assert _kept_latest(target) == f'{{"events": 9000, "at": "{utc}"}}'
+        store.append(create_commit("later", at=latest + dt.timedelta(days=1)))
+        assert store.latest_at() == latest + dt.timedelta(days=1)
+        assert _kept_latest(target) == f'{{"events": 9000, "at": "{utc}"}}'
 
 
 def test_not_a_database_file_is_refused(tmp_path: Path) -> None:

@@ -879,6 +879,38 @@ class StoreContract(abc.ABC):
             assert empty is None
             assert found == T0 + 5 * _DAY
 
+    def test_latest_at_over_many_writes(self, store: EventStore) -> None:
+        """latest_at stays the time of the latest event over many writes, past 10,000
+        events (where a store may keep the latest time of its first events), whatever
+        order the times come in: back-dated events leave it, a later one moves it on."""
+        if type(store).latest_at is EventStore.latest_at:
+            return  # the store does not say (EventStore's default answers None)
+        store.append(create_commit("first", at=T0))
+        latest = T0
+        assert store.latest_at() == latest
+        # Times run back and forth inside each write; the latest lands in the fourth of
+        # seven writes of 1,500 events (the 10,000th is in the seventh).
+        for block in range(7):
+            commits = []
+            for i in range(1_500):
+                minutes = (i * 7_919) % 20_000 + (20_000 if block == 3 and i == 700 else 0)
+                at = T0 + dt.timedelta(minutes=minutes)
+                commits.append(create_commit(f"m-{block}-{i}", at=at))
+                latest = max(latest, at)
+            store.append_batch(commits)
+            assert store.latest_at() == latest
+        # Back-dated events after them change nothing; a later one, in a write of its own
+        # or among earlier ones, is the latest.
+        store.append_batch([create_commit(f"b-{i}", at=T0 - _DAY) for i in range(300)])
+        assert store.latest_at() == latest
+        later = T0 + 60 * _DAY
+        store.append(create_commit("later-1", at=later))
+        assert store.latest_at() == later
+        store.append_batch(
+            [create_commit("earlier", at=T0), create_commit("later-2", at=later + _DAY)]
+        )
+        assert store.latest_at() == later + _DAY
+
     # -- integrity ----------------------------------------------------------------------------
 
     def test_verify_intact(self, store: EventStore) -> None:

@@ -2,7 +2,8 @@
 
 Tables (all prefixed ``if_`` so they can live beside an application's own)::
 
-    inspection_flow_meta   key/value; ``schema_version`` of the tables below
+    inspection_flow_meta   key/value; ``schema_version`` of the tables below, and
+                           ``latest_at``: the latest time of the ledger's first events
     if_events              append-only events, primary key (entity_id, version)
     if_entities            the projection: one row per entity, its snapshot and the
                            columns the queries filter and sort on
@@ -45,6 +46,7 @@ import weakref
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, cast
 
+import attrs
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as _postgresql
@@ -909,7 +911,132 @@ def _advance_head(conn: sa.Connection, events: int, entities: int, commands: int
             "the ledger's head (table if_ledger_head) is missing, so nothing more can be "
             "written; run verify() and restore the database from a backup"
         )
-    return int(last) - events + 1
+    before = int(last) - events
+    if (before + events) // _LATEST_EVERY != before // _LATEST_EVERY:
+        # The head's row is locked by this transaction: every event before this one's
+        # is written and seen, so the latest time of the first ``before`` is known.
+        _keep_latest(conn, before)
+    return before + 1
+
+
+#: The key of ``inspection_flow_meta`` that holds the latest time (``at``) of the
+#: ledger's first events, as JSON: ``{"events": E, "at": ISO time or null}`` for the
+#: events at positions 1 to E.  Events are never changed or removed and positions are
+#: given without gaps, so what it says stays true: the ledger's latest time is the later
+#: of it and the latest of the events after E, read with the index on positions
+#: (:meth:`SQLStore.latest_at`), instead of a read of every event.  A release that
+#: does not keep it writes on; the events after E are then only more to read.
+_LATEST_KEY = "latest_at"
+#: A writing transaction that takes the ledger past a multiple of this many events brings
+#: ``latest_at`` up to the events before it (a read of those since the last time).
+_LATEST_EVERY = 10_000
+
+
+def _kept_latest(conn: sa.Connection) -> tuple[int, dt.datetime | None] | None:
+    """What ``latest_at`` holds: the number of events it covers and their latest time,
+    or ``None`` if the ledger keeps none (made before it, and not yet opened by a store
+    that may write) or what it holds cannot be used: unreadable, or covering more events
+    than the ledger's head counts."""
+    text, held_events = conn.execute(
+        sa.select(
+            sa.select(_meta.c.value).where(_meta.c.key == _LATEST_KEY).scalar_subquery(),
+            sa.select(_head.c.events).where(_head.c.id == 1).scalar_subquery(),
+        )
+    ).one()
+    if text is None or held_events is None:
+        return None
+    try:
+        held = json.loads(text)
+        events = held["events"]
+        at = held["at"]
+        if events.__class__ is not int or not 0 <= events <= held_events:
+            return None
+        when = None if at is None else dt.datetime.fromisoformat(at)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+    if when is not None:
+        if when.tzinfo is None:
+            return None
+        when = when.astimezone(_UTC)
+    return events, when
+
+
+def _latest_after(conn: sa.Connection, events: int, upto: int | None = None) -> dt.datetime | None:
+    """The latest time of the events at positions after ``events`` (to ``upto``)."""
+    query = sa.select(sa.func.max(_events.c.at_utc)).where(_events.c.seq > events)
+    if upto is not None:
+        query = query.where(_events.c.seq <= upto)
+    return _instant_read(conn.execute(query).scalar_one_or_none())
+
+
+def _instant_read(value: Any) -> dt.datetime | None:
+    """An ``at_utc`` value as the database returned it, as an aware instant."""
+    return _Instant().process_result_value(value, None)  # type: ignore[arg-type]
+
+
+def _later(a: dt.datetime | None, b: dt.datetime | None) -> dt.datetime | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b)
+
+
+def _latest_text(events: int, at: dt.datetime | None) -> str:
+    return json.dumps({"events": events, "at": None if at is None else at.isoformat()})
+
+
+def _keep_latest(conn: sa.Connection, upto: int) -> None:
+    """Bring ``latest_at`` up to the first ``upto`` events (the head's row locked)."""
+    kept = _kept_latest(conn)
+    if kept is None or kept[0] >= upto:
+        # None kept: the next store that may write and opens the ledger keeps it.
+        return
+    events, at = kept
+    at = _later(at, _latest_after(conn, events, upto))
+    conn.execute(
+        sa.update(_meta).where(_meta.c.key == _LATEST_KEY).values(value=_latest_text(upto, at))
+    )
+
+
+class _LatestFound:
+    """The latest time of the events at positions 1 to ``events``, noted as an audit
+    reads them (:meth:`noting`); ``whole`` says whether every such event could be read."""
+
+    def __init__(self, events: int) -> None:
+        self.events = events
+        self.at: dt.datetime | None = None
+        self.whole = True
+
+    def noting(self, records: Iterable[EntityRecords]) -> Iterator[EntityRecords]:
+        upto = self.events
+        for record in records:
+            for seq, item in record.events:
+                if seq is None or seq > upto:
+                    continue
+                if isinstance(item, TamperError):
+                    self.whole = False
+                    continue
+                at = self.at
+                if at is None or item.at > at:
+                    self.at = item.at
+            yield record
+
+
+def _start_latest(conn: sa.Connection) -> None:
+    """Keep ``latest_at`` in a ledger made before it: one read of every event, in a
+    writing transaction holding the head's row so no event is written meanwhile."""
+    events = conn.execute(
+        sa.select(_head.c.events).where(_head.c.id == 1).with_for_update()
+    ).scalar_one_or_none()
+    if events is None or _kept_latest(conn) is not None:
+        return
+    conn.execute(sa.delete(_meta).where(_meta.c.key == _LATEST_KEY))
+    conn.execute(
+        sa.insert(_meta).values(
+            key=_LATEST_KEY, value=_latest_text(int(events), _latest_after(conn, 0, int(events)))
+        )
+    )
 
 
 def _micros(value: dt.datetime) -> int:
@@ -1344,6 +1471,7 @@ class SQLStore(EventStore):
                 self._inspect(conn)
             return
         missing: list[sa.Index] = []
+        unkept = False
         for attempt in range(2):
             try:
                 with self._writing() as conn:
@@ -1355,8 +1483,12 @@ class SQLStore(EventStore):
                         conn.execute(
                             sa.insert(_head).values(id=1, events=0, entities=0, commands=0)
                         )
+                        conn.execute(
+                            sa.insert(_meta).values(key=_LATEST_KEY, value=_latest_text(0, None))
+                        )
                     else:
                         missing = _missing_indexes(conn)
+                        unkept = _kept_latest(conn) is None
                 break
             except StoreError as exc:
                 # Two processes creating the tables at once: one loses; the tables exist.
@@ -1369,6 +1501,10 @@ class SQLStore(EventStore):
             with contextlib.suppress(StoreError), self._writing() as conn:
                 for index in missing:
                     index.create(conn)
+        if unkept:
+            # Likewise: without it, latest_at() reads every event, as it did before.
+            with contextlib.suppress(StoreError), self._writing() as conn:
+                _start_latest(conn)
         if self._engine in _WAL_ENGINES and self._connection is None:
             # Write-ahead logging is a property of the file, kept once set; it is set
             # only now that the file is known to be a ledger.
@@ -2600,8 +2736,11 @@ class SQLStore(EventStore):
 
     def latest_at(self) -> dt.datetime | None:
         with self._reading() as conn:
-            found = conn.execute(sa.select(sa.func.max(_events.c.at_utc))).scalar_one_or_none()
-        return None if found is None else _Instant().process_result_value(found, None)  # type: ignore[arg-type]
+            kept = _kept_latest(conn)
+            if kept is None:
+                return _latest_after(conn, 0)
+            events, at = kept
+            return _later(at, _latest_after(conn, events))
 
     def entity_ids(self) -> Iterator[str]:
         # One page per query, no cursor held open between pages: a caller may stop early.
@@ -2835,8 +2974,14 @@ class SQLStore(EventStore):
         """
         checked = Anchor.parse(anchor) if anchor is not None else None
         with self._consistent() as conn:
-            return audit(
-                self._records(conn, deep),
+            kept = _kept_latest(conn)
+            stored = conn.execute(
+                sa.select(_meta.c.value).where(_meta.c.key == _LATEST_KEY)
+            ).scalar_one_or_none()
+            records = self._records(conn, deep)
+            found = _LatestFound(kept[0] if kept is not None else 0)
+            report = audit(
+                found.noting(records) if kept is not None else records,
                 head=self._head(conn),
                 keeps_head=True,
                 deep=deep,
@@ -2845,6 +2990,33 @@ class SQLStore(EventStore):
                 anchored=lambda n: self._anchor_at(conn, n),
                 anchor=checked,
             )
+        if kept is None and stored is not None:
+            problem = Problem(
+                None,
+                None,
+                "latest_at",
+                f"the ledger's kept latest time (latest_at in inspection_flow_meta) cannot "
+                f"be used: it holds {stored[:200]!r}; its latest time is read from every "
+                f"event meanwhile; run repair() to write it again from the events",
+                repairable=True,
+            )
+            report = attrs.evolve(report, problems=(*report.problems, problem))
+        if kept is not None and found.whole and found.at != kept[1]:
+            # Counted on the events read: the same events, whatever was written since.
+            events, at = kept
+            said = "no event" if at is None else at.astimezone(SHANGHAI).isoformat()
+            latest = "none" if found.at is None else found.at.astimezone(SHANGHAI).isoformat()
+            problem = Problem(
+                None,
+                None,
+                "latest_at",
+                f"the ledger's kept latest time (latest_at in inspection_flow_meta) says "
+                f"its first {events} events end at {said}, but the latest of them "
+                f"happened at {latest}; run repair() to write it again from the events",
+                repairable=True,
+            )
+            report = attrs.evolve(report, problems=(*report.problems, problem))
+        return report
 
     def repair(self) -> RepairReport:
         """Rewrite drifted projection rows from the events; see :meth:`EventStore.repair`.
@@ -2853,6 +3025,10 @@ class SQLStore(EventStore):
         to a transaction, each batch's events read in one query.
         """
         report = self.verify(deep=True)
+        if any(p.field == "latest_at" for p in report.problems):
+            with self._writing() as conn:
+                conn.execute(sa.delete(_meta).where(_meta.c.key == _LATEST_KEY))
+                _start_latest(conn)
         unrepairable = tuple(p for p in report.problems if not p.repairable)
         broken = {p.entity_id for p in unrepairable if p.entity_id is not None}
         entities = sorted(
