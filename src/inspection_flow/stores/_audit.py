@@ -85,11 +85,14 @@ class Problem:
         version: the event concerned, if one is.
         field: what is wrong: ``hash``, ``link``, ``version``, ``state``, ``event``,
             ``projection``, ``snapshot``, a snapshot field (``state``, ``deadlines``…),
-            a projection column, ``areas``, ``commands``, ``head`` or ``anchor``.
+            a projection column, ``areas``, ``commands``, ``head``, ``anchor`` or
+            ``latest_at`` (the latest time a SQL store keeps of the ledger's first
+            events).
         message: what was found, in words a clerk can pass on.
-        repairable: whether :meth:`EventStore.repair` mends it: the projection and the
-            record of applied commands are derived from the events and can be written
-            again; the events and the head are the record itself and cannot.
+        repairable: whether :meth:`EventStore.repair` mends it: the projection, the
+            record of applied commands and the kept latest time are derived from the
+            events and can be written again; the events and the head are the record
+            itself and cannot.
     """
 
     entity_id: str | None
