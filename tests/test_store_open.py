@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -605,6 +606,57 @@ def test_verify_finds_a_wrong_kept_latest_time_and_repair_writes_it_again(
         assert "cannot be used" in problem.message
     SQLStore.open(target).close()
     assert _kept_latest(target) == right
+
+
+@pytest.mark.parametrize(
+    "where", ["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, needs_postgres])]
+)
+def test_two_writers_past_ten_thousand_events_keep_the_latest_time_true(
+    where: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Two stores writing at once, each in its own thread, take the ledger past 10,000
+    events: the kept latest time covers the events before the write that passed it, and
+    latest_at is the latest of all, whichever writer wrote it."""
+    if where == "sqlite":
+        target = f"sqlite:///{tmp_path / 'ledger.db'}"
+    else:
+        target = str(request.getfixturevalue("pg_schema_url"))
+    start = create_commit("first").snapshot.updated_at
+    SQLStore.open(target).close()
+    errors: list[BaseException] = []
+
+    def write(name: str, step: int) -> None:
+        try:
+            with SQLStore.open(target) as store:
+                for block in range(6):
+                    store.append_batch(
+                        [
+                            create_commit(
+                                f"{name}-{block}-{i}",
+                                at=start + dt.timedelta(minutes=(i * step + block) % 5_000),
+                            )
+                            for i in range(1_000)
+                        ]
+                    )
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=write, args=("a", 7)),
+        threading.Thread(target=write, args=("b", 13)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with SQLStore.open(target, read_only=True) as store:
+        assert store.latest_at() == start + dt.timedelta(minutes=4_999)
+        assert store.verify().ok
+    kept = _kept_latest(target)
+    assert kept is not None
+    # The write that passed 10,000 events began at 9,000 (blocks of 1,000).
+    assert kept.startswith('{"events": 9000, ')
 
 
 def test_the_kept_latest_time_covers_the_events_before_each_ten_thousandth(

@@ -1023,13 +1023,14 @@ class _LatestFound:
             yield record
 
 
-def _start_latest(conn: sa.Connection) -> None:
-    """Keep ``latest_at`` in a ledger made before it: one read of every event, in a
-    writing transaction holding the head's row so no event is written meanwhile."""
+def _start_latest(conn: sa.Connection, *, again: bool = False) -> None:
+    """Keep ``latest_at`` in a ledger made before it, or write it ``again`` (a repair):
+    one read of every event, in a writing transaction holding the head's row so no event
+    is written meanwhile (taken first, as every writer takes it)."""
     events = conn.execute(
         sa.select(_head.c.events).where(_head.c.id == 1).with_for_update()
     ).scalar_one_or_none()
-    if events is None or _kept_latest(conn) is not None:
+    if events is None or (not again and _kept_latest(conn) is not None):
         return
     conn.execute(sa.delete(_meta).where(_meta.c.key == _LATEST_KEY))
     conn.execute(
@@ -3027,8 +3028,7 @@ class SQLStore(EventStore):
         report = self.verify(deep=True)
         if any(p.field == "latest_at" for p in report.problems):
             with self._writing() as conn:
-                conn.execute(sa.delete(_meta).where(_meta.c.key == _LATEST_KEY))
-                _start_latest(conn)
+                _start_latest(conn, again=True)
         unrepairable = tuple(p for p in report.problems if not p.repairable)
         broken = {p.entity_id for p in unrepairable if p.entity_id is not None}
         entities = sorted(
