@@ -692,6 +692,29 @@ def test_the_benchmarks_quick_modes_run(script: str, args: list[str]) -> None:
     assert "load average at the end" in done.stdout
 
 
+def test_the_import_benchmark_runs_the_ways_asked_with_their_yardsticks() -> None:
+    """bench_import.py --ways d runs the 台账 import and its yardstick (e) only, and
+    refuses a way it does not know."""
+    run = [sys.executable, str(ROOT / "benchmarks" / "bench_import.py"), "--quick"]
+    done = subprocess.run(
+        [*run, "--cases", "40", "--ways", "d"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "(d) / (e) = " in done.stdout
+    assert "(d) import_table" in done.stdout
+    assert "(a)" not in done.stdout
+    assert "(c) hand-rolled" not in done.stdout
+    refused = subprocess.run(
+        [*run, "--ways", "dx"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert refused.returncode == 2
+    assert "--ways takes letters of abcde" in refused.stderr
+
+
 @pytest.mark.parametrize("part", ["d", "e", "h", "b", "a"])
 def test_the_instruction_benchmark_parts_run(part: str) -> None:
     """Each part bench_instructions.py counts runs, with its work and its setup alone
