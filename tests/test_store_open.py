@@ -497,6 +497,16 @@ def test_a_ledger_made_before_an_index_was_added_gets_it_when_opened_for_writing
         assert store.verify().ok
 
 
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, needs_postgres])]
+)
+def new_ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a new ledger is made: a SQLite file's URL, or an empty PostgreSQL schema's."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    return str(request.getfixturevalue("pg_schema_url"))
+
+
 def _kept_latest(target: str) -> str | None:
     """The ledger's ``latest_at`` row as stored, or None."""
     engine = sa.create_engine(target)
@@ -521,19 +531,13 @@ def _set_kept_latest(target: str, value: str | None) -> None:
     engine.dispose()
 
 
-@pytest.mark.parametrize(
-    "where", ["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, needs_postgres])]
-)
 def test_a_ledger_without_its_kept_latest_time_gets_it_when_opened_for_writing(
-    where: str, tmp_path: Path, request: pytest.FixtureRequest
+    new_ledger_url: str,
 ) -> None:
     """A ledger that keeps no latest time (made before it was kept) or one that cannot be
     read is read as it is by a read-only store, whose latest_at reads every event; the
     first store that may write keeps it, covering every event the ledger holds."""
-    if where == "sqlite":
-        target = f"sqlite:///{tmp_path / 'ledger.db'}"
-    else:
-        target = str(request.getfixturevalue("pg_schema_url"))
+    target = new_ledger_url
     day = dt.timedelta(days=1)
     with SQLStore.open(target) as store:
         commit = create_commit("case-1")
@@ -555,19 +559,13 @@ def test_a_ledger_without_its_kept_latest_time_gets_it_when_opened_for_writing(
         assert _kept_latest(target) == kept
 
 
-@pytest.mark.parametrize(
-    "where", ["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, needs_postgres])]
-)
 def test_verify_finds_a_wrong_kept_latest_time_and_repair_writes_it_again(
-    where: str, tmp_path: Path, request: pytest.FixtureRequest
+    new_ledger_url: str,
 ) -> None:
     """A kept latest time that is not the latest of the events it covers, or that covers
     more events than the ledger holds, is a problem verify reports and repair mends;
     one that covers fewer events is true and left as it is."""
-    if where == "sqlite":
-        target = f"sqlite:///{tmp_path / 'ledger.db'}"
-    else:
-        target = str(request.getfixturevalue("pg_schema_url"))
+    target = new_ledger_url
     first = create_commit("case-1")
     start = first.snapshot.updated_at
     with SQLStore.open(target) as store:
@@ -608,19 +606,13 @@ def test_verify_finds_a_wrong_kept_latest_time_and_repair_writes_it_again(
     assert _kept_latest(target) == right
 
 
-@pytest.mark.parametrize(
-    "where", ["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, needs_postgres])]
-)
 def test_two_writers_past_ten_thousand_events_keep_the_latest_time_true(
-    where: str, tmp_path: Path, request: pytest.FixtureRequest
+    new_ledger_url: str,
 ) -> None:
     """Two stores writing at once, each in its own thread, take the ledger past 10,000
     events: the kept latest time covers the events before the write that passed it, and
     latest_at is the latest of all, whichever writer wrote it."""
-    if where == "sqlite":
-        target = f"sqlite:///{tmp_path / 'ledger.db'}"
-    else:
-        target = str(request.getfixturevalue("pg_schema_url"))
+    target = new_ledger_url
     start = create_commit("first").snapshot.updated_at
     SQLStore.open(target).close()
     errors: list[BaseException] = []

@@ -2991,29 +2991,28 @@ class SQLStore(EventStore):
                 anchored=lambda n: self._anchor_at(conn, n),
                 anchor=checked,
             )
+        wrong = None
         if kept is None and stored is not None:
-            problem = Problem(
-                None,
-                None,
-                "latest_at",
-                f"the ledger's kept latest time (latest_at in inspection_flow_meta) cannot "
-                f"be used: it holds {stored[:200]!r}; its latest time is read from every "
-                f"event meanwhile; run repair() to write it again from the events",
-                repairable=True,
+            wrong = (
+                f"cannot be used: it holds {stored[:200]!r}; its latest time is read from "
+                "every event meanwhile"
             )
-            report = attrs.evolve(report, problems=(*report.problems, problem))
-        if kept is not None and found.whole and found.at != kept[1]:
+        elif kept is not None and found.whole and found.at != kept[1]:
             # Counted on the events read: the same events, whatever was written since.
             events, at = kept
             said = "no event" if at is None else at.astimezone(SHANGHAI).isoformat()
             latest = "none" if found.at is None else found.at.astimezone(SHANGHAI).isoformat()
+            wrong = (
+                f"says its first {events} events end at {said}, but the latest of them "
+                f"happened at {latest}"
+            )
+        if wrong is not None:
             problem = Problem(
                 None,
                 None,
                 "latest_at",
-                f"the ledger's kept latest time (latest_at in inspection_flow_meta) says "
-                f"its first {events} events end at {said}, but the latest of them "
-                f"happened at {latest}; run repair() to write it again from the events",
+                f"the ledger's kept latest time (latest_at in inspection_flow_meta) {wrong}; "
+                "run repair() to write it again from the events",
                 repairable=True,
             )
             report = attrs.evolve(report, problems=(*report.problems, problem))
