@@ -894,3 +894,37 @@ def test_postgres_ledger_tables_without_metadata_are_refused(pg_schema_url: str)
     _pg_execute(pg_schema_url, f"DROP TABLE {META}")
     _refused(pg_schema_url, f"but no {META}")
     assert META not in _pg_tables(pg_schema_url)
+
+
+def test_a_write_past_ten_thousand_events_keeps_the_latest_time_kept_before_it(
+    tmp_path: Path,
+) -> None:
+    """The write that takes the ledger past 10,000 events brings the kept latest time on
+    from what was kept before (here by the writing open of a ledger of 5,000 events made
+    before it was kept): the latest of those 5,000 stays the latest."""
+    target = f"sqlite:///{tmp_path / 'ledger.db'}"
+    start = create_commit("first").snapshot.updated_at
+    latest = start + dt.timedelta(days=1, minutes=10)
+    with SQLStore.open(target) as store:
+        store.append_batch(
+            [
+                create_commit(
+                    f"a-{i}", at=latest if i == 10 else start + dt.timedelta(minutes=i % 600)
+                )
+                for i in range(5_000)
+            ]
+        )
+    _set_kept_latest(target, None)
+    utc = latest.astimezone(dt.timezone.utc).isoformat()
+    with SQLStore.open(target) as store:
+        assert _kept_latest(target) == f'{{"events": 5000, "at": "{utc}"}}'
+        for block in range(5):
+            store.append_batch(
+                [
+                    create_commit(f"b-{block}-{i}", at=start + dt.timedelta(minutes=i % 600))
+                    for i in range(1_000)
+                ]
+            )
+        # The fifth write took the ledger from 9,000 events to 10,000.
+        assert _kept_latest(target) == f'{{"events": 9000, "at": "{utc}"}}'
+        assert store.latest_at() == latest
