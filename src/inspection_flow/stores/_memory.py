@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import itertools
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any
@@ -111,6 +112,9 @@ class MemoryStore(EventStore):
         self._due = _TimeIndex(_open_due)
         self._alerts = _TimeIndex(_alert_at)
         self._indexed = 0  # events of the log the indexes have seen
+        # The latest time of the log's first events, and how many: latest_at reads only
+        # the events after them.
+        self._latest: tuple[int, dt.datetime | None] = (0, None)
         self._rewritten: set[str] = set()  # entities rewritten apart from the log
 
     keeps_head = True
@@ -320,7 +324,14 @@ class MemoryStore(EventStore):
         return tally_values((s for s in found if within(s, due)), paths)
 
     def latest_at(self) -> dt.datetime | None:
-        return max((e.at for e in self._log), default=None)
+        with self._lock:
+            seen, latest = self._latest
+            log = self._log
+            if len(log) > seen:
+                found = max(e.at for e in itertools.islice(log, seen, None))
+                latest = found if latest is None else max(latest, found)
+                self._latest = (len(log), latest)
+            return latest
 
     def counts(
         self,
