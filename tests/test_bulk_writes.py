@@ -680,13 +680,7 @@ def test_a_large_write_is_kept_if_the_process_ends_before_its_checkpoint(
 )
 def test_the_benchmarks_quick_modes_run(script: str, args: list[str]) -> None:
     """The benchmarks' --quick modes run to their summary (a smoke test, nothing timed)."""
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / script), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = _benchmark(script, *args)
     assert done.returncode == 0, done.stderr
     assert "load average at the start" in done.stdout
     assert "load average at the end" in done.stdout
@@ -695,24 +689,26 @@ def test_the_benchmarks_quick_modes_run(script: str, args: list[str]) -> None:
 def test_the_import_benchmark_runs_the_ways_asked_with_their_yardsticks() -> None:
     """bench_import.py --ways d runs the 台账 import and its yardstick (e) only, and
     refuses a way it does not know."""
-    run = [sys.executable, str(ROOT / "benchmarks" / "bench_import.py"), "--quick"]
-    done = subprocess.run(
-        [*run, "--cases", "40", "--ways", "d"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = _benchmark("bench_import.py", "--quick", "--cases", "40", "--ways", "d")
     assert done.returncode == 0, done.stderr
     assert "(d) / (e) = " in done.stdout
     assert "(d) import_table" in done.stdout
     assert "(a)" not in done.stdout
     assert "(c) hand-rolled" not in done.stdout
-    refused = subprocess.run(
-        [*run, "--ways", "dx"], capture_output=True, text=True, timeout=60, check=False
-    )
+    refused = _benchmark("bench_import.py", "--quick", "--ways", "dx")
     assert refused.returncode == 2
     assert "--ways takes letters of abcde" in refused.stderr
+
+
+def _benchmark(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run one of the benchmarks with ``args``; its outputs are captured."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("part", ["d", "e", "h", "b", "a"])
