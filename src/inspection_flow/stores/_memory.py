@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import itertools
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any
@@ -328,7 +327,8 @@ class MemoryStore(EventStore):
             seen, latest = self._latest
             log = self._log
             if len(log) > seen:
-                found = max(e.at for e in itertools.islice(log, seen, None))
+                # A slice: islice would step over the first ``seen`` events again.
+                found = max(e.at for e in log[seen:])
                 latest = found if latest is None else max(latest, found)
                 self._latest = (len(log), latest)
             return latest
