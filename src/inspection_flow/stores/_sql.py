@@ -935,14 +935,27 @@ _LATEST_EVERY = 10_000
 def _kept_latest(conn: sa.Connection) -> tuple[int, dt.datetime | None] | None:
     """What ``latest_at`` holds: the number of events it covers and their latest time,
     or ``None`` if the ledger keeps none (made before it, and not yet opened by a store
-    that may write) or what it holds cannot be used: unreadable, or covering more events
-    than the ledger's head counts."""
+    that may write) or what it holds cannot be used (:func:`_usable_latest`)."""
+    return _usable_latest(*_stored_latest(conn))
+
+
+def _stored_latest(conn: sa.Connection) -> tuple[str | None, int | None]:
+    """The text ``latest_at`` holds and the head's count of events, as stored."""
     text, held_events = conn.execute(
         sa.select(
             sa.select(_meta.c.value).where(_meta.c.key == _LATEST_KEY).scalar_subquery(),
             sa.select(_head.c.events).where(_head.c.id == 1).scalar_subquery(),
         )
     ).one()
+    return text, held_events
+
+
+def _usable_latest(
+    text: str | None, held_events: int | None
+) -> tuple[int, dt.datetime | None] | None:
+    """What ``text`` says (see :func:`_kept_latest`), or ``None`` if there is none or
+    it cannot be used: unreadable, a time without its offset, or covering more events
+    than the head counts (``held_events``)."""
     if text is None or held_events is None:
         return None
     try:
@@ -952,7 +965,7 @@ def _kept_latest(conn: sa.Connection) -> tuple[int, dt.datetime | None] | None:
         if events.__class__ is not int or not 0 <= events <= held_events:
             return None
         when = None if at is None else dt.datetime.fromisoformat(at)
-    except (ValueError, TypeError, KeyError, AttributeError):
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
         return None
     if when is not None:
         if when.tzinfo is None:
@@ -2975,10 +2988,8 @@ class SQLStore(EventStore):
         """
         checked = Anchor.parse(anchor) if anchor is not None else None
         with self._consistent() as conn:
-            kept = _kept_latest(conn)
-            stored = conn.execute(
-                sa.select(_meta.c.value).where(_meta.c.key == _LATEST_KEY)
-            ).scalar_one_or_none()
+            stored, held_events = _stored_latest(conn)
+            kept = _usable_latest(stored, held_events)
             records = self._records(conn, deep)
             found = _LatestFound(kept[0] if kept is not None else 0)
             report = audit(
