@@ -547,8 +547,10 @@ def test_a_ledger_without_its_kept_latest_time_gets_it_when_opened_for_writing(
         latest = store.latest_at()
     assert latest == commit.snapshot.updated_at + 3 * day
     kept = f'{{"events": 3, "at": "{latest.astimezone(dt.timezone.utc).isoformat()}"}}'
-    # None kept, then kept values it cannot read (a time without its offset among them).
-    for stored in (None, "nonsense", '{"events": 2}', '{"events": 1, "at": "2023-09-20"}'):
+    # None kept, then kept values it cannot read (a time without its offset, JSON nested
+    # deeper than the reader goes).
+    unreadable = ("nonsense", '{"events": 2}', '{"events": 1, "at": "2023-09-20"}', "[" * 100_000)
+    for stored in (None, *unreadable):
         _set_kept_latest(target, stored)
         with SQLStore.open(target, read_only=True) as store:
             assert store.latest_at() == latest
