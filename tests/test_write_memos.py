@@ -291,3 +291,85 @@ def test_a_record_ended_at_one_instant_is_made_once() -> None:
     assert record.ended("met", later) == met
     assert record.ended("cancelled", when).status == "cancelled"
     assert record.ended("open", None).ended_at is None
+
+
+def test_every_write_stores_its_snapshot_as_text_and_keeps_what_it_wrote(
+    ledger_url: str,
+) -> None:
+    """On SQLite the store writes a snapshot from its UTF-8 bytes and reads it back as
+    them (on PostgreSQL as text). Whatever the path (one command, a batch of new cases,
+    the same command on many, a streamed hand-over, a batch written case by case after a
+    conflict), the row holds text that the database's JSON functions read, and reading
+    the case again gives the snapshot written, not one decoded anew."""
+    ledger = Ledger.open(ledger_url, rulebook="hunan-provincial-2023")
+    try:
+        store = ledger.store
+        assert isinstance(store, SQLStore)
+        with ledger.batch():
+            ids = received(ledger, 4)  # one write: new cases in bulk
+        handed = dt.datetime(2023, 6, 28, 9, tzinfo=SHANGHAI)
+        ledger.hand_over_batch("R", handed.date(), actor=TEAM, at=handed)  # streamed
+        liaison = Actor("liaison", "430900")
+        ledger.fire_many(ids[:2], "assign", actor=liaison, at=handed, owners=["430903"])
+        ledger.fire(ids[2], "assign", actor=liaison, at=handed, owners=["430903"])
+        # A command id applied before makes the bulk write give way to one by one.
+        ledger.fire(ids[3], "assign", actor=liaison, at=handed, owners=["430903"], command_id="a")
+        with ledger.batch():
+            ledger.fire(
+                ids[0], "start_investigation", actor=Actor("owner_unit", "430903"), at=handed
+            )
+            ledger.fire(
+                ids[3], "assign", actor=liaison, at=handed, owners=["430903"], command_id="a"
+            )
+        for entity_id in ["R", *ids]:
+            kept = store._decoded.get(entity_id)
+            assert kept is not None, entity_id
+            assert store.get(entity_id) is kept[1], entity_id
+        engine = store._engine
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                rows = conn.exec_driver_sql(
+                    "SELECT entity_id, typeof(snapshot), json_extract(snapshot, '$.entity_id') "
+                    "FROM if_entities"
+                ).all()
+                assert len(rows) == 5
+                assert [kind for _, kind, _ in rows] == ["text"] * 5
+                assert all(inside == entity_id for entity_id, _, inside in rows), rows
+            else:
+                rows = conn.exec_driver_sql(
+                    "SELECT entity_id, CAST(snapshot AS jsonb) ->> 'entity_id' FROM if_entities"
+                ).all()
+                assert len(rows) == 5
+                assert all(entity_id == inside for entity_id, inside in rows), rows
+        assert ledger.verify(deep=True).ok
+    finally:
+        ledger.close()
+
+
+def test_a_snapshot_stored_as_a_blob_is_reported_by_the_deep_verify(tmp_path: Path) -> None:
+    """The store reads a snapshot's bytes on SQLite, but what it stores is text: a row
+    whose snapshot was made a BLOB behind its back is reported by verify(deep=True), and
+    repair() writes it back as text."""
+    path = tmp_path / "ledger.db"
+    with Ledger.open(path, rulebook="hunan-provincial-2023") as ledger:
+        (entity_id,) = received(ledger, 1)
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute(
+            "UPDATE if_entities SET snapshot = CAST(snapshot AS BLOB) WHERE entity_id = ?",
+            (entity_id,),
+        )
+    conn.close()
+    with Ledger.open(path, rulebook="hunan-provincial-2023") as ledger:
+        report = ledger.verify(deep=True)
+        assert [p.entity_id for p in report.problems] == [entity_id]
+        assert "expected JSON text, found bytes" in report.problems[0].message
+        ledger.repair()
+        assert ledger.verify(deep=True).ok
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute(
+            "SELECT typeof(snapshot) FROM if_entities WHERE entity_id = ?", (entity_id,)
+        ).fetchone() == ("text",)
+    finally:
+        conn.close()

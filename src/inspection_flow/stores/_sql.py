@@ -51,6 +51,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as _postgresql
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from .._calendar import YearSchedule
 from .._records import (
@@ -58,7 +60,7 @@ from .._records import (
     Commit,
     Event,
     Snapshot,
-    canonical_json,
+    canonical_bytes,
     iso,
     release_memos,
     replay,
@@ -298,9 +300,34 @@ _INSERT_COMMAND = sa.insert(_commands)
 _SELECT_VERSION = sa.select(_entities.c.version).where(
     _entities.c.entity_id == sa.bindparam("b_entity_id")
 )
-_SELECT_SNAPSHOT = sa.select(
-    _entities.c.entity_id, _entities.c.version, _entities.c.snapshot
-).where(_entities.c.entity_id == sa.bindparam("b_entity_id"))
+
+
+class _StoredSnapshot(FunctionElement[Any]):
+    """An entity's snapshot column as the store reads it: on SQLite its UTF-8 bytes
+    (``CAST(snapshot AS BLOB)``), which JSON is parsed from without the driver making
+    text of them first; elsewhere the text.  The store's keys of what it keeps
+    (_text_key) are made from what it writes in the same form."""
+
+    name = "stored_snapshot"
+    type = sa.types.NullType()
+    inherit_cache = True
+
+
+@compiles(_StoredSnapshot)
+def _stored_snapshot(element: _StoredSnapshot, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(_StoredSnapshot, "sqlite")
+def _stored_snapshot_sqlite(element: _StoredSnapshot, compiler: Any, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.clauses, **kw)} AS BLOB)"
+
+
+_SNAPSHOT_READ = _StoredSnapshot(_entities.c.snapshot).label("snapshot")
+
+_SELECT_SNAPSHOT = sa.select(_entities.c.entity_id, _entities.c.version, _SNAPSHOT_READ).where(
+    _entities.c.entity_id == sa.bindparam("b_entity_id")
+)
 _SELECT_EVENTS = (
     sa.select(_events)
     .where(
@@ -351,10 +378,12 @@ def _text_key(text: Any) -> tuple[int, int] | None:
     """What a kept snapshot remembers of its stored text: the text's length and hash
     (Python's, 64 bits, keyed per process), ``None`` for what is not text.
 
+    The text is a ``str``, or on SQLite its UTF-8 bytes (see :class:`_StoredSnapshot`).
     A read whose text has another key is decoded, so a row changed behind the store's
     back (another writer, a repair, a damaged projection) is read as it is stored.
     """
-    return (len(text), hash(text)) if text.__class__ is str else None
+    kind = text.__class__
+    return (len(text), hash(text)) if kind is bytes or kind is str else None
 
 
 #: Commits whose rows a write builds at a time: a batch of at most this many builds them
@@ -733,8 +762,13 @@ def _aware(value: dt.datetime, what: str) -> dt.datetime:
 
 
 def _json(value: Any, entity_id: str, version: int, what: str) -> str:
+    return _json_bytes(value, entity_id, version, what).decode("utf-8")
+
+
+def _json_bytes(value: Any, entity_id: str, version: int, what: str) -> bytes:
+    """``value``'s canonical JSON in UTF-8 (see :func:`canonical_bytes`)."""
     try:
-        return canonical_json(value)
+        return canonical_bytes(value)
     except (StoreError, TypeError, ValueError) as exc:
         raise StoreError(
             f"{entity_id} (version {version}): the {what} cannot be stored as JSON: {exc}"
@@ -746,8 +780,10 @@ def _plain_json(text: Any) -> Any:
     return None if text is None else plain_value(_loads(text))
 
 
-def _loads(text: Any) -> Any:
-    if not isinstance(text, str):
+def _loads(text: Any, *, utf8: bool = False) -> Any:
+    # Text, or where the store read a text column as its UTF-8 bytes (``utf8``, see
+    # _StoredSnapshot), those bytes.
+    if not (isinstance(text, str) or (utf8 and isinstance(text, bytes))):
         raise TypeError(f"expected JSON text, found {type(text).__name__}")
     # orjson parses several times faster than json; its errors are ValueErrors too.
     return orjson.loads(text)
@@ -787,14 +823,15 @@ def _decode_event(row: sa.Row[Any]) -> Event:
         ) from exc
 
 
-def _decode_snapshot(entity_id: str, version: Any, text: Any) -> Snapshot:
-    """Rebuild a snapshot from its row.
+def _decode_snapshot(entity_id: str, version: Any, text: Any, *, utf8: bool = False) -> Snapshot:
+    """Rebuild a snapshot from its row (its text, or the UTF-8 bytes of it where the
+    store read them so: ``utf8``).
 
     Raises:
         StoreError: the row cannot be read.
     """
     try:
-        data = _loads(text)
+        data = _loads(text, utf8=utf8)
         if not isinstance(data, dict):
             raise TypeError("a snapshot must be a JSON object")
         return Snapshot.from_dict(data)
@@ -1130,10 +1167,37 @@ def _event_rows(commit: Commit) -> list[tuple[Any, ...]]:
     return [_event_values(e) for e in commit.events]
 
 
-def _projection(snapshot: Snapshot) -> dict[str, Any]:
+def _projection(snapshot: Snapshot, *, utf8: bool = False) -> dict[str, Any]:
+    """The entity's row: its columns, and its snapshot's canonical JSON as text, or as
+    UTF-8 bytes (``utf8``) for the store's own statements on SQLite, which store them as
+    text (see :func:`_text_rows`)."""
     row = _columns(snapshot)
-    row["snapshot"] = _json(stored_data(snapshot), snapshot.entity_id, snapshot.version, "snapshot")
+    data = stored_data(snapshot)
+    row["snapshot"] = (
+        _json_bytes(data, snapshot.entity_id, snapshot.version, "snapshot")
+        if utf8
+        else _json(data, snapshot.entity_id, snapshot.version, "snapshot")
+    )
     return row
+
+
+def _text_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` of :func:`_projection` with their snapshots as text, for a statement of
+    SQLAlchemy (it would store bytes as a BLOB)."""
+    return [
+        {**row, "snapshot": row["snapshot"].decode("utf-8")}
+        if row["snapshot"].__class__ is bytes
+        else row
+        for row in rows
+    ]
+
+
+def _value_mark(dialect: Dialect, table: sa.Table, name: str, mark: str) -> str:
+    """The placeholder of column ``name`` in the store's own statements on the driver: on
+    SQLite a snapshot comes as its UTF-8 bytes and is stored as text."""
+    if table is _entities and name == "snapshot" and dialect.name == "sqlite":
+        return f"CAST({mark} AS TEXT)"
+    return mark
 
 
 def _columns(snapshot: Snapshot) -> dict[str, Any]:
@@ -1314,6 +1378,10 @@ class SQLStore(EventStore):
                 target, busy_timeout=busy_timeout, synchronous=synchronous, read_only=read_only
             )
             self._owns_engine = True
+        # On SQLite a snapshot travels as its UTF-8 bytes both ways: written with the
+        # store's own statements (CAST AS TEXT), read as a BLOB (see _StoredSnapshot).
+        # As text, the driver converted each one from and to Python's form of it.
+        self._utf8 = self._engine.dialect.name == "sqlite"
         try:
             self._prepare()
         except StoreError as exc:
@@ -1660,6 +1728,7 @@ class SQLStore(EventStore):
         # a write of 100,000 commands never holds all their rows at once.
         prepared: list[_Prepared] = []
         ahead = len(commits) <= _WRITE_CHUNK
+        utf8 = self._utf8
         # Each entity's row is written once, as its last commit of the batch leaves it
         # (see _write_bulk): the rows of the commits before are made only if needed.
         last = (
@@ -1673,7 +1742,7 @@ class SQLStore(EventStore):
             row = (
                 None
                 if last is not None and last[commit.entity_id] != i
-                else _projection(commit.snapshot)
+                else _projection(commit.snapshot, utf8=utf8)
             )
             prepared.append((commit, row, _event_rows(commit)))
         # A lost race is retried only when the winner was this very command (its result
@@ -1743,7 +1812,7 @@ class SQLStore(EventStore):
         with self._writing() as conn:
             for commit, row, event_rows in todo:
                 if row is None:
-                    row = _projection(commit.snapshot)
+                    row = _projection(commit.snapshot, utf8=self._utf8)
                 if event_rows is None:
                     event_rows = _event_rows(commit)
                 self._write_one(conn, commit, row, event_rows)
@@ -1847,7 +1916,7 @@ class SQLStore(EventStore):
         for entity_id in ids:
             commit, row = last[entity_id]
             if row is None:
-                row = _projection(commit.snapshot)
+                row = _projection(commit.snapshot, utf8=self._utf8)
             kept.append(_written(commit, row))
             expected = expected_first[entity_id]
             if expected == 0:
@@ -1945,7 +2014,9 @@ class SQLStore(EventStore):
             return
         mark = _PLACEHOLDERS.get(conn.dialect.paramstyle)
         if mark is None or conn.get_execution_options().get("schema_translate_map"):
-            self._insert_many(conn, _entities, [{"entity_id": i, **row} for i, row in rows])
+            self._insert_many(
+                conn, _entities, _text_rows([{"entity_id": i, **row} for i, row in rows])
+            )
             return
         names = ("entity_id", *rows[0][1])
         sql, converters = self._plan(conn, _entities, names)
@@ -1975,7 +2046,7 @@ class SQLStore(EventStore):
             sql = (
                 f"INSERT INTO {quote.format_table(table)} "
                 f"({', '.join(quote.quote(n) for n in names)}) "
-                f"VALUES ({', '.join([mark] * len(names))})"
+                f"VALUES ({', '.join(_value_mark(dialect, table, n, mark) for n in names)})"
             )
             converters: list[tuple[int, Callable[[Any], Any]]] = []
             for i, name in enumerate(names):
@@ -2030,11 +2101,15 @@ class SQLStore(EventStore):
                 {**{n: row[n] for n in names}, "b_entity_id": entity_id, "b_expected": expected}
                 for _, row, entity_id, expected in updates
             ]
+            if "snapshot" in names:
+                keyed = _text_rows(keyed)
             return int(conn.execute(_UPDATE_ENTITY, keyed).rowcount)
         plan = self._insert_plans.get(("UPDATE", names))
         if plan is None:
             quote = dialect.identifier_preparer
-            sets = ", ".join(f"{quote.quote(n)} = {mark}" for n in names)
+            sets = ", ".join(
+                f"{quote.quote(n)} = {_value_mark(dialect, _entities, n, mark)}" for n in names
+            )
             sql = (
                 f"UPDATE {quote.format_table(_entities)} SET {sets} "
                 f"WHERE {quote.quote('entity_id')} = {mark} AND {quote.quote('version')} = {mark}"
@@ -2149,7 +2224,7 @@ class SQLStore(EventStore):
     def _snapshots(self, query: sa.Select[Any]) -> list[Snapshot]:
         with self._reading() as conn:
             rows = conn.execute(query).all()
-        return [_decode_snapshot(r.entity_id, r.version, r.snapshot) for r in rows]
+        return [_decode_snapshot(r.entity_id, r.version, r.snapshot, utf8=self._utf8) for r in rows]
 
     def get(self, entity_id: str) -> Snapshot | None:
         if self._held is None and self._connection is None:
@@ -2174,7 +2249,7 @@ class SQLStore(EventStore):
         known = self._decoded.get(entity_id)
         if known is not None and known[0] == _text_key(text):
             return known[1]
-        snap = _decode_snapshot(entity_id, version, text)
+        snap = _decode_snapshot(entity_id, version, text, utf8=self._utf8)
         self._remember(entity_id, text, snap)
         return snap
 
@@ -2261,7 +2336,8 @@ class SQLStore(EventStore):
             return
         if self._raw_reads is None:
             table = dialect.identifier_preparer.format_table(_entities)
-            select = f"SELECT entity_id, version, snapshot FROM {table} WHERE entity_id"
+            snapshot = "CAST(snapshot AS BLOB)" if self._utf8 else "snapshot"
+            select = f"SELECT entity_id, version, {snapshot} FROM {table} WHERE entity_id"
             self._raw_reads = (f"{select} = {mark}", select, mark)
             commands = dialect.identifier_preparer.format_table(_commands)
             self._raw_command = f"SELECT 1 FROM {commands} WHERE command_id = {mark}"
@@ -2403,7 +2479,8 @@ class SQLStore(EventStore):
                                 f"{commit.entity_id}: append_chunks writes commits without "
                                 f"command ids; use append_batch"
                             )
-                        prepared.append((commit, _projection(commit.snapshot), _event_rows(commit)))
+                        row = _projection(commit.snapshot, utf8=self._utf8)
+                        prepared.append((commit, row, _event_rows(commit)))
                     if prepared:
                         failed = list(chunk)
                         written = self._write_bulk(conn, prepared)
@@ -2562,7 +2639,7 @@ class SQLStore(EventStore):
                 .where(_entities.c.entity_id.in_(ids))
                 .order_by(alert, _entities.c.entity_id)
             ).all()
-        return [_decode_snapshot(r.entity_id, r.version, r.snapshot) for r in rows]
+        return [_decode_snapshot(r.entity_id, r.version, r.snapshot, utf8=self._utf8) for r in rows]
 
     def counts(
         self,
@@ -3465,7 +3542,7 @@ _MICROSECOND = dt.timedelta(microseconds=1)
 
 
 def _select_snapshots() -> sa.Select[Any]:
-    return sa.select(_entities.c.entity_id, _entities.c.version, _entities.c.snapshot)
+    return sa.select(_entities.c.entity_id, _entities.c.version, _SNAPSHOT_READ)
 
 
 def _overdue_query(
