@@ -194,3 +194,52 @@ def test_writer_killed_at_random_points(tmp_path: Path) -> None:
     with SQLStore.open(path) as store:
         check(store, list(reported), 50)
     assert len(reported) >= 50
+
+
+@pytest.mark.postgres
+def test_a_connection_the_server_ended_is_replaced(pg_schema_url: str) -> None:
+    """The server ends the store's connections (a restart, an idle timeout): a write that
+    meets a dead connection is refused whole, and the next one runs on a new connection
+    with a statement cursor of its own; nothing is lost and the ledger verifies."""
+    import sqlalchemy as sa
+
+    from inspection_flow import StoreError
+
+    name = f"if_ended_{os.getpid()}"
+    url = sa.make_url(pg_schema_url).update_query_dict({"application_name": name})
+    admin = sa.create_engine(pg_schema_url)
+    store = SQLStore.open(url.render_as_string(hide_password=False))
+    try:
+        snapshots = {}
+        for entity_id in ("case-1", "case-2"):
+            store.append(create_commit(entity_id))
+            snapshots[entity_id] = store.get(entity_id)
+        for _ in range(2):
+            with admin.begin() as conn:
+                ended = conn.exec_driver_sql(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    f"WHERE application_name = '{name}'"
+                ).scalar_one()
+            assert ended >= 1
+            written = 0
+            for entity_id in ("case-1", "case-2"):
+                # The first use of each pooled connection meets it dead; a retry goes on.
+                for _attempt in range(3):
+                    snapshot = snapshots[entity_id]
+                    assert snapshot is not None
+                    try:
+                        store.append(next_commit(snapshot))
+                    except StoreError:
+                        continue
+                    written += 1
+                    break
+                snapshots[entity_id] = store.get(entity_id)
+            assert written == 2
+        for entity_id, snapshot in snapshots.items():
+            assert snapshot is not None
+            assert snapshot.version == 3
+            assert store.get(entity_id) == replay(store.events(entity_id))
+        assert store.verify().ok
+    finally:
+        store.close()
+        admin.dispose()

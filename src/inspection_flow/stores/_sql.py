@@ -1153,14 +1153,28 @@ def _driver(conn: sa.Connection, sql: str, params: Sequence[Any], *, fetch: bool
     are raised as SQLAlchemy's (``IntegrityError`` …), as from ``conn.execute``.
     """
     dbapi = conn.dialect.loaded_dbapi
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = _kept_cursor(conn.info, conn.connection.driver_connection)
     try:
         cursor.execute(sql, params)
         return cursor.fetchall() if fetch else cursor.rowcount
     except dbapi.Error as exc:
         raise sa.exc.DBAPIError.instance(sql, params, exc, dbapi.Error) from exc
-    finally:
-        cursor.close()
+
+
+def _kept_cursor(info: dict[Any, Any], driver: Any) -> Any:
+    """The cursor kept with the driver's connection ``driver`` in its pool entry's
+    ``info`` (which SQLAlchemy empties when it replaces the connection; the cursor is
+    also checked to be the connection's own).  Making and closing a cursor for each
+    statement cost a command on PostgreSQL about as much as one of its statements."""
+    kept = info.get(_CURSOR)
+    if kept is None or kept[0] is not driver:
+        kept = info[_CURSOR] = (driver, driver.cursor())
+    return kept[1]
+
+
+#: Where a connection of the driver keeps the cursor the store's own statements and
+#: point reads run on (the pool entry's info), with the connection it belongs to.
+_CURSOR = "inspection_flow.cursor"
 
 
 def _event_rows(commit: Commit) -> list[tuple[Any, ...]]:
@@ -1965,7 +1979,7 @@ class SQLStore(EventStore):
                         if self._update_many(conn, columns, [update]) != 1:
                             raise _Redo
         if replaced:
-            conn.execute(_DELETE_AREAS, replaced)
+            self._delete_areas(conn, replaced)
         area_rows = [
             {"entity_id": entity_id, "area": a}
             for entity_id, snapshot in areas.items()
@@ -2184,15 +2198,34 @@ class SQLStore(EventStore):
             raise _Conflict(commit, cause=exc) from None
         return commit.events
 
-    @staticmethod
-    def _write_areas(conn: sa.Connection, snapshot: Snapshot, *, replace: bool) -> None:
+    def _write_areas(self, conn: sa.Connection, snapshot: Snapshot, *, replace: bool) -> None:
         if replace:
-            conn.execute(_DELETE_AREAS, {"b_entity_id": snapshot.entity_id})
+            self._delete_areas(conn, [{"b_entity_id": snapshot.entity_id}])
         areas = sorted(set(snapshot.areas))
         if areas:
-            conn.execute(
-                _INSERT_AREAS, [{"entity_id": snapshot.entity_id, "area": a} for a in areas]
+            self._insert_many(
+                conn, _entity_areas, [{"entity_id": snapshot.entity_id, "area": a} for a in areas]
             )
+
+    @staticmethod
+    def _delete_areas(conn: sa.Connection, ids: list[dict[str, Any]]) -> None:
+        """Delete the area rows of the entities ``ids`` (each ``{"b_entity_id": id}``), on
+        the driver as :meth:`_insert_many` inserts: SQLAlchemy's machinery around one
+        statement cost a command on PostgreSQL more than the database's work."""
+        dialect = conn.dialect
+        mark = _PLACEHOLDERS.get(dialect.paramstyle)
+        if mark is None or conn.get_execution_options().get("schema_translate_map"):
+            conn.execute(_DELETE_AREAS, ids)
+            return
+        quote = dialect.identifier_preparer
+        sql = (
+            f"DELETE FROM {quote.format_table(_entity_areas)} "
+            f"WHERE {quote.quote('entity_id')} = {mark}"
+        )
+        if len(ids) == 1:
+            _driver(conn, sql, (ids[0]["b_entity_id"],))
+        else:
+            conn.exec_driver_sql(sql, [(i["b_entity_id"],) for i in ids])
 
     # -- reading --------------------------------------------------------------------------
 
@@ -2347,19 +2380,16 @@ class SQLStore(EventStore):
             raise StoreError(f"the database could not be read: {exc.orig}") from exc
         driver: Any = raw.driver_connection
         autocommit = None
-        cursor = None
         try:
             if dialect.name == "postgresql":
                 # Each read on its own, as _reading does: no transaction left open.
                 autocommit = driver.autocommit
                 driver.autocommit = True
-            cursor = self._held = driver.cursor()
+            self._held = _kept_cursor(raw.info, driver)
             yield
         finally:
             self._held = None
             try:
-                if cursor is not None:
-                    cursor.close()
                 if autocommit is not None:
                     driver.autocommit = autocommit
             finally:
