@@ -1926,7 +1926,6 @@ class SQLStore(EventStore):
         # entities whose stored area rows are replaced.
         areas: dict[str, Snapshot] = {}
         replaced: list[dict[str, Any]] = []
-        decoded = self._decoded
         for entity_id in ids:
             commit, row = last[entity_id]
             if row is None:
@@ -1937,30 +1936,12 @@ class SQLStore(EventStore):
                 inserts.append((entity_id, row))
                 areas[entity_id] = commit.snapshot
                 continue
-            names: tuple[str, ...] = _ALL_SET
-            known = decoded.get(entity_id)
-            if known is not None and known[1].version != expected:
-                known = None
-            if known is not None:
-                # The row holds the columns of the version the batch read (the update
-                # matches only that version): the columns left as they are spare their
-                # conversion, and an index's entry its rewrite.
-                before = known[2]
-                if before is None:
-                    before = _kept_values(_columns(known[1]))
-                names = (
-                    *[
-                        n
-                        for n, value in zip(_KEPT_UNLESS_CHANGED, before, strict=True)
-                        if row[n] != value
-                    ],
-                    *_ALWAYS_SET,
-                )
+            names, known = self._to_set(entity_id, expected, row)
             updates.append((names, row, entity_id, expected))
             if entity_id in setting_areas and not (
                 # Set to the areas the entity had (a case assigned to the area it was
                 # received for): its area rows stay as they are.
-                known is not None and set(known[1].areas) == set(commit.snapshot.areas)
+                known is not None and set(known.areas) == set(commit.snapshot.areas)
             ):
                 replaced.append({"b_entity_id": entity_id})
                 areas[entity_id] = commit.snapshot
@@ -1987,6 +1968,26 @@ class SQLStore(EventStore):
         ]
         self._insert_many(conn, _entity_areas, area_rows)
         return len(inserts)
+
+    def _to_set(
+        self, entity_id: str, expected: int, row: dict[str, Any]
+    ) -> tuple[tuple[str, ...], Snapshot | None]:
+        """The columns an update of the entity from version ``expected`` to ``row`` sets,
+        and the snapshot of that version the store keeps, if it does."""
+        known = self._decoded.get(entity_id)
+        if known is None or known[1].version != expected:
+            return _ALL_SET, None
+        # The row holds the columns of the version kept (the update matches only that
+        # version): the columns left as they are spare their conversion, and an index's
+        # entry its rewrite.
+        before = known[2]
+        if before is None:
+            before = _kept_values(_columns(known[1]))
+        names = (
+            *[n for n, value in zip(_KEPT_UNLESS_CHANGED, before, strict=True) if row[n] != value],
+            *_ALWAYS_SET,
+        )
+        return names, known[1]
 
     def _insert_many(
         self, conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
@@ -2158,6 +2159,7 @@ class SQLStore(EventStore):
     ) -> tuple[Event, ...]:
         entity_id = commit.entity_id
         snapshot = commit.snapshot
+        known = None
         if commit.expected_version == 0:
             try:
                 self._insert_entities(conn, [(entity_id, row)])
@@ -2166,12 +2168,17 @@ class SQLStore(EventStore):
         else:
             # The version check and the write are one statement, so two writers holding
             # the same version cannot both succeed, whatever the isolation level.
-            update = (_ALL_SET, row, entity_id, commit.expected_version)
-            if self._update_many(conn, _ALL_SET, [update]) != 1:
+            names, known = self._to_set(entity_id, commit.expected_version, row)
+            update = (names, row, entity_id, commit.expected_version)
+            if self._update_many(conn, names, [update]) != 1:
                 raise _Conflict(commit, self._version(conn, entity_id))
         # An entity's areas change only through an event that sets them (see fold), so
-        # the area rows are rewritten only then.
-        if commit.expected_version == 0 or any(_sets_areas(e) for e in commit.events):
+        # the area rows are rewritten only then, and not when it is set to the areas it
+        # had (a case assigned to the area it was received for).
+        if commit.expected_version == 0 or (
+            any(_sets_areas(e) for e in commit.events)
+            and not (known is not None and set(known.areas) == set(snapshot.areas))
+        ):
             self._write_areas(conn, snapshot, replace=commit.expected_version != 0)
         first = _advance_head(
             conn,
