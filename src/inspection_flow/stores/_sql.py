@@ -1395,7 +1395,7 @@ class SQLStore(EventStore):
         # On SQLite a snapshot travels as its UTF-8 bytes both ways: written with the
         # store's own statements (CAST AS TEXT), read as a BLOB (see _StoredSnapshot).
         # As text, the driver converted each one from and to Python's form of it.
-        self._utf8 = self._engine.dialect.name == "sqlite"
+        self._sqlite = self._engine.dialect.name == "sqlite"
         try:
             self._prepare()
         except StoreError as exc:
@@ -1522,7 +1522,10 @@ class SQLStore(EventStore):
                     yield self._connection
             else:
                 with self._engine.connect() as conn:
-                    conn.execution_options(**{_MODE_OPTION: "write"})
+                    if self._sqlite:
+                        # Read on SQLite only (_configure_sqlite): the write begins
+                        # IMMEDIATE.
+                        conn.execution_options(**{_MODE_OPTION: "write"})
                     checkpoints = self._checkpoints
                     # A large write commits without copying the log into the file; the
                     # copy runs in the background (see _Checkpoints).
@@ -1742,7 +1745,7 @@ class SQLStore(EventStore):
         # a write of 100,000 commands never holds all their rows at once.
         prepared: list[_Prepared] = []
         ahead = len(commits) <= _WRITE_CHUNK
-        utf8 = self._utf8
+        utf8 = self._sqlite
         # Each entity's row is written once, as its last commit of the batch leaves it
         # (see _write_bulk): the rows of the commits before are made only if needed.
         last = (
@@ -1826,7 +1829,7 @@ class SQLStore(EventStore):
         with self._writing() as conn:
             for commit, row, event_rows in todo:
                 if row is None:
-                    row = _projection(commit.snapshot, utf8=self._utf8)
+                    row = _projection(commit.snapshot, utf8=self._sqlite)
                 if event_rows is None:
                     event_rows = _event_rows(commit)
                 self._write_one(conn, commit, row, event_rows)
@@ -1929,7 +1932,7 @@ class SQLStore(EventStore):
         for entity_id in ids:
             commit, row = last[entity_id]
             if row is None:
-                row = _projection(commit.snapshot, utf8=self._utf8)
+                row = _projection(commit.snapshot, utf8=self._sqlite)
             kept.append(_written(commit, row))
             expected = expected_first[entity_id]
             if expected == 0:
@@ -2264,7 +2267,9 @@ class SQLStore(EventStore):
     def _snapshots(self, query: sa.Select[Any]) -> list[Snapshot]:
         with self._reading() as conn:
             rows = conn.execute(query).all()
-        return [_decode_snapshot(r.entity_id, r.version, r.snapshot, utf8=self._utf8) for r in rows]
+        return [
+            _decode_snapshot(r.entity_id, r.version, r.snapshot, utf8=self._sqlite) for r in rows
+        ]
 
     def get(self, entity_id: str) -> Snapshot | None:
         if self._held is None and self._connection is None:
@@ -2289,7 +2294,7 @@ class SQLStore(EventStore):
         known = self._decoded.get(entity_id)
         if known is not None and known[0] == _text_key(text):
             return known[1]
-        snap = _decode_snapshot(entity_id, version, text, utf8=self._utf8)
+        snap = _decode_snapshot(entity_id, version, text, utf8=self._sqlite)
         self._remember(entity_id, text, snap)
         return snap
 
@@ -2376,7 +2381,7 @@ class SQLStore(EventStore):
             return
         if self._raw_reads is None:
             table = dialect.identifier_preparer.format_table(_entities)
-            snapshot = "CAST(snapshot AS BLOB)" if self._utf8 else "snapshot"
+            snapshot = "CAST(snapshot AS BLOB)" if self._sqlite else "snapshot"
             select = f"SELECT entity_id, version, {snapshot} FROM {table} WHERE entity_id"
             self._raw_reads = (f"{select} = {mark}", select, mark)
             commands = dialect.identifier_preparer.format_table(_commands)
@@ -2516,7 +2521,7 @@ class SQLStore(EventStore):
                                 f"{commit.entity_id}: append_chunks writes commits without "
                                 f"command ids; use append_batch"
                             )
-                        row = _projection(commit.snapshot, utf8=self._utf8)
+                        row = _projection(commit.snapshot, utf8=self._sqlite)
                         prepared.append((commit, row, _event_rows(commit)))
                     if prepared:
                         failed = list(chunk)
@@ -2676,7 +2681,9 @@ class SQLStore(EventStore):
                 .where(_entities.c.entity_id.in_(ids))
                 .order_by(alert, _entities.c.entity_id)
             ).all()
-        return [_decode_snapshot(r.entity_id, r.version, r.snapshot, utf8=self._utf8) for r in rows]
+        return [
+            _decode_snapshot(r.entity_id, r.version, r.snapshot, utf8=self._sqlite) for r in rows
+        ]
 
     def counts(
         self,
