@@ -1373,6 +1373,7 @@ class SQLStore(EventStore):
         self._held: Any = None
         self._raw_reads: tuple[str, str, str] | None = None
         self._raw_command: str | None = None
+        self._raw_commands: str | None = None
         # The latest snapshots written or read, by their stored text: a read that finds
         # the same text needs no decoding (bounded; the oldest go first: an OrderedDict
         # drops its first entry in constant time, where a dict's first key is found
@@ -2322,6 +2323,17 @@ class SQLStore(EventStore):
         """Those of ``command_ids`` that were applied: one query per 500 ids."""
         wanted = list(dict.fromkeys(command_ids))
         used: set[str] = set()
+        held = self._held
+        if held is not None:
+            # Inside a block holding reads (an import): on the held connection.
+            assert self._raw_reads is not None
+            assert self._raw_commands is not None
+            mark = self._raw_reads[2]
+            for k in range(0, len(wanted), _MANY):
+                part = wanted[k : k + _MANY]
+                sql = f"{self._raw_commands} IN ({', '.join([mark] * len(part))})"
+                used.update(row[0] for row in self._read_raw(held, sql, part))
+            return used
         with self._reading() as conn:
             for k in range(0, len(wanted), _MANY):
                 query = sa.select(_commands.c.command_id).where(
@@ -2386,6 +2398,7 @@ class SQLStore(EventStore):
             self._raw_reads = (f"{select} = {mark}", select, mark)
             commands = dialect.identifier_preparer.format_table(_commands)
             self._raw_command = f"SELECT 1 FROM {commands} WHERE command_id = {mark}"
+            self._raw_commands = f"SELECT command_id FROM {commands} WHERE command_id"
         try:
             raw = self._engine.raw_connection()
         except sa.exc.DBAPIError as exc:
