@@ -1393,9 +1393,10 @@ class SQLStore(EventStore):
                 target, busy_timeout=busy_timeout, synchronous=synchronous, read_only=read_only
             )
             self._owns_engine = True
-        # On SQLite a snapshot travels as its UTF-8 bytes both ways: written with the
-        # store's own statements (CAST AS TEXT), read as a BLOB (see _StoredSnapshot).
-        # As text, the driver converted each one from and to Python's form of it.
+        # Whether the database is SQLite.  There a snapshot travels as its UTF-8 bytes
+        # both ways: written with the store's own statements (CAST AS TEXT), read as a
+        # BLOB (see _StoredSnapshot); as text, the driver converted each one from and to
+        # Python's form of it.  And there a write begins IMMEDIATE (_writing).
         self._sqlite = self._engine.dialect.name == "sqlite"
         try:
             self._prepare()
@@ -2218,8 +2219,7 @@ class SQLStore(EventStore):
                 conn, _entity_areas, [{"entity_id": snapshot.entity_id, "area": a} for a in areas]
             )
 
-    @staticmethod
-    def _delete_areas(conn: sa.Connection, ids: list[dict[str, Any]]) -> None:
+    def _delete_areas(self, conn: sa.Connection, ids: list[dict[str, Any]]) -> None:
         """Delete the area rows of the entities ``ids`` (each ``{"b_entity_id": id}``), on
         the driver as :meth:`_insert_many` inserts: SQLAlchemy's machinery around one
         statement cost a command on PostgreSQL more than the database's work."""
@@ -2228,11 +2228,15 @@ class SQLStore(EventStore):
         if mark is None or conn.get_execution_options().get("schema_translate_map"):
             conn.execute(_DELETE_AREAS, ids)
             return
-        quote = dialect.identifier_preparer
-        sql = (
-            f"DELETE FROM {quote.format_table(_entity_areas)} "
-            f"WHERE {quote.quote('entity_id')} = {mark}"
-        )
+        plan = self._insert_plans.get(("DELETE", ("entity_id",)))
+        if plan is None:
+            quote = dialect.identifier_preparer
+            sql = (
+                f"DELETE FROM {quote.format_table(_entity_areas)} "
+                f"WHERE {quote.quote('entity_id')} = {mark}"
+            )
+            plan = self._insert_plans[("DELETE", ("entity_id",))] = (sql, [])
+        sql = plan[0]
         if len(ids) == 1:
             _driver(conn, sql, (ids[0]["b_entity_id"],))
         else:
