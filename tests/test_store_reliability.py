@@ -12,8 +12,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
-from inspection_flow import ConcurrencyError
+from inspection_flow import ConcurrencyError, StoreError
 from inspection_flow._records import replay
 from inspection_flow.stores import SQLStore
 from inspection_flow.testing import create_commit, next_commit
@@ -201,10 +202,6 @@ def test_a_connection_the_server_ended_is_replaced(pg_schema_url: str) -> None:
     """The server ends the store's connections (a restart, an idle timeout): a write that
     meets a dead connection is refused whole, and the next one runs on a new connection
     with a statement cursor of its own; nothing is lost and the ledger verifies."""
-    import sqlalchemy as sa
-
-    from inspection_flow import StoreError
-
     name = f"if_ended_{os.getpid()}"
     url = sa.make_url(pg_schema_url).update_query_dict({"application_name": name})
     admin = sa.create_engine(pg_schema_url)

@@ -298,9 +298,10 @@ def test_every_write_stores_its_snapshot_as_text_and_keeps_what_it_wrote(
 ) -> None:
     """On SQLite the store writes a snapshot from its UTF-8 bytes and reads it back as
     them (on PostgreSQL as text). Whatever the path (one command, a batch of new cases,
-    the same command on many, a streamed hand-over, a batch written case by case after a
-    conflict), the row holds text that the database's JSON functions read, and reading
-    the case again gives the snapshot written, not one decoded anew."""
+    the same command on many, a streamed hand-over, a batch left with one command when
+    its other repeats a command id applied before), the row holds text that the
+    database's JSON functions read, and reading the case again gives the snapshot
+    written, not one decoded anew."""
     ledger = Ledger.open(ledger_url, rulebook="hunan-provincial-2023")
     try:
         store = ledger.store
@@ -312,7 +313,7 @@ def test_every_write_stores_its_snapshot_as_text_and_keeps_what_it_wrote(
         liaison = Actor("liaison", "430900")
         ledger.fire_many(ids[:2], "assign", actor=liaison, at=handed, owners=["430903"])
         ledger.fire(ids[2], "assign", actor=liaison, at=handed, owners=["430903"])
-        # A command id applied before makes the bulk write give way to one by one.
+        # The repeated command id returns its first result: the batch writes one command.
         ledger.fire(ids[3], "assign", actor=liaison, at=handed, owners=["430903"], command_id="a")
         with ledger.batch():
             ledger.fire(
