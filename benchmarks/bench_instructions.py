@@ -24,7 +24,13 @@ Each part runs in a new interpreter under callgrind twice, with and without its 
 (b) the five commands of ``bench_import.py`` over ``--rows`` handed-over cases with
     ``fire_many``, 2,000 at a time;
 (a) the same five commands with ``fire``, one case at a time, in ``batch()`` blocks of
-    2,000 (the per-command path of ``bench_import.py``'s (a)).
+    2,000 (the per-command path of ``bench_import.py``'s (a));
+(p) the five commands on PostgreSQL, one transaction per command, over a tenth of
+    ``--rows`` cases: the client's side of ``bench_writes.py --parts p`` (the server's
+    work is another process's, not counted); counted per command;
+(r) its yardstick, the raw psycopg commands of ``bench_writes.py --parts p``.
+(p) and (r) need the server of ``INSPECTION_FLOW_PG_URL`` (default
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``) and are not run by default.
 
 With several ``--src``, each part is counted for each source tree in turn (an A/B of two
 commits: ``git worktree add /tmp/base <commit>`` gives the other tree).
@@ -43,12 +49,43 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PARTS = ("d", "e", "h", "b", "a")
+PARTS = ("d", "e", "h", "b", "a", "p", "r")
+DEFAULT_PARTS = ("d", "e", "h", "b", "a")
+PG_URL = os.environ.get(
+    "INSPECTION_FLOW_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def pg_child(part: str, cases: int, work: bool) -> None:
+    """(p) or (r): fire the five commands on ``cases`` PostgreSQL cases, if ``work``."""
+    import queue
+
+    import bench_writes as w
+
+    with w.pg_schema(PG_URL) as scoped:
+        w.pg_populate(scoped, ["W0-"], cases)
+        worker = w.pg_ledger_worker if part == "p" else w.pg_raw_worker
+        if not work:
+            # The worker's setup alone (its connection, its first read): no commands.
+            w.STEPS = ()
+        worker(scoped, "W0-", cases, None, queue.Queue())
+
+
+def per_unit(part: str, rows: int) -> int:
+    """What a part's count is divided by: commands for (p) and (r), else rows."""
+    return pg_cases(rows) * 5 if part in ("p", "r") else rows
+
+
+def pg_cases(rows: int) -> int:
+    return max(rows // 10, 1)
 
 
 def child(part: str, rows: int, work: bool) -> None:
     """Set the part up and, if ``work``, run it (in the process callgrind counts)."""
     sys.path.insert(0, str(HERE))
+    if part in ("p", "r"):
+        pg_child(part, pg_cases(rows), work)
+        return
     import bench_import as b
     from bench_office import write_file
 
@@ -118,7 +155,11 @@ def counted(src: str | None, part: str, rows: int, work: bool) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--parts", default=",".join(PARTS), help="d, e, h, b, a (default all)")
+    parser.add_argument(
+        "--parts",
+        default=",".join(DEFAULT_PARTS),
+        help="d, e, h, b, a, p, r (default d, e, h, b, a)",
+    )
     parser.add_argument("--rows", type=int, default=2000, help="rows or cases (default 2,000)")
     parser.add_argument("--src", action="append", help="a source tree to count (repeatable)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -143,9 +184,10 @@ def main() -> int:
             setup = counted(src, part, args.rows, False)
             results[src, part] = total - setup
             where = "" if src is None else f"  {src}"
+            unit = "command" if part in ("p", "r") else "row"
             print(
                 f"  ({part}) {(total - setup) / 1e6:10.1f} M instructions "
-                f"({(total - setup) / args.rows / 1e3:7.1f} k a row){where}",
+                f"({(total - setup) / per_unit(part, args.rows) / 1e3:7.1f} k a {unit}){where}",
                 flush=True,
             )
     for src in sources:
