@@ -7,6 +7,7 @@ hot path; the deadlines, the sweep and the domain commands live in rooms of thei
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import uuid
@@ -487,6 +488,37 @@ class _Engine(_Deadlines):
                     "fire: command %r was applied before; its event is the answer", command_id
                 )
                 return first
+        # Outside a batch, the entity's read and the command's write share one connection
+        # of the store (a batch holds one for its reads already).
+        holding = self.store.holding_reads() if self._pending is None else contextlib.nullcontext()
+        with holding:
+            return self._fire_on(
+                entity_id,
+                event,
+                actor,
+                at,
+                command_id,
+                late_entry_reason,
+                payload,
+                recorded,
+                plans,
+                across=across,
+            )
+
+    def _fire_on(
+        self,
+        entity_id: str,
+        event: str,
+        actor: Actor,
+        at: dt.datetime,
+        command_id: str | None,
+        late_entry_reason: str | None,
+        payload: Mapping[str, Any],
+        recorded: dt.datetime | None,
+        plans: _Plans | None,
+        *,
+        across: bool,
+    ) -> Event:
         snap = self.get(entity_id)
         try:
             event_obj, new = self._transition(

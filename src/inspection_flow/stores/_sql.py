@@ -1371,6 +1371,8 @@ class SQLStore(EventStore):
         # A cursor of the driver kept for reads by holding_reads, and the point reads
         # in the driver's own terms (None: SQLAlchemy's statements are used instead).
         self._held: Any = None
+        # The connection of that cursor, on which a write inside the block runs too.
+        self._held_conn: sa.Connection | None = None
         self._raw_reads: tuple[str, str, str] | None = None
         self._raw_command: str | None = None
         self._raw_commands: str | None = None
@@ -1522,33 +1524,50 @@ class SQLStore(EventStore):
             if self._connection is not None:
                 with self._connection.begin_nested():
                     yield self._connection
-            else:
-                with self._engine.connect() as conn:
-                    if self._sqlite:
-                        # Read on SQLite only (_configure_sqlite): the write begins
-                        # IMMEDIATE.
-                        conn.execution_options(**{_MODE_OPTION: "write"})
-                    checkpoints = self._checkpoints
-                    # A large write commits without copying the log into the file; the
-                    # copy runs in the background (see _Checkpoints).
-                    restore: int | None = None
-                    try:
-                        with conn.begin():
-                            yield conn
-                            if (
-                                checkpoints is not None
-                                and conn.info.get(_EVENTS_WRITTEN, 0) >= _LARGE_WRITE
-                            ):
-                                restore = _autocheckpoint(conn, 0)
-                    finally:
-                        if checkpoints is not None:
-                            conn.info.pop(_EVENTS_WRITTEN, None)
-                        if restore is not None:
-                            _autocheckpoint(conn, restore)
-                    if checkpoints is not None and restore is not None:
-                        checkpoints.request()
+                return
+            held = self._held_conn
+            if held is not None and not held.in_transaction():
+                # Inside a block holding reads (a command read, then written): on the
+                # connection held, so that the command checks out one connection, not
+                # two.  Its reads ran each on its own; the write is a transaction.
+                driver: Any = held.connection.driver_connection
+                autocommit = driver.autocommit if not self._sqlite else None
+                if autocommit:
+                    driver.autocommit = False
+                try:
+                    with self._transaction(held) as conn:
+                        yield conn
+                finally:
+                    if autocommit:
+                        driver.autocommit = True
+                return
+            with self._engine.connect() as conn, self._transaction(conn):
+                yield conn
         except sa.exc.DBAPIError as exc:
             raise StoreError(f"the database refused the write: {exc.orig}") from exc
+
+    @contextlib.contextmanager
+    def _transaction(self, conn: sa.Connection) -> Iterator[sa.Connection]:
+        """A write's transaction on ``conn``, a connection of the store's engine."""
+        if self._sqlite:
+            # Read on SQLite only (_configure_sqlite): the write begins IMMEDIATE.
+            conn.execution_options(**{_MODE_OPTION: "write"})
+        checkpoints = self._checkpoints
+        # A large write commits without copying the log into the file; the copy runs in
+        # the background (see _Checkpoints).
+        restore: int | None = None
+        try:
+            with conn.begin():
+                yield conn
+                if checkpoints is not None and conn.info.get(_EVENTS_WRITTEN, 0) >= _LARGE_WRITE:
+                    restore = _autocheckpoint(conn, 0)
+        finally:
+            if checkpoints is not None:
+                conn.info.pop(_EVENTS_WRITTEN, None)
+            if restore is not None:
+                _autocheckpoint(conn, restore)
+        if checkpoints is not None and restore is not None:
+            checkpoints.request()
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[sa.Connection]:
@@ -2404,7 +2423,8 @@ class SQLStore(EventStore):
             self._raw_command = f"SELECT 1 FROM {commands} WHERE command_id = {mark}"
             self._raw_commands = f"SELECT command_id FROM {commands} WHERE command_id"
         try:
-            raw = self._engine.raw_connection()
+            conn = self._engine.connect()
+            raw = conn.connection
         except sa.exc.DBAPIError as exc:
             raise StoreError(f"the database could not be read: {exc.orig}") from exc
         driver: Any = raw.driver_connection
@@ -2415,14 +2435,16 @@ class SQLStore(EventStore):
                 autocommit = driver.autocommit
                 driver.autocommit = True
             self._held = _kept_cursor(raw.info, driver)
+            self._held_conn = conn
             yield
         finally:
             self._held = None
+            self._held_conn = None
             try:
                 if autocommit is not None:
                     driver.autocommit = autocommit
             finally:
-                raw.close()
+                conn.close()
 
     def events(self, entity_id: str) -> list[Event]:
         with self._reading() as conn:
