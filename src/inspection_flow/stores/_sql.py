@@ -2122,6 +2122,62 @@ class SQLStore(EventStore):
         else:
             conn.exec_driver_sql(sql, params)
 
+    def _advance_inserting(
+        self, conn: sa.Connection, rows: list[tuple[Any, ...]], entities: int, commands: int
+    ) -> bool:
+        """On PostgreSQL, count a command's events, entity and command in the ledger's
+        head and insert its event rows (:func:`_event_values`), numbered on from the head,
+        with one statement: a command's write makes one round trip less to the server.
+        Return False where the store writes them with two (another database, tables
+        the caller maps elsewhere).
+
+        The head's row is updated in a data-modifying WITH, whose count the INSERT reads,
+        so the events are numbered by the head their transaction locks, as
+        :func:`_advance_head` numbers them.
+        """
+        if (
+            not rows
+            or conn.dialect.name != "postgresql"
+            or _PLACEHOLDERS.get(conn.dialect.paramstyle) != "%s"
+            or conn.get_execution_options().get("schema_translate_map")
+        ):
+            return False
+        key = ("HEAD+EVENTS", (str(len(rows)),))
+        plan = self._insert_plans.get(key)
+        if plan is None:
+            quote = conn.dialect.identifier_preparer
+            names = (*_EVENT_COLUMNS, "seq")
+            marks = ", ".join(["%s"] * len(_EVENT_COLUMNS))
+            last = len(rows) - 1
+            selects = " UNION ALL ".join(
+                f"SELECT {marks}, head.events - {last - i} FROM head" for i in range(len(rows))
+            )
+            sql = (
+                f"WITH head AS (UPDATE {quote.format_table(_head)} SET events = events + %s, "
+                "entities = entities + %s, commands = commands + %s WHERE id = 1 "
+                f"RETURNING events) INSERT INTO {quote.format_table(_events)} "
+                f"({', '.join(quote.quote(n) for n in names)}) {selects} RETURNING seq"
+            )
+            plan = self._insert_plans[key] = (sql, self._plan(conn, _events, names)[1])
+        sql, converters = plan
+        ((at, convert),) = converters
+        params: list[Any] = [len(rows), entities, commands]
+        for row in rows:
+            params += row[:at]
+            params.append(convert(row[at]))
+        found = _driver(conn, sql, params, fetch=True)
+        if not found:
+            raise StoreError(
+                "the ledger's head (table if_ledger_head) is missing, so nothing more can be "
+                "written; run verify() and restore the database from a backup"
+            )
+        last_seq = max(int(r[0]) for r in found)
+        before = last_seq - len(rows)
+        if last_seq // _LATEST_EVERY != before // _LATEST_EVERY:
+            # As _advance_head: the head's row is locked by this transaction.
+            _keep_latest(conn, before)
+        return True
+
     def _update_many(
         self,
         conn: sa.Connection,
@@ -2204,14 +2260,12 @@ class SQLStore(EventStore):
             and not (known is not None and set(known.areas) == set(snapshot.areas))
         ):
             self._write_areas(conn, snapshot, replace=commit.expected_version != 0)
-        first = _advance_head(
-            conn,
-            len(event_rows),
-            1 if commit.expected_version == 0 else 0,
-            1 if commit.command_id is not None else 0,
-        )
+        created = 1 if commit.expected_version == 0 else 0
+        applied = 1 if commit.command_id is not None else 0
         try:
-            self._insert_events(conn, event_rows, first)
+            if not self._advance_inserting(conn, event_rows, created, applied):
+                first = _advance_head(conn, len(event_rows), created, applied)
+                self._insert_events(conn, event_rows, first)
             if commit.command_id is not None:
                 self._insert_many(
                     conn,

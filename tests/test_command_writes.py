@@ -1,0 +1,158 @@
+"""A command outside a batch: one connection for its read and its write, and (on
+PostgreSQL) its events numbered by the ledger's head in the statement that inserts them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from inspection_flow import (
+    SHANGHAI,
+    Actor,
+    ConcurrencyError,
+    Event,
+    InvalidTransitionError,
+    Ledger,
+    SQLStore,
+)
+from inspection_flow.stores import _sql
+from inspection_flow.testing import create_commit, next_commit
+
+OFFICE = Actor("leading_office", "430000", "省督察办")
+TEAM = Actor("inspection_team", "430000", "省第四督察组")
+
+
+def at(day: int, hour: int = 9) -> dt.datetime:
+    return dt.datetime(2023, 6, day, hour, tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def engine(ledger_url: str) -> Iterator[sa.Engine]:
+    """The engine a ledger's store runs on, as an application that shares it makes it."""
+    engine = SQLStore.make_engine(ledger_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _checkouts(engine: sa.Engine) -> list[int]:
+    """A list that counts every connection checked out of ``engine``'s pool from now."""
+    seen: list[int] = []
+    sa.event.listen(engine, "checkout", lambda *args: seen.append(1))
+    return seen
+
+
+def _round(ledger: Ledger) -> None:
+    ledger.create_round("R", name="益阳市", area="430900", actor=OFFICE, at=at(20))
+
+
+def test_a_command_reads_and_writes_on_one_connection(engine: sa.Engine) -> None:
+    """``fire`` outside a batch checks out one connection for the entity's read and the
+    write (two with a command id: its look-up comes first); every connection goes back
+    to the pool, and what was written reads back."""
+    ledger = Ledger(SQLStore(engine), rulebook="hunan-provincial-2023")
+    _round(ledger)
+    seen = _checkouts(engine)
+    ledger.fire("R", "announce", actor=OFFICE, at=at(20, 10))
+    assert len(seen) == 1
+    ledger.fire("R", "station_in", actor=TEAM, at=at(26), command_id="in-R")
+    assert len(seen) == 3
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert [e.name for e in ledger.history("R")] == ["create", "announce", "station_in"]
+    assert ledger.get("R").state == "stationed"
+
+
+class _RacingClock:
+    """The ledger's clock, which lets another process write once when a command asks it
+    the time: after the command read its entity, before its write."""
+
+    def __init__(self) -> None:
+        self.meanwhile: Callable[[], object] | None = None
+
+    def now(self) -> dt.datetime:
+        meanwhile, self.meanwhile = self.meanwhile, None
+        if meanwhile is not None:
+            meanwhile()
+        return dt.datetime.now(SHANGHAI)
+
+
+def test_a_refused_command_and_a_lost_race_leave_the_connection_as_it_was(
+    engine: sa.Engine, ledger_url: str
+) -> None:
+    """A command refused before its write, and one whose write loses a race, write
+    nothing, return their connection, and leave it out of any transaction (on
+    PostgreSQL: as it was, not in autocommit), so the next command goes through."""
+    clock = _RacingClock()
+    ledger = Ledger(SQLStore(engine), rulebook="hunan-provincial-2023", clock=clock)
+    _round(ledger)
+    with pytest.raises(InvalidTransitionError):
+        ledger.fire("R", "end_station_in", actor=TEAM, at=at(20, 10))
+    other = Ledger.open(ledger_url, rulebook="hunan-provincial-2023")
+    try:
+        # Another process moves the round on between this ledger's read and its write.
+        clock.meanwhile = lambda: other.fire("R", "announce", actor=OFFICE, at=at(20, 11))
+        with pytest.raises(ConcurrencyError):
+            ledger.fire("R", "announce", actor=OFFICE, at=at(20, 10))
+        assert clock.meanwhile is None
+    finally:
+        other.close()
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        driver: Any = conn.connection.driver_connection
+        if engine.dialect.name == "postgresql":
+            assert driver.autocommit is False
+            assert driver.info.transaction_status.name == "IDLE"
+        else:
+            assert not driver.in_transaction
+    ledger.fire("R", "station_in", actor=TEAM, at=at(26))
+    assert [e.name for e in ledger.history("R")] == ["create", "announce", "station_in"]
+    assert ledger.verify().ok
+
+
+def test_events_of_single_commands_are_numbered_from_the_head(
+    ledger_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commits written one at a time, of one event or several, number their events on
+    from the ledger's head without a gap, count them in the head, and keep the ledger's
+    latest time each time their numbers pass a multiple of the keeping interval."""
+    monkeypatch.setattr(_sql, "_LATEST_EVERY", 4)
+    store = SQLStore(ledger_url)
+    try:
+        written: list[Event] = []
+        commit = create_commit("case-1", at=at(21))
+        for events in (1, 3, 2, 1, 4):
+            written += store.append(commit)
+            commit = next_commit(commit.snapshot, events=events)
+        written += store.append(commit)
+        written += store.append(create_commit("case-2", at=at(22)))
+    finally:
+        store.close()
+    engine = sa.create_engine(ledger_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text("SELECT seq, entity_id, version, at_utc FROM if_events ORDER BY seq")
+            ).all()
+            head = conn.execute(sa.text("SELECT events, entities FROM if_ledger_head")).one()
+            kept = conn.execute(
+                sa.text("SELECT value FROM inspection_flow_meta WHERE key = 'latest_at'")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert [r.seq for r in rows] == list(range(1, 14))
+    assert [(r.entity_id, r.version) for r in rows] == [
+        *[("case-1", v) for v in range(1, 13)],
+        ("case-2", 1),
+    ]
+    assert tuple(head) == (13, 2)
+    # The last multiple of 4 passed was by the commit of events 9 to 12: the 8 before
+    # it are kept, with the latest time among them.
+    latest = json.loads(kept)
+    assert latest["events"] == 8
+    assert dt.datetime.fromisoformat(latest["at"]) == max(e.at for e in written[:8])
