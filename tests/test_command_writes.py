@@ -119,8 +119,9 @@ def test_events_of_single_commands_are_numbered_from_the_head(
     ledger_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Commits written one at a time, of one event or several, number their events on
-    from the ledger's head without a gap, count them in the head, and keep the ledger's
-    latest time each time their numbers pass a multiple of the keeping interval."""
+    from the ledger's head without a gap, count them (and their entities and commands)
+    in the head, record a command's id, and keep the ledger's latest time each time
+    their numbers pass a multiple of the keeping interval."""
     monkeypatch.setattr(_sql, "_LATEST_EVERY", 4)
     store = SQLStore(ledger_url)
     try:
@@ -128,7 +129,9 @@ def test_events_of_single_commands_are_numbered_from_the_head(
         commit = create_commit("case-1", at=at(21))
         for events in (1, 3, 2, 1, 4):
             written += store.append(commit)
-            commit = next_commit(commit.snapshot, events=events)
+            # The commit of three events (versions 3 to 5) under a command id.
+            command_id = "cmd-3" if events == 3 else None
+            commit = next_commit(commit.snapshot, events=events, command_id=command_id)
         written += store.append(commit)
         written += store.append(create_commit("case-2", at=at(22)))
     finally:
@@ -139,7 +142,10 @@ def test_events_of_single_commands_are_numbered_from_the_head(
             rows = conn.execute(
                 sa.text("SELECT seq, entity_id, version, at_utc FROM if_events ORDER BY seq")
             ).all()
-            head = conn.execute(sa.text("SELECT events, entities FROM if_ledger_head")).one()
+            head = conn.execute(
+                sa.text("SELECT events, entities, commands FROM if_ledger_head")
+            ).one()
+            commands = conn.execute(sa.text("SELECT * FROM if_commands")).all()
             kept = conn.execute(
                 sa.text("SELECT value FROM inspection_flow_meta WHERE key = 'latest_at'")
             ).scalar_one()
@@ -150,7 +156,8 @@ def test_events_of_single_commands_are_numbered_from_the_head(
         *[("case-1", v) for v in range(1, 13)],
         ("case-2", 1),
     ]
-    assert tuple(head) == (13, 2)
+    assert tuple(head) == (13, 2, 1)
+    assert [tuple(c) for c in commands] == [("cmd-3", "case-1", 3, 5)]
     # The last multiple of 4 passed was by the commit of events 9 to 12: the 8 before
     # it are kept, with the latest time among them.
     latest = json.loads(kept)

@@ -2123,17 +2123,24 @@ class SQLStore(EventStore):
             conn.exec_driver_sql(sql, params)
 
     def _advance_inserting(
-        self, conn: sa.Connection, rows: list[tuple[Any, ...]], entities: int, commands: int
+        self,
+        conn: sa.Connection,
+        rows: list[tuple[Any, ...]],
+        entities: int,
+        command: tuple[str, str, int, int] | None,
     ) -> bool:
         """On PostgreSQL, count a command's events, entity and command in the ledger's
-        head and insert its event rows (:func:`_event_values`), numbered on from the head,
-        with one statement: a command's write makes one round trip less to the server.
-        Return False where the store writes them with two (another database, tables
-        the caller maps elsewhere).
+        head, insert its event rows (:func:`_event_values`), numbered on from the head,
+        and its command's row (``command``: id, entity, first and last version) if it has
+        an id, with one statement: a command's write makes one or two round trips less to
+        the server.  Return False where the store writes them one by one (another
+        database, tables the caller maps elsewhere).
 
         The head's row is updated in a data-modifying WITH, whose count the INSERT reads,
         so the events are numbered by the head their transaction locks, as
-        :func:`_advance_head` numbers them.
+        :func:`_advance_head` numbers them; the command's row is inserted in another,
+        which runs whether or not it is read.  A command id used before fails the
+        statement with the unique violation its own INSERT would raise.
         """
         if (
             not rows
@@ -2142,7 +2149,7 @@ class SQLStore(EventStore):
             or conn.get_execution_options().get("schema_translate_map")
         ):
             return False
-        key = ("HEAD+EVENTS", (str(len(rows)),))
+        key = ("HEAD+EVENTS", (str(len(rows)), "command" if command is not None else ""))
         plan = self._insert_plans.get(key)
         if plan is None:
             quote = conn.dialect.identifier_preparer
@@ -2152,16 +2159,24 @@ class SQLStore(EventStore):
             selects = " UNION ALL ".join(
                 f"SELECT {marks}, head.events - {last - i} FROM head" for i in range(len(rows))
             )
+            applied = (
+                f", applied AS (INSERT INTO {quote.format_table(_commands)} "
+                "(command_id, entity_id, first_version, last_version) VALUES (%s, %s, %s, %s))"
+                if command is not None
+                else ""
+            )
             sql = (
                 f"WITH head AS (UPDATE {quote.format_table(_head)} SET events = events + %s, "
                 "entities = entities + %s, commands = commands + %s WHERE id = 1 "
-                f"RETURNING events) INSERT INTO {quote.format_table(_events)} "
+                f"RETURNING events){applied} INSERT INTO {quote.format_table(_events)} "
                 f"({', '.join(quote.quote(n) for n in names)}) {selects} RETURNING seq"
             )
             plan = self._insert_plans[key] = (sql, self._plan(conn, _events, names)[1])
         sql, converters = plan
         ((at, convert),) = converters
-        params: list[Any] = [len(rows), entities, commands]
+        params: list[Any] = [len(rows), entities, 0 if command is None else 1]
+        if command is not None:
+            params += command
         for row in rows:
             params += row[:at]
             params.append(convert(row[at]))
@@ -2261,11 +2276,16 @@ class SQLStore(EventStore):
         ):
             self._write_areas(conn, snapshot, replace=commit.expected_version != 0)
         created = 1 if commit.expected_version == 0 else 0
-        applied = 1 if commit.command_id is not None else 0
+        command = (
+            None
+            if commit.command_id is None
+            else (commit.command_id, entity_id, commit.expected_version + 1, snapshot.version)
+        )
         try:
-            if not self._advance_inserting(conn, event_rows, created, applied):
-                first = _advance_head(conn, len(event_rows), created, applied)
-                self._insert_events(conn, event_rows, first)
+            if self._advance_inserting(conn, event_rows, created, command):
+                return commit.events
+            first = _advance_head(conn, len(event_rows), created, 0 if command is None else 1)
+            self._insert_events(conn, event_rows, first)
             if commit.command_id is not None:
                 self._insert_many(
                     conn,
