@@ -19,6 +19,7 @@ from inspection_flow import (
     InvalidTransitionError,
     Ledger,
     SQLStore,
+    StoreError,
 )
 from inspection_flow.stores import _sql
 from inspection_flow.testing import create_commit, next_commit
@@ -163,3 +164,28 @@ def test_events_of_single_commands_are_numbered_from_the_head(
     latest = json.loads(kept)
     assert latest["events"] == 8
     assert dt.datetime.fromisoformat(latest["at"]) == max(e.at for e in written[:8])
+
+
+def test_a_command_without_the_ledgers_head_is_refused_and_writes_nothing(
+    ledger_url: str,
+) -> None:
+    """With the head's row gone (a damaged database), a command and a creation are
+    refused with a message that names the head, and nothing of them is written."""
+    ledger = Ledger.open(ledger_url, rulebook="hunan-provincial-2023")
+    try:
+        _round(ledger)
+        engine = sa.create_engine(ledger_url)
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text("DELETE FROM if_ledger_head"))
+        finally:
+            engine.dispose()
+        with pytest.raises(StoreError, match="if_ledger_head"):
+            ledger.fire("R", "announce", actor=OFFICE, at=at(20, 10))
+        with pytest.raises(StoreError, match="if_ledger_head"):
+            ledger.create_round("R2", name="长沙市", area="430100", actor=OFFICE, at=at(20))
+        assert [e.name for e in ledger.history("R")] == ["create"]
+        assert ledger.get("R").version == 1
+        assert ledger.find(kind="round") == [ledger.get("R")]
+    finally:
+        ledger.close()

@@ -7,7 +7,6 @@ hot path; the deadlines, the sweep and the domain commands live in rooms of thei
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import uuid
@@ -488,10 +487,22 @@ class _Engine(_Deadlines):
                     "fire: command %r was applied before; its event is the answer", command_id
                 )
                 return first
+        if self._pending is not None:
+            return self._fire_on(
+                entity_id,
+                event,
+                actor,
+                at,
+                command_id,
+                late_entry_reason,
+                payload,
+                recorded,
+                plans,
+                across=across,
+            )
         # Outside a batch, the entity's read and the command's write share one connection
         # of the store (a batch holds one for its reads already).
-        holding = self.store.holding_reads() if self._pending is None else contextlib.nullcontext()
-        with holding:
+        with self.store.holding_reads():
             return self._fire_on(
                 entity_id,
                 event,

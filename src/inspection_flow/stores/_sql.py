@@ -1206,6 +1206,23 @@ def _text_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def _set_values(
+    update: tuple[tuple[str, ...], dict[str, Any], str, int],
+    converters: list[tuple[int, Callable[[Any], Any]]],
+) -> tuple[Any, ...]:
+    """An update's values (see SQLStore._update_many): its columns' values converted as
+    their types convert them, then the entity's id and expected version."""
+    names, row, entity_id, expected = update
+    values = [row[n] for n in names]
+    for i, convert in converters:
+        value = values[i]
+        if value is not None:
+            values[i] = convert(value)
+    values.append(entity_id)
+    values.append(expected)
+    return tuple(values)
+
+
 def _value_mark(dialect: Dialect, table: sa.Table, name: str, mark: str) -> str:
     """The placeholder of column ``name`` in the store's own statements on the driver: on
     SQLite a snapshot comes as its UTF-8 bytes and is stored as text."""
@@ -2128,19 +2145,25 @@ class SQLStore(EventStore):
         rows: list[tuple[Any, ...]],
         entities: int,
         command: tuple[str, str, int, int] | None,
-    ) -> bool:
-        """On PostgreSQL, count a command's events, entity and command in the ledger's
-        head, insert its event rows (:func:`_event_values`), numbered on from the head,
-        and its command's row (``command``: id, entity, first and last version) if it has
-        an id, with one statement: a command's write makes one or two round trips less to
-        the server.  Return False where the store writes them one by one (another
-        database, tables the caller maps elsewhere).
+        update: tuple[tuple[str, ...], dict[str, Any], str, int] | None = None,
+    ) -> bool | None:
+        """On PostgreSQL, update the entity's row if ``update`` is given (the columns to
+        set, a row of :func:`_projection`, the entity's id and expected version), count a
+        command's events, entity and command in the ledger's head, insert its event rows
+        (:func:`_event_values`), numbered on from the head, and its command's row
+        (``command``: id, entity, first and last version) if it has an id, with one
+        statement: a command's write makes up to three round trips less to the server.
+        Return True when written, False when the entity's row was not at the expected
+        version (nothing is counted or inserted then), and None where the store writes
+        them one by one (another database, tables the caller maps elsewhere).
 
-        The head's row is updated in a data-modifying WITH, whose count the INSERT reads,
+        Each write is a data-modifying WITH.  The head's update reads the entity's (it
+        runs only if the entity's row matched), so a command locks the entity's row before
+        the head's, as every write of the store does; the INSERT reads the head's count,
         so the events are numbered by the head their transaction locks, as
-        :func:`_advance_head` numbers them; the command's row is inserted in another,
-        which runs whether or not it is read.  A command id used before fails the
-        statement with the unique violation its own INSERT would raise.
+        :func:`_advance_head` numbers them.  The command's row is inserted whether or not
+        it is read: a command id used before fails the statement with the unique
+        violation its own INSERT would raise.
         """
         if (
             not rows
@@ -2148,8 +2171,12 @@ class SQLStore(EventStore):
             or _PLACEHOLDERS.get(conn.dialect.paramstyle) != "%s"
             or conn.get_execution_options().get("schema_translate_map")
         ):
-            return False
-        key = ("HEAD+EVENTS", (str(len(rows)), "command" if command is not None else ""))
+            return None
+        names_set = update[0] if update is not None else ()
+        key = (
+            "HEAD+EVENTS",
+            (str(len(rows)), "command" if command is not None else "", *names_set),
+        )
         plan = self._insert_plans.get(key)
         if plan is None:
             quote = conn.dialect.identifier_preparer
@@ -2165,28 +2192,46 @@ class SQLStore(EventStore):
                 if command is not None
                 else ""
             )
+            entity = matched = ""
+            if update is not None:
+                sets = ", ".join(f"{quote.quote(n)} = %s" for n in names_set)
+                entity = (
+                    f"entity AS (UPDATE {quote.format_table(_entities)} SET {sets} "
+                    "WHERE entity_id = %s AND version = %s RETURNING 1), "
+                )
+                matched = " AND EXISTS (SELECT 1 FROM entity)"
+            # One row: whether the entity's row matched, and the last event's number
+            # (none if the head's row is missing).
             sql = (
-                f"WITH head AS (UPDATE {quote.format_table(_head)} SET events = events + %s, "
-                "entities = entities + %s, commands = commands + %s WHERE id = 1 "
-                f"RETURNING events){applied} INSERT INTO {quote.format_table(_events)} "
-                f"({', '.join(quote.quote(n) for n in names)}) {selects} RETURNING seq"
+                f"WITH {entity}head AS (UPDATE {quote.format_table(_head)} SET "
+                "events = events + %s, entities = entities + %s, commands = commands + %s "
+                f"WHERE id = 1{matched} RETURNING events){applied}, "
+                f"inserted AS (INSERT INTO {quote.format_table(_events)} "
+                f"({', '.join(quote.quote(n) for n in names)}) {selects} RETURNING seq) "
+                f"SELECT {'(SELECT count(*) FROM entity)' if update is not None else '1'}, "
+                "(SELECT max(seq) FROM inserted)"
             )
             plan = self._insert_plans[key] = (sql, self._plan(conn, _events, names)[1])
         sql, converters = plan
         ((at, convert),) = converters
-        params: list[Any] = [len(rows), entities, 0 if command is None else 1]
+        params: list[Any] = []
+        if update is not None:
+            params += self._update_values(conn, update)
+        params += (len(rows), entities, 0 if command is None else 1)
         if command is not None:
             params += command
         for row in rows:
             params += row[:at]
             params.append(convert(row[at]))
-        found = _driver(conn, sql, params, fetch=True)
-        if not found:
+        ((matched, last),) = _driver(conn, sql, params, fetch=True)
+        if not matched:
+            return False
+        if last is None:
             raise StoreError(
                 "the ledger's head (table if_ledger_head) is missing, so nothing more can be "
                 "written; run verify() and restore the database from a backup"
             )
-        last_seq = max(int(r[0]) for r in found)
+        last_seq = int(last)
         before = last_seq - len(rows)
         if last_seq // _LATEST_EVERY != before // _LATEST_EVERY:
             # As _advance_head: the head's row is locked by this transaction.
@@ -2231,19 +2276,25 @@ class SQLStore(EventStore):
                     converters.append((i, convert))
             plan = self._insert_plans[("UPDATE", names)] = (sql, converters)
         sql, converters = plan
-        params: list[tuple[Any, ...]] = []
-        for _, row, entity_id, expected in updates:
-            values = [row[n] for n in names]
-            for i, convert in converters:
-                value = values[i]
-                if value is not None:
-                    values[i] = convert(value)
-            values.append(entity_id)
-            values.append(expected)
-            params.append(tuple(values))
+        params = [_set_values(update, converters) for update in updates]
         if len(params) == 1:
             return int(_driver(conn, sql, params[0]))
         return int(conn.exec_driver_sql(sql, params).rowcount)
+
+    def _update_values(
+        self, conn: sa.Connection, update: tuple[tuple[str, ...], dict[str, Any], str, int]
+    ) -> tuple[Any, ...]:
+        """The values of an update of :meth:`_update_many` on the driver, in the order of
+        its columns, then the entity's id and expected version."""
+        plan = self._insert_plans.get(("SET", update[0]))
+        if plan is None:
+            converters: list[tuple[int, Callable[[Any], Any]]] = []
+            for i, name in enumerate(update[0]):
+                convert = _binder(_entities.c[name], conn.dialect)
+                if convert is not None:
+                    converters.append((i, convert))
+            plan = self._insert_plans[("SET", update[0])] = ("", converters)
+        return _set_values(update, plan[1])
 
     def _write_one(
         self,
@@ -2255,6 +2306,12 @@ class SQLStore(EventStore):
         entity_id = commit.entity_id
         snapshot = commit.snapshot
         known = None
+        update = None
+        command = (
+            None
+            if commit.command_id is None
+            else (commit.command_id, entity_id, commit.expected_version + 1, snapshot.version)
+        )
         if commit.expected_version == 0:
             try:
                 self._insert_entities(conn, [(entity_id, row)])
@@ -2265,22 +2322,29 @@ class SQLStore(EventStore):
             # the same version cannot both succeed, whatever the isolation level.
             names, known = self._to_set(entity_id, commit.expected_version, row)
             update = (names, row, entity_id, commit.expected_version)
-            if self._update_many(conn, names, [update]) != 1:
-                raise _Conflict(commit, self._version(conn, entity_id))
         # An entity's areas change only through an event that sets them (see fold), so
         # the area rows are rewritten only then, and not when it is set to the areas it
         # had (a case assigned to the area it was received for).
-        if commit.expected_version == 0 or (
+        areas = commit.expected_version == 0 or (
             any(_sets_areas(e) for e in commit.events)
             and not (known is not None and set(known.areas) == set(snapshot.areas))
-        ):
+        )
+        if update is not None and not areas:
+            # The entity's row, the head, the events and the command in one statement
+            # where the database takes it.
+            try:
+                done = self._advance_inserting(conn, event_rows, 0, command, update)
+            except sa.exc.IntegrityError as exc:
+                raise _Conflict(commit, cause=exc) from None
+            if done is not None:
+                if not done:
+                    raise _Conflict(commit, self._version(conn, entity_id))
+                return commit.events
+        if update is not None and self._update_many(conn, update[0], [update]) != 1:
+            raise _Conflict(commit, self._version(conn, entity_id))
+        if areas:
             self._write_areas(conn, snapshot, replace=commit.expected_version != 0)
         created = 1 if commit.expected_version == 0 else 0
-        command = (
-            None
-            if commit.command_id is None
-            else (commit.command_id, entity_id, commit.expected_version + 1, snapshot.version)
-        )
         try:
             if self._advance_inserting(conn, event_rows, created, command):
                 return commit.events
