@@ -2436,7 +2436,7 @@ class SQLStore(EventStore):
     def get(self, entity_id: str) -> Snapshot | None:
         if self._held is None and self._connection is None:
             # One connection of the driver, without SQLAlchemy's machinery around it.
-            with self.holding_reads():
+            with self._holding(writable=False):
                 return self._get(entity_id)
         return self._get(entity_id)
 
@@ -2509,7 +2509,7 @@ class SQLStore(EventStore):
         wanted = list(dict.fromkeys(entity_ids))
         if not wanted:
             return {}
-        with self.holding_reads():
+        with self._holding(writable=False):
             held = self._held
             rows: list[Any] = []
             for k in range(0, len(wanted), _MANY):
@@ -2540,10 +2540,19 @@ class SQLStore(EventStore):
         A point read through SQLAlchemy costs several times the database's own work (a
         check-out from the pool, the statement's machinery); :meth:`get` and
         :meth:`get_many` inside the block run on one connection without either.  Reads
-        run outside any transaction, as elsewhere: each sees what is committed.  A store
-        given a connection, or an engine whose tables are mapped elsewhere, reads as
-        always.
+        run outside any transaction, as elsewhere: each sees what is committed.  A write
+        inside the block runs on that connection too (a command's read, then its
+        write).  A store given a connection, or an engine whose tables are mapped
+        elsewhere, reads as always.
         """
+        with self._holding(writable=True):
+            yield
+
+    @contextlib.contextmanager
+    def _holding(self, *, writable: bool) -> Iterator[None]:
+        """:meth:`holding_reads`; a connection of SQLAlchemy around the driver's only if
+        the block may write on it (``writable``): a single read outside a block is about
+        a third cheaper without."""
         if self._held is not None or self._connection is not None:
             yield
             return
@@ -2560,9 +2569,13 @@ class SQLStore(EventStore):
             commands = dialect.identifier_preparer.format_table(_commands)
             self._raw_command = f"SELECT 1 FROM {commands} WHERE command_id = {mark}"
             self._raw_commands = f"SELECT command_id FROM {commands} WHERE command_id"
+        conn: sa.Connection | None = None
         try:
-            conn = self._engine.connect()
-            raw = conn.connection
+            if writable:
+                conn = self._engine.connect()
+                raw = conn.connection
+            else:
+                raw = self._engine.raw_connection()
         except sa.exc.DBAPIError as exc:
             raise StoreError(f"the database could not be read: {exc.orig}") from exc
         driver: Any = raw.driver_connection
@@ -2582,7 +2595,7 @@ class SQLStore(EventStore):
                 if autocommit is not None:
                     driver.autocommit = autocommit
             finally:
-                conn.close()
+                (raw if conn is None else conn).close()
 
     def events(self, entity_id: str) -> list[Event]:
         with self._reading() as conn:
