@@ -2216,7 +2216,7 @@ class SQLStore(EventStore):
         ((at, convert),) = converters
         params: list[Any] = []
         if update is not None:
-            params += self._update_values(conn, update)
+            params += _set_values(update, self._update_plan(conn.dialect, update[0])[1])
         params += (len(rows), entities, 0 if command is None else 1)
         if command is not None:
             params += command
@@ -2259,8 +2259,21 @@ class SQLStore(EventStore):
             if "snapshot" in names:
                 keyed = _text_rows(keyed)
             return int(conn.execute(_UPDATE_ENTITY, keyed).rowcount)
+        sql, converters = self._update_plan(dialect, names)
+        params = [_set_values(update, converters) for update in updates]
+        if len(params) == 1:
+            return int(_driver(conn, sql, params[0]))
+        return int(conn.exec_driver_sql(sql, params).rowcount)
+
+    def _update_plan(
+        self, dialect: Dialect, names: tuple[str, ...]
+    ) -> tuple[str, list[tuple[int, Callable[[Any], Any]]]]:
+        """The driver's UPDATE of the entity's columns ``names`` at its expected version
+        (see :meth:`_update_many`), with the converters of those columns by position;
+        made once."""
         plan = self._insert_plans.get(("UPDATE", names))
         if plan is None:
+            mark = _PLACEHOLDERS[dialect.paramstyle]
             quote = dialect.identifier_preparer
             sets = ", ".join(
                 f"{quote.quote(n)} = {_value_mark(dialect, _entities, n, mark)}" for n in names
@@ -2275,26 +2288,7 @@ class SQLStore(EventStore):
                 if convert is not None:
                     converters.append((i, convert))
             plan = self._insert_plans[("UPDATE", names)] = (sql, converters)
-        sql, converters = plan
-        params = [_set_values(update, converters) for update in updates]
-        if len(params) == 1:
-            return int(_driver(conn, sql, params[0]))
-        return int(conn.exec_driver_sql(sql, params).rowcount)
-
-    def _update_values(
-        self, conn: sa.Connection, update: tuple[tuple[str, ...], dict[str, Any], str, int]
-    ) -> tuple[Any, ...]:
-        """The values of an update of :meth:`_update_many` on the driver, in the order of
-        its columns, then the entity's id and expected version."""
-        plan = self._insert_plans.get(("SET", update[0]))
-        if plan is None:
-            converters: list[tuple[int, Callable[[Any], Any]]] = []
-            for i, name in enumerate(update[0]):
-                convert = _binder(_entities.c[name], conn.dialect)
-                if convert is not None:
-                    converters.append((i, convert))
-            plan = self._insert_plans[("SET", update[0])] = ("", converters)
-        return _set_values(update, plan[1])
+        return plan
 
     def _write_one(
         self,
