@@ -487,34 +487,23 @@ class _Engine(_Deadlines):
                     "fire: command %r was applied before; its event is the answer", command_id
                 )
                 return first
+        args = (
+            entity_id,
+            event,
+            actor,
+            at,
+            command_id,
+            late_entry_reason,
+            payload,
+            recorded,
+            plans,
+        )
         if self._pending is not None:
-            return self._fire_on(
-                entity_id,
-                event,
-                actor,
-                at,
-                command_id,
-                late_entry_reason,
-                payload,
-                recorded,
-                plans,
-                across=across,
-            )
+            return self._fire_on(*args, across=across)
         # Outside a batch, the entity's read and the command's write share one connection
         # of the store (a batch holds one for its reads already).
         with self.store.holding_reads():
-            return self._fire_on(
-                entity_id,
-                event,
-                actor,
-                at,
-                command_id,
-                late_entry_reason,
-                payload,
-                recorded,
-                plans,
-                across=across,
-            )
+            return self._fire_on(*args, across=across)
 
     def _fire_on(
         self,
