@@ -121,8 +121,9 @@ def test_events_of_single_commands_are_numbered_from_the_head(
 ) -> None:
     """Commits written one at a time, of one event or several, number their events on
     from the ledger's head without a gap, count them (and their entities and commands)
-    in the head, record a command's id, and keep the ledger's latest time each time
-    their numbers pass a multiple of the keeping interval."""
+    in the head, record a command's id and a new entity's area rows, and keep the
+    ledger's latest time each time their numbers pass a multiple of the keeping
+    interval; a creation under an id in use writes nothing."""
     monkeypatch.setattr(_sql, "_LATEST_EVERY", 4)
     store = SQLStore(ledger_url)
     try:
@@ -134,7 +135,10 @@ def test_events_of_single_commands_are_numbered_from_the_head(
             command_id = "cmd-3" if events == 3 else None
             commit = next_commit(commit.snapshot, events=events, command_id=command_id)
         written += store.append(commit)
-        written += store.append(create_commit("case-2", at=at(22)))
+        written += store.append(create_commit("case-2", at=at(22), areas=["430900", "430903"]))
+        # An id in use: refused, and nothing of the commit is written.
+        with pytest.raises(ConcurrencyError):
+            store.append(create_commit("case-2", at=at(23)))
     finally:
         store.close()
     engine = sa.create_engine(ledger_url)
@@ -147,6 +151,9 @@ def test_events_of_single_commands_are_numbered_from_the_head(
                 sa.text("SELECT events, entities, commands FROM if_ledger_head")
             ).one()
             commands = conn.execute(sa.text("SELECT * FROM if_commands")).all()
+            areas = conn.execute(
+                sa.text("SELECT entity_id, area FROM if_entity_areas ORDER BY entity_id, area")
+            ).all()
             kept = conn.execute(
                 sa.text("SELECT value FROM inspection_flow_meta WHERE key = 'latest_at'")
             ).scalar_one()
@@ -159,6 +166,11 @@ def test_events_of_single_commands_are_numbered_from_the_head(
     ]
     assert tuple(head) == (13, 2, 1)
     assert [tuple(c) for c in commands] == [("cmd-3", "case-1", 3, 5)]
+    assert [tuple(a) for a in areas] == [
+        ("case-1", "430900"),
+        ("case-2", "430900"),
+        ("case-2", "430903"),
+    ]
     # The last multiple of 4 passed was by the commit of events 9 to 12: the 8 before
     # it are kept, with the latest time among them.
     latest = json.loads(kept)

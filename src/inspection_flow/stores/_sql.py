@@ -2146,9 +2146,13 @@ class SQLStore(EventStore):
         entities: int,
         command: tuple[str, str, int, int] | None,
         update: tuple[tuple[str, ...], dict[str, Any], str, int] | None = None,
+        *,
+        created: tuple[str, dict[str, Any], Sequence[str]] | None = None,
     ) -> bool | None:
         """On PostgreSQL, update the entity's row if ``update`` is given (the columns to
-        set, a row of :func:`_projection`, the entity's id and expected version), count a
+        set, a row of :func:`_projection`, the entity's id and expected version), or
+        insert a new entity's row and its area rows if ``created`` is (its id, its row of
+        :func:`_projection`, its areas), count a
         command's events, entity and command in the ledger's head, insert its event rows
         (:func:`_event_values`), numbered on from the head, and its command's row
         (``command``: id, entity, first and last version) if it has an id, with one
@@ -2173,9 +2177,17 @@ class SQLStore(EventStore):
         ):
             return None
         names_set = update[0] if update is not None else ()
+        new_areas = sorted(set(created[2])) if created is not None else []
+        new_names = ("entity_id", *created[1]) if created is not None else ()
         key = (
             "HEAD+EVENTS",
-            (str(len(rows)), "command" if command is not None else "", *names_set),
+            (
+                str(len(rows)),
+                "command" if command is not None else "",
+                *names_set,
+                f"created with {len(new_areas)} areas" if created is not None else "",
+                *new_names,
+            ),
         )
         plan = self._insert_plans.get(key)
         if plan is None:
@@ -2200,6 +2212,19 @@ class SQLStore(EventStore):
                     "WHERE entity_id = %s AND version = %s RETURNING 1), "
                 )
                 matched = " AND EXISTS (SELECT 1 FROM entity)"
+            elif created is not None:
+                entity = (
+                    f"entity AS (INSERT INTO {quote.format_table(_entities)} "
+                    f"({', '.join(quote.quote(n) for n in new_names)}) "
+                    f"VALUES ({', '.join(['%s'] * len(new_names))}) RETURNING 1), "
+                )
+                if new_areas:
+                    entity += (
+                        f"areas AS (INSERT INTO {quote.format_table(_entity_areas)} "
+                        "(entity_id, area) VALUES "
+                        f"{', '.join(['(%s, %s)'] * len(new_areas))}), "
+                    )
+                matched = " AND EXISTS (SELECT 1 FROM entity)"
             # One row: whether the entity's row matched, and the last event's number
             # (none if the head's row is missing).
             sql = (
@@ -2208,7 +2233,7 @@ class SQLStore(EventStore):
                 f"WHERE id = 1{matched} RETURNING events){applied}, "
                 f"inserted AS (INSERT INTO {quote.format_table(_events)} "
                 f"({', '.join(quote.quote(n) for n in names)}) {selects} RETURNING seq) "
-                f"SELECT {'(SELECT count(*) FROM entity)' if update is not None else '1'}, "
+                f"SELECT {'(SELECT count(*) FROM entity)' if entity else '1'}, "
                 "(SELECT max(seq) FROM inserted)"
             )
             plan = self._insert_plans[key] = (sql, self._plan(conn, _events, names)[1])
@@ -2217,6 +2242,15 @@ class SQLStore(EventStore):
         params: list[Any] = []
         if update is not None:
             params += _set_values(update, self._update_plan(conn.dialect, update[0])[1])
+        elif created is not None:
+            new_id, new_row, _ = created
+            values = [new_id, *new_row.values()]
+            for i, convert_new in self._plan(conn, _entities, new_names)[1]:
+                if values[i] is not None:
+                    values[i] = convert_new(values[i])
+            params += values
+            for area in new_areas:
+                params += (new_id, area)
         params += (len(rows), entities, 0 if command is None else 1)
         if command is not None:
             params += command
@@ -2307,7 +2341,14 @@ class SQLStore(EventStore):
             else (commit.command_id, entity_id, commit.expected_version + 1, snapshot.version)
         )
         if commit.expected_version == 0:
+            # A new entity: its row, its area rows, the head, the events and the command
+            # in one statement where the database takes it (an id in use fails it with
+            # the unique violation the entity's own INSERT would raise).
             try:
+                if self._advance_inserting(
+                    conn, event_rows, 1, command, created=(entity_id, row, snapshot.areas)
+                ):
+                    return commit.events
                 self._insert_entities(conn, [(entity_id, row)])
             except sa.exc.IntegrityError as exc:
                 raise _Conflict(commit, cause=exc) from None
