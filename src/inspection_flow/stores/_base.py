@@ -283,8 +283,9 @@ class EventStore(abc.ABC):
     def holding_reads(self) -> Iterator[None]:
         """Keep what reads need (a connection) from one read to the next within the block.
 
-        The ledger holds it for a :meth:`Ledger.batch`; reads inside see what is stored,
-        as outside.  The default keeps nothing.
+        The ledger holds it for a :meth:`Ledger.batch`, and around a command's read and
+        write outside one (a store may then write on what it keeps); reads inside see
+        what is stored, as outside.  The default keeps nothing.
         """
         yield
 

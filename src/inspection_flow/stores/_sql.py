@@ -1206,6 +1206,10 @@ def _text_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+#: A command's row (if_commands), in the order the store writes its values.
+_COMMAND_COLUMNS = ("command_id", "entity_id", "first_version", "last_version")
+
+
 def _set_values(
     update: tuple[tuple[str, ...], dict[str, Any], str, int],
     converters: list[tuple[int, Callable[[Any], Any]]],
@@ -2200,7 +2204,7 @@ class SQLStore(EventStore):
             )
             applied = (
                 f", applied AS (INSERT INTO {quote.format_table(_commands)} "
-                "(command_id, entity_id, first_version, last_version) VALUES (%s, %s, %s, %s))"
+                f"({', '.join(_COMMAND_COLUMNS)}) VALUES (%s, %s, %s, %s))"
                 if command is not None
                 else ""
             )
@@ -2385,18 +2389,9 @@ class SQLStore(EventStore):
                 return commit.events
             first = _advance_head(conn, len(event_rows), created, 0 if command is None else 1)
             self._insert_events(conn, event_rows, first)
-            if commit.command_id is not None:
+            if command is not None:
                 self._insert_many(
-                    conn,
-                    _commands,
-                    [
-                        {
-                            "command_id": commit.command_id,
-                            "entity_id": entity_id,
-                            "first_version": commit.expected_version + 1,
-                            "last_version": snapshot.version,
-                        }
-                    ],
+                    conn, _commands, [dict(zip(_COMMAND_COLUMNS, command, strict=True))]
                 )
         except sa.exc.IntegrityError as exc:
             raise _Conflict(commit, cause=exc) from None
