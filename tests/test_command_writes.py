@@ -201,3 +201,53 @@ def test_a_command_without_the_ledgers_head_is_refused_and_writes_nothing(
         assert ledger.find(kind="round") == [ledger.get("R")]
     finally:
         ledger.close()
+
+
+def test_rows_of_one_write_keep_their_own_nulls(engine: sa.Engine) -> None:
+    """One write whose rows differ in which columns are empty (a command id on some
+    events only, a category or a parent on some entities only) stores each row's own
+    values, and a column empty in every row is stored empty: on SQLite such a column is
+    written as the literal NULL, the others bound row by row."""
+    store = SQLStore(engine)
+    created = [
+        create_commit("C1", category="noise", command_id="new-1"),
+        create_commit("C2"),
+        create_commit("C3", parent_id="C1", batch=2),
+    ]
+    store.append_batch(created)
+    moved = [
+        next_commit(created[0].snapshot, state="batched", command_id="move-1"),
+        next_commit(created[1].snapshot, state="batched", set={"category": "water"}),
+        next_commit(created[2].snapshot, state="batched"),
+    ]
+    store.append_batch(moved)
+    store.append_batch([next_commit(c.snapshot, state="handed_over") for c in moved])
+    with engine.connect() as conn:
+        entities = conn.execute(
+            sa.text(
+                "SELECT entity_id, category, parent_id, batch, claimed_by, claimed_until "
+                "FROM if_entities ORDER BY entity_id"
+            )
+        ).all()
+        events = conn.execute(
+            sa.text("SELECT entity_id, version, command_id FROM if_events ORDER BY seq")
+        ).all()
+    assert [tuple(r) for r in entities] == [
+        ("C1", "noise", None, None, None, None),
+        ("C2", "water", None, None, None, None),
+        ("C3", None, "C1", 2, None, None),
+    ]
+    assert [tuple(r) for r in events] == [
+        ("C1", 1, "new-1"),
+        ("C2", 1, None),
+        ("C3", 1, None),
+        ("C1", 2, "move-1"),
+        ("C2", 2, None),
+        ("C3", 2, None),
+        ("C1", 3, None),
+        ("C2", 3, None),
+        ("C3", 3, None),
+    ]
+    for entity_id in ("C1", "C2", "C3"):
+        assert store.get(entity_id) == store.rebuild(entity_id)
+    store.close()

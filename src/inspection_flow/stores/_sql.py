@@ -1227,6 +1227,28 @@ def _set_values(
     return tuple(values)
 
 
+def _bound_nulls(
+    params: list[tuple[Any, ...]], nullable: tuple[int, ...], width: int
+) -> tuple[tuple[int, ...], list[tuple[Any, ...]]]:
+    """The positions of ``nullable`` that hold None in every row of ``params`` (rows of
+    ``width`` values), and the rows without the values at those positions.
+
+    SQLite's driver, the standard library's ``sqlite3``, passes each parameter that is not
+    an int, a float, a str or a bytearray through its adapters; for a None that look-up
+    fails, with an exception made and dropped, at about the cost of the database's own
+    work for the column.  A statement of the store on SQLite writes a column that is NULL
+    in each of its rows as the literal NULL instead (the plans' ``nulls``).
+    """
+    nulls = tuple(i for i in nullable if all(row[i] is None for row in params))
+    if not nulls:
+        return nulls, params
+    keep = [i for i in range(width) if i not in nulls]
+    if len(keep) == 1:
+        (only,) = keep
+        return nulls, [(row[only],) for row in params]
+    return nulls, list(map(operator.itemgetter(*keep), params))
+
+
 def _value_mark(dialect: Dialect, table: sa.Table, name: str, mark: str) -> str:
     """The placeholder of column ``name`` in the store's own statements on the driver: on
     SQLite a snapshot comes as its UTF-8 bytes and is stored as text."""
@@ -1387,8 +1409,10 @@ class SQLStore(EventStore):
         self._checkpoints: _Checkpoints | None = None
         # INSERT statements in the driver's own terms, by table and columns.
         self._insert_plans: dict[
-            tuple[str, tuple[str, ...]], tuple[str, list[tuple[int, Callable[[Any], Any]]]]
+            tuple[Any, ...], tuple[str, list[tuple[int, Callable[[Any], Any]]]]
         ] = {}
+        # The positions of nullable columns in those statements, by table and columns.
+        self._nullables: dict[tuple[str, tuple[str, ...]], tuple[int, ...]] = {}
         # A cursor of the driver kept for reads by holding_reads, and the point reads
         # in the driver's own terms (None: SQLAlchemy's statements are used instead).
         self._held: Any = None
@@ -2061,6 +2085,10 @@ class SQLStore(EventStore):
                 if value is not None:
                     values[i] = convert(value)
             params.append(tuple(values))
+        if self._sqlite:
+            nulls, params = _bound_nulls(params, self._nullable(table, names), len(names))
+            if nulls:
+                sql = self._plan(conn, table, names, nulls)[0]
         if len(params) == 1:
             _driver(conn, sql, params[0])
         else:
@@ -2088,33 +2116,56 @@ class SQLStore(EventStore):
                 if value is not None:
                     values[i] = convert(value)
             params.append(tuple(values))
+        if self._sqlite:
+            nulls, params = _bound_nulls(params, self._nullable(_entities, names), len(names))
+            if nulls:
+                sql = self._plan(conn, _entities, names, nulls)[0]
         if len(params) == 1:
             _driver(conn, sql, params[0])
         else:
             conn.exec_driver_sql(sql, params)
 
     def _plan(
-        self, conn: sa.Connection, table: sa.Table, names: tuple[str, ...]
+        self,
+        conn: sa.Connection,
+        table: sa.Table,
+        names: tuple[str, ...],
+        nulls: tuple[int, ...] = (),
     ) -> tuple[str, list[tuple[int, Callable[[Any], Any]]]]:
         """The driver's INSERT of ``names`` into ``table``, with the converters of its
-        columns by position; made once."""
-        plan = self._insert_plans.get((table.name, names))
+        columns by position; made once.  The columns at the positions ``nulls`` are
+        written as the literal NULL, without a parameter (see :func:`_bound_nulls`)."""
+        key = (table.name, names, nulls) if nulls else (table.name, names)
+        plan = self._insert_plans.get(key)
         if plan is None:
             dialect = conn.dialect
             mark = _PLACEHOLDERS[dialect.paramstyle]
             quote = dialect.identifier_preparer
+            marks = ", ".join(
+                "NULL" if i in nulls else _value_mark(dialect, table, n, mark)
+                for i, n in enumerate(names)
+            )
             sql = (
                 f"INSERT INTO {quote.format_table(table)} "
-                f"({', '.join(quote.quote(n) for n in names)}) "
-                f"VALUES ({', '.join(_value_mark(dialect, table, n, mark) for n in names)})"
+                f"({', '.join(quote.quote(n) for n in names)}) VALUES ({marks})"
             )
             converters: list[tuple[int, Callable[[Any], Any]]] = []
             for i, name in enumerate(names):
                 convert = _binder(table.c[name], dialect)
                 if convert is not None:
                     converters.append((i, convert))
-            plan = self._insert_plans[(table.name, names)] = (sql, converters)
+            plan = self._insert_plans[key] = (sql, converters)
         return plan
+
+    def _nullable(self, table: sa.Table, names: tuple[str, ...]) -> tuple[int, ...]:
+        """The positions of ``names`` that are nullable columns of ``table``; found once."""
+        key = (table.name, names)
+        found = self._nullables.get(key)
+        if found is None:
+            found = self._nullables[key] = tuple(
+                i for i, n in enumerate(names) if n in table.c and table.c[n].nullable
+            )
+        return found
 
     def _insert_events(self, conn: sa.Connection, rows: list[tuple[Any, ...]], first: int) -> None:
         """Insert event rows (:func:`_event_values`), numbered from ``first``, with one
@@ -2138,6 +2189,10 @@ class SQLStore(EventStore):
         assert at == len(_EVENT_COLUMNS) - 1
         # Concatenated: a third faster than unpacking into a new tuple.
         params = [row[:at] + (convert(row[at]), first + i) for i, row in enumerate(rows)]  # noqa: RUF005
+        if self._sqlite:
+            nulls, params = _bound_nulls(params, self._nullable(_events, names), len(names))
+            if nulls:
+                sql = self._plan(conn, _events, names, nulls)[0]
         if len(params) == 1:
             _driver(conn, sql, params[0])
         else:
@@ -2299,22 +2354,30 @@ class SQLStore(EventStore):
             return int(conn.execute(_UPDATE_ENTITY, keyed).rowcount)
         sql, converters = self._update_plan(dialect, names)
         params = [_set_values(update, converters) for update in updates]
+        if self._sqlite:
+            nulls, params = _bound_nulls(params, self._nullable(_entities, names), len(names) + 2)
+            if nulls:
+                sql = self._update_plan(dialect, names, nulls)[0]
         if len(params) == 1:
             return int(_driver(conn, sql, params[0]))
         return int(conn.exec_driver_sql(sql, params).rowcount)
 
     def _update_plan(
-        self, dialect: Dialect, names: tuple[str, ...]
+        self, dialect: Dialect, names: tuple[str, ...], nulls: tuple[int, ...] = ()
     ) -> tuple[str, list[tuple[int, Callable[[Any], Any]]]]:
         """The driver's UPDATE of the entity's columns ``names`` at its expected version
         (see :meth:`_update_many`), with the converters of those columns by position;
-        made once."""
-        plan = self._insert_plans.get(("UPDATE", names))
+        made once.  The columns at the positions ``nulls`` are set to the literal NULL,
+        without a parameter (see :func:`_bound_nulls`)."""
+        key = ("UPDATE", names, nulls) if nulls else ("UPDATE", names)
+        plan = self._insert_plans.get(key)
         if plan is None:
             mark = _PLACEHOLDERS[dialect.paramstyle]
             quote = dialect.identifier_preparer
             sets = ", ".join(
-                f"{quote.quote(n)} = {_value_mark(dialect, _entities, n, mark)}" for n in names
+                f"{quote.quote(n)} = "
+                + ("NULL" if i in nulls else _value_mark(dialect, _entities, n, mark))
+                for i, n in enumerate(names)
             )
             sql = (
                 f"UPDATE {quote.format_table(_entities)} SET {sets} "
@@ -2325,7 +2388,7 @@ class SQLStore(EventStore):
                 convert = _binder(_entities.c[name], dialect)
                 if convert is not None:
                     converters.append((i, convert))
-            plan = self._insert_plans[("UPDATE", names)] = (sql, converters)
+            plan = self._insert_plans[key] = (sql, converters)
         return plan
 
     def _write_one(
