@@ -1149,10 +1149,19 @@ def _binder(column: sa.Column[Any], dialect: Dialect) -> Callable[[Any], Any] | 
     where it is called); for other types, the type's own."""
     if isinstance(column.type, _Instant):
         return _in_utc if dialect.name == "postgresql" else _micros
+    if column.table is _entities and column.name == "snapshot" and dialect.name == "sqlite":
+        return _unadapted
     processor: Callable[[Any], Any] | None = column.type.dialect_impl(dialect).bind_processor(
         dialect
     )
     return processor
+
+
+def _unadapted(value: Any) -> Any:
+    """A snapshot's UTF-8 bytes as SQLite's driver binds them without its adapters: a
+    ``bytearray`` (it passes ``bytes`` through an adapter look-up that fails, as it does a
+    None, see :func:`_bound_nulls`); stored as text all the same (``CAST(? AS TEXT)``)."""
+    return bytearray(value) if value.__class__ is bytes else value
 
 
 def _driver(conn: sa.Connection, sql: str, params: Sequence[Any], *, fetch: bool = False) -> Any:
