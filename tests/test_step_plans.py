@@ -375,6 +375,30 @@ def test_an_area_moved_within_a_batch_is_checked_again(store: MemoryStore | SQLS
     assert (ledger.get("C0").state, ledger.get("C1").state) == ("investigating", "assigned")
 
 
+def test_a_list_changed_between_commands_of_a_batch_is_read_again(
+    store: MemoryStore | SQLStore,
+) -> None:
+    """An assignment's owners are a list, planned by its items within a batch: a list the
+    caller changes between two commands, or the same codes given as a tuple, assign each
+    case as given, and no case holds the caller's list."""
+    ledger = populated(store)
+    owners = ["430903"]
+    with ledger.batch():
+        ledger.fire("C0", "assign", actor=LIAISON, at=at(1, 9, 7), owners=owners)
+        owners[0] = "430902"
+        ledger.fire("C1", "assign", actor=LIAISON, at=at(1, 9, 7), owners=owners)
+        ledger.fire("C2", "assign", actor=LIAISON, at=at(1, 9, 7), owners=("430902",))
+        ledger.fire("C3", "assign", actor=LIAISON, at=at(1, 9, 7), owners=["430903"])
+    owners.append("430921")
+    cases = [ledger.get(c) for c in ("C0", "C1", "C2", "C3")]
+    assert [c.area for c in cases] == ["430903", "430902", "430902", "430903"]
+    assert [c.data["owners"] for c in cases] == [["430903"], ["430902"], ["430902"], ["430903"]]
+    alone = populated(MemoryStore())
+    for cid, codes in (("C0", ["430903"]), ("C1", ["430902"]), ("C2", ("430902",))):
+        alone.fire(cid, "assign", actor=LIAISON, at=at(1, 9, 7), owners=codes)
+        assert ledger.history(cid) == alone.history(cid)
+
+
 class SetClock:
     """A clock the test sets."""
 

@@ -299,17 +299,28 @@ class _Engine(_Deadlines):
         entity: the actor, the instant, the reason for a late entry, the payload (each
         value with its type: ``True`` is not ``1`` to a field's check), and the calendar
         and areas the checks and deadlines read, which the batch's code may change
-        between its commands.  ``None`` when a value of the payload is not a plain
-        scalar (lists, mappings): such a command is checked for itself."""
+        between its commands.  A list or tuple of plain scalars (an assignment's owners)
+        is held as its items, each with its type; the checks copy it into the payload
+        they return, so a plan never shares a caller's list.  ``None`` when a value of
+        the payload is anything else (mappings, nested lists): such a command is
+        checked for itself."""
         if actor.__class__ is not Actor or (
             late_entry_reason is not None and late_entry_reason.__class__ is not str
         ):
             return None
         fields = []
         for name, value in payload.items():
-            if value.__class__ not in _SCALARS:
-                return None
-            fields.append((name, value.__class__, value))
+            cls = value.__class__
+            if cls not in _SCALARS:
+                if cls is not list and cls is not tuple:
+                    return None
+                items = tuple([(item.__class__, item) for item in value])
+                for item_cls, _ in items:
+                    if item_cls not in _SCALARS:
+                        return None
+                fields.append((name, cls, items))
+                continue
+            fields.append((name, cls, value))
         areas = self.areas
         return (
             actor,
