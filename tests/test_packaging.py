@@ -31,6 +31,7 @@ IMPORT_NAMES = {
     "chinesecalendar": "chinese_calendar",
     "sqlalchemy": "sqlalchemy",
     "orjson": "orjson",
+    "xxhash": "xxhash",
     "tomli": "tomli",
 }
 
