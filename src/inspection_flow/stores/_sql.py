@@ -2105,10 +2105,9 @@ class SQLStore(EventStore):
                 if value is not None:
                     values[i] = convert(value)
             params.append(tuple(values))
-        if self._sqlite:
-            nulls, params = _bound_nulls(params, self._nullable(table, names), len(names))
-            if nulls:
-                sql = self._plan(conn, table, names, nulls)[0]
+        sql, params = self._nulls_written(
+            sql, params, table, names, len(names), lambda n: self._plan(conn, table, names, n)
+        )
         if len(params) == 1:
             _driver(conn, sql, params[0])
         else:
@@ -2136,10 +2135,14 @@ class SQLStore(EventStore):
                 if value is not None:
                     values[i] = convert(value)
             params.append(tuple(values))
-        if self._sqlite:
-            nulls, params = _bound_nulls(params, self._nullable(_entities, names), len(names))
-            if nulls:
-                sql = self._plan(conn, _entities, names, nulls)[0]
+        sql, params = self._nulls_written(
+            sql,
+            params,
+            _entities,
+            names,
+            len(names),
+            lambda n: self._plan(conn, _entities, names, n),
+        )
         if len(params) == 1:
             _driver(conn, sql, params[0])
         else:
@@ -2177,15 +2180,29 @@ class SQLStore(EventStore):
             plan = self._insert_plans[key] = (sql, converters)
         return plan
 
-    def _nullable(self, table: sa.Table, names: tuple[str, ...]) -> tuple[int, ...]:
-        """The positions of ``names`` that are nullable columns of ``table``; found once."""
+    def _nulls_written(
+        self,
+        sql: str,
+        params: list[tuple[Any, ...]],
+        table: sa.Table,
+        names: tuple[str, ...],
+        width: int,
+        plan: Callable[[tuple[int, ...]], tuple[str, Any]],
+    ) -> tuple[str, list[tuple[Any, ...]]]:
+        """On SQLite, ``sql`` and its rows ``params`` (``width`` values each, the first
+        for the columns ``names`` of ``table``) with the columns empty in every row
+        written as the literal NULL (see :func:`_bound_nulls`): the statement ``plan``
+        makes for those positions, and the rows without them.  Elsewhere, as given."""
+        if not self._sqlite:
+            return sql, params
         key = (table.name, names)
-        found = self._nullables.get(key)
-        if found is None:
-            found = self._nullables[key] = tuple(
-                i for i, n in enumerate(names) if n in table.c and table.c[n].nullable
+        nullable = self._nullables.get(key)
+        if nullable is None:
+            nullable = self._nullables[key] = tuple(
+                i for i, n in enumerate(names) if table.c[n].nullable
             )
-        return found
+        nulls, params = _bound_nulls(params, nullable, width)
+        return (plan(nulls)[0] if nulls else sql), params
 
     def _insert_events(self, conn: sa.Connection, rows: list[tuple[Any, ...]], first: int) -> None:
         """Insert event rows (:func:`_event_values`), numbered from ``first``, with one
@@ -2209,10 +2226,9 @@ class SQLStore(EventStore):
         assert at == len(_EVENT_COLUMNS) - 1
         # Concatenated: a third faster than unpacking into a new tuple.
         params = [row[:at] + (convert(row[at]), first + i) for i, row in enumerate(rows)]  # noqa: RUF005
-        if self._sqlite:
-            nulls, params = _bound_nulls(params, self._nullable(_events, names), len(names))
-            if nulls:
-                sql = self._plan(conn, _events, names, nulls)[0]
+        sql, params = self._nulls_written(
+            sql, params, _events, names, len(names), lambda n: self._plan(conn, _events, names, n)
+        )
         if len(params) == 1:
             _driver(conn, sql, params[0])
         else:
@@ -2374,10 +2390,15 @@ class SQLStore(EventStore):
             return int(conn.execute(_UPDATE_ENTITY, keyed).rowcount)
         sql, converters = self._update_plan(dialect, names)
         params = [_set_values(update, converters) for update in updates]
-        if self._sqlite:
-            nulls, params = _bound_nulls(params, self._nullable(_entities, names), len(names) + 2)
-            if nulls:
-                sql = self._update_plan(dialect, names, nulls)[0]
+        # The two values after the columns' (the id and the expected version) are never NULL.
+        sql, params = self._nulls_written(
+            sql,
+            params,
+            _entities,
+            names,
+            len(names) + 2,
+            lambda n: self._update_plan(dialect, names, n),
+        )
         if len(params) == 1:
             return int(_driver(conn, sql, params[0]))
         return int(conn.exec_driver_sql(sql, params).rowcount)
