@@ -237,6 +237,7 @@ def test_the_benchmark_runs_quick() -> None:
         "(c) verify and repair with command records",
         "(m) MemoryStore",
         "(i) import",
+        "(g) point reads in a block",
     ):
         assert part in done.stdout
 

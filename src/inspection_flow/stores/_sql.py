@@ -374,6 +374,12 @@ _MANY = 500
 # run needs them next.
 _DECODED = 60_000
 
+#: On SQLite, the point reads of a block holding reads (a batch, an import) after its
+#: first share a read transaction, this many at most before another begins: beginning
+#: and ending one takes the database's locks (system calls on the log's index), which
+#: cost about as much as the read itself (see docs/performance.md).
+_READS_TOGETHER = 256
+
 
 def _text_key(text: Any) -> tuple[int, int] | None:
     """What a kept snapshot remembers of its stored text: the text's length and a hash
@@ -1438,6 +1444,9 @@ class SQLStore(EventStore):
         self._held: Any = None
         # The connection of that cursor, on which a write inside the block runs too.
         self._held_conn: sa.Connection | None = None
+        # On SQLite, the point reads on that cursor in the read transaction open (see
+        # _share_read): -1 before the block's first read, 0 with none open.
+        self._shared_reads = -1
         self._raw_reads: tuple[str, str, str] | None = None
         self._raw_command: str | None = None
         self._raw_commands: str | None = None
@@ -1597,6 +1606,7 @@ class SQLStore(EventStore):
                 # two.  Its reads ran each on its own; the write is a transaction.
                 driver: Any = held.connection.driver_connection
                 autocommit = driver.autocommit if not self._sqlite else None
+                self._end_shared_reads()
                 if autocommit:
                     driver.autocommit = False
                 try:
@@ -2662,10 +2672,43 @@ class SQLStore(EventStore):
     def _read_raw(self, cursor: Any, sql: str, params: Sequence[Any]) -> list[Any]:
         """Run a read with the held cursor of the driver; return its rows."""
         try:
+            if self._sqlite:
+                self._share_read(cursor)
             cursor.execute(sql, tuple(params))
             return list(cursor.fetchall())
         except self._engine.dialect.loaded_dbapi.Error as exc:
             raise StoreError(f"the database could not be read: {exc}") from exc
+
+    def _share_read(self, cursor: Any) -> None:
+        """Open the read transaction the next read on the held cursor runs in, on SQLite.
+
+        The block's first read runs on its own (a single command reads once, then
+        writes); the later ones share a read transaction, :data:`_READS_TOGETHER` at
+        most, so that a long block does not keep the log from being copied into the
+        file for long.  Reads in one transaction see the ledger as it was when it
+        began: a command planned on an entity that another writer changed meanwhile is
+        refused at the write, as it is when the change comes after the read.
+        """
+        shared = self._shared_reads
+        if shared < 0:
+            self._shared_reads = 0
+        elif shared == 0 or shared >= _READS_TOGETHER:
+            if shared:
+                cursor.execute("COMMIT")
+            cursor.execute("BEGIN")
+            self._shared_reads = 1
+        else:
+            self._shared_reads = shared + 1
+
+    def _end_shared_reads(self) -> None:
+        """End the held cursor's read transaction, if one is open (before a write on
+        its connection, and when the block ends)."""
+        if self._shared_reads > 0:
+            self._shared_reads = 0
+            try:
+                self._held.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"the database could not be read: {exc}") from exc
 
     @contextlib.contextmanager
     def holding_reads(self) -> Iterator[None]:
@@ -2721,10 +2764,16 @@ class SQLStore(EventStore):
                 driver.autocommit = True
             self._held = _kept_cursor(raw.info, driver)
             self._held_conn = conn
+            self._shared_reads = -1
             yield
         finally:
-            self._held = None
-            self._held_conn = None
+            try:
+                if self._held is not None:
+                    self._end_shared_reads()
+            finally:
+                self._held = None
+                self._held_conn = None
+                self._shared_reads = -1
             try:
                 if autocommit is not None:
                     driver.autocommit = autocommit
