@@ -31,6 +31,11 @@ Parts (``--parts`` picks some, e.g. ``--parts si`` or ``--parts s,b``):
     sorting every overdue task and slicing, what the store did before.
 (i) ``import inspection_flow`` in a new interpreter, against ``python -c pass``, and
     which heavy modules it loaded.
+(g) point reads as a batch makes them: ``SQLStore.get`` of up to 20,000 cases of the
+    ledger of (s), inside ``holding_reads()`` (what ``batch()`` and an import hold),
+    after a first pass that keeps the snapshots (a batch reads entities the store
+    wrote); against the hand-rolled read of ``bench_import.py``'s yardstick, a point
+    ``SELECT`` with ``sqlite3`` each on its own, and the same inside one transaction.
 
 Every part prints the load average at its start and end, the runs it took, and their
 median, which is what the targets are judged on.  Before the parts that time new
@@ -590,6 +595,60 @@ def part_memory(tasks: int, runs: int) -> dict[str, bool]:
     return {"memory overdue": ok}
 
 
+# -- (g) point reads in a block -------------------------------------------------------------
+
+
+def part_point_reads(cache: Path, cases: int, runs: int) -> dict[str, bool]:
+    print(f"(g) point reads in a block holding reads, {cases:,}-case ledger; load average {load()}")
+    path = ledger_file(cache, cases)
+    ledger = Ledger.open(path, rulebook=RULEBOOK, read_only=True)
+    store = ledger.store
+    assert isinstance(store, SQLStore)
+    ids = [s.entity_id for s in ledger.find(kind="complaint")]
+    ids = random.Random(11).sample(ids, min(20_000, len(ids)))
+    raw = sqlite3.connect(path, isolation_level=None)
+    select = "SELECT entity_id, version, snapshot FROM if_entities WHERE entity_id = ?"
+
+    def through_store() -> float:
+        start = time.perf_counter()
+        with store.holding_reads():
+            for entity_id in ids:
+                store.get(entity_id)
+        return time.perf_counter() - start
+
+    def by_hand(together: bool) -> float:
+        start = time.perf_counter()
+        if together:
+            raw.execute("BEGIN")
+        for entity_id in ids:
+            raw.execute(select, (entity_id,)).fetchall()
+        if together:
+            raw.execute("COMMIT")
+        return time.perf_counter() - start
+
+    first = through_store()
+    ours: list[float] = []
+    alone: list[float] = []
+    together: list[float] = []
+    for _ in range(runs):
+        ours.append(through_store() / len(ids) * 1e6)
+        alone.append(by_hand(False) / len(ids) * 1e6)
+        together.append(by_hand(True) / len(ids) * 1e6)
+    raw.close()
+    ledger.close()
+    print(f"    first pass (snapshots decoded and kept): {first / len(ids) * 1e6:.2f} us a read")
+    print(runs_line("store.get in holding_reads (us)", ours, "us", "{:.2f}"))
+    print(runs_line("sqlite3, each read on its own (us)", alone, "us", "{:.2f}"))
+    print(runs_line("sqlite3, in one transaction (us)", together, "us", "{:.2f}"))
+    print(
+        f"    medians: store {statistics.median(ours):.2f} us, by hand "
+        f"{statistics.median(alone):.2f} us on its own, {statistics.median(together):.2f} us "
+        f"in one transaction; {len(ids):,} reads a run"
+    )
+    print(f"    load average at the end: {load()}")
+    return {}
+
+
 # -- (i) import time --------------------------------------------------------------------------
 
 
@@ -636,8 +695,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     parser.add_argument(
         "--parts",
-        default="sbvcmi",
-        help="which parts: s, b, v, c, m, i, e.g. sb or s,b (default all)",
+        default="sbvcmig",
+        help="which parts: s, b, v, c, m, i, g, e.g. sb or s,b (default all)",
     )
     parser.add_argument(
         "--cases", type=int, action="append", help="ledger sizes for (s) (default 100,000)"
@@ -653,9 +712,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"load average at the start: {load()}; quick={args.quick}, parts {args.parts}")
     # Parts are letters, with or without commas between them.
     chosen = list(args.parts.replace(",", "").replace(" ", ""))
-    unknown = sorted(set(chosen) - set("sbvcmi"))
+    unknown = sorted(set(chosen) - set("sbvcmig"))
     if unknown:
-        parser.error(f"unknown parts {', '.join(unknown)}: choose from s, b, v, c, m, i")
+        parser.error(f"unknown parts {', '.join(unknown)}: choose from s, b, v, c, m, i, g")
     cache = args.cache or Path(tempfile.mkdtemp(prefix="bench_read_"))
     cache.mkdir(parents=True, exist_ok=True)
     if set(chosen) & set("sbi"):
@@ -668,6 +727,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "c": lambda: part_commands(cache, 500 if args.quick else 5_000, runs),
         "m": lambda: part_memory(tasks, runs),
         "i": lambda: part_import(2 if args.quick else 10),
+        "g": lambda: part_point_reads(cache, min(sizes), runs),
     }
     try:
         for key in chosen:

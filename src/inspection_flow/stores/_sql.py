@@ -2716,11 +2716,13 @@ class SQLStore(EventStore):
 
         A point read through SQLAlchemy costs several times the database's own work (a
         check-out from the pool, the statement's machinery); :meth:`get` and
-        :meth:`get_many` inside the block run on one connection without either.  Reads
-        run outside any transaction, as elsewhere: each sees what is committed.  A write
-        inside the block runs on that connection too (a command's read, then its
-        write).  A store given a connection, or an engine whose tables are mapped
-        elsewhere, reads as always.
+        :meth:`get_many` inside the block run on one connection without either.  On
+        PostgreSQL each read runs on its own and sees what is committed; on SQLite the
+        reads after the first share a read transaction, a bounded number at a time (see
+        :meth:`_share_read`).  A write inside the block runs on that connection too (a
+        command's read, then its write), after the reads' transaction ends.  A store
+        given a connection, or an engine whose tables are mapped elsewhere, reads as
+        always.
         """
         with self._holding(writable=True):
             yield
