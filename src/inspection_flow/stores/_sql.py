@@ -430,7 +430,8 @@ _Kept = tuple[str, "tuple[int, int] | None", Snapshot, tuple[Any, ...]]
 
 def _written(commit: Commit, row: dict[str, Any]) -> _Kept:
     """What to keep of the entity's row ``row`` written by ``commit``."""
-    return (commit.entity_id, _text_key(row["snapshot"]), commit.snapshot, _kept_values(row))
+    snapshot = commit.snapshot
+    return (snapshot.entity_id, _text_key(row["snapshot"]), snapshot, _kept_values(row))
 
 
 class _Redo(Exception):
@@ -1331,6 +1332,10 @@ _kept_values = operator.itemgetter(*_KEPT_UNLESS_CHANGED)
 _ALWAYS_SET = ("version", "snapshot", "claimed_by", "claimed_until")
 #: Every column an update may set.
 _ALL_SET = _KEPT_UNLESS_CHANGED + _ALWAYS_SET
+#: The columns an update sets, by which of :data:`_KEPT_UNLESS_CHANGED` changed (a tuple
+#: of booleans in their order): one tuple of names for each combination met, so that
+#: updates alike are grouped by the same tuple.
+_SET_WHEN: dict[tuple[bool, ...], tuple[str, ...]] = {}
 
 
 def _sets_areas(event: Event) -> bool:
@@ -1341,7 +1346,7 @@ def _sets_areas(event: Event) -> bool:
 
 
 def _check_commit(commit: Commit) -> None:
-    entity_id = commit.entity_id
+    entity_id = commit.snapshot.entity_id
     version = commit.expected_version
     for event in commit.events:
         version += 1
@@ -1845,7 +1850,9 @@ class SQLStore(EventStore):
         # Each entity's row is written once, as its last commit of the batch leaves it
         # (see _write_bulk): the rows of the commits before are made only if needed.
         last = (
-            {c.entity_id: i for i, c in enumerate(commits)} if ahead and len(commits) > 1 else None
+            {c.snapshot.entity_id: i for i, c in enumerate(commits)}
+            if ahead and len(commits) > 1
+            else None
         )
         for i, commit in enumerate(commits):
             _check_commit(commit)
@@ -1854,7 +1861,7 @@ class SQLStore(EventStore):
                 continue
             row = (
                 None
-                if last is not None and last[commit.entity_id] != i
+                if last is not None and last[commit.snapshot.entity_id] != i
                 else _projection(commit.snapshot, utf8=utf8)
             )
             prepared.append((commit, row, _event_rows(commit)))
@@ -1959,7 +1966,7 @@ class SQLStore(EventStore):
         command_rows: list[dict[str, Any]] = []
         events = 0
         for commit, row, _ in todo:
-            entity_id = commit.entity_id
+            entity_id = commit.snapshot.entity_id
             before = last.get(entity_id)
             if before is None:
                 expected_first[entity_id] = commit.expected_version
@@ -2082,10 +2089,13 @@ class SQLStore(EventStore):
         before = known[2]
         if before is None:
             before = _kept_values(_columns(known[1]))
-        names = (
-            *[n for n, value in zip(_KEPT_UNLESS_CHANGED, before, strict=True) if row[n] != value],
-            *_ALWAYS_SET,
-        )
+        changed = tuple(map(operator.ne, before, _kept_values(row)))
+        names = _SET_WHEN.get(changed)
+        if names is None:
+            names = _SET_WHEN[changed] = (
+                *[n for n, differs in zip(_KEPT_UNLESS_CHANGED, changed, strict=True) if differs],
+                *_ALWAYS_SET,
+            )
         return names, known[1]
 
     def _insert_many(
