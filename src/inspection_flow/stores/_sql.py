@@ -381,9 +381,11 @@ _DECODED = 60_000
 _READS_TOGETHER = 256
 
 
-def _text_key(text: Any) -> tuple[int, int] | None:
+def _text_key(text: Any) -> int | None:
     """What a kept snapshot remembers of its stored text: the text's length and a hash
-    of 64 bits keyed per process, ``None`` for what is not text.
+    of 64 bits keyed per process, in one integer (the length above the hash's 64 bits:
+    an integer, unlike a pair, is nothing the cyclic collector walks), ``None`` for what
+    is not text.
 
     The text is a ``str``, or on SQLite its UTF-8 bytes (see :class:`_StoredSnapshot`).
     A read whose text has another key is decoded, so a row changed behind the store's
@@ -394,13 +396,14 @@ def _text_key(text: Any) -> tuple[int, int] | None:
     """
     kind = text.__class__
     if kind is bytes:
-        return (len(text), _xxh3(text, _TEXT_SEED))
-    return (len(text), hash(text)) if kind is str else None
+        return len(text) << 64 | _xxh3(text, _TEXT_SEED)
+    return len(text) << 64 | hash(text) & _LOW64 if kind is str else None
 
 
 #: The hash of a snapshot's UTF-8 bytes (see _text_key), and its seed for this process.
 _xxh3 = xxhash.xxh3_64_intdigest
 _TEXT_SEED = random.getrandbits(64)
+_LOW64 = (1 << 64) - 1
 
 
 #: Commits whose rows a write builds at a time: a batch of at most this many builds them
@@ -425,7 +428,7 @@ _Prepared = tuple[Commit, "dict[str, Any] | None", "list[tuple[Any, ...]] | None
 
 #: What the store keeps of an entity's row it wrote (see SQLStore._keep): the entity's
 #: id, its text's key, the snapshot and the values of the columns kept unless changed.
-_Kept = tuple[str, "tuple[int, int] | None", Snapshot, tuple[Any, ...]]
+_Kept = tuple[str, "int | None", Snapshot, tuple[Any, ...]]
 
 
 def _written(commit: Commit, row: dict[str, Any]) -> _Kept:
@@ -862,8 +865,11 @@ def _decode_snapshot(entity_id: str, version: Any, text: Any, *, utf8: bool = Fa
 
 # The JSON of effects mappings written lately, by the mapping's id, with the mapping:
 # the many cases of one hand-over or of one command in a batch share one (immutable)
-# effects mapping.
+# effects mapping.  Few are shared at a time, and commands fired one by one each have
+# their own, which the memo would otherwise keep alive (and the collector walk) by the
+# thousand.
 _EFFECTS_JSON: dict[int, tuple[Mapping[str, Any], str]] = {}
+_EFFECTS_KEPT = 256
 
 
 def _effects_json(event: Event) -> str:
@@ -872,7 +878,7 @@ def _effects_json(event: Event) -> str:
     if known is not None and known[0] is effects:
         return known[1]
     text = _json(dict(effects), event.entity_id, event.version, "effects")
-    if len(_EFFECTS_JSON) >= 4096:
+    if len(_EFFECTS_JSON) >= _EFFECTS_KEPT:
         _EFFECTS_JSON.clear()
     _EFFECTS_JSON[id(effects)] = (effects, text)
     return text
@@ -1462,7 +1468,7 @@ class SQLStore(EventStore):
         # Each: the key of the stored text, the snapshot, and the values of the columns
         # an update may leave as they are (_KEPT_UNLESS_CHANGED) when written here.
         self._decoded: collections.OrderedDict[
-            str, tuple[tuple[int, int], Snapshot, tuple[Any, ...] | None]
+            str, tuple[int, Snapshot, tuple[Any, ...] | None]
         ] = collections.OrderedDict()
         if isinstance(target, sa.Connection):
             self._connection = target
@@ -2620,7 +2626,7 @@ class SQLStore(EventStore):
     def _keep(
         self,
         entity_id: str,
-        key: tuple[int, int] | None,
+        key: int | None,
         snap: Snapshot,
         values: tuple[Any, ...] | None,
     ) -> None:
