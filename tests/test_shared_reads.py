@@ -1,17 +1,20 @@
-"""On SQLite, the point reads of a block holding reads (a batch, an import) after its
-first share a read transaction of a bounded number of reads; a write on the held
-connection, and the block's end, close it."""
+"""On a SQLite file in write-ahead logging, the point reads of a block holding reads (a
+batch, an import) after its first share a read transaction of a bounded number of reads;
+a write on the held connection, and the block's end, close it."""
 
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from inspection_flow import SHANGHAI, Actor, ConcurrencyError, Ledger, SQLStore
 from inspection_flow.stores import _sql
+from inspection_flow.testing import create_commit
 
 OFFICE = Actor("leading_office", "430000", "省督察办")
 TEAM = Actor("inspection_team", "430000", "省第四督察组")
@@ -135,3 +138,47 @@ def _batch_with_a_change_meanwhile(ledger: Ledger, other: Ledger) -> None:
         ledger.fire("R1", "announce", actor=OFFICE, at=at(20, 10))
         other.fire("R2", "announce", actor=OFFICE, at=at(20, 11))
         ledger.fire("R2", "announce", actor=OFFICE, at=at(20, 10))
+
+
+def test_reads_are_not_shared_on_a_file_with_a_rollback_journal(tmp_path: Path) -> None:
+    """On a file that keeps a rollback journal (an engine made by the application, which
+    the store does not switch to write-ahead logging), a read transaction would hold a
+    lock that writers wait for: each read runs on its own, and another connection
+    writes at once while the block goes on."""
+    path = tmp_path / "journal.db"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    store = SQLStore(engine)
+    try:
+        for k in range(3):
+            store.append(create_commit(f"E{k}"))
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "delete"
+        other = sqlite3.connect(path, timeout=0.1, isolation_level=None)
+        try:
+            with store.holding_reads():
+                store.get("E0")
+                store.get("E1")
+                assert not _driver(store).in_transaction
+                other.execute("UPDATE if_entities SET updated_at = updated_at WHERE 0")
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("COMMIT")
+        finally:
+            other.close()
+    finally:
+        store.close()
+        engine.dispose()
+
+
+def test_a_read_only_store_on_a_logged_file_shares_its_reads(tmp_path: Path) -> None:
+    ledger = _ledger(tmp_path / "l.db", 3)
+    ledger.close()
+    reader = Ledger.open(tmp_path / "l.db", rulebook=RULEBOOK, read_only=True)
+    store = reader.store
+    assert isinstance(store, SQLStore)
+    try:
+        with store.holding_reads():
+            store.get("R0")
+            store.get("R1")
+            assert _driver(store).in_transaction
+    finally:
+        reader.close()

@@ -1456,8 +1456,11 @@ class SQLStore(EventStore):
         # The connection of that cursor, on which a write inside the block runs too.
         self._held_conn: sa.Connection | None = None
         # On SQLite, the point reads on that cursor in the read transaction open (see
-        # _share_read): -1 before the block's first read, 0 with none open.
+        # _share_read): -1 before the block's first read, 0 with none open.  Only on a
+        # file in write-ahead logging (_share_reads), where a read transaction keeps
+        # no writer waiting.
         self._shared_reads = -1
+        self._share_reads = False
         self._raw_reads: tuple[str, str, str] | None = None
         self._raw_command: str | None = None
         self._raw_commands: str | None = None
@@ -1675,6 +1678,9 @@ class SQLStore(EventStore):
         if self._read_only:
             with self._reading() as conn:
                 self._inspect(conn)
+                if self._sqlite and self._connection is None:
+                    mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+                    self._share_reads = mode == "wal"
             return
         missing: list[sa.Index] = []
         unkept = False
@@ -1720,6 +1726,7 @@ class SQLStore(EventStore):
                     mode = conn.exec_driver_sql("PRAGMA journal_mode = WAL").scalar()
             if mode == "wal" and self._checkpoints is None:
                 self._checkpoints = _Checkpoints(self._engine)
+            self._share_reads = mode == "wal"
 
     def _inspect(self, conn: sa.Connection) -> bool:
         """Check what the database holds, with reads only; return whether it is empty.
@@ -2688,7 +2695,7 @@ class SQLStore(EventStore):
     def _read_raw(self, cursor: Any, sql: str, params: Sequence[Any]) -> list[Any]:
         """Run a read with the held cursor of the driver; return its rows."""
         try:
-            if self._sqlite:
+            if self._share_reads:
                 self._share_read(cursor)
             cursor.execute(sql, tuple(params))
             return list(cursor.fetchall())
@@ -2696,7 +2703,10 @@ class SQLStore(EventStore):
             raise StoreError(f"the database could not be read: {exc}") from exc
 
     def _share_read(self, cursor: Any) -> None:
-        """Open the read transaction the next read on the held cursor runs in, on SQLite.
+        """Open the read transaction the next read on the held cursor runs in, on a
+        SQLite file in write-ahead logging (where a reader keeps no writer waiting; with
+        a rollback journal it would hold a lock that writers wait for, and an in-memory
+        database has one connection for the reads and the writes).
 
         The block's first read runs on its own (a single command reads once, then
         writes); the later ones share a read transaction, :data:`_READS_TOGETHER` at
