@@ -38,6 +38,13 @@ def _driver(store: SQLStore) -> Any:
     return store._held.connection
 
 
+def _read_twice(store: SQLStore, first: str = "R0", second: str = "R1") -> Any:
+    """Read two entities inside the store's block; return the driver's connection."""
+    assert store.get(first) is not None
+    assert store.get(second) is not None
+    return _driver(store)
+
+
 def test_reads_after_the_first_share_a_transaction_that_ends_with_the_block(
     tmp_path: Path,
 ) -> None:
@@ -64,9 +71,7 @@ def test_reads_after_the_first_share_a_transaction_that_ends_with_the_block(
 
 def _reads_then_fails(store: SQLStore, drivers: list[Any]) -> None:
     with store.holding_reads():
-        store.get("R0")
-        store.get("R1")
-        drivers.append(_driver(store))
+        drivers.append(_read_twice(store))
         raise KeyError("the caller's own error")
 
 
@@ -99,9 +104,7 @@ def test_a_write_after_shared_reads_runs_on_the_held_connection(tmp_path: Path) 
     assert isinstance(store, SQLStore)
     try:
         with store.holding_reads():
-            store.get("R0")
-            store.get("R1")
-            assert _driver(store).in_transaction
+            assert _read_twice(store).in_transaction
             ledger.fire("R2", "announce", actor=OFFICE, at=at(20, 10))
             assert not _driver(store).in_transaction
             assert store.get("R2").state == "announced"  # type: ignore[union-attr]
@@ -156,9 +159,7 @@ def test_reads_are_not_shared_on_a_file_with_a_rollback_journal(tmp_path: Path) 
         other = sqlite3.connect(path, timeout=0.1, isolation_level=None)
         try:
             with store.holding_reads():
-                store.get("E0")
-                store.get("E1")
-                assert not _driver(store).in_transaction
+                assert not _read_twice(store, "E0", "E1").in_transaction
                 other.execute("UPDATE if_entities SET updated_at = updated_at WHERE 0")
                 other.execute("BEGIN IMMEDIATE")
                 other.execute("COMMIT")
@@ -177,8 +178,6 @@ def test_a_read_only_store_on_a_logged_file_shares_its_reads(tmp_path: Path) -> 
     assert isinstance(store, SQLStore)
     try:
         with store.holding_reads():
-            store.get("R0")
-            store.get("R1")
-            assert _driver(store).in_transaction
+            assert _read_twice(store).in_transaction
     finally:
         reader.close()
