@@ -374,10 +374,11 @@ _MANY = 500
 # run needs them next.
 _DECODED = 60_000
 
-#: On SQLite, the point reads of a block holding reads (a batch, an import) after its
-#: first share a read transaction, this many at most before another begins: beginning
-#: and ending one takes the database's locks (system calls on the log's index), which
-#: cost about as much as the read itself (see docs/performance.md).
+#: On a SQLite file in write-ahead logging, the point reads of a block holding reads (a
+#: batch, an import) after its first share a read transaction, this many at most before
+#: another begins: beginning and ending one takes the database's locks (system calls on
+#: the log's index), which cost about as much as the read itself (see
+#: docs/performance.md).
 _READS_TOGETHER = 256
 
 
@@ -2705,8 +2706,7 @@ class SQLStore(EventStore):
     def _share_read(self, cursor: Any) -> None:
         """Open the read transaction the next read on the held cursor runs in, on a
         SQLite file in write-ahead logging (where a reader keeps no writer waiting; with
-        a rollback journal it would hold a lock that writers wait for, and an in-memory
-        database has one connection for the reads and the writes).
+        a rollback journal it would hold a lock that every writer waits for).
 
         The block's first read runs on its own (a single command reads once, then
         writes); the later ones share a read transaction, :data:`_READS_TOGETHER` at
@@ -2742,13 +2742,13 @@ class SQLStore(EventStore):
 
         A point read through SQLAlchemy costs several times the database's own work (a
         check-out from the pool, the statement's machinery); :meth:`get` and
-        :meth:`get_many` inside the block run on one connection without either.  On
-        PostgreSQL each read runs on its own and sees what is committed; on SQLite the
-        reads after the first share a read transaction, a bounded number at a time (see
-        :meth:`_share_read`).  A write inside the block runs on that connection too (a
-        command's read, then its write), after the reads' transaction ends.  A store
-        given a connection, or an engine whose tables are mapped elsewhere, reads as
-        always.
+        :meth:`get_many` inside the block run on one connection without either.  Each
+        read runs on its own and sees what is committed, but on a SQLite file in
+        write-ahead logging, where the reads after the first share a read transaction,
+        a bounded number at a time (see :meth:`_share_read`).  A write inside the block
+        runs on that connection too (a command's read, then its write), after the
+        reads' transaction ends.  A store given a connection, or an engine whose tables
+        are mapped elsewhere, reads as always.
         """
         with self._holding(writable=True):
             yield
@@ -2793,15 +2793,19 @@ class SQLStore(EventStore):
             self._held = _kept_cursor(raw.info, driver)
             self._held_conn = conn
             self._shared_reads = -1
-            yield
-        finally:
             try:
-                if self._held is not None:
+                yield
+            except BaseException:
+                # The block's own error is the one to report; the connection goes back
+                # to the pool, which ends whatever transaction it holds.
+                with contextlib.suppress(StoreError):
                     self._end_shared_reads()
-            finally:
-                self._held = None
-                self._held_conn = None
-                self._shared_reads = -1
+                raise
+            self._end_shared_reads()
+        finally:
+            self._held = None
+            self._held_conn = None
+            self._shared_reads = -1
             try:
                 if autocommit is not None:
                     driver.autocommit = autocommit
