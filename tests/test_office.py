@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import subprocess
 import sys
 from collections.abc import Collection
@@ -738,6 +739,36 @@ def test_an_import_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
         ("handed_over", 1),
         ("handed_over", 2),
     ]
+
+
+def test_an_import_reads_and_writes_with_the_collector_paused(tmp_path: Path) -> None:
+    """The rows an import reads stay alive until its write: the cyclic collector is
+    paused from the file's reading to the end of the write, so that it does not walk
+    them again and again, and enabled again after."""
+    rows = ["受理编号,受理时间,区县,类别,内容摘要,交办日期"]
+    rows += [f"L-{k},2023-06-26 10:00,赫山区,噪声,噪声{k},2023-06-27" for k in range(3000)]
+    path = tmp_path / "many.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    ledger = stationed(Ledger(rulebook="hunan-provincial-2023"))
+    collections: list[int] = []
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    was = gc.isenabled()
+    gc.enable()
+    gc.collect()
+    gc.callbacks.append(seen)
+    try:
+        report = ledger.import_table(path, actor=TEAM)
+        assert gc.isenabled()
+    finally:
+        gc.callbacks.remove(seen)
+        (gc.enable if was else gc.disable)()
+    assert (report.received, report.handed_over) == (3000, 3000)
+    # At most the one collection that may start as the pause ends.
+    assert len(collections) <= 1, collections
 
 
 def test_an_import_inside_a_batch_joins_its_write(tmp_path: Path) -> None:

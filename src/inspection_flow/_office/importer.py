@@ -399,14 +399,50 @@ def import_table(
     rnd = _round(ledger, round_id, target)
     if actor is None:
         actor = Actor("inspection_team", rnd.area[:2] + "0000", "督察组")
-    name, rows = read_xlsx(target, sheet) if suffix == ".xlsx" else read_csv(target)
-    start, columns, unread = find_header(rows, local, target)
-    headers = rows[start][1]
-    reader = _Reader(ledger, name, headers, columns, _year(rnd))
+    # The rows read and the snapshots written stay alive for the whole import: the
+    # collector, let run meanwhile, would walk them again and again (a workbook's own
+    # cycles, left when it is read, are collected after the import).
+    with collector_paused():
+        name, rows = read_xlsx(target, sheet) if suffix == ".xlsx" else read_csv(target)
+        start, columns, unread = find_header(rows, local, target)
+        headers = rows[start][1]
+        reader = _Reader(ledger, name, headers, columns, _year(rnd))
+        problems, good = _read_rows(reader, name, rows[start + 1 :], channel)
+
+        def record(found: list[RowProblem], *, together: bool) -> ImportReport:
+            return _record(
+                ledger,
+                rnd,
+                actor,
+                good,
+                found,
+                target,
+                name,
+                unread,
+                skip_bad,
+                rows,
+                start,
+                together=together,
+            )
+
+        try:
+            return record(list(problems), together=True)
+        except ConcurrencyError:
+            # Another writer changed a case the import read, or took one of its ids, and
+            # nothing was written: the receipts, then the hand-overs, each in a write of
+            # its own, the cases the hand-overs move read again if they moved on.
+            return record(problems, together=False)
+
+
+def _read_rows(
+    reader: _Reader, name: str, lines: list[tuple[int, list[Any]]], channel: str
+) -> tuple[list[RowProblem], list[_Row]]:
+    """Read the rows below the header: the good ones, and the problems of the others
+    (a 受理编号 given twice is a problem of its second row)."""
     problems: list[RowProblem] = []
     good: list[_Row] = []
     seen: dict[str, int] = {}
-    for line, values in rows[start + 1 :]:
+    for line, values in lines:
         if _empty(values):
             continue
         row, found = reader.read(line, values, channel)
@@ -426,33 +462,7 @@ def import_table(
         else:
             seen[row.number] = line
             good.append(row)
-
-    # The rows read and the snapshots written stay alive for the whole import: the
-    # collector, let run between its writes, would walk them again and again.
-    def record(found: list[RowProblem], *, together: bool) -> ImportReport:
-        return _record(
-            ledger,
-            rnd,
-            actor,
-            good,
-            found,
-            target,
-            name,
-            unread,
-            skip_bad,
-            rows,
-            start,
-            together=together,
-        )
-
-    with collector_paused():
-        try:
-            return record(list(problems), together=True)
-        except ConcurrencyError:
-            # Another writer changed a case the import read, or took one of its ids, and
-            # nothing was written: the receipts, then the hand-overs, each in a write of
-            # its own, the cases the hand-overs move read again if they moved on.
-            return record(problems, together=False)
+    return problems, good
 
 
 def _hand_over(
