@@ -2050,13 +2050,14 @@ class SQLStore(EventStore):
             commit, row = last[entity_id]
             if row is None:
                 row = _projection(commit.snapshot, utf8=self._sqlite)
-            kept.append(_written(commit, row))
+            written = _written(commit, row)
+            kept.append(written)
             expected = expected_first[entity_id]
             if expected == 0:
                 inserts.append((entity_id, row))
                 areas[entity_id] = commit.snapshot
                 continue
-            names, known = self._to_set(entity_id, expected, row)
+            names, known = self._to_set(entity_id, expected, written[3])
             updates.append((names, row, entity_id, expected))
             if entity_id in setting_areas and not (
                 # Set to the areas the entity had (a case assigned to the area it was
@@ -2090,10 +2091,11 @@ class SQLStore(EventStore):
         return len(inserts)
 
     def _to_set(
-        self, entity_id: str, expected: int, row: dict[str, Any]
+        self, entity_id: str, expected: int, after: tuple[Any, ...]
     ) -> tuple[tuple[str, ...], Snapshot | None]:
-        """The columns an update of the entity from version ``expected`` to ``row`` sets,
-        and the snapshot of that version the store keeps, if it does."""
+        """The columns an update of the entity from version ``expected`` sets, ``after``
+        the values of its new row's columns :data:`_KEPT_UNLESS_CHANGED`, and the
+        snapshot of that version the store keeps, if it does."""
         known = self._decoded.get(entity_id)
         if known is None or known[1].version != expected:
             return _ALL_SET, None
@@ -2103,7 +2105,7 @@ class SQLStore(EventStore):
         before = known[2]
         if before is None:
             before = _kept_values(_columns(known[1]))
-        changed = tuple(map(operator.ne, before, _kept_values(row)))
+        changed = tuple(map(operator.ne, before, after))
         names = _SET_WHEN.get(changed)
         if names is None:
             names = _SET_WHEN[changed] = (
@@ -2497,7 +2499,7 @@ class SQLStore(EventStore):
         else:
             # The version check and the write are one statement, so two writers holding
             # the same version cannot both succeed, whatever the isolation level.
-            names, known = self._to_set(entity_id, commit.expected_version, row)
+            names, known = self._to_set(entity_id, commit.expected_version, _kept_values(row))
             update = (names, row, entity_id, commit.expected_version)
         # An entity's areas change only through an event that sets them (see fold), so
         # the area rows are rewritten only then, and not when it is set to the areas it
