@@ -355,15 +355,36 @@ def receipt(
 
 def hand_rolled(path: Path, ids: Sequence[str], size: int) -> float:
     """Import the same cases with sqlite3 alone; return the seconds timed."""
+    conn = by_hand(path)
+    gc.collect()
+    start = time.perf_counter()
+    receive_by_hand(conn, ids, size)
+    timed = time.perf_counter() - start
+    hand_over_by_hand(conn, ids, size)
+    gc.collect()
+    start = time.perf_counter()
+    fire_by_hand(conn, ids, size)
+    timed += time.perf_counter() - start
+    states = dict(conn.execute("SELECT state, count(*) FROM entities GROUP BY state").fetchall())
+    assert states == {"reported": len(ids)}, states
+    assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == len(ids) * 8
+    closed("c", conn.close)
+    return timed
+
+
+def by_hand(path: Path) -> sqlite3.Connection:
+    """A new database of the yardstick's schema, set as the ledger sets its files."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.executescript(SCHEMA)
+    return conn
+
+
+def receive_by_hand(conn: sqlite3.Connection, ids: Sequence[str], size: int) -> None:
+    """The receipts, a block at a time: each id checked unused, one write a block."""
     team = TEAM.to_dict()
     received = RECEIVED.isoformat()
-    fired = FIRED.isoformat()
-    gc.collect()
-    start = time.perf_counter()
     for block in chunks(ids, size):
         entities = []
         events = []
@@ -376,8 +397,11 @@ def hand_rolled(path: Path, ids: Sequence[str], size: int) -> float:
             entities.append(entity)
             events.append(created)
         write(conn, entities, events, insert=True)
-    timed = time.perf_counter() - start
-    # The hand-over, not timed: two events per case, as the ledger records.
+
+
+def hand_over_by_hand(conn: sqlite3.Connection, ids: Sequence[str], size: int) -> None:
+    """The hand-over (not timed): two events per case, as the ledger records."""
+    team = TEAM.to_dict()
     for block in chunks(ids, size):
         apply_block(conn, block, "batch", team, {"number": 1}, "received", "batched")
     for block in chunks(ids, size):
@@ -391,18 +415,15 @@ def hand_rolled(path: Path, ids: Sequence[str], size: int) -> float:
             "handed_over",
             deadlines=DEADLINES,
         )
-    gc.collect()
-    start = time.perf_counter()
+
+
+def fire_by_hand(conn: sqlite3.Connection, ids: Sequence[str], size: int) -> None:
+    """The five commands of ``STEPS`` over every case, a block at a time."""
+    fired = FIRED.isoformat()
     for event, actor, payload, before, after in STEPS:
         actor_data = actor.to_dict()
         for block in chunks(ids, size):
             apply_block(conn, block, event, actor_data, payload, before, after, when=fired)
-    timed += time.perf_counter() - start
-    states = dict(conn.execute("SELECT state, count(*) FROM entities GROUP BY state").fetchall())
-    assert states == {"reported": len(ids)}, states
-    assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == len(ids) * 8
-    closed("c", conn.close)
-    return timed
 
 
 def apply_block(

@@ -25,6 +25,8 @@ Each part runs in a new interpreter under callgrind twice, with and without its 
     ``fire_many``, 2,000 at a time;
 (a) the same five commands with ``fire``, one case at a time, in ``batch()`` blocks of
     2,000 (the per-command path of ``bench_import.py``'s (a));
+(c) the same five commands by hand with sqlite3 and orjson, 2,000 cases a block: the
+    yardstick (c) of ``bench_import.py``, the yardstick of (a) and (b);
 (p) the five commands on PostgreSQL, one transaction per command, over a tenth of
     ``--rows`` cases: the client's side of ``bench_writes.py --parts p`` (the server's
     work is another process's, not counted); counted per command;
@@ -49,8 +51,8 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PARTS = ("d", "e", "h", "b", "a", "p", "r")
-DEFAULT_PARTS = ("d", "e", "h", "b", "a")
+PARTS = ("d", "e", "h", "b", "a", "c", "p", "r")
+DEFAULT_PARTS = ("d", "e", "h", "b", "a", "c")
 PG_URL = os.environ.get(
     "INSPECTION_FLOW_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -104,6 +106,15 @@ def child(part: str, rows: int, work: bool) -> None:
                 b.table_hand_rolled(folder / "y.db", table, rows, 2000)
             return
         ids = [b.case_id(i) for i in range(rows)]
+        if part == "c":
+            conn = b.by_hand(folder / "y.db")
+            b.receive_by_hand(conn, ids, 2000)
+            b.hand_over_by_hand(conn, ids, 2000)
+            gc.collect()
+            if work:
+                b.fire_by_hand(conn, ids, 2000)
+            conn.close()
+            return
         ledger = b.stationed(folder / "l.db")
         for block in b.chunks(ids, 2000):
             b.receive_bulk(ledger, block)
@@ -158,7 +169,7 @@ def main() -> int:
     parser.add_argument(
         "--parts",
         default=",".join(DEFAULT_PARTS),
-        help="d, e, h, b, a, p, r (default d, e, h, b, a)",
+        help="d, e, h, b, a, c, p, r (default d, e, h, b, a, c)",
     )
     parser.add_argument("--rows", type=int, default=2000, help="rows or cases (default 2,000)")
     parser.add_argument("--src", action="append", help="a source tree to count (repeatable)")
@@ -191,11 +202,11 @@ def main() -> int:
                 flush=True,
             )
     for src in sources:
-        if (src, "d") in results and (src, "e") in results:
-            where = "" if src is None else f"  {src}"
-            print(
-                f"(d) / (e) = {results[src, 'd'] / results[src, 'e']:.2f}x in instructions{where}"
-            )
+        where = "" if src is None else f"  {src}"
+        for part, base in (("d", "e"), ("b", "c"), ("a", "c")):
+            if (src, part) in results and (src, base) in results:
+                ratio = results[src, part] / results[src, base]
+                print(f"({part}) / ({base}) = {ratio:.2f}x in instructions{where}")
     return 0
 
 

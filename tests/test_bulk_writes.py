@@ -711,7 +711,7 @@ def _benchmark(script: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("part", ["d", "e", "h", "b", "a"])
+@pytest.mark.parametrize("part", ["d", "e", "h", "b", "a", "c"])
 def test_the_instruction_benchmark_parts_run(part: str) -> None:
     """Each part bench_instructions.py counts runs, with its work and its setup alone
     (without valgrind: a smoke test, nothing counted)."""
