@@ -40,6 +40,7 @@ from collections.abc import Callable, Sequence
 import chinese_calendar
 import holidays
 import numpy as np
+from machine import python_speed
 
 import inspection_flow
 from inspection_flow import ChinaCalendar, DeadlineRule
@@ -189,6 +190,7 @@ def main() -> None:
         f"Python {platform.python_version()} on {platform.machine()}, nproc {os.cpu_count()}, "
         f"load average {os.getloadavg()[0]:.2f} at the start"
     )
+    print(f"machine speed: {python_speed()}", flush=True)
     dates = sample_dates(N_QUERIES, SEED)
     subset = dates[:SUBSET]
     print(

@@ -24,7 +24,6 @@ Each line prints its median and its ratio to the baseline.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
@@ -32,6 +31,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from machine import load, python_speed
 
 from inspection_flow import Ledger, SQLStore, load_rulebook
 from inspection_flow.testing import create_commit
@@ -73,7 +74,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="20,000 entities")
     args = parser.parse_args()
     entities = 20_000 if args.quick else 200_000
-    print(f"python {sys.version.split()[0]}; load average {os.getloadavg()}")
+    print(f"python {sys.version.split()[0]}; load average {load()}")
+    print(f"machine speed: {python_speed()}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "counts.db")
         store = SQLStore.open(path)

@@ -69,6 +69,7 @@ from typing import Any, TypeVar
 
 import orjson
 from bench_office import AREAS, CATEGORIES, write_file
+from machine import load, python_speed
 
 from inspection_flow import SHANGHAI, Actor, Ledger
 
@@ -632,10 +633,6 @@ def table_hand_rolled(path: Path, table: Path, rows: int, size: int) -> float:
 # -- the run ---------------------------------------------------------------------------------
 
 
-def load() -> str:
-    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
@@ -662,6 +659,7 @@ def main() -> int:
         f"machine: nproc {os.cpu_count()}, python {platform.python_version()}, "
         f"SQLite {sqlite3.sqlite_version}; load average at the start {load()}"
     )
+    print(f"machine speed: {python_speed()}", flush=True)
     events = cases * 6
     print(f"ways {ways_run}, synchronous=FULL; {runs} alternated run(s)", flush=True)
     if chosen & set("abc"):

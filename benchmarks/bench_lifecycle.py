@@ -35,7 +35,6 @@ import datetime as dt
 import gc
 import json
 import logging
-import os
 import platform
 import resource
 import statistics
@@ -45,6 +44,7 @@ import time
 import tracemalloc
 from typing import Any
 
+from machine import load, python_speed
 from transitions import Machine
 
 from inspection_flow import COMPLAINT, SHANGHAI, Actor, Ledger
@@ -252,16 +252,12 @@ def main() -> int:
     if args.part:
         print(json.dumps(measure(args.part, args.quick)))
         return 0
-    print(f"load average at the start: {_load()}")
+    print(f"load average at the start: {load()}; machine speed: {python_speed()}")
     if args.only != "e":
         _parts_abcd(args.quick)
     _part_e(args.quick)
-    print(f"load average at the end: {_load()}")
+    print(f"load average at the end: {load()}")
     return 0
-
-
-def _load() -> str:
-    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _parts_abcd(quick: bool) -> None:
@@ -302,7 +298,7 @@ def _part_e(quick: bool) -> None:
         many.append(in_new_process("e", quick))
         e = many[-1]
         print(
-            f"    run (e): {e['s']:.1f} s, {e['bytes'] / 1e9:.2f} GB  (load {_load()})",
+            f"    run (e): {e['s']:.1f} s, {e['bytes'] / 1e9:.2f} GB  (load {load()})",
             flush=True,
         )
     many_s = statistics.median(float(e["s"]) for e in many)

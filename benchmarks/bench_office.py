@@ -34,6 +34,8 @@ import sys
 import tempfile
 import time
 
+from machine import load, python_speed
+
 from inspection_flow import SHANGHAI, Actor, Ledger
 from inspection_flow._office import cells
 
@@ -134,8 +136,9 @@ def main() -> int:
     rows = 500 if args.quick else 5000
     print(
         f"python {platform.python_version()}, {platform.platform()}, nproc {os.cpu_count()}, "
-        f"load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        f"load average {load()}"
     )
+    print(f"machine speed: {python_speed()}", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "台账.csv")
         write_file(path, rows)

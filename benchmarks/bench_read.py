@@ -64,6 +64,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from machine import load, python_speed
+
 import inspection_flow
 from inspection_flow import SHANGHAI, Actor, Commit, Ledger, MemoryStore, SQLStore
 from inspection_flow.testing import create_commit, deadline
@@ -87,10 +89,6 @@ CATEGORIES = ("air", "noise", "water", "ecology", "soil", "solid_waste", "other"
 ROUND_CASES = 50_000
 STATION_DAYS = 21
 AS_OF = dt.date(2024, 3, 31)
-
-
-def load() -> str:
-    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def t(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
@@ -715,6 +713,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, nproc {os.cpu_count()}"
     )
     print(f"load average at the start: {load()}; quick={args.quick}, parts {args.parts}")
+    print(f"machine speed: {python_speed()}", flush=True)
     # Parts are letters, with or without commas between them.
     chosen = list(args.parts.replace(",", "").replace(" ", ""))
     unknown = sorted(set(chosen) - set("sbvcmig"))

@@ -64,6 +64,7 @@ from typing import Any
 
 import attrs
 import sqlalchemy as sa
+from machine import load, python_speed
 
 from inspection_flow import SHANGHAI, Actor, Commit, Ledger, MemoryStore, Snapshot, SQLStore
 from inspection_flow._records import fold
@@ -527,12 +528,12 @@ def bench_pg(url: str, workers: int, cases: int) -> PgRun:
 
 def machine() -> None:
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
         f"machine: nproc {affinity or os.cpu_count()}, python {platform.python_version()}, "
         f"{platform.platform()}; SQLite {sqlite3.sqlite_version}, "
-        f"SQLAlchemy {sa.__version__}; load average {load}"
+        f"SQLAlchemy {sa.__version__}; load average {load()}"
     )
+    print(f"machine speed: {python_speed()}", flush=True)
 
 
 @attrs.frozen
@@ -705,7 +706,6 @@ def main() -> int:
             part_overdue(directory, sizes, passed)
     if "4" in args.parts:
         part_postgres(args.pg_url, sizes, passed)
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"load average at the end: {load}; {time.perf_counter() - began:.0f} s in all")
     print("summary: " + "; ".join(f"{k} {verdict(v)}" for k, v in passed.items()))
     return 0

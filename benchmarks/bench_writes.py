@@ -47,6 +47,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from machine import load, python_speed
+
 from inspection_flow import SHANGHAI, Actor, Ledger
 
 TARGET_HANDOVER_S = 10.0
@@ -59,10 +61,6 @@ TEAM = Actor("inspection_team", "430000", "省第四督察组")
 
 def at(day: int, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime(2023, 6, day, hour, minute, tzinfo=SHANGHAI)
-
-
-def load() -> str:
-    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def rss_mb() -> float:
@@ -383,11 +381,13 @@ def part_postgres(url: str, *, quick: bool, runs: int) -> None:
             )
     ledger_cpu = statistics.median(cpu["ledger"])
     ratio = statistics.median(a / b for a, b in zip(cpu["ledger"], cpu["raw"], strict=True))
-    ok = ledger_cpu <= 0.6e-3 and ratio <= 3.0
+    # Two targets, each with its verdict: the CPU itself is the machine's (compare the
+    # machine speed printed at the start), the ratio to the yardstick is the code's.
     print(
-        f"    client CPU per command: ledger {ledger_cpu * 1e3:.3f} ms (median; target <= 0.6), "
-        f"raw psycopg {statistics.median(cpu['raw']) * 1e3:.3f} ms; ledger / raw = "
-        f"{ratio:.2f}x (target <= 3x) {'PASS' if ok else 'FAIL'}"
+        f"    client CPU per command: ledger {ledger_cpu * 1e3:.3f} ms (median; target <= "
+        f"0.6 ms) {verdict(ledger_cpu <= 0.6e-3)}; raw psycopg "
+        f"{statistics.median(cpu['raw']) * 1e3:.3f} ms; ledger / raw = {ratio:.2f}x (target "
+        f"<= 3x) {verdict(ratio <= 3.0)}"
     )
     # Whether a second core is free is judged by what the machine does without the
     # benchmark: its busy share over a second before the runs (the load average would
@@ -414,9 +414,15 @@ def part_postgres(url: str, *, quick: bool, runs: int) -> None:
         if free
         else f" -- the machine was {other:.0%} busy before the runs: no second core was free"
     )
+    judged = verdict(gain >= 1.5) if free else "not judged"
     print(
-        f"    2 workers / 1 worker = {gain:.2f}x (target >= 1.5x when a second core is free){note}"
+        f"    2 workers / 1 worker = {gain:.2f}x (target >= 1.5x when a second core is free) "
+        f"{judged}{note}"
     )
+
+
+def verdict(passed: bool) -> str:
+    return "PASS" if passed else "FAIL"
 
 
 def cpu_idle(since: tuple[int, int] | None = None) -> Any:
@@ -459,6 +465,7 @@ def main() -> int:
         f"{platform.platform()}; load average at the start {load()}",
         flush=True,
     )
+    print(f"machine speed: {python_speed()}", flush=True)
     runs = args.runs or (1 if args.quick else 3)
     if "h" in args.parts:
         part_handover(args.cases or (5_000 if args.quick else 100_000), runs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -684,6 +685,27 @@ def test_the_benchmarks_quick_modes_run(script: str, args: list[str]) -> None:
     assert done.returncode == 0, done.stderr
     assert "load average at the start" in done.stdout
     assert "load average at the end" in done.stdout
+
+
+def test_the_postgresql_benchmark_judges_each_target_apart() -> None:
+    """bench_writes.py --parts p (quick) on the test server: the machine's speed, then a
+    verdict for the CPU per command and one for its ratio to raw psycopg, each its own;
+    the two workers' gain judged only when a second core was free."""
+    url = os.environ.get("INSPECTION_FLOW_PG_URL")
+    if not url:
+        pytest.skip("set INSPECTION_FLOW_PG_URL=postgresql+psycopg://user@host/db")
+    done = _benchmark("bench_writes.py", "--quick", "--parts", "p", "--runs", "1", "--pg-url", url)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "machine speed: a loop of ten million additions took" in out
+    cpu = next(line for line in out.splitlines() if "client CPU per command" in line)
+    assert re.search(r"target <= 0\.6 ms\) (PASS|FAIL); raw psycopg", cpu), cpu
+    assert re.search(r"\(target <= 3x\) (PASS|FAIL)$", cpu), cpu
+    gain = next(line for line in out.splitlines() if "2 workers / 1 worker" in line)
+    if "a second core was free" in gain:
+        assert re.search(r"is free\) (PASS|FAIL) -- ", gain), gain
+    else:
+        assert "is free) not judged -- " in gain, gain
 
 
 def test_the_import_benchmark_runs_the_ways_asked_with_their_yardsticks() -> None:
