@@ -1,10 +1,11 @@
 """What every benchmark prints of the machine it ran on: its load and its speed.
 
 A benchmark's absolute figures (seconds, milliseconds of CPU per command) belong to the
-machine: the loop below took 0.70 s on the machine of 2026-11-30 and 1.21 s on that of
-2026-12-02.  Each benchmark prints that loop's time beside its figures, so that figures
-taken on different machines can be set side by side; its ratios against a yardstick in
-the same run are what it judges.
+machine it ran on.  Each benchmark prints the time of the loop below beside its figures,
+so that figures taken on different machines can be set side by side; its ratios against
+a yardstick in the same run are what it judges.  The loop runs in a function, on local
+names: the same additions written at a module's top level go through global names and
+take about three times as long, so a figure taken that way is not comparable.
 """
 
 from __future__ import annotations
