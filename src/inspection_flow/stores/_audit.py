@@ -480,7 +480,8 @@ def audit(
     problems: list[Problem] = []
     late_entries: list[LateEntry] = []
     entities = events = commands = 0
-    positions = [0, 0, 0, 0]  # count, sum, sum of squares, highest
+    # The events' positions: how many, their sum, the sum of their squares, the highest.
+    count = total = squares = highest = 0
     for rec in records:
         entity_id = rec.entity_id
         if rec.events:
@@ -489,14 +490,19 @@ def audit(
         chain = chain_problems(entity_id, rec.events)
         problems.extend(chain)
         problems.extend(rec.problems)
-        for position, _ in rec.events:
+        # One pass over the entity's events: their positions, the events that could be
+        # read, their late entries.
+        good: list[Event | CheckedEvent] = []
+        for position, e in rec.events:
             if position is not None:
-                positions[0] += 1
-                positions[1] += position
-                positions[2] += position * position
-                positions[3] = max(positions[3], position)
-        good = [e for _, e in rec.events if not isinstance(e, TamperError)]
-        for e in good:
+                count += 1
+                total += position
+                squares += position * position
+                if position > highest:
+                    highest = position
+            if isinstance(e, TamperError):
+                continue
+            good.append(e)
             late = e.late_entry
             if late is not None:
                 late_entries.append(
@@ -556,7 +562,14 @@ def audit(
             problems.extend(_projection_problems(entity_id, whole, row, expected_columns))
     if keeps_head:
         problems.extend(
-            _head_problems(head, entities, events, commands, positions, missing_positions)
+            _head_problems(
+                head,
+                entities,
+                events,
+                commands,
+                [count, total, squares, highest],
+                missing_positions,
+            )
         )
     if anchor is not None:
         problems.extend(_anchor_problems(anchor, head, events, anchored))

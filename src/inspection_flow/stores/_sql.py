@@ -3917,32 +3917,55 @@ def _checked_events(
     sha256 = hashlib.sha256
     dumps = orjson.dumps
     fragment = orjson.Fragment
-    sort = orjson.OPT_SORT_KEYS
     parse = dt.datetime.fromisoformat
     instants: dict[Any, tuple[dt.datetime, Any]] = {}
     late_marker: Any = b'"late_entry"' if sqlite else '"late_entry"'
+    # The rows come entity by entity: the list of the entity being read is kept at hand.
+    current: str | None = None
+    events: list[tuple[int | None, AuditedEvent]] = []
     for row in cursor:
-        entity_id = row[0]
-        if entity_id in suspect:
-            continue
-        (_, version, name, at, role, area, actor, payload, effects) = row[:9]
-        (before, after, command_id, prev_hash, hashed, recorded, at_utc, seq) = row[9:]
+        (entity_id, version, name, at, role, area, actor, payload, effects, before, after) = row[
+            :11
+        ]
+        if entity_id != current:
+            if entity_id in suspect:
+                continue
+            current = entity_id
+            events = out[entity_id] = []
+        (command_id, prev_hash, hashed, recorded, at_utc, seq) = row[11:]
         try:
-            content = {
-                "actor": {"area": area, "name": actor, "role": role},
-                "at": at,
-                "command_id": command_id,
-                "effects": fragment(effects),
-                "entity_id": entity_id,
-                "name": name,
-                "payload": fragment(payload),
-                "prev_hash": prev_hash,
-                "state_after": after,
-                "state_before": before,
-                "version": version,
-            }
-            if recorded is not None:
-                content["recorded_at"] = recorded
+            # The content the hash covers, its keys in their canonical (sorted) order, so
+            # that orjson writes the canonical JSON without sorting them (the actor's
+            # too); the payload and effects are written as stored.
+            if recorded is None:
+                content = {
+                    "actor": {"area": area, "name": actor, "role": role},
+                    "at": at,
+                    "command_id": command_id,
+                    "effects": fragment(effects),
+                    "entity_id": entity_id,
+                    "name": name,
+                    "payload": fragment(payload),
+                    "prev_hash": prev_hash,
+                    "state_after": after,
+                    "state_before": before,
+                    "version": version,
+                }
+            else:
+                content = {
+                    "actor": {"area": area, "name": actor, "role": role},
+                    "at": at,
+                    "command_id": command_id,
+                    "effects": fragment(effects),
+                    "entity_id": entity_id,
+                    "name": name,
+                    "payload": fragment(payload),
+                    "prev_hash": prev_hash,
+                    "recorded_at": recorded,
+                    "state_after": after,
+                    "state_before": before,
+                    "version": version,
+                }
             # Events share their instants (a day's batch, a hand-over): each text is
             # parsed once, with the time column's value it must match.
             instant = instants.get(at)
@@ -3954,9 +3977,7 @@ def _checked_events(
                     (when - _EPOCH) // _MICROSECOND if sqlite else when,
                 )
             when = instant[0]
-            held = (
-                sha256(dumps(content, option=sort)).hexdigest() == hashed and instant[1] == at_utc
-            )
+            held = sha256(dumps(content)).hexdigest() == hashed and instant[1] == at_utc
             late = None
             if held and late_marker in effects:
                 late = orjson.loads(effects).get("late_entry")
@@ -3965,11 +3986,12 @@ def _checked_events(
             held = False
         if not held:
             suspect.add(entity_id)
-            out.pop(entity_id, None)
+            del out[entity_id]
+            current = None
             continue
-        out.setdefault(entity_id, []).append(
+        events.append(
             (
-                int(seq),
+                seq if seq.__class__ is int else int(seq),
                 CheckedEvent(
                     entity_id,
                     version,
