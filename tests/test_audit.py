@@ -441,9 +441,7 @@ def test_the_check_on_the_stored_text_holds_for_every_intact_event(url: str) -> 
         assert suspect == set()
         assert sorted(checked) == ids
         assert recorded == len(written.history("R")) > 0
-        assert [e.version for _, e in checked["C-0"]] == [
-            e.version for e in written.history("C-0")
-        ]
+        assert [e.version for _, e in checked["C-0"]] == [e.version for e in written.history("C-0")]
         assert store.verify().ok
 
 
