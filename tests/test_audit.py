@@ -9,7 +9,7 @@ import hashlib
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import attrs
@@ -368,6 +368,23 @@ def test_hash_format_is_frozen() -> None:
     assert str(anchor_of([first.hash, second.hash])) == "if1-2-92e449dfbb4e319a58da8214497f6fe3"
 
 
+def write_again(store: SQLStore, written: Ledger, *, unrecorded: Callable[[str], bool]) -> None:
+    """Write the events of ``written`` into ``store``, each entity's chained again, those
+    of the entities ``unrecorded`` names without a recording time (as a ledger of schema
+    1 wrote them, hashed without one)."""
+    for entity_id in sorted(written.store.entity_ids()):
+        snap = None
+        prev = GENESIS
+        for event in written.history(entity_id):
+            if unrecorded(entity_id):
+                event = attrs.evolve(event, recorded_at=None, prev_hash=prev).sealed()
+            else:
+                event = attrs.evolve(event, prev_hash=prev).sealed()
+            prev = event.hash
+            snap = fold(snap, event)
+            store.append(Commit(snap, (event,), event.version - 1, event.command_id))
+
+
 def test_upgrade_from_schema_1(tmp_path: Path) -> None:
     """A ledger of schema 1 is refused with advice; upgrade gives its events positions and
     a head, after which it verifies and anchors."""
@@ -376,14 +393,7 @@ def test_upgrade_from_schema_1(tmp_path: Path) -> None:
     build(written)
     with SQLStore.open(path) as store:
         # Schema 1 kept no recording times: its events hash without one.
-        for entity_id in sorted(written.store.entity_ids()):
-            snap = None
-            prev = GENESIS
-            for event in written.history(entity_id):
-                old = attrs.evolve(event, recorded_at=None, prev_hash=prev).sealed()
-                prev = old.hash
-                snap = fold(snap, old)
-                store.append(Commit(snap, (old,), old.version - 1, old.command_id))
+        write_again(store, written, unrecorded=lambda entity_id: True)
     with Ledger.open(path) as ledger:
         expected = ledger.verify(deep=True)
         assert expected.ok, str(expected)
@@ -416,18 +426,8 @@ def test_the_check_on_the_stored_text_holds_for_every_intact_event(url: str) -> 
     written = Ledger()
     build(written)
     with SQLStore.open(url) as store:
-        for entity_id in sorted(written.store.entity_ids()):
-            snap = None
-            prev = GENESIS
-            for event in written.history(entity_id):
-                # The round's events as a ledger of schema 1 wrote them, the cases' as now.
-                if entity_id == "R":
-                    event = attrs.evolve(event, recorded_at=None, prev_hash=prev).sealed()
-                else:
-                    event = attrs.evolve(event, prev_hash=prev).sealed()
-                prev = event.hash
-                snap = fold(snap, event)
-                store.append(Commit(snap, (event,), event.version - 1, event.command_id))
+        # The round's events as a ledger of schema 1 wrote them, the cases' as now.
+        write_again(store, written, unrecorded=lambda entity_id: entity_id == "R")
         engine = sa.create_engine(url)
         try:
             with engine.connect() as conn:

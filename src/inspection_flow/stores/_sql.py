@@ -3937,35 +3937,21 @@ def _checked_events(
             # The content the hash covers, its keys in their canonical (sorted) order, so
             # that orjson writes the canonical JSON without sorting them (the actor's
             # too); the payload and effects are written as stored.
-            if recorded is None:
-                content = {
-                    "actor": {"area": area, "name": actor, "role": role},
-                    "at": at,
-                    "command_id": command_id,
-                    "effects": fragment(effects),
-                    "entity_id": entity_id,
-                    "name": name,
-                    "payload": fragment(payload),
-                    "prev_hash": prev_hash,
-                    "state_after": after,
-                    "state_before": before,
-                    "version": version,
-                }
-            else:
-                content = {
-                    "actor": {"area": area, "name": actor, "role": role},
-                    "at": at,
-                    "command_id": command_id,
-                    "effects": fragment(effects),
-                    "entity_id": entity_id,
-                    "name": name,
-                    "payload": fragment(payload),
-                    "prev_hash": prev_hash,
-                    "recorded_at": recorded,
-                    "state_after": after,
-                    "state_before": before,
-                    "version": version,
-                }
+            content = {
+                "actor": {"area": area, "name": actor, "role": role},
+                "at": at,
+                "command_id": command_id,
+                "effects": fragment(effects),
+                "entity_id": entity_id,
+                "name": name,
+                "payload": fragment(payload),
+                "prev_hash": prev_hash,
+            }
+            if recorded is not None:
+                content["recorded_at"] = recorded
+            content["state_after"] = after
+            content["state_before"] = before
+            content["version"] = version
             # Events share their instants (a day's batch, a hand-over): each text is
             # parsed once, with the time column's value it must match.
             instant = instants.get(at)
