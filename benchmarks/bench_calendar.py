@@ -40,7 +40,7 @@ from collections.abc import Callable, Sequence
 import chinese_calendar
 import holidays
 import numpy as np
-from machine import python_speed
+from machine import python_speed, verdict
 
 import inspection_flow
 from inspection_flow import ChinaCalendar, DeadlineRule
@@ -124,10 +124,6 @@ def status_differences(
 
 def ns(seconds: float, calls: int) -> float:
     return seconds / calls * 1e9
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
 
 
 def check_same(name: str, got: Sequence[dt.date], want: Sequence[dt.date]) -> None:

@@ -64,7 +64,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from machine import load, python_speed
+from machine import load, python_speed, verdict
 
 import inspection_flow
 from inspection_flow import SHANGHAI, Actor, Commit, Ledger, MemoryStore, SQLStore
@@ -98,10 +98,6 @@ def t(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
 def runs_line(label: str, values: Sequence[float], unit: str, fmt: str = "{:.3f}") -> str:
     shown = ", ".join(fmt.format(v) for v in values)
     return f"    runs {label}: {shown} {unit}"
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
 
 
 # -- building a large ledger ------------------------------------------------------------------

@@ -64,7 +64,7 @@ from typing import Any
 
 import attrs
 import sqlalchemy as sa
-from machine import load, python_speed
+from machine import load, python_speed, verdict
 
 from inspection_flow import SHANGHAI, Actor, Commit, Ledger, MemoryStore, Snapshot, SQLStore
 from inspection_flow._records import fold
@@ -166,10 +166,6 @@ def median_time(runs: int, call: Callable[[], object]) -> tuple[float, object]:
         result = call()
         times.append(time.perf_counter() - start)
     return statistics.median(times), result
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
 
 
 def rate(n: float, seconds: float) -> str:
@@ -531,7 +527,7 @@ def machine() -> None:
     print(
         f"machine: nproc {affinity or os.cpu_count()}, python {platform.python_version()}, "
         f"{platform.platform()}; SQLite {sqlite3.sqlite_version}, "
-        f"SQLAlchemy {sa.__version__}; load average {load()}"
+        f"SQLAlchemy {sa.__version__}; load average at the start {load()}"
     )
     print(f"machine speed: {python_speed()}", flush=True)
 
@@ -706,7 +702,7 @@ def main() -> int:
             part_overdue(directory, sizes, passed)
     if "4" in args.parts:
         part_postgres(args.pg_url, sizes, passed)
-    print(f"load average at the end: {load}; {time.perf_counter() - began:.0f} s in all")
+    print(f"load average at the end: {load()}; {time.perf_counter() - began:.0f} s in all")
     print("summary: " + "; ".join(f"{k} {verdict(v)}" for k, v in passed.items()))
     return 0
 

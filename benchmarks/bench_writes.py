@@ -47,7 +47,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from machine import load, python_speed
+from machine import load, python_speed, verdict
 
 from inspection_flow import SHANGHAI, Actor, Ledger
 
@@ -419,10 +419,6 @@ def part_postgres(url: str, *, quick: bool, runs: int) -> None:
         f"    2 workers / 1 worker = {gain:.2f}x (target >= 1.5x when a second core is free) "
         f"{judged}{note}"
     )
-
-
-def verdict(passed: bool) -> str:
-    return "PASS" if passed else "FAIL"
 
 
 def cpu_idle(since: tuple[int, int] | None = None) -> Any:

@@ -1,4 +1,5 @@
-"""What every benchmark prints of the machine it ran on: its load and its speed.
+"""What every benchmark prints of the machine it ran on (its load and its speed), and its
+verdicts.
 
 A benchmark's absolute figures (seconds, milliseconds of CPU per command) belong to the
 machine it ran on.  Each benchmark prints the time of the loop below beside its figures,
@@ -28,3 +29,8 @@ def python_speed() -> str:
     seconds = time.perf_counter() - start
     assert total == 49_999_995_000_000
     return f"a loop of ten million additions took {seconds:.2f} s"
+
+
+def verdict(passed: bool) -> str:
+    """A target's verdict as the benchmarks print it."""
+    return "PASS" if passed else "FAIL"

@@ -677,14 +677,18 @@ def test_a_large_write_is_kept_if_the_process_ends_before_its_checkpoint(
     [
         ("bench_import.py", ["--quick", "--cases", "40"]),
         ("bench_writes.py", ["--quick", "--parts", "h", "--cases", "60"]),
+        ("bench_store.py", ["--quick", "--parts", "3"]),
     ],
 )
 def test_the_benchmarks_quick_modes_run(script: str, args: list[str]) -> None:
-    """The benchmarks' --quick modes run to their summary (a smoke test, nothing timed)."""
+    """The benchmarks' --quick modes run to their summary (a smoke test, nothing timed),
+    printing the machine's speed and its load, as numbers, at the start and the end."""
     done = _benchmark(script, *args)
     assert done.returncode == 0, done.stderr
     assert "load average at the start" in done.stdout
     assert "load average at the end" in done.stdout
+    assert re.search(r"load average at the end:? \d+\.\d\d, \d+\.\d\d, \d+\.\d\d", done.stdout)
+    assert "machine speed: a loop of ten million additions took" in done.stdout
 
 
 def test_the_postgresql_benchmark_judges_each_target_apart() -> None:
