@@ -251,3 +251,73 @@ def test_rows_of_one_write_keep_their_own_nulls(engine: sa.Engine) -> None:
     for entity_id in ("C1", "C2", "C3"):
         assert store.get(entity_id) == store.rebuild(entity_id)
     store.close()
+
+
+def test_commands_written_alone_keep_the_ledgers_latest_time(
+    ledger_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commands written each as one statement on its own (on PostgreSQL: a command's
+    read, then its write, with no transaction around it) number their events from the
+    head without a gap, and keep the ledger's latest time each time their numbers pass
+    a multiple of the keeping interval, as commands in a transaction do."""
+    monkeypatch.setattr(_sql, "_LATEST_EVERY", 3)
+    ledger = Ledger.open(ledger_url, rulebook="hunan-provincial-2023")
+    try:
+        _round(ledger)
+        ledger.fire("R", "announce", actor=OFFICE, at=at(21, 10))
+        # The third event passes 3: the write of a command, not of a creation.
+        ledger.fire("R", "station_in", actor=TEAM, at=at(26))
+        history = ledger.history("R")
+        assert ledger.verify().ok
+    finally:
+        ledger.close()
+    engine = sa.create_engine(ledger_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text("SELECT seq, entity_id, version FROM if_events ORDER BY seq")
+            ).all()
+            head = conn.execute(sa.text("SELECT events, entities FROM if_ledger_head")).one()
+            kept = conn.execute(
+                sa.text("SELECT value FROM inspection_flow_meta WHERE key = 'latest_at'")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    events = len(history)
+    assert [r.seq for r in rows] == list(range(1, events + 1))
+    assert tuple(head) == (events, 1)
+    # Each write here is one event: the last (the third) passed 3, so the two before it
+    # are kept, with the latest time among them.
+    assert events == 3
+    latest = json.loads(kept)
+    assert latest["events"] == 2
+    at_of = {(e.entity_id, e.version): e.at for e in history}
+    first = [at_of[r.entity_id, r.version] for r in rows[: latest["events"]]]
+    assert dt.datetime.fromisoformat(latest["at"]) == max(first)
+
+
+@pytest.mark.parametrize("isolation", [None, "SERIALIZABLE"])
+def test_a_command_on_postgresql_is_one_statement_at_the_engines_isolation(
+    ledger_url: str, isolation: str | None
+) -> None:
+    """On PostgreSQL a command's write is one statement committed on its own (no
+    transaction begun around it), where the engine keeps the server's isolation; an
+    engine set to a stricter level writes it in a transaction at that level."""
+    if not ledger_url.startswith("postgresql"):
+        pytest.skip("a statement on its own is a PostgreSQL write")
+    engine = (
+        SQLStore.make_engine(ledger_url)
+        if isolation is None
+        else sa.create_engine(ledger_url, isolation_level=isolation)
+    )
+    try:
+        ledger = Ledger(SQLStore(engine), rulebook="hunan-provincial-2023")
+        _round(ledger)
+        begun: list[Any] = []
+        sa.event.listen(engine, "begin", lambda conn: begun.append(conn.get_isolation_level()))
+        ledger.fire("R", "announce", actor=OFFICE, at=at(20, 10))
+        assert begun == ([] if isolation is None else [isolation])
+        assert [e.name for e in ledger.history("R")] == ["create", "announce"]
+        assert ledger.verify().ok
+    finally:
+        engine.dispose()

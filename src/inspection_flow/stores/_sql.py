@@ -969,16 +969,23 @@ def _advance_head(conn: sa.Connection, events: int, entities: int, commands: int
         found = _driver(conn, sql, (events, entities, commands), fetch=True)
         last = found[0][0] if found else None
     if last is None:
-        raise StoreError(
-            "the ledger's head (table if_ledger_head) is missing, so nothing more can be "
-            "written; run verify() and restore the database from a backup"
-        )
+        raise StoreError(_NO_HEAD)
     before = int(last) - events
     if (before + events) // _LATEST_EVERY != before // _LATEST_EVERY:
         # The head's row is locked by this transaction: every event before this one's
         # is written and seen, so the latest time of the first ``before`` is known.
         _keep_latest(conn, before)
     return before + 1
+
+
+#: Why nothing can be written on a ledger whose head's row is gone (a damaged database).
+_NO_HEAD = (
+    "the ledger's head (table if_ledger_head) is missing, so nothing more can be "
+    "written; run verify() and restore the database from a backup"
+)
+#: The text a statement written on its own fails with when the head's row is missing
+#: (see SQLStore._advance_inserting): it then writes nothing.
+_NO_HEAD_MARK = "inspection_flow: the ledger head is missing"
 
 
 #: The key of ``inspection_flow_meta`` that holds the latest time (``at``) of the
@@ -1941,6 +1948,16 @@ class SQLStore(EventStore):
                 return results
             except _Redo:
                 pass
+        if len(todo) == 1:
+            commit, row, event_rows = todo[0]
+            if row is None:
+                row = _projection(commit.snapshot, utf8=self._sqlite)
+            if event_rows is None:
+                event_rows = _event_rows(commit)
+            if self._write_alone(commit, row, event_rows):
+                self._keep_written([_written(commit, row)])
+                return results
+            todo[0] = (commit, row, event_rows)
         # One by one, each commit writes its own row.
         kept = []
         with self._writing() as conn:
@@ -2279,6 +2296,7 @@ class SQLStore(EventStore):
         update: tuple[tuple[str, ...], dict[str, Any], str, int] | None = None,
         *,
         created: tuple[str, dict[str, Any], Sequence[str]] | None = None,
+        alone: bool = False,
     ) -> bool | None:
         """On PostgreSQL, update the entity's row if ``update`` is given (the columns to
         set, a row of :func:`_projection`, the entity's id and expected version), or
@@ -2298,7 +2316,8 @@ class SQLStore(EventStore):
         so the events are numbered by the head their transaction locks, as
         :func:`_advance_head` numbers them.  The command's row is inserted whether or not
         it is read: a command id used before fails the statement with the unique
-        violation its own INSERT would raise.
+        violation its own INSERT would raise.  A statement run ``alone`` (in autocommit,
+        see :meth:`_write_alone`) has committed when it returns.
         """
         if (
             not rows
@@ -2318,6 +2337,7 @@ class SQLStore(EventStore):
                 *names_set,
                 f"created with {len(new_areas)} areas" if created is not None else "",
                 *new_names,
+                "alone" if alone else "",
             ),
         )
         plan = self._insert_plans.get(key)
@@ -2367,6 +2387,17 @@ class SQLStore(EventStore):
                 f"SELECT {'(SELECT count(*) FROM entity)' if entity else '1'}, "
                 "(SELECT max(seq) FROM inserted)"
             )
+            if alone:
+                # Committed on its own, the statement must fail, writing nothing, where
+                # the entity's row was written but no event (the head's row is gone):
+                # the cast of the text fails.  The text is made from a subquery, so
+                # that the planner cannot fold the cast into an error of every run.
+                assert entity
+                sql += (
+                    ", CASE WHEN EXISTS (SELECT 1 FROM entity) AND NOT EXISTS "
+                    "(SELECT 1 FROM inserted) THEN CAST(concat("
+                    f"'{_NO_HEAD_MARK} ', (SELECT count(*) FROM entity)) AS integer) END"
+                )
             plan = self._insert_plans[key] = (sql, self._plan(conn, _events, names)[1])
         sql, converters = plan
         ((at, convert),) = converters
@@ -2388,20 +2419,31 @@ class SQLStore(EventStore):
         for row in rows:
             params += row[:at]
             params.append(convert(row[at]))
-        ((matched, last),) = _driver(conn, sql, params, fetch=True)
+        ((matched, last, *_),) = _driver(conn, sql, params, fetch=True)
         if not matched:
             return False
         if last is None:
-            raise StoreError(
-                "the ledger's head (table if_ledger_head) is missing, so nothing more can be "
-                "written; run verify() and restore the database from a backup"
-            )
+            raise StoreError(_NO_HEAD)
         last_seq = int(last)
         before = last_seq - len(rows)
         if last_seq // _LATEST_EVERY != before // _LATEST_EVERY:
-            # As _advance_head: the head's row is locked by this transaction.
-            _keep_latest(conn, before)
+            if alone:
+                self._keep_latest_alone(before)
+            else:
+                # As _advance_head: the head's row is locked by this transaction.
+                _keep_latest(conn, before)
         return True
+
+    def _keep_latest_alone(self, upto: int) -> None:
+        """Bring ``latest_at`` up to the first ``upto`` events after a statement that
+        committed on its own: in a transaction of its own holding the head's row, as a
+        writer holds it, so that two such keepings cannot write it out of order.  The
+        command is written whatever happens here: a keeping that fails is made by the
+        next write that passes a multiple of :data:`_LATEST_EVERY` (from the events the
+        ledger's latest time was kept for), so its error is not the command's."""
+        with contextlib.suppress(StoreError), self._writing() as conn:
+            conn.execute(sa.select(_head.c.events).where(_head.c.id == 1).with_for_update())
+            _keep_latest(conn, upto)
 
     def _update_many(
         self,
@@ -2468,6 +2510,88 @@ class SQLStore(EventStore):
             plan = self._insert_plans[key] = (sql, converters)
         return plan
 
+    def _plan_one(
+        self, commit: Commit, row: dict[str, Any]
+    ) -> tuple[
+        tuple[str, str, int, int] | None,
+        tuple[tuple[str, ...], dict[str, Any], str, int] | None,
+        bool,
+    ]:
+        """How one commit writes: its command's row (id, entity, first and last
+        version), if it has an id; the update of its entity's row (the columns to set,
+        ``row``, the entity's id and expected version), or None for a new entity; and
+        whether its entity's area rows are written."""
+        entity_id = commit.entity_id
+        snapshot = commit.snapshot
+        command = (
+            None
+            if commit.command_id is None
+            else (commit.command_id, entity_id, commit.expected_version + 1, snapshot.version)
+        )
+        if commit.expected_version == 0:
+            return command, None, True
+        # The version check and the write are one statement, so two writers holding
+        # the same version cannot both succeed, whatever the isolation level.
+        names, known = self._to_set(entity_id, commit.expected_version, _kept_values(row))
+        # An entity's areas change only through an event that sets them (see fold), so
+        # the area rows are rewritten only then, and not when it is set to the areas it
+        # had (a case assigned to the area it was received for).
+        areas = any(_sets_areas(e) for e in commit.events) and not (
+            known is not None and set(known.areas) == set(snapshot.areas)
+        )
+        return command, (names, row, entity_id, commit.expected_version), areas
+
+    def _write_alone(
+        self, commit: Commit, row: dict[str, Any], event_rows: list[tuple[Any, ...]]
+    ) -> bool:
+        """Write one commit as a statement on its own, outside any transaction, where it
+        is one statement: on PostgreSQL, on the connection a block holding reads keeps
+        in autocommit (a command's read, then its write), a commit that creates its
+        entity or updates its row without rewriting its area rows.  The statement is
+        atomic on its own, as a transaction of one statement is, and the round trips of
+        ``BEGIN`` and ``COMMIT`` are spared.  Return False where it is not one statement
+        (it is then written in a transaction, as ever)."""
+        held = self._held_conn
+        if (
+            held is None
+            or self._read_only
+            or self._connection is not None
+            or held.in_transaction()
+            or held.dialect.name != "postgresql"
+        ):
+            return False
+        driver: Any = held.connection.driver_connection
+        level = driver.isolation_level
+        if not driver.autocommit or (level is not None and level.name != "READ_COMMITTED"):
+            # An engine set to a stricter isolation level writes in a transaction at it.
+            return False
+        command, update, areas = self._plan_one(commit, row)
+        if update is not None and areas:
+            return False
+        created = None if update is not None else (commit.entity_id, row, commit.snapshot.areas)
+        try:
+            done = self._advance_inserting(
+                held,
+                event_rows,
+                0 if created is None else 1,
+                command,
+                update,
+                created=created,
+                alone=True,
+            )
+        except sa.exc.IntegrityError as exc:
+            raise _Conflict(commit, cause=exc) from None
+        except sa.exc.DBAPIError as exc:
+            if _NO_HEAD_MARK in str(exc.orig):
+                raise StoreError(_NO_HEAD) from None
+            raise StoreError(f"the database refused the write: {exc.orig}") from exc
+        if done is None:
+            return False
+        if not done:
+            # Nothing was written; the entity's version is read again by _write.
+            raise _Conflict(commit)
+        return True
+
     def _write_one(
         self,
         conn: sa.Connection,
@@ -2477,14 +2601,8 @@ class SQLStore(EventStore):
     ) -> tuple[Event, ...]:
         entity_id = commit.entity_id
         snapshot = commit.snapshot
-        known = None
-        update = None
-        command = (
-            None
-            if commit.command_id is None
-            else (commit.command_id, entity_id, commit.expected_version + 1, snapshot.version)
-        )
-        if commit.expected_version == 0:
+        command, update, areas = self._plan_one(commit, row)
+        if update is None:
             # A new entity: its row, its area rows, the head, the events and the command
             # in one statement where the database takes it (an id in use fails it with
             # the unique violation the entity's own INSERT would raise).
@@ -2496,18 +2614,6 @@ class SQLStore(EventStore):
                 self._insert_entities(conn, [(entity_id, row)])
             except sa.exc.IntegrityError as exc:
                 raise _Conflict(commit, cause=exc) from None
-        else:
-            # The version check and the write are one statement, so two writers holding
-            # the same version cannot both succeed, whatever the isolation level.
-            names, known = self._to_set(entity_id, commit.expected_version, _kept_values(row))
-            update = (names, row, entity_id, commit.expected_version)
-        # An entity's areas change only through an event that sets them (see fold), so
-        # the area rows are rewritten only then, and not when it is set to the areas it
-        # had (a case assigned to the area it was received for).
-        areas = commit.expected_version == 0 or (
-            any(_sets_areas(e) for e in commit.events)
-            and not (known is not None and set(known.areas) == set(snapshot.areas))
-        )
         if update is not None and not areas:
             # The entity's row, the head, the events and the command in one statement
             # where the database takes it.
