@@ -296,19 +296,18 @@ def test_commands_written_alone_keep_the_ledgers_latest_time(
     assert dt.datetime.fromisoformat(latest["at"]) == max(first)
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("isolation", [None, "SERIALIZABLE"])
 def test_a_command_on_postgresql_is_one_statement_at_the_engines_isolation(
-    ledger_url: str, isolation: str | None
+    pg_schema_url: str, isolation: str | None
 ) -> None:
     """On PostgreSQL a command's write is one statement committed on its own (no
     transaction begun around it), where the engine keeps the server's isolation; an
     engine set to a stricter level writes it in a transaction at that level."""
-    if not ledger_url.startswith("postgresql"):
-        pytest.skip("a statement on its own is a PostgreSQL write")
     engine = (
-        SQLStore.make_engine(ledger_url)
+        SQLStore.make_engine(pg_schema_url)
         if isolation is None
-        else sa.create_engine(ledger_url, isolation_level=isolation)
+        else sa.create_engine(pg_schema_url, isolation_level=isolation)
     )
     try:
         ledger = Ledger(SQLStore(engine), rulebook="hunan-provincial-2023")
