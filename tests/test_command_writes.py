@@ -83,6 +83,30 @@ class _RacingClock:
         return dt.datetime.now(SHANGHAI)
 
 
+def _stored(ledger_url: str) -> tuple[list[Any], Any, list[Any], list[Any], str]:
+    """What the ledger's tables hold, read with SQL: its events' positions, the head's
+    counts, the command records, the area rows and the kept latest time."""
+    engine = sa.create_engine(ledger_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text("SELECT seq, entity_id, version, at_utc FROM if_events ORDER BY seq")
+            ).all()
+            head = conn.execute(
+                sa.text("SELECT events, entities, commands FROM if_ledger_head")
+            ).one()
+            commands = conn.execute(sa.text("SELECT * FROM if_commands")).all()
+            areas = conn.execute(
+                sa.text("SELECT entity_id, area FROM if_entity_areas ORDER BY entity_id, area")
+            ).all()
+            kept = conn.execute(
+                sa.text("SELECT value FROM inspection_flow_meta WHERE key = 'latest_at'")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return list(rows), head, list(commands), list(areas), str(kept)
+
+
 def test_a_refused_command_and_a_lost_race_leave_the_connection_as_it_was(
     engine: sa.Engine, ledger_url: str
 ) -> None:
@@ -141,24 +165,7 @@ def test_events_of_single_commands_are_numbered_from_the_head(
             store.append(create_commit("case-2", at=at(23)))
     finally:
         store.close()
-    engine = sa.create_engine(ledger_url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                sa.text("SELECT seq, entity_id, version, at_utc FROM if_events ORDER BY seq")
-            ).all()
-            head = conn.execute(
-                sa.text("SELECT events, entities, commands FROM if_ledger_head")
-            ).one()
-            commands = conn.execute(sa.text("SELECT * FROM if_commands")).all()
-            areas = conn.execute(
-                sa.text("SELECT entity_id, area FROM if_entity_areas ORDER BY entity_id, area")
-            ).all()
-            kept = conn.execute(
-                sa.text("SELECT value FROM inspection_flow_meta WHERE key = 'latest_at'")
-            ).scalar_one()
-    finally:
-        engine.dispose()
+    rows, head, commands, areas, kept = _stored(ledger_url)
     assert [r.seq for r in rows] == list(range(1, 14))
     assert [(r.entity_id, r.version) for r in rows] == [
         *[("case-1", v) for v in range(1, 13)],
@@ -271,21 +278,10 @@ def test_commands_written_alone_keep_the_ledgers_latest_time(
         assert ledger.verify().ok
     finally:
         ledger.close()
-    engine = sa.create_engine(ledger_url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                sa.text("SELECT seq, entity_id, version FROM if_events ORDER BY seq")
-            ).all()
-            head = conn.execute(sa.text("SELECT events, entities FROM if_ledger_head")).one()
-            kept = conn.execute(
-                sa.text("SELECT value FROM inspection_flow_meta WHERE key = 'latest_at'")
-            ).scalar_one()
-    finally:
-        engine.dispose()
+    rows, head, _, _, kept = _stored(ledger_url)
     events = len(history)
     assert [r.seq for r in rows] == list(range(1, events + 1))
-    assert tuple(head) == (events, 1)
+    assert tuple(head) == (events, 1, 0)
     # Each write here is one event: the last (the third) passed 3, so the two before it
     # are kept, with the latest time among them.
     assert events == 3
