@@ -2316,8 +2316,8 @@ class SQLStore(EventStore):
         so the events are numbered by the head their transaction locks, as
         :func:`_advance_head` numbers them.  The command's row is inserted whether or not
         it is read: a command id used before fails the statement with the unique
-        violation its own INSERT would raise.  A statement run ``alone`` (in autocommit,
-        see :meth:`_write_alone`) has committed when it returns.
+        violation its own INSERT would raise.  A statement run ``alone`` (an update in
+        autocommit, see :meth:`_write_alone`) has committed when it returns.
         """
         if (
             not rows
@@ -2392,7 +2392,6 @@ class SQLStore(EventStore):
                 # the entity's row was written but no event (the head's row is gone):
                 # the cast of the text fails.  The text is made from a subquery, so
                 # that the planner cannot fold the cast into an error of every run.
-                assert entity
                 sql += (
                     ", CASE WHEN EXISTS (SELECT 1 FROM entity) AND NOT EXISTS "
                     "(SELECT 1 FROM inserted) THEN CAST(concat("
@@ -2546,8 +2545,8 @@ class SQLStore(EventStore):
     ) -> bool:
         """Write one commit as a statement on its own, outside any transaction, where it
         is one statement: on PostgreSQL, on the connection a block holding reads keeps
-        in autocommit (a command's read, then its write), a commit that creates its
-        entity or updates its row without rewriting its area rows.  The statement is
+        in autocommit (a command's read, then its write), a commit that updates its
+        entity's row without rewriting its area rows.  The statement is
         atomic on its own, as a transaction of one statement is, and the round trips of
         ``BEGIN`` and ``COMMIT`` are spared.  Return False where it is not one statement
         (it is then written in a transaction, as ever)."""
@@ -2566,19 +2565,10 @@ class SQLStore(EventStore):
             # An engine set to a stricter isolation level writes in a transaction at it.
             return False
         command, update, areas = self._plan_one(commit, row)
-        if update is not None and areas:
+        if update is None or areas:
             return False
-        created = None if update is not None else (commit.entity_id, row, commit.snapshot.areas)
         try:
-            done = self._advance_inserting(
-                held,
-                event_rows,
-                0 if created is None else 1,
-                command,
-                update,
-                created=created,
-                alone=True,
-            )
+            done = self._advance_inserting(held, event_rows, 0, command, update, alone=True)
         except sa.exc.IntegrityError as exc:
             raise _Conflict(commit, cause=exc) from None
         except sa.exc.DBAPIError as exc:
