@@ -694,7 +694,8 @@ def test_the_benchmarks_quick_modes_run(script: str, args: list[str]) -> None:
 def test_the_postgresql_benchmark_judges_each_target_apart() -> None:
     """bench_writes.py --parts p (quick) on the test server: the machine's speed, then a
     verdict for the CPU per command and one for its ratio to raw psycopg, each its own;
-    the two workers' gain judged only when a second core was free."""
+    the two workers' gain judged only when a second core was free, and shown beside the
+    yardstick's gain and the machine's."""
     url = os.environ.get("INSPECTION_FLOW_PG_URL")
     if not url:
         pytest.skip("set INSPECTION_FLOW_PG_URL=postgresql+psycopg://user@host/db")
@@ -710,6 +711,12 @@ def test_the_postgresql_benchmark_judges_each_target_apart() -> None:
         assert re.search(r"is free\) (PASS|FAIL) -- ", gain), gain
     else:
         assert "is free) not judged -- " in gain, gain
+    # Beside the verdict: the yardstick's own gain and the machine's for pure Python.
+    assert re.search(
+        r"beside it: raw psycopg 2 workers / 1 worker = \d+\.\d\dx; two loops of pure "
+        r"Python at once: \d+\.\d\dx the work of one",
+        out,
+    ), out
 
 
 def test_the_import_benchmark_runs_the_ways_asked_with_their_yardsticks() -> None:
