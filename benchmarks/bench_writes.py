@@ -451,7 +451,7 @@ def part_postgres(url: str, *, quick: bool, runs: int) -> None:
 def pair_speedup() -> float:
     """How much more pure Python two processes get done than one, each timed as
     :func:`machine.python_speed` times its loop (the median of three of each)."""
-    code = "import time; from machine import python_speed; print(python_speed().split()[-2])"
+    code = "from machine import python_speed; print(python_speed().split()[-2])"
     here = str(Path(__file__).resolve().parent)
 
     def loops(n: int) -> list[float]:
