@@ -983,6 +983,13 @@ _NO_HEAD = (
     "the ledger's head (table if_ledger_head) is missing, so nothing more can be "
     "written; run verify() and restore the database from a backup"
 )
+
+
+def _refused(exc: sa.exc.DBAPIError) -> StoreError:
+    """The error of a write the database refused (other than a conflict)."""
+    return StoreError(f"the database refused the write: {exc.orig}")
+
+
 #: The text a statement written on its own fails with when the head's row is missing
 #: (see SQLStore._advance_inserting): it then writes nothing.
 _NO_HEAD_MARK = "inspection_flow: the ledger head is missing"
@@ -1641,7 +1648,7 @@ class SQLStore(EventStore):
             with self._engine.connect() as conn, self._transaction(conn):
                 yield conn
         except sa.exc.DBAPIError as exc:
-            raise StoreError(f"the database refused the write: {exc.orig}") from exc
+            raise _refused(exc) from exc
 
     @contextlib.contextmanager
     def _transaction(self, conn: sa.Connection) -> Iterator[sa.Connection]:
@@ -2552,7 +2559,8 @@ class SQLStore(EventStore):
         (it is then written in a transaction, as ever)."""
         held = self._held_conn
         if (
-            held is None
+            self._sqlite
+            or held is None
             or self._read_only
             or self._connection is not None
             or held.in_transaction()
@@ -2574,7 +2582,7 @@ class SQLStore(EventStore):
         except sa.exc.DBAPIError as exc:
             if _NO_HEAD_MARK in str(exc.orig):
                 raise StoreError(_NO_HEAD) from None
-            raise StoreError(f"the database refused the write: {exc.orig}") from exc
+            raise _refused(exc) from exc
         if done is None:
             return False
         if not done:
