@@ -316,3 +316,45 @@ def test_a_command_on_postgresql_is_one_statement_at_the_engines_isolation(
         assert ledger.verify().ok
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_failed_keeping_after_a_command_written_alone_leaves_the_command(
+    pg_schema_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command written as one statement on its own has committed before the ledger's
+    latest time is kept: when that keeping fails, the command stands (it is not
+    reported as failed), and the next write that passes a multiple of the keeping
+    interval keeps the latest time of every event before it."""
+    monkeypatch.setattr(_sql, "_LATEST_EVERY", 3)
+    keep = _sql._keep_latest
+    failures: list[int] = []
+
+    def failing_once(conn: sa.Connection, upto: int) -> None:
+        if not failures:
+            failures.append(upto)
+            raise StoreError("the keeping failed")
+        keep(conn, upto)
+
+    monkeypatch.setattr(_sql, "_keep_latest", failing_once)
+    store = SQLStore(pg_schema_url)
+    try:
+        commit = create_commit("case-1", at=at(21))
+        store.append(commit)
+        for day in range(22, 28):
+            # A command's read and its write on one connection, as Ledger.fire makes them.
+            with store.holding_reads():
+                snapshot = store.get("case-1")
+                assert snapshot is not None
+                store.append(next_commit(snapshot, at=at(day)))
+        assert [e.version for e in store.events("case-1")] == list(range(1, 8))
+    finally:
+        store.close()
+    # The third event's write passed 3 and failed to keep the two before it; the
+    # sixth's passed 6 and kept the five before it.
+    assert failures == [2]
+    rows, head, _, _, kept = _stored(pg_schema_url)
+    assert [r.seq for r in rows] == list(range(1, 8))
+    assert tuple(head) == (7, 1, 0)
+    assert json.loads(kept)["events"] == 5
+    assert dt.datetime.fromisoformat(json.loads(kept)["at"]) == at(25)
