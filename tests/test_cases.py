@@ -30,13 +30,14 @@ def _rulebook(tmp_path: Path, text: str = NUMBERED) -> object:
     return load_rulebook(str(path))
 
 
-def _open(tmp_path: Path, backend: str) -> Ledger:
-    """A ledger of the numbered rulebook with the Yiyang round stationed in."""
+def _open(tmp_path: Path, backend: str, url: str | None = None) -> Ledger:
+    """A ledger of the numbered rulebook with the Yiyang round stationed in (in the
+    database of ``url`` if given)."""
     rb = _rulebook(tmp_path)
     if backend == "memory":
         led = Ledger(rulebook=rb)  # type: ignore[arg-type]
     else:
-        led = Ledger.open(tmp_path / "ledger.db", rulebook=rb)  # type: ignore[arg-type]
+        led = Ledger.open(url or tmp_path / "ledger.db", rulebook=rb)  # type: ignore[arg-type]
     led.create_round("R", name="益阳市", area="430900", actor=OFFICE, at=at("2023-06-20"))
     led.fire("R", "announce", actor=OFFICE, at=at("2023-06-20", 10))
     led.fire("R", "station_in", actor=TEAM, at=at("2023-06-26"), meeting="动员会")
@@ -81,10 +82,13 @@ def test_a_hand_over_between_receipts_keeps_counting(tmp_path: Path, backend: st
         assert _receive(led, "letter", at("2023-06-28", 11)) == "X3SX202306280002"
 
 
-def test_two_ledgers_on_one_file_never_give_the_same_number(tmp_path: Path) -> None:
-    """Two ledgers receiving into one SQLite file by turns each take the next free number."""
-    with _open(tmp_path, "sqlite") as first:
-        second = Ledger.open(tmp_path / "ledger.db", rulebook=first.rulebook)
+def test_two_ledgers_on_one_database_never_give_the_same_number(
+    tmp_path: Path, ledger_url: str
+) -> None:
+    """Two ledgers receiving into one database by turns each take the next free number:
+    a receipt whose number the other took meanwhile (its write refused) counts again."""
+    with _open(tmp_path, "sql", ledger_url) as first:
+        second = Ledger.open(ledger_url, rulebook=first.rulebook)
         with second:
             numbers = [
                 _receive(led, "phone", at("2023-06-27", 9 + i))

@@ -18,6 +18,7 @@ from inspection_flow import (
     Event,
     InvalidTransitionError,
     Ledger,
+    PayloadError,
     SQLStore,
     StoreError,
 )
@@ -67,6 +68,42 @@ def test_a_command_reads_and_writes_on_one_connection(engine: sa.Engine) -> None
     assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     assert [e.name for e in ledger.history("R")] == ["create", "announce", "station_in"]
     assert ledger.get("R").state == "stationed"
+
+
+def _stationed(ledger: Ledger, round_id: str = "R") -> None:
+    ledger.create_round(round_id, name="益阳市", area="430900", actor=OFFICE, at=at(20))
+    ledger.fire(round_id, "announce", actor=OFFICE, at=at(20, 10))
+    ledger.fire(round_id, "station_in", actor=TEAM, at=at(26))
+
+
+def _receive(ledger: Ledger, complaint_id: str, round_id: str = "R") -> Any:
+    return ledger.receive_complaint(
+        round_id,
+        channel="phone",
+        received_at=at(27, 10),
+        area="430903",
+        summary="夜间施工噪声扰民",
+        category="noise",
+        actor=TEAM,
+        complaint_id=complaint_id,
+    )
+
+
+def test_a_receipt_reads_and_writes_on_one_connection(engine: sa.Engine) -> None:
+    """``receive_complaint`` outside a batch checks out one connection for the round's
+    read and the complaint's write; an id in use is refused on it, writing nothing, and
+    every connection goes back to the pool."""
+    ledger = Ledger(SQLStore(engine), rulebook="hunan-provincial-2023")
+    _stationed(ledger)
+    seen = _checkouts(engine)
+    first = _receive(ledger, "C1")
+    assert len(seen) == 1
+    with pytest.raises(PayloadError, match="already used"):
+        _receive(ledger, "C1")
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert ledger.get("C1") == first
+    assert [e.name for e in ledger.history("C1")] == ["create"]
+    assert ledger.verify().ok
 
 
 class _RacingClock:
@@ -188,11 +225,13 @@ def test_events_of_single_commands_are_numbered_from_the_head(
 def test_a_command_without_the_ledgers_head_is_refused_and_writes_nothing(
     ledger_url: str,
 ) -> None:
-    """With the head's row gone (a damaged database), a command and a creation are
-    refused with a message that names the head, and nothing of them is written."""
+    """With the head's row gone (a damaged database), a command, a creation and a
+    receipt are refused with a message that names the head, and nothing of them is
+    written."""
     ledger = Ledger.open(ledger_url, rulebook="hunan-provincial-2023")
     try:
         _round(ledger)
+        _stationed(ledger, "S")
         engine = sa.create_engine(ledger_url)
         try:
             with engine.begin() as conn:
@@ -203,11 +242,25 @@ def test_a_command_without_the_ledgers_head_is_refused_and_writes_nothing(
             ledger.fire("R", "announce", actor=OFFICE, at=at(20, 10))
         with pytest.raises(StoreError, match="if_ledger_head"):
             ledger.create_round("R2", name="长沙市", area="430100", actor=OFFICE, at=at(20))
+        with pytest.raises(StoreError, match="if_ledger_head"):
+            _receive(ledger, "C1", "S")
         assert [e.name for e in ledger.history("R")] == ["create"]
         assert ledger.get("R").version == 1
-        assert ledger.find(kind="round") == [ledger.get("R")]
+        assert ledger.find(kind="round") == [ledger.get("R"), ledger.get("S")]
+        assert ledger.find(kind="complaint") == []
+        assert ledger.store.get("C1") is None
     finally:
         ledger.close()
+    # Nor an area row of the refused complaint (its creation writes them with the rest).
+    engine = sa.create_engine(ledger_url)
+    try:
+        with engine.connect() as conn:
+            areas = conn.execute(
+                sa.text("SELECT entity_id, area FROM if_entity_areas ORDER BY entity_id")
+            ).all()
+    finally:
+        engine.dispose()
+    assert [tuple(a) for a in areas] == [("R", "430900"), ("S", "430900")]
 
 
 def test_rows_of_one_write_keep_their_own_nulls(engine: sa.Engine) -> None:
@@ -313,6 +366,12 @@ def test_a_command_on_postgresql_is_one_statement_at_the_engines_isolation(
         ledger.fire("R", "announce", actor=OFFICE, at=at(20, 10))
         assert begun == ([] if isolation is None else [isolation])
         assert [e.name for e in ledger.history("R")] == ["create", "announce"]
+        # A receipt too: its round's read, then its creation in one statement.
+        ledger.fire("R", "station_in", actor=TEAM, at=at(26))
+        begun.clear()
+        _receive(ledger, "C1")
+        assert begun == ([] if isolation is None else [isolation])
+        assert ledger.get("C1").state == "received"
         assert ledger.verify().ok
     finally:
         engine.dispose()

@@ -4,6 +4,7 @@ their hand-over, splitting a case."""
 from __future__ import annotations
 
 import bisect
+import contextlib
 import datetime as dt
 import uuid
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
@@ -134,27 +135,31 @@ class _Complaints(_Rounds):
         store refuses an id twice, so two processes never give out the same number (the
         later one counts again and takes the next).
         """
-        # A receipt whose number another process took meanwhile counts again and takes the
-        # next: the store refuses an id twice.
-        for tries in range(_NUMBER_RETRIES, -1, -1):
-            try:
-                return self._receive_complaint(
-                    round_id,
-                    channel=channel,
-                    received_at=received_at,
-                    area=area,
-                    summary=summary,
-                    category=category,
-                    actor=actor,
-                    complaint_id=complaint_id,
-                    command_id=command_id,
-                    late_entry_reason=late_entry_reason,
-                    categories=categories,
-                    **data,
-                )
-            except _NumberTaken as taken:
-                if not tries:
-                    raise taken.error from None
+        # Outside a batch, the round's read and the receipt's write share one connection
+        # of the store, as a command's do (a batch holds one for its reads already).
+        held = self.store.holding_reads() if self._pending is None else contextlib.nullcontext()
+        with held:
+            # A receipt whose number another process took meanwhile counts again and takes
+            # the next: the store refuses an id twice.
+            for tries in range(_NUMBER_RETRIES, -1, -1):
+                try:
+                    return self._receive_complaint(
+                        round_id,
+                        channel=channel,
+                        received_at=received_at,
+                        area=area,
+                        summary=summary,
+                        category=category,
+                        actor=actor,
+                        complaint_id=complaint_id,
+                        command_id=command_id,
+                        late_entry_reason=late_entry_reason,
+                        categories=categories,
+                        **data,
+                    )
+                except _NumberTaken as taken:
+                    if not tries:
+                        raise taken.error from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def receive_complaints(

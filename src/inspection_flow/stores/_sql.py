@@ -2552,11 +2552,11 @@ class SQLStore(EventStore):
     ) -> bool:
         """Write one commit as a statement on its own, outside any transaction, where it
         is one statement: on PostgreSQL, on the connection a block holding reads keeps
-        in autocommit (a command's read, then its write), a commit that updates its
-        entity's row without rewriting its area rows.  The statement is
-        atomic on its own, as a transaction of one statement is, and the round trips of
-        ``BEGIN`` and ``COMMIT`` are spared.  Return False where it is not one statement
-        (it is then written in a transaction, as ever)."""
+        in autocommit (a command's or a receipt's read, then its write), a commit that
+        creates its entity, or updates its entity's row without rewriting its area rows.
+        The statement is atomic on its own, as a transaction of one statement is, and the
+        round trips of ``BEGIN`` and ``COMMIT`` are spared.  Return False where it is not
+        one statement (it is then written in a transaction, as ever)."""
         held = self._held_conn
         if (
             self._sqlite
@@ -2573,10 +2573,18 @@ class SQLStore(EventStore):
             # An engine set to a stricter isolation level writes in a transaction at it.
             return False
         command, update, areas = self._plan_one(commit, row)
-        if update is None or areas:
+        if update is not None and areas:
             return False
         try:
-            done = self._advance_inserting(held, event_rows, 0, command, update, alone=True)
+            if update is None:
+                # A new entity (a receipt): its row and area rows with the rest; an id in
+                # use fails the statement with the unique violation, writing nothing.
+                created = (commit.entity_id, row, commit.snapshot.areas)
+                done = self._advance_inserting(
+                    held, event_rows, 1, command, created=created, alone=True
+                )
+            else:
+                done = self._advance_inserting(held, event_rows, 0, command, update, alone=True)
         except sa.exc.IntegrityError as exc:
             raise _Conflict(commit, cause=exc) from None
         except sa.exc.DBAPIError as exc:
