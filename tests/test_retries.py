@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import multiprocessing
 import os
+import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -69,21 +70,53 @@ def _visit(ledger: Ledger, round_id: str, command_id: str, department: str = "å¸
 
 
 def _after_lookup(engine: sa.Engine, meanwhile: Callable[[], object]) -> None:
-    """Run ``meanwhile`` once, right after the next look-up of a command id on ``engine``.
+    """Run ``meanwhile`` once, right after the next look-up of a command id on ``engine``:
+    before the next statement the engine's connections run after it.
 
     It plays another process winning the race between a command's look-up and its write.
+    Statements are seen at the driver, so that those the store runs on the driver's own
+    cursor (a command's or a receipt's look-up, read and write on one connection) are
+    seen as those run through SQLAlchemy are.
     """
-
+    seen: list[bool] = []
     played: list[bool] = []
 
-    def interleave(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if played or not statement.lstrip().startswith("SELECT"):
+    def statement(sql: Any) -> None:
+        if played:
             return
-        if "FROM if_commands" in statement:
+        if seen:
             played.append(True)
             meanwhile()
+        elif (
+            isinstance(sql, str) and sql.lstrip().startswith("SELECT") and "FROM if_commands" in sql
+        ):
+            seen.append(True)
 
-    sa.event.listen(engine, "after_cursor_execute", interleave)
+    def traced(dbapi_connection: Any, record: Any) -> None:
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            dbapi_connection.set_trace_callback(statement)
+        else:
+            dbapi_connection.cursor_factory = _traced_cursor(statement)
+
+    sa.event.listen(engine, "connect", traced)
+    # Every connection from now on is a new one, traced.
+    engine.dispose()
+
+
+def _traced_cursor(statement: Callable[[Any], None]) -> Any:
+    """A psycopg cursor class that calls ``statement`` with each statement it runs."""
+    import psycopg
+
+    class Traced(psycopg.Cursor[Any]):
+        def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+            statement(query)
+            return super().execute(query, *args, **kwargs)
+
+        def executemany(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+            statement(query)
+            return super().executemany(query, *args, **kwargs)
+
+    return Traced
 
 
 @pytest.fixture
