@@ -26,7 +26,11 @@ Run from the repository root::
     a second core is free (the output says when it was not).  Beside the verdict, the
     yardstick's own gain from a second worker, and how much more pure Python two
     processes get done than one on this machine: the workers share its cores with the
-    server.
+    server.  Then receipts: ``Ledger.receive_complaint`` one complaint at a time, outside
+    a batch, against raw psycopg doing what a hand-written store would do at the least
+    (one SELECT of the round's snapshot, then one statement inserting the complaint's
+    row and its event, JSON and SHA-256 as above); the same two targets per receipt
+    (client CPU <= 0.6 ms, <= 3x the yardstick).
 
 The load average is printed at the start and the end.
 """
@@ -345,6 +349,112 @@ def pg_raw_worker(url: str, prefix: str, cases: int, barrier: Any, results: Any)
     conn.close()
 
 
+def pg_receipt_worker(url: str, prefix: str, cases: int, barrier: Any, results: Any) -> None:
+    """Receive ``cases`` complaints, each one on its own (outside a batch)."""
+    ledger = Ledger.open(url, rulebook=RULEBOOK)
+    ledger.rulebook_of(ledger.get(ROUND))
+    if barrier is not None:
+        barrier.wait()
+    cpu, start = time.process_time(), time.perf_counter()
+    for i in range(cases):
+        ledger.receive_complaint(
+            ROUND,
+            channel="phone",
+            received_at=at(27, 11),
+            area="430903",
+            summary="夜间施工噪声扰民",
+            category="noise",
+            actor=TEAM,
+            complaint_id=f"{prefix}new-{i:06d}",
+        )
+    results.put((start, time.perf_counter(), cases, time.process_time() - cpu))
+    ledger.close()
+
+
+def pg_raw_receipt_worker(url: str, prefix: str, cases: int, barrier: Any, results: Any) -> None:
+    """The receipts' yardstick: per receipt one SELECT of the round, then the complaint's
+    row and its event inserted by one statement committed on its own, with psycopg
+    alone."""
+    import hashlib
+
+    import orjson
+    import psycopg
+    import sqlalchemy as sa
+
+    dsn = sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = psycopg.connect(dsn, autocommit=True)
+    with conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO raw_entities SELECT entity_id, state, version, snapshot "
+            "FROM if_entities WHERE entity_id = %s",
+            (ROUND,),
+        )
+    if barrier is not None:
+        barrier.wait()
+    cpu, start = time.process_time(), time.perf_counter()
+    when = at(27, 11).isoformat()
+    actor_data = TEAM.to_dict()
+    cur = conn.cursor()
+    for i in range(cases):
+        cur.execute("SELECT state, snapshot FROM raw_entities WHERE entity_id = %s", (ROUND,))
+        state, text = cur.fetchone()
+        if state != "stationed" or orjson.loads(text)["entity_id"] != ROUND:
+            raise RuntimeError(f"{ROUND} takes no complaints")
+        entity_id = f"{prefix}new-{i:06d}"
+        data = {
+            "channel": "phone",
+            "received_at": when,
+            "area": "430903",
+            "summary": "夜间施工噪声扰民",
+            "category": "noise",
+        }
+        content = {
+            "entity_id": entity_id,
+            "version": 1,
+            "name": "create",
+            "at": when,
+            "actor": actor_data,
+            "payload": data,
+            "state_before": "",
+            "state_after": "received",
+            "effects": {"data": data},
+            "command_id": None,
+            "prev_hash": "0" * 64,
+            "recorded_at": dt.datetime.now(SHANGHAI).isoformat(),
+        }
+        body = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+        digest = hashlib.sha256(body).hexdigest()
+        snapshot = {
+            "entity_id": entity_id,
+            "state": "received",
+            "version": 1,
+            "round_id": ROUND,
+            "data": data,
+            "last_hash": digest,
+            "created_at": when,
+            "updated_at": when,
+        }
+        # Both rows in one statement, committed on its own: all or nothing, in one
+        # round trip.
+        cur.execute(
+            "WITH entity AS (INSERT INTO raw_entities VALUES (%s, %s, %s, %s)) "
+            "INSERT INTO raw_events VALUES (%s, %s, %s, %s, %s)",
+            (
+                entity_id,
+                "received",
+                1,
+                orjson.dumps(snapshot).decode(),
+                entity_id,
+                1,
+                "create",
+                body.decode(),
+                digest,
+            ),
+        )
+    results.put((start, time.perf_counter(), cases, time.process_time() - cpu))
+    conn.close()
+
+
 def pg_run(url: str, worker: Any, workers: int, cases: int) -> tuple[float, int, float]:
     """Run ``workers`` processes of ``worker`` on fresh cases; return (s, commands, cpu s)."""
     import multiprocessing as mp
@@ -353,7 +463,7 @@ def pg_run(url: str, worker: Any, workers: int, cases: int) -> tuple[float, int,
     prefixes = [f"W{w}-" for w in range(workers)]
     with pg_schema(url) as scoped:
         pg_populate(scoped, prefixes, cases)
-        if worker is pg_raw_worker:
+        if worker in (pg_raw_worker, pg_raw_receipt_worker):
             pg_raw_tables(scoped)
         barrier = ctx.Barrier(workers)
         results = ctx.Queue()
@@ -445,6 +555,26 @@ def part_postgres(url: str, *, quick: bool, runs: int) -> None:
     print(
         f"    beside it: raw psycopg 2 workers / 1 worker = {raw_gain:.2f}x; "
         f"two loops of pure Python at once: {pair_speedup():.2f}x the work of one"
+    )
+    receipts: dict[str, list[float]] = {"ledger": [], "raw": []}
+    for run in range(runs):
+        for name, worker in (("raw", pg_raw_receipt_worker), ("ledger", pg_receipt_worker)):
+            seconds, commands, used = pg_run(url, worker, 1, cases * len(STEPS))
+            receipts[name].append(used / commands)
+            print(
+                f"    run {run + 1} {name:<6} receipts  {commands / seconds:6.0f} a second, "
+                f"client CPU {used / commands * 1e3:.3f} ms/receipt  load {load()}",
+                flush=True,
+            )
+    ledger_cpu = statistics.median(receipts["ledger"])
+    ratio = statistics.median(
+        a / b for a, b in zip(receipts["ledger"], receipts["raw"], strict=True)
+    )
+    print(
+        f"    client CPU per receipt: ledger {ledger_cpu * 1e3:.3f} ms (median; target <= "
+        f"0.6 ms) {verdict(ledger_cpu <= 0.6e-3)}; raw psycopg "
+        f"{statistics.median(receipts['raw']) * 1e3:.3f} ms; ledger / raw = {ratio:.2f}x "
+        f"(target <= 3x) {verdict(ratio <= 3.0)}"
     )
 
 

@@ -695,7 +695,7 @@ def test_the_postgresql_benchmark_judges_each_target_apart() -> None:
     """bench_writes.py --parts p (quick) on the test server: the machine's speed, then a
     verdict for the CPU per command and one for its ratio to raw psycopg, each its own;
     the two workers' gain judged only when a second core was free, and shown beside the
-    yardstick's gain and the machine's."""
+    yardstick's gain and the machine's; then receipts, with the same two verdicts."""
     url = os.environ.get("INSPECTION_FLOW_PG_URL")
     if not url:
         pytest.skip("set INSPECTION_FLOW_PG_URL=postgresql+psycopg://user@host/db")
@@ -717,6 +717,10 @@ def test_the_postgresql_benchmark_judges_each_target_apart() -> None:
         r"Python at once: \d+\.\d\dx the work of one",
         out,
     ), out
+    # Receipts, each on its own, against their yardstick: the same two verdicts.
+    receipts = next(line for line in out.splitlines() if "client CPU per receipt" in line)
+    assert re.search(r"target <= 0\.6 ms\) (PASS|FAIL); raw psycopg", receipts), receipts
+    assert re.search(r"\(target <= 3x\) (PASS|FAIL)$", receipts), receipts
 
 
 def test_the_import_benchmark_runs_the_ways_asked_with_their_yardsticks() -> None:
