@@ -482,6 +482,32 @@ def pg_run(url: str, worker: Any, workers: int, cases: int) -> tuple[float, int,
     return last - first, sum(g[2] for g in got), sum(g[3] for g in got)
 
 
+def client_cpu(url: str, ledger: Any, raw: Any, cases: int, runs: int, unit: str) -> None:
+    """Time one worker of the ledger (``ledger``) and of its yardstick (``raw``), each
+    doing ``cases`` of ``unit`` (a command, a receipt), alternated ``runs`` times; print
+    each run, then the verdicts on the client CPU a ``unit`` and on its ratio."""
+    cpu: dict[str, list[float]] = {"ledger": [], "raw": []}
+    for run in range(runs):
+        for name, worker in (("raw", raw), ("ledger", ledger)):
+            seconds, done, used = pg_run(url, worker, 1, cases)
+            cpu[name].append(used / done)
+            print(
+                f"    run {run + 1} {name:<6} 1 worker  {done / seconds:6.0f} {unit}s/s, "
+                f"client CPU {used / done * 1e3:.3f} ms/{unit}  load {load()}",
+                flush=True,
+            )
+    ledger_cpu = statistics.median(cpu["ledger"])
+    ratio = statistics.median(a / b for a, b in zip(cpu["ledger"], cpu["raw"], strict=True))
+    # Two targets, each with its verdict: the CPU itself is the machine's (compare the
+    # machine speed printed at the start), the ratio to the yardstick is the code's.
+    print(
+        f"    client CPU per {unit}: ledger {ledger_cpu * 1e3:.3f} ms (median; target <= "
+        f"0.6 ms) {verdict(ledger_cpu <= 0.6e-3)}; raw psycopg "
+        f"{statistics.median(cpu['raw']) * 1e3:.3f} ms; ledger / raw = {ratio:.2f}x (target "
+        f"<= 3x) {verdict(ratio <= 3.0)}"
+    )
+
+
 def part_postgres(url: str, *, quick: bool, runs: int) -> None:
     cases = 40 if quick else 400
     print(f"(p) PostgreSQL, one transaction per command, {cases * len(STEPS):,} commands a worker")
@@ -496,26 +522,7 @@ def part_postgres(url: str, *, quick: bool, runs: int) -> None:
         print(f"    SKIP: PostgreSQL at {url} unreachable ({exc.__class__.__name__})")
         return
     print(f"    PostgreSQL {version}")
-    cpu: dict[str, list[float]] = {"ledger": [], "raw": []}
-    for run in range(runs):
-        for name, worker in (("raw", pg_raw_worker), ("ledger", pg_ledger_worker)):
-            seconds, commands, used = pg_run(url, worker, 1, cases)
-            cpu[name].append(used / commands)
-            print(
-                f"    run {run + 1} {name:<6} 1 worker  {commands / seconds:6.0f} commands/s, "
-                f"client CPU {used / commands * 1e3:.3f} ms/command  load {load()}",
-                flush=True,
-            )
-    ledger_cpu = statistics.median(cpu["ledger"])
-    ratio = statistics.median(a / b for a, b in zip(cpu["ledger"], cpu["raw"], strict=True))
-    # Two targets, each with its verdict: the CPU itself is the machine's (compare the
-    # machine speed printed at the start), the ratio to the yardstick is the code's.
-    print(
-        f"    client CPU per command: ledger {ledger_cpu * 1e3:.3f} ms (median; target <= "
-        f"0.6 ms) {verdict(ledger_cpu <= 0.6e-3)}; raw psycopg "
-        f"{statistics.median(cpu['raw']) * 1e3:.3f} ms; ledger / raw = {ratio:.2f}x (target "
-        f"<= 3x) {verdict(ratio <= 3.0)}"
-    )
+    client_cpu(url, pg_ledger_worker, pg_raw_worker, cases, runs, "command")
     # Whether a second core is free is judged by what the machine does without the
     # benchmark: its busy share over a second before the runs (the load average would
     # count the benchmark's own processes).
@@ -556,26 +563,7 @@ def part_postgres(url: str, *, quick: bool, runs: int) -> None:
         f"    beside it: raw psycopg 2 workers / 1 worker = {raw_gain:.2f}x; "
         f"two loops of pure Python at once: {pair_speedup():.2f}x the work of one"
     )
-    receipts: dict[str, list[float]] = {"ledger": [], "raw": []}
-    for run in range(runs):
-        for name, worker in (("raw", pg_raw_receipt_worker), ("ledger", pg_receipt_worker)):
-            seconds, commands, used = pg_run(url, worker, 1, cases * len(STEPS))
-            receipts[name].append(used / commands)
-            print(
-                f"    run {run + 1} {name:<6} receipts  {commands / seconds:6.0f} a second, "
-                f"client CPU {used / commands * 1e3:.3f} ms/receipt  load {load()}",
-                flush=True,
-            )
-    ledger_cpu = statistics.median(receipts["ledger"])
-    ratio = statistics.median(
-        a / b for a, b in zip(receipts["ledger"], receipts["raw"], strict=True)
-    )
-    print(
-        f"    client CPU per receipt: ledger {ledger_cpu * 1e3:.3f} ms (median; target <= "
-        f"0.6 ms) {verdict(ledger_cpu <= 0.6e-3)}; raw psycopg "
-        f"{statistics.median(receipts['raw']) * 1e3:.3f} ms; ledger / raw = {ratio:.2f}x "
-        f"(target <= 3x) {verdict(ratio <= 3.0)}"
-    )
+    client_cpu(url, pg_receipt_worker, pg_raw_receipt_worker, cases * len(STEPS), runs, "receipt")
 
 
 def pair_speedup() -> float:
