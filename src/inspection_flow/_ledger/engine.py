@@ -7,6 +7,7 @@ hot path; the deadlines, the sweep and the domain commands live in rooms of thei
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import uuid
@@ -491,37 +492,31 @@ class _Engine(_Deadlines):
     ) -> Event:
         if event.__class__ is not str or command_id is not None:
             _check_command(entity_id, event, command_id)
-        args = (
-            entity_id,
-            event,
-            actor,
-            at,
-            command_id,
-            late_entry_reason,
-            payload,
-            recorded,
-            plans,
-        )
-        if self._pending is not None:
-            return self._fire_held(args, across=across)
         # Outside a batch, the command id's look-up, the entity's read and the command's
         # write share one connection of the store (a batch holds one for its reads
         # already).
-        with self.store.holding_reads():
-            return self._fire_held(args, across=across)
-
-    def _fire_held(self, args: tuple[Any, ...], *, across: bool) -> Event:
-        """:meth:`_fire` on the connection held for it: the event a command id applied
-        before stored, or the command fired."""
-        entity_id, event, command_id = args[0], args[1], args[4]
-        if command_id is not None:
-            first = self._fired_before(command_id, entity_id, event)
-            if first is not None:
-                _log.debug(
-                    "fire: command %r was applied before; its event is the answer", command_id
-                )
-                return first
-        return self._fire_on(*args, across=across)
+        held = self.store.holding_reads() if self._pending is None else contextlib.nullcontext()
+        with held:
+            if command_id is not None:
+                first = self._fired_before(command_id, entity_id, event)
+                if first is not None:
+                    _log.debug(
+                        "fire: command %r was applied before; its event is the answer",
+                        command_id,
+                    )
+                    return first
+            return self._fire_on(
+                entity_id,
+                event,
+                actor,
+                at,
+                command_id,
+                late_entry_reason,
+                payload,
+                recorded,
+                plans,
+                across=across,
+            )
 
     def _fire_on(
         self,
