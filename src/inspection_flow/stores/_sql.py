@@ -290,6 +290,13 @@ _ESCALATED = {
     ),
 }
 
+#: Text every snapshot with a fired alert holds, and no other but by chance: its canonical
+#: JSON (no spaces, see :func:`canonical_bytes`) writes a non-empty list of fired alerts'
+#: names so, and a quote inside a string is escaped.  Looked for before the JSON is parsed:
+#: on 42,406 overdue complaints of the benchmark ledger, none escalated yet, the search
+#: takes 0.22 s and the parse 0.60 s (SQLite 3.40.1).
+_FIRED_SOME = '"fired":["'
+
 #: A projection row rewritten whole, whatever version it holds (a repair).
 _REWRITE_ENTITY = sa.update(_entities).where(_entities.c.entity_id == sa.bindparam("b_entity_id"))
 _DELETE_AREAS = sa.delete(_entity_areas).where(
@@ -3112,7 +3119,10 @@ class SQLStore(EventStore):
             clause = _ESCALATED.get(self._engine.dialect.name)
             if clause is None:
                 return super().escalated_ids(now, round_id=round_id)
-            query = query.where(sa.text(clause).bindparams(b_now=iso(at.astimezone(SHANGHAI))))
+            query = query.where(
+                _entities.c.snapshot.contains(_FIRED_SOME),
+                sa.text(clause).bindparams(b_now=iso(at.astimezone(SHANGHAI))),
+            )
         with self._reading() as conn:
             return list(conn.execute(query.order_by(due, _entities.c.entity_id)).scalars())
 
