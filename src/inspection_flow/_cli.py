@@ -242,6 +242,30 @@ def _version() -> str:
         return "unknown"
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the installed version, looked up only when asked for (reading the
+    installed metadata costs every command's start about 70 ms)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(
+            option_strings,
+            dest=argparse.SUPPRESS,
+            default=argparse.SUPPRESS,
+            nargs=0,
+            help="show the version and exit",
+        )
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        sys.stdout.write(f"inspection-flow {_version()}\n")
+        parser.exit()
+
+
 def _instant(text: str) -> dt.datetime:
     """An instant: ISO 8601 with its offset, or a day and time as an office types them
     (2024-07-15 09:00, 2024/7/15 9:00, 2024年7月15日 9:00), in China Standard Time."""
@@ -672,7 +696,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="compute past the published years with weekends only, marked provisional",
     )
-    parser.add_argument("--version", action="version", version=f"inspection-flow {_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     # Every reading command can print JSON for scripts instead of text for people.
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print JSON instead of text")
