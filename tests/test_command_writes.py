@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -56,8 +57,8 @@ def _round(ledger: Ledger) -> None:
 
 def test_a_command_reads_and_writes_on_one_connection(engine: sa.Engine) -> None:
     """``fire`` outside a batch checks out one connection for the entity's read and the
-    write, and for the look-up of its command id if it has one; every connection goes
-    back to the pool, and what was written reads back."""
+    write, with a command id or without; every connection goes back to the pool, and
+    what was written reads back."""
     ledger = Ledger(SQLStore(engine), rulebook="hunan-provincial-2023")
     _round(ledger)
     seen = _checkouts(engine)
@@ -65,12 +66,61 @@ def test_a_command_reads_and_writes_on_one_connection(engine: sa.Engine) -> None
     assert len(seen) == 1
     ledger.fire("R", "station_in", actor=TEAM, at=at(26), command_id="in-R")
     assert len(seen) == 2
-    # The command again: its id is found on the connection, and its event is the answer.
+    # The command again: the write finds its id in use, and its first event is the answer.
     again = ledger.fire("R", "station_in", actor=TEAM, at=at(26), command_id="in-R")
     assert again == ledger.history("R")[-1]
     assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     assert [e.name for e in ledger.history("R")] == ["create", "announce", "station_in"]
     assert ledger.get("R").state == "stationed"
+
+
+def _statements(engine: sa.Engine) -> list[str]:
+    """A list of every statement ``engine``'s connections run from now, as the driver
+    sees them (the store runs some on the driver's own cursor)."""
+    seen: list[str] = []
+
+    def traced(dbapi_connection: Any, record: Any) -> None:
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            dbapi_connection.set_trace_callback(seen.append)
+            return
+        import psycopg
+
+        class Traced(psycopg.Cursor[Any]):
+            def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+                seen.append(str(query))
+                return super().execute(query, *args, **kwargs)
+
+        dbapi_connection.cursor_factory = Traced
+
+    sa.event.listen(engine, "connect", traced)
+    # Every connection from now on is a new one, traced.
+    engine.dispose()
+    return seen
+
+
+def test_a_command_with_an_id_is_not_looked_up_before_its_write(engine: sa.Engine) -> None:
+    """``fire`` with a command id outside a batch reads its entity and writes: the write
+    refuses an id in use, so no look-up of the id goes first.  A repeat is answered with
+    its first event whether the entity's state takes the command again (``visit``) or
+    not (``end_station_in``), and an id used for another command is refused."""
+    ledger = Ledger(SQLStore(engine), rulebook="hunan-provincial-2023")
+    _stationed(ledger)
+    seen = _statements(engine)
+    visit = {"actor": TEAM, "at": at(27), "department": "市住建局", "command_id": "visit-R"}
+    first = ledger.fire("R", "visit", **visit)
+    looked_up = [q for q in seen if "FROM if_commands" in q and q.lstrip().startswith("SELECT")]
+    assert seen
+    assert not looked_up
+    assert ledger.fire("R", "visit", **{**visit, "department": "市水利局"}) == first
+    end = {"actor": TEAM, "at": at(28), "command_id": "end-R"}
+    ended = ledger.fire("R", "end_station_in", **end)
+    assert ledger.fire("R", "end_station_in", **end) == ended
+    with pytest.raises(PayloadError) as info:
+        ledger.fire("R", "visit", actor=TEAM, at=at(28), department="市住建局", command_id="end-R")
+    assert info.value.field == "command_id"
+    names = [e.name for e in ledger.history("R")]
+    assert names == ["create", "announce", "station_in", "visit", "end_station_in"]
+    assert ledger.verify().ok
 
 
 def _stationed(ledger: Ledger, round_id: str = "R") -> None:

@@ -69,11 +69,15 @@ def _visit(ledger: Ledger, round_id: str, command_id: str, department: str = "�
 # --- one race, played out step by step ------------------------------------------------------
 
 
-def _after_lookup(engine: sa.Engine, meanwhile: Callable[[], object]) -> None:
-    """Run ``meanwhile`` once, right after the next look-up of a command id on ``engine``:
+def _after_lookup(
+    engine: sa.Engine, meanwhile: Callable[[], object], table: str = "if_commands"
+) -> list[bool]:
+    """Run ``meanwhile`` once, right after the next read of ``table`` on ``engine``:
     before the next statement the engine's connections run after it.
 
-    It plays another process winning the race between a command's look-up and its write.
+    It plays another process winning the race between a command's reads and its write:
+    a receipt's look-up of its command id, a command's read of its entity (a command is
+    not looked up first: the write refuses an id in use).
     Statements are seen at the driver, so that those the store runs on the driver's own
     cursor (a command's or a receipt's look-up, read and write on one connection) are
     seen as those run through SQLAlchemy are.
@@ -87,9 +91,7 @@ def _after_lookup(engine: sa.Engine, meanwhile: Callable[[], object]) -> None:
         if seen:
             played.append(True)
             meanwhile()
-        elif (
-            isinstance(sql, str) and sql.lstrip().startswith("SELECT") and "FROM if_commands" in sql
-        ):
+        elif isinstance(sql, str) and sql.lstrip().startswith("SELECT") and f"FROM {table}" in sql:
             seen.append(True)
 
     def traced(dbapi_connection: Any, record: Any) -> None:
@@ -101,6 +103,8 @@ def _after_lookup(engine: sa.Engine, meanwhile: Callable[[], object]) -> None:
     sa.event.listen(engine, "connect", traced)
     # Every connection from now on is a new one, traced.
     engine.dispose()
+    # Holds True once the race was played: each test checks that it was.
+    return played
 
 
 def _traced_cursor(statement: Callable[[Any], None]) -> Any:
@@ -147,9 +151,9 @@ def test_generated_creation_losing_the_race_returns_the_stored_entity(
     that entity's snapshot, and leaves no entity of its own."""
     winner, loser, engine = two
     stored: list[Any] = []
-    _after_lookup(engine, lambda: stored.append(_receive(winner, "intake-1")))
+    played = _after_lookup(engine, lambda: stored.append(_receive(winner, "intake-1")))
     got = _receive(loser, "intake-1", minute=5)
-    assert stored, "the race was not played"
+    assert played == [True], "the race was not played"
     assert got == stored[0] == loser.get(got.entity_id)
     assert [s.entity_id for s in loser.find(kind="complaint")] == [got.entity_id]
 
@@ -160,8 +164,9 @@ def test_explicit_creation_losing_the_race_returns_the_stored_snapshot(
     """A creation with an id whose command another process stored meanwhile returns the
     stored snapshot, not the one it computed itself."""
     winner, loser, engine = two
-    _after_lookup(engine, lambda: _receive(winner, "intake-1", "R/C-1"))
+    played = _after_lookup(engine, lambda: _receive(winner, "intake-1", "R/C-1"))
     got = _receive(loser, "intake-1", "R/C-1", minute=5)
+    assert played == [True], "the race was not played"
     assert got == loser.get("R/C-1")
     assert got.data["received_at"].endswith("10:00:00+08:00")
     assert len(loser.history("R/C-1")) == 1
@@ -173,9 +178,10 @@ def test_creation_losing_the_race_to_another_entity_is_refused(
     """A creation with its own id whose command id another process used for another
     entity meanwhile is refused with PayloadError and writes nothing."""
     winner, loser, engine = two
-    _after_lookup(engine, lambda: _receive(winner, "intake-1", "R/C-1"))
+    played = _after_lookup(engine, lambda: _receive(winner, "intake-1", "R/C-1"))
     with pytest.raises(PayloadError) as info:
         _receive(loser, "intake-1", "R/C-2")
+    assert played == [True], "the race was not played"
     assert info.value.field == "command_id"
     assert "R/C-1" in info.value.problem
     assert [s.entity_id for s in loser.find(kind="complaint")] == ["R/C-1"]
@@ -187,9 +193,10 @@ def test_fire_losing_the_race_to_another_entity_is_refused(
     """A command fired on one round whose id another process used on another round
     meanwhile is refused with PayloadError and writes nothing."""
     winner, loser, engine = two
-    _after_lookup(engine, lambda: _visit(winner, "R2", "visit-1"))
+    played = _after_lookup(engine, lambda: _visit(winner, "R2", "visit-1"), "if_entities")
     with pytest.raises(PayloadError) as info:
         _visit(loser, "R", "visit-1")
+    assert played == [True], "the race was not played"
     assert (info.value.entity_id, info.value.field) == ("R", "command_id")
     assert "R2" in info.value.problem
     assert len(loser.history("R")) == 3
@@ -201,8 +208,11 @@ def test_fire_losing_the_race_to_itself_returns_the_stored_event(
     """The same command fired by two processes at once is written once; both get its event."""
     winner, loser, engine = two
     stored: list[Any] = []
-    _after_lookup(engine, lambda: stored.append(_visit(winner, "R", "visit-1")))
+    played = _after_lookup(
+        engine, lambda: stored.append(_visit(winner, "R", "visit-1")), "if_entities"
+    )
     got = _visit(loser, "R", "visit-1", department="市水利局")
+    assert played == [True], "the race was not played"
     assert got == stored[0]
     assert got.payload["department"] == "市住建局"
     assert [e.command_id for e in loser.history("R")][-2:] == [None, "visit-1"]
@@ -219,8 +229,10 @@ def test_fire_refused_after_its_own_first_attempt_returns_the_stored_event(
     def end(ledger: Ledger) -> Any:
         return ledger.fire("R", "end_station_in", actor=TEAM, at=at(28), command_id="end-R")
 
-    _after_lookup(engine, lambda: stored.append(end(winner)))
-    assert end(loser) == stored[0]
+    played = _after_lookup(engine, lambda: stored.append(end(winner)), "if_entities")
+    got = end(loser)
+    assert played == [True], "the race was not played"
+    assert got == stored[0]
     assert len(loser.history("R")) == 4
 
 

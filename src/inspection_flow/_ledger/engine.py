@@ -7,7 +7,6 @@ hot path; the deadlines, the sweep and the domain commands live in rooms of thei
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import uuid
@@ -38,9 +37,10 @@ from ..exceptions import (
     ChronologyError,
     ConcurrencyError,
     GuardError,
-    LifecycleError,
+    InspectionFlowError,
     PayloadError,
     PermissionDeniedError,
+    StoreError,
 )
 from .base import _event_keeping_state
 from .deadlines import _Deadlines
@@ -492,31 +492,46 @@ class _Engine(_Deadlines):
     ) -> Event:
         if event.__class__ is not str or command_id is not None:
             _check_command(entity_id, event, command_id)
-        # Outside a batch, the command id's look-up, the entity's read and the command's
-        # write share one connection of the store (a batch holds one for its reads
-        # already).
-        held = self.store.holding_reads() if self._pending is None else contextlib.nullcontext()
-        with held:
-            if command_id is not None:
-                first = self._fired_before(command_id, entity_id, event)
-                if first is not None:
-                    _log.debug(
-                        "fire: command %r was applied before; its event is the answer",
-                        command_id,
-                    )
-                    return first
-            return self._fire_on(
-                entity_id,
-                event,
-                actor,
-                at,
-                command_id,
-                late_entry_reason,
-                payload,
-                recorded,
-                plans,
-                across=across,
-            )
+        if self._pending is None:
+            # Outside a batch the command id is not looked up first: the write refuses an
+            # id in use and the store answers a repeat with its first result (or refuses
+            # another command under its id), and a repeat that cannot be applied again
+            # looks it up then (_fire_on).  The entity's read and the command's write
+            # share one connection of the store.
+            with self.store.holding_reads():
+                return self._fire_on(
+                    entity_id,
+                    event,
+                    actor,
+                    at,
+                    command_id,
+                    late_entry_reason,
+                    payload,
+                    recorded,
+                    plans,
+                    across=across,
+                )
+        # In a batch, a command applied before is looked up first: applied again to the
+        # batch's state, it would move its entity on meanwhile.
+        if command_id is not None:
+            first = self._fired_before(command_id, entity_id, event)
+            if first is not None:
+                _log.debug(
+                    "fire: command %r was applied before; its event is the answer", command_id
+                )
+                return first
+        return self._fire_on(
+            entity_id,
+            event,
+            actor,
+            at,
+            command_id,
+            late_entry_reason,
+            payload,
+            recorded,
+            plans,
+            across=across,
+        )
 
     def _fire_on(
         self,
@@ -532,8 +547,8 @@ class _Engine(_Deadlines):
         *,
         across: bool,
     ) -> Event:
-        snap = self.get(entity_id)
         try:
+            snap = self.get(entity_id)
             event_obj, new = self._transition(
                 snap,
                 event,
@@ -546,14 +561,15 @@ class _Engine(_Deadlines):
                 plans,
                 across=across,
             )
-        except LifecycleError:
-            # A retry racing its own first attempt finds the entity already moved on by
-            # it: the stored result is the answer, not the refusal.
-            if command_id is not None:
+        except InspectionFlowError as exc:
+            # A repeat finds the entity moved on by its first application (or, racing
+            # it, by its first attempt): the stored result is the answer, not the
+            # refusal.  A command id used for another command is refused as such.
+            if command_id is not None and not isinstance(exc, StoreError):
                 first = self._fired_before(command_id, entity_id, event)
                 if first is not None:
                     _log.debug(
-                        "fire: command %r was applied by its own first attempt meanwhile",
+                        "fire: command %r was applied before; its event is the answer",
                         command_id,
                     )
                     return first
@@ -567,6 +583,8 @@ class _Engine(_Deadlines):
         # The store refuses the command id if another process used it for another
         # entity or event, and returns the first result if it applied this command.
         stored = self._write((Commit(new, events, snap.version, command_id),))
+        if stored[0] is not event_obj:
+            _log.debug("fire: command %r was applied before; its event is the answer", command_id)
         return stored[0]
 
     def fire_many(
