@@ -7,6 +7,7 @@ hot path; the deadlines, the sweep and the domain commands live in rooms of thei
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import uuid
@@ -492,46 +493,34 @@ class _Engine(_Deadlines):
     ) -> Event:
         if event.__class__ is not str or command_id is not None:
             _check_command(entity_id, event, command_id)
-        if self._pending is None:
-            # Outside a batch the command id is not looked up first: the write refuses an
-            # id in use and the store answers a repeat with its first result (or refuses
-            # another command under its id), and a repeat that cannot be applied again
-            # looks it up then (_fire_on).  The entity's read and the command's write
-            # share one connection of the store.
-            with self.store.holding_reads():
-                return self._fire_on(
-                    entity_id,
-                    event,
-                    actor,
-                    at,
-                    command_id,
-                    late_entry_reason,
-                    payload,
-                    recorded,
-                    plans,
-                    across=across,
-                )
-        # In a batch, a command applied before is looked up first: applied again to the
-        # batch's state, it would move its entity on meanwhile.
-        if command_id is not None:
+        if self._pending is not None and command_id is not None:
+            # In a batch, a command applied before is looked up first: applied again to
+            # the batch's state, it would move its entity on meanwhile.
             first = self._fired_before(command_id, entity_id, event)
             if first is not None:
                 _log.debug(
                     "fire: command %r was applied before; its event is the answer", command_id
                 )
                 return first
-        return self._fire_on(
-            entity_id,
-            event,
-            actor,
-            at,
-            command_id,
-            late_entry_reason,
-            payload,
-            recorded,
-            plans,
-            across=across,
-        )
+        # Outside a batch the command id is not looked up first: the write refuses an id
+        # in use and the store answers a repeat with its first result (or refuses another
+        # command under its id), and a repeat that cannot be applied again looks it up
+        # then (_fire_on).  The entity's read and the command's write share one
+        # connection of the store (a batch holds one for its reads already).
+        held = self.store.holding_reads() if self._pending is None else contextlib.nullcontext()
+        with held:
+            return self._fire_on(
+                entity_id,
+                event,
+                actor,
+                at,
+                command_id,
+                late_entry_reason,
+                payload,
+                recorded,
+                plans,
+                across=across,
+            )
 
     def _fire_on(
         self,
