@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,6 +24,7 @@ from inspection_flow import (
 )
 from inspection_flow.stores import _sql
 from inspection_flow.testing import create_commit, next_commit
+from statements import trace_statements
 
 OFFICE = Actor("leading_office", "430000", "省督察办")
 TEAM = Actor("inspection_team", "430000", "省第四督察组")
@@ -76,25 +76,9 @@ def test_a_command_reads_and_writes_on_one_connection(engine: sa.Engine) -> None
 
 def _statements(engine: sa.Engine) -> list[str]:
     """A list of every statement ``engine``'s connections run from now, as the driver
-    sees them (the store runs some on the driver's own cursor)."""
+    sees them."""
     seen: list[str] = []
-
-    def traced(dbapi_connection: Any, record: Any) -> None:
-        if isinstance(dbapi_connection, sqlite3.Connection):
-            dbapi_connection.set_trace_callback(seen.append)
-            return
-        import psycopg
-
-        class Traced(psycopg.Cursor[Any]):
-            def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
-                seen.append(str(query))
-                return super().execute(query, *args, **kwargs)
-
-        dbapi_connection.cursor_factory = Traced
-
-    sa.event.listen(engine, "connect", traced)
-    # Every connection from now on is a new one, traced.
-    engine.dispose()
+    trace_statements(engine, lambda sql: seen.append(str(sql)))
     return seen
 
 

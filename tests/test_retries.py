@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import multiprocessing
 import os
-import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import sqlalchemy as sa
 
 from inspection_flow import SHANGHAI, Actor, ConcurrencyError, Ledger, PayloadError, SQLStore
 from processes import run_all
+from statements import trace_statements
 
 PG_URL = os.environ.get("INSPECTION_FLOW_PG_URL")
 
@@ -69,7 +69,7 @@ def _visit(ledger: Ledger, round_id: str, command_id: str, department: str = "�
 # --- one race, played out step by step ------------------------------------------------------
 
 
-def _after_lookup(
+def _after_read(
     engine: sa.Engine, meanwhile: Callable[[], object], table: str = "if_commands"
 ) -> list[bool]:
     """Run ``meanwhile`` once, right after the next read of ``table`` on ``engine``:
@@ -78,9 +78,7 @@ def _after_lookup(
     It plays another process winning the race between a command's reads and its write:
     a receipt's look-up of its command id, a command's read of its entity (a command is
     not looked up first: the write refuses an id in use).
-    Statements are seen at the driver, so that those the store runs on the driver's own
-    cursor (a command's or a receipt's look-up, read and write on one connection) are
-    seen as those run through SQLAlchemy are.
+    Statements are seen at the driver (:func:`trace_statements`).
     """
     seen: list[bool] = []
     played: list[bool] = []
@@ -94,33 +92,9 @@ def _after_lookup(
         elif isinstance(sql, str) and sql.lstrip().startswith("SELECT") and f"FROM {table}" in sql:
             seen.append(True)
 
-    def traced(dbapi_connection: Any, record: Any) -> None:
-        if isinstance(dbapi_connection, sqlite3.Connection):
-            dbapi_connection.set_trace_callback(statement)
-        else:
-            dbapi_connection.cursor_factory = _traced_cursor(statement)
-
-    sa.event.listen(engine, "connect", traced)
-    # Every connection from now on is a new one, traced.
-    engine.dispose()
+    trace_statements(engine, statement)
     # Holds True once the race was played: each test checks that it was.
     return played
-
-
-def _traced_cursor(statement: Callable[[Any], None]) -> Any:
-    """A psycopg cursor class that calls ``statement`` with each statement it runs."""
-    import psycopg
-
-    class Traced(psycopg.Cursor[Any]):
-        def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
-            statement(query)
-            return super().execute(query, *args, **kwargs)
-
-        def executemany(self, query: Any, *args: Any, **kwargs: Any) -> Any:
-            statement(query)
-            return super().executemany(query, *args, **kwargs)
-
-    return Traced
 
 
 @pytest.fixture
@@ -151,7 +125,7 @@ def test_generated_creation_losing_the_race_returns_the_stored_entity(
     that entity's snapshot, and leaves no entity of its own."""
     winner, loser, engine = two
     stored: list[Any] = []
-    played = _after_lookup(engine, lambda: stored.append(_receive(winner, "intake-1")))
+    played = _after_read(engine, lambda: stored.append(_receive(winner, "intake-1")))
     got = _receive(loser, "intake-1", minute=5)
     assert played == [True], "the race was not played"
     assert got == stored[0] == loser.get(got.entity_id)
@@ -164,7 +138,7 @@ def test_explicit_creation_losing_the_race_returns_the_stored_snapshot(
     """A creation with an id whose command another process stored meanwhile returns the
     stored snapshot, not the one it computed itself."""
     winner, loser, engine = two
-    played = _after_lookup(engine, lambda: _receive(winner, "intake-1", "R/C-1"))
+    played = _after_read(engine, lambda: _receive(winner, "intake-1", "R/C-1"))
     got = _receive(loser, "intake-1", "R/C-1", minute=5)
     assert played == [True], "the race was not played"
     assert got == loser.get("R/C-1")
@@ -178,7 +152,7 @@ def test_creation_losing_the_race_to_another_entity_is_refused(
     """A creation with its own id whose command id another process used for another
     entity meanwhile is refused with PayloadError and writes nothing."""
     winner, loser, engine = two
-    played = _after_lookup(engine, lambda: _receive(winner, "intake-1", "R/C-1"))
+    played = _after_read(engine, lambda: _receive(winner, "intake-1", "R/C-1"))
     with pytest.raises(PayloadError) as info:
         _receive(loser, "intake-1", "R/C-2")
     assert played == [True], "the race was not played"
@@ -193,7 +167,7 @@ def test_fire_losing_the_race_to_another_entity_is_refused(
     """A command fired on one round whose id another process used on another round
     meanwhile is refused with PayloadError and writes nothing."""
     winner, loser, engine = two
-    played = _after_lookup(engine, lambda: _visit(winner, "R2", "visit-1"), "if_entities")
+    played = _after_read(engine, lambda: _visit(winner, "R2", "visit-1"), "if_entities")
     with pytest.raises(PayloadError) as info:
         _visit(loser, "R", "visit-1")
     assert played == [True], "the race was not played"
@@ -208,7 +182,7 @@ def test_fire_losing_the_race_to_itself_returns_the_stored_event(
     """The same command fired by two processes at once is written once; both get its event."""
     winner, loser, engine = two
     stored: list[Any] = []
-    played = _after_lookup(
+    played = _after_read(
         engine, lambda: stored.append(_visit(winner, "R", "visit-1")), "if_entities"
     )
     got = _visit(loser, "R", "visit-1", department="市水利局")
@@ -229,7 +203,7 @@ def test_fire_refused_after_its_own_first_attempt_returns_the_stored_event(
     def end(ledger: Ledger) -> Any:
         return ledger.fire("R", "end_station_in", actor=TEAM, at=at(28), command_id="end-R")
 
-    played = _after_lookup(engine, lambda: stored.append(end(winner)), "if_entities")
+    played = _after_read(engine, lambda: stored.append(end(winner)), "if_entities")
     got = end(loser)
     assert played == [True], "the race was not played"
     assert got == stored[0]
