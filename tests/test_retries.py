@@ -192,6 +192,27 @@ def test_fire_losing_the_race_to_itself_returns_the_stored_event(
     assert [e.command_id for e in loser.history("R")][-2:] == [None, "visit-1"]
 
 
+def test_fire_losing_the_race_to_another_command_leaves_its_id_free(
+    two: tuple[Ledger, Ledger, sa.Engine],
+) -> None:
+    """A command with an id whose entity another command moved on meanwhile raises
+    ConcurrencyError and writes nothing, its id included: sent again, it is applied as
+    it was sent, not answered with the other command's event."""
+    winner, loser, engine = two
+    played = _after_read(engine, lambda: _visit(winner, "R", "visit-w"), "if_entities")
+    with pytest.raises(ConcurrencyError):
+        _visit(loser, "R", "visit-1", department="市水利局")
+    assert played == [True], "the race was not played"
+    assert loser.store.command("visit-1") is None
+    got = _visit(loser, "R", "visit-1", department="市水利局")
+    assert got.payload["department"] == "市水利局"
+    history = loser.history("R")
+    assert [(e.command_id, e.payload.get("department")) for e in history[-2:]] == [
+        ("visit-w", "市住建局"),
+        ("visit-1", "市水利局"),
+    ]
+
+
 def test_fire_refused_after_its_own_first_attempt_returns_the_stored_event(
     two: tuple[Ledger, Ledger, sa.Engine],
 ) -> None:

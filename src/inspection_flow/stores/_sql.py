@@ -2328,9 +2328,10 @@ class SQLStore(EventStore):
         runs only if the entity's row matched), so a command locks the entity's row before
         the head's, as every write of the store does; the INSERT reads the head's count,
         so the events are numbered by the head their transaction locks, as
-        :func:`_advance_head` numbers them.  The command's row is inserted whether or not
-        it is read: a command id used before fails the statement with the unique
-        violation its own INSERT would raise.  A statement run ``alone`` (an update in
+        :func:`_advance_head` numbers them.  The command's row is inserted where the head's
+        update ran (the entity's row matched), whether or not it is read: a command id
+        used before fails the statement with the unique violation its own INSERT would
+        raise.  A statement run ``alone`` (an update in
         autocommit, see :meth:`_write_alone`) has committed when it returns.
         """
         if (
@@ -2363,9 +2364,13 @@ class SQLStore(EventStore):
             selects = " UNION ALL ".join(
                 f"SELECT {marks}, head.events - {last - i} FROM head" for i in range(len(rows))
             )
+            # The command's row is made from the head's update, as the events are: where
+            # the entity's row did not match, the statement writes no command row either
+            # (committed on its own, it would leave the id used by a command never
+            # applied).
             applied = (
                 f", applied AS (INSERT INTO {quote.format_table(_commands)} "
-                f"({', '.join(_COMMAND_COLUMNS)}) VALUES (%s, %s, %s, %s))"
+                f"({', '.join(_COMMAND_COLUMNS)}) SELECT %s, %s, %s, %s FROM head)"
                 if command is not None
                 else ""
             )
