@@ -59,6 +59,9 @@ from .values import _MEMO_SIZE, _NO_DATA, _SYSTEM, ALERT_WITHDRAWN, Decision
 
 _log = logging.getLogger(__name__)
 
+#: What ``fire`` logs when a command sent again is answered with its first event.
+_REPEATED = "fire: command %r was applied before; its event is the answer"
+
 
 def _build(
     lifecycle: Lifecycle,
@@ -498,9 +501,6 @@ class _Engine(_Deadlines):
             # the batch's state, it would move its entity on meanwhile.
             first = self._fired_before(command_id, entity_id, event)
             if first is not None:
-                _log.debug(
-                    "fire: command %r was applied before; its event is the answer", command_id
-                )
                 return first
         # Outside a batch the command id is not looked up first: the write refuses an id
         # in use and the store answers a repeat with its first result (or refuses another
@@ -557,10 +557,6 @@ class _Engine(_Deadlines):
             if command_id is not None and not isinstance(exc, StoreError):
                 first = self._fired_before(command_id, entity_id, event)
                 if first is not None:
-                    _log.debug(
-                        "fire: command %r was applied before; its event is the answer",
-                        command_id,
-                    )
                     return first
             raise
         events: tuple[Event, ...] = (event_obj,)
@@ -573,7 +569,7 @@ class _Engine(_Deadlines):
         # entity or event, and returns the first result if it applied this command.
         stored = self._write((Commit(new, events, snap.version, command_id),))
         if stored[0] is not event_obj:
-            _log.debug("fire: command %r was applied before; its event is the answer", command_id)
+            _log.debug(_REPEATED, command_id)
         return stored[0]
 
     def fire_many(
@@ -671,6 +667,7 @@ class _Engine(_Deadlines):
                 f"{command_id!r} was already used for '{first.name}' on "
                 f"{first.entity_id}; give each command its own id",
             )
+        _log.debug(_REPEATED, command_id)
         return first
 
     def _transition(

@@ -2331,8 +2331,8 @@ class SQLStore(EventStore):
         :func:`_advance_head` numbers them.  The command's row is inserted where the head's
         update ran (the entity's row matched), whether or not it is read: a command id
         used before fails the statement with the unique violation its own INSERT would
-        raise.  A statement run ``alone`` (an update in
-        autocommit, see :meth:`_write_alone`) has committed when it returns.
+        raise.  A statement run ``alone`` (an update in autocommit, see
+        :meth:`_write_alone`) has committed when it returns.
         """
         if (
             not rows
