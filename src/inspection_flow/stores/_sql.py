@@ -1227,6 +1227,23 @@ def _kept_cursor(info: dict[Any, Any], driver: Any) -> Any:
     return kept[1]
 
 
+#: psycopg's ``TransactionStatus.IDLE``: the connection is in no transaction.
+_PG_IDLE = 0
+
+
+def _idle(conn: sa.Connection) -> bool:
+    """Whether ``conn``, a connection of PostgreSQL, is usable and in no transaction."""
+    if conn.closed or conn.invalidated or conn.in_transaction():
+        return False
+    driver: Any = conn.connection.driver_connection
+    return bool(driver.info.transaction_status == _PG_IDLE)
+
+
+#: Connections a store kept for its blocks holding reads (see
+#: :meth:`SQLStore._kept_connection`) when the process was forked: they belong to the
+#: parent, whose socket a child must neither use nor close, so they are never released.
+_FORKED_AWAY: list[Any] = []
+
 #: Where a connection of the driver keeps the cursor the store's own statements and
 #: point reads run on (the pool entry's info), with the connection it belongs to.
 _CURSOR = "inspection_flow.cursor"
@@ -1477,6 +1494,11 @@ class SQLStore(EventStore):
         self._held: Any = None
         # The connection of that cursor, on which a write inside the block runs too.
         self._held_conn: sa.Connection | None = None
+        # On PostgreSQL, with an engine of the store's own: the connection the blocks
+        # holding reads run on, kept between them (see _kept_connection), the process
+        # that checked it out, and its driver's autocommit when it was checked out.
+        self._keeps = False
+        self._kept: tuple[sa.Connection, int, bool] | None = None
         # On SQLite, the point reads on that cursor in the read transaction open (see
         # _share_read): -1 before the block's first read, 0 with none open.  Only on a
         # file in write-ahead logging (_share_reads), where a read transaction keeps
@@ -1510,6 +1532,7 @@ class SQLStore(EventStore):
         # BLOB (see _StoredSnapshot); as text, the driver converted each one from and to
         # Python's form of it.  And there a write begins IMMEDIATE (_writing).
         self._sqlite = self._engine.dialect.name == "sqlite"
+        self._keeps = self._owns_engine and self._engine.dialect.name == "postgresql"
         try:
             self._prepare()
         except StoreError as exc:
@@ -1604,6 +1627,7 @@ class SQLStore(EventStore):
         open) and the snapshots the store keeps."""
         if self._checkpoints is not None:
             self._checkpoints.wait()
+        self._release_kept()
         if self._owns_engine:
             self._engine.dispose()
             self._owns_engine = False
@@ -2827,7 +2851,29 @@ class SQLStore(EventStore):
             cursor.execute(sql, tuple(params))
             return list(cursor.fetchall())
         except self._engine.dialect.loaded_dbapi.Error as exc:
+            if self._reconnected(cursor):
+                return self._read_raw(self._held, sql, params)
             raise StoreError(f"the database could not be read: {exc}") from exc
+
+    def _reconnected(self, cursor: Any) -> bool:
+        """Whether the kept connection a read on ``cursor`` failed on was lost (the
+        server ended it: a restart, an idle timeout) outside a transaction, and the
+        block now holds a new one: the read is then run again, as it would have run on
+        a connection checked out for the block.  A connection lost inside a
+        transaction is not replaced: the transaction is lost with it."""
+        kept = self._kept
+        if kept is None or self._held is not cursor or kept[1] != os.getpid():
+            return False
+        conn = kept[0]
+        driver: Any = conn.connection.driver_connection
+        if not driver.closed or conn.in_transaction():
+            return False
+        writable = self._held_conn is not None
+        self._release_kept()
+        fresh = self._kept_connection()
+        self._held = _kept_cursor(fresh.info, fresh.connection.driver_connection)
+        self._held_conn = fresh if writable else None
+        return True
 
     def _share_read(self, cursor: Any) -> None:
         """Open the read transaction the next read on the held cursor runs in, on a
@@ -2900,6 +2946,9 @@ class SQLStore(EventStore):
             commands = dialect.identifier_preparer.format_table(_commands)
             self._raw_command = f"SELECT 1 FROM {commands} WHERE command_id = {mark}"
             self._raw_commands = f"SELECT command_id FROM {commands} WHERE command_id"
+        if self._keeps:
+            yield from self._holding_kept(writable=writable)
+            return
         conn: sa.Connection | None = None
         try:
             if writable:
@@ -2937,6 +2986,82 @@ class SQLStore(EventStore):
                     driver.autocommit = autocommit
             finally:
                 (raw if conn is None else conn).close()
+
+    def _holding_kept(self, *, writable: bool) -> Iterator[None]:
+        """:meth:`_holding` on the connection kept between blocks (PostgreSQL, an engine
+        of the store's own): in autocommit, so that each read and each one-statement
+        write commits on its own, as on a connection checked out for the block.
+
+        A command outside a batch is a block of its own; checking a connection out of
+        the pool and back in, and setting its autocommit both ways, cost a command
+        about a sixth of its client CPU.  Kept idle, the connection holds no lock and no
+        snapshot on the server; the pool would keep it open all the same.  It goes back
+        to the pool when a block ends with an error (whatever the error left on it) or
+        with a transaction open, and when the store closes.
+        """
+        conn = self._kept_connection()
+        self._held = _kept_cursor(conn.info, conn.connection.driver_connection)
+        self._held_conn = conn if writable else None
+        self._shared_reads = -1
+        clean = False
+        try:
+            yield
+            clean = True
+        finally:
+            self._held = None
+            self._held_conn = None
+            # A read may have replaced the connection (_reconnected).
+            kept = self._kept
+            if kept is not None and (not clean or not _idle(kept[0])):
+                self._release_kept()
+
+    def _kept_connection(self) -> sa.Connection:
+        """The connection kept for blocks holding reads, checked out if none is."""
+        kept = self._kept
+        if kept is not None:
+            if kept[1] == os.getpid():
+                return kept[0]
+            # Checked out by the process this one was forked from: its socket is that
+            # process's; never used, closed or returned here (see _FORKED_AWAY).  So
+            # are the pool's connections: the engine (the store's own) starts a new
+            # pool, leaving the parent's connections to it.
+            _FORKED_AWAY.append(kept[0])
+            self._kept = None
+            self._engine.dispose(close=False)
+        try:
+            conn = self._engine.connect()
+            driver: Any = conn.connection.driver_connection
+            autocommit = bool(driver.autocommit)
+            driver.autocommit = True
+        except sa.exc.DBAPIError as exc:
+            raise StoreError(f"the database could not be read: {exc.orig}") from exc
+        self._kept = (conn, os.getpid(), autocommit)
+        return conn
+
+    def _release_kept(self) -> None:
+        """Give the kept connection back to the pool (which ends any transaction left
+        on it), with its autocommit as it was checked out."""
+        kept, self._kept = self._kept, None
+        if kept is None:
+            return
+        conn, pid, autocommit = kept
+        if pid != os.getpid():
+            # A forked child's: neither this connection nor the pool's are its own.
+            _FORKED_AWAY.append(conn)
+            self._engine.dispose(close=False)
+            return
+        try:
+            if not conn.closed and not conn.invalidated:
+                driver: Any = conn.connection.driver_connection
+                if driver.closed:
+                    # Lost: the pool makes a new connection in its place.
+                    conn.invalidate()
+                else:
+                    with contextlib.suppress(Exception):
+                        driver.autocommit = autocommit
+        finally:
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                conn.close()
 
     def events(self, entity_id: str) -> list[Event]:
         with self._reading() as conn:
