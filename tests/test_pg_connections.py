@@ -9,6 +9,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -38,26 +39,25 @@ def named(pg_schema_url: str) -> Iterator[tuple[str, str, sa.Engine]]:
         admin.dispose()
 
 
-def _states(admin: sa.Engine, name: str) -> list[str]:
-    """What each of the ledger's sessions on the server is doing."""
+def _activity(admin: sa.Engine, name: str, column: str) -> list[Any]:
+    """A column of ``pg_stat_activity`` for each of the ledger's sessions on the server."""
     with admin.connect() as conn:
-        return sorted(
+        return list(
             conn.exec_driver_sql(
-                "SELECT state FROM pg_stat_activity WHERE application_name = %(name)s",
+                f"SELECT {column} FROM pg_stat_activity WHERE application_name = %(name)s",
                 {"name": name},
             ).scalars()
         )
+
+
+def _states(admin: sa.Engine, name: str) -> list[str]:
+    """What each of the ledger's sessions on the server is doing."""
+    return sorted(_activity(admin, name, "state"))
 
 
 def _sessions(admin: sa.Engine, name: str) -> set[int]:
     """The server's process ids of the ledger's sessions."""
-    with admin.connect() as conn:
-        return set(
-            conn.exec_driver_sql(
-                "SELECT pid FROM pg_stat_activity WHERE application_name = %(name)s",
-                {"name": name},
-            ).scalars()
-        )
+    return set(_activity(admin, name, "pid"))
 
 
 def _stationed(ledger: Ledger) -> None:
@@ -156,6 +156,9 @@ def test_a_forked_child_commands_on_sessions_of_its_own(
                 code = 0
             finally:
                 os._exit(code)
+        # The parent keeps only its ends: a child that dies early ends the read.
+        os.close(done_w)
+        os.close(go_r)
         try:
             assert os.read(done_r, 1) == b"x"
             # While the child lives, its session is one the parent never had.
@@ -163,8 +166,8 @@ def test_a_forked_child_commands_on_sessions_of_its_own(
         finally:
             os.write(go_w, b"x")
             _, status = os.waitpid(pid, 0)
-            for fd in (done_r, done_w, go_r, go_w):
-                os.close(fd)
+            os.close(done_r)
+            os.close(go_w)
         assert os.waitstatus_to_exitcode(status) == 0
         assert during - before, (before, during)
         # The parent's own session still answers, and sees the child's write.
