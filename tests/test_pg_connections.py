@@ -118,17 +118,54 @@ def test_a_command_after_the_server_ended_the_sessions_is_written(
     try:
         _stationed(ledger)
         _receive(ledger, 0)
-        with admin.connect() as conn:
-            ended = conn.exec_driver_sql(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE application_name = %(name)s",
-                {"name": name},
-            ).scalar_one()
-        assert ended >= 1
+        _end_sessions(admin, name)
         case = _receive(ledger, 1)
         assert ledger.get(case).version == 1
         assert len(ledger.find(kind="complaint")) == 2
         assert ledger.verify().ok
+    finally:
+        ledger.close()
+
+
+def _end_sessions(admin: sa.Engine, name: str) -> None:
+    """End every session of the ledger on the server, as a restart does."""
+    with admin.connect() as conn:
+        ended = conn.exec_driver_sql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = %(name)s",
+            {"name": name},
+        ).scalar_one()
+    assert ended >= 1
+
+
+def test_a_read_of_many_entities_after_the_server_ended_the_sessions_reads_them_all(
+    named: tuple[str, str, sa.Engine],
+) -> None:
+    """A read of more entities than one query takes (500), the first query meeting the
+    ended session: every later query runs on the new session too."""
+    url, name, admin = named
+    ledger = Ledger.open(url)
+    try:
+        _stationed(ledger)
+        received = ledger.receive_complaints(
+            "R",
+            [
+                {
+                    "channel": "phone",
+                    "received_at": at(27, 10),
+                    "area": "430903",
+                    "summary": "夜间施工噪声扰民",
+                    "category": "noise",
+                }
+                for _ in range(1_200)
+            ],
+            actor=TEAM,
+        )
+        ids = [snapshot.entity_id for snapshot in received]
+        assert ledger.store.get(ids[0]) is not None
+        _end_sessions(admin, name)
+        found = ledger.store.get_many(ids)
+        assert sorted(found) == sorted(ids)
     finally:
         ledger.close()
 

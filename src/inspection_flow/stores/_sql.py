@@ -1494,10 +1494,9 @@ class SQLStore(EventStore):
         self._held: Any = None
         # The connection of that cursor, on which a write inside the block runs too.
         self._held_conn: sa.Connection | None = None
-        # On PostgreSQL, with an engine of the store's own: the connection the blocks
-        # holding reads run on, kept between them (see _kept_connection), the process
-        # that checked it out, and its driver's autocommit when it was checked out.
-        self._keeps = False
+        # The connection the blocks holding reads run on, kept between them where the
+        # store keeps one (_keeps, see _kept_connection), the process that checked it
+        # out, and its driver's autocommit when it was checked out.
         self._kept: tuple[sa.Connection, int, bool] | None = None
         # On SQLite, the point reads on that cursor in the read transaction open (see
         # _share_read): -1 before the block's first read, 0 with none open.  Only on a
@@ -1532,6 +1531,7 @@ class SQLStore(EventStore):
         # BLOB (see _StoredSnapshot); as text, the driver converted each one from and to
         # Python's form of it.  And there a write begins IMMEDIATE (_writing).
         self._sqlite = self._engine.dialect.name == "sqlite"
+        # On PostgreSQL, with an engine of the store's own, until the store closes.
         self._keeps = self._owns_engine and self._engine.dialect.name == "postgresql"
         try:
             self._prepare()
@@ -1627,6 +1627,7 @@ class SQLStore(EventStore):
         open) and the snapshots the store keeps."""
         if self._checkpoints is not None:
             self._checkpoints.wait()
+        self._keeps = False
         self._release_kept()
         if self._owns_engine:
             self._engine.dispose()
@@ -2762,7 +2763,7 @@ class SQLStore(EventStore):
         held = self._held
         if held is not None:
             assert self._raw_reads is not None
-            rows = self._read_raw(held, self._raw_reads[0], (entity_id,))
+            rows = self._read_raw(self._raw_reads[0], (entity_id,))
             row = rows[0] if rows else None
         else:
             with self._reading() as conn:
@@ -2811,7 +2812,7 @@ class SQLStore(EventStore):
             for k in range(0, len(wanted), _MANY):
                 part = wanted[k : k + _MANY]
                 sql = f"{self._raw_commands} IN ({', '.join([mark] * len(part))})"
-                used.update(row[0] for row in self._read_raw(held, sql, part))
+                used.update(row[0] for row in self._read_raw(sql, part))
             return used
         with self._reading() as conn:
             for k in range(0, len(wanted), _MANY):
@@ -2836,33 +2837,36 @@ class SQLStore(EventStore):
                     assert self._raw_reads is not None
                     _, select, mark = self._raw_reads
                     sql = f"{select} IN ({', '.join([mark] * len(part))})"
-                    rows += self._read_raw(held, sql, part)
+                    rows += self._read_raw(sql, part)
                 else:
                     query = _select_snapshots().where(_entities.c.entity_id.in_(part))
                     with self._reading() as conn:
                         rows += conn.execute(query).all()
         return {row[0]: self._snapshot(row[0], row[1], row[2]) for row in rows}
 
-    def _read_raw(self, cursor: Any, sql: str, params: Sequence[Any]) -> list[Any]:
-        """Run a read with the held cursor of the driver; return its rows."""
+    def _read_raw(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """Run a read with the held cursor of the driver (the block's, which a read may
+        replace: see :meth:`_reconnected`); return its rows."""
+        cursor = self._held
         try:
             if self._share_reads:
                 self._share_read(cursor)
             cursor.execute(sql, tuple(params))
             return list(cursor.fetchall())
         except self._engine.dialect.loaded_dbapi.Error as exc:
-            if self._reconnected(cursor):
-                return self._read_raw(self._held, sql, params)
+            if self._reconnected():
+                return self._read_raw(sql, params)
             raise StoreError(f"the database could not be read: {exc}") from exc
 
-    def _reconnected(self, cursor: Any) -> bool:
-        """Whether the kept connection a read on ``cursor`` failed on was lost (the
+    def _reconnected(self) -> bool:
+        """Whether the kept connection a read of the block failed on was lost (the
         server ended it: a restart, an idle timeout) outside a transaction, and the
         block now holds a new one: the read is then run again, as it would have run on
-        a connection checked out for the block.  A connection lost inside a
-        transaction is not replaced: the transaction is lost with it."""
+        a connection checked out for the block, and so are the block's later reads.  A
+        connection lost inside a transaction is not replaced: the transaction is lost
+        with it."""
         kept = self._kept
-        if kept is None or self._held is not cursor or kept[1] != os.getpid():
+        if kept is None or kept[1] != os.getpid():
             return False
         conn = kept[0]
         driver: Any = conn.connection.driver_connection
@@ -3053,12 +3057,14 @@ class SQLStore(EventStore):
         try:
             if not conn.closed and not conn.invalidated:
                 driver: Any = conn.connection.driver_connection
-                if driver.closed:
-                    # Lost: the pool makes a new connection in its place.
+                try:
+                    if driver.info.transaction_status != _PG_IDLE:
+                        driver.rollback()
+                    driver.autocommit = autocommit
+                except Exception:
+                    # Lost, or its autocommit not set back: never handed to another
+                    # user of the pool as it is; the pool makes a new one in its place.
                     conn.invalidate()
-                else:
-                    with contextlib.suppress(Exception):
-                        driver.autocommit = autocommit
         finally:
             with contextlib.suppress(sa.exc.SQLAlchemyError):
                 conn.close()
@@ -3073,7 +3079,7 @@ class SQLStore(EventStore):
             # Inside a block holding reads (a batch of commands with ids, an import):
             # an id not used before, the usual answer, is told on the held connection.
             assert self._raw_command is not None
-            if not self._read_raw(held, self._raw_command, (command_id,)):
+            if not self._read_raw(self._raw_command, (command_id,)):
                 return None
         with self._reading() as conn:
             return self._command(conn, command_id)
