@@ -27,8 +27,9 @@ machine's other load weighs on all alike:
     per block (is a new id free; the current snapshot of an entity a command changes),
     the state checked against the command's expected one, and one transaction per block
     with ``executemany``, in a file of 16 KB pages (a quarter faster than SQLite's
-    default 4 KB for these rows; the ledger's own files keep the default): what a
-    competent engineer would write to load such a ledger fast, without the ledger's rules.
+    default 4 KB for these rows; the ledger's own files keep the default), each JSON
+    copied out of orjson's bytes (see :func:`canonical`): what a competent engineer
+    would write to load such a ledger fast, without the ledger's rules.
 
 The hand-over (one ``hand_over_batch`` for all cases; a plain UPDATE in (c)) is not
 timed.  Every file is checked afterwards: all cases ``reported``, every event stored.
@@ -238,8 +239,12 @@ CREATE TABLE events (
 """
 
 
-def canonical(data: Any) -> bytes:
-    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+def canonical(data: Any) -> bytearray:
+    """``data``'s canonical JSON, copied out of orjson's own bytes, which are freed at
+    once: a block keeps its rows until its statements run, and keeping orjson's output of
+    a KB or more made each further one slower to make, several times what the copy costs
+    (docs/performance.md).  sqlite3 binds a bytearray as it binds bytes."""
+    return bytearray(orjson.dumps(data, option=orjson.OPT_SORT_KEYS))
 
 
 def hashed_event(
@@ -253,7 +258,7 @@ def hashed_event(
     after: str,
     effects: dict[str, Any],
     prev_hash: str,
-) -> tuple[bytes, str]:
+) -> tuple[bytearray, str]:
     content = {
         "entity_id": entity_id,
         "version": version,
