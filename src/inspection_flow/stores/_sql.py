@@ -943,25 +943,31 @@ def _event_values(event: Event) -> tuple[Any, ...]:
 
 
 def _payload_json(event: Event) -> str:
-    """The JSON of an event's payload; the payload written last is written once (the
-    commands of a ``fire_many`` share one)."""
-    global _LAST_PAYLOAD
+    """The JSON of an event's payload; the two payloads written last are written once
+    each (the commands of a ``fire_many`` share one; a hand-over's cases alternate
+    between the batch's and the hand-over's)."""
+    global _LAST_PAYLOAD, _BEFORE_PAYLOAD
     payload = event.payload
     last = _LAST_PAYLOAD
     if last[0] is payload:
         return last[1]
+    before = _BEFORE_PAYLOAD
+    if before[0] is payload:
+        _BEFORE_PAYLOAD, _LAST_PAYLOAD = last, before
+        return before[1]
     text = _json(
         payload if payload.__class__ is dict else dict(payload),
         event.entity_id,
         event.version,
         "payload",
     )
-    _LAST_PAYLOAD = (payload, text)
+    _BEFORE_PAYLOAD, _LAST_PAYLOAD = last, (payload, text)
     return text
 
 
-# The payload written last, with its JSON (replaced whole).
+# The payloads written last and the one before, each with its JSON (each replaced whole).
 _LAST_PAYLOAD: tuple[Mapping[str, Any] | None, str] = (None, "")
+_BEFORE_PAYLOAD: tuple[Mapping[str, Any] | None, str] = (None, "")
 
 
 def _advance_head(conn: sa.Connection, events: int, entities: int, commands: int) -> int:
@@ -1166,11 +1172,11 @@ _LAST_MICROS: tuple[dt.datetime | None, int] = (None, 0)
 def _release_write_memos() -> None:
     """Empty the process-wide memos of writes (effects' and payloads' JSON, instants
     converted) and those of the records (see :func:`release_memos`)."""
-    global _LAST_MICROS, _LAST_PAYLOAD
+    global _LAST_MICROS, _LAST_PAYLOAD, _BEFORE_PAYLOAD
     _EFFECTS_JSON.clear()
     _MICROS.clear()
     _LAST_MICROS = (None, 0)
-    _LAST_PAYLOAD = (None, "")
+    _LAST_PAYLOAD = _BEFORE_PAYLOAD = (None, "")
     release_memos()
 
 
