@@ -1192,18 +1192,14 @@ def _binder(column: sa.Column[Any], dialect: Dialect) -> Callable[[Any], Any] | 
     if isinstance(column.type, _Instant):
         return _in_utc if dialect.name == "postgresql" else _micros
     if column.table is _entities and column.name == "snapshot" and dialect.name == "sqlite":
-        return _unadapted
+        # The rows hold it as a bytearray already (_projection): SQLite's driver binds one
+        # as it is, where it passes bytes through an adapter look-up that fails, as it does
+        # a None (see _bound_nulls); stored as text all the same (``CAST(? AS TEXT)``).
+        return None
     processor: Callable[[Any], Any] | None = column.type.dialect_impl(dialect).bind_processor(
         dialect
     )
     return processor
-
-
-def _unadapted(value: Any) -> Any:
-    """A snapshot's UTF-8 bytes as SQLite's driver binds them without its adapters: a
-    ``bytearray`` (it passes ``bytes`` through an adapter look-up that fails, as it does a
-    None, see :func:`_bound_nulls`); stored as text all the same (``CAST(? AS TEXT)``)."""
-    return bytearray(value) if value.__class__ is bytes else value
 
 
 def _driver(conn: sa.Connection, sql: str, params: Sequence[Any], *, fetch: bool = False) -> Any:
@@ -1270,7 +1266,7 @@ def _projection(snapshot: Snapshot, *, utf8: bool = False) -> dict[str, Any]:
         # A copy, and orjson's own bytes freed at once: a write keeps a chunk's rows until
         # its statements run, and while orjson's outputs are kept each further one takes
         # about four times what it takes with the copy (3.4 against 0.8 us for 1.5 KB,
-        # docs/performance.md).  The driver binds a bytearray as it is (_unadapted).
+        # docs/performance.md).  The driver binds a bytearray as it is (see _binder).
         bytearray(_json_bytes(data, snapshot.entity_id, snapshot.version, "snapshot"))
         if utf8
         else _json(data, snapshot.entity_id, snapshot.version, "snapshot")
