@@ -28,11 +28,14 @@ Run from the repository root::
     a second core is free (the output says when it was not).  Beside the verdict, the
     yardstick's own gain from a second worker, and how much more pure Python two
     processes get done than one on this machine: the workers share its cores with the
-    server.  Then receipts: ``Ledger.receive_complaint`` one complaint at a time, outside
-    a batch, against raw psycopg doing what a hand-written store would do at the least
-    (one SELECT of the round's snapshot, then one statement inserting the complaint's
-    row and its event, JSON and SHA-256 as above); the same two targets per receipt
-    (client CPU <= 0.6 ms, <= 3x the yardstick).
+    server.  Then one more run of two workers, not counted, tells where their server
+    processes spent it (waiting for the client, flushing the WAL, waiting for a row lock,
+    running), from pg_stat_activity read every 5 ms.  Then receipts:
+    ``Ledger.receive_complaint`` one complaint at a time, outside a batch, against raw
+    psycopg doing what a hand-written store would do at the least (one SELECT of the
+    round's snapshot, then one statement inserting the complaint's row and its event,
+    JSON and SHA-256 as above); the same two targets per receipt (client CPU <= 0.6 ms,
+    <= 3x the yardstick).
 
 The load average is printed at the start and the end.
 """
@@ -457,9 +460,14 @@ def pg_raw_receipt_worker(url: str, prefix: str, cases: int, barrier: Any, resul
     conn.close()
 
 
-def pg_run(url: str, worker: Any, workers: int, cases: int) -> tuple[float, int, float]:
-    """Run ``workers`` processes of ``worker`` on fresh cases; return (s, commands, cpu s)."""
+def pg_run(
+    url: str, worker: Any, workers: int, cases: int, *, name: str | None = None
+) -> tuple[float, int, float]:
+    """Run ``workers`` processes of ``worker`` on fresh cases; return (s, commands, cpu s).
+    ``name``: the application name the workers' connections give the server."""
     import multiprocessing as mp
+
+    import sqlalchemy as sa
 
     ctx = mp.get_context("spawn")
     prefixes = [f"W{w}-" for w in range(workers)]
@@ -467,6 +475,12 @@ def pg_run(url: str, worker: Any, workers: int, cases: int) -> tuple[float, int,
         pg_populate(scoped, prefixes, cases)
         if worker in (pg_raw_worker, pg_raw_receipt_worker):
             pg_raw_tables(scoped)
+        if name is not None:
+            scoped = (
+                sa.make_url(scoped)
+                .update_query_dict({"application_name": name})
+                .render_as_string(hide_password=False)
+            )
         barrier = ctx.Barrier(workers)
         results = ctx.Queue()
         procs = [
@@ -568,7 +582,67 @@ def part_postgres(url: str, *, quick: bool, runs: int) -> None:
         f"    beside it: raw psycopg 2 workers / 1 worker = {raw_gain:.2f}x; "
         f"two loops of pure Python at once: {pair_speedup():.2f}x the work of one"
     )
+    print(f"    {pg_waits(url, cases)}", flush=True)
     client_cpu(url, pg_receipt_worker, pg_raw_receipt_worker, cases * len(STEPS), runs, "receipt")
+
+
+#: What a server process of the ledger's workers is doing, by its wait event in
+#: pg_stat_activity (https://www.postgresql.org/docs/15/monitoring-stats.html#WAIT-EVENT-TABLE).
+WAITS = (
+    ("waiting for its client", lambda kind, event: kind == "Client"),
+    (
+        "flushing the WAL",
+        lambda kind, event: event in ("WALSync", "WALWrite") and kind in ("IO", "LWLock"),
+    ),
+    ("waiting for a row lock", lambda kind, event: kind == "Lock"),
+    ("running", lambda kind, event: kind is None),
+)
+
+
+def pg_waits(url: str, cases: int) -> str:
+    """Where the server processes of two ledger workers spend a run: one more run, not
+    counted, with pg_stat_activity read every 5 ms.  The lock two commands wait for is the
+    row of the ledger's head, which numbers the events in the order they are committed
+    and so is held until a command's commit is flushed."""
+    import threading
+
+    import psycopg
+    import sqlalchemy as sa
+
+    name = f"if-bench-{os.getpid()}"
+    dsn = sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    seen: dict[str, int] = {}
+    stop = threading.Event()
+
+    def sample() -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            while not stop.is_set():
+                for kind, event in conn.execute(
+                    "SELECT wait_event_type, wait_event FROM pg_stat_activity "
+                    "WHERE application_name = %s AND state <> 'idle in transaction'",
+                    (name,),
+                ).fetchall():
+                    what = next((w for w, test in WAITS if test(kind, event)), "other")
+                    seen[what] = seen.get(what, 0) + 1
+                stop.wait(0.005)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        pg_run(url, pg_ledger_worker, 2, cases, name=name)
+    finally:
+        stop.set()
+        sampler.join()
+    total = sum(seen.values())
+    if not total:
+        return "where two workers' server processes spent a run: nothing sampled"
+    shares = ", ".join(
+        f"{what} {seen.get(what, 0) / total:.0%}" for what in [*(w for w, _ in WAITS), "other"]
+    )
+    return (
+        f"where two workers' server processes spent one more run (not counted; "
+        f"{total:,} samples): {shares}"
+    )
 
 
 def pair_speedup() -> float:

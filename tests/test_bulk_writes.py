@@ -717,6 +717,13 @@ def test_the_postgresql_benchmark_judges_each_target_apart() -> None:
         r"Python at once: \d+\.\d\dx the work of one",
         out,
     ), out
+    # Where the two workers' server processes spent one more run, by their wait events.
+    waits = next(line for line in out.splitlines() if "two workers' server processes" in line)
+    assert waits.endswith("nothing sampled") or re.search(
+        r"one more run \(not counted; [\d,]+ samples\): waiting for its client \d+%, "
+        r"flushing the WAL \d+%, waiting for a row lock \d+%, running \d+%, other \d+%$",
+        waits,
+    ), waits
     # Receipts, each on its own, against their yardstick: the same two verdicts.
     receipts = next(line for line in out.splitlines() if "client CPU per receipt" in line)
     assert re.search(r"target <= 0\.6 ms\) (PASS|FAIL); raw psycopg", receipts), receipts
