@@ -244,26 +244,26 @@ CREATE TABLE events (
 LOOKUP = 500
 
 
-def taken(conn: sqlite3.Connection, ids: Sequence[str]) -> list[str]:
-    """The ids of ``ids`` already in use, asked 500 at a time."""
-    found: list[str] = []
+def looked_up(conn: sqlite3.Connection, columns: str, ids: Sequence[str]) -> list[Any]:
+    """The rows (``columns``) of the entities of ``ids`` that exist, asked 500 at a time."""
+    rows: list[Any] = []
     for k in range(0, len(ids), LOOKUP):
         part = ids[k : k + LOOKUP]
         marks = ",".join("?" * len(part))
-        sql = f"SELECT entity_id FROM entities WHERE entity_id IN ({marks})"
-        found += [row[0] for row in conn.execute(sql, part)]
-    return found
+        sql = f"SELECT {columns} FROM entities WHERE entity_id IN ({marks})"
+        rows += conn.execute(sql, part).fetchall()
+    return rows
+
+
+def taken(conn: sqlite3.Connection, ids: Sequence[str]) -> list[str]:
+    """The ids of ``ids`` already in use."""
+    return [row[0] for row in looked_up(conn, "entity_id", ids)]
 
 
 def current(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, tuple[int, bytes]]:
-    """The version and stored snapshot of each entity of ``ids``, asked 500 at a time."""
-    found: dict[str, tuple[int, bytes]] = {}
-    for k in range(0, len(ids), LOOKUP):
-        part = ids[k : k + LOOKUP]
-        marks = ",".join("?" * len(part))
-        sql = f"SELECT entity_id, version, snapshot FROM entities WHERE entity_id IN ({marks})"
-        found.update((row[0], (row[1], row[2])) for row in conn.execute(sql, part))
-    return found
+    """The version and stored snapshot of each entity of ``ids``."""
+    rows = looked_up(conn, "entity_id, version, snapshot", ids)
+    return {row[0]: (row[1], row[2]) for row in rows}
 
 
 def canonical(data: Any) -> bytearray:

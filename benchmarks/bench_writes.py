@@ -619,7 +619,7 @@ def pg_waits(url: str, cases: int) -> str:
             while not stop.is_set():
                 for kind, event in conn.execute(
                     "SELECT wait_event_type, wait_event FROM pg_stat_activity "
-                    "WHERE application_name = %s AND state <> 'idle in transaction'",
+                    "WHERE application_name = %s",
                     (name,),
                 ).fetchall():
                     what = next((w for w, test in WAITS if test(kind, event)), "other")
